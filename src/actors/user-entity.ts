@@ -1,0 +1,251 @@
+/**
+ * UserEntity (id = Telegram user id) owns a user's money: paid credits and free tokens.
+ *
+ * Every message that changes money is persisted and carries the key that makes a replay
+ * harmless (its `primaryKey`); the ledger's unique keys repeat those rules in the database,
+ * so a replay that bypasses the message storage changes nothing either. Failures here are
+ * final answers for their key: the storage replays them for that key forever (P1).
+ */
+import { ClusterSchema, Entity } from "@effect/cluster"
+import { Rpc } from "@effect/rpc"
+import { SqlClient } from "@effect/sql"
+import { Effect, Option, Ref, Schema } from "effect"
+import { createHash } from "node:crypto"
+import { Balance, ReservationSplit } from "../domain/balance.js"
+import { JobId, RequestKey, UserId } from "../domain/ids.js"
+import { InsufficientCredits, JobAlreadySettled, ReservationNotFound, SettlementError } from "../errors/index.js"
+import { AppConfig } from "../config.js"
+import { CreditLedger } from "../storage/credit-ledger.js"
+import { JobRepo } from "../storage/job-repo.js"
+import { JobEntity } from "./job-entity.js"
+
+export const UserProfile = Schema.Struct({
+  firstName: Schema.optional(Schema.String),
+  username: Schema.optional(Schema.String),
+  languageCode: Schema.optional(Schema.String)
+})
+
+export const PhotoRef = Schema.Struct({
+  fileId: Schema.String,
+  fileSize: Schema.optional(Schema.Int)
+})
+
+export class Registered extends Schema.Class<Registered>("Registered")({
+  balance: Balance,
+  newlyGranted: Schema.Boolean
+}) {}
+
+export class JobStarted extends Schema.Class<JobStarted>("JobStarted")({
+  jobId: JobId,
+  balance: Balance,
+  split: ReservationSplit
+}) {}
+
+const PositiveUnits = Schema.Int.pipe(Schema.positive())
+
+export const Register = Rpc.make("Register", {
+  payload: { requestKey: RequestKey, profile: UserProfile },
+  success: Registered,
+  primaryKey: ({ requestKey }) => requestKey
+}).annotate(ClusterSchema.Persisted, true)
+
+export const GetBalance = Rpc.make("GetBalance", { success: Balance })
+
+export const StartJob = Rpc.make("StartJob", {
+  payload: {
+    requestKey: RequestKey,
+    chatId: Schema.Int,
+    photo: PhotoRef,
+    prompt: Schema.String,
+    model: Schema.String,
+    cost: PositiveUnits
+  },
+  success: JobStarted,
+  error: InsufficientCredits,
+  primaryKey: ({ requestKey }) => requestKey
+}).annotate(ClusterSchema.Persisted, true)
+
+export const Capture = Rpc.make("Capture", {
+  payload: { jobId: JobId },
+  success: Balance,
+  error: SettlementError,
+  primaryKey: ({ jobId }) => jobId
+}).annotate(ClusterSchema.Persisted, true)
+
+export const Refund = Rpc.make("Refund", {
+  payload: { jobId: JobId, reason: Schema.String },
+  success: Balance,
+  error: SettlementError,
+  primaryKey: ({ jobId }) => jobId
+}).annotate(ClusterSchema.Persisted, true)
+
+export const Grant = Rpc.make("Grant", {
+  payload: { paymentId: Schema.String.pipe(Schema.minLength(1)), credits: PositiveUnits },
+  success: Balance,
+  primaryKey: ({ paymentId }) => paymentId
+}).annotate(ClusterSchema.Persisted, true)
+
+export const Adjust = Rpc.make("Adjust", {
+  payload: {
+    adjustmentId: Schema.String.pipe(Schema.minLength(1)),
+    adminId: Schema.Int,
+    delta: Schema.Int.pipe(Schema.filter((n) => n !== 0, { message: () => "delta must not be 0" })),
+    note: Schema.String.pipe(Schema.minLength(1))
+  },
+  success: Balance,
+  error: InsufficientCredits,
+  primaryKey: ({ adjustmentId }) => adjustmentId
+}).annotate(ClusterSchema.Persisted, true)
+
+export const UserEntity = Entity.make("User", [Register, GetBalance, StartJob, Capture, Refund, Grant, Adjust])
+
+/** The job id is a function of the request, so a redelivered request finds its own job. */
+export const jobIdFor = (userId: UserId, requestKey: string): JobId =>
+  JobId.make(`job_${createHash("sha256").update(`${userId}:${requestKey}`).digest("hex").slice(0, 24)}`)
+
+/** Free tokens are spent before paid credits; one job may use both. */
+export const splitCost = (balance: Balance, cost: number): Option.Option<ReservationSplit> => {
+  if (balance.total < cost) return Option.none()
+  const fromFreeTokens = Math.min(balance.freeTokens, cost)
+  return Option.some(new ReservationSplit({ fromFreeTokens, fromCredits: cost - fromFreeTokens }))
+}
+
+export const UserEntityLive = UserEntity.toLayer(
+  Effect.gen(function*() {
+    const address = yield* Entity.CurrentAddress
+    const userId = UserId.make(Number(address.entityId))
+    const ledger = yield* CreditLedger
+    const jobRepo = yield* JobRepo
+    const sql = yield* SqlClient.SqlClient
+    const { freeTokens } = yield* AppConfig
+    const jobs = yield* JobEntity.client
+
+    // The entity is the only writer of this user's balance, so the copy loaded here stays
+    // exact; the database's CHECK constraints still refuse a negative balance.
+    const balance = yield* Ref.make(yield* ledger.balanceOf(userId))
+    const applyEntry = (entry: Parameters<typeof ledger.apply>[0]) =>
+      ledger.apply(entry).pipe(Effect.tap((result) => Ref.set(balance, result.balance)))
+
+    const settle = (jobId: JobId, kind: "capture" | "refund", reason: string) =>
+      Effect.gen(function*() {
+        const reservation = yield* ledger.reservationOf(jobId)
+        if (Option.isNone(reservation) || reservation.value.userId !== userId) {
+          return yield* new ReservationNotFound({ jobId })
+        }
+        const settled = yield* ledger.settlementOf(jobId)
+        if (Option.isSome(settled)) {
+          if (settled.value !== kind) return yield* new JobAlreadySettled({ jobId, settledAs: settled.value })
+          return yield* Ref.get(balance)
+        }
+        const { split } = reservation.value
+        const result = yield* applyEntry({
+          userId,
+          opKey: `${kind}:${jobId}`,
+          kind,
+          jobId,
+          deltaCredits: kind === "refund" ? split.fromCredits : 0,
+          deltaFree: kind === "refund" ? split.fromFreeTokens : 0,
+          note: kind === "refund" ? reason : undefined
+        })
+        return result.balance
+      })
+
+    return UserEntity.of({
+      Register: Effect.fnUntraced(function*({ payload }) {
+        yield* ledger.ensureUser(userId, payload.profile)
+        const result = yield* applyEntry({
+          userId,
+          opKey: `free_grant:${userId}`,
+          kind: "free_grant",
+          deltaCredits: 0,
+          deltaFree: freeTokens
+        })
+        return new Registered({ balance: result.balance, newlyGranted: result.applied })
+      }, sql.withTransaction, Effect.orDie),
+
+      GetBalance: () => Ref.get(balance),
+
+      StartJob: Effect.fnUntraced(function*({ payload }) {
+        const jobId = jobIdFor(userId, payload.requestKey)
+        const existing = yield* ledger.reservationOf(jobId)
+        const started = Option.isSome(existing)
+          ? new JobStarted({ jobId, balance: yield* Ref.get(balance), split: existing.value.split })
+          : yield* Effect.gen(function*() {
+            const current = yield* Ref.get(balance)
+            const split = splitCost(current, payload.cost)
+            if (Option.isNone(split)) {
+              return yield* new InsufficientCredits({
+                required: payload.cost,
+                available: current.total,
+                shortfall: payload.cost - current.total
+              })
+            }
+            const result = yield* applyEntry({
+              userId,
+              opKey: `reserve:${jobId}`,
+              kind: "reserve",
+              jobId,
+              deltaCredits: -split.value.fromCredits,
+              deltaFree: -split.value.fromFreeTokens
+            })
+            yield* jobRepo.insertQueued({
+              id: jobId,
+              userId,
+              chatId: payload.chatId,
+              requestKey: payload.requestKey,
+              model: payload.model,
+              prompt: payload.prompt,
+              cost: payload.cost,
+              photoFileId: payload.photo.fileId
+            })
+            return new JobStarted({ jobId, balance: result.balance, split: split.value })
+          }).pipe(sql.withTransaction)
+        // Sent after the commit; a crash before this line redelivers StartJob, which finds
+        // the reservation above and sends Start again (deduplicated by the job id).
+        yield* jobs(jobId).Start({ jobId, userId }, { discard: true }).pipe(Effect.orDie)
+        return started
+      }, Effect.catchTag("SqlError", Effect.die)),
+
+      Capture: ({ payload }) => settle(payload.jobId, "capture", "").pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die)),
+
+      Refund: ({ payload }) =>
+        settle(payload.jobId, "refund", payload.reason).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die)),
+
+      Grant: Effect.fnUntraced(function*({ payload }) {
+        const previous = yield* ledger.paymentGrantOf(payload.paymentId)
+        if (Option.isSome(previous)) return yield* Ref.get(balance)
+        const result = yield* applyEntry({
+          userId,
+          opKey: `grant:${payload.paymentId}`,
+          kind: "grant",
+          paymentId: payload.paymentId,
+          deltaCredits: payload.credits,
+          deltaFree: 0
+        })
+        return result.balance
+      }, Effect.orDie),
+
+      Adjust: Effect.fnUntraced(function*({ payload }) {
+        const current = yield* Ref.get(balance)
+        if (current.credits + payload.delta < 0) {
+          return yield* new InsufficientCredits({
+            required: -payload.delta,
+            available: current.credits,
+            shortfall: -payload.delta - current.credits
+          })
+        }
+        const result = yield* applyEntry({
+          userId,
+          opKey: `adjust:${payload.adjustmentId}`,
+          kind: "adjust",
+          adminId: payload.adminId,
+          note: payload.note,
+          deltaCredits: payload.delta,
+          deltaFree: 0
+        })
+        return result.balance
+      }, Effect.catchTag("SqlError", Effect.die))
+    })
+  }).pipe(Effect.orDie),
+  { maxIdleTime: "5 minutes" }
+)

@@ -1,0 +1,228 @@
+/**
+ * Every environment variable the bot reads, in one place (the design's configuration
+ * contract). Nothing else in `src` reads `process.env`: services take `AppConfig`.
+ */
+import { Config, ConfigError, Context, Effect, Either, Layer, Option, Redacted } from "effect"
+
+export interface StarPackage {
+  readonly credits: number
+  readonly stars: number
+}
+
+export type DatabaseSettings =
+  | { readonly _tag: "Sqlite"; readonly dataDir: string; readonly filename: string }
+  | { readonly _tag: "Postgres"; readonly url: Redacted.Redacted<string> }
+
+export interface AppSettings {
+  readonly nodeEnv: "development" | "production" | "test"
+  readonly telegram: {
+    readonly botToken: Option.Option<Redacted.Redacted<string>>
+    readonly apiRoot: string
+    readonly mode: "polling" | "webhook"
+    readonly webhookSecret: Option.Option<Redacted.Redacted<string>>
+  }
+  readonly kie: {
+    readonly apiKey: Option.Option<Redacted.Redacted<string>>
+    readonly baseUrl: string
+    readonly uploadBaseUrl: string
+    readonly webhookHmacKey: Option.Option<Redacted.Redacted<string>>
+    readonly model: string
+  }
+  readonly publicUrl: Option.Option<string>
+  readonly database: DatabaseSettings
+  readonly redisUrl: Option.Option<Redacted.Redacted<string>>
+  readonly httpHost: string
+  readonly httpPort: number
+  readonly runnerHost: string
+  readonly runnerPort: number
+  readonly adminIds: ReadonlyArray<number>
+  readonly freeTokens: number
+  readonly starPackages: ReadonlyArray<StarPackage>
+}
+
+// Refinements that turn a bad value into a ConfigError naming the variable and what is
+// expected; `describeConfigError` prints it as a single line at start-up.
+const invalid = (name: string, expected: string, got: string) =>
+  ConfigError.InvalidData([], `${name} must be ${expected}, got "${got}"`)
+
+const integerIn = (name: string, min: number, max: number, fallback: number) =>
+  Config.string(name).pipe(
+    Config.withDefault(String(fallback)),
+    Config.mapOrFail((raw) => {
+      const trimmed = raw.trim()
+      const value = Number(trimmed)
+      return /^-?\d+$/.test(trimmed) && value >= min && value <= max
+        ? Either.right(value)
+        : Either.left(invalid(name, `a whole number from ${min} to ${max}`, raw))
+    })
+  )
+
+const httpUrl = (name: string, fallback: string) =>
+  Config.string(name).pipe(
+    Config.withDefault(fallback),
+    Config.mapOrFail((raw) => {
+      try {
+        const url = new URL(raw)
+        if (url.protocol === "http:" || url.protocol === "https:") {
+          return Either.right(raw.replace(/\/+$/, ""))
+        }
+      } catch {
+        // fall through to the error below
+      }
+      return Either.left(invalid(name, "an http(s):// URL", raw))
+    })
+  )
+
+const optionalRedacted = (name: string) =>
+  Config.option(Config.redacted(name)).pipe(
+    Config.map(Option.filter((value) => Redacted.value(value).trim() !== ""))
+  )
+
+const literal = <const A extends string>(name: string, values: ReadonlyArray<A>, fallback: A) =>
+  Config.string(name).pipe(
+    Config.withDefault(fallback),
+    Config.mapOrFail((raw) =>
+      (values as ReadonlyArray<string>).includes(raw)
+        ? Either.right(raw as A)
+        : Either.left(invalid(name, `one of ${values.join(", ")}`, raw))
+    )
+  )
+
+export const parseStarPackages = (raw: string): Either.Either<ReadonlyArray<StarPackage>, string> => {
+  const entries = raw.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "")
+  if (entries.length === 0) return Either.left("at least one package")
+  const packages: Array<StarPackage> = []
+  for (const entry of entries) {
+    const match = /^(\d+):(\d+)$/.exec(entry)
+    if (!match) return Either.left(`a comma-separated list of credits:stars pairs like 5:250,20:900`)
+    const credits = Number(match[1])
+    const stars = Number(match[2])
+    if (credits < 1 || stars < 1 || stars > 10_000) {
+      return Either.left(`credits of at least 1 and stars from 1 to 10000 in every pair`)
+    }
+    if (packages.some((existing) => existing.credits === credits)) {
+      return Either.left(`one package per credit amount (${credits} appears twice)`)
+    }
+    packages.push({ credits, stars })
+  }
+  return Either.right(packages)
+}
+
+const databaseSettings = Config.all({
+  url: Config.option(Config.redacted("DATABASE_URL")),
+  dataDir: Config.string("DATA_DIR").pipe(Config.withDefault("./data"))
+}).pipe(
+  Config.mapOrFail(({ dataDir, url }): Either.Either<DatabaseSettings, ConfigError.ConfigError> => {
+    if (Option.isNone(url) || Redacted.value(url.value).trim() === "") {
+      return Either.right({ _tag: "Sqlite", dataDir, filename: `${dataDir.replace(/\/+$/, "")}/bot.db` })
+    }
+    const raw = Redacted.value(url.value)
+    if (/^postgres(ql)?:\/\//.test(raw)) return Either.right({ _tag: "Postgres", url: url.value })
+    // Only the scheme is echoed: the rest of the URL may carry a password.
+    const scheme = raw.split(":")[0] ?? ""
+    return Either.left(
+      ConfigError.InvalidData([], `DATABASE_URL must be a postgres:// URL (or unset for SQLite), got a "${scheme}:" URL`)
+    )
+  })
+)
+
+const redisUrl = optionalRedacted("REDIS_URL").pipe(
+  Config.mapOrFail((url) =>
+    Option.isSome(url) && !/^rediss?:\/\//.test(Redacted.value(url.value))
+      ? Either.left(ConfigError.InvalidData([], `REDIS_URL must be a redis:// or rediss:// URL`))
+      : Either.right(url)
+  )
+)
+
+const adminIds = Config.string("ADMIN_IDS").pipe(
+  Config.withDefault(""),
+  Config.mapOrFail((raw) => {
+    const parts = raw.split(",").map((part) => part.trim()).filter((part) => part !== "")
+    return parts.every((part) => /^\d+$/.test(part))
+      ? Either.right(parts.map(Number))
+      : Either.left(invalid("ADMIN_IDS", "a comma-separated list of numeric Telegram user ids", raw))
+  })
+)
+
+const starPackages = Config.string("STAR_PACKAGES").pipe(
+  Config.withDefault("5:250,20:900,50:2000"),
+  Config.mapOrFail((raw) =>
+    Either.mapLeft(parseStarPackages(raw), (expected) => invalid("STAR_PACKAGES", expected, raw))
+  )
+)
+
+const publicUrl = Config.option(Config.string("PUBLIC_URL")).pipe(
+  Config.mapOrFail((value) => {
+    if (Option.isNone(value) || value.value.trim() === "") return Either.right(Option.none<string>())
+    const raw = value.value
+    return /^https?:\/\/[^\s/]+/.test(raw)
+      ? Either.right(Option.some(raw.replace(/\/+$/, "")))
+      : Either.left(invalid("PUBLIC_URL", "an http(s):// URL", raw))
+  })
+)
+
+export const appSettings: Config.Config<AppSettings> = Config.all({
+  nodeEnv: literal("NODE_ENV", ["development", "production", "test"], "development"),
+  telegram: Config.all({
+    botToken: optionalRedacted("TELEGRAM_BOT_TOKEN"),
+    apiRoot: httpUrl("TELEGRAM_API_ROOT", "https://api.telegram.org"),
+    mode: literal("TELEGRAM_MODE", ["polling", "webhook"], "polling"),
+    webhookSecret: optionalRedacted("TELEGRAM_WEBHOOK_SECRET")
+  }),
+  kie: Config.all({
+    apiKey: optionalRedacted("KIE_API_KEY"),
+    baseUrl: httpUrl("KIE_BASE_URL", "https://api.kie.ai"),
+    uploadBaseUrl: httpUrl("KIE_UPLOAD_BASE_URL", "https://kieai.redpandaai.co"),
+    webhookHmacKey: optionalRedacted("KIE_WEBHOOK_HMAC_KEY"),
+    model: Config.string("KIE_MODEL").pipe(Config.withDefault("kling-2.6/image-to-video"))
+  }),
+  publicUrl,
+  database: databaseSettings,
+  redisUrl,
+  httpHost: Config.string("HTTP_HOST").pipe(Config.withDefault("0.0.0.0")),
+  httpPort: integerIn("HTTP_PORT", 0, 65535, 8080),
+  runnerHost: Config.string("RUNNER_HOST").pipe(Config.withDefault("127.0.0.1")),
+  runnerPort: integerIn("RUNNER_PORT", 1, 65535, 34431),
+  adminIds,
+  freeTokens: integerIn("FREE_TOKENS", 0, 1000, 2),
+  starPackages
+}).pipe(
+  Config.mapOrFail((settings) =>
+    settings.telegram.mode === "webhook" && Option.isNone(settings.telegram.webhookSecret)
+      ? Either.left(ConfigError.InvalidData([], "TELEGRAM_WEBHOOK_SECRET must be set when TELEGRAM_MODE=webhook"))
+      : settings.telegram.mode === "webhook" && Option.isNone(settings.publicUrl)
+      ? Either.left(ConfigError.InvalidData([], "PUBLIC_URL must be set when TELEGRAM_MODE=webhook"))
+      : Either.right(settings)
+  )
+)
+
+/** The resolved configuration, read once at start-up. */
+export class AppConfig extends Context.Tag("app/AppConfig")<AppConfig, AppSettings>() {
+  static readonly layer = Layer.effect(AppConfig, appSettings)
+  static readonly make = (overrides: Partial<AppSettings> & Pick<AppSettings, "database">) =>
+    Layer.effect(AppConfig, Effect.map(appSettings, (defaults) => ({ ...defaults, ...overrides })))
+}
+
+/** One line per problem, naming the variable; used by the composition root at start-up. */
+export const describeConfigError = (error: ConfigError.ConfigError): string => {
+  const lines: Array<string> = []
+  const walk = (e: ConfigError.ConfigError): void => {
+    switch (e._op) {
+      case "And":
+        walk(e.left)
+        walk(e.right)
+        return
+      case "Or":
+        // Both branches describe the same variable; the left one is the intended reading.
+        walk(e.left)
+        return
+      default: {
+        const path = e.path.join(".")
+        const text = e.message.includes(path) || path === "" ? e.message : `${path}: ${e.message}`
+        if (!lines.includes(text)) lines.push(text)
+      }
+    }
+  }
+  walk(error)
+  return `Invalid configuration: ${lines.join("; ")}`
+}

@@ -1,0 +1,54 @@
+/**
+ * The composition root: the only place where layers are assembled and the program runs.
+ */
+import { NodeRuntime } from "@effect/platform-node"
+import { Cause, ConfigError, Console, Effect, Layer, Option } from "effect"
+import { JobEntityLive } from "./actors/job-entity.js"
+import { UserEntityLive } from "./actors/user-entity.js"
+import { RunnerLive } from "./cluster/runner.js"
+import { AppConfig, describeConfigError } from "./config.js"
+import { HealthRoutes } from "./http/health.js"
+import { HttpServerLive } from "./http/router.js"
+import { CreditLedger } from "./storage/credit-ledger.js"
+import { DatabaseLive, describeDatabase } from "./storage/database.js"
+import { JobRepo } from "./storage/job-repo.js"
+
+const EntitiesLive = Layer.mergeAll(UserEntityLive, JobEntityLive).pipe(
+  Layer.provide([CreditLedger.Default, JobRepo.Default])
+)
+
+const HttpLive = HttpServerLive.pipe(Layer.provide(HealthRoutes))
+
+const AnnounceMode = Layer.effectDiscard(
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const mode = config.database._tag === "Sqlite"
+      ? `embedded mode: one runner on ${describeDatabase(config.database)}, in-process limits`
+      : `cluster mode: runner ${config.runnerHost}:${config.runnerPort} on ${describeDatabase(config.database)}, ` +
+        (Option.isSome(config.redisUrl) ? "Redis limits" : "in-process limits (run a single runner without REDIS_URL)")
+    yield* Effect.logInfo(`${mode}; HTTP on ${config.httpHost}:${config.httpPort}`)
+  })
+)
+
+export const AppLive = Layer.mergeAll(EntitiesLive, HttpLive, AnnounceMode).pipe(
+  Layer.provideMerge(RunnerLive),
+  Layer.provideMerge(DatabaseLive),
+  Layer.provideMerge(AppConfig.layer)
+)
+
+/** Start-up failures an operator can fix get one plain line; anything else the full cause. */
+const reportFailure = (cause: Cause.Cause<unknown>) => {
+  if (Cause.isInterruptedOnly(cause)) return Effect.void
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) {
+    const error = failure.value
+    if (ConfigError.isConfigError(error)) return Console.error(describeConfigError(error))
+    if (error instanceof Error && "_tag" in error) return Console.error(`${String(error._tag)}: ${error.message}`)
+  }
+  return Effect.logError("runner stopped", cause)
+}
+
+Layer.launch(AppLive).pipe(
+  Effect.tapErrorCause(reportFailure),
+  NodeRuntime.runMain({ disableErrorReporting: true })
+)

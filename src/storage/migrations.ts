@@ -1,0 +1,35 @@
+/**
+ * Applies the numbered migrations in `./migrations` at start-up. The generic migrator of
+ * `@effect/sql` needs only a SqlClient, so one runner serves both dialects; on Postgres an
+ * advisory lock keeps runners that start together from migrating at the same time.
+ */
+import { Migrator, SqlClient } from "@effect/sql"
+import { Effect, Layer } from "effect"
+import appTables from "./migrations/0001_app_tables.js"
+
+const runMigrations = Migrator.make({})({
+  loader: Migrator.fromRecord({ "0001_app_tables": appTables }),
+  table: "app_migrations"
+})
+
+// An arbitrary constant that names "the app's migration lock" among advisory locks.
+const MIGRATION_LOCK_ID = 7_340_113
+
+export const migrate = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.onDialectOrElse({
+    // A session lock on a reserved connection: the migrator runs its own statements (and
+    // expects failures on a fresh database), which an enclosing transaction would abort.
+    pg: () =>
+      Effect.scoped(Effect.gen(function*() {
+        const connection = yield* sql.reserve
+        yield* connection.executeRaw("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_ID])
+        yield* runMigrations.pipe(
+          Effect.ensuring(Effect.ignore(connection.executeRaw("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_ID])))
+        )
+      })),
+    orElse: () => runMigrations
+  })
+}).pipe(Effect.withSpan("Storage.migrate"))
+
+export const MigrationsLive = Layer.effectDiscard(migrate.pipe(Effect.orDie))

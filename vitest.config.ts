@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config"
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    setupFiles: ["test/setup.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Cluster tests drive several runtimes; files run in parallel workers, tests in a file in order.
+    sequence: { concurrent: false }
+  }
+})
