@@ -1,1 +1,2 @@
 export * from "./credit-errors.js"
+export * from "./kie-errors.js"

@@ -1,0 +1,55 @@
+/**
+ * How often each class of KIE failure is retried, in one place so operators can read it
+ * and tests can drive it with TestClock. User and operator errors are never retried here:
+ * the user must change something, or an operator must (and the circuit breaker waits).
+ */
+import { Duration, Effect, Schedule } from "effect"
+import type { KieError } from "../errors/kie-errors.js"
+import { isTransient, isUnknown } from "./classify.js"
+
+/**
+ * Transient: 10 s, 20 s, 40 s, 80 s, 120 s (capped), each stretched by 0–30 % jitter so
+ * that runners that failed together do not retry together. It starts at 10 s because a
+ * 429 means KIE's 10-second window is full (kie-api.md §5: back off at least one window),
+ * and jitter only ever lengthens the wait so that guarantee holds. Five retries span
+ * about five minutes, after which the job gives up and refunds.
+ */
+export const transientBase = Duration.seconds(10)
+export const transientCap = Duration.minutes(2)
+export const transientRetries = 5
+export const transientJitter = { min: 1, max: 1.3 } as const
+
+export const transientRetry: Schedule.Schedule<Duration.Duration, KieError> = Schedule.exponential(transientBase, 2).pipe(
+  Schedule.modifyDelay((_, delay) => Duration.min(delay, transientCap)),
+  Schedule.jitteredWith(transientJitter),
+  Schedule.intersect(Schedule.recurs(transientRetries)),
+  Schedule.map(([delay]) => delay),
+  Schedule.whileInput(isTransient)
+)
+
+/**
+ * Unknown: two more tries, 5 s apart (KIE's 500s are sometimes validation, so more would
+ * loop). A createTask whose outcome is unknown is excluded: the task may exist, and a
+ * resubmission may be charged twice; the job decides after reconciling.
+ */
+export const unknownRetries = 2
+export const unknownRetry: Schedule.Schedule<number, KieError> = Schedule.spaced("5 seconds").pipe(
+  Schedule.intersect(Schedule.recurs(unknownRetries)),
+  Schedule.map(([n]) => n),
+  Schedule.whileInput((e: KieError) => isUnknown(e) && e.reason !== "SubmitOutcomeUnknown")
+)
+
+/**
+ * Applies the right schedule to a KIE call by the class of its failure. The unknown
+ * retry wraps the transient one, so a call sees at most (1 + 2) × (1 + 5) attempts.
+ */
+export const retryKie = <A, R>(effect: Effect.Effect<A, KieError, R>): Effect.Effect<A, KieError, R> =>
+  effect.pipe(
+    Effect.retry(transientRetry),
+    Effect.retry(unknownRetry)
+  )
+
+/** The job's polling cadence: 5 s at first, growing to 30 s; the deadline is per model. */
+export const pollCadence: Schedule.Schedule<Duration.Duration> = Schedule.exponential("5 seconds", 1.5).pipe(
+  Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(30)))
+)
