@@ -1,0 +1,65 @@
+/**
+ * Files known to the simulated Telegram: what users sent and what the bot uploaded. Each has a
+ * bot-specific `file_id`, a stable `file_unique_id`, a `file_path` for `/file/bot<token>/<path>`
+ * and its bytes in memory.
+ */
+import { randomToken } from "./ids.js"
+
+export type FileKind = "photo" | "video" | "document" | "sticker" | "voice" | "animation" | "audio" | "video_note"
+
+export interface StoredFile {
+  readonly file_id: string
+  readonly file_unique_id: string
+  readonly file_path: string
+  readonly kind: FileKind
+  readonly bytes: Buffer
+  readonly mime_type: string | undefined
+  readonly file_name: string | undefined
+}
+
+const layout: Record<FileKind, { prefix: string; folder: string; ext: string }> = {
+  photo: { prefix: "AgACAgIAAxkBAAI", folder: "photos", ext: "jpg" },
+  video: { prefix: "BAACAgIAAxkBAAI", folder: "videos", ext: "mp4" },
+  document: { prefix: "BQACAgIAAxkBAAI", folder: "documents", ext: "dat" },
+  sticker: { prefix: "CAACAgIAAxkBAAI", folder: "stickers", ext: "webp" },
+  voice: { prefix: "AwACAgIAAxkBAAI", folder: "voice", ext: "oga" },
+  animation: { prefix: "CgACAgIAAxkBAAI", folder: "animations", ext: "mp4" },
+  audio: { prefix: "CQACAgIAAxkBAAI", folder: "music", ext: "mp3" },
+  video_note: { prefix: "DQACAgIAAxkBAAI", folder: "video_notes", ext: "mp4" }
+}
+
+export class FileStore {
+  private readonly byId = new Map<string, StoredFile>()
+  private readonly byPath = new Map<string, StoredFile>()
+  private counter = 0
+
+  add(kind: FileKind, bytes: Buffer, meta: { mime_type?: string | undefined; file_name?: string | undefined } = {}): StoredFile {
+    const n = this.counter++
+    const { ext, folder, prefix } = layout[kind]
+    const nameExt = meta.file_name?.match(/\.([A-Za-z0-9]{1,8})$/)?.[1]?.toLowerCase()
+    const file: StoredFile = {
+      file_id: `${prefix}${randomToken(36)}`,
+      file_unique_id: `AQAD${randomToken(12)}`,
+      file_path: `${folder}/file_${n}.${kind === "document" ? (nameExt ?? ext) : ext}`,
+      kind,
+      bytes,
+      mime_type: meta.mime_type,
+      file_name: meta.file_name
+    }
+    this.byId.set(file.file_id, file)
+    this.byPath.set(file.file_path, file)
+    return file
+  }
+
+  get(fileId: string): StoredFile | undefined {
+    return this.byId.get(fileId)
+  }
+
+  getByPath(path: string): StoredFile | undefined {
+    return this.byPath.get(path)
+  }
+
+  get size(): number {
+    return this.byId.size
+  }
+}
