@@ -2,6 +2,7 @@
  * Every environment variable the bot reads, in one place (the design's configuration
  * contract). Nothing else in `src` reads `process.env`: services take `AppConfig`.
  */
+import { findModel, modelSlugs } from "./kie/models.js"
 import { Config, ConfigError, Context, Effect, Either, Layer, Option, Redacted } from "effect"
 
 export interface StarPackage {
@@ -27,6 +28,10 @@ export interface AppSettings {
     readonly uploadBaseUrl: string
     readonly webhookHmacKey: Option.Option<Redacted.Redacted<string>>
     readonly model: string
+    /** KIE's createTask limit for the whole account, per 10 seconds (KIE_RATE_LIMIT). */
+    readonly rateLimit: number
+    /** Signs the per-job token in callback URLs; shared by all runners (KIE_CALLBACK_SECRET). */
+    readonly callbackSecret: Option.Option<Redacted.Redacted<string>>
   }
   readonly publicUrl: Option.Option<string>
   readonly database: DatabaseSettings
@@ -161,6 +166,15 @@ const publicUrl = Config.option(Config.string("PUBLIC_URL")).pipe(
   })
 )
 
+const kieModel = Config.string("KIE_MODEL").pipe(
+  Config.withDefault("kling-2.6/image-to-video"),
+  Config.mapOrFail((raw) =>
+    findModel(raw.trim()) !== undefined
+      ? Either.right(raw.trim())
+      : Either.left(invalid("KIE_MODEL", `one of ${modelSlugs.join(", ")}`, raw))
+  )
+)
+
 export const appSettings: Config.Config<AppSettings> = Config.all({
   nodeEnv: literal("NODE_ENV", ["development", "production", "test"], "development"),
   telegram: Config.all({
@@ -174,7 +188,9 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
     baseUrl: httpUrl("KIE_BASE_URL", "https://api.kie.ai"),
     uploadBaseUrl: httpUrl("KIE_UPLOAD_BASE_URL", "https://kieai.redpandaai.co"),
     webhookHmacKey: optionalRedacted("KIE_WEBHOOK_HMAC_KEY"),
-    model: Config.string("KIE_MODEL").pipe(Config.withDefault("kling-2.6/image-to-video"))
+    model: kieModel,
+    rateLimit: integerIn("KIE_RATE_LIMIT", 1, 1000, 20),
+    callbackSecret: optionalRedacted("KIE_CALLBACK_SECRET")
   }),
   publicUrl,
   database: databaseSettings,
