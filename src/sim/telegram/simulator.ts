@@ -210,6 +210,11 @@ export class TelegramSimulator {
     return this.updates.deliveries()
   }
 
+  /** Resolves once a long-polling getUpdates is waiting on the server (rejects after the timeout). */
+  waitForLongPoll(timeoutMs = 10_000): Promise<void> {
+    return withTimeout(this.updates.waitForPoller(), timeoutMs, "no long-polling getUpdates")
+  }
+
   get pendingUpdates(): number {
     return this.updates.pendingCount
   }
@@ -243,3 +248,18 @@ export class TelegramSimulator {
     return this.faults.inject(spec)
   }
 }
+
+const withTimeout = <A>(promise: Promise<A>, ms: number, what: string): Promise<A> =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms)
+    promise.then(
+      (a) => {
+        clearTimeout(timer)
+        resolve(a)
+      },
+      (e: unknown) => {
+        clearTimeout(timer)
+        reject(e)
+      }
+    )
+  })

@@ -143,6 +143,9 @@ export class Updates {
       this.timers.add(timer)
       this.poller = poller
       this.pollLimit = limit
+      const listeners = this.pollListeners
+      this.pollListeners = []
+      for (const listener of listeners) listener()
       void cancelled.then(() => {
         if (this.poller === poller) {
           this.poller = undefined
@@ -154,6 +157,17 @@ export class Updates {
   }
 
   private pollLimit = 100
+  private pollListeners: Array<() => void> = []
+
+  /** Resolves once a long-polling getUpdates is waiting (at once if one is). */
+  waitForPoller(): Promise<void> {
+    if (this.poller !== undefined) return Promise.resolve()
+    return new Promise((resolve) => this.pollListeners.push(resolve))
+  }
+
+  get polling(): boolean {
+    return this.poller !== undefined
+  }
 
   private take(limit: number): Array<Update> {
     const batch = this.queue.slice(0, limit).map((e) => e.update)
