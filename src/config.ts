@@ -189,7 +189,7 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
     uploadBaseUrl: httpUrl("KIE_UPLOAD_BASE_URL", "https://kieai.redpandaai.co"),
     webhookHmacKey: optionalRedacted("KIE_WEBHOOK_HMAC_KEY"),
     model: kieModel,
-    rateLimit: integerIn("KIE_RATE_LIMIT", 1, 1000, 20),
+    rateLimit: integerIn("KIE_RATE_LIMIT", 3, 1000, 20),
     callbackSecret: optionalRedacted("KIE_CALLBACK_SECRET")
   }),
   publicUrl,

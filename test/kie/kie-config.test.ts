@@ -28,9 +28,9 @@ describe("KIE configuration", () => {
       }
     }))
 
-  it.effect("refuses a KIE_RATE_LIMIT that is not a positive whole number", () =>
+  it.effect("refuses a KIE_RATE_LIMIT below 3, the smallest limit a bucket can keep under", () =>
     Effect.gen(function*() {
       const settings = yield* read({ KIE_RATE_LIMIT: "0" })
-      expect(Either.isLeft(settings) && describeConfigError(settings.left)).toContain("KIE_RATE_LIMIT must be a whole number from 1 to 1000")
+      expect(Either.isLeft(settings) && describeConfigError(settings.left)).toContain("KIE_RATE_LIMIT must be a whole number from 3 to 1000")
     }))
 })
