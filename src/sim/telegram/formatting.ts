@@ -20,9 +20,10 @@ const decodeEntities = (s: string): string =>
     return ({ lt: "<", gt: ">", amp: "&", quot: "\"" } as Record<string, string>)[name.toLowerCase()] ?? ""
   })
 
-/** The visible text for a parse mode; HTML is checked like Telegram's parser does. */
+/** The visible text for a parse mode; HTML and MarkdownV2 are checked like Telegram's parser does. */
 export const plainText = (text: string, parseMode: string | undefined): string => {
   const mode = parseMode?.toLowerCase()
+  if (mode === "markdownv2") return markdownV2Text(text)
   if (mode !== "html") return text
   const stack: Array<string> = []
   let out = ""
@@ -50,8 +51,76 @@ export const plainText = (text: string, parseMode: string | undefined): string =
   if (stack.length > 0) {
     throw badRequest(`can't parse entities: Can't find end tag corresponding to start tag "${stack.at(-1)}"`)
   }
-  if (/<|>/.test(out)) throw badRequest("can't parse entities: Unexpected end of name token")
+  if (out.includes("<")) throw badRequest("can't parse entities: Unexpected end of name token")
   return decodeEntities(out)
+}
+
+const MARKDOWN_ENTITIES: Record<string, string> = { "*": "Bold", "_": "Italic", "__": "Underline", "~": "Strikethrough", "||": "Spoiler" }
+
+/**
+ * MarkdownV2 as Telegram parses it: every reserved character outside an entity marker must be
+ * escaped with a backslash, and every entity must be closed.
+ */
+const markdownV2Text = (text: string): string => {
+  const reserved = (c: string) =>
+    badRequest(`can't parse entities: Character '${c}' is reserved and must be escaped with the preceding '\\'`)
+  const open: Array<{ marker: string; at: number }> = []
+  let out = ""
+  let i = 0
+  let inLink = false
+  while (i < text.length) {
+    const c = text[i]!
+    if (c === "\\") {
+      const next = text[i + 1]
+      if (next === undefined || next.charCodeAt(0) > 126) throw reserved("\\")
+      out += next
+      i += 2
+      continue
+    }
+    if (c === "`") {
+      const fence = text.startsWith("```", i) ? "```" : "`"
+      const end = text.indexOf(fence, i + fence.length)
+      if (end < 0) throw badRequest(`can't parse entities: Can't find end of ${fence === "`" ? "Code" : "Pre"} entity at byte offset ${Buffer.byteLength(text.slice(0, i))}`)
+      let body = text.slice(i + fence.length, end)
+      if (fence === "```" && /^[^\n`]*\n/.test(body)) body = body.slice(body.indexOf("\n") + 1)
+      out += body.replace(/\\([`\\])/g, "$1")
+      i = end + fence.length
+      continue
+    }
+    const marker = c === "_" && text[i + 1] === "_" ? "__" : c === "|" && text[i + 1] === "|" ? "||" : c
+    if (MARKDOWN_ENTITIES[marker] !== undefined) {
+      if (open.at(-1)?.marker === marker) open.pop()
+      else open.push({ marker, at: i })
+      i += marker.length
+      continue
+    }
+    if (c === "[" && !inLink) {
+      inLink = true
+      i++
+      continue
+    }
+    if (c === "]" && inLink) {
+      inLink = false
+      if (text[i + 1] !== "(") throw reserved("]")
+      const close = text.indexOf(")", i + 2)
+      if (close < 0) throw badRequest("can't parse entities: Can't find end of a URL")
+      i = close + 1
+      continue
+    }
+    if (c === ">" && (i === 0 || text[i - 1] === "\n")) {
+      i++
+      continue
+    }
+    if ("_*[]()~`>#+-=|{}.!".includes(c)) throw reserved(c)
+    out += c
+    i++
+  }
+  const unclosed = open.at(-1)
+  if (unclosed !== undefined) {
+    throw badRequest(`can't parse entities: Can't find end of ${MARKDOWN_ENTITIES[unclosed.marker]} entity at byte offset ${Buffer.byteLength(text.slice(0, unclosed.at))}`)
+  }
+  if (inLink) throw badRequest("can't parse entities: Can't find end of a TextUrl entity")
+  return out
 }
 
 export const checkText = (text: string, parseMode: string | undefined): string => {

@@ -33,6 +33,7 @@ export type { CallbackAnswer } from "./callback-queries.js"
 export type { NewUser, StoredMessage } from "./chats.js"
 export type { Fault, FaultSpec } from "./faults.js"
 export type { StoredFile } from "./files.js"
+export type { FloodControlOptions } from "./flood-control.js"
 export { limits } from "./media.js"
 export type {
   ForgedInvoice,

@@ -10,6 +10,7 @@ import { ApiError, notFound, unauthorized } from "./api-error.js"
 import { type CallContext, runMethod, targetChat, type World } from "./bot-methods.js"
 import type { CallLog } from "./call-log.js"
 import type { Faults } from "./faults.js"
+import type { FloodControl } from "./flood-control.js"
 import { type DecodedRequest, decodeRequest, readBody } from "./http-body.js"
 import { limits } from "./media.js"
 import type { BotApiSpec } from "./spec-validation.js"
@@ -20,6 +21,7 @@ export interface Pipeline {
   readonly token: string
   readonly log: CallLog
   readonly faults: Faults
+  readonly flood: FloodControl | undefined
 }
 
 interface Answer {
@@ -54,6 +56,8 @@ export const dispatch = async (
       fault = true
       throw injected
     }
+    const limited = pipeline.flood?.check(name, chatId)
+    if (limited !== undefined) throw limited
     const result = await runMethod(pipeline.world, method, params, context)
     pipeline.log.record(name, params, { ok: true, result }, false)
     return { status: 200, body: { ok: true, result } }

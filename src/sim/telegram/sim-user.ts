@@ -94,6 +94,16 @@ export class SimUser {
     return this.post({ voice: voiceObject(file, options.duration ?? 1) })
   }
 
+  /** Edits one of the user's own text messages; the bot gets an edited_message update. */
+  editText(messageId: number, text: string): Sent {
+    const stored = this.history().find((m) => m.sender === "user" && !m.deleted && m.message.message_id === messageId)
+    if (stored === undefined || stored.message.text === undefined) throw new Error(`user ${this.id} has no text message ${messageId}`)
+    stored.message = { ...stored.message, text, edit_date: unixTime() }
+    stored.editCount++
+    const update = this.world.updates.push({ edited_message: stored.message as NonNullable<Update["edited_message"]> })
+    return { message: stored.message, update }
+  }
+
   /**
    * Presses an inline callback button on a message the bot sent (by message or id; default the
    * latest bot message with buttons), chosen by its callback_data or its label.

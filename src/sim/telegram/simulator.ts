@@ -10,6 +10,7 @@ import { type BotCall, CallLog } from "./call-log.js"
 import { Chats, type NewUser, type StoredMessage } from "./chats.js"
 import { type Fault, Faults, type FaultSpec } from "./faults.js"
 import { FileStore, type StoredFile } from "./files.js"
+import { FloodControl, type FloodControlOptions } from "./flood-control.js"
 import { randomToken } from "./ids.js"
 import { type Invoice, type PreCheckoutAnswer, Payments, type StarTransaction, type SuccessfulPaymentDelivery } from "./payments.js"
 import { dispatch, listen, type Pipeline, type RunningServer } from "./server.js"
@@ -34,6 +35,8 @@ export interface TelegramSimulatorOptions {
   /** What happens to successful_payment updates unless a payment says otherwise. */
   readonly successfulPaymentDelivery?: SuccessfulPaymentDelivery
   readonly firstUpdateId?: number
+  /** Emulate Telegram's flood limits with 429s (off by default). */
+  readonly floodControl?: FloodControlOptions
 }
 
 export class TelegramSimulator {
@@ -98,7 +101,14 @@ export class TelegramSimulator {
       urlPolicy: { allowNonLoopback: options.allowNonLoopbackUrls ?? false },
       commands: this.commands
     }
-    this.pipeline = { world, spec: this.spec, token: this.token, log: this.calls, faults: this.faults }
+    this.pipeline = {
+      world,
+      spec: this.spec,
+      token: this.token,
+      log: this.calls,
+      faults: this.faults,
+      flood: options.floodControl === undefined ? undefined : new FloodControl(options.floodControl)
+    }
   }
 
   async start(): Promise<this> {

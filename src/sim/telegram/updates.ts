@@ -79,6 +79,9 @@ export class Updates {
   private closed = false
   private readonly log: Array<Delivery> = []
   private readonly timers = new Set<NodeJS.Timeout>()
+  private readonly shutdown = new AbortController()
+  private pollLimit = 100
+  private pollListeners: Array<() => void> = []
 
   constructor(
     private readonly options: WebhookOptions,
@@ -155,9 +158,6 @@ export class Updates {
       })
     })
   }
-
-  private pollLimit = 100
-  private pollListeners: Array<() => void> = []
 
   /** Resolves once a long-polling getUpdates is waiting (at once if one is). */
   waitForPoller(): Promise<void> {
@@ -241,6 +241,7 @@ export class Updates {
     this.webhookGeneration++
     for (const timer of this.timers) clearTimeout(timer)
     this.timers.clear()
+    this.shutdown.abort()
   }
 
   private setAllowed(allowed: ReadonlyArray<string> | undefined): void {
@@ -305,7 +306,7 @@ export class Updates {
           ...(hook.secretToken === undefined ? {} : { "X-Telegram-Bot-Api-Secret-Token": hook.secretToken })
         },
         body: JSON.stringify(update),
-        signal: AbortSignal.timeout(this.options.timeoutMs)
+        signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.shutdown.signal])
       })
       const text = await response.text()
       if (response.status < 200 || response.status > 299) {

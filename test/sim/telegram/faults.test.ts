@@ -86,4 +86,20 @@ describe("TelegramSimulator: injected faults", () => {
     await api.editMessageText(5001, sent.message_id, "c")
     expect(Date.now() - quick).toBeLessThan(290)
   })
+
+  it("emulates per-chat flood control with 429 and retry_after when configured", async () => {
+    const limited = await new TelegramSimulator({ floodControl: { perChatPerSecond: 1, perChatBurst: 2 } }).start()
+    try {
+      const limitedApi = new Api(limited.token, { apiRoot: limited.url })
+      limited.createUser({ id: 5101, first_name: "Tia" })
+      limited.createUser({ id: 5102, first_name: "Ugo" })
+      await limitedApi.sendMessage(5101, "1")
+      await limitedApi.sendMessage(5101, "2")
+      await expect(limitedApi.sendMessage(5101, "3")).rejects.toMatchObject({ error_code: 429, parameters: { retry_after: 1 } })
+      expect(await limitedApi.sendChatAction(5101, "typing")).toBe(true)
+      expect(await limitedApi.sendMessage(5102, "other chat")).toMatchObject({ text: "other chat" })
+    } finally {
+      await limited.stop()
+    }
+  })
 })

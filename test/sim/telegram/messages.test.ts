@@ -107,4 +107,26 @@ describe("TelegramSimulator: sending, editing and answering", () => {
     expect(error).toBeInstanceOf(GrammyError)
     expect(error).toMatchObject({ error_code: 400, description: "Bad Request: chat not found" })
   })
+
+  it("parses MarkdownV2 like Telegram: reserved characters must be escaped, entities closed", async () => {
+    sim.createUser({ id: 1005, first_name: "Erin" })
+    const ok = await api.sendMessage(1005, "*Done\\!* Your video is `ready` \\(5 s\\)", { parse_mode: "MarkdownV2" })
+    expect(ok.text).toBe("Done! Your video is ready (5 s)")
+    await expect(api.sendMessage(1005, "Balance: 5.", { parse_mode: "MarkdownV2" })).rejects.toMatchObject({
+      error_code: 400,
+      description: "Bad Request: can't parse entities: Character '.' is reserved and must be escaped with the preceding '\\'"
+    })
+    await expect(api.sendMessage(1005, "*bold", { parse_mode: "MarkdownV2" })).rejects.toMatchObject({
+      description: "Bad Request: can't parse entities: Can't find end of Bold entity at byte offset 0"
+    })
+  })
+
+  it("lets a user edit a message, delivered as edited_message", async () => {
+    const fay = sim.createUser({ id: 1006, first_name: "Fay" })
+    const { message } = fay.sendText("a cat")
+    fay.editText(message.message_id, "a dog")
+    const updates = await api.getUpdates()
+    expect(updates.map((u) => (u.message ?? u.edited_message)?.text)).toEqual(["a cat", "a dog"])
+    expect(updates[1]!.edited_message).toMatchObject({ message_id: message.message_id })
+  })
 })
