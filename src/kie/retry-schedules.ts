@@ -53,3 +53,13 @@ export const retryKie = <A, R>(effect: Effect.Effect<A, KieError, R>): Effect.Ef
 export const pollCadence: Schedule.Schedule<Duration.Duration> = Schedule.exponential("5 seconds", 1.5).pipe(
   Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(30)))
 )
+
+/**
+ * While the circuit is open, KIE is probed (with the free credits call) 15 s after it
+ * opened, then again after 15 s, 30 s, 60 s, … up to every 5 minutes, until it answers
+ * and holds enough credits.
+ */
+export const breakerFirstProbe = Duration.seconds(15)
+export const breakerProbe: Schedule.Schedule<Duration.Duration> = Schedule.exponential("15 seconds", 2).pipe(
+  Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.minutes(5)))
+)
