@@ -22,6 +22,8 @@ export interface Pipeline {
   readonly log: CallLog
   readonly faults: Faults
   readonly flood: FloodControl | undefined
+  /** The `/sim/` control API, when the simulator offers one. */
+  readonly control?: (method: string, url: URL, body: Record<string, unknown>) => Promise<{ status: number; body: unknown }>
 }
 
 interface Answer {
@@ -106,6 +108,17 @@ const handle = async (pipeline: Pipeline, req: IncomingMessage, res: ServerRespo
     })
     res.end(stored.bytes)
     return
+  }
+  if (pipeline.control !== undefined && /^\/sim(\/|$)/.test(url.pathname)) {
+    try {
+      const raw = await readBody(req)
+      const body = raw.length === 0 ? {} : (JSON.parse(raw.toString("utf8")) as Record<string, unknown>)
+      const answer = await pipeline.control(req.method ?? "GET", url, body)
+      return sendJson(res, answer.status, answer.body)
+    } catch (error) {
+      const apiError = error instanceof ApiError ? error : new ApiError(400, `Bad Request: ${String(error instanceof Error ? error.message : error)}`)
+      return sendJson(res, apiError.code, apiError.toJSON())
+    }
   }
   req.resume()
   sendJson(res, 404, notFound().toJSON())

@@ -8,6 +8,7 @@ import type { World } from "./bot-methods.js"
 import { CallbackQueries, type CallbackAnswer } from "./callback-queries.js"
 import { type BotCall, CallLog } from "./call-log.js"
 import { Chats, type NewUser, type StoredMessage } from "./chats.js"
+import { handleControl } from "./control.js"
 import { type Fault, Faults, type FaultSpec } from "./faults.js"
 import { FileStore, type StoredFile } from "./files.js"
 import { FloodControl, type FloodControlOptions } from "./flood-control.js"
@@ -107,7 +108,8 @@ export class TelegramSimulator {
       token: this.token,
       log: this.calls,
       faults: this.faults,
-      flood: options.floodControl === undefined ? undefined : new FloodControl(options.floodControl)
+      flood: options.floodControl === undefined ? undefined : new FloodControl(options.floodControl),
+      control: (method, url, body) => handleControl(this, method, url, body)
     }
   }
 
@@ -208,6 +210,11 @@ export class TelegramSimulator {
 
   callbackAnswers(): Array<CallbackAnswer> {
     return this.callbacks.answers()
+  }
+
+  /** Resolves with the bot's answer to a callback query (at once if it already answered). */
+  waitForCallbackAnswer(queryId: string, timeoutMs = 10_000): Promise<CallbackAnswer> {
+    return this.callbacks.waitForAnswer(queryId, timeoutMs)
   }
 
   unansweredCallbackQueries(): Array<string> {
