@@ -3,7 +3,7 @@
  * contract). Nothing else in `src` reads `process.env`: services take `AppConfig`.
  */
 import { findModel, modelSlugs } from "./kie/models.js"
-import { Config, ConfigError, Context, Effect, Either, Layer, Option, Redacted } from "effect"
+import { Config, ConfigError, ConfigProvider, Context, Effect, Either, Layer, Option, Redacted } from "effect"
 
 export interface StarPackage {
   readonly credits: number
@@ -215,8 +215,9 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
 /** The resolved configuration, read once at start-up. */
 export class AppConfig extends Context.Tag("app/AppConfig")<AppConfig, AppSettings>() {
   static readonly layer = Layer.effect(AppConfig, appSettings)
-  static readonly make = (overrides: Partial<AppSettings> & Pick<AppSettings, "database">) =>
-    Layer.effect(AppConfig, Effect.map(appSettings, (defaults) => ({ ...defaults, ...overrides })))
+  /** The settings that `env` alone would give, ignoring the process environment. */
+  static readonly fromEnv = (env: Record<string, string>) =>
+    appSettings.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
 }
 
 /** One line per problem, naming the variable; used by the composition root at start-up. */

@@ -3,19 +3,12 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, ConfigError, Console, Effect, Layer, Option } from "effect"
-import { JobEntityLive } from "./actors/job-entity.js"
-import { UserEntityLive } from "./actors/user-entity.js"
+import { ActorsLive } from "./actors/index.js"
 import { RunnerLive } from "./cluster/runner.js"
 import { AppConfig, describeConfigError } from "./config.js"
 import { HealthRoutes } from "./http/health.js"
 import { HttpServerLive } from "./http/router.js"
-import { CreditLedger } from "./storage/credit-ledger.js"
 import { DatabaseLive, describeDatabase } from "./storage/database.js"
-import { JobRepo } from "./storage/job-repo.js"
-
-const EntitiesLive = Layer.mergeAll(UserEntityLive, JobEntityLive).pipe(
-  Layer.provide([CreditLedger.Default, JobRepo.Default])
-)
 
 const HttpLive = HttpServerLive.pipe(Layer.provide(HealthRoutes))
 
@@ -30,7 +23,7 @@ const AnnounceMode = Layer.effectDiscard(
   })
 )
 
-export const AppLive = Layer.mergeAll(EntitiesLive, HttpLive, AnnounceMode).pipe(
+export const AppLive = Layer.mergeAll(ActorsLive, HttpLive, AnnounceMode).pipe(
   Layer.provideMerge(RunnerLive),
   Layer.provideMerge(DatabaseLive),
   Layer.provideMerge(AppConfig.layer)

@@ -72,13 +72,15 @@ export class CreditLedger extends Effect.Service<CreditLedger>()("app/CreditLedg
       if (inserted.length === 0) {
         return { applied: false, balance: yield* balanceOf(entry.userId) } as const
       }
+      // The row is created first and then moved: an upsert would check the CHECK
+      // constraints against the bare delta of its VALUES row.
+      yield* sql`INSERT INTO balances (user_id, credits, free_tokens) VALUES (${entry.userId}, 0, 0) ON CONFLICT (user_id) DO NOTHING`
       const rows = yield* sql<{ credits: number; free_tokens: number }>`
-        INSERT INTO balances (user_id, credits, free_tokens)
-        VALUES (${entry.userId}, ${entry.deltaCredits}, ${entry.deltaFree})
-        ON CONFLICT (user_id) DO UPDATE SET
-          credits = balances.credits + excluded.credits,
-          free_tokens = balances.free_tokens + excluded.free_tokens,
+        UPDATE balances SET
+          credits = credits + ${entry.deltaCredits},
+          free_tokens = free_tokens + ${entry.deltaFree},
           updated_at = CURRENT_TIMESTAMP
+        WHERE user_id = ${entry.userId}
         RETURNING credits, free_tokens`
       if (entry.kind === "free_grant") {
         yield* sql`UPDATE users SET free_tokens_granted_at = CURRENT_TIMESTAMP WHERE id = ${entry.userId}`

@@ -91,7 +91,7 @@ const sendMedia = (kind: FileKind): Handler => async (world, params) => {
           file_unique_id: file.file_unique_id,
           width: 1280,
           height: 960,
-          file_size: file.bytes.length
+          file_size: file.size
         }]
         return { photo: sizes }
       }
@@ -106,7 +106,7 @@ const sendMedia = (kind: FileKind): Handler => async (world, params) => {
       case "audio":
         return { audio: { ...documentObject(file), duration: int(params, "duration") ?? 1 } }
       case "video_note":
-        return { video_note: { file_id: file.file_id, file_unique_id: file.file_unique_id, length: 240, duration: int(params, "duration") ?? 1, file_size: file.bytes.length } }
+        return { video_note: { file_id: file.file_id, file_unique_id: file.file_unique_id, length: 240, duration: int(params, "duration") ?? 1, file_size: file.size } }
       case "document":
         return { document: documentObject(file) }
     }
@@ -252,8 +252,8 @@ const handlers: Record<string, Handler> = {
   getFile: (world, params) => {
     const file = world.files.get(params["file_id"] as string)
     if (file === undefined) throw badRequest("invalid file_id")
-    if (file.bytes.length > limits.getFile) throw badRequest("file is too big")
-    return { file_id: file.file_id, file_unique_id: file.file_unique_id, file_size: file.bytes.length, file_path: file.file_path }
+    if (file.size > limits.getFile) throw badRequest("file is too big")
+    return { file_id: file.file_id, file_unique_id: file.file_unique_id, file_size: file.size, file_path: file.file_path }
   },
 
   getChat: (world, params) => {

@@ -12,7 +12,11 @@ export interface StoredFile {
   readonly file_unique_id: string
   readonly file_path: string
   readonly kind: FileKind
+  /** Size in bytes, also when the bytes were not retained. */
+  readonly size: number
+  /** The content; empty when the store was told not to retain it (see `retain`). */
   readonly bytes: Buffer
+  readonly retained: boolean
   readonly mime_type: string | undefined
   readonly file_name: string | undefined
 }
@@ -33,7 +37,12 @@ export class FileStore {
   private readonly byPath = new Map<string, StoredFile>()
   private counter = 0
 
-  add(kind: FileKind, bytes: Buffer, meta: { mime_type?: string | undefined; file_name?: string | undefined } = {}): StoredFile {
+  add(
+    kind: FileKind,
+    bytes: Buffer,
+    meta: { mime_type?: string | undefined; file_name?: string | undefined; retain?: boolean } = {}
+  ): StoredFile {
+    const retain = meta.retain ?? true
     const n = this.counter++
     const { ext, folder, prefix } = layout[kind]
     const nameExt = meta.file_name?.match(/\.([A-Za-z0-9]{1,8})$/)?.[1]?.toLowerCase()
@@ -42,7 +51,9 @@ export class FileStore {
       file_unique_id: `AQAD${randomToken(12)}`,
       file_path: `${folder}/file_${n}.${kind === "document" ? (nameExt ?? ext) : ext}`,
       kind,
-      bytes,
+      size: bytes.length,
+      bytes: retain ? bytes : Buffer.alloc(0),
+      retained: retain,
       mime_type: meta.mime_type,
       file_name: meta.file_name
     }

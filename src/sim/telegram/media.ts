@@ -22,6 +22,8 @@ export const limits = {
 export interface UrlPolicy {
   /** Only loopback URLs are fetched unless this is set (the simulator must not reach the internet). */
   readonly allowNonLoopback: boolean
+  /** Keep the bytes of files the bot sends (off for long benchmarks: only sizes are kept). */
+  readonly retainBotUploads: boolean
 }
 
 export interface ResolvedMedia {
@@ -41,14 +43,22 @@ export const resolveMedia = async (
 ): Promise<ResolvedMedia> => {
   if (isUploadedFile(input)) {
     if (input.bytes.length > (kind === "photo" ? limits.uploadPhoto : limits.uploadOther)) throw entityTooLarge()
-    const file = files.add(kind, input.bytes, { file_name: input.filename, mime_type: mimeFor(kind, input.filename, input.contentType) })
+    const file = files.add(kind, input.bytes, {
+      file_name: input.filename,
+      mime_type: mimeFor(kind, input.filename, input.contentType),
+      retain: policy.retainBotUploads
+    })
     return { file, fresh: true }
   }
   if (typeof input !== "string" || input === "") throw badRequest("wrong file identifier/HTTP URL specified")
   if (/^https?:\/\//i.test(input)) {
     const bytes = await download(input, kind === "photo" ? limits.urlPhoto : limits.urlOther, policy)
     const name = new URL(input).pathname.split("/").pop() || undefined
-    const file = files.add(kind, bytes.body, { file_name: name, mime_type: mimeFor(kind, name, bytes.contentType) })
+    const file = files.add(kind, bytes.body, {
+      file_name: name,
+      mime_type: mimeFor(kind, name, bytes.contentType),
+      retain: policy.retainBotUploads
+    })
     return { file, fresh: true }
   }
   const file = files.get(input)
@@ -141,7 +151,7 @@ export const videoObject = (file: StoredFile, meta: { width?: number; height?: n
   duration: meta.duration ?? 5,
   ...(file.file_name === undefined ? {} : { file_name: file.file_name }),
   mime_type: file.mime_type ?? "video/mp4",
-  file_size: file.bytes.length
+  file_size: file.size
 })
 
 export const documentObject = (file: StoredFile): Document => ({
@@ -149,7 +159,7 @@ export const documentObject = (file: StoredFile): Document => ({
   file_unique_id: file.file_unique_id,
   ...(file.file_name === undefined ? {} : { file_name: file.file_name }),
   ...(file.mime_type === undefined ? {} : { mime_type: file.mime_type }),
-  file_size: file.bytes.length
+  file_size: file.size
 })
 
 export const voiceObject = (file: StoredFile, duration: number): Voice => ({
@@ -157,7 +167,7 @@ export const voiceObject = (file: StoredFile, duration: number): Voice => ({
   file_unique_id: file.file_unique_id,
   duration,
   mime_type: file.mime_type ?? "audio/ogg",
-  file_size: file.bytes.length
+  file_size: file.size
 })
 
 export const stickerObject = (file: StoredFile, emoji: string | undefined): Sticker => ({
@@ -169,5 +179,5 @@ export const stickerObject = (file: StoredFile, emoji: string | undefined): Stic
   is_animated: false,
   is_video: false,
   ...(emoji === undefined ? {} : { emoji }),
-  file_size: file.bytes.length
+  file_size: file.size
 })

@@ -101,10 +101,10 @@ const handle = async (pipeline: Pipeline, req: IncomingMessage, res: ServerRespo
     req.resume()
     if (decodeURIComponent(file[1]!) !== pipeline.token) return sendJson(res, 401, unauthorized().toJSON())
     const stored = pipeline.world.files.getByPath(decodeURIComponent(file[2]!))
-    if (stored === undefined || stored.bytes.length > limits.getFile) return sendJson(res, 404, notFound().toJSON())
+    if (stored === undefined || !stored.retained || stored.size > limits.getFile) return sendJson(res, 404, notFound().toJSON())
     res.writeHead(200, {
       "content-type": stored.mime_type ?? "application/octet-stream",
-      "content-length": stored.bytes.length
+      "content-length": stored.size
     })
     res.end(stored.bytes)
     return

@@ -33,6 +33,8 @@ export interface TelegramSimulatorOptions {
   readonly webhook?: Partial<WebhookOptions>
   /** Let sendVideo/sendPhoto by URL fetch non-loopback hosts (off: the simulator stays offline). */
   readonly allowNonLoopbackUrls?: boolean
+  /** Keep the bytes of files the bot uploads (default true; turn off for long benchmarks). */
+  readonly retainBotUploads?: boolean
   /** What happens to successful_payment updates unless a payment says otherwise. */
   readonly successfulPaymentDelivery?: SuccessfulPaymentDelivery
   readonly firstUpdateId?: number
@@ -99,7 +101,10 @@ export class TelegramSimulator {
       updates: this.updates,
       payments: this.payments,
       callbacks: this.callbacks,
-      urlPolicy: { allowNonLoopback: options.allowNonLoopbackUrls ?? false },
+      urlPolicy: {
+        allowNonLoopback: options.allowNonLoopbackUrls ?? false,
+        retainBotUploads: options.retainBotUploads ?? true
+      },
       commands: this.commands
     }
     this.pipeline = {

@@ -1,0 +1,12 @@
+/**
+ * The entity layers this runner hosts, with the storage services their handlers use.
+ */
+import { Layer } from "effect"
+import { CreditLedger } from "../storage/credit-ledger.js"
+import { JobRepo } from "../storage/job-repo.js"
+import { JobEntityLive } from "./job-entity.js"
+import { UserEntityLive } from "./user-entity.js"
+
+export const ActorsLive = Layer.mergeAll(UserEntityLive, JobEntityLive).pipe(
+  Layer.provideMerge(Layer.mergeAll(CreditLedger.Default, JobRepo.Default))
+)

@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import pg from "pg"
+import { Redacted } from "effect"
+import { withDefaultUser } from "../src/storage/database.js"
+import { TEST_DATABASE_URL } from "./support/database.js"
+import { freePort, getJson, startBot, waitFor } from "./support/process.js"
+
+const withDataDir = async (body: (dataDir: string) => Promise<void>) => {
+  const dir = mkdtempSync(join(tmpdir(), "bot-main-"))
+  try {
+    await body(dir)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const expectReadyThenCleanExit = async (env: Record<string, string>, mode: RegExp) => {
+  const httpPort = await freePort()
+  const bot = startBot({ HTTP_HOST: "127.0.0.1", HTTP_PORT: String(httpPort), ...env })
+  try {
+    const ready = await waitFor(async () => (await getJson(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, 30_000)
+    expect(ready, bot.output()).toBe(true)
+    expect((await getJson(`http://127.0.0.1:${httpPort}/healthz`)).body).toEqual({ ok: true })
+    expect(bot.output()).toMatch(mode)
+    const stoppingAt = Date.now()
+    bot.child.kill("SIGTERM")
+    expect(await bot.exited).toBe(0)
+    expect(Date.now() - stoppingAt).toBeLessThan(10_000)
+  } finally {
+    bot.child.kill("SIGKILL")
+  }
+  return bot
+}
+
+describe("npm start", () => {
+  it("runs embedded on a SQLite file by default, answers health checks and stops on SIGTERM", () =>
+    withDataDir(async (dataDir) => {
+      const runnerPort = await freePort()
+      await expectReadyThenCleanExit({ DATA_DIR: dataDir, RUNNER_PORT: String(runnerPort) }, /embedded mode: one runner on SQLite file .*bot\.db/)
+    }))
+
+  it("runs in cluster mode on Postgres and listens where RUNNER_PORT and HTTP_PORT say, whatever PORT and HOST say", async () => {
+    const name = `bot_main_${process.pid}_${Date.now()}`
+    const adminUrl = Redacted.value(withDefaultUser(Redacted.make(TEST_DATABASE_URL)))
+    const client = new pg.Client({ connectionString: adminUrl })
+    await client.connect()
+    await client.query(`CREATE DATABASE ${name}`)
+    try {
+      const url = new URL(adminUrl)
+      url.pathname = `/${name}`
+      const runnerPort = await freePort()
+      const bot = await expectReadyThenCleanExit(
+        { DATABASE_URL: url.toString(), RUNNER_PORT: String(runnerPort), PORT: "5555", HOST: "example" },
+        new RegExp(`cluster mode: runner 127\\.0\\.0\\.1:${runnerPort} on PostgreSQL`)
+      )
+      expect(bot.output()).toContain(`Listening on: 127.0.0.1:${runnerPort}`)
+      expect(bot.output()).not.toContain("5555")
+    } finally {
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await client.end()
+    }
+  })
+
+  it("refuses a second process on the same DATA_DIR with a clear message", () =>
+    withDataDir(async (dataDir) => {
+      const first = startBot({ DATA_DIR: dataDir, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(await freePort()) })
+      try {
+        expect(await waitFor(async () => first.output().includes("Listening on http"), 30_000), first.output()).toBe(true)
+        const second = startBot({ DATA_DIR: dataDir, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(await freePort()) })
+        expect(await second.exited).not.toBe(0)
+        expect(second.output()).toContain("is in use by another bot process")
+      } finally {
+        first.child.kill("SIGTERM")
+        await first.exited
+      }
+    }))
+
+  it.each([
+    ["FREE_TOKENS", "-1", /FREE_TOKENS must be a whole number/],
+    ["DATABASE_URL", "mysql://x", /DATABASE_URL must be a postgres:\/\/ URL/],
+    ["HTTP_PORT", "abc", /HTTP_PORT must be a whole number/],
+    ["STAR_PACKAGES", "garbage", /STAR_PACKAGES must be a comma-separated list of credits:stars pairs/]
+  ])("stops with one line naming %s=%s", async (name, value, message) => {
+    const bot = startBot({ [name]: value, DATA_DIR: join(tmpdir(), "bot-never-created") })
+    expect(await bot.exited).not.toBe(0)
+    const lines = bot.output().trim().split("\n")
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(message)
+  })
+})

@@ -1,0 +1,52 @@
+/**
+ * Fresh databases for tests: a SQLite file in a temporary directory, or a new database on
+ * the Postgres at TEST_DATABASE_URL (default: the local server). Each is dropped when the
+ * test's scope closes.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { Effect, Layer, Redacted } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { AppConfig, type AppSettings } from "../../src/config.js"
+import { withDefaultUser } from "../../src/storage/database.js"
+
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://127.0.0.1:5432/postgres"
+
+export type Dialect = "sqlite" | "pg"
+
+let counter = 0
+
+const adminClient = PgClient.layer({ url: withDefaultUser(Redacted.make(TEST_DATABASE_URL)), maxConnections: 1 })
+
+/** Creates a database and yields its URL; drops it (and its connections) afterwards. */
+export const freshPostgresUrl = Effect.gen(function*() {
+  const name = `bot_test_${process.pid}_${Date.now()}_${counter++}`
+  const create = Effect.flatMap(PgClient.PgClient, (sql) => sql.unsafe(`CREATE DATABASE ${name}`))
+  const drop = Effect.flatMap(PgClient.PgClient, (sql) => sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
+  yield* Effect.acquireRelease(
+    create.pipe(Effect.provide(adminClient), Effect.orDie),
+    () => drop.pipe(Effect.provide(adminClient), Effect.orDie)
+  )
+  const url = new URL(TEST_DATABASE_URL)
+  url.pathname = `/${name}`
+  return url.toString()
+})
+
+export const freshSqliteDir = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "bot-test-"))),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+)
+
+/** Settings for a fresh database of the dialect, plus the given variables. */
+export const freshSettings = (dialect: Dialect, env: Record<string, string> = {}) =>
+  Effect.gen(function*() {
+    const database = dialect === "pg"
+      ? { DATABASE_URL: yield* freshPostgresUrl }
+      : { DATA_DIR: yield* freshSqliteDir }
+    return yield* AppConfig.fromEnv({ HTTP_HOST: "127.0.0.1", ...database, ...env }).pipe(Effect.orDie)
+  })
+
+export const configLayer = (settings: AppSettings) => Layer.succeed(AppConfig, settings)
+
+export const dialects: ReadonlyArray<Dialect> = ["sqlite", "pg"]
