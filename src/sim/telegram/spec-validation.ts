@@ -38,7 +38,18 @@ export class BotApiSpec {
     this.byLowerName = new Map(methods.map((m) => [m.name.toLowerCase(), m]))
   }
 
+  private static readonly loaded = new Map<string, BotApiSpec>()
+
+  /** Reads and indexes the spec file once per path. */
   static load(path: string = defaultSpecPath): BotApiSpec {
+    const cached = BotApiSpec.loaded.get(path)
+    if (cached !== undefined) return cached
+    const spec = BotApiSpec.read(path)
+    BotApiSpec.loaded.set(path, spec)
+    return spec
+  }
+
+  private static read(path: string): BotApiSpec {
     const file = JSON.parse(readFileSync(path, "utf8")) as SpecFile
     const methods = Object.values(file.methods).map((m) => ({
       name: m.name,

@@ -130,4 +130,18 @@ describe("TelegramSimulator: files and size limits", () => {
     expect(photo.photo!.length).toBeGreaterThan(1)
     await expect(api.sendPhoto(4006, new InputFile(Buffer.alloc(10 * MB + 1), "big.jpg"))).rejects.toMatchObject({ error_code: 413 })
   })
+
+  it("can forget the bytes of bot uploads for long benchmarks while keeping their sizes", async () => {
+    const lean = await new TelegramSimulator({ retainBotUploads: false }).start()
+    try {
+      const leanApi = new Api(lean.token, { apiRoot: lean.url })
+      lean.createUser({ id: 4007, first_name: "Rae" })
+      const sent = await leanApi.sendVideo(4007, new InputFile(Buffer.alloc(3 * MB), "v.mp4"))
+      expect(sent.video?.file_size).toBe(3 * MB)
+      expect(lean.file(sent.video!.file_id)).toMatchObject({ size: 3 * MB, retained: false })
+      expect((await leanApi.sendVideo(4007, sent.video!.file_id)).video?.file_size).toBe(3 * MB)
+    } finally {
+      await lean.stop()
+    }
+  })
 })

@@ -172,4 +172,40 @@ describe("TelegramSimulator: updates out", () => {
     await running
     expect(sim.pendingUpdates).toBe(0)
   })
+
+  it("keeps delivering other chats while one chat's update is being retried, then gives up on it", async () => {
+    const failing = new Set([3101])
+    const seen: Array<{ chat: number; ok: boolean }> = []
+    const server = createServer((req, res) => {
+      const chunks: Array<Buffer> = []
+      req.on("data", (c: Buffer) => chunks.push(c))
+      req.on("end", () => {
+        const update = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { message: { chat: { id: number } } }
+        const chat = update.message.chat.id
+        seen.push({ chat, ok: !failing.has(chat) })
+        res.statusCode = failing.has(chat) ? 500 : 200
+        res.end()
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    try {
+      await api.setWebhook(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)
+      const stuck = sim.createUser({ id: 3101, first_name: "Stuck" })
+      const fine = sim.createUser({ id: 3102, first_name: "Fine" })
+      stuck.sendText("first")
+      stuck.sendText("second, waits behind the first")
+      fine.sendText("independent")
+      // Five attempts per update (maxAttempts in beforeEach) for each of the stuck chat's two updates.
+      await expect.poll(() => sim.pendingUpdates, { timeout: 5000, interval: 5 }).toBe(0)
+      expect(seen.filter((s) => s.chat === 3101)).toHaveLength(10)
+      expect(seen.filter((s) => s.chat === 3102)).toEqual([{ chat: 3102, ok: true }])
+      expect(seen.findIndex((s) => s.chat === 3102)).toBeLessThan(5)
+      expect(sim.deliveries().map((d) => d.update.message?.chat.id)).toEqual([3102])
+    } finally {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+    }
+  })
 })
