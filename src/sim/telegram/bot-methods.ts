@@ -284,6 +284,10 @@ const handlers: Record<string, Handler> = {
     world.chats.assertCanSend(chatId)
     const terms = checkInvoice(params)
     const markup = replyMarkupOf(params)
+    const firstButton = markup.reply_markup?.inline_keyboard[0]?.[0]
+    if (firstButton !== undefined && !("pay" in firstButton && firstButton.pay === true)) {
+      throw badRequest("REPLY_MARKUP_BUY_EMPTY")
+    }
     const message = world.chats.append(chatId, "bot", (base) => ({
       ...base,
       invoice: {

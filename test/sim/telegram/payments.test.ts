@@ -184,7 +184,15 @@ describe("TelegramSimulator: invoice rules and the pre-checkout deadline", () =>
           .toMatchObject({ description: "Bad Request: PAYMENT_PROVIDER_INVALID" })
         expect(yield* attempt(() => api.sendInvoice(6101, "t".repeat(33), "d", "p", "XTR", [{ label: "a", amount: 1 }])))
           .toMatchObject({ description: "Bad Request: INVOICE_TITLE_INVALID" })
+        expect(yield* attempt(() => api.sendInvoice(6101, "t", "d", "p", "XTR", [{ label: "a", amount: 1 }], {
+          reply_markup: { inline_keyboard: [[{ text: "Help", callback_data: "help" }]] }
+        }))).toMatchObject({ description: "Bad Request: REPLY_MARKUP_BUY_EMPTY" })
         expect(sim.invoices()).toEqual([])
+        const withPay = yield* Effect.promise(() =>
+          api.sendInvoice(6101, "t", "d", "p", "XTR", [{ label: "a", amount: 1 }], {
+            reply_markup: { inline_keyboard: [[{ text: "Pay ⭐1", pay: true }], [{ text: "Help", callback_data: "help" }]] }
+          }))
+        expect(withPay.invoice).toMatchObject({ total_amount: 1, currency: "XTR" })
       }))
 
     it.effect("times out a pre-checkout the bot does not answer in time, and refuses the late answer", () =>
