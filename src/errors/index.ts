@@ -1,2 +1,3 @@
 export * from "./credit-errors.js"
 export * from "./kie-errors.js"
+export * from "./telegram-errors.js"
