@@ -66,10 +66,24 @@ const replyMarkupOf = (params: Params): { reply_markup?: InlineKeyboardMarkup } 
   return markup === undefined ? {} : { reply_markup: markup }
 }
 
+/** `reply_parameters` → `reply_to_message`, or the real error when the message is gone. */
+const replyTo = (world: World, chatId: number, params: Params): Pick<Message, "reply_to_message"> => {
+  const reply = params["reply_parameters"] as { message_id?: number; allow_sending_without_reply?: boolean } | undefined
+  if (reply?.message_id === undefined) return {}
+  const target = world.chats.message(chatId, reply.message_id)
+  if (target === undefined) {
+    if (reply.allow_sending_without_reply === true) return {}
+    throw badRequest("message to be replied not found")
+  }
+  const { reply_to_message: _nested, ...message } = target.message
+  return { reply_to_message: message as NonNullable<Message["reply_to_message"]> }
+}
+
 const send = (world: World, params: Params, content: (base: Pick<Message, "message_id" | "date" | "chat" | "from">) => Message): Message => {
   const chatId = world.chats.resolveChatId(params["chat_id"])
   world.chats.assertCanSend(chatId)
-  return world.chats.append(chatId, "bot", content).message
+  const reply = replyTo(world, chatId, params)
+  return world.chats.append(chatId, "bot", (base) => ({ ...content(base), ...reply })).message
 }
 
 const captionOf = (params: Params): { caption?: string } => {
@@ -82,6 +96,7 @@ const sendMedia = (kind: FileKind): Handler => async (world, params) => {
   world.chats.assertCanSend(chatId)
   const caption = captionOf(params)
   const markup = replyMarkupOf(params)
+  const reply = replyTo(world, chatId, params)
   const { file, fresh } = await resolveMedia(world.files, kind, params[kind], world.urlPolicy)
   const media = (() => {
     switch (kind) {
@@ -111,7 +126,7 @@ const sendMedia = (kind: FileKind): Handler => async (world, params) => {
         return { document: documentObject(file) }
     }
   })()
-  return world.chats.append(chatId, "bot", (base) => ({ ...base, ...media, ...caption, ...markup } as Message)).message
+  return world.chats.append(chatId, "bot", (base) => ({ ...base, ...media, ...caption, ...markup, ...reply } as Message)).message
 }
 
 const dims = (params: Params) => ({

@@ -129,4 +129,16 @@ describe("TelegramSimulator: sending, editing and answering", () => {
     expect(updates.map((u) => (u.message ?? u.edited_message)?.text)).toEqual(["a cat", "a dog"])
     expect(updates[1]!.edited_message).toMatchObject({ message_id: message.message_id })
   })
+
+  it("replies to a message with reply_to_message, and refuses a reply to a missing one", async () => {
+    const gil = sim.createUser({ id: 1007, first_name: "Gil" })
+    const { message } = gil.sendPhoto(Buffer.from("jpeg"), { caption: "animate" })
+    const reply = await api.sendMessage(1007, "On it", { reply_parameters: { message_id: message.message_id } })
+    expect(reply.reply_to_message).toMatchObject({ message_id: message.message_id, caption: "animate" })
+    await expect(api.sendMessage(1007, "x", { reply_parameters: { message_id: 999 } })).rejects.toMatchObject({
+      description: "Bad Request: message to be replied not found"
+    })
+    expect(await api.sendMessage(1007, "x", { reply_parameters: { message_id: 999, allow_sending_without_reply: true } }))
+      .not.toHaveProperty("reply_to_message")
+  })
 })
