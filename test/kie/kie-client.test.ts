@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option, Redacted, TestClock } from "effect"
+import { Effect, Exit, Fiber, Option, Redacted, Schedule, TestClock } from "effect"
 import type { KieError } from "../../src/errors/kie-errors.js"
 import { KieClient } from "../../src/kie/kie-client.js"
 import { catalog, kling26 } from "../../src/kie/models.js"
@@ -258,5 +258,19 @@ describe("KieClient against the simulator", () => {
         Effect.forEach(Array.from({ length: 21 }), () => Effect.either(submit(client, "https://example.com/a.jpg"))))
       expect(outcomes.filter((o) => o._tag === "Right")).toHaveLength(20)
       expect(outcomes[20]).toMatchObject({ _tag: "Left", left: { reason: "RateLimited" } })
+    }))
+
+  it.scopedLive("runs on real time too, as the sandbox and the benchmarks use it", () =>
+    Effect.gen(function*() {
+      const sim = yield* kieSimulator({ phases: { waitingMs: 20, queuingMs: 20, generatingMs: 40 } })
+      const task = yield* withClient(sim, (client) =>
+        Effect.gen(function*() {
+          const taskId = yield* submit(client, "https://example.com/a.jpg")
+          return yield* client.getTask(taskId).pipe(
+            Effect.filterOrFail((task) => task._tag !== "Pending"),
+            Effect.retry({ schedule: Schedule.spaced("25 millis"), times: 200 })
+          )
+        }))
+      expect(task._tag).toBe("Succeeded")
     }))
 })

@@ -39,6 +39,18 @@ describe("KIE rate limiter", () => {
     }
   })
 
+  it("reads REDIS_URL into ioredis options", () => {
+    expect(redisOptionsFromUrl("rediss://user:p%40ss@cache.internal:6380/2")).toEqual({
+      host: "cache.internal",
+      port: 6380,
+      username: "user",
+      password: "p@ss",
+      db: 2,
+      tls: {}
+    })
+    expect(redisOptionsFromUrl("redis://127.0.0.1")).toEqual({ host: "127.0.0.1", port: 6379 })
+  })
+
   it.scoped("two limiters on the same Redis never admit more than the limit in any 10-second span", () =>
     Effect.gen(function*() {
       const prefix = `test:kie-rl:${Date.now()}:${Math.random().toString(36).slice(2)}:`
