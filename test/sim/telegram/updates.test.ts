@@ -208,4 +208,30 @@ describe("TelegramSimulator: updates out", () => {
       })
     }
   })
+
+  it("executes a method returned in the webhook response body (webhook reply)", async () => {
+    const server = createServer((req, res) => {
+      const chunks: Array<Buffer> = []
+      req.on("data", (c: Buffer) => chunks.push(c))
+      req.on("end", () => {
+        const update = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { message: { chat: { id: number } } }
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(JSON.stringify({ method: "sendMessage", chat_id: update.message.chat.id, text: "replied in the response" }))
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    try {
+      await api.setWebhook(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)
+      const lea = sim.createUser({ id: 3201, first_name: "Lea" })
+      lea.sendText("hi")
+      const call = await sim.waitForCall("sendMessage")
+      expect(call.outcome).toMatchObject({ ok: true, result: { text: "replied in the response", chat: { id: 3201 } } })
+      expect(lea.lastBotMessage()?.text).toBe("replied in the response")
+    } finally {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+    }
+  })
 })
