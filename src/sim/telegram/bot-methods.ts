@@ -3,12 +3,12 @@
  * against the spec. Methods a photo-to-video bot with Stars payments uses are implemented;
  * any other method that returns True is accepted and recorded; the rest answer 400.
  */
-import type { BotCommand, InlineKeyboardMarkup, Message, UserFromGetMe } from "grammy/types"
+import type { BotCommand, InlineKeyboardMarkup, Message, MessageEntity, UserFromGetMe } from "grammy/types"
 import { badRequest } from "./api-error.js"
 import type { CallbackQueries } from "./callback-queries.js"
 import type { Chats, StoredMessage } from "./chats.js"
 import type { FileKind, FileStore } from "./files.js"
-import { checkCaption, checkReplyMarkup, checkText } from "./formatting.js"
+import { checkCaption, checkReplyMarkup, checkText, type Formatted } from "./formatting.js"
 import { randomToken, unixTime } from "./ids.js"
 import {
   documentObject,
@@ -86,10 +86,26 @@ const send = (world: World, params: Params, content: (base: Pick<Message, "messa
   return world.chats.append(chatId, "bot", (base) => ({ ...content(base), ...reply })).message
 }
 
-const captionOf = (params: Params): { caption?: string } => {
-  const caption = checkCaption(str(params, "caption"), str(params, "parse_mode"))
-  return caption === undefined ? {} : { caption }
+const entitiesOf = (params: Params, key: string): ReadonlyArray<MessageEntity> | undefined =>
+  params[key] as ReadonlyArray<MessageEntity> | undefined
+
+const textFields = (f: Formatted): Pick<Message, "text" | "entities"> =>
+  f.entities.length === 0 ? { text: f.text } : { text: f.text, entities: [...f.entities] }
+
+const captionFields = (f: Formatted | undefined): Pick<Message, "caption" | "caption_entities"> =>
+  f === undefined ? {} : f.entities.length === 0 ? { caption: f.text } : { caption: f.text, caption_entities: [...f.entities] }
+
+const captionOf = (params: Params): Pick<Message, "caption" | "caption_entities"> =>
+  captionFields(checkCaption(str(params, "caption"), str(params, "parse_mode"), entitiesOf(params, "caption_entities")))
+
+/** Telegram compares the visible text and its entities when deciding "not modified". */
+interface Content {
+  readonly text?: string | undefined
+  readonly entities?: ReadonlyArray<MessageEntity> | undefined
 }
+
+const sameContent = (a: Content, b: Content): boolean =>
+  a.text === b.text && JSON.stringify(a.entities ?? []) === JSON.stringify(b.entities ?? [])
 
 const sendMedia = (kind: FileKind): Handler => async (world, params) => {
   const chatId = world.chats.resolveChatId(params["chat_id"])
@@ -179,9 +195,9 @@ const handlers: Record<string, Handler> = {
   getWebhookInfo: (world) => world.updates.webhookInfo(),
 
   sendMessage: (world, params) => {
-    const text = checkText(params["text"] as string, str(params, "parse_mode"))
+    const text = textFields(checkText(params["text"] as string, str(params, "parse_mode"), entitiesOf(params, "entities")))
     const markup = replyMarkupOf(params)
-    return send(world, params, (base) => ({ ...base, text, ...markup }))
+    return send(world, params, (base) => ({ ...base, ...text, ...markup }))
   },
   sendPhoto: sendMedia("photo"),
   sendVideo: sendMedia("video"),
@@ -202,21 +218,28 @@ const handlers: Record<string, Handler> = {
     const stored = editable(world, params, "message to edit not found")
     if (stored.message.text === undefined) throw badRequest("there is no text in the message to edit")
     if (params["text"] === undefined) throw badRequest("message text is empty")
-    const text = checkText(params["text"] as string, str(params, "parse_mode"))
+    const text = textFields(checkText(params["text"] as string, str(params, "parse_mode"), entitiesOf(params, "entities")))
     const markup = checkReplyMarkup(params["reply_markup"])
-    if (text === stored.message.text && sameMarkup(markup, stored.message.reply_markup)) throw badRequest(NOT_MODIFIED)
-    return applyEdit(stored, { text, ...(markup === undefined ? {} : { reply_markup: markup }) }, markup === undefined ? ["reply_markup"] : [])
+    if (sameContent(text, stored.message) && sameMarkup(markup, stored.message.reply_markup)) throw badRequest(NOT_MODIFIED)
+    const removed: Array<keyof Message> = []
+    if (text.entities === undefined) removed.push("entities")
+    if (markup === undefined) removed.push("reply_markup")
+    return applyEdit(stored, { ...text, ...(markup === undefined ? {} : { reply_markup: markup }) }, removed)
   },
   editMessageCaption: (world, params) => {
     const stored = editable(world, params, "message to edit not found")
     if (stored.message.text !== undefined) throw badRequest("there is no caption in the message to edit")
-    const caption = checkCaption(str(params, "caption"), str(params, "parse_mode"))
+    const caption = captionOf(params)
     const markup = checkReplyMarkup(params["reply_markup"])
-    if (caption === stored.message.caption && sameMarkup(markup, stored.message.reply_markup)) throw badRequest(NOT_MODIFIED)
+    const current = { text: stored.message.caption, entities: stored.message.caption_entities }
+    if (sameContent({ text: caption.caption, entities: caption.caption_entities }, current) && sameMarkup(markup, stored.message.reply_markup)) {
+      throw badRequest(NOT_MODIFIED)
+    }
     const removed: Array<keyof Message> = []
-    if (caption === undefined) removed.push("caption")
+    if (caption.caption === undefined) removed.push("caption")
+    if (caption.caption_entities === undefined) removed.push("caption_entities")
     if (markup === undefined) removed.push("reply_markup")
-    return applyEdit(stored, { ...(caption === undefined ? {} : { caption }), ...(markup === undefined ? {} : { reply_markup: markup }) }, removed)
+    return applyEdit(stored, { ...caption, ...(markup === undefined ? {} : { reply_markup: markup }) }, removed)
   },
   editMessageReplyMarkup: (world, params) => {
     const stored = editable(world, params, "message to edit not found")
@@ -232,7 +255,7 @@ const handlers: Record<string, Handler> = {
     if (!["photo", "video", "document", "animation", "audio"].includes(kind)) throw badRequest("can't parse InputMedia JSON object")
     const { file } = await resolveMedia(world.files, kind, media.media, world.urlPolicy)
     const markup = checkReplyMarkup(params["reply_markup"])
-    const caption = checkCaption(media.caption, media.parse_mode)
+    const caption = captionFields(checkCaption(media.caption, media.parse_mode))
     const content = kind === "photo"
       ? { photo: photoSizes(world.files, file.bytes, 1280, 960) }
       : kind === "video" || kind === "animation"
@@ -240,9 +263,10 @@ const handlers: Record<string, Handler> = {
       : { [kind]: documentObject(file) }
     const removed: Array<keyof Message> = ["photo", "video", "animation", "document", "audio"]
       .filter((k) => k !== kind) as Array<keyof Message>
-    if (caption === undefined) removed.push("caption")
+    if (caption.caption === undefined) removed.push("caption")
+    if (caption.caption_entities === undefined) removed.push("caption_entities")
     if (markup === undefined) removed.push("reply_markup")
-    return applyEdit(stored, { ...content, ...(caption === undefined ? {} : { caption }), ...(markup === undefined ? {} : { reply_markup: markup }) }, removed)
+    return applyEdit(stored, { ...content, ...caption, ...(markup === undefined ? {} : { reply_markup: markup }) }, removed)
   },
   deleteMessage: (world, params) => {
     const chatId = world.chats.resolveChatId(params["chat_id"])

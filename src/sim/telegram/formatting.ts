@@ -1,8 +1,9 @@
 /**
- * Message content checks the real server makes: text and caption lengths after entity parsing,
- * HTML well-formedness for parse_mode "HTML", and inline keyboards (callback_data 1-64 bytes).
+ * Message content as the real server handles it: HTML and MarkdownV2 parsed into text + entities
+ * (with its parse errors), text and caption lengths after parsing, and inline keyboards
+ * (callback_data 1-64 bytes).
  */
-import type { InlineKeyboardMarkup } from "grammy/types"
+import type { InlineKeyboardMarkup, MessageEntity } from "grammy/types"
 import { badRequest } from "./api-error.js"
 
 export const MAX_TEXT = 4096
@@ -20,54 +21,114 @@ const decodeEntities = (s: string): string =>
     return ({ lt: "<", gt: ">", amp: "&", quot: "\"" } as Record<string, string>)[name.toLowerCase()] ?? ""
   })
 
-/** The visible text for a parse mode; HTML and MarkdownV2 are checked like Telegram's parser does. */
-export const plainText = (text: string, parseMode: string | undefined): string => {
-  const mode = parseMode?.toLowerCase()
-  if (mode === "markdownv2") return markdownV2Text(text)
-  if (mode !== "html") return text
-  const stack: Array<string> = []
+/** Text as Telegram stores it: the visible characters and their entities (offsets in UTF-16 units). */
+export interface Formatted {
+  readonly text: string
+  readonly entities: ReadonlyArray<MessageEntity>
+}
+
+const sortEntities = (entities: Array<MessageEntity>): Array<MessageEntity> =>
+  entities.sort((a, b) => a.offset - b.offset || b.length - a.length)
+
+const HTML_ENTITY_TYPES: Record<string, MessageEntity["type"]> = {
+  b: "bold", strong: "bold", i: "italic", em: "italic", u: "underline", ins: "underline", s: "strikethrough",
+  strike: "strikethrough", del: "strikethrough", span: "spoiler", "tg-spoiler": "spoiler", code: "code", pre: "pre",
+  blockquote: "blockquote", a: "text_link", "tg-emoji": "custom_emoji"
+}
+
+const attribute = (tag: string, name: string): string | undefined => {
+  const match = new RegExp(`${name}\\s*=\\s*(?:"([^"]*)"|'([^']*)'|([^\\s>]+))`, "i").exec(tag)
+  return match === null ? undefined : decodeEntities(match[1] ?? match[2] ?? match[3] ?? "")
+}
+
+/** Telegram's HTML: supported tags only, properly nested, `<` escaped; entities from the tags. */
+const parseHtml = (text: string): Formatted => {
+  const open: Array<{ name: string; start: number; tag: string; language?: string }> = []
+  const entities: Array<MessageEntity> = []
   let out = ""
   let last = 0
   const tag = /<\s*(\/?)\s*([a-zA-Z][a-zA-Z0-9-]*)[^>]*>/g
   for (const match of text.matchAll(tag)) {
     const index = match.index
-    out += text.slice(last, index)
+    out += decodeEntities(text.slice(last, index))
     last = index + match[0].length
-    const closing = match[1] === "/"
     const name = match[2]!.toLowerCase()
     const offset = Buffer.byteLength(text.slice(0, index), "utf8")
     if (!HTML_TAGS.has(name)) {
       throw badRequest(`can't parse entities: Unsupported start tag "${name}" at byte offset ${offset}`)
     }
-    if (closing) {
-      if (stack.pop() !== name) {
-        throw badRequest(`can't parse entities: Unmatched end tag at byte offset ${offset}, expected "</${stack.at(-1) ?? ""}>", found "</${name}>"`)
-      }
+    if (match[1] !== "/") {
+      open.push({ name, start: out.length, tag: match[0] })
+      continue
+    }
+    const top = open.pop()
+    if (top?.name !== name) {
+      throw badRequest(`can't parse entities: Unmatched end tag at byte offset ${offset}, expected "</${top?.name ?? ""}>", found "</${name}>"`)
+    }
+    const length = out.length - top.start
+    const parent = open.at(-1)
+    if (name === "code" && parent?.name === "pre" && parent.start === top.start) {
+      const language = attribute(top.tag, "class")?.replace(/^language-/, "")
+      if (language !== undefined) parent.language = language
+      continue
+    }
+    const type = HTML_ENTITY_TYPES[name]
+    if (type === undefined || length === 0) continue
+    if (type === "text_link") {
+      const url = attribute(top.tag, "href")
+      if (url !== undefined) entities.push({ type, offset: top.start, length, url })
+    } else if (type === "custom_emoji") {
+      entities.push({ type, offset: top.start, length, custom_emoji_id: attribute(top.tag, "emoji-id") ?? "" })
+    } else if (type === "pre") {
+      entities.push({ type, offset: top.start, length, ...(top.language === undefined ? {} : { language: top.language }) })
+    } else if (type === "blockquote" && /\bexpandable\b/i.test(top.tag)) {
+      entities.push({ type: "expandable_blockquote", offset: top.start, length })
     } else {
-      stack.push(name)
+      entities.push({ type, offset: top.start, length } as MessageEntity)
     }
   }
-  out += text.slice(last)
-  if (stack.length > 0) {
-    throw badRequest(`can't parse entities: Can't find end tag corresponding to start tag "${stack.at(-1)}"`)
+  const rest = text.slice(last)
+  if (open.length > 0) {
+    throw badRequest(`can't parse entities: Can't find end tag corresponding to start tag "${open.at(-1)!.name}"`)
   }
-  if (out.includes("<")) throw badRequest("can't parse entities: Unexpected end of name token")
-  return decodeEntities(out)
+  if (rest.includes("<")) throw badRequest("can't parse entities: Unexpected end of name token")
+  out += decodeEntities(rest)
+  return { text: out, entities: sortEntities(entities) }
 }
 
-const MARKDOWN_ENTITIES: Record<string, string> = { "*": "Bold", "_": "Italic", "__": "Underline", "~": "Strikethrough", "||": "Spoiler" }
+/** The visible text and entities for a parse mode, checked like Telegram's parsers do. */
+export const format = (text: string, parseMode: string | undefined, explicit?: ReadonlyArray<MessageEntity>): Formatted => {
+  const mode = parseMode?.toLowerCase()
+  if (mode === "html") return parseHtml(text)
+  if (mode === "markdownv2") return parseMarkdownV2(text)
+  return { text, entities: explicit ?? [] }
+}
+
+const MARKDOWN_ENTITIES: Record<string, { name: string; type: MessageEntity["type"] }> = {
+  "*": { name: "Bold", type: "bold" },
+  "_": { name: "Italic", type: "italic" },
+  "__": { name: "Underline", type: "underline" },
+  "~": { name: "Strikethrough", type: "strikethrough" },
+  "||": { name: "Spoiler", type: "spoiler" }
+}
 
 /**
  * MarkdownV2 as Telegram parses it: every reserved character outside an entity marker must be
  * escaped with a backslash, and every entity must be closed.
  */
-const markdownV2Text = (text: string): string => {
+const parseMarkdownV2 = (text: string): Formatted => {
   const reserved = (c: string) =>
     badRequest(`can't parse entities: Character '${c}' is reserved and must be escaped with the preceding '\\'`)
-  const open: Array<{ marker: string; at: number }> = []
+  const open: Array<{ marker: string; at: number; start: number }> = []
+  const entities: Array<MessageEntity> = []
   let out = ""
   let i = 0
-  let inLink = false
+  let link: number | undefined
+  let quote: number | undefined
+  const endQuote = () => {
+    if (quote !== undefined && out.length > quote) entities.push({ type: "blockquote", offset: quote, length: out.length - quote })
+    quote = undefined
+  }
   while (i < text.length) {
     const c = text[i]!
     if (c === "\\") {
@@ -77,37 +138,59 @@ const markdownV2Text = (text: string): string => {
       i += 2
       continue
     }
+    if (c === "\n" && quote !== undefined && text[i + 1] !== ">") {
+      endQuote()
+    }
     if (c === "`") {
       const fence = text.startsWith("```", i) ? "```" : "`"
       const end = text.indexOf(fence, i + fence.length)
       if (end < 0) throw badRequest(`can't parse entities: Can't find end of ${fence === "`" ? "Code" : "Pre"} entity at byte offset ${Buffer.byteLength(text.slice(0, i))}`)
       let body = text.slice(i + fence.length, end)
-      if (fence === "```" && /^[^\n`]*\n/.test(body)) body = body.slice(body.indexOf("\n") + 1)
+      let language: string | undefined
+      if (fence === "```" && /^[^\n`]*\n/.test(body)) {
+        language = body.slice(0, body.indexOf("\n")).trim() || undefined
+        body = body.slice(body.indexOf("\n") + 1)
+      }
+      const start = out.length
       out += body.replace(/\\([`\\])/g, "$1")
+      if (out.length > start) {
+        entities.push(fence === "`"
+          ? { type: "code", offset: start, length: out.length - start }
+          : { type: "pre", offset: start, length: out.length - start, ...(language === undefined ? {} : { language }) })
+      }
       i = end + fence.length
       continue
     }
     const marker = c === "_" && text[i + 1] === "_" ? "__" : c === "|" && text[i + 1] === "|" ? "||" : c
-    if (MARKDOWN_ENTITIES[marker] !== undefined) {
-      if (open.at(-1)?.marker === marker) open.pop()
-      else open.push({ marker, at: i })
+    const kind = MARKDOWN_ENTITIES[marker]
+    if (kind !== undefined) {
+      const top = open.at(-1)
+      if (top?.marker === marker) {
+        open.pop()
+        if (out.length > top.start) entities.push({ type: kind.type, offset: top.start, length: out.length - top.start } as MessageEntity)
+      } else {
+        open.push({ marker, at: i, start: out.length })
+      }
       i += marker.length
       continue
     }
-    if (c === "[" && !inLink) {
-      inLink = true
+    if (c === "[" && link === undefined) {
+      link = out.length
       i++
       continue
     }
-    if (c === "]" && inLink) {
-      inLink = false
+    if (c === "]" && link !== undefined) {
       if (text[i + 1] !== "(") throw reserved("]")
       const close = text.indexOf(")", i + 2)
       if (close < 0) throw badRequest("can't parse entities: Can't find end of a URL")
+      const url = text.slice(i + 2, close).replace(/\\([)\\])/g, "$1")
+      if (out.length > link) entities.push({ type: "text_link", offset: link, length: out.length - link, url })
+      link = undefined
       i = close + 1
       continue
     }
     if (c === ">" && (i === 0 || text[i - 1] === "\n")) {
+      quote ??= out.length
       i++
       continue
     }
@@ -115,26 +198,31 @@ const markdownV2Text = (text: string): string => {
     out += c
     i++
   }
+  endQuote()
   const unclosed = open.at(-1)
   if (unclosed !== undefined) {
-    throw badRequest(`can't parse entities: Can't find end of ${MARKDOWN_ENTITIES[unclosed.marker]} entity at byte offset ${Buffer.byteLength(text.slice(0, unclosed.at))}`)
+    throw badRequest(`can't parse entities: Can't find end of ${MARKDOWN_ENTITIES[unclosed.marker]!.name} entity at byte offset ${Buffer.byteLength(text.slice(0, unclosed.at))}`)
   }
-  if (inLink) throw badRequest("can't parse entities: Can't find end of a TextUrl entity")
-  return out
+  if (link !== undefined) throw badRequest("can't parse entities: Can't find end of a TextUrl entity")
+  return { text: out, entities: sortEntities(entities) }
 }
 
-export const checkText = (text: string, parseMode: string | undefined): string => {
-  const plain = plainText(text, parseMode)
-  if (plain.trim().length === 0) throw badRequest("message text is empty")
-  if ([...plain].length > MAX_TEXT) throw badRequest("message is too long")
-  return plain
+export const checkText = (text: string, parseMode: string | undefined, explicit?: ReadonlyArray<MessageEntity>): Formatted => {
+  const formatted = format(text, parseMode, explicit)
+  if (formatted.text.trim().length === 0) throw badRequest("message text is empty")
+  if ([...formatted.text].length > MAX_TEXT) throw badRequest("message is too long")
+  return formatted
 }
 
-export const checkCaption = (caption: string | undefined, parseMode: string | undefined): string | undefined => {
+export const checkCaption = (
+  caption: string | undefined,
+  parseMode: string | undefined,
+  explicit?: ReadonlyArray<MessageEntity>
+): Formatted | undefined => {
   if (caption === undefined) return undefined
-  const plain = plainText(caption, parseMode)
-  if ([...plain].length > MAX_CAPTION) throw badRequest("message caption is too long")
-  return plain === "" ? undefined : plain
+  const formatted = format(caption, parseMode, explicit)
+  if ([...formatted.text].length > MAX_CAPTION) throw badRequest("message caption is too long")
+  return formatted.text === "" ? undefined : formatted
 }
 
 /** Validates reply_markup; returns the inline keyboard when it is one (the only kind kept on messages). */

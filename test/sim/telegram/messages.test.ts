@@ -36,6 +36,7 @@ describe("TelegramSimulator: sending, editing and answering", () => {
     expect(typeof first.date).toBe("number")
     expect(second.message_id).toBe(3)
     expect(second.text).toBe("Bold & more")
+    expect(second.entities).toEqual([{ type: "bold", offset: 0, length: 4 }])
     expect(sim.sentMessages(1001).map((m) => m.text)).toEqual(["Welcome!", "Bold & more"])
     expect(alice.botMessages().map((m) => m.message_id)).toEqual([2, 3])
     expect(sim.callsOf("sendMessage")[0]!.params).toMatchObject({ chat_id: 1001, text: "Welcome!" })
@@ -112,6 +113,12 @@ describe("TelegramSimulator: sending, editing and answering", () => {
     sim.createUser({ id: 1005, first_name: "Erin" })
     const ok = await api.sendMessage(1005, "*Done\\!* Your video is `ready` \\(5 s\\)", { parse_mode: "MarkdownV2" })
     expect(ok.text).toBe("Done! Your video is ready (5 s)")
+    expect(ok.entities).toEqual([{ type: "bold", offset: 0, length: 5 }, { type: "code", offset: 20, length: 5 }])
+    const link = await api.sendMessage(1005, "<a href=\"https://t.me/video_bot?start=ref\">Invite</a> a friend", { parse_mode: "HTML" })
+    expect(link.entities).toEqual([{ type: "text_link", offset: 0, length: 6, url: "https://t.me/video_bot?start=ref" }])
+    // Only the formatting changes: a real edit, not "message is not modified".
+    const plain = await api.editMessageText(1005, link.message_id, "Invite a friend")
+    expect(plain).not.toHaveProperty("entities")
     await expect(api.sendMessage(1005, "Balance: 5.", { parse_mode: "MarkdownV2" })).rejects.toMatchObject({
       error_code: 400,
       description: "Bad Request: can't parse entities: Character '.' is reserved and must be escaped with the preceding '\\'"
