@@ -1,0 +1,364 @@
+/**
+ * TelegramGateway on grammY's `Api` (no Bot: updates come in elsewhere; this is only the
+ * outgoing side). Every call passes the outgoing limits, is classified by `classify.ts`
+ * and retried by `telegramRetry`, so callers only ever see a TelegramError that is worth
+ * acting on.
+ *
+ * The token stays Redacted; it is unwrapped only where grammY needs it and inside the one
+ * fetch of a file download, whose URL is never logged, returned or put in an error.
+ *
+ * Timeouts on HTTP are real-time (AbortSignal / grammY's own), not Effect timeouts: the
+ * I/O happens in real time, and a virtual-time timeout would fire whenever a test moves
+ * TestClock forward. Waits the gateway chooses itself (retry_after, backoff, rate limits)
+ * use Effect's Clock.
+ */
+import { RateLimiter } from "@effect/experimental"
+import { Api, InputFile } from "grammy"
+import type { InlineKeyboardMarkup, Message } from "grammy/types"
+import { ConfigError, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { AppConfig } from "../config.js"
+import { type TelegramError, TelegramPermanentError } from "../errors/telegram-errors.js"
+import { RateLimiterStoreLive } from "../kie/rate-limiter.js"
+import { classifyAnswer, classifyFailure, isAlreadyDeleted, isNotModified, isUrlRefused } from "./classify.js"
+import {
+  type DownloadedFile,
+  type InlineKeyboard,
+  TelegramGateway,
+  type TelegramGatewayService,
+  type VideoDelivery
+} from "./gateway.js"
+import { makeOutgoingLimiter, type TelegramLimits } from "./outgoing-limits.js"
+import { telegramRetry } from "./retry-schedules.js"
+
+const MB = 1024 * 1024
+
+/**
+ * grammY types its signal parameter with the `abort-controller` polyfill's AbortSignal;
+ * the platform one is what it really uses at run time.
+ */
+type GrammySignal = NonNullable<Parameters<Api["getMe"]>[0]>
+
+/** Hosted Bot API limits (telegram.md §2). */
+export const fileLimits = {
+  /** Telegram fetches a video URL itself up to this size. */
+  videoByUrl: 20 * MB,
+  /** Multipart upload of a video. */
+  videoUpload: 50 * MB,
+  /** getFile downloads. */
+  getFile: 20 * MB
+} as const
+
+export interface TelegramGatewayOptions {
+  readonly token: Redacted.Redacted<string>
+  /** Bot API root without a trailing slash; default https://api.telegram.org. */
+  readonly apiRoot?: string | undefined
+  readonly limits?: Partial<TelegramLimits> | undefined
+  /** Prefix of the rate-limiter keys (default "telegram:"). */
+  readonly limiterKeyPrefix?: string | undefined
+  /** Per Bot API request, uploads included (default 120 s). */
+  readonly requestTimeout?: Duration.DurationInput | undefined
+  /** Per file download, ours or Telegram's (default 120 s). */
+  readonly downloadTimeout?: Duration.DurationInput | undefined
+  /** The HEAD that sizes a video (default 10 s). */
+  readonly probeTimeout?: Duration.DurationInput | undefined
+}
+
+const MIME_BY_EXTENSION: Record<string, string> = {
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  png: "image/png",
+  webp: "image/webp",
+  gif: "image/gif",
+  heic: "image/heic",
+  mp4: "video/mp4",
+  mov: "video/quicktime",
+  webm: "video/webm"
+}
+
+/** The content type the server declared, unless it is the generic one; else the extension's. */
+export const mimeTypeFor = (fileName: string, declared: string | null | undefined): string => {
+  const fromHeader = declared?.split(";")[0]?.trim().toLowerCase()
+  if (fromHeader !== undefined && fromHeader !== "" && fromHeader !== "application/octet-stream") return fromHeader
+  const extension = /\.([A-Za-z0-9]+)$/.exec(fileName)?.[1]?.toLowerCase()
+  return (extension !== undefined ? MIME_BY_EXTENSION[extension] : undefined) ?? "application/octet-stream"
+}
+
+const inlineKeyboard = (keyboard: InlineKeyboard | undefined): { reply_markup: InlineKeyboardMarkup } | undefined =>
+  keyboard === undefined ? undefined : {
+    reply_markup: {
+      inline_keyboard: keyboard.map((row) =>
+        row.map((button) =>
+          button.url !== undefined
+            ? { text: button.text, url: button.url }
+            : { text: button.text, callback_data: button.callbackData ?? button.text }
+        )
+      )
+    }
+  }
+
+type Fetched =
+  | { readonly _tag: "Complete"; readonly bytes: Uint8Array; readonly contentType: string | null }
+  | { readonly _tag: "TooBig"; readonly sizeBytes: number }
+
+/**
+ * GET `url()` into memory, stopping at `limit` bytes. `url` is a thunk so that a
+ * token-bearing URL exists only inside this promise; failures are classified from the
+ * HTTP status or the transport error, never from the URL.
+ */
+const fetchBytes = (
+  method: string,
+  url: () => string,
+  limit: number,
+  timeout: Duration.Duration
+): Effect.Effect<Fetched, TelegramError> =>
+  Effect.tryPromise({
+    try: async (signal): Promise<Fetched> => {
+      const response = await fetch(url(), {
+        signal: AbortSignal.any([signal, AbortSignal.timeout(Duration.toMillis(timeout))])
+      })
+      if (!response.ok || response.body === null) {
+        await response.body?.cancel()
+        throw classifyAnswer(method, { errorCode: response.status, description: `download answered HTTP ${response.status}` })
+      }
+      const declared = Number(response.headers.get("content-length") ?? Number.NaN)
+      if (Number.isFinite(declared) && declared > limit) {
+        await response.body.cancel()
+        return { _tag: "TooBig", sizeBytes: declared }
+      }
+      const chunks: Array<Uint8Array> = []
+      let size = 0
+      for await (const chunk of response.body) {
+        size += chunk.length
+        if (size > limit) {
+          // The body was longer than declared (or nothing was declared): the size so far is a lower bound.
+          return { _tag: "TooBig", sizeBytes: Number.isFinite(declared) ? Math.max(declared, size) : size }
+        }
+        chunks.push(chunk)
+      }
+      return { _tag: "Complete", bytes: Buffer.concat(chunks), contentType: response.headers.get("content-type") }
+    },
+    catch: (error) => classifyFailure(method, error)
+  })
+
+/** Content-Length by HEAD, else by a one-byte ranged GET; None when the host will not say. */
+const probeSize = (url: string, timeout: Duration.Duration): Effect.Effect<Option.Option<number>> =>
+  Effect.tryPromise(async (signal) => {
+    const options = (extra: RequestInit): RequestInit => ({
+      ...extra,
+      signal: AbortSignal.any([signal, AbortSignal.timeout(Duration.toMillis(timeout))])
+    })
+    const head = await fetch(url, options({ method: "HEAD" })).catch(() => undefined)
+    const length = Number(head?.ok ? head.headers.get("content-length") ?? Number.NaN : Number.NaN)
+    if (Number.isFinite(length) && length >= 0) return Option.some(length)
+    const ranged = await fetch(url, options({ headers: { range: "bytes=0-0" } }))
+    await ranged.body?.cancel()
+    const total = Number(/\/(\d+)\s*$/.exec(ranged.headers.get("content-range") ?? "")?.[1] ?? Number.NaN)
+    return Number.isFinite(total) ? Option.some(total) : Option.none()
+  }).pipe(Effect.orElseSucceed(() => Option.none<number>()))
+
+const videoFileName = (url: string): string => {
+  try {
+    const last = new URL(url).pathname.split("/").pop() ?? ""
+    return /\.[A-Za-z0-9]{2,5}$/.test(last) ? last : "video.mp4"
+  } catch {
+    return "video.mp4"
+  }
+}
+
+export const makeTelegramGateway = (
+  options: TelegramGatewayOptions
+): Effect.Effect<TelegramGatewayService, never, RateLimiter.RateLimiter> =>
+  Effect.gen(function*() {
+    // grammY throws on a trailing slash; AppConfig already strips it, explicit callers may not.
+    const apiRoot = (options.apiRoot ?? "https://api.telegram.org").replace(/\/+$/, "")
+    const requestTimeout = Duration.decode(options.requestTimeout ?? Duration.seconds(120))
+    const downloadTimeout = Duration.decode(options.downloadTimeout ?? Duration.seconds(120))
+    const probeTimeout = Duration.decode(options.probeTimeout ?? Duration.seconds(10))
+    const api = new Api(Redacted.value(options.token), {
+      apiRoot,
+      timeoutSeconds: Math.max(1, Math.ceil(Duration.toSeconds(requestTimeout)))
+    })
+    const limiter = yield* makeOutgoingLimiter({ limits: options.limits, keyPrefix: options.limiterKeyPrefix })
+
+    const logRetryable = (error: TelegramError) =>
+      error._tag === "TelegramTransientError"
+        ? Effect.logWarning("Telegram call failed").pipe(
+          Effect.annotateLogs({
+            method: error.method,
+            reason: error.reason,
+            ...(error.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.retryAfterSeconds })
+          })
+        )
+        : Effect.void
+
+    /**
+     * One Bot API call with its retries. `chatId` is set for calls that post or edit a
+     * message: each attempt, retries included, takes its place under the limits, since
+     * Telegram counts every attempt.
+     */
+    const call = <A>(
+      method: string,
+      chatId: number | undefined,
+      run: (signal: GrammySignal) => Promise<A>
+    ): Effect.Effect<A, TelegramError> => {
+      const attempt = Effect.tryPromise({
+        // Interrupting the fiber aborts the request.
+        try: (signal) => run(signal as unknown as GrammySignal),
+        catch: (error) => classifyFailure(method, error)
+      })
+      return (chatId === undefined ? attempt : Effect.zipRight(limiter.acquire(chatId), attempt)).pipe(
+        Effect.tapError(logRetryable),
+        Effect.retry(telegramRetry)
+      )
+    }
+
+    const download = (method: string, url: () => string, limit: number) =>
+      fetchBytes(method, url, limit, downloadTimeout).pipe(Effect.tapError(logRetryable), Effect.retry(telegramRetry))
+
+    const sendMessage: TelegramGatewayService["sendMessage"] = (chatId, text, options) =>
+      call("sendMessage", chatId, (signal) => api.sendMessage(chatId, text, inlineKeyboard(options?.keyboard), signal)).pipe(
+        Effect.map((message) => message.message_id),
+        Effect.withSpan("TelegramGateway.sendMessage")
+      )
+
+    const editMessageText: TelegramGatewayService["editMessageText"] = (chatId, messageId, text, options) =>
+      call(
+        "editMessageText",
+        chatId,
+        (signal) => api.editMessageText(chatId, messageId, text, inlineKeyboard(options?.keyboard), signal)
+      ).pipe(
+        Effect.asVoid,
+        Effect.catchIf(isNotModified, () => Effect.void),
+        Effect.withSpan("TelegramGateway.editMessageText")
+      )
+
+    const deleteMessage: TelegramGatewayService["deleteMessage"] = (chatId, messageId) =>
+      call("deleteMessage", undefined, (signal) => api.deleteMessage(chatId, messageId, signal)).pipe(
+        Effect.asVoid,
+        Effect.catchIf(isAlreadyDeleted, () => Effect.void),
+        Effect.withSpan("TelegramGateway.deleteMessage")
+      )
+
+    // Chat actions and deletions are not messages: Telegram's per-chat limits are about
+    // posts and edits, and an `upload_video` refresh every ~4 s must not queue behind them.
+    const sendChatAction: TelegramGatewayService["sendChatAction"] = (chatId, action) =>
+      call("sendChatAction", undefined, (signal) => api.sendChatAction(chatId, action, undefined, signal)).pipe(
+        Effect.asVoid,
+        Effect.withSpan("TelegramGateway.sendChatAction")
+      )
+
+    const postVideo = (
+      chatId: number,
+      video: string | InputFile,
+      caption: string,
+      keyboard: InlineKeyboard | undefined
+    ): Effect.Effect<VideoDelivery, TelegramError> =>
+      call("sendVideo", chatId, (signal) =>
+        api.sendVideo(chatId, video, { caption, supports_streaming: true, ...inlineKeyboard(keyboard) }, signal)).pipe(
+          Effect.map((message): VideoDelivery => ({
+            _tag: "Sent",
+            messageId: message.message_id,
+            // Telegram may file a video it cannot parse as a document or animation.
+            fileId: message.video?.file_id ?? (message as Message).document?.file_id ??
+              (message as Message).animation?.file_id
+          }))
+        )
+
+    const sendVideo: TelegramGatewayService["sendVideo"] = (chatId, video) =>
+      Effect.gen(function*() {
+        const asLink = (sizeBytes: number) =>
+          sendMessage(chatId, video.tooBigText(sizeBytes), { keyboard: video.keyboard }).pipe(
+            Effect.map((messageId): VideoDelivery => ({ _tag: "SentAsLink", messageId, sizeBytes }))
+          )
+        const size = yield* probeSize(video.url, probeTimeout)
+        if (Option.isSome(size) && size.value > fileLimits.videoUpload) return yield* asLink(size.value)
+
+        // Small or unknown: let Telegram fetch it, which costs us no bandwidth.
+        if (Option.isNone(size) || size.value <= fileLimits.videoByUrl) {
+          const byUrl = yield* postVideo(chatId, video.url, video.caption, video.keyboard).pipe(
+            Effect.map(Option.some),
+            Effect.catchIf(isUrlRefused, () => Effect.succeedNone)
+          )
+          if (Option.isSome(byUrl)) return byUrl.value
+        }
+
+        const fetched = yield* download("sendVideo", () => video.url, fileLimits.videoUpload)
+        if (fetched._tag === "TooBig") return yield* asLink(fetched.sizeBytes)
+        // Buffers, not streams: a retried upload must resend the same bytes.
+        const upload = new InputFile(fetched.bytes, videoFileName(video.url))
+        return yield* postVideo(chatId, upload, video.caption, video.keyboard).pipe(
+          Effect.catchIf(
+            (error) => error._tag === "TelegramPermanentError" && error.reason === "FileTooBig",
+            () => asLink(fetched.bytes.length)
+          )
+        )
+      }).pipe(Effect.withSpan("TelegramGateway.sendVideo"))
+
+    const tooBig = (method: string, description: string) =>
+      new TelegramPermanentError({ method, reason: "FileTooBig", description })
+
+    const downloadFile: TelegramGatewayService["downloadFile"] = (fileId) =>
+      Effect.gen(function*() {
+        const file = yield* call("getFile", undefined, (signal) => api.getFile(fileId, signal))
+        if (file.file_size !== undefined && file.file_size > fileLimits.getFile) {
+          return yield* tooBig("getFile", "file is too big")
+        }
+        const filePath = file.file_path
+        if (filePath === undefined || filePath === "") {
+          return yield* new TelegramPermanentError({ method: "getFile", reason: "BadRequest", description: "no file_path" })
+        }
+        const fetched = yield* download(
+          "downloadFile",
+          () => `${apiRoot}/file/bot${Redacted.value(options.token)}/${filePath}`,
+          fileLimits.getFile
+        )
+        if (fetched._tag === "TooBig") return yield* tooBig("downloadFile", "file is too big")
+        const fileName = filePath.split("/").pop() ?? filePath
+        return {
+          bytes: fetched.bytes,
+          mimeType: mimeTypeFor(fileName, fetched.contentType),
+          fileName
+        } satisfies DownloadedFile
+      }).pipe(Effect.withSpan("TelegramGateway.downloadFile"))
+
+    return TelegramGateway.of({ sendMessage, editMessageText, deleteMessage, sendChatAction, sendVideo, downloadFile })
+  })
+
+/** The gateway for an explicit token and API root (the sandbox passes the simulator's). */
+export const layer = (options: TelegramGatewayOptions): Layer.Layer<TelegramGateway, never, RateLimiter.RateLimiter> =>
+  Layer.effect(TelegramGateway, makeTelegramGateway(options))
+
+/** The gateway from AppConfig; without TELEGRAM_BOT_TOKEN it fails at start-up, naming the variable. */
+export const layerConfig: Layer.Layer<
+  TelegramGateway,
+  ConfigError.ConfigError,
+  AppConfig | RateLimiter.RateLimiter
+> = Layer.effect(
+  TelegramGateway,
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const token = yield* Option.match(config.telegram.botToken, {
+      onNone: () =>
+        Effect.fail(ConfigError.MissingData(
+          ["TELEGRAM_BOT_TOKEN"],
+          "TELEGRAM_BOT_TOKEN must be set for the Telegram gateway (the sandbox passes the simulator's token to layer({ token, apiRoot }))"
+        )),
+      onSome: Effect.succeed
+    })
+    return yield* makeTelegramGateway({ token, apiRoot: config.telegram.apiRoot })
+  })
+)
+
+/**
+ * The production layer: AppConfig's token and API root, limits in the team's shared
+ * RateLimiter store (Redis when REDIS_URL is set). `RateLimiter.layer` and
+ * `RateLimiterStoreLive` are the same values KieRateLimiter uses, so one composition
+ * builds them once and both limiters share one store connection.
+ */
+export const TelegramGatewayLive: Layer.Layer<TelegramGateway, ConfigError.ConfigError, AppConfig> = layerConfig.pipe(
+  Layer.provide(RateLimiter.layer),
+  Layer.provide(RateLimiterStoreLive)
+)
+
+export type { TelegramLimits } from "./outgoing-limits.js"
+
