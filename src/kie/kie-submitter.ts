@@ -1,0 +1,36 @@
+/**
+ * The way a job talks to KIE: every createTask waits for the circuit breaker and for a
+ * place under the account's rate limit (each retry queues again), and is retried by the
+ * schedule of its error class; polls are retried the same way and can open the breaker.
+ */
+import { Effect } from "effect"
+import type { KieError } from "../errors/kie-errors.js"
+import { KieCircuitBreaker } from "./circuit-breaker.js"
+import { type CreateTaskRequest, KieClient, type KieTask } from "./kie-client.js"
+import { KieRateLimiter } from "./rate-limiter.js"
+import { retryKie } from "./retry-schedules.js"
+
+export const makeKieSubmitter = Effect.gen(function*() {
+  const client = yield* KieClient
+  const limiter = yield* KieRateLimiter
+  const breaker = yield* KieCircuitBreaker
+
+  const submit = (request: CreateTaskRequest): Effect.Effect<string, KieError> =>
+    breaker.guard(Effect.zipRight(limiter.acquire, client.createTask(request))).pipe(
+      retryKie,
+      Effect.withSpan("KieSubmitter.submit", { attributes: { model: request.model } })
+    )
+
+  const poll = (taskId: string, createdAt: number): Effect.Effect<KieTask, KieError> =>
+    breaker.observe(client.getTask(taskId, { createdAt })).pipe(
+      retryKie,
+      Effect.withSpan("KieSubmitter.poll", { attributes: { taskId } })
+    )
+
+  return { submit, poll, uploadFile: (file: { readonly bytes: Uint8Array; readonly mimeType: string }) => retryKie(client.uploadFile(file)) } as const
+})
+
+export class KieSubmitter extends Effect.Service<KieSubmitter>()("app/KieSubmitter", {
+  effect: makeKieSubmitter,
+  dependencies: [KieClient.Default, KieRateLimiter.Default, KieCircuitBreaker.Default]
+}) {}
