@@ -4,13 +4,25 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, ConfigError, Console, Effect, Layer, Option } from "effect"
 import { ActorsLive } from "./actors/index.js"
+import { JobCallbackSinkLive } from "./actors/job-entity.js"
 import { RunnerLive } from "./cluster/runner.js"
 import { AppConfig, describeConfigError } from "./config.js"
 import { HealthRoutes } from "./http/health.js"
+import { KieCallbackRoutes } from "./http/kie-callback.js"
+import { KieServicesLive } from "./kie/index.js"
+import { OperatorAlerts } from "./kie/operator-alerts.js"
+import { AppConfigWithSandbox } from "./sim/sandbox.js"
+import { TelegramGatewayLive } from "./telegram/gateway-live.js"
 import { HttpServerLive } from "./http/router.js"
 import { DatabaseLive, describeDatabase } from "./storage/database.js"
 
-const HttpLive = HttpServerLive.pipe(Layer.provide(HealthRoutes))
+const OutsideServicesLive = Layer.mergeAll(KieServicesLive, TelegramGatewayLive).pipe(
+  Layer.provide(OperatorAlerts.Log)
+)
+
+const HttpLive = HttpServerLive.pipe(
+  Layer.provide([HealthRoutes, KieCallbackRoutes.pipe(Layer.provide(JobCallbackSinkLive))])
+)
 
 const AnnounceMode = Layer.effectDiscard(
   Effect.gen(function*() {
@@ -23,10 +35,11 @@ const AnnounceMode = Layer.effectDiscard(
   })
 )
 
-export const AppLive = Layer.mergeAll(ActorsLive, HttpLive, AnnounceMode).pipe(
+const AppLive = Layer.mergeAll(ActorsLive, HttpLive, AnnounceMode).pipe(
+  Layer.provideMerge(OutsideServicesLive),
   Layer.provideMerge(RunnerLive),
   Layer.provideMerge(DatabaseLive),
-  Layer.provideMerge(AppConfig.layer)
+  Layer.provideMerge(AppConfigWithSandbox)
 )
 
 /** Start-up failures an operator can fix get one plain line; anything else the full cause. */

@@ -7,6 +7,7 @@ import { JobRepo } from "../storage/job-repo.js"
 import { JobEntityLive } from "./job-entity.js"
 import { UserEntityLive } from "./user-entity.js"
 
-export const ActorsLive = Layer.mergeAll(UserEntityLive, JobEntityLive).pipe(
-  Layer.provideMerge(Layer.mergeAll(CreditLedger.Default, JobRepo.Default))
-)
+export const StorageServicesLive = Layer.mergeAll(CreditLedger.Default, JobRepo.Default)
+
+/** Needs the KIE services and the Telegram gateway (the job entity's driver uses them). */
+export const ActorsLive = Layer.mergeAll(UserEntityLive, JobEntityLive).pipe(Layer.provideMerge(StorageServicesLive))

@@ -9,7 +9,7 @@
 import { ClusterSchema, Entity } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
 import { SqlClient } from "@effect/sql"
-import { Effect, Option, Ref, Schema } from "effect"
+import { Clock, Effect, Option, Ref, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { Balance, ReservationSplit } from "../domain/balance.js"
 import { JobId, RequestKey, UserId } from "../domain/ids.js"
@@ -58,7 +58,10 @@ export const StartJob = Rpc.make("StartJob", {
     photo: PhotoRef,
     prompt: Schema.String,
     model: Schema.String,
-    cost: PositiveUnits
+    durationSeconds: Schema.Int.pipe(Schema.positive()),
+    cost: PositiveUnits,
+    /** The user's Telegram language, for the job's messages. */
+    languageCode: Schema.optional(Schema.String)
   },
   success: JobStarted,
   error: InsufficientCredits,
@@ -196,7 +199,10 @@ export const UserEntityLive = UserEntity.toLayer(
               model: payload.model,
               prompt: payload.prompt,
               cost: payload.cost,
-              photoFileId: payload.photo.fileId
+              durationSeconds: payload.durationSeconds,
+              photoFileId: payload.photo.fileId,
+              language: payload.languageCode,
+              createdAtMs: yield* Clock.currentTimeMillis
             })
             return new JobStarted({ jobId, balance: result.balance, split: split.value })
           }).pipe(sql.withTransaction)

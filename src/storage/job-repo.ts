@@ -1,6 +1,7 @@
 /**
  * Rows of `jobs` and `job_events`. Every state change is written here, with its event,
- * before the next step of a job starts.
+ * before the next step of a job starts; a transition names the state it leaves, so a
+ * stale writer changes nothing.
  */
 import { SqlClient } from "@effect/sql"
 import { Effect, Option, Schema } from "effect"
@@ -17,6 +18,9 @@ export const JobState = Schema.Literal(
 )
 export type JobState = typeof JobState.Type
 
+export const terminalStates: ReadonlyArray<JobState> = ["delivered", "refunded", "failed"]
+export const isTerminal = (state: JobState) => terminalStates.includes(state)
+
 export interface NewJob {
   readonly id: JobId
   readonly userId: UserId
@@ -25,16 +29,63 @@ export interface NewJob {
   readonly model: string
   readonly prompt: string
   readonly cost: number
+  readonly durationSeconds: number
   readonly photoFileId: string
+  readonly language: string | undefined
+  readonly createdAtMs: number
 }
+
+const nullableNumber = Schema.NullOr(Schema.Union(Schema.Number, Schema.NumberFromString))
+
+/** A job as stored; BIGINT columns arrive as strings from Postgres. */
+export class JobRecord extends Schema.Class<JobRecord>("JobRecord")({
+  id: Schema.String,
+  user_id: Schema.Union(Schema.Number, Schema.NumberFromString),
+  chat_id: Schema.Union(Schema.Number, Schema.NumberFromString),
+  state: JobState,
+  model: Schema.String,
+  prompt: Schema.String,
+  cost: Schema.Number,
+  duration_seconds: Schema.Number,
+  photo_file_id: Schema.String,
+  language: Schema.NullOr(Schema.String),
+  kie_task_id: Schema.NullOr(Schema.String),
+  attempts: Schema.Number,
+  result_url: Schema.NullOr(Schema.String),
+  error_class: Schema.NullOr(Schema.String),
+  error_detail: Schema.NullOr(Schema.String),
+  progress_message_id: nullableNumber,
+  created_at_ms: nullableNumber,
+  poll_deadline_ms: nullableNumber,
+  kie_succeeded_at_ms: nullableNumber,
+  video_message_id: nullableNumber,
+  outcome: Schema.NullOr(Schema.Literal("deliver", "refund"))
+}) {}
+
+/** Columns a step may set along with (or without) a state change. */
+export type JobChanges = {
+  readonly kie_task_id?: string | null
+  readonly attempts?: number
+  readonly result_url?: string | null
+  readonly error_class?: string | null
+  readonly error_detail?: string | null
+  readonly progress_message_id?: number | null
+  readonly poll_deadline_ms?: number | null
+  readonly kie_succeeded_at_ms?: number | null
+  readonly video_message_id?: number | null
+  readonly outcome?: "deliver" | "refund" | null
+}
+
+const decodeRecord = Schema.decodeUnknown(JobRecord)
 
 export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
 
-    const findIdByRequestKey = Effect.fn("JobRepo.findIdByRequestKey")(function*(requestKey: string) {
-      const rows = yield* sql<{ id: string }>`SELECT id FROM jobs WHERE request_key = ${requestKey}`
-      return Option.map(Option.fromNullable(rows[0]), (row) => row.id as JobId)
+    const get = Effect.fn("JobRepo.get")(function*(jobId: JobId) {
+      const rows = yield* sql`SELECT * FROM jobs WHERE id = ${jobId}`
+      if (rows.length === 0) return Option.none<JobRecord>()
+      return Option.some(yield* Effect.orDie(decodeRecord(rows[0])))
     })
 
     const stateOf = Effect.fn("JobRepo.stateOf")(function*(jobId: JobId) {
@@ -44,18 +95,42 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
 
     const insertQueued = Effect.fn("JobRepo.insertQueued")(function*(job: NewJob) {
       yield* sql`
-        INSERT INTO jobs (id, user_id, chat_id, request_key, state, model, prompt, cost, photo_file_id)
+        INSERT INTO jobs (id, user_id, chat_id, request_key, state, model, prompt, cost, duration_seconds, photo_file_id,
+                          language, created_at_ms)
         VALUES (${job.id}, ${job.userId}, ${job.chatId}, ${job.requestKey}, 'queued', ${job.model}, ${job.prompt},
-                ${job.cost}, ${job.photoFileId})`
+                ${job.cost}, ${job.durationSeconds}, ${job.photoFileId}, ${job.language ?? null}, ${job.createdAtMs})`
       yield* sql`INSERT INTO job_events (job_id, from_state, to_state, detail) VALUES (${job.id}, NULL, 'queued', NULL)`
     })
 
-    const recordEvent = Effect.fn("JobRepo.recordEvent")(
-      function*(jobId: JobId, from: JobState | null, to: JobState, detail: string | null) {
+    /** Moves the job from `from` to `to`; false when it was not in `from` (nothing written). */
+    const transition = Effect.fn("JobRepo.transition")(
+      function*(jobId: JobId, from: JobState, to: JobState, changes: JobChanges = {}, detail: string | null = null) {
+        const delivered = to === "delivered" ? sql`, delivered_at = CURRENT_TIMESTAMP` : sql``
+        const set = Object.keys(changes).length > 0 ? sql`, ${sql.update(changes)}` : sql``
+        const updated = yield* sql`
+          UPDATE jobs SET state = ${to}, updated_at = CURRENT_TIMESTAMP ${delivered} ${set}
+          WHERE id = ${jobId} AND state = ${from}
+          RETURNING id`
+        if (updated.length === 0) return false
         yield* sql`INSERT INTO job_events (job_id, from_state, to_state, detail) VALUES (${jobId}, ${from}, ${to}, ${detail})`
-      }
+        return true
+      },
+      sql.withTransaction
     )
 
-    return { findIdByRequestKey, stateOf, insertQueued, recordEvent } as const
+    /** A checkpoint inside a state: message ids, the decided outcome. */
+    const update = Effect.fn("JobRepo.update")(function*(jobId: JobId, changes: JobChanges) {
+      yield* sql`UPDATE jobs SET ${sql.update(changes)}, updated_at = CURRENT_TIMESTAMP WHERE id = ${jobId}`
+    })
+
+    /** Jobs of this user that have not ended, oldest first. */
+    const activeJobsOf = Effect.fn("JobRepo.activeJobsOf")(function*(userId: UserId) {
+      const rows = yield* sql<{ id: string }>`
+        SELECT id FROM jobs WHERE user_id = ${userId} AND state NOT IN ('delivered', 'refunded', 'failed')
+        ORDER BY created_at`
+      return rows.map((row) => row.id as JobId)
+    })
+
+    return { get, stateOf, insertQueued, transition, update, activeJobsOf } as const
   })
 }) {}

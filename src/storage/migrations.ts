@@ -6,9 +6,10 @@
 import { Migrator, SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
 import appTables from "./migrations/0001_app_tables.js"
+import jobProgress from "./migrations/0002_job_progress.js"
 
 const runMigrations = Migrator.make({})({
-  loader: Migrator.fromRecord({ "0001_app_tables": appTables }),
+  loader: Migrator.fromRecord({ "0001_app_tables": appTables, "0002_job_progress": jobProgress }),
   table: "app_migrations"
 })
 

@@ -6,10 +6,10 @@ import { Balance } from "../../src/domain/balance.js"
 import { JobId, UserId } from "../../src/domain/ids.js"
 import { CreditLedger } from "../../src/storage/credit-ledger.js"
 import { dialects, freshSettings } from "../support/database.js"
-import { runnerLayer, seededRandom } from "../support/runner.js"
+import { LedgerOnlyActors, runnerLayer, seededRandom } from "../support/runner.js"
 
 const photo = { fileId: "AgACAgIAAx-photo" }
-const job = (requestKey: string, cost = 1) => ({ requestKey, chatId: 1, photo, prompt: "make it move", model: "kling-2.6/image-to-video", cost })
+const job = (requestKey: string, cost = 1) => ({ requestKey, chatId: 1, photo, prompt: "make it move", model: "kling-2.6/image-to-video", durationSeconds: 5, cost })
 const profile = { firstName: "Ann", languageCode: "en" }
 const balance = (credits: number, freeTokens: number) => new Balance({ credits, freeTokens })
 
@@ -17,7 +17,7 @@ describe.each(dialects)("UserEntity on %s", (dialect) => {
   const withRunner = <A, E, R>(body: Effect.Effect<A, E, R>, env: Record<string, string> = {}) =>
     Effect.gen(function*() {
       const settings = yield* freshSettings(dialect, { FREE_TOKENS: "2", ...env })
-      return yield* body.pipe(Effect.provide(runnerLayer(settings)))
+      return yield* body.pipe(Effect.provide(runnerLayer(settings, LedgerOnlyActors)))
     }).pipe(Effect.scoped)
 
   it.live("Register grants the free tokens once per user, ever", () =>
@@ -310,7 +310,7 @@ describe.each(dialects)("UserEntity on %s", (dialect) => {
         yield* users("202").Grant({ paymentId: "charge-7", credits: 7 })
         const started = yield* users("201").StartJob(job("restart:1"))
         return { started, a: yield* users("201").GetBalance(), b: yield* users("202").GetBalance() }
-      }).pipe(Effect.provide(runnerLayer(settings)))
+      }).pipe(Effect.provide(runnerLayer(settings, LedgerOnlyActors)))
 
       yield* Effect.gen(function*() {
         const users = yield* UserEntity.client
@@ -323,6 +323,6 @@ describe.each(dialects)("UserEntity on %s", (dialect) => {
         assert.deepStrictEqual(yield* users("201").Refund({ jobId: before.started.jobId, reason: "restart" }), balance(0, 2))
         const ledger = yield* CreditLedger
         assert.isTrue(Option.isSome(yield* ledger.reservationOf(before.started.jobId)))
-      }).pipe(Effect.provide(runnerLayer(settings)))
+      }).pipe(Effect.provide(runnerLayer(settings, LedgerOnlyActors)))
     }).pipe(Effect.scoped))
 })

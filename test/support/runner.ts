@@ -2,19 +2,31 @@
  * The product's runner for tests: the real entities, the real SQL storage and the embedded
  * cluster runtime (no socket), on a database chosen by the test.
  */
-import { Layer } from "effect"
-import { ActorsLive } from "../../src/actors/index.js"
+import { Effect, Layer, Option } from "effect"
+import { StorageServicesLive } from "../../src/actors/index.js"
+import { JobEntity } from "../../src/actors/job-entity.js"
+import { UserEntityLive } from "../../src/actors/user-entity.js"
 import { embeddedRunner, shardingSettings } from "../../src/cluster/runner.js"
 import type { AppSettings } from "../../src/config.js"
 import { DatabaseLive } from "../../src/storage/database.js"
 import { configLayer } from "./database.js"
 
-export const runnerLayer = (settings: AppSettings) =>
-  ActorsLive.pipe(
+/** The runner around the given entity layers. */
+export const runnerLayer = <A, E, R>(settings: AppSettings, actors: Layer.Layer<A, E, R>) =>
+  actors.pipe(
     Layer.provideMerge(embeddedRunner(shardingSettings(settings))),
     Layer.provideMerge(DatabaseLive),
     Layer.provideMerge(configLayer(settings))
   )
+
+/** A job entity that acknowledges and does nothing: for testing the ledger on its own. */
+export const IdleJobEntity = JobEntity.toLayer(Effect.succeed(JobEntity.of({
+  Start: () => Effect.succeed("queued" as const),
+  KieCallback: () => Effect.void,
+  GetState: () => Effect.succeed(Option.none())
+})))
+
+export const LedgerOnlyActors = Layer.mergeAll(UserEntityLive, IdleJobEntity).pipe(Layer.provideMerge(StorageServicesLive))
 
 /** A small seeded generator (mulberry32) so random test sequences repeat exactly. */
 export const seededRandom = (seed: number) => {

@@ -1,0 +1,347 @@
+/**
+ * Drives one job from its stored state to a terminal one. Each step reads the row, does
+ * its work, and writes the next state (with its event) before the next step begins, so
+ * the driver can be stopped anywhere and started again from the top (cluster-notes P15):
+ * a step whose checkpoint is already written skips the work.
+ *
+ *   queued ─► submitting ─► polling ─► delivering ─► delivered
+ *      ▲           │            │            │
+ *      └─ breaker ─┘            │            └──► (outcome = refund) ─► refunded
+ *                  └◄─ resubmit ┘
+ *
+ * A failure is first recorded as the job's decided outcome ("refund", with its class);
+ * the refund, the user's message and the terminal state follow from that record.
+ */
+import { Clock, Duration, Effect, Fiber, Option, Queue, Schedule } from "effect"
+import { UserEntity } from "../actors/user-entity.js"
+import type { JobId } from "../domain/ids.js"
+import type { KieError } from "../errors/kie-errors.js"
+import type { TelegramError } from "../errors/telegram-errors.js"
+import { KieCallbackAuth } from "../kie/callback-auth.js"
+import { KieCircuitBreaker } from "../kie/circuit-breaker.js"
+import { KieClient, type KieTask } from "../kie/kie-client.js"
+import { findModel } from "../kie/models.js"
+import { KieRateLimiter } from "../kie/rate-limiter.js"
+import { pollCadence, retryKie } from "../kie/retry-schedules.js"
+import { JobRecord, JobRepo } from "../storage/job-repo.js"
+import { TelegramGateway } from "../telegram/gateway.js"
+import { failureText, type JobFailure, retryHelps } from "../telegram/replies.js"
+import { balanceLine, buttons, languageOf, progressTexts, videoCaption, videoTooBig } from "../telegram/texts.js"
+import { makeProgress } from "./job-progress.js"
+import {
+  chatActionInterval,
+  deliveryRetry,
+  generationAttempts,
+  operatorWaitLimit,
+  photoDownloadRetry
+} from "./job-policy.js"
+
+/** Callback data of the buttons under a finished job; the bot's handlers decode them. */
+export const againCallbackData = (jobId: string) => `again:${jobId}`
+
+const failureOf = (error: KieError): JobFailure => ({ _tag: error._tag, reason: error.reason })
+
+const encodeFailure = (failure: JobFailure) => ({
+  error_class: failure._tag,
+  error_detail: "reason" in failure ? failure.reason : null
+})
+
+const decodeFailure = (job: JobRecord): JobFailure => {
+  const reason = job.error_detail ?? "Unknown"
+  switch (job.error_class) {
+    case "KieUserError":
+    case "KieTransientError":
+    case "KieOperatorError":
+    case "KieUnknownError":
+    case "PhotoUnavailable":
+    case "DeliveryFailed":
+      return { _tag: job.error_class, reason }
+    case "Deadline":
+      return { _tag: "Deadline" }
+    default:
+      return { _tag: "KieUnknownError", reason }
+  }
+}
+
+type TaskOutcome =
+  | { readonly _tag: "Succeeded"; readonly resultUrl: string }
+  | { readonly _tag: "Failed"; readonly error: KieError }
+  | { readonly _tag: "Deadline" }
+
+export const makeJobDriver = Effect.gen(function*() {
+  const repo = yield* JobRepo
+  const gateway = yield* TelegramGateway
+  const kie = yield* KieClient
+  const limiter = yield* KieRateLimiter
+  const breaker = yield* KieCircuitBreaker
+  const callbackAuth = yield* KieCallbackAuth
+  const users = yield* UserEntity.client
+
+  return (jobId: JobId, wake: Queue.Queue<void>) =>
+    Effect.gen(function*() {
+      const progress = yield* makeProgress(gateway)
+      const userOf = (job: JobRecord) => users(String(job.user_id))
+      const chatOf = (job: JobRecord) => Number(job.chat_id)
+      const langOf = (job: JobRecord) => languageOf(job.language)
+
+      const decideRefund = (job: JobRecord, failure: JobFailure, detail: string) =>
+        repo.update(jobId, { outcome: "refund", ...encodeFailure(failure) }).pipe(
+          Effect.zipRight(Effect.logWarning("job will be refunded").pipe(
+            Effect.annotateLogs({ failure: failure._tag, detail, state: job.state })
+          ))
+        )
+
+      const ensureProgressMessage = (job: JobRecord) =>
+        job.progress_message_id !== null
+          ? Effect.succeed(job)
+          : gateway.sendMessage(chatOf(job), progressTexts.queued(langOf(job), 0)).pipe(
+            Effect.tap((messageId) => repo.update(jobId, { progress_message_id: messageId })),
+            Effect.map((messageId) => new JobRecord({ ...job, progress_message_id: messageId })),
+            // Without a progress message the job still runs; the outcome is sent anyway.
+            Effect.catchAll((error) => Effect.logWarning("could not send the progress message", error).pipe(Effect.as(job)))
+          )
+
+      const show = (job: JobRecord, text: string, options?: { readonly force?: boolean }) =>
+        job.progress_message_id === null
+          ? Effect.void
+          : progress.show(chatOf(job), Number(job.progress_message_id), text, options)
+
+      // queued: wait while KIE is paused for an operator (bounded), then submit.
+      const stepQueued = (job: JobRecord) =>
+        Effect.gen(function*() {
+          if (yield* breaker.isOpen) {
+            yield* show(job, progressTexts.paused(langOf(job)), { force: true })
+            const now = yield* Clock.currentTimeMillis
+            const waited = now - Number(job.created_at_ms ?? now)
+            const remaining = Duration.subtract(operatorWaitLimit, Duration.millis(waited))
+            const reopened = yield* breaker.guard(Effect.void).pipe(
+              Effect.timeout(Duration.max(remaining, Duration.zero)),
+              Effect.option
+            )
+            if (Option.isNone(reopened)) {
+              return yield* decideRefund(job, { _tag: "KieOperatorError", reason: "Paused" }, "KIE stayed unusable")
+            }
+          }
+          yield* repo.transition(jobId, "queued", "submitting")
+        })
+
+      const submit = (job: JobRecord) =>
+        Effect.gen(function*() {
+          const model = findModel(job.model)
+          if (model === undefined) {
+            return yield* decideRefund(job, { _tag: "KieOperatorError", reason: "ModelDisabled" }, `unknown model ${job.model}`)
+          }
+          yield* show(job, progressTexts.submitting(langOf(job)), { force: true })
+          const photo = yield* gateway.downloadFile(job.photo_file_id).pipe(Effect.retry(photoDownloadRetry), Effect.either)
+          if (photo._tag === "Left") {
+            return yield* decideRefund(job, { _tag: "PhotoUnavailable", reason: photo.left.reason }, photo.left.message)
+          }
+          const created = yield* Effect.gen(function*() {
+            const uploaded = yield* retryKie(breaker.observe(kie.uploadFile(photo.right)))
+            const createOnce = Effect.gen(function*() {
+              const wait = yield* limiter.reserve
+              if (Duration.greaterThan(wait, Duration.zero)) {
+                yield* show(job, progressTexts.queued(langOf(job), Duration.toMillis(wait)))
+                yield* Effect.sleep(wait)
+              }
+              return yield* breaker.observe(kie.createTask({
+                model: model.slug,
+                input: model.buildInput({ imageUrl: uploaded.url, prompt: job.prompt, durationSeconds: job.duration_seconds }),
+                callBackUrl: Option.getOrUndefined(callbackAuth.callbackUrl(jobId))
+              }))
+            })
+            // A 429 means KIE dropped the request, so retrying it takes a new place in the limiter.
+            return yield* retryKie(createOnce)
+          }).pipe(Effect.either)
+          if (created._tag === "Left") {
+            const error = created.left
+            if (error._tag === "KieOperatorError") {
+              // The breaker is open now; the job waits in the queue, its credit untouched.
+              return yield* repo.transition(jobId, "submitting", "queued", {}, error.message)
+            }
+            return yield* decideRefund(job, failureOf(error), error.message)
+          }
+          const now = yield* Clock.currentTimeMillis
+          yield* repo.transition(jobId, "submitting", "polling", {
+            kie_task_id: created.right,
+            attempts: job.attempts + 1,
+            poll_deadline_ms: now + Duration.toMillis(model.deadline)
+          }, `task ${created.right}`)
+        })
+
+      // submitting: a job that already has a task never creates a second one.
+      const stepSubmitting = (job: JobRecord) =>
+        job.kie_task_id !== null
+          ? repo.transition(jobId, "submitting", "polling", {}, "task already created")
+          : submit(job)
+
+      /** Polls on the backing-off cadence; a callback's wake-up cuts the wait short. */
+      const awaitTask = (job: JobRecord, taskId: string, deadline: number, submittedAt: number) =>
+        Effect.gen(function*() {
+          const cadence = yield* Schedule.driver(pollCadence)
+          while (true) {
+            const now = yield* Clock.currentTimeMillis
+            if (now >= deadline) return { _tag: "Deadline" } as TaskOutcome
+            const task = yield* breaker.observe(kie.getTask(taskId, { createdAt: submittedAt })).pipe(
+              Effect.map((task): KieTask | undefined => task),
+              Effect.catchAll((error) =>
+                error._tag === "KieUserError"
+                  ? Effect.succeed<KieTask>({ _tag: "Failed", taskId, error })
+                  // A failed poll is not a failed task: the next poll (or the deadline) decides.
+                  : Effect.logWarning("polling KIE failed; will poll again", error).pipe(Effect.as(undefined))
+              )
+            )
+            if (task?._tag === "Succeeded") {
+              const resultUrl = task.resultUrls[0]
+              if (resultUrl !== undefined) return { _tag: "Succeeded", resultUrl } as TaskOutcome
+            }
+            if (task?._tag === "Failed") return { _tag: "Failed", error: task.error } as TaskOutcome
+            const elapsed = now - Number(job.created_at_ms ?? submittedAt)
+            const lang = langOf(job)
+            yield* show(
+              job,
+              elapsed > Duration.toMillis(Duration.minutes(5))
+                ? progressTexts.slow(lang, elapsed)
+                : progressTexts.generating(lang, elapsed)
+            )
+            const delay = yield* cadence.next(undefined).pipe(Effect.orElseSucceed(() => Duration.seconds(30)))
+            const wait = Duration.min(delay, Duration.millis(Math.max(0, deadline - now)))
+            yield* Effect.raceFirst(Effect.sleep(wait), Queue.take(wake))
+          }
+        })
+
+      const stepPolling = (job: JobRecord) =>
+        Effect.gen(function*() {
+          const model = findModel(job.model)
+          const taskId = job.kie_task_id
+          if (taskId === null) return yield* repo.transition(jobId, "polling", "submitting", {}, "no task id")
+          const deadline = Number(job.poll_deadline_ms ?? 0)
+          const submittedAt = deadline - Duration.toMillis(model?.deadline ?? Duration.zero)
+          const outcome = yield* awaitTask(job, taskId, deadline, submittedAt)
+          switch (outcome._tag) {
+            case "Succeeded": {
+              const now = yield* Clock.currentTimeMillis
+              return yield* repo.transition(jobId, "polling", "delivering", {
+                result_url: outcome.resultUrl,
+                kie_succeeded_at_ms: now
+              })
+            }
+            case "Deadline":
+              return yield* decideRefund(job, { _tag: "Deadline" }, `task ${taskId} passed its deadline`)
+            case "Failed": {
+              const error = outcome.error
+              if (error._tag === "KieUserError") return yield* decideRefund(job, failureOf(error), error.message)
+              if (error._tag === "KieOperatorError") {
+                return yield* repo.transition(jobId, "polling", "queued", { kie_task_id: null }, error.message)
+              }
+              if (job.attempts < generationAttempts) {
+                return yield* repo.transition(jobId, "polling", "submitting", { kie_task_id: null }, `resubmit: ${error.message}`)
+              }
+              return yield* decideRefund(job, failureOf(error), error.message)
+            }
+          }
+        })
+
+      const keepUploadingAction = (chatId: number) =>
+        gateway.sendChatAction(chatId, "upload_video").pipe(
+          Effect.ignore,
+          Effect.repeat(Schedule.spaced(chatActionInterval))
+        )
+
+      const stepDelivering = (job: JobRecord) =>
+        Effect.gen(function*() {
+          const lang = langOf(job)
+          if (job.video_message_id === null) {
+            const resultUrl = job.result_url ?? ""
+            yield* show(job, progressTexts.sending(lang), { force: true })
+            const balance = yield* userOf(job).GetBalance().pipe(Effect.orDie)
+            const action = yield* Effect.fork(keepUploadingAction(chatOf(job)))
+            const sent = yield* gateway.sendVideo(chatOf(job), {
+              url: resultUrl,
+              caption: videoCaption(lang, balance),
+              keyboard: [[{ text: buttons.generateAgain(lang), callbackData: againCallbackData(jobId) }]],
+              tooBigText: (size) => `${videoTooBig(lang, resultUrl, size)}\n${balanceLine(lang, balance)}`
+            }).pipe(Effect.retry(deliveryRetry), Effect.either, Effect.ensuring(Fiber.interrupt(action)))
+            if (sent._tag === "Left") {
+              return yield* decideRefund(job, { _tag: "DeliveryFailed", reason: sent.left.reason }, sent.left.message)
+            }
+            yield* repo.update(jobId, { video_message_id: sent.right.messageId })
+          }
+          const captured = yield* userOf(job).Capture({ jobId }).pipe(
+            Effect.catchTags({
+              MailboxFull: Effect.die,
+              AlreadyProcessingMessage: Effect.die,
+              PersistenceError: Effect.die
+            }),
+            Effect.either
+          )
+          if (captured._tag === "Left") {
+            yield* Effect.logError("delivered a video whose unit could not be captured", captured.left)
+          }
+          yield* repo.transition(jobId, "delivering", "delivered")
+          yield* show(job, progressTexts.done(lang), { force: true })
+        })
+
+      // After the decision to refund: money first, then the words, then the terminal state.
+      const finishRefund = (job: JobRecord) =>
+        Effect.gen(function*() {
+          const failure = decodeFailure(job)
+          const lang = langOf(job)
+          const refunded = yield* userOf(job).Refund({ jobId, reason: failure._tag }).pipe(
+            Effect.catchTags({
+              MailboxFull: Effect.die,
+              AlreadyProcessingMessage: Effect.die,
+              PersistenceError: Effect.die
+            }),
+            Effect.either
+          )
+          const final = refunded._tag === "Right" || refunded.left._tag === "JobAlreadySettled" &&
+              refunded.left.settledAs === "refund"
+            ? "refunded" as const
+            : "failed" as const
+          if (final === "failed") yield* Effect.logError("job ended without a refund", refunded)
+          const blocked = failure._tag === "DeliveryFailed" && failure.reason === "BlockedByUser"
+          if (!blocked) {
+            yield* show(job, progressTexts.ended(lang), { force: true })
+            const keyboard = retryHelps(failure)
+              ? [[{ text: buttons.tryAgain(lang), callbackData: againCallbackData(jobId) }]]
+              : undefined
+            const balance = refunded._tag === "Right" ? `\n${balanceLine(lang, refunded.right)}` : ""
+            yield* gateway.sendMessage(chatOf(job), failureText(lang, failure) + balance, { keyboard }).pipe(
+              Effect.retry(deliveryRetry),
+              Effect.catchAll((error: TelegramError) => Effect.logWarning("could not tell the user about the refund", error))
+            )
+          }
+          yield* repo.transition(jobId, job.state, final, {}, failure._tag)
+        })
+
+      while (true) {
+        const stored = yield* repo.get(jobId)
+        if (Option.isNone(stored)) return
+        if (["delivered", "refunded", "failed"].includes(stored.value.state)) return
+        const job = yield* ensureProgressMessage(stored.value)
+        if (job.outcome === "refund") {
+          yield* finishRefund(job)
+          continue
+        }
+        switch (job.state) {
+          case "queued":
+            yield* stepQueued(job)
+            break
+          case "submitting":
+            yield* stepSubmitting(job)
+            break
+          case "polling":
+            yield* stepPolling(job)
+            break
+          case "delivering":
+            yield* stepDelivering(job)
+            break
+        }
+      }
+    }).pipe(
+      Effect.orDie,
+      Effect.annotateLogs({ jobId }),
+      Effect.withSpan("JobDriver.run", { attributes: { jobId } })
+    )
+})

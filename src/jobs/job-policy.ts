@@ -1,0 +1,36 @@
+/**
+ * The numbers that shape a job's life, in one place so operators can read them and tests
+ * can drive them with TestClock.
+ */
+import { Duration, Schedule } from "effect"
+import type { TelegramError } from "../errors/telegram-errors.js"
+
+/** KIE tasks per job: the first and one automatic resubmission when KIE, not the user, failed. */
+export const generationAttempts = 2
+
+/** How long a job may wait in `queued` while KIE is unusable for operator reasons. */
+export const operatorWaitLimit = Duration.minutes(30)
+
+/** Progress edits while generating: at most one per interval, and only when the text changes. */
+export const progressEditInterval = Duration.seconds(30)
+
+/** `upload_video` lasts at most 5 s on the client, so it is repeated while the video is sent. */
+export const chatActionInterval = Duration.seconds(4)
+
+/**
+ * The delivery loop: the gateway already waits out 429s; this retries what is still
+ * transient after that (5xx, network) a few times, then the job refunds.
+ */
+export const deliveryRetry: Schedule.Schedule<unknown, TelegramError> = Schedule.exponential("2 seconds", 2).pipe(
+  Schedule.intersect(Schedule.recurs(4)),
+  Schedule.whileInput((error: TelegramError) => error._tag === "TelegramTransientError")
+)
+
+/** Downloading the user's photo from Telegram before submission. */
+export const photoDownloadRetry: Schedule.Schedule<unknown, TelegramError> = Schedule.exponential("1 second", 2).pipe(
+  Schedule.intersect(Schedule.recurs(3)),
+  Schedule.whileInput((error: TelegramError) => error._tag === "TelegramTransientError")
+)
+
+/** A job driver that died of a defect (e.g. the database went away) starts over after this. */
+export const driverRestartDelay = Duration.seconds(5)

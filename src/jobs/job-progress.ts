@@ -1,0 +1,27 @@
+/**
+ * The job's one progress message, kept current with bounded edits: a new text is shown
+ * when the step changes (`force`) or, within a step, at most once per interval; the same
+ * text is never sent twice (Telegram answers "message is not modified" and counts it).
+ */
+import { Clock, Duration, Effect, Ref } from "effect"
+import type { TelegramGatewayService } from "../telegram/gateway.js"
+import { progressEditInterval } from "./job-policy.js"
+
+export const makeProgress = (gateway: TelegramGatewayService) =>
+  Effect.gen(function*() {
+    const last = yield* Ref.make({ text: "", at: Number.NEGATIVE_INFINITY })
+
+    const show = (chatId: number, messageId: number, text: string, options?: { readonly force?: boolean | undefined }) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const previous = yield* Ref.get(last)
+        if (previous.text === text) return
+        if (!options?.force && now - previous.at < Duration.toMillis(progressEditInterval)) return
+        yield* Ref.set(last, { text, at: now })
+        yield* gateway.editMessageText(chatId, messageId, text).pipe(
+          Effect.catchAll((error) => Effect.logDebug("progress edit skipped", error))
+        )
+      })
+
+    return { show } as const
+  })

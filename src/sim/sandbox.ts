@@ -1,0 +1,62 @@
+/**
+ * The sandbox: with no TELEGRAM_BOT_TOKEN (or no KIE_API_KEY), `npm start` runs the
+ * missing service's simulator inside the process and points the configuration at it, so
+ * a fresh checkout runs end to end without credentials. With NODE_ENV=production a missing
+ * credential is an error instead.
+ */
+import { ConfigError, Console, Effect, Layer, Option, Redacted } from "effect"
+import { AppConfig, type AppSettings, appSettings } from "../config.js"
+import { kieSimulator } from "./kie/index.js"
+import { makeTelegramSimulator } from "./telegram/index.js"
+
+const banner = (lines: ReadonlyArray<string>) => {
+  const width = Math.max(...lines.map((line) => line.length)) + 4
+  const rule = "#".repeat(width)
+  return [rule, ...lines.map((line) => `# ${line.padEnd(width - 4)} #`), rule].join("\n")
+}
+
+const withSimulators = (settings: AppSettings) =>
+  Effect.gen(function*() {
+    const notes: Array<string> = ["SANDBOX: simulated services, no real Telegram or KIE is called."]
+    let result = settings
+    if (Option.isNone(settings.telegram.botToken)) {
+      const telegram = yield* makeTelegramSimulator({ host: "127.0.0.1" })
+      result = {
+        ...result,
+        telegram: { ...result.telegram, botToken: Option.some(Redacted.make(telegram.token)), apiRoot: telegram.url }
+      }
+      notes.push(
+        `Telegram Bot API simulator: ${telegram.url}`,
+        `  create a user:  curl -XPOST ${telegram.url}/sim/users -d '{"id":1001,"first_name":"Ann"}'`,
+        `  send a photo:   curl -XPOST ${telegram.url}/sim/users/1001/photo -d '{"base64":"<jpeg>","caption":"waves"}'`,
+        `  read the chat:  curl ${telegram.url}/sim/users/1001/messages`
+      )
+    }
+    if (Option.isNone(settings.kie.apiKey)) {
+      const kie = yield* kieSimulator({ host: "127.0.0.1", clock: "real", phases: { generatingMs: 10_000 } })
+      result = {
+        ...result,
+        kie: { ...result.kie, apiKey: Option.some(Redacted.make(kie.apiKey)), baseUrl: kie.url, uploadBaseUrl: kie.url }
+      }
+      notes.push(`KIE simulator: ${kie.url} (videos take about 12 s)`)
+    }
+    notes.push("Set TELEGRAM_BOT_TOKEN and KIE_API_KEY to run for real.")
+    yield* Console.log(banner(notes))
+    return result
+  })
+
+/** AppConfig from the environment, completed by the simulators where credentials are missing. */
+export const AppConfigWithSandbox = Layer.scoped(
+  AppConfig,
+  Effect.gen(function*() {
+    const settings = yield* appSettings
+    const missing = Option.isNone(settings.telegram.botToken) || Option.isNone(settings.kie.apiKey)
+    if (!missing) return settings
+    if (settings.nodeEnv === "production") {
+      return yield* Effect.fail(
+        ConfigError.MissingData([], "TELEGRAM_BOT_TOKEN and KIE_API_KEY must be set when NODE_ENV=production")
+      )
+    }
+    return yield* withSimulators(settings)
+  })
+)
