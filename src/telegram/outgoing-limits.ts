@@ -40,6 +40,9 @@ export const makeOutgoingLimiter = (options: {
 }): Effect.Effect<OutgoingLimiter, never, RateLimiter.RateLimiter> =>
   Effect.gen(function*() {
     const limiter = yield* RateLimiter.RateLimiter
+    // Used only while the shared store fails: per-runner limits are weaker than shared
+    // ones, but concurrent senders still queue instead of all going out at once.
+    const local = yield* RateLimiter.make.pipe(Effect.provide(RateLimiter.layerStoreMemory))
     const limits = { ...defaultTelegramLimits, ...options.limits }
     const prefix = options.keyPrefix ?? "telegram:"
     const chatInterval = Duration.decode(limits.perChatInterval)
@@ -47,23 +50,27 @@ export const makeOutgoingLimiter = (options: {
     // one-second span, not only in aligned windows (see src/kie/rate-limiter.ts).
     const global = bucketFor(limits.globalPerSecond, Duration.seconds(1))
 
-    const wait = (key: string, limit: number, step: Duration.Duration) =>
-      limiter.consume({
+    const wait = (key: string, limit: number, step: Duration.Duration) => {
+      const request = {
         key,
         algorithm: "token-bucket",
         onExceeded: "delay",
         limit,
         // The library refills `limit` tokens per `window`: one token per step.
         window: Duration.times(step, limit)
-      }).pipe(
-        Effect.map((result) => result.delay),
-        // Without the store there is no coordination; pacing this runner by one step keeps
-        // it under the rate, and a 429 that still slips through is retried after retry_after.
+      } as const
+      return limiter.consume(request).pipe(
+        // Without the store there is no coordination across runners; a 429 that slips
+        // through is still retried after retry_after.
         Effect.catchAll((error) =>
-          Effect.logWarning("Telegram rate limiter store failed; pacing locally", error.message).pipe(Effect.as(step))
+          Effect.logWarning("Telegram rate limiter store failed; limiting this runner only", error.message).pipe(
+            Effect.zipRight(local.consume(request)),
+            Effect.orElseSucceed(() => ({ delay: step }))
+          )
         ),
-        Effect.flatMap((delay) => Duration.isZero(delay) ? Effect.void : Effect.sleep(delay))
+        Effect.flatMap(({ delay }) => Duration.isZero(delay) ? Effect.void : Effect.sleep(delay))
       )
+    }
 
     return {
       acquire: (chatId) =>

@@ -10,7 +10,7 @@
  * - Permanent errors: never.
  * The two classes are counted separately, so a 429 followed by a 502 still gets its backoff.
  */
-import { Chunk, Duration, Schedule } from "effect"
+import { Duration, Effect, Schedule, ScheduleDecision, ScheduleInterval } from "effect"
 import type { TelegramError } from "../errors/telegram-errors.js"
 
 export const rateLimitRetries = 3
@@ -43,11 +43,19 @@ export const retryDelay = (failures: ReadonlyArray<TelegramError>): Duration.Dur
   return Duration.times(transientBackoffBase, 2 ** (attempt - 1))
 }
 
-/** Every retry of a Telegram call goes through this schedule; its output is the failures so far. */
-export const telegramRetry: Schedule.Schedule<Chunk.Chunk<TelegramError>, TelegramError> = Schedule.identity<
-  TelegramError
->().pipe(
-  Schedule.collectAllOutputs,
-  Schedule.whileOutput((failures) => retryDelay(Chunk.toReadonlyArray(failures)) !== undefined),
-  Schedule.addDelay((failures) => retryDelay(Chunk.toReadonlyArray(failures)) ?? Duration.zero)
+/**
+ * Every retry of a Telegram call goes through this schedule; its state and output are the
+ * failures so far, so `retryDelay` decides from the whole history.
+ */
+export const telegramRetry: Schedule.Schedule<ReadonlyArray<TelegramError>, TelegramError> = Schedule.makeWithState(
+  [] as ReadonlyArray<TelegramError>,
+  (now, failure: TelegramError, previous) => {
+    const failures = [...previous, failure]
+    const delay = retryDelay(failures)
+    return Effect.succeed(
+      delay === undefined
+        ? [failures, failures, ScheduleDecision.done] as const
+        : [failures, failures, ScheduleDecision.continueWith(ScheduleInterval.after(now + Duration.toMillis(delay)))] as const
+    )
+  }
 )
