@@ -29,6 +29,7 @@ export interface KieSimFaults {
   latencyMs: number
   /** Consumed one per created task; when empty, tasks succeed. */
   readonly outcomes: Array<TaskOutcome>
+  /** For tasks created while it is set. */
   callbacks: CallbackMode
   /** A fresh task answers "recordInfo is null" this long (kie-api.md §1.4). */
   invisibleForMs: number

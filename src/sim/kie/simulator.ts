@@ -8,7 +8,7 @@
 import { createHmac, randomBytes } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { type FaultAnswer, type KieSimFaults, noFaults, type TaskOutcome } from "./faults.js"
+import { type CallbackMode, type FaultAnswer, type KieSimFaults, noFaults, type TaskOutcome } from "./faults.js"
 import { imageUrlsOf, simModels, validateInput } from "./sim-models.js"
 
 export interface KieSimOptions {
@@ -34,6 +34,8 @@ export interface SimTask {
   readonly callBackUrl: string | undefined
   readonly createdAt: number
   readonly outcome: TaskOutcome
+  /** Fixed when the task is created, so a test can lose one task's callback and not another's. */
+  readonly callbackMode: CallbackMode
   state: SimTaskState
   completedAt: number | undefined
   callbackSent: boolean
@@ -181,11 +183,11 @@ export const startKieSimulator = async (options: KieSimOptions = {}): Promise<Ki
         if (next === "success") credits -= simModels[task.model]?.cost ?? 0
         task.callbackSent = true
         if (task.callBackUrl === undefined) continue
-        if (faults.callbacks === "lose") {
+        if (task.callbackMode === "lose") {
           deliveries.push({ taskId: task.taskId, url: task.callBackUrl, status: "lost", at: now() })
         } else {
           sends.push(
-            postCallback(task).then(() => (faults.callbacks === "duplicate" ? postCallback(task) : undefined))
+            postCallback(task).then(() => (task.callbackMode === "duplicate" ? postCallback(task) : undefined))
           )
         }
       }
@@ -268,6 +270,7 @@ export const startKieSimulator = async (options: KieSimOptions = {}): Promise<Ki
       outcome: missingImage
         ? { _tag: "Fail", failCode: "400", failMsg: "Get image info failed" }
         : faults.outcomes.shift() ?? { _tag: "Success" },
+      callbackMode: faults.callbacks,
       state: "waiting",
       completedAt: undefined,
       callbackSent: false
