@@ -5,6 +5,7 @@ import {
   Cause,
   Chunk,
   Clock,
+  Context,
   Duration,
   Effect,
   Exit,
@@ -22,10 +23,16 @@ import { Redis } from "ioredis"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { TelegramPermanentError, TelegramTransientError } from "../../src/errors/telegram-errors.js"
+import { AppConfig, describeConfigError } from "../../src/config.js"
 import { redisOptionsFromUrl } from "../../src/kie/rate-limiter.js"
 import { makeTelegramSimulator, type TelegramSimulator } from "../../src/sim/telegram/index.js"
 import { classifyAnswer } from "../../src/telegram/classify.js"
-import { makeTelegramGateway, type TelegramGatewayOptions } from "../../src/telegram/gateway-live.js"
+import {
+  makeTelegramGateway,
+  TelegramGatewayLive,
+  type TelegramGatewayOptions
+} from "../../src/telegram/gateway-live.js"
+import { TelegramGateway } from "../../src/telegram/gateway.js"
 import { retryDelay } from "../../src/telegram/retry-schedules.js"
 
 const MB = 1024 * 1024
@@ -452,6 +459,23 @@ describe("TelegramGateway against the Bot API simulator", () => {
         ]
         const secret = sim.token.split(":")[1]!
         expect(texts.filter((text) => text.includes(secret))).toEqual([])
+        expect(lines.some((line) => line.includes("Telegram call failed"))).toBe(true)
       })
     ), 30_000)
+
+  it.scoped("TelegramGatewayLive reads the token and API root from AppConfig, and names the variable when it is missing", () =>
+    scenario((sim) =>
+      Effect.gen(function*() {
+        const user = sim.createUser({ id: 5010, first_name: "Jo" })
+        const configFrom = (env: Record<string, string>) => Layer.effect(AppConfig, AppConfig.fromEnv(env))
+        const gateway = yield* Layer.build(
+          TelegramGatewayLive.pipe(Layer.provide(configFrom({ TELEGRAM_BOT_TOKEN: sim.token, TELEGRAM_API_ROOT: sim.url })))
+        ).pipe(Effect.map(Context.get(TelegramGateway)))
+        yield* driveOne(gateway.sendMessage(user.id, "from config"))
+        expect(sim.chatHistory(user.id).at(-1)?.message.text).toBe("from config")
+
+        const missing = yield* Effect.flip(Layer.build(TelegramGatewayLive.pipe(Layer.provide(configFrom({})))))
+        expect(describeConfigError(missing)).toContain("TELEGRAM_BOT_TOKEN must be set")
+      })
+    ))
 })
