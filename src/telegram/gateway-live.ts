@@ -350,15 +350,22 @@ export const layerConfig: Layer.Layer<
 )
 
 /**
- * The production layer: AppConfig's token and API root, limits in the team's shared
- * RateLimiter store (Redis when REDIS_URL is set). `RateLimiter.layer` and
- * `RateLimiterStoreLive` are the same values KieRateLimiter uses, so one composition
- * builds them once and both limiters share one store connection.
+ * Limits in the team's shared RateLimiter store (Redis when REDIS_URL is set, else memory).
+ * `RateLimiter.layer` and `RateLimiterStoreLive` are the very values KieRateLimiter uses,
+ * so one composition builds them once and both limiters share one store connection.
  */
-export const TelegramGatewayLive: Layer.Layer<TelegramGateway, ConfigError.ConfigError, AppConfig> = layerConfig.pipe(
-  Layer.provide(RateLimiter.layer),
-  Layer.provide(RateLimiterStoreLive)
+const withSharedLimiter = <E, R>(
+  gateway: Layer.Layer<TelegramGateway, E, R>
+): Layer.Layer<TelegramGateway, E, AppConfig | Exclude<R, RateLimiter.RateLimiter>> =>
+  gateway.pipe(Layer.provide(RateLimiter.layer), Layer.provide(RateLimiterStoreLive))
+
+/** An explicit token and API root (the sandbox's simulator), limits in the shared store. */
+export const layerWithSharedLimiter = (options: TelegramGatewayOptions): Layer.Layer<TelegramGateway, never, AppConfig> =>
+  withSharedLimiter(layer(options))
+
+/** The production layer: AppConfig's token and API root, limits in the shared store. */
+export const TelegramGatewayLive: Layer.Layer<TelegramGateway, ConfigError.ConfigError, AppConfig> = withSharedLimiter(
+  layerConfig
 )
 
 export type { TelegramLimits } from "./outgoing-limits.js"
-
