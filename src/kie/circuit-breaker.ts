@@ -23,6 +23,23 @@ export type BreakerState =
     readonly failedProbes: number
   }
 
+/**
+ * Failures that make every submission fail, whoever sends it. A refused parameter
+ * (InvalidRequest) is a bug in one request shape: operators hear of it, intake goes on.
+ */
+export const accountWide: ReadonlySet<KieOperatorError["reason"]> = new Set([
+  "BadApiKey",
+  "AccountOutOfCredits",
+  "KeyCapReached",
+  "ModelDisabled",
+  "UnknownModel",
+  "NotFound",
+  "BlockedByCloudflare"
+] as const)
+
+/** A request-level operator error is alerted at most this often per reason. */
+const alertEvery = Duration.minutes(10)
+
 const openGauge = Metric.gauge("kie_circuit_open", { description: "1 while KIE submissions are paused for an operator" })
 const tripCounter = Metric.counter("kie_circuit_trips_total", { description: "times the KIE circuit opened" })
 
@@ -41,6 +58,7 @@ export const makeCircuitBreaker = (options: BreakerOptions) =>
     const state = yield* Ref.make<BreakerState>({ _tag: "Closed" })
     const closed = yield* Effect.makeLatch(true)
     const prober = yield* FiberHandle.make<void, never>()
+    const lastAlert = new Map<string, number>()
 
     const close = Effect.gen(function*() {
       const previous = yield* Ref.getAndSet(state, { _tag: "Closed" })
@@ -90,9 +108,19 @@ export const makeCircuitBreaker = (options: BreakerOptions) =>
         yield* FiberHandle.run(prober, probeUntilUsable, { onlyIfMissing: true })
       })
 
-    /** Opens the breaker when the call fails with an operator error; the error still propagates. */
+    const alertOnly = (error: KieOperatorError) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const last = lastAlert.get(error.reason)
+        if (last !== undefined && now - last < Duration.toMillis(alertEvery)) return
+        lastAlert.set(error.reason, now)
+        yield* alerts.alert({ subject: "KIE refused a request", detail: `${error.message}. Intake continues.`, error })
+      })
+
+    /** Opens the breaker when the call fails with an account-wide operator error; the error still propagates. */
     const observe = <A, E extends KieError, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-      Effect.tapError(effect, (error) => isOperator(error) ? trip(error) : Effect.void)
+      Effect.tapError(effect, (error) =>
+        !isOperator(error) ? Effect.void : accountWide.has(error.reason) ? trip(error) : alertOnly(error))
 
     /** For new submissions: waits while the breaker is open, then runs and observes the call. */
     const guard = <A, E extends KieError, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>

@@ -71,6 +71,8 @@ export const makeKieRateLimiter = (options: { readonly limit: number; readonly k
       window: Duration.times(bucket.step, bucket.burst)
     }).pipe(
       Effect.map((result) => result.delay),
+      // ioredis queues commands while it reconnects; a submission must not hang on that.
+      Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => "the rate limiter store did not answer in 2 s" }),
       // Without the store we cannot coordinate; waiting one step per call keeps this
       // runner under the sustained rate, and any 429 is retried by the transient schedule.
       Effect.catchAll((error) =>

@@ -106,4 +106,21 @@ describe("KIE circuit breaker", () => {
       expect(alerts).toHaveLength(0)
       expect(yield* breaker.guard(submit)).toMatch(/^task_/)
     }))
+
+  it.scoped("a refused request shape alerts operators, at most every 10 minutes, but does not pause intake", () =>
+    Effect.gen(function*() {
+      const sim = yield* kieSimulator({ clock: "manual" })
+      const { alerts, breaker, submit } = yield* setup(sim)
+      const refused = () => SimFaults.code(500, "This field is required")
+      sim.setFaults({ createTask: [refused(), refused()] })
+      yield* Effect.exit(breaker.guard(submit))
+      yield* Effect.exit(breaker.guard(submit))
+      expect(yield* breaker.state).toEqual({ _tag: "Closed" })
+      expect(alerts.map((a) => a.subject)).toEqual(["KIE refused a request"])
+      yield* TestClock.adjust("10 minutes")
+      sim.setFaults({ createTask: [refused()] })
+      yield* Effect.exit(breaker.guard(submit))
+      expect(alerts).toHaveLength(2)
+      expect(yield* breaker.guard(submit)).toMatch(/^task_/)
+    }))
 })

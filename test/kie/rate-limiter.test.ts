@@ -110,9 +110,12 @@ describe("KIE rate limiter", () => {
       yield* TestClock.adjust("1 minute")
       yield* Fiber.joinAll(fibers)
       const admitted = yield* Ref.get(order)
-      expect(admitted.map(([caller]) => caller)).toEqual(Array.from({ length: 40 }, (_, i) => i))
-      const times = admitted.map(([, at]) => at)
-      expect(times.every((at, i) => i === 0 || at >= times[i - 1]!)).toBe(true)
+      // Callers admitted at the same instant may finish in either order; what matters is
+      // that no caller is admitted before one who asked earlier.
+      const byCaller = [...admitted].sort(([a], [b]) => a - b)
+      expect(byCaller.map(([caller]) => caller)).toEqual(Array.from({ length: 40 }, (_, i) => i))
+      const times = byCaller.map(([, at]) => at)
+      expect(times.every((at, i) => i === 0 || at > times[i - 1]! || (at === 0 && i < 2))).toBe(true)
       expect(busiestSpan(times)).toBeLessThanOrEqual(20)
       // The first two go at once (the burst); the rest one step apart.
       expect(times.slice(0, 2)).toEqual([0, 0])
