@@ -12,7 +12,7 @@
  * A failure is first recorded as the job's decided outcome ("refund", with its class);
  * the refund, the user's message and the terminal state follow from that record.
  */
-import { Clock, Duration, Effect, Fiber, Option, Queue, Schedule } from "effect"
+import { Chunk, Clock, Duration, Effect, Fiber, Option, Queue, Schedule } from "effect"
 import { UserEntity } from "../actors/user-entity.js"
 import type { JobId } from "../domain/ids.js"
 import type { KieError } from "../errors/kie-errors.js"
@@ -178,8 +178,11 @@ export const makeJobDriver = Effect.gen(function*() {
       /** Polls on the backing-off cadence; a callback's wake-up cuts the wait short. */
       const awaitTask = (job: JobRecord, taskId: string, deadline: number, submittedAt: number) =>
         Effect.gen(function*() {
-          const cadence = yield* Schedule.driver(pollCadence)
-          while (true) {
+          // The cadence's delays, stepped by hand: each wait may be cut short by a wake-up.
+          const delays = Chunk.toReadonlyArray(
+            yield* Schedule.run(Schedule.delays(pollCadence), 0, Array.from({ length: 64 }, () => undefined))
+          )
+          for (let poll = 0;; poll++) {
             const now = yield* Clock.currentTimeMillis
             if (now >= deadline) return { _tag: "Deadline" } as TaskOutcome
             const task = yield* breaker.observe(kie.getTask(taskId, { createdAt: submittedAt })).pipe(
@@ -204,7 +207,7 @@ export const makeJobDriver = Effect.gen(function*() {
                 ? progressTexts.slow(lang, elapsed)
                 : progressTexts.generating(lang, elapsed)
             )
-            const delay = yield* cadence.next(undefined).pipe(Effect.orElseSucceed(() => Duration.seconds(30)))
+            const delay = delays[Math.min(poll, delays.length - 1)] ?? Duration.seconds(30)
             const wait = Duration.min(delay, Duration.millis(Math.max(0, deadline - now)))
             yield* Effect.raceFirst(Effect.sleep(wait), Queue.take(wake))
           }

@@ -1,0 +1,52 @@
+import { SqlClient } from "@effect/sql"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Option, TestClock } from "effect"
+import { UserEntity } from "../../src/actors/user-entity.js"
+import { Balance } from "../../src/domain/balance.js"
+import type { JobId } from "../../src/domain/ids.js"
+import { JobRepo, type JobState } from "../../src/storage/job-repo.js"
+import { dialects } from "../support/database.js"
+import { advanceUntil, jobRunnerLayer, sendPhotoAndStart, startSimulators, withTicks } from "../support/job-harness.js"
+
+const stateOf = (jobId: JobId) =>
+  Effect.flatMap(JobRepo, (repo) => repo.stateOf(jobId)).pipe(Effect.map(Option.getOrUndefined))
+
+const reaches = (jobId: JobId, state: JobState) => () => Effect.map(stateOf(jobId), (current) => current === state)
+
+describe.each(dialects)("JobEntity on %s", (dialect) => {
+  it.scoped("a 4-minute generation is delivered with its button, progress edits and the unit captured", () =>
+    Effect.gen(function*() {
+      const sims = yield* startSimulators(dialect)
+      yield* Effect.gen(function*() {
+        yield* TestClock.adjust(1)
+        const started = yield* sendPhotoAndStart(sims, 5001)
+        assert.deepStrictEqual(started.balance, new Balance({ credits: 0, freeTokens: 1 }))
+
+        const delivered = yield* advanceUntil(sims.kie, reaches(started.jobId, "delivered"), "6 minutes")
+        if (!delivered) console.log("DEBUG", yield* stateOf(started.jobId), sims.telegram.calls.all().map((c) => c.method), sims.kie.tasks().length)
+        assert.isTrue(delivered)
+
+        const videos = sims.telegram.callsOf("sendVideo")
+        assert.strictEqual(videos.length, 1)
+        const video = videos[0]!
+        assert.include(JSON.stringify(video.params), `again:${started.jobId}`)
+        assert.include(JSON.stringify(video.params), "Balance: 0 credits and 1 free")
+        const edits = sims.telegram.callsOf("editMessageText").map((call) => String(call.params.text))
+        assert.isTrue(edits.some((text) => text.includes("Uploading")), edits.join(" | "))
+        assert.isTrue(edits.some((text) => text.includes("Generating")), edits.join(" | "))
+        assert.isTrue(edits.some((text) => text.includes("Sending")), edits.join(" | "))
+        assert.isTrue(edits.some((text) => text.includes("Done")), edits.join(" | "))
+        assert.isAtMost(edits.length, 15)
+
+        assert.strictEqual(sims.kie.tasks().length, 1)
+        assert.strictEqual(sims.kie.uploads().length, 1)
+        const sql = yield* SqlClient.SqlClient
+        const kinds = yield* sql<{ kind: string }>`SELECT kind FROM credit_ledger WHERE job_id = ${started.jobId} ORDER BY id`
+        assert.deepStrictEqual(kinds.map((row) => row.kind), ["reserve", "capture"])
+        const balance = yield* withTicks((yield* UserEntity.client)("5001").GetBalance())
+        assert.deepStrictEqual(balance, new Balance({ credits: 0, freeTokens: 1 }))
+        const events = yield* sql<{ to_state: string }>`SELECT to_state FROM job_events WHERE job_id = ${started.jobId} ORDER BY id`
+        assert.deepStrictEqual(events.map((row) => row.to_state), ["queued", "submitting", "polling", "delivering", "delivered"])
+      }).pipe(Effect.provide(jobRunnerLayer(sims.settings)))
+    }), 120_000)
+})
