@@ -14,7 +14,7 @@ import { JobId, UserId } from "../domain/ids.js"
 import { KieCallbackSink } from "../kie/callback-sink.js"
 import { makeJobDriver } from "../jobs/job-driver.js"
 import { driverRestartDelay } from "../jobs/job-policy.js"
-import { isTerminal, JobRepo, JobState } from "../storage/job-repo.js"
+import { isTerminal, type JobRecord, JobRepo, JobState } from "../storage/job-repo.js"
 
 export const Start = Rpc.make("Start", {
   payload: { jobId: JobId, userId: UserId },
@@ -28,9 +28,16 @@ export const KieCallback = Rpc.make("KieCallback", {
   primaryKey: ({ taskId }) => taskId
 }).annotate(ClusterSchema.Persisted, true)
 
+/** The user's Cancel button: honoured only while the job has not reached KIE. */
+export const Cancel = Rpc.make("Cancel", {
+  payload: { jobId: JobId, userId: UserId },
+  success: Schema.Literal("cancelled", "too-late", "not-found"),
+  primaryKey: ({ jobId }) => jobId
+}).annotate(ClusterSchema.Persisted, true)
+
 export const GetState = Rpc.make("GetState", { success: Schema.OptionFromSelf(JobState) })
 
-export const JobEntity = Entity.make("Job", [Start, KieCallback, GetState])
+export const JobEntity = Entity.make("Job", [Start, KieCallback, Cancel, GetState])
 
 export const JobEntityLive = JobEntity.toLayer(
   Effect.gen(function*() {
@@ -81,6 +88,25 @@ export const JobEntityLive = JobEntity.toLayer(
           if (Option.isNone(state) || isTerminal(state.value)) return
           yield* ensureRunning
           yield* Queue.offer(wake, undefined)
+        }).pipe(Effect.orDie),
+
+      Cancel: ({ payload }) =>
+        Effect.gen(function*() {
+          const cancellable = (job: Option.Option<JobRecord>) =>
+            Option.isSome(job) && job.value.kie_task_id === null && job.value.outcome === null &&
+            (job.value.state === "queued" || job.value.state === "submitting")
+          const before = yield* repo.get(jobId)
+          if (Option.isNone(before) || Number(before.value.user_id) !== payload.userId) return "not-found" as const
+          if (!cancellable(before)) return "too-late" as const
+          // Stop the driver where it is, then look again: it may have created the task meanwhile.
+          yield* FiberHandle.clear(driver)
+          if (cancellable(yield* repo.get(jobId))) {
+            yield* repo.update(jobId, { outcome: "refund", error_class: "Cancelled", error_detail: null })
+          }
+          yield* ensureRunning
+          return cancellable(before) && Option.getOrUndefined(yield* repo.get(jobId))?.error_class === "Cancelled"
+            ? "cancelled" as const
+            : "too-late" as const
         }).pipe(Effect.orDie),
 
       GetState: () => repo.stateOf(jobId).pipe(Effect.orDie)

@@ -38,6 +38,7 @@ import {
 
 /** Callback data of the buttons under a finished job; the bot's handlers decode them. */
 export const againCallbackData = (jobId: string) => `again:${jobId}`
+export const cancelCallbackData = (jobId: string) => `cancel:${jobId}`
 
 const failureOf = (error: KieError): JobFailure => ({ _tag: error._tag, reason: error.reason })
 
@@ -58,6 +59,8 @@ const decodeFailure = (job: JobRecord): JobFailure => {
       return { _tag: job.error_class, reason }
     case "Deadline":
       return { _tag: "Deadline" }
+    case "Cancelled":
+      return { _tag: "Cancelled" }
     default:
       return { _tag: "KieUnknownError", reason }
   }
@@ -91,10 +94,12 @@ export const makeJobDriver = Effect.gen(function*() {
           ))
         )
 
+      // Until the job reaches KIE it can still be cancelled, so those steps keep the button.
+      const cancelKeyboard = (job: JobRecord) => [[{ text: buttons.cancel(langOf(job)), callbackData: cancelCallbackData(jobId) }]]
       const ensureProgressMessage = (job: JobRecord) =>
         job.progress_message_id !== null
           ? Effect.succeed(job)
-          : gateway.sendMessage(chatOf(job), progressTexts.queued(langOf(job), 0)).pipe(
+          : gateway.sendMessage(chatOf(job), progressTexts.queued(langOf(job), 0), { keyboard: cancelKeyboard(job) }).pipe(
             Effect.tap((messageId) => repo.update(jobId, { progress_message_id: messageId })),
             Effect.map((messageId) => new JobRecord({ ...job, progress_message_id: messageId })),
             // Without a progress message the job still runs; the outcome is sent anyway.
@@ -104,7 +109,12 @@ export const makeJobDriver = Effect.gen(function*() {
       const show = (job: JobRecord, text: string, options?: { readonly force?: boolean }) =>
         job.progress_message_id === null
           ? Effect.void
-          : progress.show(chatOf(job), Number(job.progress_message_id), text, options)
+          : progress.show(chatOf(job), Number(job.progress_message_id), text, {
+            ...options,
+            keyboard: job.kie_task_id === null && job.outcome === null && (job.state === "queued" || job.state === "submitting")
+              ? cancelKeyboard(job)
+              : undefined
+          })
 
       // queued: wait while KIE is paused for an operator (bounded), then submit.
       const stepQueued = (job: JobRecord) =>

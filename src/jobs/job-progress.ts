@@ -4,21 +4,27 @@
  * text is never sent twice (Telegram answers "message is not modified" and counts it).
  */
 import { Clock, Duration, Effect, Ref } from "effect"
-import type { TelegramGatewayService } from "../telegram/gateway.js"
+import type { InlineKeyboard, TelegramGatewayService } from "../telegram/gateway.js"
 import { progressEditInterval } from "./job-policy.js"
 
 export const makeProgress = (gateway: TelegramGatewayService) =>
   Effect.gen(function*() {
     const last = yield* Ref.make({ text: "", at: Number.NEGATIVE_INFINITY })
 
-    const show = (chatId: number, messageId: number, text: string, options?: { readonly force?: boolean | undefined }) =>
+    const show = (
+      chatId: number,
+      messageId: number,
+      text: string,
+      options?: { readonly force?: boolean | undefined; readonly keyboard?: InlineKeyboard | undefined }
+    ) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const previous = yield* Ref.get(last)
         if (previous.text === text) return
         if (!options?.force && now - previous.at < Duration.toMillis(progressEditInterval)) return
         yield* Ref.set(last, { text, at: now })
-        yield* gateway.editMessageText(chatId, messageId, text).pipe(
+        // An edit without a keyboard removes the one the message had (e.g. Cancel).
+        yield* gateway.editMessageText(chatId, messageId, text, { keyboard: options?.keyboard }).pipe(
           Effect.catchAll((error) => Effect.logDebug("progress edit skipped", error))
         )
       })

@@ -13,10 +13,11 @@ export type JobFailure =
   | { readonly _tag: "Deadline" }
   | { readonly _tag: "PhotoUnavailable"; readonly reason: string }
   | { readonly _tag: "DeliveryFailed"; readonly reason: string }
+  | { readonly _tag: "Cancelled" }
 
 /** Whether pressing "Try again" can help. */
 export const retryHelps = (failure: JobFailure): boolean =>
-  failure._tag !== "KieUserError" && failure._tag !== "PhotoUnavailable"
+  failure._tag !== "KieUserError" && failure._tag !== "PhotoUnavailable" && failure._tag !== "Cancelled"
 
 const creditBack = { en: "Your credit is back on your balance.", ru: "Кредит возвращён на баланс." }
 
@@ -48,6 +49,8 @@ export const failureText = (lang: Language, failure: JobFailure): string => {
         return "We could not download your photo from Telegram (it may be too large, over 20 MB). Please send it again as a photo."
       case "DeliveryFailed":
         return "Your video was made but we could not send it to this chat."
+      case "Cancelled":
+        return "Cancelled before it reached the video service."
     }
   }
   const ru = (): string => {
@@ -77,6 +80,8 @@ export const failureText = (lang: Language, failure: JobFailure): string => {
         return "Не удалось скачать фото из Telegram (возможно, оно больше 20 МБ). Пришлите его ещё раз как фото."
       case "DeliveryFailed":
         return "Видео готово, но отправить его в этот чат не удалось."
+      case "Cancelled":
+        return "Отменено до отправки в сервис генерации."
     }
   }
   const retry = retryHelps(failure)

@@ -54,5 +54,6 @@ export const videoTooBig = (lang: Language, url: string, sizeBytes: number) => {
 
 export const buttons = {
   generateAgain: (lang: Language) => lang === "ru" ? "🔁 Сгенерировать ещё" : "🔁 Generate again",
-  tryAgain: (lang: Language) => lang === "ru" ? "🔁 Попробовать снова" : "🔁 Try again"
+  tryAgain: (lang: Language) => lang === "ru" ? "🔁 Попробовать снова" : "🔁 Try again",
+  cancel: (lang: Language) => lang === "ru" ? "✖️ Отменить" : "✖️ Cancel"
 }

@@ -23,6 +23,7 @@ export const runnerLayer = <A, E, R>(settings: AppSettings, actors: Layer.Layer<
 export const IdleJobEntity = JobEntity.toLayer(Effect.succeed(JobEntity.of({
   Start: () => Effect.succeed("queued" as const),
   KieCallback: () => Effect.void,
+  Cancel: () => Effect.succeed("too-late" as const),
   GetState: () => Effect.succeed(Option.none())
 })))
 
