@@ -10,7 +10,7 @@
 import { ClusterSchema, Entity } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
 import { Cause, Effect, FiberHandle, Layer, Option, Queue, Schedule, Schema } from "effect"
-import { JobId, UserId } from "../domain/ids.js"
+import { JobId, RequestKey, UserId } from "../domain/ids.js"
 import { KieCallbackSink } from "../kie/callback-sink.js"
 import { makeJobDriver } from "../jobs/job-driver.js"
 import { driverRestartDelay } from "../jobs/job-policy.js"
@@ -28,11 +28,14 @@ export const KieCallback = Rpc.make("KieCallback", {
   primaryKey: ({ taskId }) => taskId
 }).annotate(ClusterSchema.Persisted, true)
 
-/** The user's Cancel button: honoured only while the job has not reached KIE. */
+/**
+ * The user's Cancel button: honoured only while the job has not reached KIE. Keyed by the
+ * press (callback query id), since its answer depends on who pressed and when (P1).
+ */
 export const Cancel = Rpc.make("Cancel", {
-  payload: { jobId: JobId, userId: UserId },
+  payload: { jobId: JobId, userId: UserId, requestKey: RequestKey },
   success: Schema.Literal("cancelled", "too-late", "not-found"),
-  primaryKey: ({ jobId }) => jobId
+  primaryKey: ({ requestKey }) => requestKey
 }).annotate(ClusterSchema.Persisted, true)
 
 export const GetState = Rpc.make("GetState", { success: Schema.OptionFromSelf(JobState) })
