@@ -1,0 +1,102 @@
+import { SqlClient } from "@effect/sql"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Logger, LogLevel, Option, Redacted, TestClock } from "effect"
+import type { JobId } from "../../src/domain/ids.js"
+import { SimFaults } from "../../src/sim/kie/index.js"
+import { JobRepo, type JobState } from "../../src/storage/job-repo.js"
+import { dialects } from "../support/database.js"
+import {
+  advanceUntil,
+  jobRunnerLayer,
+  sendPhotoAndStart,
+  type Simulators,
+  startSimulators
+} from "../support/job-harness.js"
+
+const stateOf = (jobId: JobId) =>
+  Effect.flatMap(JobRepo, (repo) => repo.stateOf(jobId)).pipe(Effect.map(Option.getOrUndefined))
+const reaches = (jobId: JobId, ...states: ReadonlyArray<JobState>) => () =>
+  Effect.map(stateOf(jobId), (current) => current !== undefined && states.includes(current))
+
+const inRunner = <A, E>(sims: Simulators, body: Effect.Effect<A, E, any>) =>
+  Effect.gen(function*() {
+    yield* TestClock.adjust(1)
+    return yield* body
+  }).pipe(Effect.provide(jobRunnerLayer(sims.settings))) as Effect.Effect<A, E>
+
+/** Stops the runner while the job is in `state` (held there by `hold`), then finishes it on a new runner. */
+const restartIn = (
+  dialect: "sqlite" | "pg",
+  state: JobState,
+  hold: (sims: Simulators) => void,
+  release: (sims: Simulators) => void
+) =>
+  Effect.gen(function*() {
+    const sims = yield* startSimulators(dialect)
+    hold(sims)
+    const jobId = yield* inRunner(sims, Effect.gen(function*() {
+      const started = yield* sendPhotoAndStart(sims, 7001)
+      assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, state), "6 minutes", "1 second"))
+      return started.jobId
+    }))
+    release(sims)
+    yield* inRunner(sims, Effect.gen(function*() {
+      assert.isTrue(yield* advanceUntil(sims.kie, reaches(jobId, "delivered"), "8 minutes"))
+      const sql = yield* SqlClient.SqlClient
+      const kinds = yield* sql<{ kind: string }>`SELECT kind FROM credit_ledger WHERE job_id = ${jobId} ORDER BY id`
+      assert.deepStrictEqual(kinds.map((row) => row.kind), ["reserve", "capture"])
+      const balance = yield* sql<{ free_tokens: number }>`SELECT free_tokens FROM balances WHERE user_id = 7001`
+      assert.strictEqual(Number(balance[0]!.free_tokens), 1)
+    }))
+    assert.strictEqual(sims.kie.tasks().length, 1, "one KIE task")
+    assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1, "one video")
+  })
+
+describe.each(dialects)("JobEntity restarts on %s", (dialect) => {
+  it.scoped("a runner stopped while the job is submitting: the job resumes and completes once", () =>
+    restartIn(
+      dialect,
+      "submitting",
+      (sims) => sims.kie.setFaults({ upload: [SimFaults.hang] }),
+      (sims) => sims.kie.resetFaults()
+    ), 120_000)
+
+  it.scoped("a runner stopped while the job is polling: no second KIE task, one video", () =>
+    restartIn(dialect, "polling", () => {}, () => {}), 120_000)
+
+  it.scoped("a runner stopped while the job is delivering: one video, captured once", () =>
+    restartIn(
+      dialect,
+      "delivering",
+      (sims) => sims.telegram.injectFault({ kind: "server_error", method: "sendVideo" }),
+      (sims) => sims.telegram.faults.clear()
+    ), 120_000)
+})
+
+describe("secrets stay in the process", () => {
+  it.scoped("no KIE request carries the bot token and no log line carries the token or the KIE key", () =>
+    Effect.gen(function*() {
+      const sims = yield* startSimulators("sqlite")
+      const lines: Array<string> = []
+      const capture = Logger.replace(
+        Logger.defaultLogger,
+        Logger.map(Logger.logfmtLogger, (line) => {
+          lines.push(line)
+        })
+      )
+      sims.kie.setFaults({ outcomes: [SimFaults.outcomes.generationFailed, SimFaults.outcomes.contentPolicy] })
+      yield* inRunner(sims, Effect.gen(function*() {
+        const started = yield* sendPhotoAndStart(sims, 7101)
+        assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, "refunded"), "12 minutes", "10 seconds"))
+      })).pipe(Effect.provide(capture), Logger.withMinimumLogLevel(LogLevel.All))
+      const token = Redacted.value(Option.getOrThrow(sims.settings.telegram.botToken))
+      const key = Redacted.value(Option.getOrThrow(sims.settings.kie.apiKey))
+      assert.isAbove(lines.length, 0)
+      for (const line of lines) {
+        assert.notInclude(line, token)
+        assert.notInclude(line, key)
+      }
+      for (const task of sims.kie.tasks()) assert.notInclude(JSON.stringify(task), token)
+      assert.notInclude(JSON.stringify(sims.kie.uploads()), token)
+    }), 120_000)
+})
