@@ -24,6 +24,12 @@ const expectReadyThenCleanExit = async (env: Record<string, string>, mode: RegEx
     const ready = await waitFor(async () => (await getJson(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, 30_000)
     expect(ready, bot.output()).toBe(true)
     expect((await getJson(`http://127.0.0.1:${httpPort}/healthz`)).body).toEqual({ ok: true })
+    expect((await getJson(`http://127.0.0.1:${httpPort}/readyz`)).body).toMatchObject({
+      ready: true,
+      database: "ok",
+      holdsShards: true,
+      kie: { state: "closed" }
+    })
     expect(bot.output()).toMatch(mode)
     const stoppingAt = Date.now()
     bot.child.kill("SIGTERM")

@@ -1,18 +1,21 @@
 /**
  * `/healthz`: the process answers. `/readyz`: this runner can do work now, i.e. the
  * database answers and the runner owns shards; a load balancer sends traffic only then.
+ * It also reports the KIE circuit breaker.
  */
 import { Sharding } from "@effect/cluster"
 import { HttpServerResponse } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import { holdsShards } from "../cluster/runner.js"
+import { KieCircuitBreaker } from "../kie/circuit-breaker.js"
 import { AppRouter } from "./router.js"
 
 export const HealthRoutes = AppRouter.use((router) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const sharding = yield* Sharding.Sharding
+    const breaker = yield* KieCircuitBreaker
 
     yield* router.get("/healthz", HttpServerResponse.json({ ok: true }))
 
@@ -27,8 +30,17 @@ export const HealthRoutes = AppRouter.use((router) =>
         const shards = yield* holdsShards.pipe(Effect.provideService(Sharding.Sharding, sharding))
         const shuttingDown = yield* sharding.isShutdown
         const ready = database === "ok" && shards && !shuttingDown
+        // A paused KIE does not make the runner unready: it still takes updates, and jobs
+        // wait in the queue with the user's credit safe. It is shown for operators.
+        const kie = yield* breaker.state
         return yield* HttpServerResponse.json(
-          { ready, database, holdsShards: shards, shuttingDown },
+          {
+            ready,
+            database,
+            holdsShards: shards,
+            shuttingDown,
+            kie: kie._tag === "Closed" ? { state: "closed" } : { state: "open", reason: kie.reason, since: kie.since }
+          },
           { status: ready ? 200 : 503 }
         )
       })

@@ -57,6 +57,8 @@ export interface KieSimulator {
   readonly task: (taskId: string) => SimTask | undefined
   readonly uploads: () => ReadonlyArray<{ readonly path: string; readonly size: number; readonly mimeType: string }>
   readonly callbacks: () => ReadonlyArray<CallbackDelivery>
+  /** Authenticated API requests per route, e.g. "GET /api/v1/jobs/recordInfo". */
+  readonly requestCounts: () => ReadonlyMap<string, number>
   /** createTask attempts (accepted or not), with the time they arrived; for rate checks. */
   readonly createAttempts: () => ReadonlyArray<{ readonly at: number; readonly status: number }>
   readonly credits: () => number
@@ -336,6 +338,9 @@ export const startKieSimulator = async (options: KieSimOptions = {}): Promise<Ki
     storeFile(res, typeof body.uploadPath === "string" ? body.uploadPath : "", fileName, bytes, mimeType)
   }
 
+  // Authenticated API requests by route ("POST /api/v1/jobs/createTask"), for per-job cost figures.
+  const requestCounts = new Map<string, number>()
+
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", baseUrl)
     if (req.method === "GET" && url.pathname.startsWith("/files/")) {
@@ -360,6 +365,7 @@ export const startKieSimulator = async (options: KieSimOptions = {}): Promise<Ki
       return json(res, 200, { code: 401, msg: "You do not have access permissions", data: null })
     }
     const route = `${req.method} ${url.pathname}`
+    requestCounts.set(route, (requestCounts.get(route) ?? 0) + 1)
     switch (route) {
       case "POST /api/v1/jobs/createTask":
         return createTask(req, res)
@@ -388,6 +394,7 @@ export const startKieSimulator = async (options: KieSimOptions = {}): Promise<Ki
   baseUrl = `http://${options.host ?? "127.0.0.1"}:${address.port}`
 
   return {
+    requestCounts: () => new Map(requestCounts),
     url: baseUrl,
     apiKey,
     get faults() {
