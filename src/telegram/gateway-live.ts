@@ -14,7 +14,7 @@
  */
 import { RateLimiter } from "@effect/experimental"
 import { Api, InputFile } from "grammy"
-import type { InlineKeyboardMarkup, Message } from "grammy/types"
+import type { InlineKeyboardMarkup, Message, StarTransaction, TransactionPartner } from "grammy/types"
 import { ConfigError, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { AppConfig } from "../config.js"
 import { type TelegramError, TelegramPermanentError } from "../errors/telegram-errors.js"
@@ -23,6 +23,7 @@ import { classifyAnswer, classifyFailure, isAlreadyDeleted, isNotModified, isUrl
 import {
   type DownloadedFile,
   type InlineKeyboard,
+  type StarTransactionEntry,
   TelegramGateway,
   type TelegramGatewayService,
   type VideoDelivery
@@ -164,6 +165,22 @@ const videoFileName = (url: string): string => {
     return "video.mp4"
   }
 }
+
+const isAlreadyRefunded = (error: TelegramError) =>
+  error._tag === "TelegramPermanentError" && /CHARGE_ALREADY_REFUNDED/i.test(error.description ?? "")
+
+const partnerUser = (partner: TransactionPartner | undefined) =>
+  partner !== undefined && partner.type === "user"
+    ? { userId: partner.user.id, invoicePayload: partner.invoice_payload }
+    : { userId: undefined, invoicePayload: undefined }
+
+export const toTransactionEntry = (transaction: StarTransaction): StarTransactionEntry => ({
+  id: transaction.id,
+  amount: transaction.amount,
+  date: transaction.date,
+  direction: transaction.source !== undefined ? "incoming" : "outgoing",
+  ...partnerUser(transaction.source ?? transaction.receiver)
+})
 
 export const makeTelegramGateway = (
   options: TelegramGatewayOptions
@@ -321,7 +338,54 @@ export const makeTelegramGateway = (
         } satisfies DownloadedFile
       }).pipe(Effect.withSpan("TelegramGateway.downloadFile"))
 
-    return TelegramGateway.of({ sendMessage, editMessageText, deleteMessage, sendChatAction, sendVideo, downloadFile })
+    const sendInvoice: TelegramGatewayService["sendInvoice"] = (chatId, invoice) =>
+      call("sendInvoice", chatId, (signal) =>
+        api.sendInvoice(
+          chatId,
+          invoice.title,
+          invoice.description,
+          invoice.payload,
+          "XTR",
+          [{ label: invoice.label, amount: invoice.stars }],
+          { provider_token: "" },
+          signal
+        )).pipe(Effect.map((message) => message.message_id), Effect.withSpan("TelegramGateway.sendInvoice"))
+
+    const answerPreCheckoutQuery: TelegramGatewayService["answerPreCheckoutQuery"] = (queryId, errorMessage) =>
+      call("answerPreCheckoutQuery", undefined, (signal) =>
+        errorMessage === undefined
+          ? api.answerPreCheckoutQuery(queryId, true, undefined, signal)
+          : api.answerPreCheckoutQuery(queryId, false, { error_message: errorMessage }, signal)).pipe(
+          Effect.asVoid,
+          Effect.withSpan("TelegramGateway.answerPreCheckoutQuery")
+        )
+
+    const refundStarPayment: TelegramGatewayService["refundStarPayment"] = (userId, chargeId) =>
+      call("refundStarPayment", undefined, (signal) => api.refundStarPayment(userId, chargeId, signal)).pipe(
+        Effect.asVoid,
+        // Telegram's answer to a second refund; also returned once by a server bug while refunding (telegram.md §1).
+        Effect.catchIf(isAlreadyRefunded, () => Effect.void),
+        Effect.withSpan("TelegramGateway.refundStarPayment")
+      )
+
+    const getStarTransactions: TelegramGatewayService["getStarTransactions"] = (offset, limit) =>
+      call("getStarTransactions", undefined, (signal) => api.getStarTransactions({ offset, limit }, signal)).pipe(
+        Effect.map((page) => page.transactions.map(toTransactionEntry)),
+        Effect.withSpan("TelegramGateway.getStarTransactions")
+      )
+
+    return TelegramGateway.of({
+      sendMessage,
+      editMessageText,
+      deleteMessage,
+      sendChatAction,
+      sendVideo,
+      downloadFile,
+      sendInvoice,
+      answerPreCheckoutQuery,
+      refundStarPayment,
+      getStarTransactions
+    })
   })
 
 /** The gateway for an explicit token and API root (the sandbox passes the simulator's). */

@@ -26,6 +26,28 @@ export type VideoDelivery =
   /** Too large for the Bot API: a text message with the link was sent instead. */
   | { readonly _tag: "SentAsLink"; readonly messageId: number; readonly sizeBytes: number }
 
+/** A Stars invoice: currency XTR, no provider token, exactly one price. */
+export interface StarsInvoice {
+  readonly title: string
+  readonly description: string
+  /** 1-128 bytes, never shown to the user; comes back in pre-checkout and successful_payment. */
+  readonly payload: string
+  readonly label: string
+  readonly stars: number
+}
+
+/** One entry of getStarTransactions, reduced to what reconciliation reads. */
+export interface StarTransactionEntry {
+  /** For an incoming payment, its telegram_payment_charge_id; a refund reuses the payment's id. */
+  readonly id: string
+  readonly amount: number
+  readonly date: number
+  readonly direction: "incoming" | "outgoing"
+  /** The user who paid (incoming) or was refunded (outgoing), when a user was the partner. */
+  readonly userId: number | undefined
+  readonly invoicePayload: string | undefined
+}
+
 export interface TelegramGatewayService {
   readonly sendMessage: (
     chatId: number,
@@ -57,6 +79,17 @@ export interface TelegramGatewayService {
   ) => Effect.Effect<VideoDelivery, TelegramError>
   /** getFile + download; the token-bearing file URL never leaves this service. */
   readonly downloadFile: (fileId: string) => Effect.Effect<DownloadedFile, TelegramError | TelegramPermanentError>
+  /** sendInvoice in Telegram Stars; returns the invoice message's id. */
+  readonly sendInvoice: (chatId: number, invoice: StarsInvoice) => Effect.Effect<number, TelegramError>
+  /** `errorMessage` undefined answers yes; a string answers no and is shown to the user. */
+  readonly answerPreCheckoutQuery: (queryId: string, errorMessage?: string | undefined) => Effect.Effect<void, TelegramError>
+  /** Returns the Stars of a payment; "already refunded" counts as success. */
+  readonly refundStarPayment: (userId: number, chargeId: string) => Effect.Effect<void, TelegramError>
+  /** One page of the bot's Star transactions, oldest first. */
+  readonly getStarTransactions: (
+    offset: number,
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<StarTransactionEntry>, TelegramError>
 }
 
 export class TelegramGateway extends Context.Tag("app/TelegramGateway")<TelegramGateway, TelegramGatewayService>() {}
