@@ -43,6 +43,18 @@ export interface AppSettings {
   readonly adminIds: ReadonlyArray<number>
   readonly freeTokens: number
   readonly starPackages: ReadonlyArray<StarPackage>
+  readonly bot: {
+    /** Jobs one user may have unfinished at once (MAX_JOBS_IN_FLIGHT). */
+    readonly maxJobsInFlight: number
+    /** Messages and button presses one user may send per minute (FLOOD_LIMIT_PER_MINUTE). */
+    readonly floodLimitPerMinute: number
+    /** Long-polling timeout of getUpdates, in seconds (TELEGRAM_POLL_TIMEOUT). */
+    readonly pollTimeoutSeconds: number
+  }
+  readonly payments: {
+    /** Signs invoice payloads; the same on every runner (PAYMENTS_SECRET). */
+    readonly secret: Option.Option<Redacted.Redacted<string>>
+  }
 }
 
 // Refinements that turn a bad value into a ConfigError naming the variable and what is
@@ -201,7 +213,15 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
   runnerPort: integerIn("RUNNER_PORT", 1, 65535, 34431),
   adminIds,
   freeTokens: integerIn("FREE_TOKENS", 0, 1000, 2),
-  starPackages
+  starPackages,
+  bot: Config.all({
+    maxJobsInFlight: integerIn("MAX_JOBS_IN_FLIGHT", 1, 100, 2),
+    floodLimitPerMinute: integerIn("FLOOD_LIMIT_PER_MINUTE", 1, 1000, 20),
+    pollTimeoutSeconds: integerIn("TELEGRAM_POLL_TIMEOUT", 0, 50, 25)
+  }),
+  payments: Config.all({
+    secret: optionalRedacted("PAYMENTS_SECRET")
+  })
 }).pipe(
   Config.mapOrFail((settings) =>
     settings.telegram.mode === "webhook" && Option.isNone(settings.telegram.webhookSecret)

@@ -10,18 +10,32 @@ import { AppConfig, describeConfigError } from "./config.js"
 import { HealthRoutes } from "./http/health.js"
 import { KieCallbackRoutes } from "./http/kie-callback.js"
 import { KieServicesLive } from "./kie/index.js"
-import { OperatorAlerts } from "./kie/operator-alerts.js"
 import { AppConfigWithSandbox } from "./sim/sandbox.js"
+import { UserUpdatesLive } from "./telegram/bot.js"
 import { TelegramGatewayLive } from "./telegram/gateway-live.js"
+import { TelegramPollerLive } from "./telegram/intake/poller.js"
+import { RegisterWebhookLive, TelegramWebhookRoutes } from "./telegram/intake/webhook.js"
+import { TelegramOperatorAlertsLive } from "./telegram/operator-alerts.js"
 import { HttpServerLive } from "./http/router.js"
 import { DatabaseLive, describeDatabase } from "./storage/database.js"
 
-const OutsideServicesLive = Layer.mergeAll(KieServicesLive, TelegramGatewayLive).pipe(
-  Layer.provide(OperatorAlerts.Log)
+// Operator alerts reach the admins through the same gateway the jobs use.
+const OutsideServicesLive = KieServicesLive.pipe(
+  Layer.provide(TelegramOperatorAlertsLive),
+  Layer.provideMerge(TelegramGatewayLive)
+)
+
+/** Updates in: the polling singleton, or the webhook route and its registration. */
+const TelegramIntakeLive = Layer.unwrapEffect(
+  Effect.map(AppConfig, (config) => config.telegram.mode === "webhook" ? RegisterWebhookLive : TelegramPollerLive)
+)
+
+const TelegramRoutesLive = Layer.unwrapEffect(
+  Effect.map(AppConfig, (config) => config.telegram.mode === "webhook" ? TelegramWebhookRoutes : Layer.empty)
 )
 
 const HttpLive = HttpServerLive.pipe(
-  Layer.provide([HealthRoutes, KieCallbackRoutes.pipe(Layer.provide(JobCallbackSinkLive))])
+  Layer.provide([HealthRoutes, KieCallbackRoutes.pipe(Layer.provide(JobCallbackSinkLive)), TelegramRoutesLive])
 )
 
 const AnnounceMode = Layer.effectDiscard(
@@ -35,7 +49,9 @@ const AnnounceMode = Layer.effectDiscard(
   })
 )
 
-const AppLive = Layer.mergeAll(ActorsLive, HttpLive, AnnounceMode).pipe(
+const AppLive = Layer.mergeAll(ActorsLive, HttpLive, TelegramIntakeLive, AnnounceMode).pipe(
+  // Each user's entity runs the bot's handlers for that user's updates.
+  Layer.provideMerge(UserUpdatesLive),
   Layer.provideMerge(OutsideServicesLive),
   Layer.provideMerge(RunnerLive),
   Layer.provideMerge(DatabaseLive),

@@ -9,7 +9,7 @@
 import { ClusterSchema, Entity } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
 import { SqlClient } from "@effect/sql"
-import { Clock, Effect, Option, Ref, Schema } from "effect"
+import { Clock, Context, Effect, Option, Ref, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { Balance, ReservationSplit } from "../domain/balance.js"
 import { JobId, RequestKey, UserId } from "../domain/ids.js"
@@ -51,18 +51,20 @@ export const Register = Rpc.make("Register", {
 
 export const GetBalance = Rpc.make("GetBalance", { success: Balance })
 
+const StartJobFields = {
+  requestKey: RequestKey,
+  chatId: Schema.Int,
+  photo: PhotoRef,
+  prompt: Schema.String,
+  model: Schema.String,
+  durationSeconds: Schema.Int.pipe(Schema.positive()),
+  cost: PositiveUnits,
+  /** The user's Telegram language, for the job's messages. */
+  languageCode: Schema.optional(Schema.String)
+}
+
 export const StartJob = Rpc.make("StartJob", {
-  payload: {
-    requestKey: RequestKey,
-    chatId: Schema.Int,
-    photo: PhotoRef,
-    prompt: Schema.String,
-    model: Schema.String,
-    durationSeconds: Schema.Int.pipe(Schema.positive()),
-    cost: PositiveUnits,
-    /** The user's Telegram language, for the job's messages. */
-    languageCode: Schema.optional(Schema.String)
-  },
+  payload: StartJobFields,
   success: JobStarted,
   error: InsufficientCredits,
   primaryKey: ({ requestKey }) => requestKey
@@ -88,19 +90,61 @@ export const Grant = Rpc.make("Grant", {
   primaryKey: ({ paymentId }) => paymentId
 }).annotate(ClusterSchema.Persisted, true)
 
+const AdjustFields = {
+  adjustmentId: Schema.String.pipe(Schema.minLength(1)),
+  adminId: Schema.Int,
+  delta: Schema.Int.pipe(Schema.filter((n) => n !== 0, { message: () => "delta must not be 0" })),
+  note: Schema.String.pipe(Schema.minLength(1))
+}
+
 export const Adjust = Rpc.make("Adjust", {
-  payload: {
-    adjustmentId: Schema.String.pipe(Schema.minLength(1)),
-    adminId: Schema.Int,
-    delta: Schema.Int.pipe(Schema.filter((n) => n !== 0, { message: () => "delta must not be 0" })),
-    note: Schema.String.pipe(Schema.minLength(1))
-  },
+  payload: AdjustFields,
   success: Balance,
   error: InsufficientCredits,
   primaryKey: ({ adjustmentId }) => adjustmentId
 }).annotate(ClusterSchema.Persisted, true)
 
-export const UserEntity = Entity.make("User", [Register, GetBalance, StartJob, Capture, Refund, Grant, Adjust])
+/** A Telegram update as received; only `update_id` is read here, the bot reads the rest. */
+export const TelegramUpdate = Schema.Struct(
+  { update_id: Schema.Int },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+)
+export type TelegramUpdate = typeof TelegramUpdate.Type
+
+/**
+ * One Telegram update of this user, handed over by the intake (poller or webhook). Keyed by
+ * `update_id`, so a redelivered update is stored once and handled once.
+ */
+export const HandleUpdate = Rpc.make("HandleUpdate", {
+  payload: { update: TelegramUpdate },
+  primaryKey: ({ update }) => String(update.update_id)
+}).annotate(ClusterSchema.Persisted, true)
+
+export const UserEntity = Entity.make("User", [Register, GetBalance, StartJob, Capture, Refund, Grant, Adjust, HandleUpdate])
+
+export type StartJobInput = Schema.Struct.Type<typeof StartJobFields>
+export type AdjustInput = Schema.Struct.Type<typeof AdjustFields>
+
+/**
+ * The entity's own logic, for the bot's handlers that run inside this entity. They must
+ * call these, never the entity's client: a message to itself would queue behind the update
+ * being handled and wait forever.
+ */
+export interface UserOps {
+  readonly userId: UserId
+  readonly register: (requestKey: string, profile: typeof UserProfile.Type) => Effect.Effect<Registered>
+  readonly balance: Effect.Effect<Balance>
+  readonly startJob: (payload: StartJobInput) => Effect.Effect<JobStarted, InsufficientCredits>
+  readonly adjust: (payload: AdjustInput) => Effect.Effect<Balance, InsufficientCredits>
+}
+
+/**
+ * Runs the bot's handlers for one update of the user whose entity calls it. Provided by the
+ * Telegram front (src/telegram/bot.ts); a runner without it logs and drops updates.
+ */
+export class UserUpdates extends Context.Tag("app/UserUpdates")<UserUpdates, {
+  readonly make: (ops: UserOps) => Effect.Effect<(update: TelegramUpdate) => Effect.Effect<void>>
+}>() {}
 
 /** The job id is a function of the request, so a redelivered request finds its own job. */
 export const jobIdFor = (userId: UserId, requestKey: string): JobId =>
@@ -153,64 +197,93 @@ export const UserEntityLive = UserEntity.toLayer(
         return result.balance
       })
 
-    return UserEntity.of({
-      Register: Effect.fnUntraced(function*({ payload }) {
-        yield* ledger.ensureUser(userId, payload.profile)
-        const result = yield* applyEntry({
-          userId,
-          opKey: `free_grant:${userId}`,
-          kind: "free_grant",
-          deltaCredits: 0,
-          deltaFree: freeTokens
+    const register = Effect.fnUntraced(function*(_requestKey: string, profile: typeof UserProfile.Type) {
+      yield* ledger.ensureUser(userId, profile)
+      const result = yield* applyEntry({
+        userId,
+        opKey: `free_grant:${userId}`,
+        kind: "free_grant",
+        deltaCredits: 0,
+        deltaFree: freeTokens
+      })
+      return new Registered({ balance: result.balance, newlyGranted: result.applied })
+    }, sql.withTransaction, Effect.orDie)
+
+    const startJob = Effect.fnUntraced(function*(payload: StartJobInput) {
+      const jobId = jobIdFor(userId, payload.requestKey)
+      const existing = yield* ledger.reservationOf(jobId)
+      const started = Option.isSome(existing)
+        ? new JobStarted({ jobId, balance: yield* Ref.get(balance), split: existing.value.split })
+        : yield* Effect.gen(function*() {
+          const current = yield* Ref.get(balance)
+          const split = splitCost(current, payload.cost)
+          if (Option.isNone(split)) {
+            return yield* new InsufficientCredits({
+              required: payload.cost,
+              available: current.total,
+              shortfall: payload.cost - current.total
+            })
+          }
+          const result = yield* applyEntry({
+            userId,
+            opKey: `reserve:${jobId}`,
+            kind: "reserve",
+            jobId,
+            deltaCredits: -split.value.fromCredits,
+            deltaFree: -split.value.fromFreeTokens
+          })
+          yield* jobRepo.insertQueued({
+            id: jobId,
+            userId,
+            chatId: payload.chatId,
+            requestKey: payload.requestKey,
+            model: payload.model,
+            prompt: payload.prompt,
+            cost: payload.cost,
+            durationSeconds: payload.durationSeconds,
+            photoFileId: payload.photo.fileId,
+            language: payload.languageCode,
+            createdAtMs: yield* Clock.currentTimeMillis
+          })
+          return new JobStarted({ jobId, balance: result.balance, split: split.value })
+        }).pipe(sql.withTransaction)
+      // Sent after the commit; a crash before this line redelivers StartJob, which finds
+      // the reservation above and sends Start again (deduplicated by the job id).
+      yield* jobs(jobId).Start({ jobId, userId }, { discard: true }).pipe(Effect.orDie)
+      return started
+    }, Effect.catchTag("SqlError", Effect.die))
+
+    const adjust = Effect.fnUntraced(function*(payload: AdjustInput) {
+      const current = yield* Ref.get(balance)
+      if (current.credits + payload.delta < 0) {
+        return yield* new InsufficientCredits({
+          required: -payload.delta,
+          available: current.credits,
+          shortfall: -payload.delta - current.credits
         })
-        return new Registered({ balance: result.balance, newlyGranted: result.applied })
-      }, sql.withTransaction, Effect.orDie),
+      }
+      const result = yield* applyEntry({
+        userId,
+        opKey: `adjust:${payload.adjustmentId}`,
+        kind: "adjust",
+        adminId: payload.adminId,
+        note: payload.note,
+        deltaCredits: payload.delta,
+        deltaFree: 0
+      })
+      return result.balance
+    }, Effect.catchTag("SqlError", Effect.die))
+
+    const ops: UserOps = { userId, register, balance: Ref.get(balance), startJob, adjust }
+    const updates = yield* Effect.serviceOption(UserUpdates)
+    const handleUpdate = Option.isSome(updates) ? yield* updates.value.make(ops) : undefined
+
+    return UserEntity.of({
+      Register: ({ payload }) => register(payload.requestKey, payload.profile),
 
       GetBalance: () => Ref.get(balance),
 
-      StartJob: Effect.fnUntraced(function*({ payload }) {
-        const jobId = jobIdFor(userId, payload.requestKey)
-        const existing = yield* ledger.reservationOf(jobId)
-        const started = Option.isSome(existing)
-          ? new JobStarted({ jobId, balance: yield* Ref.get(balance), split: existing.value.split })
-          : yield* Effect.gen(function*() {
-            const current = yield* Ref.get(balance)
-            const split = splitCost(current, payload.cost)
-            if (Option.isNone(split)) {
-              return yield* new InsufficientCredits({
-                required: payload.cost,
-                available: current.total,
-                shortfall: payload.cost - current.total
-              })
-            }
-            const result = yield* applyEntry({
-              userId,
-              opKey: `reserve:${jobId}`,
-              kind: "reserve",
-              jobId,
-              deltaCredits: -split.value.fromCredits,
-              deltaFree: -split.value.fromFreeTokens
-            })
-            yield* jobRepo.insertQueued({
-              id: jobId,
-              userId,
-              chatId: payload.chatId,
-              requestKey: payload.requestKey,
-              model: payload.model,
-              prompt: payload.prompt,
-              cost: payload.cost,
-              durationSeconds: payload.durationSeconds,
-              photoFileId: payload.photo.fileId,
-              language: payload.languageCode,
-              createdAtMs: yield* Clock.currentTimeMillis
-            })
-            return new JobStarted({ jobId, balance: result.balance, split: split.value })
-          }).pipe(sql.withTransaction)
-        // Sent after the commit; a crash before this line redelivers StartJob, which finds
-        // the reservation above and sends Start again (deduplicated by the job id).
-        yield* jobs(jobId).Start({ jobId, userId }, { discard: true }).pipe(Effect.orDie)
-        return started
-      }, Effect.catchTag("SqlError", Effect.die)),
+      StartJob: ({ payload }) => startJob(payload),
 
       Capture: ({ payload }) => settle(payload.jobId, "capture", "").pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die)),
 
@@ -231,26 +304,14 @@ export const UserEntityLive = UserEntity.toLayer(
         return result.balance
       }, Effect.orDie),
 
-      Adjust: Effect.fnUntraced(function*({ payload }) {
-        const current = yield* Ref.get(balance)
-        if (current.credits + payload.delta < 0) {
-          return yield* new InsufficientCredits({
-            required: -payload.delta,
-            available: current.credits,
-            shortfall: -payload.delta - current.credits
-          })
-        }
-        const result = yield* applyEntry({
-          userId,
-          opKey: `adjust:${payload.adjustmentId}`,
-          kind: "adjust",
-          adminId: payload.adminId,
-          note: payload.note,
-          deltaCredits: payload.delta,
-          deltaFree: 0
-        })
-        return result.balance
-      }, Effect.catchTag("SqlError", Effect.die))
+      Adjust: ({ payload }) => adjust(payload),
+
+      HandleUpdate: ({ payload }) =>
+        handleUpdate === undefined
+          ? Effect.logError("an update reached a runner without the Telegram bot; dropped").pipe(
+            Effect.annotateLogs({ updateId: payload.update.update_id })
+          )
+          : handleUpdate(payload.update)
     })
   }).pipe(Effect.orDie),
   { maxIdleTime: "5 minutes" }

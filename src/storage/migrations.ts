@@ -7,9 +7,10 @@ import { Migrator, SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
 import appTables from "./migrations/0001_app_tables.js"
 import jobProgress from "./migrations/0002_job_progress.js"
+import botIntake from "./migrations/0003_bot_intake.js"
 
 const runMigrations = Migrator.make({})({
-  loader: Migrator.fromRecord({ "0001_app_tables": appTables, "0002_job_progress": jobProgress }),
+  loader: Migrator.fromRecord({ "0001_app_tables": appTables, "0002_job_progress": jobProgress, "0003_bot_intake": botIntake }),
   table: "app_migrations"
 })
 

@@ -1,0 +1,138 @@
+/**
+ * The grammY bot, run inside each user's entity (design: "Updates in"). The intake hands
+ * every update to its user's entity as a persisted message; the entity calls the handler
+ * made here, which runs the grammY middleware chain with `bot.handleUpdate`. One user's
+ * updates are therefore handled one at a time, in order, wherever that user's shard lives.
+ *
+ * The middleware, in order: language, first-contact registration, the flood limit, the
+ * features, and last the answers for whatever no feature took.
+ */
+import { RateLimiter } from "@effect/experimental"
+import { Cause, Effect, Exit, FiberSet, Layer, Redacted, Schedule } from "effect"
+import { Bot } from "grammy"
+import type { Update, UserFromGetMe } from "grammy/types"
+import { JobEntity } from "../actors/job-entity.js"
+import { type TelegramUpdate, UserEntity, type UserOps, UserUpdates } from "../actors/user-entity.js"
+import { AppConfig } from "../config.js"
+import { RateLimiterStoreLive } from "../kie/rate-limiter.js"
+import { BotState } from "../storage/bot-state.js"
+import type { BotContext, BotEnv } from "./context.js"
+import { adminFeature } from "./features/admin.js"
+import { buyFeature } from "./features/buy.js"
+import { generateFeature } from "./features/generate.js"
+import { historyFeature } from "./features/history.js"
+import { floodFeature } from "./features/limits.js"
+import { membershipFeature } from "./features/membership.js"
+import { settingsFeature } from "./features/settings.js"
+import { startFeature } from "./features/start.js"
+import { unhandledFeature } from "./features/unhandled.js"
+import { TelegramGateway } from "./gateway.js"
+import { botTexts, languageOf } from "./texts.js"
+
+/** An Effect's failure carried through grammY's promise chain. */
+export class EffectFailure extends Error {
+  constructor(readonly effectCause: Cause.Cause<unknown>) {
+    super(Cause.pretty(effectCause))
+  }
+}
+
+/**
+ * The one bridge from grammY's promises to Effect: a runtime captured once for the whole
+ * process; its fibers end with the layer's scope.
+ */
+export class BotBridge extends Effect.Service<BotBridge>()("app/BotBridge", {
+  scoped: Effect.gen(function*() {
+    const runFork = yield* FiberSet.makeRuntime<never>()
+    const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
+      new Promise((resolve, reject) => {
+        runFork(effect).addObserver((exit) =>
+          Exit.isSuccess(exit) ? resolve(exit.value) : reject(new EffectFailure(exit.cause))
+        )
+      })
+    return { run } as const
+  })
+}) {}
+
+export const createBot = (env: BotEnv, token: string, apiRoot: string, botInfo: UserFromGetMe) => {
+  const bot = new Bot<BotContext>(token, { botInfo, client: { apiRoot } })
+  let registered = false
+
+  bot.use(async (ctx, next) => {
+    ctx.lang = languageOf(ctx.from?.language_code)
+    ctx.texts = botTexts(ctx.lang)
+    await next()
+  })
+
+  // First contact of this activation: Register is idempotent, the free tokens come once ever.
+  bot.use(async (ctx, next) => {
+    if (!registered && ctx.from !== undefined) {
+      const from = ctx.from
+      const result = await env.run(env.ops.register(`register:${from.id}`, {
+        firstName: from.first_name,
+        ...(from.username === undefined ? {} : { username: from.username }),
+        ...(from.language_code === undefined ? {} : { languageCode: from.language_code })
+      }))
+      registered = true
+      if (result.newlyGranted) env.freshGrant.value = result.balance.freeTokens
+    }
+    await next()
+  })
+
+  bot.use(floodFeature(env))
+  bot.use(startFeature(env))
+  bot.use(settingsFeature(env))
+  bot.use(historyFeature(env))
+  bot.use(adminFeature(env))
+  bot.use(buyFeature(env))
+  bot.use(generateFeature(env))
+  bot.use(membershipFeature(env))
+  bot.use(unhandledFeature(env))
+  return bot
+}
+
+/** The process's bot identity, asked once (getMe) and kept; retried while Telegram is unreachable. */
+const makeBotInfo = (token: string, apiRoot: string) =>
+  Effect.tryPromise(() => new Bot(token, { client: { apiRoot } }).api.getMe()).pipe(
+    Effect.tapError((error) => Effect.logWarning("getMe failed; retrying", error)),
+    Effect.retry(Schedule.exponential("1 second").pipe(Schedule.union(Schedule.spaced("30 seconds")))),
+    Effect.orDie,
+    Effect.cached
+  )
+
+/** Gives every user entity its bot. */
+export const UserUpdatesLive = Layer.effect(
+  UserUpdates,
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const gateway = yield* TelegramGateway
+    const state = yield* BotState
+    const jobs = yield* JobEntity.client
+    const users = yield* UserEntity.client
+    const limiter = yield* RateLimiter.RateLimiter
+    const { run } = yield* BotBridge
+    if (config.telegram.botToken._tag === "None") {
+      return yield* Effect.dieMessage("TELEGRAM_BOT_TOKEN is required for the bot")
+    }
+    const token = Redacted.value(config.telegram.botToken.value)
+    const botInfo = yield* makeBotInfo(token, config.telegram.apiRoot)
+
+    return {
+      make: (ops: UserOps) =>
+        Effect.map(botInfo, (info) => {
+          const env: BotEnv = { ops, config, gateway, state, jobs, users, limiter, run, freshGrant: { value: 0 } }
+          const bot = createBot(env, token, config.telegram.apiRoot, info)
+          return (update: TelegramUpdate) =>
+            Effect.tryPromise(() => bot.handleUpdate(update as unknown as Update)).pipe(
+              Effect.catchAll((error) => Effect.logError("the bot failed on an update", error)),
+              Effect.annotateLogs({ updateId: update.update_id, userId: ops.userId })
+            )
+        })
+    }
+  })
+).pipe(
+  Layer.provide([
+    BotBridge.Default,
+    BotState.Default,
+    RateLimiter.layer.pipe(Layer.provide(RateLimiterStoreLive))
+  ])
+)

@@ -1,0 +1,66 @@
+/**
+ * The bot's context and the environment its features are built from. The bot runs inside
+ * the user's entity (one bot per active user): `ops` is that entity's own logic, and `run`
+ * is the process's one bridge from grammY's promises to Effect.
+ */
+import type { RateLimiter } from "@effect/experimental"
+import { Cause, Effect } from "effect"
+import type { Context } from "grammy"
+import type { JobEntity } from "../actors/job-entity.js"
+import type { UserEntity, UserOps } from "../actors/user-entity.js"
+import type { AppSettings } from "../config.js"
+import type { BotState } from "../storage/bot-state.js"
+import type { InlineKeyboard, TelegramGatewayService } from "./gateway.js"
+import type { BotTexts, Language } from "./texts.js"
+
+export type BotContext = Context & {
+  /** From the sender's language_code; set by the first middleware. */
+  lang: Language
+  texts: BotTexts
+}
+
+export interface BotEnv {
+  readonly ops: UserOps
+  readonly config: AppSettings
+  readonly gateway: TelegramGatewayService
+  readonly state: BotState
+  readonly jobs: Effect.Effect.Success<typeof JobEntity.client>
+  readonly users: Effect.Effect.Success<typeof UserEntity.client>
+  readonly limiter: RateLimiter.RateLimiter
+  readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<A>
+  /** Free tokens granted by this activation's first registration and not yet announced. */
+  readonly freshGrant: { value: number }
+}
+
+/** A grammY handler that runs one Effect; its failures are logged, never thrown back at grammY. */
+export const handler = <C extends BotContext>(
+  env: BotEnv,
+  name: string,
+  body: (ctx: C) => Effect.Effect<void, unknown>
+) =>
+(ctx: C): Promise<void> =>
+  env.run(
+    body(ctx).pipe(
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError(`bot handler ${name} failed`, cause)
+      ),
+      Effect.annotateLogs({ handler: name, userId: env.ops.userId, updateId: ctx.update.update_id }),
+      Effect.withSpan(`Bot.${name}`)
+    )
+  )
+
+/** Sends a message to the update's chat; a failure (blocked, say) is logged, not raised. */
+export const reply = (env: BotEnv, ctx: BotContext, text: string, keyboard?: InlineKeyboard) =>
+  env.gateway.sendMessage(ctx.chat?.id ?? env.ops.userId, text, { keyboard }).pipe(
+    Effect.asVoid,
+    Effect.catchAll((error) => Effect.logWarning("could not reply", error))
+  )
+
+/** Answers the pressed button (a toast, or an alert the user closes). */
+export const answer = (ctx: BotContext, text?: string, options: { readonly alert?: boolean } = {}) =>
+  Effect.tryPromise(() =>
+    ctx.answerCallbackQuery(text === undefined ? {} : { text, ...(options.alert === true ? { show_alert: true } : {}) })
+  ).pipe(
+    Effect.asVoid,
+    Effect.catchAll((error) => Effect.logWarning("could not answer the callback query", error))
+  )

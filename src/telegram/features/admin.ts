@@ -1,0 +1,51 @@
+/**
+ * Operators' commands, for ADMIN_IDS only; to everybody else they do not exist.
+ * `/grant <user> <n> <note>` adjusts a user's paid credits (n may be negative).
+ */
+import { Effect } from "effect"
+import { Composer } from "grammy"
+import { UserId } from "../../domain/ids.js"
+import { type BotContext, type BotEnv, handler, reply } from "../context.js"
+
+export const parseGrant = (args: string) => {
+  const match = /^\s*(\d+)\s+(-?\d+)\s+(\S.*)$/s.exec(args)
+  if (match === null) return undefined
+  const user = Number(match[1])
+  const delta = Number(match[2])
+  if (!Number.isSafeInteger(user) || user <= 0 || !Number.isSafeInteger(delta) || delta === 0) return undefined
+  return { user: UserId.make(user), delta, note: match[3]!.trim() }
+}
+
+export const adminFeature = (env: BotEnv) => {
+  const composer = new Composer<BotContext>()
+  const admins = composer.filter((ctx) => ctx.from !== undefined && env.config.adminIds.includes(ctx.from.id))
+
+  admins.command("grant", handler(env, "admin.grant", (ctx) =>
+    Effect.gen(function*() {
+      const grant = parseGrant(ctx.match)
+      if (grant === undefined) return yield* reply(env, ctx, ctx.texts.grantUsage)
+      if (!(yield* env.state.userExists(grant.user))) return yield* reply(env, ctx, ctx.texts.grantNoSuchUser(grant.user))
+      const payload = {
+        adjustmentId: `grant:${ctx.update.update_id}`,
+        adminId: ctx.from!.id,
+        delta: grant.delta,
+        note: grant.note
+      }
+      // An admin granting to themselves is handled here: their own entity is busy with this update.
+      const adjusted = grant.user === env.ops.userId
+        ? env.ops.adjust(payload)
+        : env.users(String(grant.user)).Adjust(payload)
+      const result = yield* Effect.either(adjusted)
+      if (result._tag === "Right") {
+        yield* Effect.logInfo("admin adjusted a balance").pipe(
+          Effect.annotateLogs({ target: grant.user, delta: grant.delta, note: grant.note })
+        )
+        return yield* reply(env, ctx, ctx.texts.grantDone(grant.user, grant.delta, result.right))
+      }
+      if (result.left._tag === "InsufficientCredits") {
+        return yield* reply(env, ctx, ctx.texts.grantRefused(grant.user, result.left.available))
+      }
+      return yield* Effect.fail(result.left)
+    })))
+  return composer
+}

@@ -1,0 +1,160 @@
+/**
+ * The core journey: a photo (or an image sent as a file) with its caption as the prompt
+ * starts a job; the job entity answers with the progress message. The buttons under a
+ * job's messages: Cancel (while the job has not reached KIE) and Generate again / Try
+ * again (a new job with the same photo and prompt). Handlers start jobs and return; they
+ * never wait for a generation.
+ */
+import { Clock, Effect, Either, Option } from "effect"
+import { Composer } from "grammy"
+import type { PhotoSize } from "grammy/types"
+import { JobId } from "../../domain/ids.js"
+import { creditsFor, findModel, preparePrompt, type VideoModel } from "../../kie/models.js"
+import { parseCallbackData } from "../callback-data.js"
+import { answer, type BotContext, type BotEnv, handler, reply } from "../context.js"
+import { replyInsufficient } from "./buy.js"
+import { currentSettings } from "./settings.js"
+
+/** Two presses on one job's button within this window start one job. */
+export const doubleTapWindowMs = 10_000
+
+const largest = (sizes: ReadonlyArray<PhotoSize>): PhotoSize | undefined =>
+  sizes.reduce<PhotoSize | undefined>(
+    (best, size) => best === undefined || size.width * size.height > best.width * best.height ? size : best,
+    undefined
+  )
+
+interface NewJob {
+  readonly requestKey: string
+  readonly fileId: string
+  readonly fileSize: number | undefined
+  readonly prompt: string
+  readonly model: VideoModel
+  readonly durationSeconds: number
+  readonly cost: number
+}
+
+export const generateFeature = (env: BotEnv) => {
+  const composer = new Composer<BotContext>()
+  const { maxJobsInFlight } = env.config.bot
+
+  /** Whether the user may start one more job now (a request already started always may). */
+  const roomFor = (requestKey: string) =>
+    Effect.gen(function*() {
+      if (yield* env.state.requestKnown(requestKey)) return true
+      return (yield* env.state.jobsInFlight(env.ops.userId)) < maxJobsInFlight
+    })
+
+  /** Starts the job; the job entity sends the progress message. Only refusals are answered here. */
+  const start = (ctx: BotContext, job: NewJob) =>
+    env.ops.startJob({
+      requestKey: job.requestKey,
+      chatId: ctx.chat?.id ?? env.ops.userId,
+      photo: job.fileSize === undefined ? { fileId: job.fileId } : { fileId: job.fileId, fileSize: job.fileSize },
+      prompt: job.prompt,
+      model: job.model.slug,
+      durationSeconds: job.durationSeconds,
+      cost: job.cost,
+      languageCode: ctx.lang
+    }).pipe(
+      Effect.asVoid,
+      Effect.catchTag("InsufficientCredits", () =>
+        Effect.flatMap(env.ops.balance, (balance) => replyInsufficient(env, ctx, job.cost, balance)))
+    )
+
+  const fromImage = (ctx: BotContext, fileId: string, fileSize: number | undefined) =>
+    Effect.gen(function*() {
+      const message = ctx.message!
+      const settings = yield* currentSettings(env)
+      const prompt = preparePrompt(settings.model, message.caption)
+      if (Either.isLeft(prompt)) {
+        const length = (message.caption ?? "").trim().length
+        return yield* reply(env, ctx, ctx.texts.captionTooLong(settings.model.label, settings.model.promptLimit, length))
+      }
+      const requestKey = `msg:${message.chat.id}:${message.message_id}`
+      if (!(yield* roomFor(requestKey))) return yield* reply(env, ctx, ctx.texts.tooManyInFlight(maxJobsInFlight))
+      yield* start(ctx, {
+        requestKey,
+        fileId,
+        fileSize,
+        prompt: prompt.right,
+        model: settings.model,
+        durationSeconds: settings.durationSeconds,
+        cost: settings.cost
+      })
+    })
+
+  composer.on("message:photo", handler(env, "photo", (ctx) => {
+    const photo = largest(ctx.message.photo)
+    return photo === undefined ? reply(env, ctx, ctx.texts.hint) : fromImage(ctx, photo.file_id, photo.file_size)
+  }))
+
+  composer.on("message:document", handler(env, "document", (ctx) => {
+    const document = ctx.message.document
+    return document.mime_type?.startsWith("image/") === true
+      ? fromImage(ctx, document.file_id, document.file_size)
+      : reply(env, ctx, ctx.texts.notAnImage)
+  }))
+
+  /** The job a button points at, if it is this user's. */
+  const ownJob = (jobId: JobId) =>
+    Effect.map(env.state.job(jobId), Option.filter((job) => job.userId === env.ops.userId))
+
+  composer.callbackQuery(/^again:/, handler(env, "again", (ctx) =>
+    Effect.gen(function*() {
+      const action = parseCallbackData(ctx.callbackQuery.data)
+      const source = action._tag === "Again" ? yield* ownJob(action.jobId) : Option.none()
+      if (action._tag !== "Again" || Option.isNone(source)) return yield* answer(ctx, ctx.texts.staleButton)
+      const job = source.value
+      const now = yield* Clock.currentTimeMillis
+      const previous = yield* env.state.latestRetryOf(action.jobId)
+      if (Option.isSome(previous) && now - previous.value.createdAtMs < doubleTapWindowMs) {
+        return yield* answer(ctx, ctx.texts.againAlreadyStarted)
+      }
+      const model = findModel(job.model)
+      if (model === undefined) return yield* answer(ctx, ctx.texts.staleButton)
+      const cost = creditsFor(model, job.durationSeconds) ?? 1
+      const requestKey = `again:${action.jobId}:${ctx.callbackQuery.id}`
+      if (!(yield* roomFor(requestKey))) {
+        return yield* answer(ctx, ctx.texts.tooManyInFlight(maxJobsInFlight), { alert: true })
+      }
+      const balance = yield* env.ops.balance
+      if (balance.total < cost) {
+        yield* answer(ctx)
+        return yield* replyInsufficient(env, ctx, cost, balance)
+      }
+      yield* answer(ctx, ctx.texts.againStarting)
+      yield* start(ctx, {
+        requestKey,
+        fileId: job.photoFileId,
+        fileSize: undefined,
+        prompt: job.prompt,
+        model,
+        durationSeconds: job.durationSeconds,
+        cost
+      })
+    })))
+
+  composer.callbackQuery(/^cancel:/, handler(env, "cancel", (ctx) =>
+    Effect.gen(function*() {
+      const action = parseCallbackData(ctx.callbackQuery.data)
+      const found = action._tag === "Cancel" ? yield* ownJob(action.jobId) : Option.none()
+      if (action._tag !== "Cancel" || Option.isNone(found)) return yield* answer(ctx, ctx.texts.staleButton)
+      const job = found.value
+      const cancellable = job.kieTaskId === null && job.outcome === null &&
+        (job.state === "queued" || job.state === "submitting")
+      if (!cancellable) return yield* answer(ctx, ctx.texts.tooLateToCancel)
+      yield* answer(ctx, ctx.texts.cancelling)
+      // The job entity tells the user that it was cancelled and the credit is back.
+      const outcome = yield* env.jobs(action.jobId).Cancel({
+        jobId: action.jobId,
+        userId: env.ops.userId,
+        requestKey: `cancel:${ctx.callbackQuery.id}`
+      })
+      if (outcome === "too-late") yield* reply(env, ctx, ctx.texts.tooLateToCancel)
+      if (outcome === "not-found") yield* reply(env, ctx, ctx.texts.staleButton)
+    })))
+
+  return composer
+}
+

@@ -1,0 +1,50 @@
+/**
+ * The flood limit: a user's messages and button presses per minute, counted in the shared
+ * rate-limiter store (Redis when REDIS_URL is set, so it holds across runners). Over the
+ * limit the update is dropped; the user is told once per window.
+ */
+import { Duration, Effect } from "effect"
+import { Composer } from "grammy"
+import { answer, type BotContext, type BotEnv, reply } from "../context.js"
+
+export const floodFeature = (env: BotEnv) => {
+  const composer = new Composer<BotContext>()
+  const limit = env.config.bot.floodLimitPerMinute
+
+  const check = (ctx: BotContext) =>
+    env.limiter.consume({
+      key: `flood:${env.ops.userId}`,
+      limit,
+      window: "1 minute",
+      algorithm: "fixed-window",
+      onExceeded: "fail"
+    }).pipe(
+      Effect.as(true),
+      Effect.catchAll((error) =>
+        error.reason !== "Exceeded"
+          // Without the store the bot keeps serving: a limit is not worth an outage.
+          ? Effect.logWarning("flood limiter store failed; update let through", error).pipe(Effect.as(true))
+          : Effect.gen(function*() {
+          const seconds = Math.max(1, Math.ceil(Duration.toMillis(error.retryAfter) / 1000))
+          if (ctx.callbackQuery !== undefined) {
+            yield* answer(ctx, ctx.texts.floodToast)
+            return false
+          }
+          const warnedAlready = yield* env.limiter.consume({
+            key: `flood-warned:${env.ops.userId}`,
+            limit: 1,
+            window: "1 minute",
+            algorithm: "fixed-window",
+            onExceeded: "fail"
+          }).pipe(Effect.as(false), Effect.orElseSucceed(() => true))
+          if (!warnedAlready) yield* reply(env, ctx, ctx.texts.flood(seconds))
+          return false
+        })
+      )
+    )
+
+  composer.on(["message", "callback_query"], async (ctx, next) => {
+    if (await env.run(check(ctx))) await next()
+  })
+  return composer
+}

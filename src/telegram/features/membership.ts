@@ -1,0 +1,12 @@
+/** The user blocked or unblocked the bot: kept on the user's row (`users.blocked_at`). */
+import { Composer } from "grammy"
+import { type BotContext, type BotEnv, handler } from "../context.js"
+
+export const membershipFeature = (env: BotEnv) => {
+  const composer = new Composer<BotContext>()
+  composer.on("my_chat_member", handler(env, "membership", (ctx) => {
+    const status = ctx.myChatMember.new_chat_member.status
+    return env.state.markBlocked(env.ops.userId, status === "kicked")
+  }))
+  return composer
+}

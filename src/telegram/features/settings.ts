@@ -1,0 +1,74 @@
+/**
+ * /settings: the model and duration of the user's next videos, among what the catalog
+ * offers, each with its price. Kept per user in SQL; the default costs 1.
+ */
+import { Effect, Option } from "effect"
+import { Composer } from "grammy"
+import { catalog, creditsFor, findModel, type VideoModel } from "../../kie/models.js"
+import { parseCallbackData } from "../callback-data.js"
+import { answer, type BotContext, type BotEnv, handler, reply } from "../context.js"
+import { settingsKeyboard } from "../keyboards.js"
+
+export interface EffectiveSettings {
+  readonly model: VideoModel
+  readonly durationSeconds: number
+  readonly cost: number
+  /** What a video costs with the operator's default settings. */
+  readonly defaultCost: number
+}
+
+/** The user's stored choice, or the default; a choice the catalog no longer offers falls back. */
+export const currentSettings = (env: BotEnv) =>
+  Effect.gen(function*() {
+    const fallback = findModel(env.config.kie.model) ?? catalog[0]!
+    const defaultCost = creditsFor(fallback, fallback.defaultDuration) ?? 1
+    const stored = yield* env.state.settingsOf(env.ops.userId)
+    const model = Option.flatMap(stored, (s) => Option.fromNullable(findModel(s.model))).pipe(
+      Option.getOrElse(() => fallback)
+    )
+    const wanted = Option.map(stored, (s) => s.durationSeconds).pipe(Option.getOrElse(() => model.defaultDuration))
+    const durationSeconds = model.durations.includes(wanted) ? wanted : model.defaultDuration
+    return {
+      model,
+      durationSeconds,
+      cost: creditsFor(model, durationSeconds) ?? 1,
+      defaultCost
+    } satisfies EffectiveSettings
+  })
+
+export const settingsFeature = (env: BotEnv) => {
+  const composer = new Composer<BotContext>()
+
+  composer.command("settings", handler(env, "settings", (ctx) =>
+    Effect.gen(function*() {
+      const current = yield* currentSettings(env)
+      yield* reply(
+        env,
+        ctx,
+        ctx.texts.settings(current.model.label, current.durationSeconds, current.cost),
+        settingsKeyboard(ctx.texts, { model: current.model.slug, durationSeconds: current.durationSeconds })
+      )
+    })))
+
+  composer.callbackQuery(/^set:/, handler(env, "settings.choose", (ctx) =>
+    Effect.gen(function*() {
+      const action = parseCallbackData(ctx.callbackQuery.data ?? "")
+      const model = action._tag === "Settings" ? catalog[action.modelIndex] : undefined
+      if (action._tag !== "Settings" || model === undefined || !model.durations.includes(action.durationSeconds)) {
+        return yield* answer(ctx, ctx.texts.staleButton)
+      }
+      const cost = creditsFor(model, action.durationSeconds) ?? 1
+      yield* answer(ctx, ctx.texts.settingsSaved(model.label, action.durationSeconds, cost))
+      yield* env.state.saveSettings(env.ops.userId, { model: model.slug, durationSeconds: action.durationSeconds })
+      const message = ctx.callbackQuery.message
+      if (message !== undefined) {
+        yield* env.gateway.editMessageText(
+          message.chat.id,
+          message.message_id,
+          ctx.texts.settingsSaved(model.label, action.durationSeconds, cost),
+          { keyboard: settingsKeyboard(ctx.texts, { model: model.slug, durationSeconds: action.durationSeconds }) }
+        ).pipe(Effect.catchAll((error) => Effect.logWarning("could not update the settings message", error)))
+      }
+    })))
+  return composer
+}

@@ -1,0 +1,71 @@
+/**
+ * Webhook mode: POST /telegram/webhook checks Telegram's secret header (401 otherwise),
+ * stores the update as a message to its user's entity and only then answers 200, so an
+ * update Telegram saw acknowledged is never lost. The webhook is registered with
+ * PUBLIC_URL at start-up.
+ */
+import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
+import { Api } from "grammy"
+import { timingSafeEqual } from "node:crypto"
+import { TelegramUpdate } from "../../actors/user-entity.js"
+import { AppConfig } from "../../config.js"
+import { AppRouter } from "../../http/router.js"
+import { allowedUpdates, makeHandOver } from "./updates.js"
+
+export const webhookPath = "/telegram/webhook"
+
+const sameSecret = (given: string, expected: string) => {
+  const a = Buffer.from(given)
+  const b = Buffer.from(expected)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+const decodeUpdate = Schema.decodeUnknown(Schema.parseJson(TelegramUpdate))
+
+export const TelegramWebhookRoutes = AppRouter.use((router) =>
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const handOver = yield* makeHandOver
+    const secret = Option.map(config.telegram.webhookSecret, Redacted.value)
+
+    yield* router.post(
+      webhookPath,
+      Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const given = request.headers["x-telegram-bot-api-secret-token"] ?? ""
+        if (Option.isNone(secret) || !sameSecret(given, secret.value)) {
+          return HttpServerResponse.text("unauthorized", { status: 401 })
+        }
+        const update = yield* request.text.pipe(Effect.flatMap(decodeUpdate), Effect.option)
+        // A body that is not an update will not become one on a retry: acknowledge and drop it.
+        if (Option.isNone(update)) return HttpServerResponse.text("not an update", { status: 200 })
+        const stored = yield* handOver(update.value).pipe(Effect.either)
+        if (stored._tag === "Left") {
+          yield* Effect.logError("could not store a webhook update; Telegram will retry", stored.left)
+          return HttpServerResponse.text("retry later", { status: 503 })
+        }
+        return HttpServerResponse.empty({ status: 200 })
+      })
+    )
+  })
+)
+
+/** Points Telegram at PUBLIC_URL/telegram/webhook with the secret; retried until it works. */
+export const RegisterWebhookLive = Layer.scopedDiscard(
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const token = Redacted.value(Option.getOrThrow(config.telegram.botToken))
+    const url = `${Option.getOrThrow(config.publicUrl)}${webhookPath}`
+    const secret = Redacted.value(Option.getOrThrow(config.telegram.webhookSecret))
+    const api = new Api(token, { apiRoot: config.telegram.apiRoot })
+    yield* Effect.tryPromise(() =>
+      api.setWebhook(url, { secret_token: secret, allowed_updates: [...allowedUpdates], max_connections: 40 })
+    ).pipe(
+      Effect.tapError((error) => Effect.logError("setWebhook failed; retrying", error)),
+      Effect.retry(Schedule.exponential("1 second").pipe(Schedule.union(Schedule.spaced("1 minute")))),
+      Effect.tap(() => Effect.logInfo(`Telegram webhook set to ${url}`)),
+      Effect.forkScoped
+    )
+  })
+)

@@ -1,0 +1,28 @@
+/**
+ * Inline keyboards of the bot's own messages; they only pack callback data.
+ */
+import type { StarPackage } from "../config.js"
+import { catalog, creditsFor } from "../kie/models.js"
+import { buyCallbackData, settingsCallbackData } from "./callback-data.js"
+import type { InlineKeyboard } from "./gateway.js"
+import type { BotTexts } from "./texts.js"
+
+export const buyKeyboard = (texts: BotTexts, packages: ReadonlyArray<StarPackage>): InlineKeyboard =>
+  packages.map((p) => [{ text: texts.buyButton(p.credits, p.stars), callbackData: buyCallbackData(p.credits) }])
+
+/** One button per model and duration the catalog offers, with its price; the current one ticked. */
+export const settingsKeyboard = (
+  texts: BotTexts,
+  current: { readonly model: string; readonly durationSeconds: number }
+): InlineKeyboard =>
+  catalog.flatMap((model, index) =>
+    model.durations.map((duration) => [{
+      text: texts.settingsButton(
+        model.label,
+        duration,
+        creditsFor(model, duration) ?? 1,
+        model.slug === current.model && duration === current.durationSeconds
+      ),
+      callbackData: settingsCallbackData(index, duration)
+    }])
+  )
