@@ -5,6 +5,8 @@
  * credential is an error instead.
  */
 import { ConfigError, Console, Effect, Layer, Option, Redacted } from "effect"
+import { mkdirSync, rmSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
 import { AppConfig, type AppSettings, appSettings } from "../config.js"
 import { kieSimulator } from "./kie/index.js"
 import { makeTelegramSimulator } from "./telegram/index.js"
@@ -29,8 +31,18 @@ const withSimulators = (settings: AppSettings) =>
         `Telegram Bot API simulator: ${telegram.url}`,
         `  create a user:  curl -XPOST ${telegram.url}/sim/users -d '{"id":1001,"first_name":"Ann"}'`,
         `  send a photo:   curl -XPOST ${telegram.url}/sim/users/1001/photo -d '{"base64":"<jpeg>","caption":"waves"}'`,
-        `  read the chat:  curl ${telegram.url}/sim/users/1001/messages`
+        `  read the chat:  curl ${telegram.url}/sim/users/1001/messages`,
+        `  or, as user 1001 from another terminal:`,
+        `    npm run sandbox -- photo path/to.jpg "the waves roll in"`,
+        `    npm run sandbox -- press "Generate again"  |  balance  |  messages  |  text /help`
       )
+      // Lets `npm run sandbox` (src/sim/sandbox-cli.ts) find this simulator.
+      if (settings.database._tag === "Sqlite") {
+        const file = join(settings.database.dataDir, "sandbox.json")
+        mkdirSync(settings.database.dataDir, { recursive: true })
+        writeFileSync(file, JSON.stringify({ telegramUrl: telegram.url, pid: process.pid }, null, 2))
+        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(file, { force: true })))
+      }
     }
     if (Option.isNone(settings.kie.apiKey)) {
       const kie = yield* kieSimulator({ host: "127.0.0.1", clock: "real", phases: { generatingMs: 10_000 } })
