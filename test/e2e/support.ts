@@ -1,0 +1,130 @@
+/**
+ * The whole system for end-to-end tests: both simulators on loopback, the runner with its
+ * entities, the bot inside the user entities, and the Telegram intake (the polling
+ * singleton, or the webhook route on a real HTTP server). Tests act only as Telegram
+ * users through the simulator and read what the bot sent.
+ */
+import { Effect, Layer, TestClock } from "effect"
+import type { Message } from "grammy/types"
+import { createServer } from "node:net"
+import { ActorsLive } from "../../src/actors/index.js"
+import { JobCallbackSinkLive } from "../../src/actors/job-entity.js"
+import { HealthRoutes } from "../../src/http/health.js"
+import { KieCallbackRoutes } from "../../src/http/kie-callback.js"
+import { HttpServerLive } from "../../src/http/router.js"
+import { KieServicesLive } from "../../src/kie/index.js"
+import type { KieSimOptions } from "../../src/sim/kie/index.js"
+import type { Updates } from "../../src/sim/telegram/updates.js"
+import type { TelegramSimulator } from "../../src/sim/telegram/index.js"
+import { UserUpdatesLive } from "../../src/telegram/bot.js"
+import { TelegramGatewayLive } from "../../src/telegram/gateway-live.js"
+import { TelegramPollerLive } from "../../src/telegram/intake/poller.js"
+import { RegisterWebhookLive, TelegramWebhookRoutes } from "../../src/telegram/intake/webhook.js"
+import { TelegramOperatorAlertsLive } from "../../src/telegram/operator-alerts.js"
+import type { Dialect } from "../support/database.js"
+import { advanceUntil, photoBytes, type Simulators, startSimulators } from "../support/job-harness.js"
+import { runnerLayer } from "../support/runner.js"
+
+export const ADMIN_ID = 9000
+
+/** Short KIE phases: a video takes about half a virtual minute. */
+export const quickKie: KieSimOptions = { phases: { waitingMs: 2_000, queuingMs: 3_000, generatingMs: 20_000 } }
+
+export const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port")))
+    })
+  })
+
+export const startSystemSimulators = (
+  dialect: Dialect,
+  options: { readonly env?: Record<string, string>; readonly kie?: KieSimOptions } = {}
+) =>
+  startSimulators(dialect, {
+    kie: options.kie ?? quickKie,
+    env: { ADMIN_IDS: String(ADMIN_ID), TELEGRAM_POLL_TIMEOUT: "2", ...options.env }
+  })
+
+const outside = KieServicesLive.pipe(
+  Layer.provide(TelegramOperatorAlertsLive),
+  Layer.provideMerge(TelegramGatewayLive)
+)
+
+/** The runner as `npm start` assembles it in polling mode, minus the HTTP server. */
+export const pollingSystem = (sims: Simulators) =>
+  runnerLayer(
+    sims.settings,
+    Layer.mergeAll(ActorsLive, TelegramPollerLive).pipe(
+      Layer.provideMerge(UserUpdatesLive),
+      Layer.provideMerge(outside)
+    )
+  )
+
+/** Webhook mode with the HTTP server on settings.httpPort. */
+export const webhookSystem = (sims: Simulators) =>
+  runnerLayer(
+    sims.settings,
+    Layer.mergeAll(
+      ActorsLive,
+      RegisterWebhookLive,
+      HttpServerLive.pipe(
+        Layer.provide([HealthRoutes, KieCallbackRoutes.pipe(Layer.provide(JobCallbackSinkLive)), TelegramWebhookRoutes])
+      )
+    ).pipe(
+      Layer.provideMerge(UserUpdatesLive),
+      Layer.provideMerge(outside)
+    )
+  )
+
+export const inSystem = <A, E>(layer: Layer.Layer<any, any, any>, body: Effect.Effect<A, E, any>) =>
+  Effect.gen(function*() {
+    yield* TestClock.adjust(1)
+    return yield* body
+  }).pipe(Effect.provide(layer)) as Effect.Effect<A, E>
+
+/** What the bot sent to a chat, in order: messages (with later edits applied) and videos. */
+export const botMessages = (sim: TelegramSimulator, chatId: number): Array<Message> =>
+  sim.chatHistory(chatId).filter((m) => m.sender === "bot" && !m.deleted).map((m) => m.message)
+
+export const textsTo = (sim: TelegramSimulator, chatId: number): Array<string> =>
+  botMessages(sim, chatId).map((m) => m.text ?? m.caption ?? "")
+
+/** Moves both clocks a second at a time until `check` holds; fails the test with `what` otherwise. */
+export const eventually = (
+  sims: Simulators,
+  what: string,
+  check: () => boolean,
+  limit: string = "2 minutes",
+  step: string = "1 second"
+) =>
+  Effect.gen(function*() {
+    const ok = yield* advanceUntil(sims.kie, () => Effect.sync(check), limit as any, step as any)
+    if (!ok) {
+      return yield* Effect.dieMessage(
+        `never happened: ${what}\nchat log: ${JSON.stringify(sims.telegram.calls.all().map((c) => [c.method, c.params.text ?? c.params.caption ?? ""]))}`
+      )
+    }
+  })
+
+export const user = (sims: Simulators, id: number, language_code = "en") =>
+  sims.telegram.allUsers().some((u) => u.id === id)
+    ? sims.telegram.user(id)
+    : sims.telegram.createUser({ id, first_name: `User${id}`, language_code })
+
+export const videosTo = (sim: TelegramSimulator, chatId: number) =>
+  sim.callsOf("sendVideo").filter((c) => Number(c.params.chat_id) === chatId)
+
+export const hasText = (sim: TelegramSimulator, chatId: number, fragment: string) =>
+  textsTo(sim, chatId).some((text) => text.includes(fragment))
+
+export const countText = (sim: TelegramSimulator, chatId: number, fragment: string) =>
+  textsTo(sim, chatId).filter((text) => text.includes(fragment)).length
+
+/** The same update queued twice (same update_id), as a Telegram redelivery looks. */
+export const pushTwice = (sim: TelegramSimulator, body: Parameters<Updates["push"]>[0]) =>
+  (sim as unknown as { readonly updates: Updates }).updates.push(body, 2)
+
+export { photoBytes }
