@@ -13,7 +13,15 @@ import { Clock, Context, Effect, Option, Ref, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { Balance, ReservationSplit } from "../domain/balance.js"
 import { JobId, RequestKey, UserId } from "../domain/ids.js"
-import { InsufficientCredits, JobAlreadySettled, ReservationNotFound, SettlementError } from "../errors/index.js"
+import {
+  CreditsAlreadySpent,
+  InsufficientCredits,
+  JobAlreadySettled,
+  PaymentNotFound,
+  ReservationNotFound,
+  RevokeError,
+  SettlementError
+} from "../errors/index.js"
 import { AppConfig } from "../config.js"
 import { CreditLedger } from "../storage/credit-ledger.js"
 import { JobRepo } from "../storage/job-repo.js"
@@ -90,6 +98,19 @@ export const Grant = Rpc.make("Grant", {
   primaryKey: ({ paymentId }) => paymentId
 }).annotate(ClusterSchema.Persisted, true)
 
+/**
+ * Takes back the credits of a refunded Stars payment, only while the user still holds them.
+ * Keyed by the refund request, not the payment: a refusal (credits spent) is the final
+ * answer for that request only, so a later request is judged afresh (cluster-notes P1).
+ * The ledger's unique (payment_id, kind) keeps it to once per payment.
+ */
+export const RevokePayment = Rpc.make("RevokePayment", {
+  payload: { requestKey: RequestKey, paymentId: Schema.String.pipe(Schema.minLength(1)) },
+  success: Balance,
+  error: RevokeError,
+  primaryKey: ({ requestKey }) => requestKey
+}).annotate(ClusterSchema.Persisted, true)
+
 const AdjustFields = {
   adjustmentId: Schema.String.pipe(Schema.minLength(1)),
   adminId: Schema.Int,
@@ -120,7 +141,7 @@ export const HandleUpdate = Rpc.make("HandleUpdate", {
   primaryKey: ({ update }) => String(update.update_id)
 }).annotate(ClusterSchema.Persisted, true)
 
-export const UserEntity = Entity.make("User", [Register, GetBalance, StartJob, Capture, Refund, Grant, Adjust, HandleUpdate])
+export const UserEntity = Entity.make("User", [Register, GetBalance, StartJob, Capture, Refund, Grant, Adjust, HandleUpdate, RevokePayment])
 
 export type StartJobInput = Schema.Struct.Type<typeof StartJobFields>
 export type AdjustInput = Schema.Struct.Type<typeof AdjustFields>
@@ -136,6 +157,10 @@ export interface UserOps {
   readonly balance: Effect.Effect<Balance>
   readonly startJob: (payload: StartJobInput) => Effect.Effect<JobStarted, InsufficientCredits>
   readonly adjust: (payload: AdjustInput) => Effect.Effect<Balance, InsufficientCredits>
+  /** Grant for a Stars payment, once per payment id. */
+  readonly grant: (paymentId: string, credits: number) => Effect.Effect<Balance>
+  /** RevokePayment's logic: the payment's credits back, if unspent. */
+  readonly revokePayment: (requestKey: string, paymentId: string) => Effect.Effect<Balance, RevokeError>
 }
 
 /**
@@ -274,7 +299,41 @@ export const UserEntityLive = UserEntity.toLayer(
       return result.balance
     }, Effect.catchTag("SqlError", Effect.die))
 
-    const ops: UserOps = { userId, register, balance: Ref.get(balance), startJob, adjust }
+    const grant = Effect.fnUntraced(function*(paymentId: string, credits: number) {
+      const previous = yield* ledger.paymentGrantOf(paymentId)
+      if (Option.isSome(previous)) return yield* Ref.get(balance)
+      const result = yield* applyEntry({
+        userId,
+        opKey: `grant:${paymentId}`,
+        kind: "grant",
+        paymentId,
+        deltaCredits: credits,
+        deltaFree: 0
+      })
+      return result.balance
+    }, Effect.orDie)
+
+    const revokePayment = Effect.fnUntraced(function*(_requestKey: string, paymentId: string) {
+      const granted = yield* ledger.paymentGrantOf(paymentId)
+      if (Option.isNone(granted) || granted.value.userId !== userId) return yield* new PaymentNotFound({ paymentId })
+      if (Option.isSome(yield* ledger.paymentRefundOf(paymentId))) return yield* Ref.get(balance)
+      const current = yield* Ref.get(balance)
+      const credits = granted.value.credits
+      if (current.credits < credits) {
+        return yield* new CreditsAlreadySpent({ paymentId, credits, available: current.credits })
+      }
+      const result = yield* applyEntry({
+        userId,
+        opKey: `payment_refund:${paymentId}`,
+        kind: "payment_refund",
+        paymentId,
+        deltaCredits: -credits,
+        deltaFree: 0
+      })
+      return result.balance
+    }, sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
+
+    const ops: UserOps = { userId, register, balance: Ref.get(balance), startJob, adjust, grant, revokePayment }
     const updates = yield* Effect.serviceOption(UserUpdates)
     const handleUpdate = Option.isSome(updates) ? yield* updates.value.make(ops) : undefined
 
@@ -290,19 +349,9 @@ export const UserEntityLive = UserEntity.toLayer(
       Refund: ({ payload }) =>
         settle(payload.jobId, "refund", payload.reason).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die)),
 
-      Grant: Effect.fnUntraced(function*({ payload }) {
-        const previous = yield* ledger.paymentGrantOf(payload.paymentId)
-        if (Option.isSome(previous)) return yield* Ref.get(balance)
-        const result = yield* applyEntry({
-          userId,
-          opKey: `grant:${payload.paymentId}`,
-          kind: "grant",
-          paymentId: payload.paymentId,
-          deltaCredits: payload.credits,
-          deltaFree: 0
-        })
-        return result.balance
-      }, Effect.orDie),
+      Grant: ({ payload }) => grant(payload.paymentId, payload.credits),
+
+      RevokePayment: ({ payload }) => revokePayment(payload.requestKey, payload.paymentId),
 
       Adjust: ({ payload }) => adjust(payload),
 

@@ -117,6 +117,12 @@ export class CreditLedger extends Effect.Service<CreditLedger>()("app/CreditLedg
       }))
     })
 
+    const paymentRefundOf = Effect.fn("CreditLedger.paymentRefundOf")(function*(paymentId: string) {
+      const rows = yield* sql<{ delta_credits: number }>`
+        SELECT delta_credits FROM credit_ledger WHERE payment_id = ${paymentId} AND kind = 'payment_refund'`
+      return Option.map(Option.fromNullable(rows[0]), (row) => ({ credits: -Number(row.delta_credits) }))
+    })
+
     return {
       balanceOf,
       ledgerSumOf,
@@ -125,7 +131,8 @@ export class CreditLedger extends Effect.Service<CreditLedger>()("app/CreditLedg
       hasFreeGrant,
       reservationOf,
       settlementOf,
-      paymentGrantOf
+      paymentGrantOf,
+      paymentRefundOf
     } as const
   })
 }) {}

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Either, Redacted } from "effect"
 import { decodePayload, encodePayload, newNonce } from "../../src/payments/invoice-payload.js"
-import { decidePreCheckout } from "../../src/payments/packages.js"
+import { decidePreCheckout, type Refusal } from "../../src/payments/packages.js"
 
 const secret = Redacted.make("test-payments-secret")
 const packages = [{ credits: 5, stars: 250 }, { credits: 20, stars: 900 }, { credits: 50, stars: 2000 }]
@@ -46,7 +46,7 @@ describe("pre-checkout decision", () => {
   })
 
   it("names the reason for every refusal", () => {
-    const cases: ReadonlyArray<[string, ReturnType<typeof query>]> = [
+    const cases: ReadonlyArray<[Refusal, ReturnType<typeof query>]> = [
       ["invalid-invoice", query(payloadFor(20, 900, 1001, Redacted.make("forger")))],
       ["invalid-invoice", query(payloadFor(50, 2000).replace(".50.2000.", ".50.250."), { totalAmount: 250 })],
       ["not-your-invoice", query(payloadFor(20, 900), { fromUserId: 1002 })],

@@ -1,0 +1,225 @@
+import { SqlClient } from "@effect/sql"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Option, Ref } from "effect"
+import { UserEntity } from "../../src/actors/user-entity.js"
+import { UserId } from "../../src/domain/ids.js"
+import { encodePayload, newNonce } from "../../src/payments/invoice-payload.js"
+import { PaymentSecret, PaymentService, PaymentsRepo } from "../../src/payments/index.js"
+import { reconcileOnce } from "../../src/payments/reconciliation.js"
+import { adminTexts, paymentTexts } from "../../src/payments/texts.js"
+import type { TelegramSimulator } from "../../src/sim/telegram/index.js"
+import { CreditLedger } from "../../src/storage/credit-ledger.js"
+import { dialects } from "../support/database.js"
+import { startSimulators } from "../support/job-harness.js"
+import { paymentsRunner, RecordedAlerts, startPaymentsBot, waitForText } from "../support/payments-bot.js"
+
+const ADMIN = 900
+const en = paymentTexts("en")
+const seq = (sim: TelegramSimulator) => sim.calls.all().length
+
+describe.each(dialects)("Stars payments end to end on %s", (dialect) => {
+  const withBot = <A, E, R>(
+    body: (sim: TelegramSimulator) => Effect.Effect<A, E, R>,
+    env: Record<string, string> = {}
+  ) =>
+    Effect.gen(function*() {
+      const sims = yield* startSimulators(dialect, { env: { FREE_TOKENS: "0", ADMIN_IDS: String(ADMIN), ...env } })
+      return yield* Effect.gen(function*() {
+        yield* startPaymentsBot(sims.telegram, [ADMIN])
+        return yield* body(sims.telegram)
+      }).pipe(Effect.provide(paymentsRunner(sims.settings)))
+    }).pipe(Effect.scoped)
+
+  const balanceOf = (userId: number) => Effect.flatMap(UserEntity.client, (users) => users(String(userId)).GetBalance())
+
+  const checkBooks = (userId: number) =>
+    Effect.gen(function*() {
+      const ledger = yield* CreditLedger
+      const cached = yield* ledger.balanceOf(UserId.make(userId))
+      assert.deepStrictEqual(yield* ledger.ledgerSumOf(UserId.make(userId)), cached)
+      return cached
+    })
+
+  /** /buy, press the package's button, wait for the invoice. */
+  const openInvoice = (sim: TelegramSimulator, userId: number, credits: number) =>
+    Effect.gen(function*() {
+      const user = sim.user(userId)
+      const before = seq(sim)
+      user.sendCommand("buy")
+      yield* waitForText(sim, userId, "Telegram Stars", before)
+      const pressed = user.pressButton(`buy:${credits}`)
+      yield* Effect.promise(() => pressed.answered())
+      yield* Effect.promise(() => sim.waitForCall("sendInvoice", { since: before }))
+      return sim.invoices().at(-1)!
+    })
+
+  it.live("buying each package adds exactly its credits; a doubled successful_payment grants once", () =>
+    withBot((sim) =>
+      Effect.gen(function*() {
+        const alice = sim.createUser({ id: 1001, first_name: "Alice", language_code: "en" })
+        const deliveries = ["twice", "twice-same-update-id", "once"] as const
+        const packages = [[5, 250], [20, 900], [50, 2000]] as const
+        let expected = 0
+        for (const [index, [credits, stars]] of packages.entries()) {
+          const invoice = yield* openInvoice(sim, alice.id, credits)
+          assert.deepStrictEqual([invoice.currency, invoice.total_amount, invoice.prices.length], ["XTR", stars, 1])
+          const before = seq(sim)
+          const outcome = yield* Effect.promise(() => alice.payInvoice(undefined, { delivery: deliveries[index]! }))
+          assert.strictEqual(outcome.status, "paid")
+          expected += credits
+          yield* waitForText(sim, alice.id, `Balance: ${expected} paid`, before)
+          assert.deepStrictEqual((yield* balanceOf(alice.id)).credits, expected)
+        }
+        // The duplicate deliveries are handled before this check: each thanked, none granted twice.
+        const thanks = sim.sentMessages(alice.id).filter((m) => m.text?.startsWith("Thank you!"))
+        assert.strictEqual(thanks.length, 5)
+        assert.strictEqual((yield* checkBooks(alice.id)).credits, 75)
+        const sql = yield* SqlClient.SqlClient
+        const rows = yield* sql<{ package: string; state: string }>`SELECT package, state FROM payments ORDER BY stars`
+        assert.deepStrictEqual(rows.map((r) => [r.package, r.state]), [["5:250", "credited"], ["20:900", "credited"], ["50:2000", "credited"]])
+      })
+    ))
+
+  it.live("tampered, mispriced, wrong-currency, someone else's or withdrawn invoices are refused with a reason", () =>
+    withBot((sim) =>
+      Effect.gen(function*() {
+        const alice = sim.createUser({ id: 1002, first_name: "Alice", language_code: "en" })
+        const bob = sim.createUser({ id: 1003, first_name: "Bob", language_code: "ru" })
+        const invoice = yield* openInvoice(sim, alice.id, 50)
+        const [v, , , user, nonce, mac] = invoice.payload.split(".")
+        const secret = yield* PaymentSecret
+        const cases = [
+          [alice, { payload: [v, "50", "250", user, nonce, mac].join("."), currency: "XTR", total_amount: 250 }, en.refusal("invalid-invoice")],
+          [alice, { payload: invoice.payload, currency: "XTR", total_amount: 250 }, en.refusal("wrong-amount")],
+          [alice, { payload: invoice.payload, currency: "USD", total_amount: 2000 }, en.refusal("wrong-currency")],
+          [bob, invoice, paymentTexts("ru").refusal("not-your-invoice")],
+          [alice, { payload: encodePayload(secret, { credits: 10, stars: 400, userId: alice.id, nonce: newNonce() }), currency: "XTR", total_amount: 400 }, en.refusal("package-gone")],
+          [alice, { payload: encodePayload(secret, { credits: 50, stars: 1500, userId: alice.id, nonce: newNonce() }), currency: "XTR", total_amount: 1500 }, en.refusal("price-changed")]
+        ] as const
+        for (const [payer, target, reason] of cases) {
+          const outcome = yield* Effect.promise(() => payer.payInvoice(target))
+          assert.deepStrictEqual(outcome, { status: "rejected", errorMessage: reason })
+        }
+        assert.strictEqual(sim.starTransactions().length, 0)
+        const sql = yield* SqlClient.SqlClient
+        assert.strictEqual((yield* sql`SELECT 1 FROM payments`).length, 0)
+        assert.strictEqual((yield* balanceOf(alice.id)).credits, 0)
+      })
+    ))
+
+  it.live("a package removed from STAR_PACKAGES after its invoice was sent is refused", () =>
+    Effect.gen(function*() {
+      const sims = yield* startSimulators(dialect, { env: { FREE_TOKENS: "0" } })
+      const alice = sims.telegram.createUser({ id: 1004, first_name: "Alice", language_code: "en" })
+      const invoice = yield* Effect.gen(function*() {
+        yield* startPaymentsBot(sims.telegram, [])
+        return yield* openInvoice(sims.telegram, alice.id, 50)
+      }).pipe(Effect.provide(paymentsRunner(sims.settings)), Effect.scoped)
+      // A new runner with a new price list, same database and bot.
+      const settings = { ...sims.settings, starPackages: [{ credits: 5, stars: 250 }, { credits: 20, stars: 900 }] }
+      yield* Effect.gen(function*() {
+        yield* startPaymentsBot(sims.telegram, [])
+        const outcome = yield* Effect.promise(() => alice.payInvoice(invoice))
+        assert.deepStrictEqual(outcome, { status: "rejected", errorMessage: en.refusal("package-gone") })
+        assert.strictEqual((yield* balanceOf(alice.id)).credits, 0)
+      }).pipe(Effect.provide(paymentsRunner(settings)), Effect.scoped)
+    }).pipe(Effect.scoped))
+
+  it.live("a dropped successful_payment is credited once by reconciliation, and a second pass changes nothing", () =>
+    withBot((sim) =>
+      Effect.gen(function*() {
+        const alice = sim.createUser({ id: 1005, first_name: "Alice", language_code: "en" })
+        yield* openInvoice(sim, alice.id, 20)
+        const outcome = yield* Effect.promise(() => alice.payInvoice(undefined, { delivery: "drop" }))
+        assert.strictEqual(outcome.status, "paid")
+        assert.strictEqual((yield* balanceOf(alice.id)).credits, 0)
+        const chargeId = outcome.status === "paid" ? outcome.chargeId : ""
+
+        const first = yield* reconcileOnce
+        assert.deepStrictEqual(first.credited, [chargeId])
+        assert.strictEqual((yield* checkBooks(alice.id)).credits, 20)
+        yield* waitForText(sim, alice.id, "We found your payment")
+        const { alerts } = yield* RecordedAlerts
+        assert.deepStrictEqual((yield* Ref.get(alerts)).map((a) => a.subject), ["payment credited by reconciliation"])
+
+        const second = yield* reconcileOnce
+        assert.deepStrictEqual([second.credited, second.mismatches, second.refundsConfirmed], [[], [], []])
+        assert.strictEqual((yield* checkBooks(alice.id)).credits, 20)
+        assert.strictEqual((yield* Ref.get(alerts)).length, 1)
+        const row = yield* (yield* PaymentsRepo).find(chargeId)
+        assert.deepStrictEqual(Option.map(row, (r) => [r.state, r.credits, r.stars]), Option.some(["credited", 20, 900]))
+      })
+    ))
+
+  it.live("an admin refund of unspent credits removes them and returns the Stars, once; spent credits are refused", () =>
+    withBot((sim) =>
+      Effect.gen(function*() {
+        const alice = sim.createUser({ id: 1006, first_name: "Alice", language_code: "en" })
+        const admin = sim.createUser({ id: ADMIN, first_name: "Admin", language_code: "en" })
+        const buy = (credits: number) =>
+          Effect.gen(function*() {
+            yield* openInvoice(sim, alice.id, credits)
+            const before = seq(sim)
+            const outcome = yield* Effect.promise(() => alice.payInvoice())
+            yield* waitForText(sim, alice.id, "Thank you!", before)
+            return outcome.status === "paid" ? outcome.chargeId : ""
+          })
+        const refund = (chargeId: string, expected: string) =>
+          Effect.gen(function*() {
+            const before = seq(sim)
+            admin.sendCommand("refund", chargeId)
+            yield* waitForText(sim, ADMIN, expected, before)
+          })
+
+        const first = yield* buy(5)
+        yield* refund(first, adminTexts.refundDone(first, alice.id, 250, 5))
+        assert.strictEqual((yield* checkBooks(alice.id)).credits, 0)
+        yield* waitForText(sim, alice.id, "250 ⭐ have been refunded")
+        assert.deepStrictEqual(sim.starTransactions().map((t) => [t.id, t.source !== undefined]), [[first, true], [first, false]])
+        yield* refund(first, adminTexts.refundAlready(first))
+        assert.strictEqual(sim.starTransactions().length, 2)
+
+        // Spend one of a second purchase: the refund is refused, and nothing is returned.
+        const second = yield* buy(5)
+        const users = yield* UserEntity.client
+        yield* users(String(alice.id)).StartJob({
+          requestKey: "spend-1", chatId: alice.id, photo: { fileId: "photo" }, prompt: "move",
+          model: "kling-2.6/image-to-video", durationSeconds: 5, cost: 1
+        })
+        yield* refund(second, adminTexts.refundSpent(second, 5, 4))
+        assert.strictEqual((yield* checkBooks(alice.id)).credits, 4)
+        assert.strictEqual(sim.starTransactions().length, 3)
+
+        // A refusal is final for its request only: after a top-up a new /refund succeeds.
+        yield* buy(5)
+        yield* refund(second, adminTexts.refundDone(second, alice.id, 250, 5))
+        assert.strictEqual((yield* checkBooks(alice.id)).credits, 4)
+        const sql = yield* SqlClient.SqlClient
+        const rows = yield* sql<{ state: string }>`SELECT state FROM payments WHERE telegram_payment_charge_id = ${second}`
+        assert.strictEqual(rows[0]?.state, "refunded")
+
+        // Only admins may refund.
+        const before = seq(sim)
+        alice.sendCommand("refund", second)
+        yield* waitForText(sim, alice.id, adminTexts.notAdmin, before)
+      })
+    ))
+
+  it.live("concurrent deliveries to two PaymentService instances grant once", () =>
+    withBot((sim) =>
+      Effect.gen(function*() {
+        const alice = sim.createUser({ id: 1007, first_name: "Alice", language_code: "en" })
+        const invoice = yield* openInvoice(sim, alice.id, 20)
+        const two = yield* Effect.all([Layer.build(PaymentService.Default), Layer.build(PaymentService.Default)])
+        const received = { chargeId: "stx-concurrent-1", userId: alice.id, currency: "XTR", totalAmount: 900, invoicePayload: invoice.payload }
+        const results = yield* Effect.all(
+          Array.from({ length: 6 }, (_, i) => 
+            Effect.flatMap(PaymentService, (service) => service.completePayment(received)).pipe(Effect.provide(two[i % 2]!))),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(results.filter((r) => r.firstTime).length, 1)
+        for (const result of results) assert.strictEqual(result.balance.credits, 20)
+        assert.strictEqual((yield* checkBooks(alice.id)).credits, 20)
+      })
+    ))
+})
