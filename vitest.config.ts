@@ -7,6 +7,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Cluster tests drive several runtimes; files run in parallel workers, tests in a file in order.
-    sequence: { concurrent: false }
+    sequence: { concurrent: false },
+    // The long suites mostly wait on loopback I/O, so more workers than the 2 cores pay off.
+    maxWorkers: 4,
+    minWorkers: 1
   }
 })

@@ -6,6 +6,7 @@ import { UserEntity } from "../../src/actors/user-entity.js"
 import { Balance } from "../../src/domain/balance.js"
 import type { JobId } from "../../src/domain/ids.js"
 import { SimFaults } from "../../src/sim/kie/index.js"
+import type { Dialect } from "../support/database.js"
 import { JobRepo, type JobState } from "../../src/storage/job-repo.js"
 import {
   advance,
@@ -17,6 +18,9 @@ import {
   startSimulators,
   withTicks
 } from "../support/job-harness.js"
+
+/** 40 s generations: these tests are about what happens around KIE, not how long it takes. */
+const quickGeneration = { kie: { phases: { waitingMs: 5_000, queuingMs: 5_000, generatingMs: 30_000 } } }
 
 const stateOf = (jobId: JobId) =>
   Effect.flatMap(JobRepo, (repo) => repo.stateOf(jobId)).pipe(Effect.map(Option.getOrUndefined))
@@ -35,10 +39,11 @@ const inRunner = <A, E>(sims: Simulators, body: Effect.Effect<A, E, any>) =>
     return yield* body
   }).pipe(Effect.provide(jobRunnerLayer(sims.settings))) as Effect.Effect<A, E>
 
-describe("JobEntity failures (SQLite)", () => {
+/** The failure suite for one database; each dialect runs it from its own file, in parallel. */
+export const jobFailureSuite = (dialect: Dialect) => describe(`JobEntity failures on ${dialect}`, () => {
   it.scoped("a content-policy failure is refunded at once, explained, with no retry button", () =>
     Effect.gen(function*() {
-      const sims = yield* startSimulators("sqlite")
+      const sims = yield* startSimulators(dialect, quickGeneration)
       sims.kie.setFaults({ outcomes: [SimFaults.outcomes.contentPolicy] })
       yield* inRunner(sims, Effect.gen(function*() {
         const started = yield* sendPhotoAndStart(sims, 6001)
@@ -56,7 +61,7 @@ describe("JobEntity failures (SQLite)", () => {
 
   it.scoped("a generation failure that is not the user's fault is resubmitted once, then delivered", () =>
     Effect.gen(function*() {
-      const sims = yield* startSimulators("sqlite")
+      const sims = yield* startSimulators(dialect, quickGeneration)
       sims.kie.setFaults({ outcomes: [SimFaults.outcomes.generationFailed, SimFaults.outcomes.success] })
       yield* inRunner(sims, Effect.gen(function*() {
         const started = yield* sendPhotoAndStart(sims, 6002)
@@ -74,7 +79,7 @@ describe("JobEntity failures (SQLite)", () => {
 
   it.scoped("two failed generations are refunded with a Try again button", () =>
     Effect.gen(function*() {
-      const sims = yield* startSimulators("sqlite")
+      const sims = yield* startSimulators(dialect, quickGeneration)
       sims.kie.setFaults({ outcomes: [SimFaults.outcomes.generationFailed, SimFaults.outcomes.generationFailed] })
       yield* inRunner(sims, Effect.gen(function*() {
         const started = yield* sendPhotoAndStart(sims, 6003)
@@ -89,7 +94,7 @@ describe("JobEntity failures (SQLite)", () => {
 
   it.scoped("an account out of KIE credits pauses the job in the queue until a probe succeeds", () =>
     Effect.gen(function*() {
-      const sims = yield* startSimulators("sqlite")
+      const sims = yield* startSimulators(dialect, quickGeneration)
       sims.kie.setFaults({ createTask: [SimFaults.code(402, "The current credits are insufficient. Please top up.")] })
       yield* inRunner(sims, Effect.gen(function*() {
         const started = yield* sendPhotoAndStart(sims, 6004)
@@ -107,7 +112,7 @@ describe("JobEntity failures (SQLite)", () => {
 
   it.scoped("a task that outlives its model's deadline is refunded, and its late result is not delivered", () =>
     Effect.gen(function*() {
-      const sims = yield* startSimulators("sqlite")
+      const sims = yield* startSimulators(dialect, quickGeneration)
       sims.kie.setFaults({ outcomes: [SimFaults.outcomes.stuck] })
       yield* inRunner(sims, Effect.gen(function*() {
         const started = yield* sendPhotoAndStart(sims, 6005, { model: "wan/2-5-image-to-video" })
@@ -123,7 +128,7 @@ describe("JobEntity failures (SQLite)", () => {
 
   it.scoped("a callback ends the wait at once, and callbacks before, during and after polling deliver once", () =>
     Effect.gen(function*() {
-      const sims = yield* startSimulators("sqlite")
+      const sims = yield* startSimulators(dialect, quickGeneration)
       yield* inRunner(sims, Effect.gen(function*() {
         const started = yield* sendPhotoAndStart(sims, 6006)
         const jobs = yield* JobEntity.client
@@ -143,7 +148,7 @@ describe("JobEntity failures (SQLite)", () => {
 
   it.scoped("delivery honours retry_after, and a 403 from a blocked user refunds without further sends", () =>
     Effect.gen(function*() {
-      const sims = yield* startSimulators("sqlite")
+      const sims = yield* startSimulators(dialect, quickGeneration)
       yield* inRunner(sims, Effect.gen(function*() {
         sims.telegram.injectFault({ kind: "retry_after", retryAfter: 3, method: "sendVideo", times: 1 })
         const first = yield* sendPhotoAndStart(sims, 6007)
@@ -164,7 +169,7 @@ describe("JobEntity failures (SQLite)", () => {
 
   it.scoped("a video that cannot be sent after the delivery budget is refunded with an explanation", () =>
     Effect.gen(function*() {
-      const sims = yield* startSimulators("sqlite")
+      const sims = yield* startSimulators(dialect, quickGeneration)
       sims.telegram.injectFault({ kind: "server_error", method: "sendVideo" })
       yield* inRunner(sims, Effect.gen(function*() {
         const started = yield* sendPhotoAndStart(sims, 6009)
@@ -177,7 +182,7 @@ describe("JobEntity failures (SQLite)", () => {
 
   it.scoped("the same request twice makes one job and one KIE task; Cancel before KIE refunds", () =>
     Effect.gen(function*() {
-      const sims = yield* startSimulators("sqlite")
+      const sims = yield* startSimulators(dialect, quickGeneration)
       yield* inRunner(sims, Effect.gen(function*() {
         const first = yield* sendPhotoAndStart(sims, 6010, { requestKey: "6010:1" })
         const again = yield* sendPhotoAndStart(sims, 6010, { requestKey: "6010:1" })

@@ -13,6 +13,9 @@ import {
   startSimulators
 } from "../support/job-harness.js"
 
+/** 40 s generations: these tests are about what happens around KIE, not how long it takes. */
+const quickGeneration = { kie: { phases: { waitingMs: 5_000, queuingMs: 5_000, generatingMs: 30_000 } } }
+
 const stateOf = (jobId: JobId) =>
   Effect.flatMap(JobRepo, (repo) => repo.stateOf(jobId)).pipe(Effect.map(Option.getOrUndefined))
 const reaches = (jobId: JobId, ...states: ReadonlyArray<JobState>) => () =>
@@ -32,7 +35,7 @@ const restartIn = (
   release: (sims: Simulators) => void
 ) =>
   Effect.gen(function*() {
-    const sims = yield* startSimulators(dialect)
+    const sims = yield* startSimulators(dialect, quickGeneration)
     hold(sims)
     const jobId = yield* inRunner(sims, Effect.gen(function*() {
       const started = yield* sendPhotoAndStart(sims, 7001)
@@ -76,7 +79,7 @@ describe.each(dialects)("JobEntity restarts on %s", (dialect) => {
 describe("secrets stay in the process", () => {
   it.scoped("no KIE request carries the bot token and no log line carries the token or the KIE key", () =>
     Effect.gen(function*() {
-      const sims = yield* startSimulators("sqlite")
+      const sims = yield* startSimulators("sqlite", quickGeneration)
       const lines: Array<string> = []
       const capture = Logger.replace(
         Logger.defaultLogger,

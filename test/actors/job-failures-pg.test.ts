@@ -1,0 +1,3 @@
+import { jobFailureSuite } from "./job-failures.js"
+
+jobFailureSuite("pg")
