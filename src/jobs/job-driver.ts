@@ -21,8 +21,8 @@ import { KieCallbackAuth } from "../kie/callback-auth.js"
 import { KieCircuitBreaker } from "../kie/circuit-breaker.js"
 import { KieClient, type KieTask } from "../kie/kie-client.js"
 import { findModel } from "../kie/models.js"
-import { KieRateLimiter } from "../kie/rate-limiter.js"
-import { pollCadence, retryKie } from "../kie/retry-schedules.js"
+import { KieSubmitter } from "../kie/kie-submitter.js"
+import { pollCadence } from "../kie/retry-schedules.js"
 import { JobRecord, JobRepo } from "../storage/job-repo.js"
 import { TelegramGateway } from "../telegram/gateway.js"
 import { failureText, type JobFailure, retryHelps } from "../telegram/replies.js"
@@ -75,7 +75,7 @@ export const makeJobDriver = Effect.gen(function*() {
   const repo = yield* JobRepo
   const gateway = yield* TelegramGateway
   const kie = yield* KieClient
-  const limiter = yield* KieRateLimiter
+  const submitter = yield* KieSubmitter
   const breaker = yield* KieCircuitBreaker
   const callbackAuth = yield* KieCallbackAuth
   const users = yield* UserEntity.client
@@ -147,28 +147,21 @@ export const makeJobDriver = Effect.gen(function*() {
             return yield* decideRefund(job, { _tag: "PhotoUnavailable", reason: photo.left.reason }, photo.left.message)
           }
           const created = yield* Effect.gen(function*() {
-            const uploaded = yield* retryKie(breaker.observe(kie.uploadFile(photo.right)))
-            const createOnce = Effect.gen(function*() {
-              const wait = yield* limiter.reserve
-              if (Duration.greaterThan(wait, Duration.zero)) {
-                yield* show(job, progressTexts.queued(langOf(job), Duration.toMillis(wait)))
-                yield* Effect.sleep(wait)
-              }
-              return yield* breaker.observe(kie.createTask({
-                model: model.slug,
-                input: model.buildInput({ imageUrl: uploaded.url, prompt: job.prompt, durationSeconds: job.duration_seconds }),
-                callBackUrl: Option.getOrUndefined(callbackAuth.callbackUrl(jobId))
-              }))
-            })
-            // A 429 means KIE dropped the request, so retrying it takes a new place in the limiter.
-            return yield* retryKie(createOnce)
+            const uploaded = yield* breaker.observe(submitter.uploadFile(photo.right))
+            return yield* submitter.submit({
+              model: model.slug,
+              input: model.buildInput({ imageUrl: uploaded.url, prompt: job.prompt, durationSeconds: job.duration_seconds }),
+              callBackUrl: Option.getOrUndefined(callbackAuth.callbackUrl(jobId))
+            }, { onQueued: (wait) => show(job, progressTexts.queued(langOf(job), Duration.toMillis(wait))) })
           }).pipe(Effect.either)
           if (created._tag === "Left") {
             const error = created.left
-            if (error._tag === "KieOperatorError") {
-              // The breaker is open now; the job waits in the queue, its credit untouched.
+            if (error._tag === "KieOperatorError" && (yield* breaker.isOpen)) {
+              // KIE is paused for an operator; the job waits in the queue, its credit untouched.
               return yield* repo.transition(jobId, "submitting", "queued", {}, error.message)
             }
+            // Anything else, including an operator error about this request alone, would fail
+            // again on resubmission: the user gets the unit back.
             return yield* decideRefund(job, failureOf(error), error.message)
           }
           const now = yield* Clock.currentTimeMillis
@@ -244,9 +237,10 @@ export const makeJobDriver = Effect.gen(function*() {
             case "Failed": {
               const error = outcome.error
               if (error._tag === "KieUserError") return yield* decideRefund(job, failureOf(error), error.message)
-              if (error._tag === "KieOperatorError") {
+              if (error._tag === "KieOperatorError" && (yield* breaker.isOpen)) {
                 return yield* repo.transition(jobId, "polling", "queued", { kie_task_id: null }, error.message)
               }
+              if (error._tag === "KieOperatorError") return yield* decideRefund(job, failureOf(error), error.message)
               if (job.attempts < generationAttempts) {
                 return yield* repo.transition(jobId, "polling", "submitting", { kie_task_id: null }, `resubmit: ${error.message}`)
               }

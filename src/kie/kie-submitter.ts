@@ -3,7 +3,7 @@
  * place under the account's rate limit (each retry queues again), and is retried by the
  * schedule of its error class; polls are retried the same way and can open the breaker.
  */
-import { Effect } from "effect"
+import { Duration, Effect } from "effect"
 import type { KieError } from "../errors/kie-errors.js"
 import { KieCircuitBreaker } from "./circuit-breaker.js"
 import { type CreateTaskRequest, KieClient, type KieTask } from "./kie-client.js"
@@ -15,8 +15,19 @@ export const makeKieSubmitter = Effect.gen(function*() {
   const limiter = yield* KieRateLimiter
   const breaker = yield* KieCircuitBreaker
 
-  const submit = (request: CreateTaskRequest): Effect.Effect<string, KieError> =>
-    breaker.guard(Effect.zipRight(limiter.acquire, client.createTask(request))).pipe(
+  /** `onQueued` hears how long this request waits for its place under the rate limit. */
+  const submit = (
+    request: CreateTaskRequest,
+    options: { readonly onQueued?: (wait: Duration.Duration) => Effect.Effect<void> } = {}
+  ): Effect.Effect<string, KieError> =>
+    breaker.guard(Effect.gen(function*() {
+      const wait = yield* limiter.reserve
+      if (Duration.greaterThan(wait, Duration.zero)) {
+        if (options.onQueued !== undefined) yield* options.onQueued(wait)
+        yield* Effect.sleep(wait)
+      }
+      return yield* client.createTask(request)
+    })).pipe(
       retryKie,
       Effect.withSpan("KieSubmitter.submit", { attributes: { model: request.model } })
     )

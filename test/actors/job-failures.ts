@@ -110,6 +110,19 @@ export const jobFailureSuite = (dialect: Dialect) => describe(`JobEntity failure
       }))
     }), 120_000)
 
+  it.scoped("an operator error about this request alone is refunded, not resubmitted in a loop", () =>
+    Effect.gen(function*() {
+      const sims = yield* startSimulators(dialect, quickGeneration)
+      sims.kie.setFaults({ createTask: [SimFaults.code(422, "input.aspect_ratio: This field is required")] })
+      yield* inRunner(sims, Effect.gen(function*() {
+        const started = yield* sendPhotoAndStart(sims, 6012)
+        assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, "refunded"), "2 minutes"))
+        assert.strictEqual(sims.kie.createAttempts().length, 1)
+        assert.include(String(lastTextTo(sims, 6012)!.text), "Your credit is back")
+        assert.deepStrictEqual(yield* ledgerKinds(started.jobId), ["reserve", "refund"])
+      }))
+    }), 120_000)
+
   it.scoped("a task that outlives its model's deadline is refunded, and its late result is not delivered", () =>
     Effect.gen(function*() {
       const sims = yield* startSimulators(dialect, quickGeneration)
