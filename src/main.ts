@@ -10,6 +10,7 @@ import { AppConfig, describeConfigError } from "./config.js"
 import { HealthRoutes } from "./http/health.js"
 import { KieCallbackRoutes } from "./http/kie-callback.js"
 import { KieServicesLive } from "./kie/index.js"
+import { ReconciliationLive } from "./payments/index.js"
 import { AppConfigWithSandbox } from "./sim/sandbox.js"
 import { UserUpdatesLive } from "./telegram/bot.js"
 import { TelegramGatewayLive } from "./telegram/gateway-live.js"
@@ -49,7 +50,10 @@ const AnnounceMode = Layer.effectDiscard(
   })
 )
 
-const AppLive = Layer.mergeAll(ActorsLive, HttpLive, TelegramIntakeLive, AnnounceMode).pipe(
+// Telegram's Star transactions compared with `payments`, on one runner at a time.
+const PaymentsReconciliationLive = ReconciliationLive.pipe(Layer.provide(TelegramOperatorAlertsLive))
+
+const AppLive = Layer.mergeAll(ActorsLive, HttpLive, TelegramIntakeLive, PaymentsReconciliationLive, AnnounceMode).pipe(
   // Each user's entity runs the bot's handlers for that user's updates.
   Layer.provideMerge(UserUpdatesLive),
   Layer.provideMerge(OutsideServicesLive),

@@ -36,8 +36,7 @@ export const buyKeyboard = (lang: Language, packages: ReadonlyArray<StarPackage>
 
 const langOf = (ctx: Context): Language => languageOf(ctx.from?.language_code)
 
-export const paymentsComposer = <C extends Context>(deps: PaymentsBotDeps): Composer<C> => {
-  const composer = new Composer<C>()
+const handlers = <C extends Context>(deps: PaymentsBotDeps) => {
   const handle = <X extends Context>(name: string, body: (ctx: X) => Effect.Effect<void, unknown>) => (ctx: X): Promise<void> =>
     deps.run(
       body(ctx).pipe(
@@ -54,8 +53,9 @@ export const paymentsComposer = <C extends Context>(deps: PaymentsBotDeps): Comp
       Effect.catchAll((error) => Effect.logWarning("could not reply", error))
     )
 
-  // First: Telegram gives the bot 10 s, and this answer needs neither the cluster nor SQL.
-  composer.on("pre_checkout_query", handle("preCheckout", (ctx) => {
+  const events = new Composer<C>()
+  // Telegram gives the bot 10 s, and this answer needs neither the cluster nor SQL.
+  events.on("pre_checkout_query", handle("preCheckout", (ctx) => {
     const query = ctx.preCheckoutQuery
     return deps.payments.answerPreCheckout(query.id, {
       fromUserId: query.from.id,
@@ -65,7 +65,7 @@ export const paymentsComposer = <C extends Context>(deps: PaymentsBotDeps): Comp
     }, langOf(ctx)).pipe(Effect.asVoid)
   }))
 
-  composer.on("message:successful_payment", handle("successfulPayment", (ctx) => {
+  events.on("message:successful_payment", handle("successfulPayment", (ctx) => {
     const paid = ctx.message.successful_payment
     const userId = ctx.from.id
     const texts = paymentTexts(langOf(ctx))
@@ -81,7 +81,8 @@ export const paymentsComposer = <C extends Context>(deps: PaymentsBotDeps): Comp
     )
   }))
 
-  composer.command("buy", handle("buy", (ctx) =>
+  const commands = new Composer<C>()
+  commands.command("buy", handle("buy", (ctx) =>
     Effect.gen(function*() {
       const lang = langOf(ctx)
       const balance = ctx.from === undefined ? Option.none() : yield* deps.balanceOf(ctx.from.id)
@@ -92,7 +93,7 @@ export const paymentsComposer = <C extends Context>(deps: PaymentsBotDeps): Comp
       )
     })))
 
-  composer.callbackQuery(BUY, handle("buyPackage", (ctx) =>
+  commands.callbackQuery(BUY, handle("buyPackage", (ctx) =>
     Effect.gen(function*() {
       const lang = langOf(ctx)
       const credits = Number(BUY.exec(ctx.callbackQuery.data)![1])
@@ -105,10 +106,11 @@ export const paymentsComposer = <C extends Context>(deps: PaymentsBotDeps): Comp
       ).pipe(Effect.catchAll((error) => Effect.logWarning("could not answer the callback query", error)))
     })))
 
-  composer.command("refund", handle("refund", (ctx) =>
+  // For admins only; to everybody else the command does not exist.
+  const admins = commands.filter((ctx) => ctx.from !== undefined && deps.adminIds.includes(ctx.from.id))
+  admins.command("refund", handle("refund", (ctx) =>
     Effect.gen(function*() {
       const chatId = ctx.chat.id
-      if (ctx.from === undefined || !deps.adminIds.includes(ctx.from.id)) return yield* send(chatId, adminTexts.notAdmin)
       const chargeId = ctx.match.trim()
       if (chargeId === "" || /\s/.test(chargeId)) return yield* send(chatId, adminTexts.refundUsage)
       // One refund request per admin message: a refusal is final for this message only.
@@ -126,8 +128,23 @@ export const paymentsComposer = <C extends Context>(deps: PaymentsBotDeps): Comp
       yield* send(chatId, text)
     })))
 
-  composer.command("paysupport", handle("paysupport", (ctx) => send(ctx.chat.id, paymentTexts(langOf(ctx)).paySupport)))
-  composer.command("terms", handle("terms", (ctx) => send(ctx.chat.id, paymentTexts(langOf(ctx)).terms)))
+  commands.command("paysupport", handle("paysupport", (ctx) => send(ctx.chat.id, paymentTexts(langOf(ctx)).paySupport)))
+  commands.command("terms", handle("terms", (ctx) => send(ctx.chat.id, paymentTexts(langOf(ctx)).terms)))
 
-  return composer
+  return { events, commands }
+}
+
+/**
+ * pre_checkout_query and successful_payment. The bot puts these ahead of its flood limit:
+ * a payment is money already taken, and a checkout left unanswered fails.
+ */
+export const paymentEventsComposer = <C extends Context>(deps: PaymentsBotDeps): Composer<C> => handlers<C>(deps).events
+
+/** /buy, the package buttons, /refund (admins), /paysupport, /terms. */
+export const paymentCommandsComposer = <C extends Context>(deps: PaymentsBotDeps): Composer<C> => handlers<C>(deps).commands
+
+/** Both, events first. */
+export const paymentsComposer = <C extends Context>(deps: PaymentsBotDeps): Composer<C> => {
+  const { commands, events } = handlers<C>(deps)
+  return new Composer<C>(events, commands)
 }

@@ -106,6 +106,5 @@ export const adminTexts = {
   refundSpent: (chargeId: string, credits: number, available: number) =>
     `Not refunded: ${chargeId} granted ${credits} credit(s) but the user has only ${available} left (already spent).`,
   refundTelegramFailed: (chargeId: string, detail: string) =>
-    `Credits of ${chargeId} were removed but Telegram refused the refund (${detail}). Run /refund again; the credits are not removed twice.`,
-  notAdmin: "This command is for admins."
+    `Credits of ${chargeId} were removed but Telegram refused the refund (${detail}). Run /refund again; the credits are not removed twice.`
 }

@@ -15,6 +15,7 @@ import { JobEntity } from "../actors/job-entity.js"
 import { type TelegramUpdate, UserEntity, type UserOps, UserUpdates } from "../actors/user-entity.js"
 import { AppConfig } from "../config.js"
 import { RateLimiterStoreLive } from "../kie/rate-limiter.js"
+import { PaymentService, PaymentsLive, UserCredits } from "../payments/index.js"
 import { BotState } from "../storage/bot-state.js"
 import type { BotContext, BotEnv } from "./context.js"
 import { adminFeature } from "./features/admin.js"
@@ -23,10 +24,12 @@ import { generateFeature } from "./features/generate.js"
 import { historyFeature } from "./features/history.js"
 import { floodFeature } from "./features/limits.js"
 import { membershipFeature } from "./features/membership.js"
+import { paymentCommandsFeature, paymentEventsFeature, type PaymentsFeatureDeps } from "./features/payments.js"
 import { settingsFeature } from "./features/settings.js"
 import { startFeature } from "./features/start.js"
 import { unhandledFeature } from "./features/unhandled.js"
 import { TelegramGateway } from "./gateway.js"
+import { TelegramOperatorAlertsLive } from "./operator-alerts.js"
 import { botTexts, languageOf } from "./texts.js"
 
 /** An Effect's failure carried through grammY's promise chain. */
@@ -53,7 +56,13 @@ export class BotBridge extends Effect.Service<BotBridge>()("app/BotBridge", {
   })
 }) {}
 
-export const createBot = (env: BotEnv, token: string, apiRoot: string, botInfo: UserFromGetMe) => {
+export const createBot = (
+  env: BotEnv,
+  token: string,
+  apiRoot: string,
+  botInfo: UserFromGetMe,
+  payments: PaymentsFeatureDeps
+) => {
   const bot = new Bot<BotContext>(token, { botInfo, client: { apiRoot } })
   let registered = false
 
@@ -78,11 +87,14 @@ export const createBot = (env: BotEnv, token: string, apiRoot: string, botInfo: 
     await next()
   })
 
+  // Money already taken, and checkouts that must be answered: never flood-limited.
+  bot.use(paymentEventsFeature(env, payments))
   bot.use(floodFeature(env))
   bot.use(startFeature(env))
   bot.use(settingsFeature(env))
   bot.use(historyFeature(env))
   bot.use(adminFeature(env))
+  bot.use(paymentCommandsFeature(env, payments))
   bot.use(buyFeature(env))
   bot.use(generateFeature(env))
   bot.use(membershipFeature(env))
@@ -110,6 +122,7 @@ export const UserUpdatesLive = Layer.effect(
     const users = yield* UserEntity.client
     const limiter = yield* RateLimiter.RateLimiter
     const { run } = yield* BotBridge
+    const payments = { payments: yield* PaymentService, userCredits: yield* UserCredits }
     if (config.telegram.botToken._tag === "None") {
       return yield* Effect.dieMessage("TELEGRAM_BOT_TOKEN is required for the bot")
     }
@@ -120,7 +133,7 @@ export const UserUpdatesLive = Layer.effect(
       make: (ops: UserOps) =>
         Effect.map(botInfo, (info) => {
           const env: BotEnv = { ops, config, gateway, state, jobs, users, limiter, run, freshGrant: { value: 0 } }
-          const bot = createBot(env, token, config.telegram.apiRoot, info)
+          const bot = createBot(env, token, config.telegram.apiRoot, info, payments)
           return (update: TelegramUpdate) =>
             Effect.tryPromise(() => bot.handleUpdate(update as unknown as Update)).pipe(
               Effect.catchAll((error) => Effect.logError("the bot failed on an update", error)),
@@ -133,6 +146,7 @@ export const UserUpdatesLive = Layer.effect(
   Layer.provide([
     BotBridge.Default,
     BotState.Default,
+    PaymentsLive.pipe(Layer.provide(TelegramOperatorAlertsLive)),
     RateLimiter.layer.pipe(Layer.provide(RateLimiterStoreLive))
   ])
 )
