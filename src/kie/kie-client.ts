@@ -11,6 +11,7 @@ import { AppConfig } from "../config.js"
 import { type KieError, type KieOperation } from "../errors/kie-errors.js"
 import { classify } from "./classify.js"
 import { CreateTaskData, CreditsData, Envelope, RecordInfoData, type TaskState, UploadData } from "./kie-schema.js"
+import { countKieCall } from "../observability/metrics.js"
 
 export interface KieClientSettings {
   readonly apiKey: Redacted.Redacted<string>
@@ -106,7 +107,8 @@ export const makeKieClient = (settings: KieClientSettings) =>
           ResponseError: (error) =>
             Effect.fail(classify({ _tag: "Transport", operation, kind: "Other", detail: error.message }))
         }),
-        Effect.flatMap(({ status, text }) => interpret(operation, status, text, data, context))
+        Effect.flatMap(({ status, text }) => interpret(operation, status, text, data, context)),
+        countKieCall(operation)
       )
 
     const interpret = <A, I>(

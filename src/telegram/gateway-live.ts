@@ -30,6 +30,7 @@ import {
 } from "./gateway.js"
 import { makeOutgoingLimiter, type TelegramLimits } from "./outgoing-limits.js"
 import { telegramRetry } from "./retry-schedules.js"
+import { countTelegramCall } from "../observability/metrics.js"
 
 const MB = 1024 * 1024
 
@@ -222,7 +223,7 @@ export const makeTelegramGateway = (
         // Interrupting the fiber aborts the request.
         try: (signal) => run(signal as unknown as GrammySignal),
         catch: (error) => classifyFailure(method, error)
-      })
+      }).pipe(countTelegramCall(method))
       return (chatId === undefined ? attempt : Effect.zipRight(limiter.acquire(chatId), attempt)).pipe(
         Effect.tapError(logRetryable),
         Effect.retry(telegramRetry)

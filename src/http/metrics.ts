@@ -1,0 +1,40 @@
+/**
+ * `GET /metrics`: Prometheus text exposition of Effect's metrics. The two gauges that
+ * describe the present (jobs in flight, shards held) are refreshed at each scrape.
+ */
+import { Sharding } from "@effect/cluster"
+import { HttpServerResponse } from "@effect/platform"
+import { SqlClient } from "@effect/sql"
+import { Effect, Layer, Metric } from "effect"
+import { ownedShardCount } from "../cluster/runner.js"
+import { jobsInFlight, shardsHeld } from "../observability/metrics.js"
+import { PrometheusExposition } from "../observability/prometheus.js"
+import { AppRouter } from "./router.js"
+
+export const MetricsRoutes = AppRouter.use((router) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const sharding = yield* Sharding.Sharding
+    const exposition = yield* PrometheusExposition
+
+    const refreshGauges = Effect.gen(function*() {
+      const rows = yield* sql<{ n: number }>`
+        SELECT CAST(COUNT(*) AS INTEGER) AS n FROM jobs WHERE state NOT IN ('delivered', 'refunded', 'failed')`
+      yield* Metric.set(jobsInFlight, Number(rows[0]?.n ?? 0))
+      yield* Metric.set(shardsHeld, yield* ownedShardCount.pipe(Effect.provideService(Sharding.Sharding, sharding)))
+    }).pipe(
+      Effect.timeout("2 seconds"),
+      // A slow database must not cost operators the rest of the metrics.
+      Effect.catchAllCause((cause) => Effect.logWarning("metrics: gauges not refreshed", cause))
+    )
+
+    yield* router.get(
+      "/metrics",
+      Effect.gen(function*() {
+        yield* refreshGauges
+        const body = yield* exposition.render
+        return HttpServerResponse.text(body, { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+      })
+    )
+  })
+).pipe(Layer.provide(PrometheusExposition.layer))

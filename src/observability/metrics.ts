@@ -1,0 +1,103 @@
+/**
+ * The bot's metrics, on Effect's `Metric` API; `/metrics` exports the global registry
+ * (src/http/metrics.ts). Code that counts something calls one of the small effects below,
+ * so label names and values stay consistent. The KIE breaker's own metrics
+ * (`kie_circuit_open`, `kie_circuit_trips_total`) live beside the breaker.
+ */
+import { Effect, Metric, MetricBoundaries, MetricLabel } from "effect"
+
+export const jobsStarted = Metric.counter("jobs_started_total", {
+  description: "jobs accepted (credit reserved, queued)",
+  incremental: true
+})
+export const jobsDelivered = Metric.counter("jobs_delivered_total", {
+  description: "jobs whose video reached the user",
+  incremental: true
+})
+export const jobsRefunded = Metric.counter("jobs_refunded_total", {
+  description: "jobs that ended without a video, by error class",
+  incremental: true
+})
+export const kieCalls = Metric.counter("kie_calls_total", {
+  description: "KIE HTTP calls by endpoint and outcome (ok or the error class)",
+  incremental: true
+})
+export const telegramCalls = Metric.counter("telegram_calls_total", {
+  description: "Bot API call attempts by method and outcome (ok or the error class)",
+  incremental: true
+})
+export const payments = Metric.counter("payments_total", {
+  description: "Star payments by outcome (credited, refunded)",
+  incremental: true
+})
+export const paymentStars = Metric.counter("payment_stars_total", {
+  description: "Stars of credited payments",
+  incremental: true
+})
+export const jobsInFlight = Metric.gauge("jobs_in_flight", {
+  description: "jobs not yet delivered, refunded or failed (whole cluster, read from the database at scrape)"
+})
+export const shardsHeld = Metric.gauge("shards_held", { description: "shards this runner owns now" })
+
+// Seconds; generation spans KIE's queue and render, delivery the download and upload.
+const generationBoundaries = MetricBoundaries.fromIterable([10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200])
+const deliveryBoundaries = MetricBoundaries.fromIterable([0.5, 1, 2, 5, 10, 20, 30, 60, 120])
+
+export const generationSeconds = Metric.histogram(
+  "job_generation_seconds",
+  generationBoundaries,
+  "job created until KIE reported success"
+)
+export const deliverySeconds = Metric.histogram(
+  "job_delivery_seconds",
+  deliveryBoundaries,
+  "KIE success until the video was sent"
+)
+
+/** Outcome label of a call: "ok", or the `_tag` of its typed error. */
+export const outcomeOf = (error: unknown): string =>
+  typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string" ? error._tag : "error"
+
+export const recordJobStarted = Metric.increment(jobsStarted)
+
+export const recordJobDelivered = (timings: { readonly generationMs?: number; readonly deliveryMs?: number } = {}) =>
+  Effect.all([
+    Metric.increment(jobsDelivered),
+    timings.generationMs === undefined ? Effect.void : Metric.update(generationSeconds, timings.generationMs / 1000),
+    timings.deliveryMs === undefined ? Effect.void : Metric.update(deliverySeconds, timings.deliveryMs / 1000)
+  ], { discard: true })
+
+export const recordJobRefunded = (errorClass: string) =>
+  Metric.increment(Metric.tagged(jobsRefunded, "error_class", errorClass))
+
+export const recordKieCall = (endpoint: string, outcome: string) =>
+  Metric.increment(Metric.taggedWithLabels(kieCalls, [
+    MetricLabel.make("endpoint", endpoint),
+    MetricLabel.make("outcome", outcome)
+  ]))
+
+export const recordTelegramCall = (method: string, outcome: string) =>
+  Metric.increment(Metric.taggedWithLabels(telegramCalls, [
+    MetricLabel.make("method", method),
+    MetricLabel.make("outcome", outcome)
+  ]))
+
+export const recordPayment = (outcome: "credited" | "refunded", stars: number) =>
+  Effect.all([
+    Metric.increment(Metric.tagged(payments, "outcome", outcome)),
+    outcome === "credited" ? Metric.incrementBy(paymentStars, stars) : Effect.void
+  ], { discard: true })
+
+/** Counts each attempt of `self` under KIE `endpoint`: ok, or the class of its error. */
+export const countKieCall = (endpoint: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.tapBoth(self, {
+    onSuccess: () => recordKieCall(endpoint, "ok"),
+    onFailure: (error) => recordKieCall(endpoint, outcomeOf(error))
+  })
+
+/** Counts each attempt of `self` as a Bot API `method` call: ok, or the class of its error. */
+export const countTelegramCall = (method: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.tapBoth(self, {
+    onSuccess: () => recordTelegramCall(method, "ok"),
+    onFailure: (error) => recordTelegramCall(method, outcomeOf(error))
+  })

@@ -1,0 +1,93 @@
+import { HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Layer, Option, TestClock } from "effect"
+import { createServer } from "node:http"
+import { MetricsRoutes } from "../../src/http/metrics.js"
+import { AppRouter } from "../../src/http/router.js"
+import { JobRepo } from "../../src/storage/job-repo.js"
+import { recordJobDelivered, recordJobRefunded, recordJobStarted, recordPayment } from "../../src/observability/metrics.js"
+import { advanceUntil, jobRunnerLayer, sendPhotoAndStart, startSimulators } from "../support/job-harness.js"
+import { parseExposition, valueOf } from "./exposition.js"
+
+/** Serves only /metrics on a free loopback port, on the runner in context; yields a scraper. */
+const metricsServer = Effect.gen(function*() {
+  const context = yield* Layer.build(
+    AppRouter.serve().pipe(
+      Layer.provide(MetricsRoutes),
+      Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
+    )
+  )
+  const address = Context.get(context, HttpServer.HttpServer).address
+  const url = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}/metrics` : ""
+  return Effect.promise(async () => {
+    const response = await fetch(url)
+    return { status: response.status, type: response.headers.get("content-type"), text: await response.text() }
+  })
+})
+
+describe("GET /metrics", () => {
+  it.scoped("exposes Effect's metrics in Prometheus format; KIE and Telegram call counters move as a job runs", () =>
+    Effect.gen(function*() {
+      const sims = yield* startSimulators("sqlite")
+      yield* Effect.gen(function*() {
+        const scrape = yield* metricsServer
+        const before = yield* scrape
+        assert.strictEqual(before.status, 200)
+        assert.match(before.type ?? "", /^text\/plain; version=0\.0\.4/)
+        const was = parseExposition(before.text)
+
+        yield* TestClock.adjust(1)
+        const started = yield* sendPhotoAndStart(sims, 7101)
+        const delivered = yield* advanceUntil(sims.kie, () =>
+          Effect.flatMap(JobRepo, (repo) => repo.stateOf(started.jobId)).pipe(
+            Effect.map((state) => Option.getOrUndefined(state) === "delivered")
+          ), "6 minutes")
+        assert.isTrue(delivered)
+
+        const after = yield* scrape
+        assert.match(after.text, /# TYPE kie_calls_total counter/)
+        const now = parseExposition(after.text)
+        const moved = (name: string, labels: Record<string, string>) => valueOf(now, name, labels) - valueOf(was, name, labels)
+        assert.strictEqual(moved("kie_calls_total", { endpoint: "upload", outcome: "ok" }), 1)
+        assert.strictEqual(moved("kie_calls_total", { endpoint: "createTask", outcome: "ok" }), 1)
+        assert.isAtLeast(moved("kie_calls_total", { endpoint: "recordInfo", outcome: "ok" }), 1)
+        assert.strictEqual(moved("telegram_calls_total", { method: "sendVideo", outcome: "ok" }), 1)
+        assert.strictEqual(moved("telegram_calls_total", { method: "getFile", outcome: "ok" }), 1)
+        assert.strictEqual(valueOf(now, "jobs_in_flight"), 0)
+        assert.isAbove(valueOf(now, "shards_held"), 0)
+        assert.strictEqual(valueOf(now, "kie_circuit_open"), 0)
+      }).pipe(Effect.provide(jobRunnerLayer(sims.settings)))
+    }))
+
+  it.scoped("job, payment and latency metrics are exported with their labels and histogram buckets", () =>
+    Effect.gen(function*() {
+      const sims = yield* startSimulators("sqlite")
+      yield* Effect.gen(function*() {
+        const scrape = yield* metricsServer
+        const was = parseExposition((yield* scrape).text)
+        yield* recordJobStarted
+        yield* recordJobStarted
+        yield* recordJobDelivered({ generationMs: 75_000, deliveryMs: 1_500 })
+        yield* recordJobRefunded("KieUserError")
+        yield* recordPayment("credited", 250)
+        yield* recordPayment("refunded", 250)
+        const text = (yield* scrape).text
+        const now = parseExposition(text)
+        const moved = (name: string, labels: Record<string, string> = {}) =>
+          valueOf(now, name, labels) - valueOf(was, name, labels)
+        assert.strictEqual(moved("jobs_started_total"), 2)
+        assert.strictEqual(moved("jobs_delivered_total"), 1)
+        assert.strictEqual(moved("jobs_refunded_total", { error_class: "KieUserError" }), 1)
+        assert.strictEqual(moved("payments_total", { outcome: "credited" }), 1)
+        assert.strictEqual(moved("payments_total", { outcome: "refunded" }), 1)
+        assert.strictEqual(moved("payment_stars_total"), 250)
+        assert.match(text, /# TYPE job_generation_seconds histogram/)
+        assert.strictEqual(moved("job_generation_seconds_count"), 1)
+        assert.strictEqual(moved("job_generation_seconds_bucket", { le: "60" }), 0)
+        assert.strictEqual(moved("job_generation_seconds_bucket", { le: "90" }), 1)
+        assert.strictEqual(moved("job_delivery_seconds_bucket", { le: "2" }), 1)
+        assert.strictEqual(moved("job_delivery_seconds_sum"), 1.5)
+      }).pipe(Effect.provide(jobRunnerLayer(sims.settings)))
+    }))
+})
