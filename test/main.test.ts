@@ -21,7 +21,7 @@ const expectReadyThenCleanExit = async (env: Record<string, string>, mode: RegEx
   const httpPort = await freePort()
   const bot = startBot({ HTTP_HOST: "127.0.0.1", HTTP_PORT: String(httpPort), ...env })
   try {
-    const ready = await waitFor(async () => (await getJson(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, 30_000)
+    const ready = await waitFor(async () => (await getJson(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, 90_000)
     expect(ready, bot.output()).toBe(true)
     expect((await getJson(`http://127.0.0.1:${httpPort}/healthz`)).body).toEqual({ ok: true })
     expect((await getJson(`http://127.0.0.1:${httpPort}/readyz`)).body).toMatchObject({
@@ -41,7 +41,8 @@ const expectReadyThenCleanExit = async (env: Record<string, string>, mode: RegEx
   return bot
 }
 
-describe("npm start", () => {
+// Each test starts real processes; on a loaded CI machine start-up can take tens of seconds.
+describe("npm start", { timeout: 180_000 }, () => {
   it("runs embedded on a SQLite file by default, answers health checks and stops on SIGTERM", () =>
     withDataDir(async (dataDir) => {
       const runnerPort = await freePort()
@@ -74,7 +75,7 @@ describe("npm start", () => {
     withDataDir(async (dataDir) => {
       const first = startBot({ DATA_DIR: dataDir, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(await freePort()) })
       try {
-        expect(await waitFor(async () => first.output().includes("Listening on http"), 30_000), first.output()).toBe(true)
+        expect(await waitFor(async () => first.output().includes("Listening on http"), 90_000), first.output()).toBe(true)
         const second = startBot({ DATA_DIR: dataDir, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(await freePort()) })
         expect(await second.exited).not.toBe(0)
         expect(second.output()).toContain("is in use by another bot process")

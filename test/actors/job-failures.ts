@@ -137,7 +137,7 @@ export const jobFailureSuite = (dialect: Dialect) => describe(`JobEntity failure
         assert.strictEqual(sims.telegram.callsOf("sendVideo").length, 0)
         assert.deepStrictEqual(yield* ledgerKinds(started.jobId), ["reserve", "refund"])
       }))
-    }), 120_000)
+    }), 300_000)
 
   it.scoped("a callback ends the wait at once, and callbacks before, during and after polling deliver once", () =>
     Effect.gen(function*() {
