@@ -40,6 +40,8 @@ export interface AppSettings {
   readonly httpPort: number
   readonly runnerHost: string
   readonly runnerPort: number
+  /** Failover and shutdown timings of this runner (see docs/operations.md). */
+  readonly cluster: ClusterTimings
   readonly adminIds: ReadonlyArray<number>
   readonly freeTokens: number
   readonly starPackages: ReadonlyArray<StarPackage>
@@ -55,6 +57,23 @@ export interface AppSettings {
     /** Signs invoice payloads; the same on every runner (PAYMENTS_SECRET). */
     readonly secret: Option.Option<Redacted.Redacted<string>>
   }
+}
+
+/** Durations in milliseconds; the same on every runner of a cluster. */
+export interface ClusterTimings {
+  /** How often a runner heartbeats and refreshes its shard locks (SHARD_LOCK_REFRESH). */
+  readonly shardLockRefreshMs: number
+  /** A runner silent this long is dead; its shards move (SHARD_LOCK_EXPIRATION). */
+  readonly shardLockExpirationMs: number
+  /** How often the runners ping each other; a failed ping moves shards sooner (RUNNER_HEALTH_CHECK_INTERVAL). */
+  readonly healthCheckIntervalMs: number
+  /** How long shutdown waits for running handlers before interrupting them (ENTITY_TERMINATION_TIMEOUT). */
+  readonly entityTerminationTimeoutMs: number
+  /**
+   * After SIGTERM, how long /readyz answers 503 before the runner hands its shards over
+   * (DRAIN_GRACE; unset: 1 s in cluster mode, none in embedded mode).
+   */
+  readonly drainGraceMs: Option.Option<number>
 }
 
 // Refinements that turn a bad value into a ConfigError naming the variable and what is
@@ -73,6 +92,53 @@ const integerIn = (name: string, min: number, max: number, fallback: number) =>
         : Either.left(invalid(name, `a whole number from ${min} to ${max}`, raw))
     })
   )
+
+/** "6s", "500ms", "1m" or a bare number of seconds, from min to max. */
+export const parseDuration = (raw: string): number | undefined => {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(raw.trim())
+  if (!match) return undefined
+  const value = Number(match[1])
+  const unit = match[2] ?? "s"
+  return Math.round(unit === "ms" ? value : unit === "s" ? value * 1000 : value * 60_000)
+}
+
+const durationIn = (name: string, minMs: number, maxMs: number, fallback: string) =>
+  Config.string(name).pipe(
+    Config.withDefault(fallback),
+    Config.mapOrFail((raw) => {
+      const ms = parseDuration(raw)
+      return ms !== undefined && ms >= minMs && ms <= maxMs
+        ? Either.right(ms)
+        : Either.left(invalid(name, `a duration from ${minMs} ms to ${maxMs / 1000} s, like 6s or 500ms`, raw))
+    })
+  )
+
+const clusterTimings = Config.all({
+  shardLockRefreshMs: durationIn("SHARD_LOCK_REFRESH", 500, 60_000, "2s"),
+  shardLockExpirationMs: durationIn("SHARD_LOCK_EXPIRATION", 1_500, 300_000, "6s"),
+  healthCheckIntervalMs: durationIn("RUNNER_HEALTH_CHECK_INTERVAL", 500, 600_000, "2s"),
+  entityTerminationTimeoutMs: durationIn("ENTITY_TERMINATION_TIMEOUT", 0, 300_000, "5s"),
+  drainGraceMs: Config.option(Config.string("DRAIN_GRACE")).pipe(
+    Config.mapOrFail((raw) => {
+      if (Option.isNone(raw) || raw.value.trim() === "") return Either.right(Option.none<number>())
+      const ms = parseDuration(raw.value)
+      return ms !== undefined && ms <= 120_000
+        ? Either.right(Option.some(ms))
+        : Either.left(invalid("DRAIN_GRACE", "a duration from 0 to 120 s, like 1s or 500ms", raw.value))
+    })
+  )
+}).pipe(
+  Config.mapOrFail((timings) =>
+    timings.shardLockRefreshMs * 2 > timings.shardLockExpirationMs
+      ? Either.left(
+        ConfigError.InvalidData(
+          [],
+          `SHARD_LOCK_EXPIRATION must be at least twice SHARD_LOCK_REFRESH, got ${timings.shardLockExpirationMs} ms and ${timings.shardLockRefreshMs} ms`
+        )
+      )
+      : Either.right(timings)
+  )
+)
 
 const httpUrl = (name: string, fallback: string) =>
   Config.string(name).pipe(
@@ -211,6 +277,7 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
   httpPort: integerIn("HTTP_PORT", 0, 65535, 8080),
   runnerHost: Config.string("RUNNER_HOST").pipe(Config.withDefault("127.0.0.1")),
   runnerPort: integerIn("RUNNER_PORT", 1, 65535, 34431),
+  cluster: clusterTimings,
   adminIds,
   freeTokens: integerIn("FREE_TOKENS", 0, 1000, 2),
   starPackages,

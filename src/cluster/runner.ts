@@ -20,8 +20,10 @@ import {
 } from "@effect/cluster"
 import { NodeClusterSocket } from "@effect/platform-node"
 import { RpcSerialization } from "@effect/rpc"
-import { Effect, Layer, Option } from "effect"
+import { SqlClient } from "@effect/sql"
+import { Effect, Layer, Option, Schema } from "effect"
 import { AppConfig, type AppSettings } from "../config.js"
+import { DrainOnSigterm } from "./drain.js"
 
 /** Must be equal on every runner of a cluster. */
 export const SHARDS_PER_GROUP = 300
@@ -30,8 +32,15 @@ export const shardingSettings = (config: AppSettings): Partial<ShardingConfig.Sh
   runnerAddress: Option.some(RunnerAddress.make(config.runnerHost, config.runnerPort)),
   runnerListenAddress: Option.none(),
   shardsPerGroup: SHARDS_PER_GROUP,
+  // Failover timings (docs/operations.md). A killed runner's shards move when a health
+  // ping fails (every RUNNER_HEALTH_CHECK_INTERVAL) or its heartbeat is older than
+  // SHARD_LOCK_EXPIRATION, whichever comes first; the cluster's defaults give ~29 s.
+  shardLockRefreshInterval: `${config.cluster.shardLockRefreshMs} millis`,
+  shardLockExpiration: `${config.cluster.shardLockExpirationMs} millis`,
+  runnerHealthCheckInterval: `${config.cluster.healthCheckIntervalMs} millis`,
+  refreshAssignmentsInterval: "1 second",
   // Handlers checkpoint their progress in SQL, so shutdown need not wait long for them.
-  entityTerminationTimeout: "5 seconds",
+  entityTerminationTimeout: `${config.cluster.entityTerminationTimeoutMs} millis`,
   // A persisted message that misses the in-process hand-off (seen under bursts of
   // concurrent sends to one entity on Postgres) waits for the next storage poll; the
   // default 10 s would be felt by users.
@@ -65,13 +74,56 @@ export const socketRunner = (settings: Partial<ShardingConfig.ShardingConfig["Ty
     Layer.provide(RpcSerialization.layerMsgPack)
   )
 
+export class ClusterRefused extends Schema.TaggedError<ClusterRefused>()("ClusterRefused", {
+  reason: Schema.String
+}) {
+  get message() {
+    return this.reason
+  }
+}
+
+/**
+ * Other runners whose heartbeat is younger than the lock expiration, read from the
+ * cluster's runner table before this runner registers (none when the table does not exist
+ * yet, on a fresh database).
+ */
+export const liveRunnersOtherThan = (self: string, expirationMs: number) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* sql<{ address: string }>`
+      SELECT address FROM cluster_runners
+      WHERE last_heartbeat > NOW() - make_interval(secs => ${expirationMs / 1000}) AND address <> ${self}
+    `.pipe(Effect.orElseSucceed(() => []))
+    return rows.map((row) => row.address)
+  })
+
+/**
+ * Several runners share Postgres only together with Redis: the KIE rate limit and the
+ * Telegram limits are per process without it, so two runners would send twice the allowed
+ * rate. (Several runners on one SQLite file are refused by the database lock.)
+ */
+const refuseUnsafeCluster = (config: AppSettings) =>
+  Effect.gen(function*() {
+    if (Option.isSome(config.redisUrl)) return
+    const self = `${config.runnerHost}:${config.runnerPort}`
+    const others = yield* liveRunnersOtherThan(self, config.cluster.shardLockExpirationMs)
+    if (others.length > 0) {
+      return yield* new ClusterRefused({
+        reason: `Another runner is live on this database (${others.join(", ")}) and REDIS_URL is not set. ` +
+          `Several runners share the KIE and Telegram rate limits through Redis: set the same REDIS_URL on every runner, ` +
+          `or stop the other runner.`
+      })
+    }
+  })
+
 export const RunnerLive = Layer.unwrapEffect(
-  Effect.map(AppConfig, (config) =>
-    config.database._tag === "Sqlite"
-      ? embeddedRunner(shardingSettings(config))
-      : socketRunner(shardingSettings(config))
-  )
-)
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    if (config.database._tag === "Sqlite") return embeddedRunner(shardingSettings(config))
+    yield* refuseUnsafeCluster(config)
+    return socketRunner(shardingSettings(config))
+  })
+).pipe(Layer.merge(DrainOnSigterm))
 
 /** True once this runner owns at least one shard and is not shutting down. */
 export const holdsShards = Effect.map(Sharding.Sharding, (sharding) => {
@@ -79,4 +131,13 @@ export const holdsShards = Effect.map(Sharding.Sharding, (sharding) => {
     if (sharding.hasShardId(ShardId.make("default", id))) return true
   }
   return false
+})
+
+/** How many of the shards this runner owns now (shown by /readyz; 0 while shutting down). */
+export const ownedShardCount = Effect.map(Sharding.Sharding, (sharding) => {
+  let count = 0
+  for (let id = 1; id <= SHARDS_PER_GROUP; id++) {
+    if (sharding.hasShardId(ShardId.make("default", id))) count++
+  }
+  return count
 })

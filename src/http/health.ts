@@ -1,13 +1,15 @@
 /**
  * `/healthz`: the process answers. `/readyz`: this runner can do work now, i.e. the
  * database answers and the runner owns shards; a load balancer sends traffic only then.
- * It also reports the KIE circuit breaker.
+ * It also reports the KIE circuit breaker, and answers 503 while the runner drains after
+ * SIGTERM.
  */
 import { Sharding } from "@effect/cluster"
 import { HttpServerResponse } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
-import { Effect } from "effect"
-import { holdsShards } from "../cluster/runner.js"
+import { Effect, Option } from "effect"
+import { Drain } from "../cluster/drain.js"
+import { holdsShards, ownedShardCount } from "../cluster/runner.js"
 import { KieCircuitBreaker } from "../kie/circuit-breaker.js"
 import { AppRouter } from "./router.js"
 
@@ -16,6 +18,8 @@ export const HealthRoutes = AppRouter.use((router) =>
     const sql = yield* SqlClient.SqlClient
     const sharding = yield* Sharding.Sharding
     const breaker = yield* KieCircuitBreaker
+    // After SIGTERM the runner answers 503 for DRAIN_GRACE before it stops (src/cluster/drain.ts).
+    const drain = yield* Effect.serviceOption(Drain)
 
     yield* router.get("/healthz", HttpServerResponse.json({ ok: true }))
 
@@ -28,8 +32,11 @@ export const HealthRoutes = AppRouter.use((router) =>
           Effect.orElseSucceed(() => "unreachable" as const)
         )
         const shards = yield* holdsShards.pipe(Effect.provideService(Sharding.Sharding, sharding))
+        const shardCount = yield* ownedShardCount.pipe(Effect.provideService(Sharding.Sharding, sharding))
         const shuttingDown = yield* sharding.isShutdown
-        const ready = database === "ok" && shards && !shuttingDown
+        const drainingSince = Option.flatMap(drain, (d) => d.since())
+        const draining = Option.isSome(drainingSince)
+        const ready = database === "ok" && shards && !shuttingDown && !draining
         // A paused KIE does not make the runner unready: it still takes updates, and jobs
         // wait in the queue with the user's credit safe. It is shown for operators.
         const kie = yield* breaker.state
@@ -38,7 +45,9 @@ export const HealthRoutes = AppRouter.use((router) =>
             ready,
             database,
             holdsShards: shards,
+            shards: shardCount,
             shuttingDown,
+            draining,
             kie: kie._tag === "Closed" ? { state: "closed" } : { state: "open", reason: kie.reason, since: kie.since }
           },
           { status: ready ? 200 : 503 }

@@ -1,0 +1,73 @@
+/**
+ * Graceful stop on SIGTERM, in two phases:
+ *
+ * 1. Drain: `/readyz` answers 503 (`draining: true`) for DRAIN_GRACE while the runner still
+ *    serves, so a load balancer stops sending traffic before anything closes.
+ * 2. Stop: the runtime's own SIGTERM handling runs (the program's scope closes): the HTTP
+ *    server closes, the cluster unregisters the runner, stops its singletons, waits up to
+ *    ENTITY_TERMINATION_TIMEOUT for running handlers (jobs checkpoint their steps in SQL
+ *    and resume from there on the runner that takes their shard), releases the shard locks
+ *    and the process exits 0.
+ *
+ * The runtime (`NodeRuntime.runMain`) installs its SIGTERM listener before the program is
+ * built; this layer takes those listeners and calls them once the grace has passed. A
+ * second SIGTERM during the grace stops at once.
+ */
+import { Context, Effect, Layer, Option } from "effect"
+import { AppConfig } from "../config.js"
+
+export interface DrainState {
+  /** When SIGTERM arrived, if it has. */
+  readonly since: () => Option.Option<Date>
+}
+
+export class Drain extends Context.Tag("app/cluster/Drain")<Drain, DrainState>() {
+  /** No signal handling: for tests that build the runner in-process. */
+  static readonly none = Layer.succeed(Drain, { since: () => Option.none() })
+}
+
+type Listener = (...args: Array<unknown>) => void
+
+export const DrainOnSigterm = Layer.scoped(
+  Drain,
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const graceMs = Option.getOrElse(config.cluster.drainGraceMs, () => config.database._tag === "Postgres" ? 1_000 : 0)
+    let since: Option.Option<Date> = Option.none()
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let deferred: Array<Listener> = []
+
+    const stop = () => {
+      if (timer !== undefined) clearTimeout(timer)
+      timer = undefined
+      const listeners = deferred
+      deferred = []
+      for (const listener of listeners) listener("SIGTERM")
+    }
+
+    const onSigterm = () => {
+      if (Option.isSome(since)) return stop()
+      since = Option.some(new Date())
+      console.log(`SIGTERM: draining for ${graceMs} ms (/readyz answers 503), then handing shards over`)
+      timer = setTimeout(stop, graceMs)
+    }
+
+    // Node calls the listeners present when a signal is emitted, so the runtime's are taken
+    // out now, not when the signal arrives.
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        deferred = process.listeners("SIGTERM") as Array<Listener>
+        for (const listener of deferred) process.removeListener("SIGTERM", listener)
+        process.on("SIGTERM", onSigterm)
+      }),
+      () =>
+        Effect.sync(() => {
+          process.removeListener("SIGTERM", onSigterm)
+          if (timer !== undefined) clearTimeout(timer)
+          // Stopped for another reason: the runtime's listeners go back.
+          if (Option.isNone(since)) for (const listener of deferred) process.on("SIGTERM", listener)
+        })
+    )
+    return { since: () => since }
+  })
+)

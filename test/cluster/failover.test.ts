@@ -1,0 +1,149 @@
+/**
+ * Runner child processes on one Postgres database and Redis, jobs from simulated users:
+ * two runners share the shards; kill -9 one while jobs are in flight and its shards move
+ * to the survivor; a new runner joins; SIGTERM drains one runner and it exits 0 while the
+ * jobs go on elsewhere. After each fault the design's invariants are checked.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import {
+  checkInvariants,
+  FAILOVER_BOUND_MS,
+  makeCluster,
+  readyz,
+  type Runner,
+  sendPhotos,
+  shardsOf,
+  type TestCluster,
+  TERMINAL,
+  TIMINGS,
+  until,
+  waitReady
+} from "./support.js"
+
+const SHARDS = 300
+
+let cluster: TestCluster
+let a: Runner
+let b: Runner
+const report: Array<string> = []
+
+const jobStates = async (userIds: ReadonlyArray<number>) =>
+  cluster.query<{ state: string; n: string }>(
+    `SELECT state, COUNT(*) AS n FROM jobs WHERE user_id = ANY($1::bigint[]) GROUP BY state`,
+    [userIds]
+  )
+
+const countJobs = async (userIds: ReadonlyArray<number>, states?: ReadonlyArray<string>) =>
+  (await jobStates(userIds))
+    .filter((row) => states === undefined || states.includes(row.state))
+    .reduce((sum, row) => sum + Number(row.n), 0)
+
+const expectInvariants = async (userIds: ReadonlyArray<number>, jobs: number, label: string) => {
+  const result = await checkInvariants(cluster, userIds)
+  report.push(`${label}: ${JSON.stringify(result)}`)
+  console.log(`[cluster] ${label}: ${JSON.stringify(result)}`)
+  expect(result.jobs).toBe(jobs)
+  expect(result.byState).toEqual({ delivered: jobs })
+  expect(result.ledgerMismatches).toEqual([])
+  expect(result.jobsWithoutOneTask).toEqual([])
+  expect(result.duplicateVideos).toBe(0)
+  return result
+}
+
+describe("several runners on Postgres + Redis", () => {
+  beforeAll(async () => {
+    cluster = await makeCluster()
+  }, 60_000)
+
+  afterAll(async () => {
+    console.log(`[cluster] timings ${JSON.stringify(TIMINGS)}\n${report.map((line) => `[cluster] ${line}`).join("\n")}`)
+    await cluster?.close()
+  }, 60_000)
+
+  it("(a) two runners share the shards, and both are ready", async () => {
+    a = await cluster.start("A")
+    await waitReady(a)
+    b = await cluster.start("B")
+    await waitReady(b)
+    const startedAt = Date.now()
+    // Both answer ready at once, holding shards that add up to all of them.
+    await until("both runners ready, holding shards that add up to 300", async () => {
+      const [ra, rb] = [await readyz(a), await readyz(b)]
+      const [sa, sb] = [Number(ra.body.shards), Number(rb.body.shards)]
+      return ra.status === 200 && rb.status === 200 && sa > 0 && sb > 0 && sa + sb === SHARDS
+    }, 30_000)
+    report.push(`rebalance after B ready: ${Date.now() - startedAt} ms; A ${await shardsOf(a)} shards, B ${await shardsOf(b)}`)
+    for (const runner of [a, b]) {
+      const { body } = await readyz(runner)
+      expect(body).toMatchObject({ holdsShards: true, database: "ok", draining: false, shuttingDown: false })
+    }
+  }, 120_000)
+
+  it("(b) kill -9 of a runner with jobs in flight: the survivor owns all shards within the bound; every job is delivered once", async () => {
+    const users = sendPhotos(cluster, 10_001, 10, 2)
+    // Wait for all 20 jobs to exist and some to be at KIE, then kill the runner holding
+    // more of the shards (so most likely some of the jobs).
+    await until("20 jobs created", async () => (await countJobs(users)) === 20, 60_000)
+    await until("jobs in flight at KIE", async () => (await countJobs(users, ["polling", "submitting"])) >= 5, 30_000)
+    const victim = (await shardsOf(a)) >= (await shardsOf(b)) ? a : b
+    const survivor = victim === a ? b : a
+    const inFlight = 20 - (await countJobs(users, TERMINAL))
+    const withoutTask = await countJobs(users, ["queued", "submitting"])
+    const killedAt = Date.now()
+    victim.child.kill("SIGKILL")
+    await victim.exited
+    await until(`${survivor.name} owns all ${SHARDS} shards`, async () => (await shardsOf(survivor)) === SHARDS, FAILOVER_BOUND_MS + 10_000)
+    const failoverMs = Date.now() - killedAt
+    report.push(`kill -9 ${victim.name} with ${inFlight} jobs unfinished: ${survivor.name} owned all shards after ${failoverMs} ms`)
+    console.log(`[cluster] failover after kill -9: ${failoverMs} ms (bound ${FAILOVER_BOUND_MS} ms)`)
+    expect(failoverMs).toBeLessThan(FAILOVER_BOUND_MS)
+
+    await until("every job terminal", async () => (await countJobs(users, TERMINAL)) === 20, 90_000)
+    report.push(`all 20 jobs terminal ${Date.now() - killedAt} ms after the kill`)
+    const result = await expectInvariants(users, 20, "after kill -9")
+    expect(result.videos).toBe(20)
+    // A job resumed on the survivor submits again only if it had not recorded its task when
+    // the victim died (createTask answered, checkpoint not yet written): at most those jobs.
+    report.push(`kill -9: ${result.orphanTasks} orphan KIE task(s); ${withoutTask} job(s) had no recorded task at the kill`)
+    expect(result.kieTasks).toBe(20 + result.orphanTasks)
+    expect(result.orphanTasks).toBeLessThanOrEqual(withoutTask)
+  }, 180_000)
+
+  it("(c) SIGTERM drains a runner: /readyz 503, exit 0 within the bound, its jobs finish on the other runner", async () => {
+    // A fresh runner joins the survivor first, so there are two again.
+    const survivor = [a, b].find((runner) => runner.child.exitCode === null && runner.child.signalCode === null)!
+    const c = await cluster.start("C")
+    await waitReady(c)
+    await until("C and the survivor share the shards", async () => {
+      const [s1, s2] = [await shardsOf(survivor), await shardsOf(c)]
+      return s1 > 0 && s2 > 0 && s1 + s2 === SHARDS
+    }, 30_000)
+
+    const users = sendPhotos(cluster, 20_001, 8, 2)
+    await until("16 jobs created", async () => (await countJobs(users)) === 16, 60_000)
+    await until("jobs in flight at KIE", async () => (await countJobs(users, ["polling", "submitting"])) >= 4, 30_000)
+
+    const withoutTask = await countJobs(users, ["queued", "submitting"])
+    const stoppingAt = Date.now()
+    c.child.kill("SIGTERM")
+    // During the drain grace the runner still answers, and says it is not ready.
+    const drainSeen = await readyz(c)
+    expect(drainSeen.status).toBe(503)
+    expect(drainSeen.body).toMatchObject({ ready: false, draining: true })
+    const code = await c.exited
+    const stopMs = Date.now() - stoppingAt
+    report.push(`SIGTERM C: exit ${code} after ${stopMs} ms`)
+    console.log(`[cluster] SIGTERM stop: exit ${code} after ${stopMs} ms`)
+    expect(code, c.output().slice(-3000)).toBe(0)
+    expect(stopMs).toBeLessThan(FAILOVER_BOUND_MS)
+
+    await until(`${survivor.name} owns all shards after the drain`, async () => (await shardsOf(survivor)) === SHARDS, FAILOVER_BOUND_MS)
+    report.push(`after SIGTERM ${survivor.name} owned all shards ${Date.now() - stoppingAt} ms after the signal`)
+    await until("every job terminal", async () => (await countJobs(users, TERMINAL)) === 16, 90_000)
+    const result = await expectInvariants(users, 16, "after SIGTERM")
+    expect(result.videos).toBe(16)
+    report.push(`SIGTERM: ${result.orphanTasks} orphan KIE task(s); ${withoutTask} job(s) had no recorded task at the signal`)
+    expect(result.kieTasks).toBe(16 + result.orphanTasks)
+    expect(result.orphanTasks).toBeLessThanOrEqual(withoutTask)
+  }, 180_000)
+})
