@@ -33,7 +33,8 @@ import {
   deliveryRetry,
   generationAttempts,
   operatorWaitLimit,
-  photoDownloadRetry
+  photoDownloadRetry,
+  uploadReuseWindow
 } from "./job-policy.js"
 
 /** Callback data of the buttons under a finished job; the bot's handlers decode them. */
@@ -135,6 +136,17 @@ export const makeJobDriver = Effect.gen(function*() {
           yield* repo.transition(jobId, "queued", "submitting")
         })
 
+      const submissionFailed = (job: JobRecord, error: KieError) =>
+        Effect.gen(function*() {
+          if (error._tag === "KieOperatorError" && (yield* breaker.isOpen)) {
+            // KIE is paused for an operator; the job waits in the queue, its credit untouched.
+            return yield* repo.transition(jobId, "submitting", "queued", {}, error.message)
+          }
+          // Anything else, including an operator error about this request alone, would fail
+          // again on resubmission: the user gets the unit back.
+          return yield* decideRefund(job, failureOf(error), error.message)
+        })
+
       const submit = (job: JobRecord) =>
         Effect.gen(function*() {
           const model = findModel(job.model)
@@ -142,29 +154,34 @@ export const makeJobDriver = Effect.gen(function*() {
             return yield* decideRefund(job, { _tag: "KieOperatorError", reason: "ModelDisabled" }, `unknown model ${job.model}`)
           }
           yield* show(job, progressTexts.submitting(langOf(job)), { force: true })
-          const photo = yield* gateway.downloadFile(job.photo_file_id).pipe(Effect.retry(photoDownloadRetry), Effect.either)
-          if (photo._tag === "Left") {
-            return yield* decideRefund(job, { _tag: "PhotoUnavailable", reason: photo.left.reason }, photo.left.message)
-          }
-          const created = yield* Effect.gen(function*() {
-            const uploaded = yield* breaker.observe(submitter.uploadFile(photo.right))
-            return yield* submitter.submit({
-              model: model.slug,
-              input: model.buildInput({ imageUrl: uploaded.url, prompt: job.prompt, durationSeconds: job.duration_seconds }),
-              callBackUrl: Option.getOrUndefined(callbackAuth.callbackUrl(jobId))
-            }, { onQueued: (wait) => show(job, progressTexts.queued(langOf(job), Duration.toMillis(wait))) })
-          }).pipe(Effect.either)
-          if (created._tag === "Left") {
-            const error = created.left
-            if (error._tag === "KieOperatorError" && (yield* breaker.isOpen)) {
-              // KIE is paused for an operator; the job waits in the queue, its credit untouched.
-              return yield* repo.transition(jobId, "submitting", "queued", {}, error.message)
-            }
-            // Anything else, including an operator error about this request alone, would fail
-            // again on resubmission: the user gets the unit back.
-            return yield* decideRefund(job, failureOf(error), error.message)
-          }
+          // "Generate again" sends the same photo: its KIE copy is reused while it is fresh.
           const now = yield* Clock.currentTimeMillis
+          const earlierUpload = yield* repo.recentUploadOf(
+            Number(job.user_id),
+            job.photo_file_id,
+            now - Duration.toMillis(uploadReuseWindow)
+          )
+          let imageUrl: string
+          if (Option.isSome(earlierUpload)) {
+            imageUrl = earlierUpload.value
+          } else {
+            const photo = yield* gateway.downloadFile(job.photo_file_id).pipe(Effect.retry(photoDownloadRetry), Effect.either)
+            if (photo._tag === "Left") {
+              return yield* decideRefund(job, { _tag: "PhotoUnavailable", reason: photo.left.reason }, photo.left.message)
+            }
+            const uploaded = yield* breaker.observe(submitter.uploadFile(photo.right)).pipe(Effect.either)
+            if (uploaded._tag === "Left") return yield* submissionFailed(job, uploaded.left)
+            imageUrl = uploaded.right.url
+            yield* repo.update(jobId, { kie_file_url: imageUrl })
+          }
+          const created = yield* submitter.submit({
+            model: model.slug,
+            input: model.buildInput({ imageUrl, prompt: job.prompt, durationSeconds: job.duration_seconds }),
+            callBackUrl: Option.getOrUndefined(callbackAuth.callbackUrl(jobId))
+          }, { onQueued: (wait) => show(job, progressTexts.queued(langOf(job), Duration.toMillis(wait))) }).pipe(
+            Effect.either
+          )
+          if (created._tag === "Left") return yield* submissionFailed(job, created.left)
           yield* repo.transition(jobId, "submitting", "polling", {
             kie_task_id: created.right,
             attempts: job.attempts + 1,

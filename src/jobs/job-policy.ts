@@ -32,5 +32,11 @@ export const photoDownloadRetry: Schedule.Schedule<unknown, TelegramError> = Sch
   Schedule.whileInput((error: TelegramError) => error._tag === "TelegramTransientError")
 )
 
+/**
+ * How long a photo uploaded to KIE is reused by the same user's next job ("Generate
+ * again"). KIE deletes uploads after 1–3 days (kie-api.md §3); half a day stays clear of it.
+ */
+export const uploadReuseWindow = Duration.hours(12)
+
 /** A job driver that died of a defect (e.g. the database went away) starts over after this. */
 export const driverRestartDelay = Duration.seconds(5)

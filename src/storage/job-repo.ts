@@ -64,6 +64,7 @@ export class JobRecord extends Schema.Class<JobRecord>("JobRecord")({
 
 /** Columns a step may set along with (or without) a state change. */
 export type JobChanges = {
+  readonly kie_file_url?: string | null
   readonly kie_task_id?: string | null
   readonly attempts?: number
   readonly result_url?: string | null
@@ -131,6 +132,18 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
       return rows.map((row) => row.id as JobId)
     })
 
-    return { get, stateOf, insertQueued, transition, update, activeJobsOf } as const
+    /** The KIE copy of this user's photo from a job created since `sinceMs`, if any. */
+    const recentUploadOf = Effect.fn("JobRepo.recentUploadOf")(
+      function*(userId: number, photoFileId: string, sinceMs: number) {
+        const rows = yield* sql<{ kie_file_url: string }>`
+          SELECT kie_file_url FROM jobs
+          WHERE user_id = ${userId} AND photo_file_id = ${photoFileId} AND kie_file_url IS NOT NULL
+            AND created_at_ms >= ${sinceMs}
+          ORDER BY created_at_ms DESC LIMIT 1`
+        return Option.map(Option.fromNullable(rows[0]), (row) => row.kie_file_url)
+      }
+    )
+
+    return { get, stateOf, insertQueued, transition, update, activeJobsOf, recentUploadOf } as const
   })
 }) {}

@@ -49,4 +49,29 @@ describe.each(dialects)("JobEntity on %s", (dialect) => {
         assert.deepStrictEqual(events.map((row) => row.to_state), ["queued", "submitting", "polling", "delivering", "delivered"])
       }).pipe(Effect.provide(jobRunnerLayer(sims.settings)))
     }), 120_000)
+
+  it.scoped("a second job on the same photo reuses its KIE upload", () =>
+    Effect.gen(function*() {
+      const sims = yield* startSimulators(dialect, { kie: { phases: { waitingMs: 5_000, queuingMs: 5_000, generatingMs: 20_000 } } })
+      yield* Effect.gen(function*() {
+        yield* TestClock.adjust(1)
+        const first = yield* sendPhotoAndStart(sims, 5002)
+        assert.isTrue(yield* advanceUntil(sims.kie, reaches(first.jobId, "delivered"), "3 minutes"))
+        const sql = yield* SqlClient.SqlClient
+        const [row] = yield* sql<{ photo_file_id: string }>`SELECT photo_file_id FROM jobs WHERE id = ${first.jobId}`
+        const again = yield* withTicks((yield* UserEntity.client)("5002").StartJob({
+          requestKey: "again:press-1",
+          chatId: 5002,
+          photo: { fileId: row!.photo_file_id },
+          prompt: "make the waves move",
+          model: "kling-2.6/image-to-video",
+          durationSeconds: 5,
+          cost: 1
+        }))
+        assert.isTrue(yield* advanceUntil(sims.kie, reaches(again.jobId, "delivered"), "3 minutes"))
+        assert.strictEqual(sims.kie.uploads().length, 1)
+        assert.strictEqual(sims.kie.tasks().length, 2)
+        assert.strictEqual(sims.telegram.callsOf("getFile").length, 1)
+      }).pipe(Effect.provide(jobRunnerLayer(sims.settings)))
+    }), 120_000)
 })
