@@ -9,7 +9,7 @@
  * It runs as a cluster Singleton: one runner at a time, moving on when that runner stops.
  */
 import { Singleton } from "@effect/cluster"
-import { Cause, Duration, Effect, Either, Schedule } from "effect"
+import { Cause, Clock, Duration, Effect, Either, Schedule } from "effect"
 import { OperatorAlerts } from "../kie/operator-alerts.js"
 import { TelegramGateway, type StarTransactionEntry } from "../telegram/gateway.js"
 import { languageOf } from "../telegram/texts.js"
@@ -29,7 +29,12 @@ export interface ReconciliationReport {
 
 const PAGE = 100
 
-export const reconcileOnce = Effect.gen(function*() {
+/**
+ * One pass. A payment younger than `graceSeconds` that the bot has not recorded yet is left
+ * for the next pass: its successful_payment is most likely being handled right now, and
+ * the user would otherwise be told twice. 0 counts every payment.
+ */
+export const reconcile = (graceSeconds: number) => Effect.gen(function*() {
   const gateway = yield* TelegramGateway
   const repo = yield* PaymentsRepo
   const payments = yield* PaymentService
@@ -44,6 +49,7 @@ export const reconcileOnce = Effect.gen(function*() {
   const incoming = all.filter((t) => t.direction === "incoming" && t.userId !== undefined)
   const refundedIds = new Set(all.filter((t) => t.direction === "outgoing" && t.userId !== undefined).map((t) => t.id))
   const rows = yield* repo.findMany([...new Set([...incoming.map((t) => t.id), ...refundedIds])])
+  const newestCounted = Math.floor((yield* Clock.currentTimeMillis) / 1000) - graceSeconds
 
   const credited: Array<string> = []
   const refundsConfirmed: Array<string> = []
@@ -65,6 +71,7 @@ export const reconcileOnce = Effect.gen(function*() {
       )
       continue
     }
+    if (graceSeconds > 0 && row === undefined && transaction.date > newestCounted) continue
     if (row === undefined || (row.state === "received" && row.credits > 0)) {
       const completed = yield* payments.completePayment({
         chargeId: transaction.id,
@@ -128,10 +135,10 @@ export const reconcileOnce = Effect.gen(function*() {
  * One pass every `interval` (the first at start-up), on exactly one runner. A failed pass
  * (Telegram down, say) is logged and the next one tries again.
  */
-export const reconciliationSingleton = (interval: Duration.DurationInput = "10 minutes") =>
+export const reconciliationSingleton = (interval: Duration.DurationInput = "10 minutes", graceSeconds = 120) =>
   Singleton.make(
     "payments-reconciliation",
-    reconcileOnce.pipe(
+    reconcile(graceSeconds).pipe(
       Effect.catchAllCause((cause) =>
         Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.logError("payments reconciliation failed", cause)
       ),
