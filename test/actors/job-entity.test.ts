@@ -1,17 +1,11 @@
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Option, TestClock } from "effect"
+import { Effect, TestClock } from "effect"
 import { UserEntity } from "../../src/actors/user-entity.js"
 import { Balance } from "../../src/domain/balance.js"
-import type { JobId } from "../../src/domain/ids.js"
-import { JobRepo, type JobState } from "../../src/storage/job-repo.js"
 import { dialects } from "../support/database.js"
-import { advanceUntil, jobRunnerLayer, sendPhotoAndStart, startSimulators, withTicks } from "../support/job-harness.js"
+import { advanceUntil, jobRunnerLayer, reaches, sendPhotoAndStart, startSimulators, stateOf, withTicks } from "../support/job-harness.js"
 
-const stateOf = (jobId: JobId) =>
-  Effect.flatMap(JobRepo, (repo) => repo.stateOf(jobId)).pipe(Effect.map(Option.getOrUndefined))
-
-const reaches = (jobId: JobId, state: JobState) => () => Effect.map(stateOf(jobId), (current) => current === state)
 
 describe.each(dialects)("JobEntity on %s", (dialect) => {
   it.scoped("a 4-minute generation is delivered with its button, progress edits and the unit captured", () =>

@@ -1,43 +1,32 @@
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Option, TestClock } from "effect"
+import { Effect } from "effect"
 import { JobEntity } from "../../src/actors/job-entity.js"
 import { UserEntity } from "../../src/actors/user-entity.js"
 import { Balance } from "../../src/domain/balance.js"
 import type { JobId } from "../../src/domain/ids.js"
 import { SimFaults } from "../../src/sim/kie/index.js"
 import type { Dialect } from "../support/database.js"
-import { JobRepo, type JobState } from "../../src/storage/job-repo.js"
 import {
   advance,
   advanceUntil,
-  jobRunnerLayer,
   realPause,
   sendPhotoAndStart,
   type Simulators,
   startSimulators,
-  withTicks
+  withTicks,
+  inRunner,
+  quickGeneration,
+  reaches,
+  stateOf
 } from "../support/job-harness.js"
 
-/** 40 s generations: these tests are about what happens around KIE, not how long it takes. */
-const quickGeneration = { kie: { phases: { waitingMs: 5_000, queuingMs: 5_000, generatingMs: 30_000 } } }
-
-const stateOf = (jobId: JobId) =>
-  Effect.flatMap(JobRepo, (repo) => repo.stateOf(jobId)).pipe(Effect.map(Option.getOrUndefined))
-const reaches = (jobId: JobId, ...states: ReadonlyArray<JobState>) => () =>
-  Effect.map(stateOf(jobId), (current) => current !== undefined && states.includes(current))
 const balanceOf = (userId: number) => Effect.flatMap(UserEntity.client, (users) => withTicks(users(String(userId)).GetBalance()))
 const ledgerKinds = (jobId: JobId) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ kind: string }>`SELECT kind FROM credit_ledger WHERE job_id = ${jobId} ORDER BY id`)
     .pipe(Effect.map((rows) => rows.map((row) => row.kind)))
 const lastTextTo = (sims: Simulators, chatId: number) =>
   sims.telegram.callsOf("sendMessage").filter((call) => Number(call.params.chat_id) === chatId).map((call) => call.params).at(-1)
-
-const inRunner = <A, E>(sims: Simulators, body: Effect.Effect<A, E, any>) =>
-  Effect.gen(function*() {
-    yield* TestClock.adjust(1)
-    return yield* body
-  }).pipe(Effect.provide(jobRunnerLayer(sims.settings))) as Effect.Effect<A, E>
 
 /** The failure suite for one database; each dialect runs it from its own file, in parallel. */
 export const jobFailureSuite = (dialect: Dialect) => describe(`JobEntity failures on ${dialect}`, () => {

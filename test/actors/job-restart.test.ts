@@ -1,31 +1,19 @@
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Logger, LogLevel, Option, Redacted, TestClock } from "effect"
-import type { JobId } from "../../src/domain/ids.js"
+import { Effect, Logger, LogLevel, Option, Redacted } from "effect"
 import { SimFaults } from "../../src/sim/kie/index.js"
-import { JobRepo, type JobState } from "../../src/storage/job-repo.js"
+import type { JobState } from "../../src/storage/job-repo.js"
 import { dialects } from "../support/database.js"
 import {
   advanceUntil,
-  jobRunnerLayer,
+  inRunner,
+  quickGeneration,
+  reaches,
   sendPhotoAndStart,
   type Simulators,
   startSimulators
 } from "../support/job-harness.js"
 
-/** 40 s generations: these tests are about what happens around KIE, not how long it takes. */
-const quickGeneration = { kie: { phases: { waitingMs: 5_000, queuingMs: 5_000, generatingMs: 30_000 } } }
-
-const stateOf = (jobId: JobId) =>
-  Effect.flatMap(JobRepo, (repo) => repo.stateOf(jobId)).pipe(Effect.map(Option.getOrUndefined))
-const reaches = (jobId: JobId, ...states: ReadonlyArray<JobState>) => () =>
-  Effect.map(stateOf(jobId), (current) => current !== undefined && states.includes(current))
-
-const inRunner = <A, E>(sims: Simulators, body: Effect.Effect<A, E, any>) =>
-  Effect.gen(function*() {
-    yield* TestClock.adjust(1)
-    return yield* body
-  }).pipe(Effect.provide(jobRunnerLayer(sims.settings))) as Effect.Effect<A, E>
 
 /** Stops the runner while the job is in `state` (held there by `hold`), then finishes it on a new runner. */
 const restartIn = (

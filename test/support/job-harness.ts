@@ -8,6 +8,8 @@ import { Duration, Effect, Fiber, Layer, Option, type Scope } from "effect"
 import { ActorsLive } from "../../src/actors/index.js"
 import { UserEntity } from "../../src/actors/user-entity.js"
 import type { AppSettings } from "../../src/config.js"
+import type { JobId } from "../../src/domain/ids.js"
+import { JobRepo, type JobState } from "../../src/storage/job-repo.js"
 import { KieServicesLive } from "../../src/kie/index.js"
 import { OperatorAlerts } from "../../src/kie/operator-alerts.js"
 import { kieSimulator, type KieSimOptions, type KieSimulator } from "../../src/sim/kie/index.js"
@@ -106,6 +108,23 @@ export const withTicks = <A, E, R>(effect: Effect.Effect<A, E, R>, limit = 60) =
     }
     return yield* Fiber.join(fiber)
   })
+
+/** 40 s generations, for tests about what happens around KIE rather than how long it takes. */
+export const quickGeneration = { kie: { phases: { waitingMs: 5_000, queuingMs: 5_000, generatingMs: 30_000 } } }
+
+export const stateOf = (jobId: JobId) =>
+  Effect.flatMap(JobRepo, (repo) => repo.stateOf(jobId)).pipe(Effect.map(Option.getOrUndefined))
+
+/** For `advanceUntil`: the job is in one of `states`. */
+export const reaches = (jobId: JobId, ...states: ReadonlyArray<JobState>) => () =>
+  Effect.map(stateOf(jobId), (current) => current !== undefined && states.includes(current))
+
+/** Runs `body` on a fresh runner over the simulators, past the first shard acquisition. */
+export const inRunner = <A, E>(sims: Simulators, body: Effect.Effect<A, E, any>) =>
+  Effect.gen(function*() {
+    yield* TestClock.adjust(1)
+    return yield* body
+  }).pipe(Effect.provide(jobRunnerLayer(sims.settings))) as Effect.Effect<A, E>
 
 /** A JPEG's first bytes and some filler: the simulators check types, not pixels. */
 export const photoBytes = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, ...Array.from({ length: 2048 }, (_, i) => i % 251)])
