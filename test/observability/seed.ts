@@ -121,3 +121,46 @@ export const seed = Effect.gen(function*() {
     }`
   }
 })
+
+/** Twelve busier days before DAY1, from a seeded generator: for the dashboard's picture. */
+export const seedHistory = (random: { int: (min: number, max: number) => number; next: () => number }) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const stamp = (iso: string) =>
+      sql.onDialectOrElse({ pg: () => iso, orElse: () => iso.replace("T", " ").replace(/\.\d+Z$|Z$/, "") })
+    const classes = [["KieTransientError", "RateLimited"], ["KieUserError", "ContentPolicy"], ["KieOperatorError", "InsufficientCredits"], ["DeliveryFailed", "Forbidden"]] as const
+    let user = 1000
+    for (let back = 12; back >= 1; back--) {
+      const day = new Date(Date.parse(`${DAY1}T00:00:00Z`) - back * 86_400_000).toISOString().slice(0, 10)
+      const jobs = random.int(8, 30)
+      for (let k = 0; k < jobs; k++) {
+        const id = ++user
+        const time = `${String(8 + (k % 12)).padStart(2, "0")}:${String(random.int(0, 59)).padStart(2, "0")}:00`
+        yield* sql`INSERT INTO users (id, created_at) VALUES (${id}, ${stamp(`${day}T${time}Z`)})`
+        const roll = random.next()
+        const state = roll < 0.84 ? "delivered" : roll < 0.96 ? "refunded" : "failed"
+        const failure = state === "delivered" ? undefined : classes[state === "failed" ? 3 : random.int(0, 2)]!
+        const createdMs = Date.parse(`${day}T${time}Z`)
+        const succeededMs = state === "delivered" ? createdMs + random.int(45, 240) * 1000 : null
+        yield* sql`INSERT INTO jobs ${
+          sql.insert({
+            id: `h${id}`, user_id: id, chat_id: id, request_key: `rk-h${id}`, state,
+            model: "kling-2.6/image-to-video", prompt: "move", cost: 1, photo_file_id: `p${id}`,
+            attempts: random.next() < 0.1 ? 2 : 1,
+            error_class: failure?.[0] ?? null, error_detail: failure?.[1] ?? null,
+            created_at: stamp(`${day}T${time}Z`), updated_at: stamp(`${day}T${time}Z`),
+            delivered_at: succeededMs === null ? null : stamp(new Date(succeededMs + random.int(1, 9) * 1000).toISOString()),
+            created_at_ms: createdMs, kie_succeeded_at_ms: succeededMs
+          })
+        }`
+        if (random.next() < 0.15) {
+          yield* sql`INSERT INTO payments ${
+            sql.insert({
+              telegram_payment_charge_id: `hp${id}`, user_id: id, package: "20", stars: 900, credits: 20,
+              state: "credited", created_at: stamp(`${day}T${time}Z`)
+            })
+          }`
+        }
+      }
+    }
+  })

@@ -1,0 +1,59 @@
+/**
+ * The operators' settings: LOG_LEVEL and DASHBOARD_TOKEN, validated like src/config.ts
+ * (one line naming the variable on a bad value). Kept here until they join AppSettings.
+ */
+import { Config, ConfigError, Context, Either, Layer, LogLevel, Option, Redacted } from "effect"
+
+export interface ObservabilitySettings {
+  readonly nodeEnv: "development" | "production" | "test"
+  readonly logLevel: LogLevel.LogLevel
+  /** Admins' token for GET /dashboard; unset: the dashboard answers 404. */
+  readonly dashboardToken: Option.Option<Redacted.Redacted<string>>
+}
+
+const levels = {
+  all: "All",
+  trace: "Trace",
+  debug: "Debug",
+  info: "Info",
+  warning: "Warning",
+  error: "Error",
+  fatal: "Fatal",
+  none: "None"
+} as const satisfies Record<string, LogLevel.Literal>
+
+const logLevel = Config.string("LOG_LEVEL").pipe(
+  Config.withDefault("info"),
+  Config.mapOrFail((raw) => {
+    const key = raw.trim().toLowerCase()
+    return key in levels
+      ? Either.right(LogLevel.fromLiteral(levels[key as keyof typeof levels]))
+      : Either.left(
+        ConfigError.InvalidData([], `LOG_LEVEL must be one of ${Object.keys(levels).join(", ")}, got "${raw}"`)
+      )
+  })
+)
+
+const dashboardToken = Config.option(Config.redacted("DASHBOARD_TOKEN")).pipe(
+  Config.map(Option.filter((value) => Redacted.value(value).trim() !== "")),
+  Config.mapOrFail((token) =>
+    Option.isSome(token) && Redacted.value(token.value).length < 16
+      ? Either.left(ConfigError.InvalidData([], "DASHBOARD_TOKEN must be at least 16 characters"))
+      : Either.right(token)
+  )
+)
+
+const nodeEnv = Config.literal("development", "production", "test")("NODE_ENV").pipe(Config.withDefault("development"))
+
+export const observabilitySettings: Config.Config<ObservabilitySettings> = Config.all({
+  nodeEnv,
+  logLevel,
+  dashboardToken
+})
+
+export class ObservabilityConfig extends Context.Tag("app/ObservabilityConfig")<
+  ObservabilityConfig,
+  ObservabilitySettings
+>() {
+  static readonly layer = Layer.effect(ObservabilityConfig, observabilitySettings)
+}
