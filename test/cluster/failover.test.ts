@@ -77,7 +77,7 @@ describe("several runners on Postgres + Redis", () => {
       const { body } = await readyz(runner)
       expect(body).toMatchObject({ holdsShards: true, database: "ok", draining: false, shuttingDown: false })
     }
-  }, 120_000)
+  }, 180_000)
 
   it("(b) kill -9 of a runner with jobs in flight: the survivor owns all shards within the bound; every job is delivered once", async () => {
     const users = sendPhotos(cluster, 10_001, 10, 2)

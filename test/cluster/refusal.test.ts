@@ -35,7 +35,7 @@ describe("runners that would break the limits are refused at start-up", () => {
     const { status, body } = await readyz(first)
     expect(status).toBe(200)
     expect(body).toMatchObject({ ready: true, shards: 300 })
-  }, 120_000)
+  }, 180_000)
 
   it("a second process on one SQLite DATA_DIR is refused (several runners need Postgres)", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "bot-cluster-sqlite-"))
@@ -56,7 +56,7 @@ describe("runners that would break the limits are refused at start-up", () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true })
     }
-  }, 120_000)
+  }, 180_000)
 
   it("failover settings are checked like the other variables", async () => {
     // Both at once: each process takes a while to load.
@@ -69,5 +69,5 @@ describe("runners that would break the limits are refused at start-up", () => {
     expect(lines[0]).toMatch(/SHARD_LOCK_EXPIRATION must be at least twice SHARD_LOCK_REFRESH/)
     expect(badCode).not.toBe(0)
     expect(bad.output().trim()).toMatch(/^Invalid configuration: RUNNER_HEALTH_CHECK_INTERVAL must be a duration/)
-  }, 120_000)
+  }, 180_000)
 })

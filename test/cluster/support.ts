@@ -125,7 +125,7 @@ export const makeCluster = async (
   }
 }
 
-export const waitReady = async (runner: Runner, timeoutMs = 45_000) => {
+export const waitReady = async (runner: Runner, timeoutMs = 90_000) => {
   const ok = await waitFor(async () => (await readyz(runner)).status === 200, timeoutMs)
   if (!ok) throw new Error(`${runner.name} never became ready:\n${runner.output().slice(-4000)}`)
 }
