@@ -1,7 +1,7 @@
 /**
  * The payment commands and updates as a grammY Composer: /buy and its package buttons
  * (the "insufficient credits" message uses the same `buy:<credits>` buttons), the
- * pre-checkout answer, successful_payment, the admins' /refund, /paysupport and /terms.
+ * pre-checkout answer, successful_payment and the admins' /refund.
  *
  * It takes its dependencies explicitly so the bot (src/telegram/features/payments.ts) and
  * the tests build it the same way. Every handler is one Effect run through `run`; its
@@ -128,8 +128,6 @@ const handlers = <C extends Context>(deps: PaymentsBotDeps) => {
       yield* send(chatId, text)
     })))
 
-  commands.command("paysupport", handle("paysupport", (ctx) => send(ctx.chat.id, paymentTexts(langOf(ctx)).paySupport)))
-  commands.command("terms", handle("terms", (ctx) => send(ctx.chat.id, paymentTexts(langOf(ctx)).terms)))
 
   return { events, commands }
 }
@@ -140,7 +138,7 @@ const handlers = <C extends Context>(deps: PaymentsBotDeps) => {
  */
 export const paymentEventsComposer = <C extends Context>(deps: PaymentsBotDeps): Composer<C> => handlers<C>(deps).events
 
-/** /buy, the package buttons, /refund (admins), /paysupport, /terms. */
+/** /buy, the package buttons, /refund (admins). /paysupport and /terms are the start feature's. */
 export const paymentCommandsComposer = <C extends Context>(deps: PaymentsBotDeps): Composer<C> => handlers<C>(deps).commands
 
 /** Both, events first. */

@@ -59,7 +59,7 @@ export const paymentTexts = (lang: Language) => ({
       ? `\nСейчас у вас: ${balance.credits} оплаченных и ${balance.freeTokens} бесплатных.`
       : `\nYou have ${balance.credits} paid and ${balance.freeTokens} free.`),
   packageButton: (p: StarPackage) => `${generations(lang, p.credits)} — ${p.stars} ⭐`,
-  invoiceTitle: (p: StarPackage) => (lang === "ru" ? `${generations(lang, p.credits)}` : `${generations(lang, p.credits)}`),
+  invoiceTitle: (p: StarPackage) => generations(lang, p.credits),
   invoiceDescription: (p: StarPackage) =>
     lang === "ru"
       ? `${generations(lang, p.credits)} фото-в-видео. Не сгорают; неудачная генерация возвращается.`
@@ -81,17 +81,7 @@ export const paymentTexts = (lang: Language) => ({
   refunded: (stars: number, balance: BalanceLike) =>
     lang === "ru"
       ? `Возвращено ${stars} ⭐. Баланс: ${balance.credits} оплаченных, ${balance.freeTokens} бесплатных.`
-      : `${stars} ⭐ have been refunded to you. Balance: ${balance.credits} paid, ${balance.freeTokens} free.`,
-  paySupport: lang === "ru"
-    ? "Поддержка платежей: опишите проблему ответным сообщением и укажите дату оплаты — администратор ответит в течение 24 часов. " +
-      "Если генерация не удалась, кредит возвращается автоматически. Неиспользованные пакеты можно вернуть: звёзды вернутся на ваш счёт."
-    : "Payment support: reply with what went wrong and when you paid, and an admin will answer within 24 hours. " +
-      "A failed generation gives its credit back automatically. Unused packages can be refunded: the Stars go back to you.",
-  terms: lang === "ru"
-    ? "Условия: вы покупаете генерации видео из фото за звёзды Telegram. Одна генерация — одно видео; при неудаче она возвращается. " +
-      "Генерации не сгорают. Неиспользованный пакет можно вернуть через /paysupport. Не отправляйте чужие фото без согласия и запрещённый контент."
-    : "Terms: you buy photo-to-video generations with Telegram Stars. One generation makes one video; a failed one is returned. " +
-      "Generations never expire. An unused package can be refunded through /paysupport. Do not send photos of others without consent or unlawful content."
+      : `${stars} ⭐ have been refunded to you. Balance: ${balance.credits} paid, ${balance.freeTokens} free.`
 })
 
 export type PaymentTexts = ReturnType<typeof paymentTexts>

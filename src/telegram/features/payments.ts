@@ -28,6 +28,6 @@ const botDeps = (env: BotEnv, deps: PaymentsFeatureDeps): PaymentsBotDeps => ({
 export const paymentEventsFeature = (env: BotEnv, deps: PaymentsFeatureDeps) =>
   paymentEventsComposer<BotContext>(botDeps(env, deps))
 
-/** /buy, the package buttons (also those of the "insufficient credits" message), /refund, /paysupport, /terms. */
+/** /buy, the package buttons (also those of the "insufficient credits" message), /refund. */
 export const paymentCommandsFeature = (env: BotEnv, deps: PaymentsFeatureDeps) =>
   paymentCommandsComposer<BotContext>(botDeps(env, deps))
