@@ -1,0 +1,113 @@
+/**
+ * Chaos on a seeded schedule: three runners, users sending photos in waves, and a runner
+ * killed with SIGKILL (and later restarted) at seeded moments. (No PUBLIC_URL: the runners
+ * poll KIE; callback faults and KIE/Bot API error injection are not part of this test.) At the end every job must be terminal and the design's invariants hold:
+ * money conserved per user (ledger = balance, each reservation settled once), one video
+ * per delivered job, and no KIE task beyond one per job except after a crash between
+ * createTask and its checkpoint.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { seededRandom } from "../support/runner.js"
+import {
+  checkInvariants,
+  makeCluster,
+  type Runner,
+  sendPhotos,
+  shardsOf,
+  type TestCluster,
+  TERMINAL,
+  until,
+  waitReady
+} from "./support.js"
+
+const SEED = Number(process.env.CHAOS_SEED ?? 7)
+const WAVES = 3
+const USERS_PER_WAVE = 8
+const PHOTOS = 2
+
+describe(`chaos with runner kills on a seeded schedule (seed ${SEED})`, () => {
+  let cluster: TestCluster
+
+  beforeAll(async () => {
+    cluster = await makeCluster()
+  }, 60_000)
+
+  afterAll(async () => {
+    await cluster?.close()
+  }, 60_000)
+
+  it("every job ends terminal, money is conserved, no duplicate videos", async () => {
+    const random = seededRandom(SEED)
+    const alive = new Set<Runner>()
+    let started = 0
+    const startRunner = async () => {
+      const runner = await cluster.start(`R${++started}`)
+      await waitReady(runner)
+      alive.add(runner)
+      return runner
+    }
+    await Promise.all([startRunner(), startRunner(), startRunner()])
+
+    const users: Array<number> = []
+    const events: Array<string> = []
+    const t0 = Date.now()
+    let jobsWithoutTaskAtKills = 0
+    for (let wave = 0; wave < WAVES; wave++) {
+      users.push(...sendPhotos(cluster, 30_001 + wave * USERS_PER_WAVE, USERS_PER_WAVE, PHOTOS))
+      await new Promise((resolve) => setTimeout(resolve, random.int(1_000, 4_000)))
+      // Kill a random runner, never the last one.
+      if (alive.size > 1) {
+        const victim = random.pick([...alive])
+        const unrecorded = await cluster.query<{ n: string }>(
+          `SELECT COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'submitting')`
+        )
+        jobsWithoutTaskAtKills += Number(unrecorded[0]!.n)
+        victim.child.kill("SIGKILL")
+        await victim.exited
+        alive.delete(victim)
+        events.push(`${Date.now() - t0} ms: kill -9 ${victim.name}`)
+      }
+      // Sometimes restart one straight away, otherwise on the next wave.
+      if (random.next() < 0.5 || alive.size < 2) {
+        const runner = await startRunner()
+        events.push(`${Date.now() - t0} ms: started ${runner.name}`)
+      }
+    }
+    const expected = WAVES * USERS_PER_WAVE * PHOTOS
+    await until(`${expected} jobs created`, async () =>
+      Number((await cluster.query<{ n: string }>(`SELECT COUNT(*) AS n FROM jobs`))[0]!.n) === expected, 60_000)
+    await until("every job terminal", async () =>
+      Number(
+        (await cluster.query<{ n: string }>(`SELECT COUNT(*) AS n FROM jobs WHERE state = ANY($1::text[])`, [TERMINAL]))[0]!.n
+      ) === expected, 120_000)
+    const drainedMs = Date.now() - t0
+    const shards = await Promise.all([...alive].map(shardsOf))
+
+    const result = await checkInvariants(cluster, users)
+    console.log(
+      `[chaos] seed ${SEED}: ${events.join("; ")}\n[chaos] all ${expected} jobs terminal after ${drainedMs} ms; ` +
+        `shards of the live runners ${JSON.stringify(shards)}\n[chaos] ${JSON.stringify(result)}; ` +
+        `jobs without a recorded task at the kills: ${jobsWithoutTaskAtKills}`
+    )
+    expect(result.jobs).toBe(expected)
+    expect(Object.keys(result.byState).every((state) => TERMINAL.includes(state))).toBe(true)
+    // The simulators inject no generation failures here: every job is delivered.
+    expect(result.byState).toEqual({ delivered: expected })
+    expect(result.ledgerMismatches).toEqual([])
+    expect(result.jobsWithoutOneTask).toEqual([])
+    expect(result.duplicateVideos).toBe(0)
+    expect(result.videos).toBe(expected)
+    expect(result.kieTasks).toBe(expected + result.orphanTasks)
+    expect(result.orphanTasks).toBeLessThanOrEqual(jobsWithoutTaskAtKills)
+    // Free credits only: each user got 2 free, spent 2, and holds 0.
+    const balances = await cluster.query<{ credits: number; free_tokens: number }>(
+      `SELECT credits, free_tokens FROM balances WHERE user_id = ANY($1::bigint[])`,
+      [users]
+    )
+    expect(balances).toHaveLength(users.length)
+    expect(balances.every((b) => b.credits === 0 && b.free_tokens === 0)).toBe(true)
+    // The live runners settle on all 300 shards between them.
+    await until("the live runners hold all shards", async () =>
+      (await Promise.all([...alive].map(shardsOf))).reduce((a, b) => a + b, 0) === 300, 30_000)
+  }, 300_000)
+})
