@@ -10,6 +10,7 @@ import { AppConfig, describeConfigError } from "./config.js"
 import { HealthRoutes } from "./http/health.js"
 import { KieCallbackRoutes } from "./http/kie-callback.js"
 import { KieServicesLive } from "./kie/index.js"
+import { LoggingLive, ObservabilityRoutes } from "./observability/index.js"
 import { ReconciliationLive } from "./payments/index.js"
 import { AppConfigWithSandbox } from "./sim/sandbox.js"
 import { UserUpdatesLive } from "./telegram/bot.js"
@@ -36,7 +37,12 @@ const TelegramRoutesLive = Layer.unwrapEffect(
 )
 
 const HttpLive = HttpServerLive.pipe(
-  Layer.provide([HealthRoutes, KieCallbackRoutes.pipe(Layer.provide(JobCallbackSinkLive)), TelegramRoutesLive])
+  Layer.provide([
+    HealthRoutes,
+    KieCallbackRoutes.pipe(Layer.provide(JobCallbackSinkLive)),
+    TelegramRoutesLive,
+    ObservabilityRoutes
+  ])
 )
 
 const AnnounceMode = Layer.effectDiscard(
@@ -74,7 +80,7 @@ const reportFailure = (cause: Cause.Cause<unknown>) => {
   return Effect.logError("runner stopped", cause)
 }
 
-Layer.launch(AppLive).pipe(
+Layer.launch(AppLive.pipe(Layer.provide(LoggingLive))).pipe(
   Effect.tapErrorCause(reportFailure),
   NodeRuntime.runMain({ disableErrorReporting: true })
 )
