@@ -4,7 +4,7 @@
  * so label names and values stay consistent. The KIE breaker's own metrics
  * (`kie_circuit_open`, `kie_circuit_trips_total`) live beside the breaker.
  */
-import { Effect, Metric, MetricBoundaries, MetricLabel } from "effect"
+import { Clock, Effect, Metric, MetricBoundaries, MetricLabel } from "effect"
 
 export const jobsStarted = Metric.counter("jobs_started_total", {
   description: "jobs accepted (credit reserved, queued)",
@@ -66,6 +66,23 @@ export const recordJobDelivered = (timings: { readonly generationMs?: number; re
     timings.generationMs === undefined ? Effect.void : Metric.update(generationSeconds, timings.generationMs / 1000),
     timings.deliveryMs === undefined ? Effect.void : Metric.update(deliverySeconds, timings.deliveryMs / 1000)
   ], { discard: true })
+
+/**
+ * For the job driver, right after its `delivering → delivered` transition succeeded:
+ * counts the delivery and times it from the job's row (generation: created → KIE success;
+ * delivery: KIE success → now, on the Effect clock).
+ */
+export const recordDelivery = (job: {
+  readonly created_at_ms: number | null
+  readonly kie_succeeded_at_ms: number | null
+}) =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    recordJobDelivered({
+      ...(job.created_at_ms !== null && job.kie_succeeded_at_ms !== null
+        ? { generationMs: job.kie_succeeded_at_ms - job.created_at_ms }
+        : {}),
+      ...(job.kie_succeeded_at_ms !== null ? { deliveryMs: now - job.kie_succeeded_at_ms } : {})
+    }))
 
 export const recordJobRefunded = (errorClass: string) =>
   Metric.increment(Metric.tagged(jobsRefunded, "error_class", errorClass))

@@ -6,7 +6,13 @@ import { createServer } from "node:http"
 import { MetricsRoutes } from "../../src/http/metrics.js"
 import { AppRouter } from "../../src/http/router.js"
 import { JobRepo } from "../../src/storage/job-repo.js"
-import { recordJobDelivered, recordJobRefunded, recordJobStarted, recordPayment } from "../../src/observability/metrics.js"
+import {
+  recordDelivery,
+  recordJobDelivered,
+  recordJobRefunded,
+  recordJobStarted,
+  recordPayment
+} from "../../src/observability/metrics.js"
 import { advanceUntil, jobRunnerLayer, sendPhotoAndStart, startSimulators } from "../support/job-harness.js"
 import { parseExposition, valueOf } from "./exposition.js"
 
@@ -88,6 +94,17 @@ describe("GET /metrics", () => {
         assert.strictEqual(moved("job_generation_seconds_bucket", { le: "90" }), 1)
         assert.strictEqual(moved("job_delivery_seconds_bucket", { le: "2" }), 1)
         assert.strictEqual(moved("job_delivery_seconds_sum"), 1.5)
+
+        // The driver's call: timings from the job's row and the clock.
+        yield* TestClock.setTime(200_000)
+        yield* recordDelivery({ created_at_ms: 0, kie_succeeded_at_ms: 196_000 })
+        const later = parseExposition((yield* scrape).text)
+        const movedSince = (name: string, labels: Record<string, string> = {}) =>
+          valueOf(later, name, labels) - valueOf(now, name, labels)
+        assert.strictEqual(movedSince("jobs_delivered_total"), 1)
+        assert.strictEqual(movedSince("job_generation_seconds_bucket", { le: "180" }), 0)
+        assert.strictEqual(movedSince("job_generation_seconds_bucket", { le: "300" }), 1)
+        assert.strictEqual(movedSince("job_delivery_seconds_sum"), 4)
       }).pipe(Effect.provide(jobRunnerLayer(sims.settings)))
     }))
 })
