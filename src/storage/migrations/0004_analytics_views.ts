@@ -149,7 +149,8 @@ export default Effect.gen(function*() {
           BEGIN
             CREATE ROLE bot_readonly NOLOGIN;
           EXCEPTION
-            WHEN duplicate_object THEN NULL;
+            -- Another database of the same server may be creating it at this moment.
+            WHEN duplicate_object OR unique_violation THEN NULL;
             WHEN insufficient_privilege THEN
               RAISE NOTICE 'no CREATEROLE: bot_readonly not created';
               RETURN;
