@@ -3,7 +3,8 @@
  * contract). Nothing else in `src` reads `process.env`: services take `AppConfig`.
  */
 import { findModel, modelSlugs } from "./kie/models.js"
-import { Config, ConfigError, ConfigProvider, Context, Effect, Either, Layer, Option, Redacted } from "effect"
+import { Config, ConfigError, ConfigProvider, Context, Effect, Either, Layer, type LogLevel, Option, Redacted } from "effect"
+import { dashboardTokenConfig, logLevelConfig } from "./observability/settings.js"
 
 export interface StarPackage {
   readonly credits: number
@@ -57,6 +58,10 @@ export interface AppSettings {
     /** Signs invoice payloads; the same on every runner (PAYMENTS_SECRET). */
     readonly secret: Option.Option<Redacted.Redacted<string>>
   }
+  /** Minimum level of log lines (LOG_LEVEL, default info). */
+  readonly logLevel: LogLevel.LogLevel
+  /** Admins' token for GET /dashboard (DASHBOARD_TOKEN); unset: no dashboard. */
+  readonly dashboardToken: Option.Option<Redacted.Redacted<string>>
 }
 
 /** Durations in milliseconds; the same on every runner of a cluster. */
@@ -288,7 +293,9 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
   }),
   payments: Config.all({
     secret: optionalRedacted("PAYMENTS_SECRET")
-  })
+  }),
+  logLevel: logLevelConfig,
+  dashboardToken: dashboardTokenConfig
 }).pipe(
   Config.mapOrFail((settings) =>
     settings.telegram.mode === "webhook" && Option.isNone(settings.telegram.webhookSecret)

@@ -7,8 +7,8 @@ import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect, Option, Redacted } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
+import { AppConfig } from "../config.js"
 import { type DashboardData, renderDashboard } from "../observability/dashboard-page.js"
-import { ObservabilityConfig } from "../observability/settings.js"
 import { AppRouter } from "./router.js"
 
 /** How many of the most recent days with jobs the charts show. */
@@ -55,7 +55,7 @@ export const dashboardData = Effect.gen(function*() {
 
 export const DashboardRoutes = AppRouter.use((router) =>
   Effect.gen(function*() {
-    const config = yield* ObservabilityConfig
+    const config = yield* AppConfig
     const sql = yield* SqlClient.SqlClient
 
     yield* router.get(

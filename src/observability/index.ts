@@ -5,11 +5,8 @@
 import { Layer } from "effect"
 import { DashboardRoutes } from "../http/dashboard.js"
 import { MetricsRoutes } from "../http/metrics.js"
-import { ObservabilityConfig } from "./settings.js"
 
 export { LoggingLive } from "./logging.js"
 export { StatsService, statsText } from "./stats.js"
 
-export const ObservabilityRoutes = Layer.mergeAll(MetricsRoutes, DashboardRoutes).pipe(
-  Layer.provide(ObservabilityConfig.layer)
-)
+export const ObservabilityRoutes = Layer.mergeAll(MetricsRoutes, DashboardRoutes)

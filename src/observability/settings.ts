@@ -1,8 +1,9 @@
 /**
- * The operators' settings: LOG_LEVEL and DASHBOARD_TOKEN, validated like src/config.ts
- * (one line naming the variable on a bad value). Kept here until they join AppSettings.
+ * The operators' settings: LOG_LEVEL and DASHBOARD_TOKEN, validated like the rest of
+ * src/config.ts (which reads them into AppSettings). The logger reads them on its own,
+ * because it is provided around everything else, AppConfig included.
  */
-import { Config, ConfigError, Context, Either, Layer, LogLevel, Option, Redacted } from "effect"
+import { Config, ConfigError, Either, LogLevel, Option, Redacted } from "effect"
 
 export interface ObservabilitySettings {
   readonly nodeEnv: "development" | "production" | "test"
@@ -22,7 +23,7 @@ const levels = {
   none: "None"
 } as const satisfies Record<string, LogLevel.Literal>
 
-const logLevel = Config.string("LOG_LEVEL").pipe(
+export const logLevelConfig = Config.string("LOG_LEVEL").pipe(
   Config.withDefault("info"),
   Config.mapOrFail((raw) => {
     const key = raw.trim().toLowerCase()
@@ -34,7 +35,7 @@ const logLevel = Config.string("LOG_LEVEL").pipe(
   })
 )
 
-const dashboardToken = Config.option(Config.redacted("DASHBOARD_TOKEN")).pipe(
+export const dashboardTokenConfig = Config.option(Config.redacted("DASHBOARD_TOKEN")).pipe(
   Config.map(Option.filter((value) => Redacted.value(value).trim() !== "")),
   Config.mapOrFail((token) =>
     Option.isSome(token) && Redacted.value(token.value).length < 16
@@ -47,13 +48,6 @@ const nodeEnv = Config.literal("development", "production", "test")("NODE_ENV").
 
 export const observabilitySettings: Config.Config<ObservabilitySettings> = Config.all({
   nodeEnv,
-  logLevel,
-  dashboardToken
+  logLevel: logLevelConfig,
+  dashboardToken: dashboardTokenConfig
 })
-
-export class ObservabilityConfig extends Context.Tag("app/ObservabilityConfig")<
-  ObservabilityConfig,
-  ObservabilitySettings
->() {
-  static readonly layer = Layer.effect(ObservabilityConfig, observabilitySettings)
-}

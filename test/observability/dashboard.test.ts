@@ -1,14 +1,13 @@
 import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, LogLevel, Option, Redacted } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import { mkdirSync } from "node:fs"
 import { createServer } from "node:http"
 import { join } from "node:path"
 import { chromium } from "playwright-core"
 import { DashboardRoutes } from "../../src/http/dashboard.js"
 import { AppRouter } from "../../src/http/router.js"
-import { ObservabilityConfig } from "../../src/observability/settings.js"
 import { DatabaseLive } from "../../src/storage/database.js"
 import { configLayer, freshSettings } from "../support/database.js"
 import { seededRandom } from "../support/runner.js"
@@ -22,16 +21,12 @@ const ARTIFACTS = join(process.cwd(), "test-artifacts")
 /** The dashboard route alone on a loopback port, over a seeded SQLite database. */
 const dashboardServer = (token: Option.Option<string>) =>
   Effect.gen(function*() {
-    const settings = yield* freshSettings("sqlite")
+    const env = Option.match(token, { onNone: () => ({}), onSome: (value) => ({ DASHBOARD_TOKEN: value }) })
+    const settings = yield* freshSettings("sqlite", env)
     const context = yield* Layer.build(
       AppRouter.serve().pipe(
         Layer.provide(DashboardRoutes),
         Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
-        Layer.provideMerge(Layer.succeed(ObservabilityConfig, {
-          nodeEnv: "test",
-          logLevel: LogLevel.Info,
-          dashboardToken: Option.map(token, Redacted.make)
-        })),
         Layer.provideMerge(DatabaseLive),
         Layer.provide(configLayer(settings))
       )
