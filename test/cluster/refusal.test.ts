@@ -43,7 +43,7 @@ describe("runners that would break the limits are refused at start-up", () => {
       const httpPort = await freePort()
       const first = startBot({ DATA_DIR: dataDir, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(httpPort), RUNNER_PORT: String(await freePort()) })
       try {
-        expect(await waitFor(async () => (await getJson(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, 45_000), first.output()).toBe(true)
+        expect(await waitFor(async () => (await getJson(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, 90_000), first.output()).toBe(true)
         const second = startBot({ DATA_DIR: dataDir, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(await freePort()), RUNNER_PORT: String(await freePort()) })
         expect(await second.exited).not.toBe(0)
         expect(second.output()).toContain("is in use by another bot process")
@@ -51,7 +51,8 @@ describe("runners that would break the limits are refused at start-up", () => {
         expect((await getJson(`http://127.0.0.1:${httpPort}/readyz`)).status).toBe(200)
       } finally {
         first.child.kill("SIGTERM")
-        expect(await first.exited).toBe(0)
+        const code = await first.exited
+        expect(code, `signal ${first.child.signalCode}; output:\n${first.output().slice(-3000)}`).toBe(0)
       }
     } finally {
       rmSync(dataDir, { recursive: true, force: true })
