@@ -23,6 +23,7 @@ import {
   SettlementError
 } from "../errors/index.js"
 import { AppConfig } from "../config.js"
+import { recordJobStarted } from "../observability/metrics.js"
 import { CreditLedger } from "../storage/credit-ledger.js"
 import { JobRepo } from "../storage/job-repo.js"
 import { JobEntity } from "./job-entity.js"
@@ -270,6 +271,7 @@ export const UserEntityLive = UserEntity.toLayer(
             language: payload.languageCode,
             createdAtMs: yield* Clock.currentTimeMillis
           })
+          yield* recordJobStarted
           return new JobStarted({ jobId, balance: result.balance, split: split.value })
         }).pipe(sql.withTransaction)
       // Sent after the commit; a crash before this line redelivers StartJob, which finds

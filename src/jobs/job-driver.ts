@@ -23,6 +23,7 @@ import { KieClient, type KieTask } from "../kie/kie-client.js"
 import { findModel } from "../kie/models.js"
 import { KieSubmitter } from "../kie/kie-submitter.js"
 import { pollCadence } from "../kie/retry-schedules.js"
+import { recordDelivery, recordJobRefunded } from "../observability/metrics.js"
 import { JobRecord, JobRepo } from "../storage/job-repo.js"
 import { TelegramGateway } from "../telegram/gateway.js"
 import { failureText, type JobFailure, retryHelps } from "../telegram/replies.js"
@@ -302,7 +303,7 @@ export const makeJobDriver = Effect.gen(function*() {
           if (captured._tag === "Left") {
             yield* Effect.logError("delivered a video whose unit could not be captured", captured.left)
           }
-          yield* repo.transition(jobId, "delivering", "delivered")
+          if (yield* repo.transition(jobId, "delivering", "delivered")) yield* recordDelivery(job)
           yield* show(job, progressTexts.done(lang), { force: true })
         })
 
@@ -336,7 +337,7 @@ export const makeJobDriver = Effect.gen(function*() {
               Effect.catchAll((error: TelegramError) => Effect.logWarning("could not tell the user about the refund", error))
             )
           }
-          yield* repo.transition(jobId, job.state, final, {}, failure._tag)
+          if (yield* repo.transition(jobId, job.state, final, {}, failure._tag)) yield* recordJobRefunded(failure._tag)
         })
 
       while (true) {

@@ -4,7 +4,16 @@ import { Effect, TestClock } from "effect"
 import { UserEntity } from "../../src/actors/user-entity.js"
 import { Balance } from "../../src/domain/balance.js"
 import { dialects } from "../support/database.js"
-import { advanceUntil, jobRunnerLayer, reaches, sendPhotoAndStart, startSimulators, stateOf, withTicks } from "../support/job-harness.js"
+import {
+  advanceUntil,
+  jobRunnerLayer,
+  reaches,
+  realPause,
+  sendPhotoAndStart,
+  startSimulators,
+  stateOf,
+  withTicks
+} from "../support/job-harness.js"
 
 
 describe.each(dialects)("JobEntity on %s", (dialect) => {
@@ -20,6 +29,10 @@ describe.each(dialects)("JobEntity on %s", (dialect) => {
         if (!delivered) console.log("DEBUG", yield* stateOf(started.jobId), sims.telegram.calls.all().map((c) => c.method), sims.kie.tasks().length)
         assert.isTrue(delivered)
 
+        // The "Done" edit follows the transition to delivered.
+        for (let i = 0; i < 100 && !sims.telegram.callsOf("editMessageText").some((c) => String(c.params.text).includes("Done")); i++) {
+          yield* realPause(20)
+        }
         const videos = sims.telegram.callsOf("sendVideo")
         assert.strictEqual(videos.length, 1)
         const video = videos[0]!
