@@ -17,6 +17,7 @@ import {
   UnverifiablePayment
 } from "../errors/payment-errors.js"
 import type { TelegramError } from "../errors/telegram-errors.js"
+import { recordPayment } from "../observability/metrics.js"
 import { OperatorAlerts } from "../kie/operator-alerts.js"
 import { type StarsInvoice, TelegramGateway } from "../telegram/gateway.js"
 import { type Language, languageOf } from "../telegram/texts.js"
@@ -151,6 +152,7 @@ export class PaymentService extends Effect.Service<PaymentService>()("app/Paymen
       yield* Effect.logInfo("payment credited").pipe(
         Effect.annotateLogs({ chargeId: received.chargeId, userId: received.userId, credits, stars, firstTime: recorded.inserted })
       )
+      if (recorded.inserted) yield* recordPayment("credited", stars)
       return { payment, balance, firstTime: recorded.inserted } satisfies CompletedPayment
     }, Effect.catchTag("SqlError", Effect.die))
 
@@ -179,6 +181,7 @@ export class PaymentService extends Effect.Service<PaymentService>()("app/Paymen
       yield* repo.markRefunding(chargeId)
       yield* gateway.refundStarPayment(payment.userId, chargeId)
       yield* repo.markRefunded(chargeId)
+      yield* recordPayment("refunded", payment.stars)
       const lang = languageOf(yield* repo.languageOf(payment.userId))
       if (balance !== undefined) {
         yield* gateway.sendMessage(payment.userId, paymentTexts(lang).refunded(payment.stars, balance)).pipe(
