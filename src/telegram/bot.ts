@@ -15,6 +15,7 @@ import { JobEntity } from "../actors/job-entity.js"
 import { type TelegramUpdate, UserEntity, type UserOps, UserUpdates } from "../actors/user-entity.js"
 import { AppConfig } from "../config.js"
 import { RateLimiterStoreLive } from "../kie/rate-limiter.js"
+import { StatsService } from "../observability/stats.js"
 import { PaymentService, PaymentsLive, UserCredits } from "../payments/index.js"
 import { BotState } from "../storage/bot-state.js"
 import type { BotContext, BotEnv } from "./context.js"
@@ -121,6 +122,7 @@ export const UserUpdatesLive = Layer.effect(
     const jobs = yield* JobEntity.client
     const users = yield* UserEntity.client
     const limiter = yield* RateLimiter.RateLimiter
+    const stats = yield* StatsService
     const { run } = yield* BotBridge
     const payments = { payments: yield* PaymentService, userCredits: yield* UserCredits }
     if (config.telegram.botToken._tag === "None") {
@@ -132,7 +134,7 @@ export const UserUpdatesLive = Layer.effect(
     return {
       make: (ops: UserOps) =>
         Effect.map(botInfo, (info) => {
-          const env: BotEnv = { ops, config, gateway, state, jobs, users, limiter, run, freshGrant: { value: 0 } }
+          const env: BotEnv = { ops, config, gateway, state, jobs, users, limiter, stats, run, freshGrant: { value: 0 } }
           const bot = createBot(env, token, config.telegram.apiRoot, info, payments)
           return (update: TelegramUpdate) =>
             Effect.tryPromise(() => bot.handleUpdate(update as unknown as Update)).pipe(
@@ -146,6 +148,7 @@ export const UserUpdatesLive = Layer.effect(
   Layer.provide([
     BotBridge.Default,
     BotState.Default,
+    StatsService.Default,
     PaymentsLive.pipe(Layer.provide(TelegramOperatorAlertsLive)),
     RateLimiter.layer.pipe(Layer.provide(RateLimiterStoreLive))
   ])

@@ -9,6 +9,7 @@ import type { Context } from "grammy"
 import type { JobEntity } from "../actors/job-entity.js"
 import type { UserEntity, UserOps } from "../actors/user-entity.js"
 import type { AppSettings } from "../config.js"
+import type { StatsService } from "../observability/stats.js"
 import type { BotState } from "../storage/bot-state.js"
 import type { InlineKeyboard, TelegramGatewayService } from "./gateway.js"
 import type { BotTexts, Language } from "./texts.js"
@@ -27,6 +28,8 @@ export interface BotEnv {
   readonly jobs: Effect.Effect.Success<typeof JobEntity.client>
   readonly users: Effect.Effect.Success<typeof UserEntity.client>
   readonly limiter: RateLimiter.RateLimiter
+  /** The figures behind the admins' /stats. */
+  readonly stats: StatsService
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<A>
   /** Free tokens granted by this activation's first registration and not yet announced. */
   readonly freshGrant: { value: number }

@@ -131,6 +131,7 @@ const botTextsEn = {
     "the video service's content policy.",
   paysupport: "Payment support: if something went wrong with a purchase, reply here with what happened " +
     "(date, amount in Stars) and we will sort it out, including refunds, within 48 hours.",
+  adminHelp: "Admin: /stats today's and 7 days' figures · /grant <user id> <credits> <note> · /refund <charge id>",
   grantUsage: "Usage: /grant <user id> <credits> <note>, for example /grant 12345 5 apology for outage",
   grantNoSuchUser: (user: number) => `User ${user} has never used the bot.`,
   grantDone: (user: number, delta: number, balance: Money) =>
@@ -200,6 +201,7 @@ const botTextsRu: BotTexts = {
     "Stars и не сгорают. Не присылайте фото, на которые у вас нет прав, и контент, нарушающий закон или правила сервиса.",
   paysupport: "Поддержка по оплате: если с покупкой что-то не так, напишите здесь, что случилось (дата, сумма в " +
     "Stars), и мы разберёмся, включая возврат, в течение 48 часов.",
+  adminHelp: botTextsEn.adminHelp,
   grantUsage: botTextsEn.grantUsage,
   grantNoSuchUser: botTextsEn.grantNoSuchUser,
   grantDone: botTextsEn.grantDone,

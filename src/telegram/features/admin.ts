@@ -1,10 +1,13 @@
 /**
- * Operators' commands, for ADMIN_IDS only; to everybody else they do not exist.
+ * Operators' commands, for ADMIN_IDS only; to everybody else they do not exist (they fall
+ * through to the unknown-command answer, so a curious user learns nothing).
  * `/grant <user> <n> <note>` adjusts a user's paid credits (n may be negative).
+ * `/stats` sends today's and the last 7 days' figures (UTC) in one message.
  */
 import { Effect } from "effect"
 import { Composer } from "grammy"
 import { UserId } from "../../domain/ids.js"
+import { formatStats } from "../../observability/stats.js"
 import { type BotContext, type BotEnv, handler, reply } from "../context.js"
 
 export const parseGrant = (args: string) => {
@@ -18,7 +21,7 @@ export const parseGrant = (args: string) => {
 
 export const adminFeature = (env: BotEnv) => {
   const composer = new Composer<BotContext>()
-  const admins = composer.filter((ctx) => ctx.from !== undefined && env.config.adminIds.includes(ctx.from.id))
+  const admins = composer.filter((ctx) => isAdmin(env, ctx))
 
   admins.command("grant", handler(env, "admin.grant", (ctx) =>
     Effect.gen(function*() {
@@ -47,5 +50,12 @@ export const adminFeature = (env: BotEnv) => {
       }
       return yield* Effect.fail(result.left)
     })))
+  // Read from the analytics views on each call: a handful of aggregate queries, run only on
+  // an admin's request, so nothing is cached.
+  admins.command("stats", handler(env, "admin.stats", (ctx) =>
+    Effect.flatMap(env.stats.current, (stats) => reply(env, ctx, formatStats(stats, ctx.lang)))))
   return composer
 }
+
+export const isAdmin = (env: BotEnv, ctx: BotContext) =>
+  ctx.from !== undefined && env.config.adminIds.includes(ctx.from.id)

@@ -5,6 +5,7 @@
 import { Effect } from "effect"
 import { Composer } from "grammy"
 import { type BotContext, type BotEnv, handler, reply } from "../context.js"
+import { isAdmin } from "./admin.js"
 import { currentSettings } from "./settings.js"
 
 export const startFeature = (env: BotEnv) => {
@@ -20,7 +21,8 @@ export const startFeature = (env: BotEnv) => {
 
   composer.command("help", handler(env, "help", (ctx) => {
     const defaults = currentSettings(env)
-    return Effect.flatMap(defaults, (settings) => reply(env, ctx, ctx.texts.help(settings.defaultCost)))
+    const admin = isAdmin(env, ctx) ? `\n\n${ctx.texts.adminHelp}` : ""
+    return Effect.flatMap(defaults, (settings) => reply(env, ctx, ctx.texts.help(settings.defaultCost) + admin))
   }))
 
   composer.command("balance", handler(env, "balance", (ctx) =>
