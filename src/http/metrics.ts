@@ -1,13 +1,13 @@
 /**
- * `GET /metrics`: Prometheus text exposition of Effect's metrics. The two gauges that
- * describe the present (jobs in flight, shards held) are refreshed at each scrape.
+ * `GET /metrics`: Prometheus text exposition of Effect's metrics. The gauges that
+ * describe the present (jobs in flight, shards held, event-loop delay) are refreshed at each scrape.
  */
 import { Sharding } from "@effect/cluster"
 import { HttpServerResponse } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Metric } from "effect"
 import { ownedShardCount } from "../cluster/runner.js"
-import { jobsInFlight, shardsHeld } from "../observability/metrics.js"
+import { jobsInFlight, refreshEventLoopDelay, shardsHeld } from "../observability/metrics.js"
 import { PrometheusExposition } from "../observability/prometheus.js"
 import { AppRouter } from "./router.js"
 
@@ -32,6 +32,7 @@ export const MetricsRoutes = AppRouter.use((router) =>
       "/metrics",
       Effect.gen(function*() {
         yield* refreshGauges
+        yield* refreshEventLoopDelay
         const body = yield* exposition.render
         return HttpServerResponse.text(body, { contentType: "text/plain; version=0.0.4; charset=utf-8" })
       })

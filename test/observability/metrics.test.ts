@@ -63,6 +63,11 @@ describe("GET /metrics", () => {
         assert.strictEqual(valueOf(now, "jobs_in_flight"), 0)
         assert.isAbove(valueOf(now, "shards_held"), 0)
         assert.strictEqual(valueOf(now, "kie_circuit_open"), 0)
+        // Measured between scrapes on the real loop: present, a finite number of seconds.
+        const loopDelay = valueOf(now, "nodejs_eventloop_delay_p99_seconds")
+        assert.isAtLeast(loopDelay, 0)
+        assert.isBelow(loopDelay, 60)
+        assert.match(after.text, /^nodejs_eventloop_delay_p99_seconds\{[^}]*\} \d/m)
       }).pipe(Effect.provide(jobRunnerLayer(sims.settings)))
     }))
 
