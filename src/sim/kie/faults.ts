@@ -74,3 +74,74 @@ export const outcomes = {
   unexplained: { _tag: "Fail", failCode: "GENERATION_FAILED", failMsg: "generation failed" } as TaskOutcome,
   stuck: { _tag: "Stuck", state: "waiting" } as TaskOutcome
 }
+
+/**
+ * Seeded probabilistic faults for chaos runs, on top of the queued ones above. What a task
+ * does (content-policy failure, stuck, callback lost/duplicated) is drawn from a hash of the
+ * seed and the task's prompt, so a given seed and set of prompts always gives the same
+ * tasks the same fate, whatever order the requests arrive in. Transient errors on
+ * createTask/recordInfo are drawn per request from a seeded stream (their count depends on
+ * how many requests are made, which depends on timing).
+ */
+export interface KieChaos {
+  readonly seed: number
+  /** Share of createTask and recordInfo requests answered with a transient error instead. */
+  readonly transientRate?: number
+  /** Share of tasks that end in a content-policy failure. */
+  readonly contentPolicyRate?: number
+  /** Share of tasks that never finish (stay "generating"). */
+  readonly stuckRate?: number
+  /** Share of finished tasks whose callback is never sent. */
+  readonly loseCallbackRate?: number
+  /** Share of finished tasks whose callback is sent twice. */
+  readonly duplicateCallbackRate?: number
+}
+
+/** What a chaos run injected, by kind. */
+export interface KieChaosStats {
+  transientCreateTask: number
+  transientRecordInfo: number
+  contentPolicy: number
+  stuck: number
+  lostCallbacks: number
+  duplicatedCallbacks: number
+}
+
+export const emptyChaosStats = (): KieChaosStats => ({
+  transientCreateTask: 0,
+  transientRecordInfo: 0,
+  contentPolicy: 0,
+  stuck: 0,
+  lostCallbacks: 0,
+  duplicatedCallbacks: 0
+})
+
+/** mulberry32: a small seeded generator in [0, 1). */
+export const seededStream = (seed: number) => {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** A number in [0, 1) fixed by the seed, a salt and a key (FNV-1a, then one mulberry32 step). */
+export const seededDraw = (seed: number, salt: string, key: string): number => {
+  let hash = 0x811c9dc5 ^ (seed >>> 0)
+  for (const char of `${salt}\u0000${key}`) {
+    hash ^= char.charCodeAt(0)
+    hash = Math.imul(hash, 0x01000193) >>> 0
+  }
+  return seededStream(hash)()
+}
+
+/** The transient answers KIE gives (kie-api.md §5), cycled by the draw. */
+export const transientAnswers: ReadonlyArray<FaultAnswer> = [
+  code(429, "Rate limit exceeded, please try again later"),
+  code(455, "Service unavailable: maintenance"),
+  { _tag: "Raw", httpStatus: 502, body: "<html><body><h1>502 Bad Gateway</h1></body></html>" },
+  code(500, "Internal server error, please try again later")
+]

@@ -8,7 +8,20 @@
 import { createHmac, randomBytes } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { type CallbackMode, type FaultAnswer, type KieSimFaults, noFaults, type TaskOutcome } from "./faults.js"
+import {
+  type CallbackMode,
+  emptyChaosStats,
+  type FaultAnswer,
+  type KieChaos,
+  type KieChaosStats,
+  type KieSimFaults,
+  noFaults,
+  outcomes as knownOutcomes,
+  seededDraw,
+  seededStream,
+  type TaskOutcome,
+  transientAnswers
+} from "./faults.js"
 import { imageUrlsOf, simModels, validateInput } from "./sim-models.js"
 
 export interface KieSimOptions {
@@ -23,6 +36,18 @@ export interface KieSimOptions {
   readonly credits?: number
   /** KIE's per-account limit on createTask; over it, 429 and the request is dropped. */
   readonly rateLimit?: { readonly limit: number; readonly windowMs: number } | false
+  /** Seeded probabilistic faults (transient errors, failed/stuck tasks, callback loss). */
+  readonly chaos?: KieChaos
+}
+
+/** The busiest moments seen, for comparing with a rate limit. */
+export interface KieRateStats {
+  /** Most requests of the route that arrived within one calendar second. */
+  readonly maxPerSecond: number
+  /** Most that arrived in any sliding window of `windowMs` (ending at an arrival). */
+  readonly maxPerWindow: number
+  readonly windowMs: number
+  readonly total: number
 }
 
 export type SimTaskState = "waiting" | "queuing" | "generating" | "success" | "fail"
@@ -70,6 +95,14 @@ export interface KieSimulator {
   readonly advance: (ms: number) => Promise<void>
   /** Sends a task's callback again, as KIE might (duplicates, late deliveries). */
   readonly resendCallback: (taskId: string) => Promise<void>
+  /** Turns seeded chaos on (or off with undefined) for requests and tasks from now on. */
+  readonly setChaos: (chaos: KieChaos | undefined) => void
+  /** What the chaos injected so far. */
+  readonly chaosStats: () => KieChaosStats
+  /** Arrival times (epoch ms) of authenticated requests of a route, e.g. "POST /api/v1/jobs/createTask"; all routes when omitted. */
+  readonly requestTimes: (route?: string) => ReadonlyArray<number>
+  /** Peak request rates of a route (all routes when omitted) over the run. */
+  readonly rateStats: (route?: string, windowMs?: number) => KieRateStats
   readonly close: () => Promise<void>
 }
 
@@ -113,6 +146,54 @@ export const startKieSimulator = async (options: KieSimOptions = {}): Promise<Ki
   const timers = new Set<NodeJS.Timeout>()
   const hanging = new Set<ServerResponse>()
   let baseUrl = ""
+  let chaos = options.chaos
+  let chaosStream = seededStream(chaos?.seed ?? 0)
+  let chaosStats = emptyChaosStats()
+  // Arrival times per route, for the request-rate report.
+  const arrivals = new Map<string, Array<number>>()
+
+  /** A transient answer for this request, drawn from the seeded stream, or undefined. */
+  const chaosTransient = (): FaultAnswer | undefined => {
+    if (chaos === undefined || (chaos.transientRate ?? 0) <= 0) return undefined
+    if (chaosStream() >= (chaos.transientRate ?? 0)) return undefined
+    return transientAnswers[Math.floor(chaosStream() * transientAnswers.length)]
+  }
+
+  /** The fate of a new task, fixed by the seed and its prompt (and how often that prompt was submitted). */
+  const chaosFate = (input: Record<string, unknown>): { outcome?: TaskOutcome; callbacks?: CallbackMode } => {
+    if (chaos === undefined) return {}
+    const prompt = String(input.prompt ?? "")
+    const key = `${prompt}#${[...tasks.values()].filter((task) => task.input.prompt === input.prompt).length}`
+    const fate: { outcome?: TaskOutcome; callbacks?: CallbackMode } = {}
+    const outcomeDraw = seededDraw(chaos.seed, "outcome", key)
+    const policy = chaos.contentPolicyRate ?? 0
+    const stuck = chaos.stuckRate ?? 0
+    if (outcomeDraw < policy) {
+      fate.outcome = knownOutcomes.contentPolicy
+      chaosStats.contentPolicy++
+    } else if (outcomeDraw < policy + stuck) {
+      fate.outcome = { _tag: "Stuck", state: "generating" }
+      chaosStats.stuck++
+    }
+    const callbackDraw = seededDraw(chaos.seed, "callback", key)
+    const lose = chaos.loseCallbackRate ?? 0
+    const duplicate = chaos.duplicateCallbackRate ?? 0
+    if (callbackDraw < lose) fate.callbacks = "lose"
+    else if (callbackDraw < lose + duplicate) fate.callbacks = "duplicate"
+    return fate
+  }
+
+  const rateStats = (route?: string, windowMs = 10_000): KieRateStats => {
+    const times = (route === undefined ? [...arrivals.values()].flat() : [...(arrivals.get(route) ?? [])]).sort((a, b) => a - b)
+    const perSecond = new Map<number, number>()
+    for (const at of times) perSecond.set(Math.floor(at / 1000), (perSecond.get(Math.floor(at / 1000)) ?? 0) + 1)
+    let maxPerWindow = 0
+    for (let end = 0, start = 0; end < times.length; end++) {
+      while (times[start]! <= times[end]! - windowMs) start++
+      maxPerWindow = Math.max(maxPerWindow, end - start + 1)
+    }
+    return { maxPerSecond: Math.max(0, ...perSecond.values()), maxPerWindow, windowMs, total: times.length }
+  }
 
   const stateAt = (task: SimTask, at: number): SimTaskState => {
     const age = at - task.createdAt
@@ -186,8 +267,10 @@ export const startKieSimulator = async (options: KieSimOptions = {}): Promise<Ki
         task.callbackSent = true
         if (task.callBackUrl === undefined) continue
         if (task.callbackMode === "lose") {
+          if (chaos !== undefined) chaosStats.lostCallbacks++
           deliveries.push({ taskId: task.taskId, url: task.callBackUrl, status: "lost", at: now() })
         } else {
+          if (task.callbackMode === "duplicate" && chaos !== undefined) chaosStats.duplicatedCallbacks++
           sends.push(
             postCallback(task).then(() => (task.callbackMode === "duplicate" ? postCallback(task) : undefined))
           )
@@ -238,6 +321,13 @@ export const startKieSimulator = async (options: KieSimOptions = {}): Promise<Ki
       injected(res, faults.createTask)
       return
     }
+    const transient = chaosTransient()
+    if (transient !== undefined) {
+      chaosStats.transientCreateTask++
+      attempts.push({ at, status: transient._tag === "Code" ? transient.code : transient._tag === "Raw" ? transient.httpStatus : -1 })
+      injected(res, [transient])
+      return
+    }
     if (rateLimit !== undefined) {
       // KIE counts what it admitted in the trailing window, and drops the rest.
       const admitted = attempts.filter((a) => a.status === 200 && a.at > at - rateLimit.windowMs).length
@@ -263,6 +353,7 @@ export const startKieSimulator = async (options: KieSimOptions = {}): Promise<Ki
     // An image the simulator was asked to host but does not have fails like KIE's fetch would.
     const missingImage = imageUrlsOf(model, input).some((url) => url.startsWith(`${baseUrl}/files/`) && !files.has(url.slice(baseUrl.length + 7)))
     const taskId = `task_${body.model.split("/")[0]}_${at}_${++sequence}`
+    const fate = missingImage ? {} : chaosFate(input)
     const task: SimTask = {
       taskId,
       model: body.model,
@@ -271,8 +362,8 @@ export const startKieSimulator = async (options: KieSimOptions = {}): Promise<Ki
       createdAt: at,
       outcome: missingImage
         ? { _tag: "Fail", failCode: "400", failMsg: "Get image info failed" }
-        : faults.outcomes.shift() ?? { _tag: "Success" },
-      callbackMode: faults.callbacks,
+        : faults.outcomes.shift() ?? fate.outcome ?? { _tag: "Success" },
+      callbackMode: fate.callbacks ?? faults.callbacks,
       state: "waiting",
       completedAt: undefined,
       callbackSent: false
@@ -284,6 +375,12 @@ export const startKieSimulator = async (options: KieSimOptions = {}): Promise<Ki
 
   const recordInfo = async (url: URL, res: ServerResponse) => {
     if (injected(res, faults.recordInfo)) return
+    const transient = chaosTransient()
+    if (transient !== undefined) {
+      chaosStats.transientRecordInfo++
+      injected(res, [transient])
+      return
+    }
     await settle()
     const taskId = url.searchParams.get("taskId")
     if (taskId === null || taskId === "") return json(res, 200, envelope(400, "taskId is required", null))
@@ -366,6 +463,9 @@ export const startKieSimulator = async (options: KieSimOptions = {}): Promise<Ki
     }
     const route = `${req.method} ${url.pathname}`
     requestCounts.set(route, (requestCounts.get(route) ?? 0) + 1)
+    const seen = arrivals.get(route)
+    if (seen === undefined) arrivals.set(route, [now()])
+    else seen.push(now())
     switch (route) {
       case "POST /api/v1/jobs/createTask":
         return createTask(req, res)
@@ -428,6 +528,14 @@ export const startKieSimulator = async (options: KieSimOptions = {}): Promise<Ki
       const task = tasks.get(taskId)
       if (task !== undefined) await postCallback(task)
     },
+    setChaos: (next) => {
+      chaos = next
+      chaosStream = seededStream(next?.seed ?? 0)
+      chaosStats = emptyChaosStats()
+    },
+    chaosStats: () => ({ ...chaosStats }),
+    requestTimes: (route) => route === undefined ? [...arrivals.values()].flat().sort((a, b) => a - b) : [...(arrivals.get(route) ?? [])],
+    rateStats,
     close: async () => {
       for (const timer of timers) clearTimeout(timer)
       for (const res of hanging) res.destroy()

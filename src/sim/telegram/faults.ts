@@ -19,6 +19,8 @@ export type FaultSpec = FaultEffect & {
   readonly chatId?: number
   /** How many matching calls it hits; omitted = until removed. */
   readonly times?: number
+  /** Hits only this share of the matching calls, drawn from the simulator's seeded stream (default 1). */
+  readonly probability?: number
 }
 
 export interface Fault {
@@ -55,6 +57,9 @@ class ActiveFault implements Fault {
 export class Faults {
   private active: Array<ActiveFault> = []
 
+  /** `random` decides probabilistic faults; seed it for a reproducible run. */
+  constructor(private readonly random: () => number = Math.random) {}
+
   inject(spec: FaultSpec): Fault {
     const fault = new ActiveFault(spec, this)
     this.active.push(fault)
@@ -71,7 +76,9 @@ export class Faults {
 
   /** Waits out matching delays and returns the error to answer with, if any. */
   async apply(method: string, chatId: number | undefined): Promise<ApiError | undefined> {
-    const matching = this.active.filter((f) => f.matches(method, chatId))
+    const matching = this.active.filter((f) =>
+      f.matches(method, chatId) && (f.spec.probability === undefined || this.random() < f.spec.probability)
+    )
     for (const fault of matching) {
       if (fault.spec.kind === "delay") {
         fault.consume()

@@ -10,6 +10,7 @@ import { type BotCall, CallLog } from "./call-log.js"
 import { Chats, type NewUser, type StoredMessage } from "./chats.js"
 import { handleControl } from "./control.js"
 import { type Fault, Faults, type FaultSpec } from "./faults.js"
+import { seededStream } from "../kie/faults.js"
 import { FileStore, type StoredFile } from "./files.js"
 import { FloodControl, type FloodControlOptions } from "./flood-control.js"
 import { randomToken } from "./ids.js"
@@ -40,13 +41,15 @@ export interface TelegramSimulatorOptions {
   readonly firstUpdateId?: number
   /** Emulate Telegram's flood limits with 429s (off by default). */
   readonly floodControl?: FloodControlOptions
+  /** Seed of the stream that decides probabilistic faults (`FaultSpec.probability`); default unseeded. */
+  readonly faultSeed?: number
 }
 
 export class TelegramSimulator {
   readonly token: string
   readonly botInfo: UserFromGetMe
   readonly calls = new CallLog()
-  readonly faults = new Faults()
+  readonly faults: Faults
   /** Default for successful_payment delivery; tests may change it at any time. */
   successfulPaymentDelivery: SuccessfulPaymentDelivery
 
@@ -79,6 +82,7 @@ export class TelegramSimulator {
       can_manage_bots: false,
       supports_join_request_queries: false
     }
+    this.faults = new Faults(options.faultSeed === undefined ? Math.random : seededStream(options.faultSeed))
     this.successfulPaymentDelivery = options.successfulPaymentDelivery ?? "once"
     this.spec = BotApiSpec.load(options.specPath)
     this.chats = new Chats(this.botInfo)
