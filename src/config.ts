@@ -43,6 +43,8 @@ export interface AppSettings {
   readonly runnerPort: number
   /** Failover and shutdown timings of this runner (see docs/operations.md). */
   readonly cluster: ClusterTimings
+  /** How long processed cluster messages and job events are kept (src/storage/retention.ts). */
+  readonly retention: RetentionSettings
   readonly adminIds: ReadonlyArray<number>
   readonly freeTokens: number
   readonly starPackages: ReadonlyArray<StarPackage>
@@ -62,6 +64,16 @@ export interface AppSettings {
   readonly logLevel: LogLevel.LogLevel
   /** Admins' token for GET /dashboard (DASHBOARD_TOKEN); unset: no dashboard. */
   readonly dashboardToken: Option.Option<Redacted.Redacted<string>>
+}
+
+/** Durations in milliseconds. Money rows (credit_ledger, payments, jobs) are never pruned. */
+export interface RetentionSettings {
+  /** Processed cluster messages and their replies older than this are deleted (RETENTION_AGE). */
+  readonly messageAgeMs: number
+  /** job_events of finished jobs older than this are deleted; none: kept forever (JOB_EVENTS_RETENTION). */
+  readonly jobEventsAgeMs: Option.Option<number>
+  /** How often one runner prunes (RETENTION_INTERVAL). */
+  readonly intervalMs: number
 }
 
 /** Durations in milliseconds; the same on every runner of a cluster. */
@@ -258,6 +270,46 @@ const kieModel = Config.string("KIE_MODEL").pipe(
   )
 )
 
+const hour = 3_600_000
+const day = 24 * hour
+
+/** "3 days", "72h", "1 hour", "90m", "2d": the longer durations of retention settings. */
+export const parseLongDuration = (raw: string): number | undefined => {
+  const match = /^(\d+(?:\.\d+)?)\s*(m|min|mins|minutes?|h|hours?|d|days?)$/i.exec(raw.trim())
+  if (!match) return undefined
+  const value = Number(match[1])
+  const unit = match[2]!.toLowerCase()
+  return Math.round(unit.startsWith("d") ? value * day : unit.startsWith("h") ? value * hour : value * 60_000)
+}
+
+const longDurationIn = (name: string, minMs: number, maxMs: number, fallback: string, range: string) =>
+  Config.string(name).pipe(
+    Config.withDefault(fallback),
+    Config.mapOrFail((raw) => {
+      const ms = parseLongDuration(raw)
+      return ms !== undefined && ms >= minMs && ms <= maxMs
+        ? Either.right(ms)
+        : Either.left(invalid(name, `a duration from ${range}, like "3 days" or 12h`, raw))
+    })
+  )
+
+// A processed message younger than an hour may still be read back by its sender (the
+// reply of a persisted request), so the age has a floor.
+const retentionSettings = Config.all({
+  messageAgeMs: longDurationIn("RETENTION_AGE", hour, 3650 * day, "3 days", "1 hour to 3650 days"),
+  jobEventsAgeMs: Config.string("JOB_EVENTS_RETENTION").pipe(
+    Config.withDefault("90 days"),
+    Config.mapOrFail((raw) => {
+      if (raw.trim().toLowerCase() === "forever") return Either.right(Option.none<number>())
+      const ms = parseLongDuration(raw)
+      return ms !== undefined && ms >= day && ms <= 3650 * day
+        ? Either.right(Option.some(ms))
+        : Either.left(invalid("JOB_EVENTS_RETENTION", `a duration from 1 to 3650 days, like "90 days", or forever`, raw))
+    })
+  ),
+  intervalMs: longDurationIn("RETENTION_INTERVAL", 60_000, 7 * day, "1 hour", "1 minute to 7 days")
+})
+
 export const appSettings: Config.Config<AppSettings> = Config.all({
   nodeEnv: literal("NODE_ENV", ["development", "production", "test"], "development"),
   telegram: Config.all({
@@ -283,6 +335,7 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
   runnerHost: Config.string("RUNNER_HOST").pipe(Config.withDefault("127.0.0.1")),
   runnerPort: integerIn("RUNNER_PORT", 1, 65535, 34431),
   cluster: clusterTimings,
+  retention: retentionSettings,
   adminIds,
   freeTokens: integerIn("FREE_TOKENS", 0, 1000, 2),
   starPackages,

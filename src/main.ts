@@ -20,6 +20,7 @@ import { RegisterWebhookLive, TelegramWebhookRoutes } from "./telegram/intake/we
 import { TelegramOperatorAlertsLive } from "./telegram/operator-alerts.js"
 import { HttpServerLive } from "./http/router.js"
 import { DatabaseLive, describeDatabase } from "./storage/database.js"
+import { RetentionLive } from "./storage/retention.js"
 
 // Operator alerts reach the admins through the same gateway the jobs use.
 const OutsideServicesLive = KieServicesLive.pipe(
@@ -59,7 +60,15 @@ const AnnounceMode = Layer.effectDiscard(
 // Telegram's Star transactions compared with `payments`, on one runner at a time.
 const PaymentsReconciliationLive = ReconciliationLive.pipe(Layer.provide(TelegramOperatorAlertsLive))
 
-const AppLive = Layer.mergeAll(ActorsLive, HttpLive, TelegramIntakeLive, PaymentsReconciliationLive, AnnounceMode).pipe(
+const AppLive = Layer.mergeAll(
+  ActorsLive,
+  HttpLive,
+  TelegramIntakeLive,
+  PaymentsReconciliationLive,
+  // Prunes processed cluster messages and old job events, on one runner at a time.
+  RetentionLive,
+  AnnounceMode
+).pipe(
   // Each user's entity runs the bot's handlers for that user's updates.
   Layer.provideMerge(UserUpdatesLive),
   Layer.provideMerge(OutsideServicesLive),
