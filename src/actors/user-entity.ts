@@ -220,8 +220,17 @@ export const UserEntityLive = UserEntity.toLayer(
           deltaFree: kind === "refund" ? split.fromFreeTokens : 0,
           note: kind === "refund" ? reason : undefined
         })
+        yield* (kind === "capture"
+          ? Effect.logInfo("job's reservation captured")
+          : Effect.logInfo("job's reservation refunded").pipe(
+            Effect.annotateLogs({ reason, credits: split.fromCredits, freeTokens: split.fromFreeTokens })
+          ))
         return result.balance
-      })
+      }).pipe(
+        Effect.tapError((error) => Effect.logWarning(`${kind} refused`, error)),
+        // The job's own annotations do not cross the message to this entity; its lines carry both ids again.
+        Effect.annotateLogs({ jobId, userId })
+      )
 
     const register = Effect.fnUntraced(function*(_requestKey: string, profile: typeof UserProfile.Type) {
       yield* ledger.ensureUser(userId, profile)
@@ -272,13 +281,21 @@ export const UserEntityLive = UserEntity.toLayer(
             createdAtMs: yield* Clock.currentTimeMillis
           })
           yield* recordJobStarted
+          yield* Effect.logInfo("job reserved").pipe(Effect.annotateLogs({
+            cost: payload.cost,
+            fromFreeTokens: split.value.fromFreeTokens,
+            fromCredits: split.value.fromCredits,
+            requestKey: payload.requestKey
+          }))
           return new JobStarted({ jobId, balance: result.balance, split: split.value })
         }).pipe(sql.withTransaction)
       // Sent after the commit; a crash before this line redelivers StartJob, which finds
       // the reservation above and sends Start again (deduplicated by the job id).
       yield* jobs(jobId).Start({ jobId, userId }, { discard: true }).pipe(Effect.orDie)
       return started
-    }, Effect.catchTag("SqlError", Effect.die))
+    }, Effect.catchTag("SqlError", Effect.die), (effect, payload) =>
+      // Also covers the bot handler that calls this directly: every line of the start carries both ids.
+      Effect.annotateLogs(effect, { jobId: jobIdFor(userId, payload.requestKey), userId }))
 
     const adjust = Effect.fnUntraced(function*(payload: AdjustInput) {
       const current = yield* Ref.get(balance)

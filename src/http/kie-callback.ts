@@ -74,41 +74,45 @@ export const KieCallbackRoutes = AppRouter.use((router) =>
         const query = new URL(request.url, "http://callback.local").searchParams
         const jobId = query.get("job") ?? ""
         const token = query.get("token") ?? ""
-        if (jobId === "" || token === "" || !auth.verifyToken(jobId, token)) {
-          return answer(401, "unauthorized")
-        }
+        // Claimed, not yet verified, so cut short: it names the job on the route's lines.
+        return yield* Effect.gen(function*() {
+          if (jobId === "" || token === "" || !auth.verifyToken(jobId, token)) {
+            return answer(401, "unauthorized")
+          }
 
-        const text = yield* request.text
-        if (text.length > maxBodyChars) return answer(413, "too large")
-        const taskId = taskIdOf(parseJson(text))
-        if (taskId === undefined) return answer(400, "no task id")
+          const text = yield* request.text
+          if (text.length > maxBodyChars) return answer(413, "too large")
+          const taskId = taskIdOf(parseJson(text))
+          if (taskId === undefined) return answer(400, "no task id")
 
-        const signature = yield* auth.verifySignature(
-          taskId,
-          request.headers["x-webhook-timestamp"],
-          request.headers["x-webhook-signature"]
-        )
-        if (signature !== "ok") {
-          yield* Effect.logWarning(`refused a KIE callback: signature ${signature}`)
-          return answer(401, "unauthorized")
-        }
+          const signature = yield* auth.verifySignature(
+            taskId,
+            request.headers["x-webhook-timestamp"],
+            request.headers["x-webhook-signature"]
+          )
+          if (signature !== "ok") {
+            yield* Effect.logWarning(`refused a KIE callback: signature ${signature}`)
+            return answer(401, "unauthorized")
+          }
 
-        const key = `${jobId}\u0000${taskId}`
-        const now = yield* Clock.currentTimeMillis
-        if (!(yield* delivered.claim(key, now))) return answer(200, "duplicate")
+          const key = `${jobId}\u0000${taskId}`
+          const now = yield* Clock.currentTimeMillis
+          if (!(yield* delivered.claim(key, now))) return answer(200, "duplicate")
 
-        return yield* sink.wake({ jobId, taskId }).pipe(
-          Effect.as(answer(200, "success")),
-          // KIE may try again; the claim is released so that its retry is delivered.
-          Effect.catchAllCause((cause) =>
-            delivered.release(key).pipe(
-              Effect.zipRight(Effect.logError("KIE callback could not be handed to the job", cause)),
-              Effect.as(answer(500, "try again"))
+          return yield* sink.wake({ jobId, taskId }).pipe(
+            Effect.as(answer(200, "success")),
+            // KIE may try again; the claim is released so that its retry is delivered.
+            Effect.catchAllCause((cause) =>
+              delivered.release(key).pipe(
+                Effect.zipRight(Effect.logError("KIE callback could not be handed to the job", cause)),
+                Effect.as(answer(500, "try again"))
+              )
             )
           )
-        )
+        }).pipe(Effect.annotateLogs({ jobId: jobId.slice(0, 64) }))
       }).pipe(
-        Effect.catchTag("RequestError", () => Effect.succeed(answer(400, "unreadable body"))),
+        // Reading fails past the body cap (src/http/router.ts), or when the sender left.
+        Effect.catchTag("RequestError", () => Effect.succeed(answer(413, "too large"))),
         Effect.withSpan("KieCallback.handle")
       )
     )

@@ -150,11 +150,13 @@ export class PaymentService extends Effect.Service<PaymentService>()("app/Paymen
       yield* repo.markCredited(received.chargeId)
       const payment = Option.getOrElse(yield* repo.find(received.chargeId), () => recorded.payment)
       yield* Effect.logInfo("payment credited").pipe(
-        Effect.annotateLogs({ chargeId: received.chargeId, userId: received.userId, credits, stars, firstTime: recorded.inserted })
+        Effect.annotateLogs({ credits, stars, firstTime: recorded.inserted })
       )
       if (recorded.inserted) yield* recordPayment("credited", stars)
       return { payment, balance, firstTime: recorded.inserted } satisfies CompletedPayment
-    }, Effect.catchTag("SqlError", Effect.die))
+    }, Effect.catchTag("SqlError", Effect.die), (effect, received) =>
+      // Every line of the payment (the alert of an unmatched one too) names the payer and the charge.
+      Effect.annotateLogs(effect, { userId: received.userId, chargeId: received.chargeId }))
 
     /**
      * Takes back the payment's credits (refused when they are spent) and then returns the
@@ -171,28 +173,31 @@ export class PaymentService extends Effect.Service<PaymentService>()("app/Paymen
       if (Option.isNone(found)) return yield* new PaymentNotFound({ paymentId: chargeId })
       const payment = found.value
       if (payment.state === "refunded") return yield* new PaymentAlreadyRefunded({ paymentId: chargeId })
-      const port = via?.(payment.userId) ?? userCredits.forUser(payment.userId)
-      if (payment.credits > 0 && payment.state === "received") {
-        // Credited before any revoke can find the grant (a crash between the row and the grant).
-        yield* port.grant(chargeId, payment.credits)
-        yield* repo.markCredited(chargeId)
-      }
-      const balance = payment.credits > 0 ? yield* port.revoke(requestKey, chargeId) : undefined
-      yield* repo.markRefunding(chargeId)
-      yield* gateway.refundStarPayment(payment.userId, chargeId)
-      yield* repo.markRefunded(chargeId)
-      yield* recordPayment("refunded", payment.stars)
-      const lang = languageOf(yield* repo.languageOf(payment.userId))
-      if (balance !== undefined) {
-        yield* gateway.sendMessage(payment.userId, paymentTexts(lang).refunded(payment.stars, balance)).pipe(
-          Effect.catchAll((error) => Effect.logWarning("could not tell the user about the refund", error))
+      // An admin's /refund: the lines name the payer, not the admin who asked.
+      return yield* Effect.gen(function*() {
+        const port = via?.(payment.userId) ?? userCredits.forUser(payment.userId)
+        if (payment.credits > 0 && payment.state === "received") {
+          // Credited before any revoke can find the grant (a crash between the row and the grant).
+          yield* port.grant(chargeId, payment.credits)
+          yield* repo.markCredited(chargeId)
+        }
+        const balance = payment.credits > 0 ? yield* port.revoke(requestKey, chargeId) : undefined
+        yield* repo.markRefunding(chargeId)
+        yield* gateway.refundStarPayment(payment.userId, chargeId)
+        yield* repo.markRefunded(chargeId)
+        yield* recordPayment("refunded", payment.stars)
+        const lang = languageOf(yield* repo.languageOf(payment.userId))
+        if (balance !== undefined) {
+          yield* gateway.sendMessage(payment.userId, paymentTexts(lang).refunded(payment.stars, balance)).pipe(
+            Effect.catchAll((error) => Effect.logWarning("could not tell the user about the refund", error))
+          )
+        }
+        yield* Effect.logInfo("payment refunded").pipe(
+          Effect.annotateLogs({ stars: payment.stars, credits: payment.credits })
         )
-      }
-      yield* Effect.logInfo("payment refunded").pipe(
-        Effect.annotateLogs({ chargeId, userId: payment.userId, stars: payment.stars, credits: payment.credits })
-      )
-      return { payment: Option.getOrElse(yield* repo.find(chargeId), () => payment), balance } satisfies RefundedPayment
-    }, Effect.catchTag("SqlError", Effect.die))
+        return { payment: Option.getOrElse(yield* repo.find(chargeId), () => payment), balance } satisfies RefundedPayment
+      }).pipe(Effect.annotateLogs({ userId: payment.userId }))
+    }, Effect.catchTag("SqlError", Effect.die), (effect, chargeId) => Effect.annotateLogs(effect, { chargeId }))
 
     return { packages, invoiceFor, sendInvoice, answerPreCheckout, completePayment, refund, reportUnverifiable } as const
   })

@@ -52,6 +52,20 @@ export const handler = <C extends BotContext>(
     )
   )
 
+/**
+ * A job's part of a handler: its log lines, and the line of its failure, carry the job id
+ * (`handler` adds the user id). The failure is logged here, since `handler`'s own failure
+ * line is outside this annotation.
+ */
+export const forJob = (jobId: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<void, never, R> =>
+  self.pipe(
+    Effect.asVoid,
+    Effect.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause) ? Effect.interrupt : Effect.logError("the job's request failed", cause)
+    ),
+    Effect.annotateLogs({ jobId })
+  )
+
 /** Sends a message to the update's chat; a failure (blocked, say) is logged, not raised. */
 export const reply = (env: BotEnv, ctx: BotContext, text: string, keyboard?: InlineKeyboard) =>
   env.gateway.sendMessage(ctx.chat?.id ?? env.ops.userId, text, { keyboard }).pipe(

@@ -8,10 +8,11 @@
 import { Clock, Effect, Either, Option } from "effect"
 import { Composer } from "grammy"
 import type { PhotoSize } from "grammy/types"
-import { JobId } from "../../domain/ids.js"
+import { jobIdFor } from "../../actors/user-entity.js"
+import type { JobId } from "../../domain/ids.js"
 import { creditsFor, findModel, preparePrompt, type VideoModel } from "../../kie/models.js"
 import { parseCallbackData } from "../callback-data.js"
-import { answer, type BotContext, type BotEnv, handler, reply } from "../context.js"
+import { answer, type BotContext, type BotEnv, forJob, handler, reply } from "../context.js"
 import { replyInsufficient } from "./buy.js"
 import { currentSettings } from "./settings.js"
 
@@ -59,7 +60,8 @@ export const generateFeature = (env: BotEnv) => {
     }).pipe(
       Effect.asVoid,
       Effect.catchTag("InsufficientCredits", () =>
-        Effect.flatMap(env.ops.balance, (balance) => replyInsufficient(env, ctx, job.cost, balance)))
+        Effect.flatMap(env.ops.balance, (balance) => replyInsufficient(env, ctx, job.cost, balance))),
+      forJob(jobIdFor(env.ops.userId, job.requestKey))
     )
 
   const fromImage = (ctx: BotContext, fileId: string, fileSize: number | undefined) =>
@@ -141,18 +143,22 @@ export const generateFeature = (env: BotEnv) => {
       const found = action._tag === "Cancel" ? yield* ownJob(action.jobId) : Option.none()
       if (action._tag !== "Cancel" || Option.isNone(found)) return yield* answer(ctx, ctx.texts.staleButton)
       const job = found.value
-      const cancellable = job.kieTaskId === null && job.outcome === null &&
-        (job.state === "queued" || job.state === "submitting")
-      if (!cancellable) return yield* answer(ctx, ctx.texts.tooLateToCancel)
-      yield* answer(ctx, ctx.texts.cancelling)
-      // The job entity tells the user that it was cancelled and the credit is back.
-      const outcome = yield* env.jobs(action.jobId).Cancel({
-        jobId: action.jobId,
-        userId: env.ops.userId,
-        requestKey: `cancel:${ctx.callbackQuery.id}`
-      })
-      if (outcome === "too-late") yield* reply(env, ctx, ctx.texts.tooLateToCancel)
-      if (outcome === "not-found") yield* reply(env, ctx, ctx.texts.staleButton)
+      const jobId = action.jobId
+      yield* Effect.gen(function*() {
+        const cancellable = job.kieTaskId === null && job.outcome === null &&
+          (job.state === "queued" || job.state === "submitting")
+        if (!cancellable) return yield* answer(ctx, ctx.texts.tooLateToCancel)
+        yield* answer(ctx, ctx.texts.cancelling)
+        // The job entity tells the user that it was cancelled and the credit is back.
+        const outcome = yield* env.jobs(jobId).Cancel({
+          jobId,
+          userId: env.ops.userId,
+          requestKey: `cancel:${ctx.callbackQuery.id}`
+        })
+        yield* Effect.logInfo(`cancel requested: ${outcome}`)
+        if (outcome === "too-late") yield* reply(env, ctx, ctx.texts.tooLateToCancel)
+        if (outcome === "not-found") yield* reply(env, ctx, ctx.texts.staleButton)
+      }).pipe(forJob(jobId))
     })))
 
   return composer
