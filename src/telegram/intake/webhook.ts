@@ -10,7 +10,7 @@ import { Api } from "grammy"
 import { timingSafeEqual } from "node:crypto"
 import { TelegramUpdate } from "../../actors/user-entity.js"
 import { AppConfig } from "../../config.js"
-import { AppRouter } from "../../http/router.js"
+import { AppRouter, bodyTooLarge } from "../../http/router.js"
 import { allowedUpdates, makeHandOver } from "./updates.js"
 
 export const webhookPath = "/telegram/webhook"
@@ -21,7 +21,16 @@ const sameSecret = (given: string, expected: string) => {
   return a.length === b.length && timingSafeEqual(a, b)
 }
 
-const decodeUpdate = Schema.decodeUnknown(Schema.parseJson(TelegramUpdate))
+const decodeUpdate = Schema.decodeUnknown(TelegramUpdate)
+
+const notJson = Symbol("notJson")
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return notJson
+  }
+}
 
 export const TelegramWebhookRoutes = AppRouter.use((router) =>
   Effect.gen(function*() {
@@ -37,8 +46,15 @@ export const TelegramWebhookRoutes = AppRouter.use((router) =>
         if (Option.isNone(secret) || !sameSecret(given, secret.value)) {
           return HttpServerResponse.text("unauthorized", { status: 401 })
         }
-        const update = yield* request.text.pipe(Effect.flatMap(decodeUpdate), Effect.option)
-        // A body that is not an update will not become one on a retry: acknowledge and drop it.
+        // Reading fails only past the body cap (src/http/router.ts) or when the sender left.
+        const body = yield* request.text.pipe(Effect.option)
+        if (Option.isNone(body)) return bodyTooLarge()
+        // Telegram always sends JSON: anything else is not from Telegram, whatever its header.
+        const json = parseJson(body.value)
+        if (json === notJson) return HttpServerResponse.text("malformed JSON", { status: 400 })
+        const update = yield* decodeUpdate(json).pipe(Effect.option)
+        // JSON that is not an update (a kind this bot does not know) will not become one on
+        // a retry, and an unanswered update holds back the next ones: acknowledge and drop it.
         if (Option.isNone(update)) return HttpServerResponse.text("not an update", { status: 200 })
         const stored = yield* handOver(update.value).pipe(Effect.either)
         if (stored._tag === "Left") {
