@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // The heavy failover and chaos runs are `npm run test:chaos` (vitest.chaos.config.ts).
+    exclude: ["test/chaos/**", "**/node_modules/**"],
     setupFiles: ["test/setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,

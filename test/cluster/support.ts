@@ -4,9 +4,13 @@
  * running in the test process on loopback, on real time with short generations. Jobs are
  * created the way users create them: a simulated user sends a photo to the bot.
  */
+import { randomBytes } from "node:crypto"
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
 import pg from "pg"
 import { Redacted } from "effect"
 import { withDefaultUser } from "../../src/storage/database.js"
+import type { KieChaos } from "../../src/sim/kie/faults.js"
 import { type KieSimulator, startKieSimulator } from "../../src/sim/kie/index.js"
 import { TelegramSimulator } from "../../src/sim/telegram/index.js"
 import { TEST_DATABASE_URL } from "../support/database.js"
@@ -33,8 +37,32 @@ export interface Runner extends StartedBot {
   readonly runnerPort: number
 }
 
+/** Where KIE's callbacks go: a loopback round-robin over the live runners (PUBLIC_URL). */
+export interface CallbackProxy {
+  readonly url: string
+  /** Forwarded to a runner and answered / refused because no live runner took it. */
+  readonly stats: () => { readonly forwarded: number; readonly failed: number }
+  readonly close: () => Promise<void>
+}
+
+export interface ClusterOptions {
+  readonly kiePhases?: { waitingMs: number; queuingMs: number; generatingMs: number }
+  /** The simulator's own createTask limit (KIE's is 20 per 10 s); default none. */
+  readonly kieRateLimit?: { readonly limit: number; readonly windowMs: number } | false
+  readonly kieChaos?: KieChaos
+  /** Seed of the Bot API simulator's probabilistic faults. */
+  readonly telegramFaultSeed?: number
+  /** Give the runners a PUBLIC_URL (a round-robin proxy to the live runners) so KIE calls back. */
+  readonly callbacks?: boolean
+  /** Environment every runner gets on top of the defaults. */
+  readonly runnerEnv?: Record<string, string>
+}
+
 export interface TestCluster {
   readonly databaseUrl: string
+  /** The secrets the runners were given, which must never show in logs or rows. */
+  readonly secrets: Record<string, string>
+  readonly callbackProxy: CallbackProxy | undefined
   readonly telegram: TelegramSimulator
   readonly kie: KieSimulator
   readonly runners: Array<Runner>
@@ -54,9 +82,51 @@ export const readyz = async (runner: Runner) => {
 export const shardsOf = async (runner: Runner) => Number((await readyz(runner)).body.shards ?? 0)
 
 /** Fresh database, both simulators, no runner yet. */
-export const makeCluster = async (
-  options: { readonly kiePhases?: { waitingMs: number; queuingMs: number; generatingMs: number } } = {}
-): Promise<TestCluster> => {
+/** Forwards each request to the next live runner's HTTP port; a request no runner takes fails with 502. */
+export const startCallbackProxy = async (targets: () => ReadonlyArray<Runner>): Promise<CallbackProxy> => {
+  let next = 0
+  let forwarded = 0
+  let failed = 0
+  const server: Server = createServer((req, res) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (chunk: Buffer) => chunks.push(chunk))
+    req.on("end", async () => {
+      const live = targets().filter((runner) => runner.child.exitCode === null && runner.child.signalCode === null)
+      const runner = live[next++ % Math.max(1, live.length)]
+      try {
+        if (runner === undefined) throw new Error("no live runner")
+        const response = await fetch(`http://127.0.0.1:${runner.httpPort}${req.url ?? "/"}`, {
+          method: req.method ?? "POST",
+          headers: Object.fromEntries(
+            Object.entries(req.headers).filter(([key, value]) => typeof value === "string" && !["host", "connection", "content-length"].includes(key))
+          ) as Record<string, string>,
+          ...(req.method === "GET" || req.method === "HEAD" ? {} : { body: Buffer.concat(chunks) }),
+          signal: AbortSignal.timeout(10_000)
+        })
+        const body = Buffer.from(await response.arrayBuffer())
+        forwarded++
+        res.writeHead(response.status, { "content-type": response.headers.get("content-type") ?? "application/json" })
+        res.end(body)
+      } catch {
+        // A runner killed under the request: the callback is lost, as it would be in production.
+        failed++
+        res.writeHead(502, { "content-type": "text/plain" })
+        res.end("bad gateway")
+      }
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stats: () => ({ forwarded, failed }),
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  }
+}
+
+export const makeCluster = async (options: ClusterOptions = {}): Promise<TestCluster> => {
   const adminUrl = Redacted.value(withDefaultUser(Redacted.make(TEST_DATABASE_URL)))
   const admin = new pg.Client({ connectionString: adminUrl })
   await admin.connect()
@@ -68,14 +138,26 @@ export const makeCluster = async (
   const db = new pg.Client({ connectionString: databaseUrl })
   await db.connect()
 
-  const telegram = await new TelegramSimulator({ host: "127.0.0.1" }).start()
+  const telegram = await new TelegramSimulator({
+    host: "127.0.0.1",
+    retainBotUploads: false,
+    ...(options.telegramFaultSeed === undefined ? {} : { faultSeed: options.telegramFaultSeed })
+  }).start()
   const kie = await startKieSimulator({
     host: "127.0.0.1",
     phases: options.kiePhases ?? { waitingMs: 500, queuingMs: 500, generatingMs: 3_000 },
-    rateLimit: false
+    rateLimit: options.kieRateLimit ?? false,
+    ...(options.kieChaos === undefined ? {} : { chaos: options.kieChaos })
   })
 
   const runners: Array<Runner> = []
+  const callbackProxy = options.callbacks === true ? await startCallbackProxy(() => runners) : undefined
+  const secrets = {
+    TELEGRAM_BOT_TOKEN: telegram.token,
+    KIE_API_KEY: kie.apiKey,
+    KIE_CALLBACK_SECRET: `cbs-${randomBytes(16).toString("hex")}`,
+    PAYMENTS_SECRET: `pay-${randomBytes(16).toString("hex")}`
+  }
   const start = async (runnerName: string, env: Record<string, string> = {}) => {
     const httpPort = await freePort()
     const runnerPort = await freePort()
@@ -85,10 +167,13 @@ export const makeCluster = async (
       RUNNER_PORT: String(runnerPort),
       DATABASE_URL: databaseUrl,
       REDIS_URL: TEST_REDIS_URL,
-      TELEGRAM_BOT_TOKEN: telegram.token,
+      TELEGRAM_BOT_TOKEN: secrets.TELEGRAM_BOT_TOKEN,
       TELEGRAM_API_ROOT: telegram.url,
       TELEGRAM_POLL_TIMEOUT: "1",
-      KIE_API_KEY: kie.apiKey,
+      KIE_API_KEY: secrets.KIE_API_KEY,
+      KIE_CALLBACK_SECRET: secrets.KIE_CALLBACK_SECRET,
+      PAYMENTS_SECRET: secrets.PAYMENTS_SECRET,
+      ...(callbackProxy === undefined ? {} : { PUBLIC_URL: callbackProxy.url }),
       KIE_BASE_URL: kie.url,
       KIE_UPLOAD_BASE_URL: kie.url,
       // The simulator does not limit here; the runners' own limiter stays out of the way.
@@ -97,6 +182,7 @@ export const makeCluster = async (
       MAX_JOBS_IN_FLIGHT: "5",
       FLOOD_LIMIT_PER_MINUTE: "1000",
       ...TIMINGS,
+      ...options.runnerEnv,
       ...env
     })
     const runner: Runner = { ...bot, name: runnerName, httpPort, runnerPort }
@@ -108,6 +194,7 @@ export const makeCluster = async (
     for (const runner of runners) runner.child.kill("SIGKILL")
     await Promise.all(runners.map((runner) => runner.child.exitCode === null && runner.child.signalCode === null ? runner.exited : null))
     await db.end().catch(() => undefined)
+    await callbackProxy?.close().catch(() => undefined)
     await telegram.stop().catch(() => undefined)
     await kie.close().catch(() => undefined)
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined)
@@ -116,6 +203,8 @@ export const makeCluster = async (
 
   return {
     databaseUrl,
+    secrets,
+    callbackProxy,
     telegram,
     kie,
     runners,
@@ -226,4 +315,131 @@ export const checkInvariants = async (cluster: TestCluster, userIds: ReadonlyArr
     ledgerMismatches,
     jobsWithoutOneTask
   }
+}
+
+/** Money figures for a set of users, from SQL only. */
+export interface MoneyReport {
+  readonly conserved: boolean
+  /** Sum of every ledger delta (credits, free tokens) vs the sum of the balances. */
+  readonly ledger: { readonly credits: number; readonly free: number }
+  readonly balances: { readonly credits: number; readonly free: number }
+  readonly freeGranted: number
+  readonly reserved: number
+  readonly captured: number
+  readonly refunded: number
+  /** Jobs with more than one reserve, capture or refund row, or with both a capture and a refund. */
+  readonly duplicateCharges: number
+  /** Terminal jobs whose ledger is not exactly reserve + (capture | refund). */
+  readonly unsettled: number
+}
+
+export const moneyReport = async (cluster: TestCluster, userIds: ReadonlyArray<number>): Promise<MoneyReport> => {
+  const [sums] = await cluster.query<{ credits: string; free: string }>(
+    `SELECT COALESCE(SUM(delta_credits), 0) AS credits, COALESCE(SUM(delta_free), 0) AS free
+       FROM credit_ledger WHERE user_id = ANY($1::bigint[])`,
+    [userIds]
+  )
+  const [balances] = await cluster.query<{ credits: string; free: string }>(
+    `SELECT COALESCE(SUM(credits), 0) AS credits, COALESCE(SUM(free_tokens), 0) AS free FROM balances WHERE user_id = ANY($1::bigint[])`,
+    [userIds]
+  )
+  const kinds = await cluster.query<{ kind: string; n: string; free: string }>(
+    `SELECT kind, COUNT(*) AS n, COALESCE(SUM(delta_free), 0) AS free FROM credit_ledger
+      WHERE user_id = ANY($1::bigint[]) GROUP BY kind`,
+    [userIds]
+  )
+  const count = (kind: string) => Number(kinds.find((row) => row.kind === kind)?.n ?? 0)
+  const [duplicates] = await cluster.query<{ n: string }>(
+    `SELECT COUNT(*) AS n FROM (
+       SELECT job_id FROM credit_ledger WHERE job_id IS NOT NULL AND user_id = ANY($1::bigint[])
+        GROUP BY job_id
+       HAVING COUNT(*) FILTER (WHERE kind = 'reserve') > 1 OR COUNT(*) FILTER (WHERE kind = 'capture') > 1
+           OR COUNT(*) FILTER (WHERE kind = 'refund') > 1
+           OR (COUNT(*) FILTER (WHERE kind = 'capture') > 0 AND COUNT(*) FILTER (WHERE kind = 'refund') > 0)) d`,
+    [userIds]
+  )
+  const [unsettled] = await cluster.query<{ n: string }>(
+    `SELECT COUNT(*) AS n FROM jobs j
+      WHERE j.user_id = ANY($1::bigint[]) AND j.state IN ('delivered', 'refunded')
+        AND (SELECT string_agg(kind, ',' ORDER BY kind) FROM credit_ledger l WHERE l.job_id = j.id)
+            IS DISTINCT FROM CASE j.state WHEN 'delivered' THEN 'capture,reserve' ELSE 'refund,reserve' END`,
+    [userIds]
+  )
+  const ledger = { credits: Number(sums!.credits), free: Number(sums!.free) }
+  const held = { credits: Number(balances!.credits), free: Number(balances!.free) }
+  const freeGranted = Number(kinds.find((row) => row.kind === "free_grant")?.free ?? 0)
+  const report = {
+    ledger,
+    balances: held,
+    freeGranted,
+    reserved: count("reserve"),
+    captured: count("capture"),
+    refunded: count("refund"),
+    duplicateCharges: Number(duplicates!.n),
+    unsettled: Number(unsettled!.n)
+  }
+  return {
+    ...report,
+    // Ledger = balances, and what is held is what was granted less what was captured.
+    conserved: ledger.credits === held.credits && ledger.free === held.free &&
+      held.credits + held.free === freeGranted - report.captured && report.duplicateCharges === 0 && report.unsettled === 0
+  }
+}
+
+export const formatMoney = (m: MoneyReport) =>
+  `money conserved: ${m.conserved ? "yes" : "NO"} (ledger sum ${m.ledger.credits} credits + ${m.ledger.free} free = ` +
+  `balances ${m.balances.credits} + ${m.balances.free}; free granted ${m.freeGranted} − captured ${m.captured} = ` +
+  `${m.freeGranted - m.captured}; reservations ${m.reserved}: captured ${m.captured}, refunded ${m.refunded}, ` +
+  `unsettled or twice-settled ${m.unsettled}); duplicate charges ${m.duplicateCharges}`
+
+/** Where any of the secrets shows up: in a runner's output or in any row of any table. */
+export const scanSecrets = async (cluster: TestCluster): Promise<Array<string>> => {
+  const found: Array<string> = []
+  const secrets = Object.entries(cluster.secrets)
+  for (const runner of cluster.runners) {
+    const output = runner.output()
+    for (const [name, value] of secrets) if (output.includes(value)) found.push(`${name} in ${runner.name}'s output`)
+  }
+  const tables = await cluster.query<{ schemaname: string; tablename: string }>(
+    `SELECT schemaname, tablename FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')`
+  )
+  for (const { schemaname, tablename } of tables) {
+    const rows = await cluster.query<Record<string, unknown>>(`SELECT * FROM "${schemaname}"."${tablename}"`)
+    for (const row of rows) {
+      for (const [column, value] of Object.entries(row)) {
+        if (value === null || value === undefined) continue
+        const bytes = Buffer.isBuffer(value) ? value : Buffer.from(typeof value === "string" ? value : JSON.stringify(value))
+        for (const [name, secret] of secrets) {
+          if (bytes.includes(secret)) found.push(`${name} in ${tablename}.${column}`)
+        }
+      }
+    }
+  }
+  return [...new Set(found)]
+}
+
+/** Peak createTask rate KIE admitted (sliding window) and saw (per second), from the simulator's record. */
+export const kieRateReport = (cluster: TestCluster, windowMs = 10_000) => {
+  const admitted = cluster.kie.createAttempts().filter((a) => a.status === 200).map((a) => a.at).sort((a, b) => a - b)
+  let maxAdmittedPerWindow = 0
+  for (let end = 0, start = 0; end < admitted.length; end++) {
+    while (admitted[start]! <= admitted[end]! - windowMs) start++
+    maxAdmittedPerWindow = Math.max(maxAdmittedPerWindow, end - start + 1)
+  }
+  const createTask = cluster.kie.rateStats("POST /api/v1/jobs/createTask", windowMs)
+  const all = cluster.kie.rateStats(undefined, windowMs)
+  const rejected = cluster.kie.createAttempts().filter((a) => a.status === 429).length
+  return { maxAdmittedPerWindow, createTask, all, rejected429: rejected }
+}
+
+/** Jobs grouped by final state and, for the ones not delivered, by error class/detail. */
+export const outcomeReport = async (cluster: TestCluster, userIds: ReadonlyArray<number>) => {
+  const rows = await cluster.query<{ state: string; error_class: string | null; error_detail: string | null; n: string }>(
+    `SELECT state, error_class, error_detail, COUNT(*) AS n FROM jobs WHERE user_id = ANY($1::bigint[])
+      GROUP BY state, error_class, error_detail ORDER BY state, n DESC`,
+    [userIds]
+  )
+  return rows.map((row) =>
+    `${row.state}${row.state === "delivered" ? "" : ` (${row.error_class ?? "-"}/${row.error_detail ?? "-"})`}: ${row.n}`
+  ).join(", ")
 }

@@ -1,0 +1,226 @@
+/**
+ * Issue #7, chaos: 1,000 jobs (250 users × 4 photos, paid by free tokens) on three runner
+ * processes while the KIE simulator injects seeded faults (20 % transient errors on
+ * createTask/recordInfo, 5 % content-policy failures, 2 % tasks that never finish, lost and
+ * duplicated callbacks), the Bot API simulator injects 429 bursts, 5xx and blocked users,
+ * and a runner is killed with SIGKILL and replaced. KIE calls back through a round-robin
+ * proxy to the live runners (PUBLIC_URL), so a callback to a dead runner is lost.
+ *
+ * At the end: every job terminal within the bound, no job "failed" (refund not possible),
+ * money conserved (SQL sums), no duplicate charge, one KIE task per submission except
+ * orphans from a kill between createTask and its checkpoint, duplicate videos counted,
+ * KIE's admitted createTask rate under the limit, and no secret in any output or row.
+ * Scale with CHAOS_JOBS (multiple of 4), reseed with CHAOS_SEED.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { seededRandom } from "../support/runner.js"
+import {
+  checkInvariants,
+  formatMoney,
+  kieRateReport,
+  makeCluster,
+  moneyReport,
+  outcomeReport,
+  type Runner,
+  scanSecrets,
+  sendPhotos,
+  shardsOf,
+  type TestCluster,
+  TERMINAL,
+  until,
+  waitReady
+} from "../cluster/support.js"
+
+const SEED = Number(process.env.CHAOS_SEED ?? 7)
+const JOBS = Number(process.env.CHAOS_JOBS ?? 1000)
+const PHOTOS = 4
+const USERS = Math.ceil(JOBS / PHOTOS)
+/** The account's createTask limit for this run (per 10 s), in the runners and in the simulator. */
+const KIE_LIMIT = Number(process.env.CHAOS_KIE_LIMIT ?? 300)
+/** Every job must be terminal this long after the first photo. */
+const DRAIN_BOUND_MS = Number(process.env.CHAOS_DRAIN_BOUND_MS ?? 300_000)
+const BLOCKED_USERS = Math.max(1, Math.round(USERS * 0.02))
+
+describe(`chaos: ${JOBS} jobs, KIE and Bot API faults, a runner killed and replaced (seed ${SEED})`, () => {
+  let cluster: TestCluster
+
+  beforeAll(async () => {
+    cluster = await makeCluster({
+      kiePhases: { waitingMs: 300, queuingMs: 300, generatingMs: 2_000 },
+      kieRateLimit: { limit: KIE_LIMIT, windowMs: 10_000 },
+      kieChaos: {
+        seed: SEED,
+        transientRate: 0.2,
+        contentPolicyRate: 0.05,
+        stuckRate: 0.02,
+        loseCallbackRate: 0.1,
+        duplicateCallbackRate: 0.1
+      },
+      telegramFaultSeed: SEED,
+      callbacks: true,
+      runnerEnv: {
+        KIE_RATE_LIMIT: String(KIE_LIMIT),
+        FREE_TOKENS: String(PHOTOS),
+        MAX_JOBS_IN_FLIGHT: "5",
+        KIE_TASK_DEADLINE: "60s",
+        JOB_WATCHDOG_INTERVAL: "5s",
+        JOB_STALE_AFTER: "10s"
+      }
+    })
+  }, 60_000)
+
+  afterAll(async () => {
+    await cluster?.close()
+  }, 60_000)
+
+  it("every job ends terminal, money is conserved, no duplicate charge, KIE under its limit, no secret leaks", async () => {
+    const random = seededRandom(SEED)
+    const t0 = Date.now()
+    const at = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`
+    const events: Array<string> = []
+    const alive = new Set<Runner>()
+    let started = 0
+    const startRunner = async () => {
+      const runner = await cluster.start(`R${++started}`)
+      await waitReady(runner)
+      alive.add(runner)
+      events.push(`${at()} ${runner.name} ready`)
+      return runner
+    }
+    // The first runner migrates a fresh database alone (concurrent first starts race on it).
+    await startRunner()
+    await Promise.all([startRunner(), startRunner()])
+
+    // Bot API: 3 % of outgoing messages, edits and videos answer 5xx for the whole run.
+    for (const method of ["sendMessage", "editMessageText", "sendVideo"]) {
+      cluster.telegram.injectFault({ kind: "server_error", status: 502, method, probability: 0.03 })
+    }
+
+    const count = async (states?: ReadonlyArray<string>) =>
+      Number((await cluster.query<{ n: string }>(
+        states === undefined ? `SELECT COUNT(*) AS n FROM jobs` : `SELECT COUNT(*) AS n FROM jobs WHERE state = ANY($1::text[])`,
+        states === undefined ? [] : [states]
+      ))[0]!.n)
+
+    // Progress on stderr every 10 s, for whoever watches the run.
+    const ticker = setInterval(() => {
+      cluster.query<{ state: string; n: string }>(`SELECT state, COUNT(*) AS n FROM jobs GROUP BY state ORDER BY state`)
+        .then((rows) => process.stderr.write(`[chaos] ${at()} ${rows.map((r) => `${r.state} ${r.n}`).join(", ")}\n`))
+        .catch(() => undefined)
+    }, 10_000)
+
+    // Two waves, so that jobs are in every state when the runner dies.
+    const start = Date.now()
+    events.push(`${at()} wave 1: ${Math.ceil(USERS / 2)} users × ${PHOTOS} photos`)
+    const users = sendPhotos(cluster, 40_001, Math.ceil(USERS / 2), PHOTOS)
+    const bursts: Array<string> = []
+    const burst = (retryAfter: number, times: number) => {
+      for (const method of ["sendMessage", "editMessageText", "sendVideo"]) {
+        cluster.telegram.injectFault({ kind: "retry_after", retryAfter, method, times })
+      }
+      bursts.push(`${at()} 429 burst (retry_after ${retryAfter} s, ${times} calls per method)`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, random.int(8_000, 12_000)))
+    burst(random.int(1, 3), 20)
+    events.push(`${at()} wave 2: ${USERS - Math.ceil(USERS / 2)} users × ${PHOTOS} photos`)
+    users.push(...sendPhotos(cluster, 40_001 + Math.ceil(USERS / 2), USERS - Math.ceil(USERS / 2), PHOTOS))
+    await new Promise((resolve) => setTimeout(resolve, random.int(5_000, 10_000)))
+
+    // kill -9 a random runner with jobs in every state, then start a replacement.
+    const states = await cluster.query<{ state: string; n: string }>(`SELECT state, COUNT(*) AS n FROM jobs GROUP BY state`)
+    const withoutTaskAtKill = await count(["queued", "submitting"])
+    const deliveringAtKill = await count(["delivering"])
+    const victim = random.pick([...alive])
+    victim.child.kill("SIGKILL")
+    await victim.exited
+    alive.delete(victim)
+    events.push(`${at()} kill -9 ${victim.name} (jobs by state: ${states.map((r) => `${r.state} ${r.n}`).join(", ")})`)
+    burst(random.int(1, 3), 30)
+    await new Promise((resolve) => setTimeout(resolve, random.int(3_000, 8_000)))
+    await startRunner()
+
+    // Blocked users: once every job exists, a few users with unfinished jobs block the bot.
+    await until(`${JOBS} jobs created`, async () => (await count()) === USERS * PHOTOS, 120_000).catch((error) => {
+      clearInterval(ticker)
+      const tails = cluster.runners.map((runner) => `--- ${runner.name}\n${runner.output().slice(-3000)}`).join("\n")
+      throw new Error(`${error.message}; events: ${events.join("; ")}\n${tails}`)
+    })
+    events.push(`${at()} all ${USERS * PHOTOS} jobs created`)
+    const open = await cluster.query<{ user_id: string }>(
+      `SELECT user_id FROM jobs WHERE state NOT IN ('delivered', 'refunded', 'failed', 'delivering')
+        GROUP BY user_id ORDER BY COUNT(*) DESC, user_id LIMIT $1`,
+      [BLOCKED_USERS]
+    )
+    for (const { user_id } of open) cluster.telegram.injectFault({ kind: "blocked", chatId: Number(user_id) })
+    events.push(`${at()} ${open.length} users blocked the bot`)
+
+    const expected = USERS * PHOTOS
+    await until(`all ${expected} jobs terminal within ${DRAIN_BOUND_MS} ms`, async () => (await count(TERMINAL)) === expected,
+      DRAIN_BOUND_MS - (Date.now() - start)).catch(async (error) => {
+      const stuck = await cluster.query(
+        `SELECT id, state, kie_task_id, attempts, outcome, updated_at FROM jobs WHERE NOT (state = ANY($1::text[])) LIMIT 30`,
+        [TERMINAL]
+      )
+      throw new Error(`${error.message}; events: ${events.join("; ")}; unfinished (first 30): ${JSON.stringify(stuck)}`)
+    })
+    const drainMs = Date.now() - start
+    clearInterval(ticker)
+    events.push(`${at()} all jobs terminal`)
+
+    const result = await checkInvariants(cluster, users)
+    const money = await moneyReport(cluster, users)
+    const [{ attempts }] = await cluster.query<{ attempts: string }>(
+      `SELECT COALESCE(SUM(attempts), 0) AS attempts FROM jobs WHERE user_id = ANY($1::bigint[])`,
+      [users]
+    ) as [{ attempts: string }]
+    const rate = kieRateReport(cluster)
+    const chaos = cluster.kie.chaosStats()
+    const proxy = cluster.callbackProxy!.stats()
+    const telegramFaults = cluster.telegram.calls.all().filter((call) => !call.outcome.ok)
+    const faultCounts = new Map<number, number>()
+    for (const call of telegramFaults) {
+      const code = (call.outcome as { error_code?: number }).error_code ?? 0
+      faultCounts.set(code, (faultCounts.get(code) ?? 0) + 1)
+    }
+    const leaks = await scanSecrets(cluster)
+    const shards = await Promise.all([...alive].map(shardsOf))
+
+    console.log([
+      `[chaos] seed ${SEED}: ${expected} jobs from ${USERS} users, 3 runners, KIE limit ${KIE_LIMIT}/10 s, drain bound ${DRAIN_BOUND_MS / 1000} s`,
+      `[chaos] jobs by final state: ${JSON.stringify(result.byState)}; ${await outcomeReport(cluster, users)}`,
+      `[chaos] time to drain: ${(drainMs / 1000).toFixed(1)} s from the first photo to the last terminal job`,
+      `[chaos] ${formatMoney(money)}`,
+      `[chaos] duplicate videos: ${result.duplicateVideos} (videos sent ${result.videos} for ${result.byState.delivered ?? 0} delivered; ` +
+      `${deliveringAtKill} job(s) were delivering at the kill)`,
+      `[chaos] KIE tasks ${result.kieTasks} vs submissions recorded ${attempts}: orphans ${result.orphanTasks} ` +
+      `(${withoutTaskAtKill} job(s) had no recorded task at the kill); jobs without their own task: ${result.jobsWithoutOneTask.length}`,
+      `[chaos] KIE request rate: createTask admitted max ${rate.maxAdmittedPerWindow} per 10 s (limit ${KIE_LIMIT}), ` +
+      `createTask arrivals max ${rate.createTask.maxPerSecond}/s, all requests max ${rate.all.maxPerSecond}/s ` +
+      `(${rate.all.total} requests), simulator 429s ${rate.rejected429}`,
+      `[chaos] KIE faults injected: ${JSON.stringify(chaos)}; callbacks via proxy ${proxy.forwarded} forwarded, ${proxy.failed} lost at a dead runner`,
+      `[chaos] Bot API faults answered: ${[...faultCounts].map(([code, n]) => `${code}×${n}`).join(", ")}; ${bursts.join("; ")}`,
+      `[chaos] secrets in outputs/rows: ${leaks.length === 0 ? "none" : leaks.join(", ")}`,
+      `[chaos] events: ${events.join("; ")}; live runners' shards ${JSON.stringify(shards)}`
+    ].join("\n"))
+
+    expect(result.jobs).toBe(expected)
+    expect(Object.keys(result.byState).every((state) => TERMINAL.includes(state))).toBe(true)
+    expect(result.byState.failed ?? 0).toBe(0)
+    expect(drainMs).toBeLessThan(DRAIN_BOUND_MS)
+    expect(money.conserved, formatMoney(money)).toBe(true)
+    expect(money.duplicateCharges).toBe(0)
+    expect(result.ledgerMismatches).toEqual([])
+    expect(result.jobsWithoutOneTask).toEqual([])
+    expect(result.kieTasks).toBe(Number(attempts) + result.orphanTasks)
+    expect(result.orphanTasks).toBeLessThanOrEqual(withoutTaskAtKill)
+    expect(result.duplicateVideos).toBeLessThanOrEqual(deliveringAtKill)
+    expect(rate.maxAdmittedPerWindow).toBeLessThanOrEqual(KIE_LIMIT)
+    // The faults did happen.
+    expect(chaos.transientCreateTask + chaos.transientRecordInfo).toBeGreaterThan(0)
+    expect(chaos.contentPolicy).toBeGreaterThan(0)
+    expect(chaos.stuck).toBeGreaterThan(0)
+    expect(proxy.forwarded).toBeGreaterThan(0)
+    expect(telegramFaults.length).toBeGreaterThan(0)
+    expect(leaks).toEqual([])
+  }, 600_000)
+})

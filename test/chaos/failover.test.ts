@@ -1,0 +1,164 @@
+/**
+ * Issue #7, failover: three runner processes on Postgres + Redis with both simulators
+ * (generation ~3 s), 300 jobs from 100 simulated users (3 photos each, paid by free
+ * tokens). kill -9 one runner while jobs are in every state; later kill a second one and
+ * start a new runner. Every job must be terminal within FAILOVER_DRAIN_BOUND_MS of the
+ * first photo, delivered (no faults are injected), money conserved in SQL, one KIE task
+ * per submission (orphans only from a kill between createTask and its checkpoint), and the
+ * duplicate videos counted and explained.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import {
+  checkInvariants,
+  FAILOVER_BOUND_MS,
+  formatMoney,
+  kieRateReport,
+  makeCluster,
+  moneyReport,
+  type Runner,
+  sendPhotos,
+  shardsOf,
+  type TestCluster,
+  TERMINAL,
+  until,
+  waitReady
+} from "../cluster/support.js"
+
+const USERS = 100
+const PHOTOS = 3
+const JOBS = USERS * PHOTOS
+const SHARDS = 300
+const DRAIN_BOUND_MS = Number(process.env.FAILOVER_DRAIN_BOUND_MS ?? 180_000)
+const KIE_LIMIT = 300
+
+describe(`failover: ${JOBS} jobs from ${USERS} users, two kill -9 and a new runner`, () => {
+  let cluster: TestCluster
+
+  beforeAll(async () => {
+    cluster = await makeCluster({
+      kiePhases: { waitingMs: 500, queuingMs: 500, generatingMs: 2_000 },
+      kieRateLimit: { limit: KIE_LIMIT, windowMs: 10_000 },
+      callbacks: true,
+      runnerEnv: {
+        KIE_RATE_LIMIT: String(KIE_LIMIT),
+        FREE_TOKENS: String(PHOTOS),
+        JOB_WATCHDOG_INTERVAL: "5s",
+        JOB_STALE_AFTER: "10s"
+      }
+    })
+  }, 60_000)
+
+  afterAll(async () => {
+    await cluster?.close()
+  }, 60_000)
+
+  it("every job is delivered within the bound, once charged, one KIE task each; duplicate videos counted", async () => {
+    const t0 = Date.now()
+    const at = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`
+    const events: Array<string> = []
+    const alive = new Set<Runner>()
+    let started = 0
+    const startRunner = async () => {
+      const runner = await cluster.start(`R${++started}`)
+      await waitReady(runner)
+      alive.add(runner)
+      events.push(`${at()} ${runner.name} ready`)
+      return runner
+    }
+    await startRunner()
+    await Promise.all([startRunner(), startRunner()])
+
+    const byState = async () =>
+      Object.fromEntries((await cluster.query<{ state: string; n: string }>(`SELECT state, COUNT(*) AS n FROM jobs GROUP BY state`))
+        .map((row) => [row.state, Number(row.n)])) as Record<string, number>
+    const terminalCount = async () => {
+      const states = await byState()
+      return TERMINAL.reduce((sum, state) => sum + (states[state] ?? 0), 0)
+    }
+
+    const start = Date.now()
+    events.push(`${at()} ${USERS} users send ${PHOTOS} photos each`)
+    const users = sendPhotos(cluster, 50_001, USERS, PHOTOS)
+
+    let withoutTaskAtKills = 0
+    let deliveringAtKills = 0
+    const kill = async (victim: Runner) => {
+      const states = await byState()
+      withoutTaskAtKills += (states.queued ?? 0) + (states.submitting ?? 0)
+      deliveringAtKills += states.delivering ?? 0
+      const killedAt = Date.now()
+      victim.child.kill("SIGKILL")
+      await victim.exited
+      alive.delete(victim)
+      events.push(`${at()} kill -9 ${victim.name} (jobs: ${JSON.stringify(states)})`)
+      return killedAt
+    }
+
+    // First kill once jobs are in every state (or as close as the run gets in 60 s).
+    const everyState = ["queued", "submitting", "polling", "delivering", "delivered"]
+    await until("jobs in every state", async () => {
+      const states = await byState()
+      return everyState.every((state) => (states[state] ?? 0) > 0)
+    }, 60_000).catch(() => events.push(`${at()} not every state seen at once; killing anyway`))
+    const first = [...alive][0]!
+    const firstKilledAt = await kill(first)
+    await until("the survivors own all shards", async () =>
+      (await Promise.all([...alive].map(shardsOf))).reduce((a, b) => a + b, 0) === SHARDS, FAILOVER_BOUND_MS + 10_000)
+    const failoverMs = Date.now() - firstKilledAt
+    events.push(`${at()} survivors own all ${SHARDS} shards (${failoverMs} ms after the kill)`)
+
+    // Later: kill a second runner, then start a new one.
+    await new Promise((resolve) => setTimeout(resolve, 5_000))
+    const second = [...alive][0]!
+    await kill(second)
+    await new Promise((resolve) => setTimeout(resolve, 3_000))
+    await startRunner()
+
+    await until(`all ${JOBS} jobs terminal within ${DRAIN_BOUND_MS} ms`, async () => (await terminalCount()) === JOBS,
+      Math.max(1_000, DRAIN_BOUND_MS - (Date.now() - start))).catch(async (error) => {
+      const stuck = await cluster.query(
+        `SELECT id, state, kie_task_id, attempts, outcome, updated_at FROM jobs WHERE NOT (state = ANY($1::text[])) LIMIT 30`,
+        [TERMINAL]
+      )
+      throw new Error(`${error.message}; events: ${events.join("; ")}; states ${JSON.stringify(await byState())}; unfinished: ${JSON.stringify(stuck)}`)
+    })
+    const drainMs = Date.now() - start
+    events.push(`${at()} all jobs terminal`)
+
+    const result = await checkInvariants(cluster, users)
+    const money = await moneyReport(cluster, users)
+    const [{ attempts }] = await cluster.query<{ attempts: string }>(
+      `SELECT COALESCE(SUM(attempts), 0) AS attempts FROM jobs WHERE user_id = ANY($1::bigint[])`,
+      [users]
+    ) as [{ attempts: string }]
+    const rate = kieRateReport(cluster)
+    const proxy = cluster.callbackProxy!.stats()
+    console.log([
+      `[failover] ${JOBS} jobs from ${USERS} users, 3 runners, generation ~3 s, drain bound ${DRAIN_BOUND_MS / 1000} s`,
+      `[failover] jobs by final state: ${JSON.stringify(result.byState)}`,
+      `[failover] time to drain: ${(drainMs / 1000).toFixed(1)} s from the first photo; shards re-owned ${failoverMs} ms after the first kill (bound ${FAILOVER_BOUND_MS} ms)`,
+      `[failover] ${formatMoney(money)}`,
+      `[failover] duplicate videos: ${result.duplicateVideos} (${result.videos} videos for ${result.byState.delivered ?? 0} delivered; ` +
+      `${deliveringAtKills} job(s) were delivering at the kills)`,
+      `[failover] KIE tasks ${result.kieTasks} vs submissions recorded ${attempts}: orphans ${result.orphanTasks} ` +
+      `(${withoutTaskAtKills} job(s) queued/submitting at the kills)`,
+      `[failover] KIE request rate: createTask admitted max ${rate.maxAdmittedPerWindow} per 10 s (limit ${KIE_LIMIT}), ` +
+      `arrivals max ${rate.createTask.maxPerSecond}/s, all requests max ${rate.all.maxPerSecond}/s; callbacks ${proxy.forwarded} forwarded, ${proxy.failed} lost`,
+      `[failover] events: ${events.join("; ")}`
+    ].join("\n"))
+
+    expect(result.jobs).toBe(JOBS)
+    expect(result.byState).toEqual({ delivered: JOBS })
+    expect(drainMs).toBeLessThan(DRAIN_BOUND_MS)
+    expect(failoverMs).toBeLessThan(FAILOVER_BOUND_MS)
+    expect(money.conserved, formatMoney(money)).toBe(true)
+    expect(money.duplicateCharges).toBe(0)
+    expect(result.ledgerMismatches).toEqual([])
+    expect(result.jobsWithoutOneTask).toEqual([])
+    expect(result.kieTasks).toBe(Number(attempts) + result.orphanTasks)
+    expect(result.orphanTasks).toBeLessThanOrEqual(withoutTaskAtKills)
+    expect(result.duplicateVideos).toBeLessThanOrEqual(deliveringAtKills)
+    expect(result.videos).toBe(JOBS + result.duplicateVideos)
+    expect(rate.maxAdmittedPerWindow).toBeLessThanOrEqual(KIE_LIMIT)
+  }, 600_000)
+})
