@@ -64,6 +64,17 @@ export interface AppSettings {
   readonly logLevel: LogLevel.LogLevel
   /** Admins' token for GET /dashboard (DASHBOARD_TOKEN); unset: no dashboard. */
   readonly dashboardToken: Option.Option<Redacted.Redacted<string>>
+  readonly jobs: JobTimings
+}
+
+/** How long jobs may take and how stalled ones are found again; durations in milliseconds. */
+export interface JobTimings {
+  /** Overrides every model's generation deadline (KIE_TASK_DEADLINE); unset: the model's own. */
+  readonly taskDeadlineMs: Option.Option<number>
+  /** How often one runner looks for unfinished jobs that nothing is driving (JOB_WATCHDOG_INTERVAL). */
+  readonly watchdogIntervalMs: number
+  /** An unfinished job whose row has not changed for this long is woken (JOB_STALE_AFTER). */
+  readonly staleAfterMs: number
 }
 
 /** Durations in milliseconds. Money rows (credit_ledger, payments, jobs) are never pruned. */
@@ -156,6 +167,20 @@ const clusterTimings = Config.all({
       : Either.right(timings)
   )
 )
+
+const jobTimings = Config.all({
+  taskDeadlineMs: Config.option(Config.string("KIE_TASK_DEADLINE")).pipe(
+    Config.mapOrFail((raw) => {
+      if (Option.isNone(raw) || raw.value.trim() === "") return Either.right(Option.none<number>())
+      const ms = parseDuration(raw.value)
+      return ms !== undefined && ms >= 5_000 && ms <= 3_600_000
+        ? Either.right(Option.some(ms))
+        : Either.left(invalid("KIE_TASK_DEADLINE", "a duration from 5 s to 60 m, like 40s or 20m", raw.value))
+    })
+  ),
+  watchdogIntervalMs: durationIn("JOB_WATCHDOG_INTERVAL", 1_000, 3_600_000, "1m"),
+  staleAfterMs: durationIn("JOB_STALE_AFTER", 1_000, 3_600_000, "2m")
+})
 
 const httpUrl = (name: string, fallback: string) =>
   Config.string(name).pipe(
@@ -348,7 +373,8 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
     secret: optionalRedacted("PAYMENTS_SECRET")
   }),
   logLevel: logLevelConfig,
-  dashboardToken: dashboardTokenConfig
+  dashboardToken: dashboardTokenConfig,
+  jobs: jobTimings
 }).pipe(
   Config.mapOrFail((settings) =>
     settings.telegram.mode === "webhook" && Option.isNone(settings.telegram.webhookSecret)

@@ -1,7 +1,9 @@
 /**
- * The entity layers this runner hosts, with the storage services their handlers use.
+ * The entity layers this runner hosts, with the storage services their handlers use, and
+ * the job watchdog singleton that wakes jobs a crash left without a driver.
  */
 import { Layer } from "effect"
+import { JobWatchdogLive } from "../jobs/job-watchdog.js"
 import { CreditLedger } from "../storage/credit-ledger.js"
 import { JobRepo } from "../storage/job-repo.js"
 import { JobEntityLive } from "./job-entity.js"
@@ -10,4 +12,6 @@ import { UserEntityLive } from "./user-entity.js"
 export const StorageServicesLive = Layer.mergeAll(CreditLedger.Default, JobRepo.Default)
 
 /** Needs the KIE services and the Telegram gateway (the job entity's driver uses them). */
-export const ActorsLive = Layer.mergeAll(UserEntityLive, JobEntityLive).pipe(Layer.provideMerge(StorageServicesLive))
+export const ActorsLive = Layer.mergeAll(UserEntityLive, JobEntityLive, JobWatchdogLive).pipe(
+  Layer.provideMerge(StorageServicesLive)
+)

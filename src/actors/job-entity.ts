@@ -40,7 +40,13 @@ export const Cancel = Rpc.make("Cancel", {
 
 export const GetState = Rpc.make("GetState", { success: Schema.OptionFromSelf(JobState) })
 
-export const JobEntity = Entity.make("Job", [Start, KieCallback, Cancel, GetState])
+/**
+ * The watchdog's wake-up for an unfinished job that may have no driver (its keep-alive
+ * lost in a shard hand-over). Volatile: a lost one is simply sent again on the next pass.
+ */
+export const Resume = Rpc.make("Resume", { success: Schema.Boolean })
+
+export const JobEntity = Entity.make("Job", [Start, KieCallback, Cancel, GetState, Resume])
 
 export const JobEntityLive = JobEntity.toLayer(
   Effect.gen(function*() {
@@ -112,7 +118,15 @@ export const JobEntityLive = JobEntity.toLayer(
             : "too-late" as const
         }).pipe(Effect.orDie),
 
-      GetState: () => repo.stateOf(jobId).pipe(Effect.orDie)
+      GetState: () => repo.stateOf(jobId).pipe(Effect.orDie),
+
+      Resume: () =>
+        Effect.gen(function*() {
+          const state = yield* repo.stateOf(jobId)
+          if (Option.isNone(state) || isTerminal(state.value)) return false
+          yield* ensureRunning
+          return true
+        }).pipe(Effect.orDie)
     })
   }).pipe(Effect.orDie),
   { maxIdleTime: "1 minute" }

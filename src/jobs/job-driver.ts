@@ -14,6 +14,7 @@
  */
 import { Chunk, Clock, Duration, Effect, Fiber, Option, Queue, Schedule } from "effect"
 import { UserEntity } from "../actors/user-entity.js"
+import { AppConfig } from "../config.js"
 import type { JobId } from "../domain/ids.js"
 import type { KieError } from "../errors/kie-errors.js"
 import type { TelegramError } from "../errors/telegram-errors.js"
@@ -81,6 +82,13 @@ export const makeJobDriver = Effect.gen(function*() {
   const breaker = yield* KieCircuitBreaker
   const callbackAuth = yield* KieCallbackAuth
   const users = yield* UserEntity.client
+  const { jobs: timings } = yield* AppConfig
+  // Operators (and the chaos test) may cap every model's deadline with KIE_TASK_DEADLINE.
+  const deadlineOf = (model: { readonly deadline: Duration.Duration } | undefined) =>
+    Option.match(timings.taskDeadlineMs, {
+      onNone: () => model?.deadline ?? Duration.zero,
+      onSome: (ms) => Duration.millis(ms)
+    })
 
   return (jobId: JobId, wake: Queue.Queue<void>) =>
     Effect.gen(function*() {
@@ -175,19 +183,22 @@ export const makeJobDriver = Effect.gen(function*() {
             imageUrl = uploaded.right.url
             yield* repo.update(jobId, { kie_file_url: imageUrl })
           }
+          // The task id is saved in the same uninterruptible step as the createTask answer, so
+          // a shutdown between the two cannot make the next owner create a second task.
           const created = yield* submitter.submit({
             model: model.slug,
             input: model.buildInput({ imageUrl, prompt: job.prompt, durationSeconds: job.duration_seconds }),
             callBackUrl: Option.getOrUndefined(callbackAuth.callbackUrl(jobId))
-          }, { onQueued: (wait) => show(job, progressTexts.queued(langOf(job), Duration.toMillis(wait))) }).pipe(
-            Effect.either
-          )
+          }, {
+            onQueued: (wait) => show(job, progressTexts.queued(langOf(job), Duration.toMillis(wait))),
+            onCreated: (taskId) =>
+              repo.transition(jobId, "submitting", "polling", {
+                kie_task_id: taskId,
+                attempts: job.attempts + 1,
+                poll_deadline_ms: now + Duration.toMillis(deadlineOf(model))
+              }, `task ${taskId}`).pipe(Effect.orDie, Effect.asVoid)
+          }).pipe(Effect.either)
           if (created._tag === "Left") return yield* submissionFailed(job, created.left)
-          yield* repo.transition(jobId, "submitting", "polling", {
-            kie_task_id: created.right,
-            attempts: job.attempts + 1,
-            poll_deadline_ms: now + Duration.toMillis(model.deadline)
-          }, `task ${created.right}`)
         })
 
       // submitting: a job that already has a task never creates a second one.
@@ -240,7 +251,7 @@ export const makeJobDriver = Effect.gen(function*() {
           const taskId = job.kie_task_id
           if (taskId === null) return yield* repo.transition(jobId, "polling", "submitting", {}, "no task id")
           const deadline = Number(job.poll_deadline_ms ?? 0)
-          const submittedAt = deadline - Duration.toMillis(model?.deadline ?? Duration.zero)
+          const submittedAt = deadline - Duration.toMillis(deadlineOf(model))
           const outcome = yield* awaitTask(job, taskId, deadline, submittedAt)
           switch (outcome._tag) {
             case "Succeeded": {
@@ -281,16 +292,23 @@ export const makeJobDriver = Effect.gen(function*() {
             yield* show(job, progressTexts.sending(lang), { force: true })
             const balance = yield* userOf(job).GetBalance().pipe(Effect.orDie)
             const action = yield* Effect.fork(keepUploadingAction(chatOf(job)))
-            const sent = yield* gateway.sendVideo(chatOf(job), {
-              url: resultUrl,
-              caption: videoCaption(lang, balance),
-              keyboard: [[{ text: buttons.generateAgain(lang), callbackData: againCallbackData(jobId) }]],
-              tooBigText: (size) => `${videoTooBig(lang, resultUrl, size)}\n${balanceLine(lang, balance)}`
-            }).pipe(Effect.retry(deliveryRetry), Effect.either, Effect.ensuring(Fiber.interrupt(action)))
+            // Once Telegram has answered, the message id is recorded before an interruption can
+            // land. The send itself stays interruptible: the gateway waits out 429s inside it,
+            // and a shutdown must not wait for those.
+            const sendOnce = Effect.uninterruptibleMask((restore) =>
+              restore(gateway.sendVideo(chatOf(job), {
+                url: resultUrl,
+                caption: videoCaption(lang, balance),
+                keyboard: [[{ text: buttons.generateAgain(lang), callbackData: againCallbackData(jobId) }]],
+                tooBigText: (size) => `${videoTooBig(lang, resultUrl, size)}\n${balanceLine(lang, balance)}`
+              })).pipe(
+                Effect.tap((delivery) => repo.update(jobId, { video_message_id: delivery.messageId }).pipe(Effect.orDie))
+              )
+            )
+            const sent = yield* sendOnce.pipe(Effect.retry(deliveryRetry), Effect.either, Effect.ensuring(Fiber.interrupt(action)))
             if (sent._tag === "Left") {
               return yield* decideRefund(job, { _tag: "DeliveryFailed", reason: sent.left.reason }, sent.left.message)
             }
-            yield* repo.update(jobId, { video_message_id: sent.right.messageId })
           }
           const captured = yield* userOf(job).Capture({ jobId }).pipe(
             Effect.catchTags({
@@ -344,25 +362,21 @@ export const makeJobDriver = Effect.gen(function*() {
         const stored = yield* repo.get(jobId)
         if (Option.isNone(stored)) return
         if (["delivered", "refunded", "failed"].includes(stored.value.state)) return
-        const job = yield* ensureProgressMessage(stored.value)
-        if (job.outcome === "refund") {
-          yield* finishRefund(job)
-          continue
-        }
-        switch (job.state) {
-          case "queued":
-            yield* stepQueued(job)
-            break
-          case "submitting":
-            yield* stepSubmitting(job)
-            break
-          case "polling":
-            yield* stepPolling(job)
-            break
-          case "delivering":
-            yield* stepDelivering(job)
-            break
-        }
+        const step = Effect.gen(function*() {
+          const job = yield* ensureProgressMessage(stored.value)
+          if (job.outcome === "refund") return yield* finishRefund(job)
+          switch (job.state) {
+            case "queued":
+              return yield* stepQueued(job)
+            case "submitting":
+              return yield* stepSubmitting(job)
+            case "polling":
+              return yield* stepPolling(job)
+            case "delivering":
+              return yield* stepDelivering(job)
+          }
+        })
+        yield* step.pipe(Effect.annotateLogs({ userId: Number(stored.value.user_id) }))
       }
     }).pipe(
       Effect.orDie,

@@ -15,10 +15,17 @@ export const makeKieSubmitter = Effect.gen(function*() {
   const limiter = yield* KieRateLimiter
   const breaker = yield* KieCircuitBreaker
 
-  /** `onQueued` hears how long this request waits for its place under the rate limit. */
+  /**
+   * `onQueued` hears how long this request waits for its place under the rate limit;
+   * `onCreated` runs with KIE's answer inside the same uninterruptible region as the call,
+   * so the caller's record of the task cannot be cut off from its creation.
+   */
   const submit = (
     request: CreateTaskRequest,
-    options: { readonly onQueued?: (wait: Duration.Duration) => Effect.Effect<void> } = {}
+    options: {
+      readonly onQueued?: (wait: Duration.Duration) => Effect.Effect<void>
+      readonly onCreated?: (taskId: string) => Effect.Effect<void>
+    } = {}
   ): Effect.Effect<string, KieError> =>
     breaker.guard(Effect.gen(function*() {
       const wait = yield* limiter.reserve
@@ -26,7 +33,8 @@ export const makeKieSubmitter = Effect.gen(function*() {
         if (options.onQueued !== undefined) yield* options.onQueued(wait)
         yield* Effect.sleep(wait)
       }
-      return yield* client.createTask(request)
+      const onCreated = options.onCreated ?? (() => Effect.void)
+      return yield* client.createTask(request).pipe(Effect.tap(onCreated), Effect.uninterruptible)
     })).pipe(
       retryKie,
       Effect.withSpan("KieSubmitter.submit", { attributes: { model: request.model } })

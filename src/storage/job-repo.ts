@@ -144,6 +144,22 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
       }
     )
 
-    return { get, stateOf, insertQueued, transition, update, activeJobsOf, recentUploadOf } as const
+    /**
+     * Unfinished jobs whose row has not changed for `staleAfterMs` (database time), oldest
+     * first: the candidates a crash may have left without a driver.
+     */
+    const stalledJobs = Effect.fn("JobRepo.stalledJobs")(function*(staleAfterMs: number, limit: number) {
+      const cutoff = sql.onDialectOrElse({
+        pg: () => sql`CURRENT_TIMESTAMP - make_interval(secs => ${staleAfterMs / 1000})`,
+        orElse: () => sql`datetime('now', ${`-${Math.ceil(staleAfterMs / 1000)} seconds`})`
+      })
+      const rows = yield* sql<{ id: string }>`
+        SELECT id FROM jobs
+        WHERE state NOT IN ('delivered', 'refunded', 'failed') AND updated_at < ${cutoff}
+        ORDER BY updated_at LIMIT ${limit}`
+      return rows.map((row) => row.id as JobId)
+    })
+
+    return { get, stateOf, insertQueued, transition, update, activeJobsOf, recentUploadOf, stalledJobs } as const
   })
 }) {}

@@ -9,13 +9,15 @@ import appTables from "./migrations/0001_app_tables.js"
 import jobProgress from "./migrations/0002_job_progress.js"
 import botIntake from "./migrations/0003_bot_intake.js"
 import analyticsViews from "./migrations/0004_analytics_views.js"
+import unfinishedJobs from "./migrations/0005_unfinished_jobs.js"
 
 const runMigrations = Migrator.make({})({
   loader: Migrator.fromRecord({
     "0001_app_tables": appTables,
     "0002_job_progress": jobProgress,
     "0003_bot_intake": botIntake,
-    "0004_analytics_views": analyticsViews
+    "0004_analytics_views": analyticsViews,
+    "0005_unfinished_jobs": unfinishedJobs
   }),
   table: "app_migrations"
 })

@@ -24,7 +24,8 @@ export const IdleJobEntity = JobEntity.toLayer(Effect.succeed(JobEntity.of({
   Start: () => Effect.succeed("queued" as const),
   KieCallback: () => Effect.void,
   Cancel: () => Effect.succeed("too-late" as const),
-  GetState: () => Effect.succeed(Option.none())
+  GetState: () => Effect.succeed(Option.none()),
+  Resume: () => Effect.succeed(false)
 })))
 
 export const LedgerOnlyActors = Layer.mergeAll(UserEntityLive, IdleJobEntity).pipe(Layer.provideMerge(StorageServicesLive))
