@@ -1,0 +1,85 @@
+/**
+ * In-flight benchmark: 10,000 users send a photo at once to one runner (generation 120 s
+ * in the KIE simulator), once with KIE callbacks and once polling only, and the BullMQ peer
+ * on the same workload in the same run. Each variant is watched for a fixed window so the
+ * whole command stays inside its 10-minute budget; the table says how many jobs got in
+ * and what holding them cost. Writes bench/results/inflight.json.
+ *
+ *   npm run bench:inflight -- [--jobs 10000] [--gen 120] [--window 150]
+ *                             [--variants runner:callbacks,runner:polling,peer:polling]
+ *
+ * The runner takes updates by webhook here (the simulator pushes up to 40 at once, as
+ * Telegram does), since one getUpdates poller hands updates over one at a time. Webhook
+ * mode needs PUBLIC_URL, which also gives KIE a callback URL; the polling-only variant
+ * has the KIE simulator lose every callback, so the runner learns results only by polling.
+ */
+import { args, list, log, type Row, sideBySide } from "./cli.js"
+import { type Outcome, runScenario, type System } from "./scenario.js"
+import { machine, writeResult } from "./support.js"
+
+const options = args({
+  jobs: "10000",
+  gen: "120",
+  window: "150",
+  kie: "1000",
+  telegram: "30",
+  variants: "runner:callbacks,runner:polling,peer:polling"
+})
+
+const rows = (kieLimitPerSecond: number): Array<Row> => [
+  { name: "photos sent at once", value: (o) => o.jobs, digits: 0 },
+  { name: "jobs admitted (credit reserved) in the window", value: (o) => o.admitted, digits: 0 },
+  { name: "admission rate (jobs/s)", value: (o) => o.admittedPerSecond, digits: 1 },
+  { name: "peak jobs in flight", value: (o) => o.peakInFlight, digits: 0 },
+  { name: "jobs delivered in the window", value: (o) => o.delivered, digits: 0 },
+  { name: "peak RSS (MB, all processes)", value: (o) => o.peakRssMb, digits: 0 },
+  { name: "CPU % of one core, mean", value: (o) => o.cpuPercent.mean, digits: 0 },
+  { name: "CPU % of one core, p99 (1 s samples)", value: (o) => o.cpuPercent.p99, digits: 0 },
+  { name: "event-loop delay p99 (ms, worst 1 s window p99)", value: (o) => o.loopDelayMs.p99, digits: 0 },
+  { name: "event-loop delay p50 of 1 s p99s (ms)", value: (o) => o.loopDelayMs.p50, digits: 0 },
+  { name: "KIE calls/s, mean", value: (o) => o.kieCallsPerSecond.mean, digits: 1 },
+  { name: "KIE calls/s, busiest second", value: (o) => o.kieCallsPerSecond.max, digits: 0 },
+  { name: `createTask in the busiest 10 s (limit ${kieLimitPerSecond * 10})`, value: (o) => o.kieCallsPerSecond.createTaskMax10s, digits: 0 },
+  { name: "recordInfo calls per delivered job", value: (o) => (o.kieCallsByRoute["GET /api/v1/jobs/recordInfo"] ?? 0) * o.jobs / Math.max(1, o.delivered), digits: 2 },
+  { name: "added latency KIE done → video p50 (s)", value: (o) => o.stagesMs["KIE done → video in chat"]!.p50 / 1000, digits: 2 },
+  { name: "added latency KIE done → video p99 (s)", value: (o) => o.stagesMs["KIE done → video in chat"]!.p99 / 1000, digits: 2 },
+  { name: "photo sent → queued p50 (s)", value: (o) => o.stagesMs["photo sent → queued"]!.p50 / 1000, digits: 1 },
+  { name: "Telegram calls per admitted job", value: (o) => o.telegramCallsPerJob * o.jobs / Math.max(1, o.admitted), digits: 2 },
+  { name: "Telegram 429 answers", value: (o) => o.telegram429, digits: 0 }
+]
+
+const main = async () => {
+  const jobs = Number(options.jobs)
+  const kie = Number(options.kie)
+  log(`inflight: ${jobs} jobs, generation ${options.gen} s, window ${options.window} s; machine ${JSON.stringify(machine())}`)
+  const outcomes: Array<Outcome & { variant: string }> = []
+  for (const variant of list(options.variants)) {
+    const [system, mode] = variant.split(":") as [System, "callbacks" | "polling"]
+    log(`${variant} …`)
+    const outcome = await runScenario(system, {
+      label: `inflight-${mode}`,
+      jobs,
+      generationMs: Number(options.gen) * 1000,
+      kieLimitPer10s: kie,
+      telegramPerSecond: Number(options.telegram),
+      callbacks: mode === "callbacks",
+      intake: system === "runner" ? "webhook" : "polling",
+      timeoutMs: Number(options.window) * 1000
+    }, log)
+    outcomes.push({ ...outcome, variant })
+  }
+  const header = (o: { variant: string }) => o.variant
+  for (const mode of ["polling", "callbacks"]) {
+    const same = outcomes.filter((o) => o.variant.endsWith(mode))
+    if (same.length === 0) continue
+    console.log(`\n### inflight: ${jobs} photos at once, generation ${options.gen} s, KIE ${mode === "callbacks" ? "callbacks (+ the runner's polling)" : "polling only"}, ${options.window} s window\n`)
+    console.log(sideBySide(same, rows(kie / 10)))
+  }
+  const path = writeResult("inflight", { at: new Date().toISOString(), machine: machine(), options, outcomes, header: outcomes.map(header) })
+  console.log(`\n(JSON: ${path})`)
+}
+
+main().then(() => process.exit(0), (error) => {
+  console.error(error)
+  process.exit(1)
+})
