@@ -1,8 +1,8 @@
 import { MachineId, ShardingConfig, Snowflake, SqlMessageStorage } from "@effect/cluster"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
-import { parseLongDuration } from "../../src/config.js"
+import { Effect, Either, Layer, Option } from "effect"
+import { AppConfig, describeConfigError, parseLongDuration } from "../../src/config.js"
 import { DatabaseLive } from "../../src/storage/database.js"
 import { pruneOnce, snowflakeBefore } from "../../src/storage/retention.js"
 import { configLayer, dialects, freshSettings } from "../support/database.js"
@@ -59,6 +59,30 @@ describe("retention settings", () => {
     assert.strictEqual(parseLongDuration("90m"), 90 * 60 * 1000)
     assert.strictEqual(parseLongDuration("2 weeks"), undefined)
   })
+
+  it.effect("defaults to 3 days, 90 days of job events and an hourly pass; a bad value is one line naming the variable", () =>
+    Effect.gen(function*() {
+      const defaults = yield* AppConfig.fromEnv({})
+      assert.deepStrictEqual(defaults.retention, {
+        messageAgeMs: 3 * day,
+        jobEventsAgeMs: Option.some(90 * day),
+        intervalMs: 60 * 60 * 1000
+      })
+      const forever = yield* AppConfig.fromEnv({ JOB_EVENTS_RETENTION: "forever", RETENTION_AGE: "12h" })
+      assert.deepStrictEqual(forever.retention.jobEventsAgeMs, Option.none())
+      assert.strictEqual(forever.retention.messageAgeMs, 12 * 60 * 60 * 1000)
+      for (
+        const [env, expected] of [
+          [{ RETENTION_AGE: "10m" }, /^Invalid configuration: RETENTION_AGE must be a duration from 1 hour to 3650 days/],
+          [{ RETENTION_INTERVAL: "soon" }, /^Invalid configuration: RETENTION_INTERVAL must be a duration from 1 minute to 7 days/],
+          [{ JOB_EVENTS_RETENTION: "2 hours" }, /^Invalid configuration: JOB_EVENTS_RETENTION must be a duration from 1 to 3650 days/]
+        ] as const
+      ) {
+        const result = yield* Effect.either(AppConfig.fromEnv(env))
+        assert.isTrue(Either.isLeft(result))
+        if (Either.isLeft(result)) assert.match(describeConfigError(result.left), expected)
+      }
+    }))
 
   it("a snowflake cutoff orders by send time, and a cutoff before the cluster epoch matches nothing", () => {
     const at = Date.UTC(2026, 5, 1)
