@@ -50,6 +50,8 @@ export interface ClusterOptions {
   /** The simulator's own createTask limit (KIE's is 20 per 10 s); default none. */
   readonly kieRateLimit?: { readonly limit: number; readonly windowMs: number } | false
   readonly kieChaos?: KieChaos
+  /** "manual": KIE tasks only move when the test calls `kie.advance(ms)` (hold jobs in flight). */
+  readonly kieClock?: "real" | "manual"
   /** Seed of the Bot API simulator's probabilistic faults. */
   readonly telegramFaultSeed?: number
   /** Give the runners a PUBLIC_URL (a round-robin proxy to the live runners) so KIE calls back. */
@@ -147,6 +149,7 @@ export const makeCluster = async (options: ClusterOptions = {}): Promise<TestClu
     host: "127.0.0.1",
     phases: options.kiePhases ?? { waitingMs: 500, queuingMs: 500, generatingMs: 3_000 },
     rateLimit: options.kieRateLimit ?? false,
+    clock: options.kieClock ?? "real",
     ...(options.kieChaos === undefined ? {} : { chaos: options.kieChaos })
   })
 
