@@ -140,7 +140,8 @@ describe(`chaos: ${JOBS} jobs, KIE and Bot API faults, a runner killed and repla
     await startRunner()
 
     // Blocked users: once every job exists, a few users with unfinished jobs block the bot.
-    await until(`${JOBS} jobs created`, async () => (await count()) === USERS * PHOTOS, 120_000).catch((error) => {
+    await until(`${JOBS} jobs created`, async () => (await count()) === USERS * PHOTOS,
+      Math.max(1_000, DRAIN_BOUND_MS - (Date.now() - start))).catch((error) => {
       clearInterval(ticker)
       const tails = cluster.runners.map((runner) => `--- ${runner.name}\n${runner.output().slice(-3000)}`).join("\n")
       throw new Error(`${error.message}; events: ${events.join("; ")}\n${tails}`)

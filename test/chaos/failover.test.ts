@@ -28,7 +28,7 @@ const USERS = 100
 const PHOTOS = 3
 const JOBS = USERS * PHOTOS
 const SHARDS = 300
-const DRAIN_BOUND_MS = Number(process.env.FAILOVER_DRAIN_BOUND_MS ?? 180_000)
+const DRAIN_BOUND_MS = Number(process.env.FAILOVER_DRAIN_BOUND_MS ?? 300_000)
 const KIE_LIMIT = 300
 
 describe(`failover: ${JOBS} jobs from ${USERS} users, two kill -9 and a new runner`, () => {
