@@ -10,6 +10,7 @@ import jobProgress from "./migrations/0002_job_progress.js"
 import botIntake from "./migrations/0003_bot_intake.js"
 import analyticsViews from "./migrations/0004_analytics_views.js"
 import unfinishedJobs from "./migrations/0005_unfinished_jobs.js"
+import jobEventsByTime from "./migrations/0006_job_events_by_time.js"
 
 const runMigrations = Migrator.make({})({
   loader: Migrator.fromRecord({
@@ -17,7 +18,8 @@ const runMigrations = Migrator.make({})({
     "0002_job_progress": jobProgress,
     "0003_bot_intake": botIntake,
     "0004_analytics_views": analyticsViews,
-    "0005_unfinished_jobs": unfinishedJobs
+    "0005_unfinished_jobs": unfinishedJobs,
+    "0006_job_events_by_time": jobEventsByTime
   }),
   table: "app_migrations"
 })

@@ -101,7 +101,7 @@ export const pruneOnce = (settings: RetentionSettings, batchSize = retentionBatc
           sql`DELETE FROM job_events WHERE id IN (
             SELECT e.id FROM job_events e JOIN jobs j ON j.id = e.job_id
             WHERE j.state IN ('delivered', 'refunded', 'failed') AND e.at < ${cutoff}
-            ORDER BY e.id LIMIT ${batchSize}
+            ORDER BY e.at LIMIT ${batchSize}
           ) RETURNING 1 AS gone`,
           batchSize
         )
