@@ -2,12 +2,12 @@
  * What an attacker on the network can reach: every HTTP endpoint of a real runner process
  * (`src/main.ts` in webhook mode, against both simulators), with forged credentials, huge
  * bodies and malformed ones. The runner must refuse each with a 4xx, keep serving, and
- * never print a secret.
+ * never print or store a secret.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option, Redacted } from "effect"
 import { request } from "node:http"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { kieSignature, makeCallbackAuth } from "../../src/kie/callback-auth.js"
@@ -103,7 +103,7 @@ const tenMegabytes = `{"update_id":1,"pad":"${"x".repeat(10_000_000)}"}`
 const malformed = `{"update_id": 1, "message": {`
 
 describe("HTTP endpoints of a running runner", () => {
-  it.live("refuse forged credentials, huge and malformed bodies with 4xx, keep serving, and print no secret", () =>
+  it.live("refuse forged credentials, huge and malformed bodies with 4xx, keep serving, and neither print nor store a secret", () =>
     Effect.gen(function*() {
       const telegram = yield* makeTelegramSimulator({ host: "127.0.0.1" })
       const kie = yield* kieSimulator({ host: "127.0.0.1", clock: "real", webhookHmacKey: HMAC_KEY })
@@ -231,8 +231,19 @@ describe("HTTP endpoints of a running runner", () => {
       assert.isTrue(answered, "the bot did not answer a real update after the attacks")
       assert.isTrue(telegram.deliveries().some((d) => d.via === "webhook"))
 
-      // No secret in anything the runner printed, at debug level.
+      // No secret in what the runner serves or printed (at debug level), nor in its database
+      // file, read byte by byte once it has stopped and released the file.
+      const served = (yield* call("GET", "/metrics")).body + (yield* call("GET", "/readyz")).body
+      for (const secret of secrets) assert.isFalse(served.includes(secret), "a secret appears in /metrics or /readyz")
+      bot.child.kill("SIGTERM")
+      assert.strictEqual(yield* Effect.promise(() => bot.exited), 0)
       const output = bot.output()
-      for (const secret of secrets) assert.isFalse(output.includes(secret), `a secret appears in the runner's output`)
+      for (const secret of secrets) assert.isFalse(output.includes(secret), "a secret appears in the runner's output")
+      const files = readdirSync(dataDir).filter((file) => file.startsWith("bot.db"))
+      assert.include(files, "bot.db")
+      const stored = Buffer.concat(files.map((file) => readFileSync(join(dataDir, file))))
+      // The scan reads real rows: the user who wrote /start is there.
+      assert.isTrue(stored.includes("Ann"))
+      for (const secret of secrets) assert.isFalse(stored.includes(secret), "a secret appears in the database file")
     }).pipe(Effect.scoped), 180_000)
 })
