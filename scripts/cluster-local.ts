@@ -12,7 +12,7 @@
  * - The first runner starts alone and the others only once its /readyz answers: runners
  *   that start together on a fresh database race on the cluster's own migrations.
  * - SIGINT or SIGTERM is passed on to every runner as SIGTERM (each drains and hands its
- *   shards over); a second one kills them. The script exits when all runners have, with 0
+ *   shards over); a second one kills them. So is the death of the parent process (npm). The script exits when all runners have, with 0
  *   only if every runner exited 0.
  *
  * Any other variable (ADMIN_IDS, LOG_LEVEL, PUBLIC_URL…) is passed to every runner as is.
@@ -154,6 +154,15 @@ const onSignal = (signal: NodeJS.Signals) => {
 }
 process.on("SIGINT", () => onSignal("SIGINT"))
 process.on("SIGTERM", () => onSignal("SIGTERM"))
+// `npm run` starts this script through `sh -c`, which does not pass SIGTERM on: when npm
+// is stopped, the shell dies and this process is re-parented. Treat that as a SIGTERM.
+const parent = process.ppid
+setInterval(() => {
+  if (process.ppid !== parent && !stopping) {
+    log("the parent process (npm) is gone")
+    onSignal("SIGTERM")
+  }
+}, 500).unref()
 // Runners live in their own process groups, so they must not outlive this script.
 process.on("exit", () => signalAll("SIGKILL"))
 
