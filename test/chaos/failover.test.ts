@@ -114,13 +114,15 @@ describe(`failover: ${JOBS} jobs from ${USERS} users, two kill -9 and a new runn
     await new Promise((resolve) => setTimeout(resolve, 3_000))
     await startRunner()
 
+    // On a timeout the report is still printed; the test fails after it.
+    let unfinished = ""
     await until(`all ${JOBS} jobs terminal within ${DRAIN_BOUND_MS} ms`, async () => (await terminalCount()) === JOBS,
       Math.max(1_000, DRAIN_BOUND_MS - (Date.now() - start))).catch(async (error) => {
       const stuck = await cluster.query(
         `SELECT id, state, kie_task_id, attempts, outcome, updated_at FROM jobs WHERE NOT (state = ANY($1::text[])) LIMIT 30`,
         [TERMINAL]
       )
-      throw new Error(`${error.message}; events: ${events.join("; ")}; states ${JSON.stringify(await byState())}; unfinished: ${JSON.stringify(stuck)}`)
+      unfinished = `${error.message}; unfinished (first 30): ${JSON.stringify(stuck)}`
     })
     const drainMs = Date.now() - start
     events.push(`${at()} all jobs terminal`)
@@ -136,7 +138,7 @@ describe(`failover: ${JOBS} jobs from ${USERS} users, two kill -9 and a new runn
     console.log([
       `[failover] ${JOBS} jobs from ${USERS} users, 3 runners, generation ~3 s, drain bound ${DRAIN_BOUND_MS / 1000} s`,
       `[failover] jobs by final state: ${JSON.stringify(result.byState)}`,
-      `[failover] time to drain: ${(drainMs / 1000).toFixed(1)} s from the first photo; shards re-owned ${failoverMs} ms after the first kill (bound ${FAILOVER_BOUND_MS} ms)`,
+      `[failover] ${unfinished === "" ? "" : `NOT DRAINED: ${unfinished}\n[failover] `}time to drain: ${(drainMs / 1000).toFixed(1)} s from the first photo; shards re-owned ${failoverMs} ms after the first kill (bound ${FAILOVER_BOUND_MS} ms)`,
       `[failover] ${formatMoney(money)}`,
       `[failover] duplicate videos: ${result.duplicateVideos} (${result.videos} videos for ${result.byState.delivered ?? 0} delivered; ` +
       `${deliveringAtKills} job(s) were delivering at the kills)`,
@@ -147,9 +149,9 @@ describe(`failover: ${JOBS} jobs from ${USERS} users, two kill -9 and a new runn
       `[failover] events: ${events.join("; ")}`
     ].join("\n"))
 
+    expect(unfinished, "every job terminal within the bound").toBe("")
     expect(result.jobs).toBe(JOBS)
     expect(result.byState).toEqual({ delivered: JOBS })
-    expect(drainMs).toBeLessThan(DRAIN_BOUND_MS)
     expect(failoverMs).toBeLessThan(FAILOVER_BOUND_MS)
     expect(money.conserved, formatMoney(money)).toBe(true)
     expect(money.duplicateCharges).toBe(0)

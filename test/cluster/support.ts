@@ -5,6 +5,7 @@
  * created the way users create them: a simulated user sends a photo to the bot.
  */
 import { randomBytes } from "node:crypto"
+import { createWriteStream, mkdirSync } from "node:fs"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import pg from "pg"
@@ -188,6 +189,15 @@ export const makeCluster = async (options: ClusterOptions = {}): Promise<TestClu
       ...options.runnerEnv,
       ...env
     })
+    // CLUSTER_LOG_DIR=dir keeps each runner's whole output in dir/<database>-<runner>.log.
+    const logDir = process.env.CLUSTER_LOG_DIR
+    if (logDir !== undefined && logDir !== "") {
+      mkdirSync(logDir, { recursive: true })
+      const file = createWriteStream(`${logDir}/${name}-${runnerName}.log`)
+      bot.child.stdout!.on("data", (chunk) => file.write(chunk))
+      bot.child.stderr!.on("data", (chunk) => file.write(chunk))
+      bot.child.once("exit", () => file.end())
+    }
     const runner: Runner = { ...bot, name: runnerName, httpPort, runnerPort }
     runners.push(runner)
     return runner
