@@ -45,7 +45,9 @@ const rows = (kieLimitPerSecond: number): Array<Row> => [
   { name: "added latency KIE done → video p99 (s)", value: (o) => o.stagesMs["KIE done → video in chat"]!.p99 / 1000, digits: 2 },
   { name: "photo sent → queued p50 (s)", value: (o) => o.stagesMs["photo sent → queued"]!.p50 / 1000, digits: 1 },
   { name: "Telegram calls per admitted job", value: (o) => o.telegramCallsPerJob * o.jobs / Math.max(1, o.admitted), digits: 2 },
-  { name: "Telegram 429 answers", value: (o) => o.telegram429, digits: 0 }
+  { name: "Telegram 429 answers", value: (o) => o.telegram429, digits: 0 },
+  { name: "Postgres commits per second", value: (o) => o.postgres.commits / (o.workload.timeoutMs / 1000), digits: 0 },
+  { name: "Postgres rows written per second", value: (o) => o.postgres.rowsWritten / (o.workload.timeoutMs / 1000), digits: 0 }
 ]
 
 const main = async () => {

@@ -7,6 +7,7 @@
  */
 import { startPeer } from "./peer/launch.js"
 import {
+  clearLimiters,
   freshDatabase,
   mean,
   percentile,
@@ -81,6 +82,8 @@ export interface Outcome {
   readonly kieCallsPerSecond: { mean: number; max: number; createTaskMax10s: number }
   readonly telegram429: number
   readonly ledgerMismatches: number
+  /** Postgres work of the run in this database (pg_stat_database): commits and rows written. */
+  readonly postgres: { readonly commits: number; readonly rowsWritten: number }
   readonly processes: number
 }
 
@@ -91,6 +94,15 @@ interface JobTimes {
   kie_succeeded_at_ms: string | null
   kie_task_id: string | null
   submitted_ms: string | null
+}
+
+/** Cumulative commits and rows written in the run's own database (every client, the harness's reads included). */
+const pgStats = async (db: { query: <T extends object>(text: string) => Promise<Array<T>> }) => {
+  const row = (await db.query<{ commits: string; written: string }>(
+    `SELECT xact_commit AS commits, tup_inserted + tup_updated + tup_deleted AS written
+       FROM pg_stat_database WHERE datname = current_database()`
+  ))[0]
+  return { commits: Number(row?.commits ?? 0), rowsWritten: Number(row?.written ?? 0) }
 }
 
 const stage = (values: ReadonlyArray<number>) => ({ p50: percentile(values, 50), p99: percentile(values, 99) })
@@ -109,6 +121,7 @@ const ratePerSecond = (totals: ReadonlyArray<{ at: number; total: number }>, fro
 }
 
 export const runScenario = async (system: System, workload: Workload, log: (line: string) => void): Promise<Outcome> => {
+  await clearLimiters()
   const db = await freshDatabase(system)
   const sims = await startSimulators(workload.generationMs, workload.kieLimitPer10s, workload.telegramPerSecond)
   const kieLimitEnv = String(workload.kieLimitPer10s)
@@ -154,6 +167,7 @@ export const runScenario = async (system: System, workload: Workload, log: (line
       pids = () => p.pids()
       loopDelay = async () => p.loopDelayP99Ms()
     }
+    const pgBefore = await pgStats(db)
     const sampler = new Sampler(pids, loopDelay, 1_000)
     sampler.start()
     await sleep(1_500)
@@ -180,6 +194,7 @@ export const runScenario = async (system: System, workload: Workload, log: (line
     }, workload.timeoutMs, 1_000)
     const finished = Date.now()
     await sleep(1_500)
+    const pgAfter = await pgStats(db)
     sampler.stop()
     if (!done) log(`${system}: timed out after ${workload.timeoutMs} ms`)
 
@@ -265,7 +280,7 @@ export const runScenario = async (system: System, workload: Workload, log: (line
       admittedPerSecond: rows.length / Math.max(0.001, (Math.max(started, ...times.map((t) => t.queuedAt ?? 0)) - started) / 1000),
       delivered,
       refunded,
-      unfinished: workload.jobs - rows.filter((r) => ["delivered", "refunded", "failed"].includes(r.state)).length,
+      unfinished: workload.jobs - delivered - refunded,
       wallSeconds,
       jobsPerSecond: delivered / Math.max(wallSeconds, 0.001),
       stagesMs,
@@ -282,6 +297,7 @@ export const runScenario = async (system: System, workload: Workload, log: (line
       kieCallsPerSecond: { ...kieRate, createTaskMax10s },
       telegram429,
       ledgerMismatches,
+      postgres: { commits: pgAfter.commits - pgBefore.commits, rowsWritten: pgAfter.rowsWritten - pgBefore.rowsWritten },
       processes: pids().length
     }
   } catch (error) {

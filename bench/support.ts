@@ -10,13 +10,34 @@ import { once } from "node:events"
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs"
 import { createServer } from "node:net"
 import { cpus, totalmem } from "node:os"
+import { Redis } from "ioredis"
 import pg from "pg"
 import { startKieSimulator, type KieSimulator } from "../src/sim/kie/index.js"
 import { TelegramSimulator } from "../src/sim/telegram/index.js"
 
 export const DATABASE_ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ??
   "postgres://postgres@127.0.0.1:5432/postgres"
-export const REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
+/**
+ * A Redis logical database of the benchmarks' own: the product's limiter keys (Telegram's
+ * 30 messages/s, KIE's createTask budget) are global per Redis database, so a runner of
+ * someone's test on the same Redis would otherwise share, and eat, the benchmark's budget.
+ */
+export const REDIS_URL = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379/11"
+
+/** Forgets the limiter state an earlier run left (its chats' and the global buckets). */
+export const clearLimiters = async () => {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
+  try {
+    let cursor = "0"
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", "photo-video-bot:ratelimit:*", "COUNT", 1000)
+      cursor = next
+      if (keys.length > 0) await redis.del(...keys)
+    } while (cursor !== "0")
+  } finally {
+    redis.disconnect()
+  }
+}
 
 /** A small JPEG-ish payload (2 KB: 10,000 of them live in the simulator): nobody decodes it, it is only moved. */
 export const photoBytes = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(2_000, 7), Buffer.from([0xff, 0xd9])])
