@@ -8,10 +8,9 @@
  *   npm run bench:inflight -- [--jobs 10000] [--gen 120] [--window 150]
  *                             [--variants runner:callbacks,runner:polling,peer:polling]
  *
- * The runner takes updates by webhook here (the simulator pushes up to 40 at once, as
- * Telegram does), since one getUpdates poller hands updates over one at a time. Webhook
- * mode needs PUBLIC_URL, which also gives KIE a callback URL; the polling-only variant
- * has the KIE simulator lose every callback, so the runner learns results only by polling.
+ * Both systems take updates by getUpdates long polling, the default (`--intake webhook`
+ * tries the runner's webhook instead; it admitted fewer jobs per second here). With KIE
+ * callbacks the runner has PUBLIC_URL set; polling only, it has none.
  */
 import { args, list, log, type Row, sideBySide } from "./cli.js"
 import { type Outcome, runScenario, type System } from "./scenario.js"
@@ -23,7 +22,8 @@ const options = args({
   window: "150",
   kie: "1000",
   telegram: "30",
-  variants: "runner:callbacks,runner:polling,peer:polling"
+  variants: "runner:callbacks,runner:polling,peer:polling",
+  intake: "polling"
 })
 
 const rows = (kieLimitPerSecond: number): Array<Row> => [
@@ -32,6 +32,7 @@ const rows = (kieLimitPerSecond: number): Array<Row> => [
   { name: "admission rate (jobs/s)", value: (o) => o.admittedPerSecond, digits: 1 },
   { name: "peak jobs in flight", value: (o) => o.peakInFlight, digits: 0 },
   { name: "jobs delivered in the window", value: (o) => o.delivered, digits: 0 },
+  { name: "RSS before the photos (MB, all processes)", value: (o) => o.startRssMb, digits: 0 },
   { name: "peak RSS (MB, all processes)", value: (o) => o.peakRssMb, digits: 0 },
   { name: "CPU % of one core, mean", value: (o) => o.cpuPercent.mean, digits: 0 },
   { name: "CPU % of one core, p99 (1 s samples)", value: (o) => o.cpuPercent.p99, digits: 0 },
@@ -65,7 +66,7 @@ const main = async () => {
       kieLimitPer10s: kie,
       telegramPerSecond: Number(options.telegram),
       callbacks: mode === "callbacks",
-      intake: system === "runner" ? "webhook" : "polling",
+      intake: system === "runner" ? options.intake as "polling" | "webhook" : "polling",
       timeoutMs: Number(options.window) * 1000
     }, log)
     outcomes.push({ ...outcome, variant })

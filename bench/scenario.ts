@@ -76,6 +76,8 @@ export interface Outcome {
   readonly cpuSecondsPerJob: number
   readonly cpuSeconds: number
   readonly peakRssMb: number
+  /** RSS just before the photos were sent: the idle system. */
+  readonly startRssMb: number
   readonly cpuPercent: { mean: number; p99: number; max: number }
   readonly loopDelayMs: { p50: number; p99: number; max: number }
   readonly peakInFlight: number
@@ -291,6 +293,7 @@ export const runScenario = async (system: System, workload: Workload, log: (line
       cpuSeconds,
       cpuSecondsPerJob: cpuSeconds / workload.jobs,
       peakRssMb: sampler.peakRssBytes() / 2 ** 20,
+      startRssMb: (sampler.samples.find((sample) => sample.at <= started)?.rssBytes ?? NaN) / 2 ** 20,
       cpuPercent: { mean: mean(cpu), p99: percentile(cpu, 99), max: Math.max(0, ...cpu) },
       loopDelayMs: { p50: percentile(loop, 50), p99: percentile(loop, 99), max: Math.max(0, ...loop) },
       peakInFlight,
