@@ -149,7 +149,10 @@ const runOnce = async (run: number): Promise<RunResult> => {
         ))[0]!.n)
         if (open === 0) milestones.victimDone = since(killedAt)
       }
-      if (milestones.allDone === null && (await count(TERMINAL)) === USERS * PHOTOS) milestones.allDone = since(killedAt)
+      // Against the jobs that exist: a photo the bot dropped makes no job (reported as in flight < jobs).
+      if (milestones.allDone === null && (await count(TERMINAL)) === (await count([...TERMINAL, "queued", "submitting", "polling", "delivering"]))) {
+        milestones.allDone = since(killedAt)
+      }
       await new Promise((resolve) => setTimeout(resolve, 200))
     }
     const finalStates = Object.fromEntries(
