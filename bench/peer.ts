@@ -13,5 +13,6 @@ const run = (script: string, args: Array<string>) => {
   if (result.status !== 0) process.exit(result.status ?? 1)
 }
 
-run("bench/pipeline.ts", ["--gen", "5", "--timeout", "90", ...process.argv.slice(2)])
-run("bench/inflight.ts", ["--variants", "runner:polling,peer:polling", "--window", "120"])
+// The in-flight window must outlast the 120 s generation, or no video is delivered in it.
+run("bench/pipeline.ts", ["--gen", "5", "--timeout", "75", ...process.argv.slice(2)])
+run("bench/inflight.ts", ["--variants", "runner:polling,peer:polling", "--window", "150"])
