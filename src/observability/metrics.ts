@@ -35,6 +35,9 @@ export const paymentStars = Metric.counter("payment_stars_total", {
   description: "Stars of credited payments",
   incremental: true
 })
+export const updatesRetried = Metric.counter("bot_updates_retried_total", {
+  description: "updates whose handler the database or the cluster stopped half-way; each is handled again"
+})
 export const jobsInFlight = Metric.gauge("jobs_in_flight", {
   description: "jobs not yet delivered, refunded or failed (whole cluster, read from the database at scrape)"
 })

@@ -134,11 +134,32 @@ export const UserUpdatesLive = Layer.effect(
     return {
       make: (ops: UserOps) =>
         Effect.map(botInfo, (info) => {
-          const env: BotEnv = { ops, config, gateway, state, jobs, users, limiter, stats, run, freshGrant: { value: 0 } }
+          const env: BotEnv = {
+            ops,
+            config,
+            gateway,
+            state,
+            jobs,
+            users,
+            limiter,
+            stats,
+            run,
+            freshGrant: { value: 0 },
+            unfinishedUpdate: { cause: undefined }
+          }
           const bot = createBot(env, token, config.telegram.apiRoot, info, payments)
+          // A handler stopped by the database or the cluster makes this a defect: the cluster
+          // restarts the user's entity and delivers the persisted update again. Requests keyed
+          // by the update (a job, a payment) are not repeated; a reply may be.
+          const rethrowUnfinished = Effect.suspend(() => {
+            const cause = env.unfinishedUpdate.cause
+            env.unfinishedUpdate.cause = undefined
+            return cause === undefined ? Effect.void : Effect.die(Cause.squash(cause))
+          })
           return (update: TelegramUpdate) =>
             Effect.tryPromise(() => bot.handleUpdate(update as unknown as Update)).pipe(
               Effect.catchAll((error) => Effect.logError("the bot failed on an update", error)),
+              Effect.zipRight(rethrowUnfinished),
               Effect.annotateLogs({ updateId: update.update_id, userId: ops.userId })
             )
         })

@@ -4,7 +4,9 @@
  * is the process's one bridge from grammY's promises to Effect.
  */
 import type { RateLimiter } from "@effect/experimental"
-import { Cause, Effect } from "effect"
+import { Cause, Effect, Metric } from "effect"
+import { isInfrastructureFailure } from "../errors/infrastructure.js"
+import { updatesRetried } from "../observability/metrics.js"
 import type { Context } from "grammy"
 import type { JobEntity } from "../actors/job-entity.js"
 import type { UserEntity, UserOps } from "../actors/user-entity.js"
@@ -33,6 +35,11 @@ export interface BotEnv {
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<A>
   /** Free tokens granted by this activation's first registration and not yet announced. */
   readonly freshGrant: { value: number }
+  /**
+   * Set by a handler that the database or the cluster stopped half-way: the update is then
+   * handled again (see UserUpdatesLive) instead of being dropped with a log line.
+   */
+  readonly unfinishedUpdate: { cause: Cause.Cause<unknown> | undefined }
 }
 
 /** A grammY handler that runs one Effect; its failures are logged, never thrown back at grammY. */
@@ -45,7 +52,17 @@ export const handler = <C extends BotContext>(
   env.run(
     body(ctx).pipe(
       Effect.catchAllCause((cause) =>
-        Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError(`bot handler ${name} failed`, cause)
+        Cause.isInterruptedOnly(cause)
+          ? Effect.void
+          : isInfrastructureFailure(cause)
+          ? Effect.logWarning(`bot handler ${name} stopped by an infrastructure failure; the update will be handled again`, cause)
+            .pipe(
+              Effect.zipRight(Metric.increment(updatesRetried)),
+              Effect.zipRight(Effect.sync(() => {
+                env.unfinishedUpdate.cause = cause
+              }))
+            )
+          : Effect.logError(`bot handler ${name} failed`, cause)
       ),
       Effect.annotateLogs({ handler: name, userId: env.ops.userId, updateId: ctx.update.update_id }),
       Effect.withSpan(`Bot.${name}`)
@@ -57,11 +74,16 @@ export const handler = <C extends BotContext>(
  * (`handler` adds the user id). The failure is logged here, since `handler`'s own failure
  * line is outside this annotation.
  */
-export const forJob = (jobId: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<void, never, R> =>
+export const forJob = (jobId: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<void, E, R> =>
   self.pipe(
     Effect.asVoid,
     Effect.catchAllCause((cause) =>
-      Cause.isInterruptedOnly(cause) ? Effect.interrupt : Effect.logError("the job's request failed", cause)
+      Cause.isInterruptedOnly(cause)
+        ? Effect.interrupt
+        // Left to `handler`, which has the update handled again.
+        : isInfrastructureFailure(cause)
+        ? Effect.failCause(cause)
+        : Effect.logError("the job's request failed", cause)
     ),
     Effect.annotateLogs({ jobId })
   )
