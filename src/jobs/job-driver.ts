@@ -12,7 +12,7 @@
  * A failure is first recorded as the job's decided outcome ("refund", with its class);
  * the refund, the user's message and the terminal state follow from that record.
  */
-import { Chunk, Clock, Duration, Effect, Fiber, Option, Queue, Schedule } from "effect"
+import { Cause, Chunk, Clock, Duration, Effect, Fiber, Option, Queue, Schedule } from "effect"
 import { UserEntity } from "../actors/user-entity.js"
 import { AppConfig } from "../config.js"
 import type { JobId } from "../domain/ids.js"
@@ -36,7 +36,8 @@ import {
   generationAttempts,
   operatorWaitLimit,
   photoDownloadRetry,
-  uploadReuseWindow
+  uploadReuseWindow,
+  userEntityReplyTimeout
 } from "./job-policy.js"
 
 /** Callback data of the buttons under a finished job; the bot's handlers decode them. */
@@ -94,6 +95,13 @@ export const makeJobDriver = Effect.gen(function*() {
     Effect.gen(function*() {
       const progress = yield* makeProgress(gateway)
       const userOf = (job: JobRecord) => users(String(job.user_id))
+      // The user entity's replies are idempotent (keyed by the job); one that never arrives
+      // (seen when Postgres ran out of connections) restarts the driver instead of pinning it.
+      const askUser = <A, E, R>(call: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+        call.pipe(
+          Effect.timeout(userEntityReplyTimeout),
+          Effect.catchIf(Cause.isTimeoutException, Effect.die)
+        ) as Effect.Effect<A, E, R>
       const chatOf = (job: JobRecord) => Number(job.chat_id)
       const langOf = (job: JobRecord) => languageOf(job.language)
 
@@ -191,12 +199,20 @@ export const makeJobDriver = Effect.gen(function*() {
             callBackUrl: Option.getOrUndefined(callbackAuth.callbackUrl(jobId))
           }, {
             onQueued: (wait) => show(job, progressTexts.queued(langOf(job), Duration.toMillis(wait))),
+            // The deadline counts from the task's creation, not from the start of this step
+            // (the photo's download, the upload and the rate limit's queue came before).
             onCreated: (taskId) =>
-              repo.transition(jobId, "submitting", "polling", {
-                kie_task_id: taskId,
-                attempts: job.attempts + 1,
-                poll_deadline_ms: now + Duration.toMillis(deadlineOf(model))
-              }, `task ${taskId}`).pipe(Effect.orDie, Effect.asVoid)
+              Clock.currentTimeMillis.pipe(
+                Effect.flatMap((createdAt) =>
+                  repo.transition(jobId, "submitting", "polling", {
+                    kie_task_id: taskId,
+                    attempts: job.attempts + 1,
+                    poll_deadline_ms: createdAt + Duration.toMillis(deadlineOf(model))
+                  }, `task ${taskId}`)
+                ),
+                Effect.orDie,
+                Effect.asVoid
+              )
           }).pipe(Effect.either)
           if (created._tag === "Left") return yield* submissionFailed(job, created.left)
         })
@@ -290,7 +306,7 @@ export const makeJobDriver = Effect.gen(function*() {
           if (job.video_message_id === null) {
             const resultUrl = job.result_url ?? ""
             yield* show(job, progressTexts.sending(lang), { force: true })
-            const balance = yield* userOf(job).GetBalance().pipe(Effect.orDie)
+            const balance = yield* askUser(userOf(job).GetBalance()).pipe(Effect.orDie)
             const action = yield* Effect.fork(keepUploadingAction(chatOf(job)))
             // Once Telegram has answered, the message id is recorded before an interruption can
             // land. The send itself stays interruptible: the gateway waits out 429s inside it,
@@ -310,7 +326,7 @@ export const makeJobDriver = Effect.gen(function*() {
               return yield* decideRefund(job, { _tag: "DeliveryFailed", reason: sent.left.reason }, sent.left.message)
             }
           }
-          const captured = yield* userOf(job).Capture({ jobId }).pipe(
+          const captured = yield* askUser(userOf(job).Capture({ jobId })).pipe(
             Effect.catchTags({
               MailboxFull: Effect.die,
               AlreadyProcessingMessage: Effect.die,
@@ -330,7 +346,7 @@ export const makeJobDriver = Effect.gen(function*() {
         Effect.gen(function*() {
           const failure = decodeFailure(job)
           const lang = langOf(job)
-          const refunded = yield* userOf(job).Refund({ jobId, reason: failure._tag }).pipe(
+          const refunded = yield* askUser(userOf(job).Refund({ jobId, reason: failure._tag })).pipe(
             Effect.catchTags({
               MailboxFull: Effect.die,
               AlreadyProcessingMessage: Effect.die,
