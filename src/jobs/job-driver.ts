@@ -12,10 +12,10 @@
  * A failure is first recorded as the job's decided outcome ("refund", with its class);
  * the refund, the user's message and the terminal state follow from that record.
  */
-import { Cause, Chunk, Clock, Duration, Effect, Fiber, Option, Queue, Schedule } from "effect"
+import { Cause, Chunk, Clock, Duration, Effect, Either, Fiber, Option, Queue, Schedule } from "effect"
 import { UserEntity } from "../actors/user-entity.js"
 import { AppConfig } from "../config.js"
-import type { JobId } from "../domain/ids.js"
+import { type JobId, UserId } from "../domain/ids.js"
 import type { KieError } from "../errors/kie-errors.js"
 import type { TelegramError } from "../errors/telegram-errors.js"
 import { KieCallbackAuth } from "../kie/callback-auth.js"
@@ -25,6 +25,7 @@ import { findModel } from "../kie/models.js"
 import { KieSubmitter } from "../kie/kie-submitter.js"
 import { pollCadence } from "../kie/retry-schedules.js"
 import { recordDelivery, recordJobRefunded } from "../observability/metrics.js"
+import { CreditLedger } from "../storage/credit-ledger.js"
 import { JobRecord, JobRepo } from "../storage/job-repo.js"
 import { TelegramGateway } from "../telegram/gateway.js"
 import { failureText, type JobFailure, retryHelps } from "../telegram/replies.js"
@@ -83,6 +84,7 @@ export const makeJobDriver = Effect.gen(function*() {
   const breaker = yield* KieCircuitBreaker
   const callbackAuth = yield* KieCallbackAuth
   const users = yield* UserEntity.client
+  const ledger = yield* CreditLedger
   const { jobs: timings } = yield* AppConfig
   // Operators (and the chaos test) may cap every model's deadline with KIE_TASK_DEADLINE.
   const deadlineOf = (model: { readonly deadline: Duration.Duration } | undefined) =>
@@ -306,7 +308,12 @@ export const makeJobDriver = Effect.gen(function*() {
           if (job.video_message_id === null) {
             const resultUrl = job.result_url ?? ""
             yield* show(job, progressTexts.sending(lang), { force: true })
-            const balance = yield* askUser(userOf(job).GetBalance()).pipe(Effect.orDie)
+            // Only for the caption: when the entity does not answer, the stored balance will do.
+            const balance = yield* userOf(job).GetBalance().pipe(
+              Effect.timeout(userEntityReplyTimeout),
+              Effect.catchAll(() => ledger.balanceOf(UserId.make(Number(job.user_id)))),
+              Effect.orDie
+            )
             const action = yield* Effect.fork(keepUploadingAction(chatOf(job)))
             // Once Telegram has answered, the message id is recorded before an interruption can
             // land. The send itself stays interruptible: the gateway waits out 429s inside it,
@@ -326,16 +333,20 @@ export const makeJobDriver = Effect.gen(function*() {
               return yield* decideRefund(job, { _tag: "DeliveryFailed", reason: sent.left.reason }, sent.left.message)
             }
           }
-          const captured = yield* askUser(userOf(job).Capture({ jobId })).pipe(
-            Effect.catchTags({
-              MailboxFull: Effect.die,
-              AlreadyProcessingMessage: Effect.die,
-              PersistenceError: Effect.die
-            }),
-            Effect.either
-          )
-          if (captured._tag === "Left") {
-            yield* Effect.logError("delivered a video whose unit could not be captured", captured.left)
+          // The ledger is the truth: a capture already written, whose reply a crash lost, is
+          // not asked for again (the chaos test saw such a job wait in delivering for minutes).
+          if (Option.isNone(yield* ledger.settlementOf(jobId).pipe(Effect.orDie))) {
+            const captured = yield* askUser(userOf(job).Capture({ jobId })).pipe(
+              Effect.catchTags({
+                MailboxFull: Effect.die,
+                AlreadyProcessingMessage: Effect.die,
+                PersistenceError: Effect.die
+              }),
+              Effect.either
+            )
+            if (captured._tag === "Left") {
+              yield* Effect.logError("delivered a video whose unit could not be captured", captured.left)
+            }
           }
           if (yield* repo.transition(jobId, "delivering", "delivered")) yield* recordDelivery(job)
           yield* show(job, progressTexts.done(lang), { force: true })
@@ -346,14 +357,18 @@ export const makeJobDriver = Effect.gen(function*() {
         Effect.gen(function*() {
           const failure = decodeFailure(job)
           const lang = langOf(job)
-          const refunded = yield* askUser(userOf(job).Refund({ jobId, reason: failure._tag })).pipe(
-            Effect.catchTags({
-              MailboxFull: Effect.die,
-              AlreadyProcessingMessage: Effect.die,
-              PersistenceError: Effect.die
-            }),
-            Effect.either
-          )
+          // As for the capture: a refund already in the ledger is not asked for again.
+          const settled = yield* ledger.settlementOf(jobId).pipe(Effect.orDie)
+          const refunded = Option.isSome(settled) && settled.value === "refund"
+            ? Either.right(yield* ledger.balanceOf(UserId.make(Number(job.user_id))).pipe(Effect.orDie))
+            : yield* askUser(userOf(job).Refund({ jobId, reason: failure._tag })).pipe(
+              Effect.catchTags({
+                MailboxFull: Effect.die,
+                AlreadyProcessingMessage: Effect.die,
+                PersistenceError: Effect.die
+              }),
+              Effect.either
+            )
           const final = refunded._tag === "Right" || refunded.left._tag === "JobAlreadySettled" &&
               refunded.left.settledAs === "refund"
             ? "refunded" as const
