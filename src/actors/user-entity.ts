@@ -79,18 +79,26 @@ export const StartJob = Rpc.make("StartJob", {
   primaryKey: ({ requestKey }) => requestKey
 }).annotate(ClusterSchema.Persisted, true)
 
+/**
+ * A settlement is keyed by its job, and by `attempt` when the job asks again because a reply
+ * never came (a message lost in a shard hand-over): the ledger's unique (job, kind) keeps a
+ * repeated settlement from moving money twice, so a fresh key is safe where waiting is not.
+ */
+const settlementKey = ({ attempt, jobId }: { readonly jobId: JobId; readonly attempt?: number | undefined }) =>
+  attempt === undefined || attempt === 0 ? jobId : `${jobId}#${attempt}`
+
 export const Capture = Rpc.make("Capture", {
-  payload: { jobId: JobId },
+  payload: { jobId: JobId, attempt: Schema.optional(Schema.NonNegativeInt) },
   success: Balance,
   error: SettlementError,
-  primaryKey: ({ jobId }) => jobId
+  primaryKey: settlementKey
 }).annotate(ClusterSchema.Persisted, true)
 
 export const Refund = Rpc.make("Refund", {
-  payload: { jobId: JobId, reason: Schema.String },
+  payload: { jobId: JobId, reason: Schema.String, attempt: Schema.optional(Schema.NonNegativeInt) },
   success: Balance,
   error: SettlementError,
-  primaryKey: ({ jobId }) => jobId
+  primaryKey: settlementKey
 }).annotate(ClusterSchema.Persisted, true)
 
 export const Grant = Rpc.make("Grant", {

@@ -12,7 +12,7 @@
  * A failure is first recorded as the job's decided outcome ("refund", with its class);
  * the refund, the user's message and the terminal state follow from that record.
  */
-import { Cause, Chunk, Clock, Duration, Effect, Either, Fiber, Option, Queue, Schedule } from "effect"
+import { Chunk, Clock, Duration, Effect, Either, Fiber, Option, Queue, Schedule } from "effect"
 import { UserEntity } from "../actors/user-entity.js"
 import { AppConfig } from "../config.js"
 import { type JobId, UserId } from "../domain/ids.js"
@@ -97,13 +97,18 @@ export const makeJobDriver = Effect.gen(function*() {
     Effect.gen(function*() {
       const progress = yield* makeProgress(gateway)
       const userOf = (job: JobRecord) => users(String(job.user_id))
-      // The user entity's replies are idempotent (keyed by the job); one that never arrives
-      // (seen when Postgres ran out of connections) restarts the driver instead of pinning it.
-      const askUser = <A, E, R>(call: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-        call.pipe(
-          Effect.timeout(userEntityReplyTimeout),
-          Effect.catchIf(Cause.isTimeoutException, Effect.die)
-        ) as Effect.Effect<A, E, R>
+      // A settlement whose reply does not come (its message lost in a shard hand-over, seen
+      // in the chaos runs) is sent again under a fresh key instead of waited for forever.
+      const settleWithUser = <A, E, R>(send: (attempt: number) => Effect.Effect<A, E, R>) =>
+        Effect.gen(function*() {
+          for (let attempt = 0;; attempt++) {
+            const reply = yield* Effect.timeoutOption(send(attempt), userEntityReplyTimeout)
+            if (Option.isSome(reply)) return reply.value
+            yield* Effect.logWarning("no reply from the user entity; settling again under a new key").pipe(
+              Effect.annotateLogs({ attempt: attempt + 1 })
+            )
+          }
+        })
       const chatOf = (job: JobRecord) => Number(job.chat_id)
       const langOf = (job: JobRecord) => languageOf(job.language)
 
@@ -336,7 +341,7 @@ export const makeJobDriver = Effect.gen(function*() {
           // The ledger is the truth: a capture already written, whose reply a crash lost, is
           // not asked for again (the chaos test saw such a job wait in delivering for minutes).
           if (Option.isNone(yield* ledger.settlementOf(jobId).pipe(Effect.orDie))) {
-            const captured = yield* askUser(userOf(job).Capture({ jobId })).pipe(
+            const captured = yield* settleWithUser((attempt) => userOf(job).Capture({ jobId, attempt })).pipe(
               Effect.catchTags({
                 MailboxFull: Effect.die,
                 AlreadyProcessingMessage: Effect.die,
@@ -361,7 +366,7 @@ export const makeJobDriver = Effect.gen(function*() {
           const settled = yield* ledger.settlementOf(jobId).pipe(Effect.orDie)
           const refunded = Option.isSome(settled) && settled.value === "refund"
             ? Either.right(yield* ledger.balanceOf(UserId.make(Number(job.user_id))).pipe(Effect.orDie))
-            : yield* askUser(userOf(job).Refund({ jobId, reason: failure._tag })).pipe(
+            : yield* settleWithUser((attempt) => userOf(job).Refund({ jobId, reason: failure._tag, attempt })).pipe(
               Effect.catchTags({
                 MailboxFull: Effect.die,
                 AlreadyProcessingMessage: Effect.die,

@@ -41,5 +41,5 @@ export const uploadReuseWindow = Duration.hours(12)
 /** A job driver that died of a defect (e.g. the database went away) starts over after this. */
 export const driverRestartDelay = Duration.seconds(5)
 
-/** How long the driver waits for the user entity's reply (balance, capture, refund) before starting over. */
+/** How long the driver waits for the user entity's reply (balance, capture, refund) before asking again. */
 export const userEntityReplyTimeout = Duration.minutes(1)

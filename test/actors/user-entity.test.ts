@@ -70,6 +70,9 @@ describe.each(dialects)("UserEntity on %s", (dialect) => {
       const captured = yield* user.Capture({ jobId: delivered.jobId })
       assert.deepStrictEqual(captured, balance(2, 0))
       assert.deepStrictEqual(yield* user.Capture({ jobId: delivered.jobId }), captured)
+      // Asked again under a fresh key (the job's reply was lost): the same answer, nothing moves.
+      assert.deepStrictEqual(yield* user.Capture({ jobId: delivered.jobId, attempt: 1 }), captured)
+      assert.deepStrictEqual(yield* user.GetBalance(), balance(2, 0))
       const refundAfterCapture = yield* Effect.flip(user.Refund({ jobId: delivered.jobId, reason: "late" }))
       assert.strictEqual(refundAfterCapture._tag, "JobAlreadySettled")
 
