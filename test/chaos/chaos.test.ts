@@ -21,14 +21,13 @@ import {
   makeCluster,
   moneyReport,
   outcomeReport,
-  type Runner,
   scanSecrets,
   sendPhotos,
   shardsOf,
   type TestCluster,
   TERMINAL,
   until,
-  waitReady
+  runnerTimeline
 } from "../cluster/support.js"
 
 const SEED = Number(process.env.CHAOS_SEED ?? 7)
@@ -75,18 +74,7 @@ describe(`chaos: ${JOBS} jobs, KIE and Bot API faults, a runner killed and repla
 
   it("every job ends terminal, money is conserved, no duplicate charge, KIE under its limit, no secret leaks", async () => {
     const random = seededRandom(SEED)
-    const t0 = Date.now()
-    const at = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`
-    const events: Array<string> = []
-    const alive = new Set<Runner>()
-    let started = 0
-    const startRunner = async () => {
-      const runner = await cluster.start(`R${++started}`)
-      await waitReady(runner)
-      alive.add(runner)
-      events.push(`${at()} ${runner.name} ready`)
-      return runner
-    }
+    const { alive, at, events, startRunner } = runnerTimeline(cluster)
     // The first runner migrates a fresh database alone (concurrent first starts race on it).
     await startRunner()
     await Promise.all([startRunner(), startRunner()])

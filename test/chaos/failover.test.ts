@@ -21,7 +21,7 @@ import {
   type TestCluster,
   TERMINAL,
   until,
-  waitReady
+  runnerTimeline
 } from "../cluster/support.js"
 
 const USERS = 100
@@ -53,18 +53,7 @@ describe(`failover: ${JOBS} jobs from ${USERS} users, two kill -9 and a new runn
   }, 60_000)
 
   it("every job is delivered within the bound, once charged, one KIE task each; duplicate videos counted", async () => {
-    const t0 = Date.now()
-    const at = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`
-    const events: Array<string> = []
-    const alive = new Set<Runner>()
-    let started = 0
-    const startRunner = async () => {
-      const runner = await cluster.start(`R${++started}`)
-      await waitReady(runner)
-      alive.add(runner)
-      events.push(`${at()} ${runner.name} ready`)
-      return runner
-    }
+    const { alive, at, events, startRunner } = runnerTimeline(cluster)
     await startRunner()
     await Promise.all([startRunner(), startRunner()])
 

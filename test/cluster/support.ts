@@ -456,3 +456,23 @@ export const outcomeReport = async (cluster: TestCluster, userIds: ReadonlyArray
     `${row.state}${row.state === "delivered" ? "" : ` (${row.error_class ?? "-"}/${row.error_detail ?? "-"})`}: ${row.n}`
   ).join(", ")
 }
+
+/**
+ * Runners named R1, R2, … started on demand, and the timeline a heavy test reports: `at()`
+ * is the time since the timeline began, `events` its lines, `alive` the runners not killed.
+ */
+export const runnerTimeline = (cluster: TestCluster) => {
+  const t0 = Date.now()
+  const at = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`
+  const events: Array<string> = []
+  const alive = new Set<Runner>()
+  let started = 0
+  const startRunner = async () => {
+    const runner = await cluster.start(`R${++started}`)
+    await waitReady(runner)
+    alive.add(runner)
+    events.push(`${at()} ${runner.name} ready`)
+    return runner
+  }
+  return { at, events, alive, startRunner }
+}
