@@ -5,6 +5,7 @@ import { SimFaults } from "../../src/sim/kie/index.js"
 import { advanceUntil } from "../support/job-harness.js"
 import {
   ADMIN_ID,
+  answerOf,
   botMessages,
   eventually,
   hasText,
@@ -49,7 +50,7 @@ describe("failures the user sees (SQLite, polling)", () => {
         const failure = botMessages(sim, 7101).find((m) => JSON.stringify(m.reply_markup ?? {}).includes("Try again"))!
         assert.include(failure.text!, "Your credit is back")
         const pressed = cat.pressButton("🔁 Try again", failure)
-        assert.strictEqual((yield* Effect.promise(() => pressed.answered())).text, "Starting a new video…")
+        assert.strictEqual((yield* answerOf(pressed.answered())).text, "Starting a new video…")
         yield* eventually(sims, "video after Try again", () => videosTo(sim, 7101).length === 1)
         const prompts = sims.kie.tasks().map((task) => JSON.stringify(task.input))
         assert.isTrue(prompts.at(-1)!.includes("the sea"))

@@ -3,6 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import {
   ADMIN_ID,
+  answerOf,
   botMessages,
   countText,
   eventually,
@@ -46,7 +47,7 @@ describe("inputs, buttons and commands (SQLite, polling)", () => {
         assert.include(labels, "✅ Kling 2.6 · 5 s · 1 credit")
         assert.include(labels, "Seedance 1.5 Pro · 12 s · 3 credits")
         const chosen = gus.pressButton("Wan 2.5 · 5 s · 1 credit", settings)
-        assert.include(String((yield* Effect.promise(() => chosen.answered())).text), "Saved: Wan 2.5, 5 s")
+        assert.include(String((yield* answerOf(chosen.answered())).text), "Saved: Wan 2.5, 5 s")
         gus.sendPhoto(photoBytes, { caption: "x".repeat(900) })
         yield* eventually(sims, "caption refused", () => hasText(sim, 7201, "accepts at most 800"))
         assert.include(textsTo(sim, 7201).find((t) => t.includes("accepts at most"))!, "Your caption has 900 characters")
@@ -115,7 +116,7 @@ describe("inputs, buttons and commands (SQLite, polling)", () => {
         yield* eventually(sims, "in-flight limit", () => hasText(sim, 7203, "You already have a video in progress"))
         const progress = botMessages(sim, 7203).find((m) => JSON.stringify(m.reply_markup ?? {}).includes("cancel:"))!
         const cancel = ivy.pressButton("✖️ Cancel", progress)
-        assert.strictEqual((yield* Effect.promise(() => cancel.answered())).text, "Cancelling…")
+        assert.strictEqual((yield* answerOf(cancel.answered())).text, "Cancelling…")
         sims.kie.resetFaults()
         yield* eventually(sims, "cancelled and refunded", () => hasText(sim, 7203, "Cancelled before it reached the video service"))
         assert.include(textsTo(sim, 7203).find((t) => t.includes("Cancelled before"))!, "Your credit is back")

@@ -2,6 +2,7 @@ import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import {
+  answerOf,
   botMessages,
   countText,
   eventually,
@@ -39,7 +40,7 @@ describe("the user's journey (SQLite, polling)", () => {
         assert.include(priceList.text!, "• 5 credits: 250 ⭐")
         assert.include(priceList.text!, "• 20 credits: 900 ⭐")
         const pressed = ann.pressButton("Buy 5 credits for 250 ⭐", priceList)
-        yield* Effect.promise(() => pressed.answered())
+        yield* answerOf(pressed.answered())
         yield* eventually(sims, "invoice", () => sim.invoices().some((i) => i.chatId === 7001 && i.total_amount === 250))
 
         // One progress message per job, sent by the job; the handler added none.
@@ -72,7 +73,7 @@ describe("the user's journey (SQLite, polling)", () => {
         const video = botMessages(sim, 7002).find((m) => m.video !== undefined)!
         const first = bob.pressButton("🔁 Generate again", video)
         const second = bob.pressButton("🔁 Generate again", video)
-        const answers = yield* Effect.promise(() => Promise.all([first.answered(), second.answered()]))
+        const answers = yield* answerOf(Promise.all([first.answered(), second.answered()]))
         assert.deepStrictEqual(answers.map((a) => a.text), ["Starting a new video…", "Already started, one moment."])
         yield* eventually(sims, "second video", () => videosTo(sim, 7002).length === 2)
         const tasks = sims.kie.tasks()

@@ -22,7 +22,7 @@ import { TelegramPollerLive } from "../../src/telegram/intake/poller.js"
 import { RegisterWebhookLive, TelegramWebhookRoutes } from "../../src/telegram/intake/webhook.js"
 import { TelegramOperatorAlertsLive } from "../../src/telegram/operator-alerts.js"
 import type { Dialect } from "../support/database.js"
-import { advanceUntil, photoBytes, type Simulators, startSimulators } from "../support/job-harness.js"
+import { advanceUntil, photoBytes, type Simulators, startSimulators, withTicks } from "../support/job-harness.js"
 import { runnerLayer } from "../support/runner.js"
 
 export const ADMIN_ID = 9000
@@ -128,3 +128,9 @@ export const pushTwice = (sim: TelegramSimulator, body: Parameters<Updates["push
   (sim as unknown as { readonly updates: Updates }).updates.push(body, 2)
 
 export { photoBytes }
+
+/**
+ * A pressed button's answer. The handler may wait on Effect's clock first (a per-chat
+ * flood limit before the invoice, say), so TestClock moves while the answer is awaited.
+ */
+export const answerOf = <A>(answered: Promise<A>) => withTicks(Effect.promise(() => answered))
