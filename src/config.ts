@@ -73,6 +73,12 @@ export interface JobTimings {
   readonly taskDeadlineMs: Option.Option<number>
   /** How often one runner looks for unfinished jobs that nothing is driving (JOB_WATCHDOG_INTERVAL). */
   readonly watchdogIntervalMs: number
+  /**
+   * The first wait before a transient KIE failure is retried, doubling up to 12 times it
+   * (KIE_RETRY_BASE, 10 s: one of KIE's 10-second rate windows; shorter only for tests or
+   * an account whose limit KIE has raised).
+   */
+  readonly kieRetryBaseMs: number
   /** An unfinished job whose row has not changed for this long is woken (JOB_STALE_AFTER). */
   readonly staleAfterMs: number
 }
@@ -179,6 +185,7 @@ const jobTimings = Config.all({
     })
   ),
   watchdogIntervalMs: durationIn("JOB_WATCHDOG_INTERVAL", 1_000, 3_600_000, "1m"),
+  kieRetryBaseMs: durationIn("KIE_RETRY_BASE", 1_000, 60_000, "10s"),
   staleAfterMs: durationIn("JOB_STALE_AFTER", 1_000, 3_600_000, "2m")
 })
 

@@ -23,7 +23,7 @@ import { KieCircuitBreaker } from "../kie/circuit-breaker.js"
 import { KieClient, type KieTask } from "../kie/kie-client.js"
 import { findModel } from "../kie/models.js"
 import { KieSubmitter } from "../kie/kie-submitter.js"
-import { pollCadence } from "../kie/retry-schedules.js"
+import { callbackSafetyNetCadence, pollCadence } from "../kie/retry-schedules.js"
 import { recordDelivery, recordJobRefunded } from "../observability/metrics.js"
 import { CreditLedger } from "../storage/credit-ledger.js"
 import { JobRecord, JobRepo } from "../storage/job-repo.js"
@@ -177,7 +177,9 @@ export const makeJobDriver = Effect.gen(function*() {
           if (model === undefined) {
             return yield* decideRefund(job, { _tag: "KieOperatorError", reason: "ModelDisabled" }, `unknown model ${job.model}`)
           }
-          yield* show(job, progressTexts.submitting(langOf(job)), { force: true })
+          // No "uploading" edit: the progress message still says queued until the first poll
+          // says generating. Each edit is one of Telegram's 30 messages a second for the
+          // whole bot, and an edit that is stale a second later buys the user nothing.
           // "Generate again" sends the same photo: its KIE copy is reused while it is fresh.
           const now = yield* Clock.currentTimeMillis
           const earlierUpload = yield* repo.recentUploadOf(
@@ -230,30 +232,45 @@ export const makeJobDriver = Effect.gen(function*() {
           ? repo.transition(jobId, "submitting", "polling", {}, "task already created")
           : submit(job)
 
-      /** Polls on the backing-off cadence; a callback's wake-up cuts the wait short. */
+      /**
+       * Polls on the backing-off cadence; a callback's wake-up cuts the wait short. When KIE
+       * calls back, polling is only the safety net for a lost callback: the first poll waits
+       * for the callback's wake-up or a minute, whichever is first, and later ones are
+       * minutes apart (with 10,000 jobs in flight every second of interval is KIE traffic).
+       * At the deadline KIE is asked one last time, so a result that is ready is not refunded.
+       */
       const awaitTask = (job: JobRecord, taskId: string, deadline: number, submittedAt: number) =>
         Effect.gen(function*() {
+          const callbacksOn = Option.isSome(callbackAuth.callbackUrl(jobId))
           // The cadence's delays, stepped by hand: each wait may be cut short by a wake-up.
           const delays = Chunk.toReadonlyArray(
-            yield* Schedule.run(Schedule.delays(pollCadence), 0, Array.from({ length: 64 }, () => undefined))
+            yield* Schedule.run(
+              Schedule.delays(callbacksOn ? callbackSafetyNetCadence : pollCadence),
+              0,
+              Array.from({ length: 64 }, () => undefined)
+            )
           )
           for (let poll = 0;; poll++) {
             const now = yield* Clock.currentTimeMillis
-            if (now >= deadline) return { _tag: "Deadline" } as TaskOutcome
-            const task = yield* breaker.observe(kie.getTask(taskId, { createdAt: submittedAt })).pipe(
-              Effect.map((task): KieTask | undefined => task),
-              Effect.catchAll((error) =>
-                error._tag === "KieUserError"
-                  ? Effect.succeed<KieTask>({ _tag: "Failed", taskId, error })
-                  // A failed poll is not a failed task: the next poll (or the deadline) decides.
-                  : Effect.logWarning("polling KIE failed; will poll again", error).pipe(Effect.as(undefined))
+            const atDeadline = now >= deadline
+            // Right after createTask the answer is "waiting"; with callbacks nobody asks yet.
+            const task = callbacksOn && poll === 0 && !atDeadline
+              ? undefined
+              : yield* breaker.observe(kie.getTask(taskId, { createdAt: submittedAt })).pipe(
+                Effect.map((task): KieTask | undefined => task),
+                Effect.catchAll((error) =>
+                  error._tag === "KieUserError"
+                    ? Effect.succeed<KieTask>({ _tag: "Failed", taskId, error })
+                    // A failed poll is not a failed task: the next poll (or the deadline) decides.
+                    : Effect.logWarning("polling KIE failed; will poll again", error).pipe(Effect.as(undefined))
+                )
               )
-            )
             if (task?._tag === "Succeeded") {
               const resultUrl = task.resultUrls[0]
               if (resultUrl !== undefined) return { _tag: "Succeeded", resultUrl } as TaskOutcome
             }
             if (task?._tag === "Failed") return { _tag: "Failed", error: task.error } as TaskOutcome
+            if (atDeadline) return { _tag: "Deadline" } as TaskOutcome
             const elapsed = now - Number(job.created_at_ms ?? submittedAt)
             const lang = langOf(job)
             yield* show(
@@ -312,7 +329,8 @@ export const makeJobDriver = Effect.gen(function*() {
           const lang = langOf(job)
           if (job.video_message_id === null) {
             const resultUrl = job.result_url ?? ""
-            yield* show(job, progressTexts.sending(lang), { force: true })
+            // No "sending" edit: the upload_video chat action below shows that, at no cost to
+            // the bot's message budget.
             // Only for the caption: when the entity does not answer, the stored balance will do.
             const balance = yield* userOf(job).GetBalance().pipe(
               Effect.timeout(userEntityReplyTimeout),

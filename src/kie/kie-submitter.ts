@@ -4,16 +4,19 @@
  * schedule of its error class; polls are retried the same way and can open the breaker.
  */
 import { Duration, Effect } from "effect"
+import { AppConfig } from "../config.js"
 import type { KieError } from "../errors/kie-errors.js"
 import { KieCircuitBreaker } from "./circuit-breaker.js"
 import { type CreateTaskRequest, KieClient, type KieTask } from "./kie-client.js"
 import { KieRateLimiter } from "./rate-limiter.js"
-import { retryKie } from "./retry-schedules.js"
+import { retryKieFrom } from "./retry-schedules.js"
 
-export const makeKieSubmitter = Effect.gen(function*() {
+/** `retryBase` is the transient schedule's first wait (KIE_RETRY_BASE). */
+export const makeKieSubmitterWith = (options: { readonly retryBase: Duration.Duration }) => Effect.gen(function*() {
   const client = yield* KieClient
   const limiter = yield* KieRateLimiter
   const breaker = yield* KieCircuitBreaker
+  const retryKie = retryKieFrom(options.retryBase)
 
   /**
    * `onQueued` hears how long this request waits for its place under the rate limit;
@@ -48,6 +51,11 @@ export const makeKieSubmitter = Effect.gen(function*() {
 
   return { submit, poll, uploadFile: (file: { readonly bytes: Uint8Array; readonly mimeType: string }) => retryKie(client.uploadFile(file)) } as const
 })
+
+export const makeKieSubmitter = Effect.flatMap(
+  AppConfig,
+  (config) => makeKieSubmitterWith({ retryBase: Duration.millis(config.jobs.kieRetryBaseMs) })
+)
 
 export class KieSubmitter extends Effect.Service<KieSubmitter>()("app/KieSubmitter", {
   effect: makeKieSubmitter,

@@ -15,17 +15,22 @@ import { isTransient, isUnknown } from "./classify.js"
  * about five minutes, after which the job gives up and refunds.
  */
 export const transientBase = Duration.seconds(10)
-export const transientCap = Duration.minutes(2)
+export const transientCapFactor = 12
+export const transientCap = Duration.times(transientBase, transientCapFactor)
 export const transientRetries = 5
 export const transientJitter = { min: 1, max: 1.3 } as const
 
-export const transientRetry: Schedule.Schedule<Duration.Duration, KieError> = Schedule.exponential(transientBase, 2).pipe(
-  Schedule.modifyDelay((_, delay) => Duration.min(delay, transientCap)),
-  Schedule.jitteredWith(transientJitter),
-  Schedule.intersect(Schedule.recurs(transientRetries)),
-  Schedule.map(([delay]) => delay),
-  Schedule.whileInput(isTransient)
-)
+/** The transient schedule from another first wait (KIE_RETRY_BASE); the cap stays 12 times it. */
+export const transientRetryFrom = (base: Duration.Duration): Schedule.Schedule<Duration.Duration, KieError> =>
+  Schedule.exponential(base, 2).pipe(
+    Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.times(base, transientCapFactor))),
+    Schedule.jitteredWith(transientJitter),
+    Schedule.intersect(Schedule.recurs(transientRetries)),
+    Schedule.map(([delay]) => delay),
+    Schedule.whileInput(isTransient)
+  )
+
+export const transientRetry = transientRetryFrom(transientBase)
 
 /**
  * Unknown: two more tries, 5 s apart (KIE's 500s are sometimes validation, so more would
@@ -43,15 +48,28 @@ export const unknownRetry: Schedule.Schedule<number, KieError> = Schedule.spaced
  * Applies the right schedule to a KIE call by the class of its failure. The unknown
  * retry wraps the transient one, so a call sees at most (1 + 2) × (1 + 5) attempts.
  */
-export const retryKie = <A, R>(effect: Effect.Effect<A, KieError, R>): Effect.Effect<A, KieError, R> =>
-  effect.pipe(
-    Effect.retry(transientRetry),
-    Effect.retry(unknownRetry)
-  )
+export const retryKieFrom = (base: Duration.Duration) => {
+  const transient = transientRetryFrom(base)
+  return <A, R>(effect: Effect.Effect<A, KieError, R>): Effect.Effect<A, KieError, R> =>
+    effect.pipe(
+      Effect.retry(transient),
+      Effect.retry(unknownRetry)
+    )
+}
+
+export const retryKie = retryKieFrom(transientBase)
 
 /** The job's polling cadence: 5 s at first, growing to 30 s; the deadline is per model. */
 export const pollCadence: Schedule.Schedule<Duration.Duration> = Schedule.exponential("5 seconds", 1.5).pipe(
   Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(30)))
+)
+
+/**
+ * With callbacks on, polling only catches a lost callback: after 1 minute, then 2, 4, …
+ * up to every 5 minutes (the deadline still ends the wait, with one last poll).
+ */
+export const callbackSafetyNetCadence: Schedule.Schedule<Duration.Duration> = Schedule.exponential("1 minute", 2).pipe(
+  Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.minutes(5)))
 )
 
 /**

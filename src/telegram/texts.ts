@@ -28,7 +28,6 @@ export const progressTexts = {
     lang === "ru"
       ? "⏸ Генерация временно недоступна. Ваш кредит в безопасности: мы продолжим автоматически."
       : "⏸ Video generation is temporarily unavailable. Your credit is safe; we will continue automatically.",
-  submitting: (lang: Language) => lang === "ru" ? "📤 Загружаю фото…" : "📤 Uploading your photo…",
   generating: (lang: Language, elapsedMs: number) =>
     lang === "ru"
       ? `🎬 Создаю видео… прошло ${minutesSeconds(elapsedMs)}. Обычно это занимает несколько минут.`
@@ -37,7 +36,6 @@ export const progressTexts = {
     lang === "ru"
       ? `🎬 Создаю видео… прошло ${minutesSeconds(elapsedMs)}. Сегодня дольше обычного, но мы ждём.`
       : `🎬 Generating your video… ${minutesSeconds(elapsedMs)} elapsed. It is taking longer than usual; still on it.`,
-  sending: (lang: Language) => lang === "ru" ? "📨 Отправляю видео…" : "📨 Sending the video…",
   done: (lang: Language) => lang === "ru" ? "✅ Готово!" : "✅ Done!",
   ended: (lang: Language) => lang === "ru" ? "⚠️ Не получилось." : "⚠️ That did not work."
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Exit, Fiber, Layer, Random, Redacted, Schedule, TestClock } from "effect"
 import { KieCircuitBreaker, makeCircuitBreaker } from "../../src/kie/circuit-breaker.js"
 import { KieClient } from "../../src/kie/kie-client.js"
-import { makeKieSubmitter } from "../../src/kie/kie-submitter.js"
+import { makeKieSubmitterWith } from "../../src/kie/kie-submitter.js"
 import { kling26 } from "../../src/kie/models.js"
 import { type OperatorAlert, OperatorAlerts } from "../../src/kie/operator-alerts.js"
 import { KieRateLimiter, makeKieRateLimiter } from "../../src/kie/rate-limiter.js"
@@ -30,7 +30,7 @@ const submitterFor = (sim: KieSimulator, alerts: Array<OperatorAlert>) =>
       )
     ).pipe(Layer.provideMerge(base))
     const context = yield* Layer.build(services)
-    return yield* Effect.provide(makeKieSubmitter, context)
+    return yield* Effect.provide(makeKieSubmitterWith({ retryBase: transientBase }), context)
   })
 
 // Waits (in real time: the HTTP round trip is real) until the retry's sleep is registered.

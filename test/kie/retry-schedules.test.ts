@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Random, Ref, TestClock } from "effect"
 import { type KieError, KieOperatorError, KieTransientError, KieUnknownError } from "../../src/errors/kie-errors.js"
-import { retryKie, transientBase, transientJitter } from "../../src/kie/retry-schedules.js"
+import { retryKie, retryKieFrom, transientBase, transientJitter } from "../../src/kie/retry-schedules.js"
 
 const rateLimited = new KieTransientError({ reason: "RateLimited", operation: "createTask", code: 429 })
 
@@ -41,6 +41,26 @@ describe("retry schedules", () => {
       yield* TestClock.setTime(expected)
       expect(yield* Fiber.join(fiber)).toBe("task_ok")
       expect(yield* Ref.get(attempts)).toBe(4)
+    }))
+
+  it.effect("KIE_RETRY_BASE scales the whole schedule: 2 s gives 2, 4, 8, 16, 24 s (the cap, 12 × base) before jitter", () =>
+    Effect.gen(function*() {
+      const draws = Random.make(seed)
+      let expected = 0
+      for (const base of [2_000, 4_000, 8_000, 16_000, 24_000]) {
+        const r = yield* draws.next
+        expected = expected + (base * transientJitter.min * (1 - r) + base * transientJitter.max * r)
+      }
+      const { attempts, call } = yield* scripted([rateLimited, rateLimited, rateLimited, rateLimited, rateLimited])
+      const fiber = yield* retryKieFrom(Duration.seconds(2))(call).pipe(Effect.withRandom(Random.make(seed)), Effect.fork)
+
+      yield* TestClock.setTime(expected - 1)
+      expect(yield* Ref.get(attempts)).toBe(5)
+      expect(fiber.unsafePoll()).toBeNull()
+
+      yield* TestClock.setTime(expected)
+      expect(yield* Fiber.join(fiber)).toBe("task_ok")
+      expect(yield* Ref.get(attempts)).toBe(6)
     }))
 
   it.effect("an operator error is never retried", () =>

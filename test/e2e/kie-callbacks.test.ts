@@ -1,0 +1,74 @@
+/**
+ * With PUBLIC_URL set, KIE calls back when a task ends and polling is only the safety net
+ * for a lost callback (design.md, `polling`): a minute before the first poll, then minutes
+ * apart. These runs count what reached the KIE simulator, so a return to the fast polling
+ * cadence (12 polls for a 4-minute generation) fails them.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, TestClock } from "effect"
+import type { KieSimOptions } from "../../src/sim/kie/index.js"
+import {
+  eventually,
+  freePort,
+  inSystem,
+  photoBytes,
+  startSystemSimulators,
+  user,
+  videosTo,
+  webhookSystem
+} from "./support.js"
+
+const recordInfo = "GET /api/v1/jobs/recordInfo"
+
+const withCallbacks = (kie: KieSimOptions) =>
+  Effect.gen(function*() {
+    const port = yield* Effect.promise(freePort)
+    return yield* startSystemSimulators("sqlite", {
+      kie,
+      env: {
+        TELEGRAM_MODE: "webhook",
+        TELEGRAM_WEBHOOK_SECRET: "webhook-secret-for-tests",
+        PUBLIC_URL: `http://127.0.0.1:${port}`,
+        HTTP_PORT: String(port),
+        KIE_CALLBACK_SECRET: "callback-secret-for-tests"
+      }
+    })
+  })
+
+describe("KIE callbacks on (PUBLIC_URL set)", () => {
+  it.scoped("a 4-minute generation is polled at most 3 times, and the callback brings the video at once", () =>
+    Effect.gen(function*() {
+      const sims = yield* withCallbacks({ phases: { waitingMs: 10_000, queuingMs: 10_000, generatingMs: 220_000 } })
+      yield* inSystem(webhookSystem(sims), Effect.gen(function*() {
+        user(sims, 7401).sendPhoto(photoBytes, { caption: "the tide comes in" })
+        yield* eventually(sims, "task created", () => sims.kie.tasks().length === 1, "1 minute")
+        yield* eventually(sims, "KIE calls back", () => sims.kie.callbacks().length === 1, "5 minutes")
+        const calledBackAt = yield* TestClock.currentTimeMillis
+        yield* eventually(sims, "video", () => videosTo(sims.telegram, 7401).length === 1, "1 minute")
+        // The wait ended with the callback, not with the next safety poll (minutes away).
+        assert.isAtMost((yield* TestClock.currentTimeMillis) - calledBackAt, 5_000)
+        assert.strictEqual(sims.kie.callbacks()[0]!.status, 200)
+        // Safety polls at 1 and 3 minutes, and one after the callback's wake-up.
+        const polls = sims.kie.requestCounts().get(recordInfo) ?? 0
+        assert.isAtLeast(polls, 1)
+        assert.isAtMost(polls, 3)
+      }))
+    }), 120_000)
+
+  it.scoped("a lost callback: the safety-net poll a minute after createTask finds the video", () =>
+    Effect.gen(function*() {
+      const sims = yield* withCallbacks({ phases: { waitingMs: 2_000, queuingMs: 3_000, generatingMs: 20_000 } })
+      sims.kie.setFaults({ callbacks: "lose" })
+      yield* inSystem(webhookSystem(sims), Effect.gen(function*() {
+        user(sims, 7402).sendPhoto(photoBytes, { caption: "the wind rises" })
+        yield* eventually(sims, "task created", () => sims.kie.tasks().length === 1, "1 minute")
+        const createdAt = yield* TestClock.currentTimeMillis
+        yield* eventually(sims, "video", () => videosTo(sims.telegram, 7402).length === 1, "3 minutes")
+        const waited = (yield* TestClock.currentTimeMillis) - createdAt
+        // KIE finished after 25 s; nobody knew until the poll at one minute.
+        assert.isAtLeast(waited, 55_000)
+        assert.isAtMost(waited, 70_000)
+        assert.strictEqual(sims.kie.requestCounts().get(recordInfo), 1)
+      }))
+    }), 120_000)
+})
