@@ -213,7 +213,9 @@ export const startRunner = async (
 ): Promise<Runner> => {
   const httpPort = await freePort()
   const runnerPort = await freePort()
-  const child = spawnNode("runner", ["--import", "tsx", "src/main.ts"], {
+  // BENCH_RUNNER_NODE_OPTIONS, e.g. "--cpu-prof --cpu-prof-dir=bench/results/profiles": a profile of the runner.
+  const nodeOptions = (process.env.BENCH_RUNNER_NODE_OPTIONS ?? "").split(" ").filter((option) => option !== "")
+  const child = spawnNode("runner", [...nodeOptions, "--import", "tsx", "src/main.ts"], {
     NODE_ENV: "production",
     LOG_LEVEL: "Warning",
     HTTP_HOST: "127.0.0.1",

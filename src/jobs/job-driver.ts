@@ -23,7 +23,7 @@ import { KieCircuitBreaker } from "../kie/circuit-breaker.js"
 import { KieClient, type KieTask } from "../kie/kie-client.js"
 import { findModel } from "../kie/models.js"
 import { KieSubmitter } from "../kie/kie-submitter.js"
-import { callbackSafetyNetCadence, pollCadence } from "../kie/retry-schedules.js"
+import { callbackSafetyNetCadence, failedPollRetryAfter, lastPollRetry, pollCadence } from "../kie/retry-schedules.js"
 import { recordDelivery, recordJobRefunded } from "../observability/metrics.js"
 import { CreditLedger } from "../storage/credit-ledger.js"
 import { JobRecord, JobRepo } from "../storage/job-repo.js"
@@ -254,15 +254,23 @@ export const makeJobDriver = Effect.gen(function*() {
             const now = yield* Clock.currentTimeMillis
             const atDeadline = now >= deadline
             // Right after createTask the answer is "waiting"; with callbacks nobody asks yet.
+            let pollFailed = false
             const task = callbacksOn && poll === 0 && !atDeadline
               ? undefined
               : yield* breaker.observe(kie.getTask(taskId, { createdAt: submittedAt })).pipe(
+                // The last poll is the task's last chance: a transient blip must not refund it.
+                atDeadline ? Effect.retry(lastPollRetry) : (effect) => effect,
                 Effect.map((task): KieTask | undefined => task),
                 Effect.catchAll((error) =>
                   error._tag === "KieUserError"
                     ? Effect.succeed<KieTask>({ _tag: "Failed", taskId, error })
                     // A failed poll is not a failed task: the next poll (or the deadline) decides.
-                    : Effect.logWarning("polling KIE failed; will poll again", error).pipe(Effect.as(undefined))
+                    : Effect.logWarning("polling KIE failed; will poll again", error).pipe(
+                      Effect.zipRight(Effect.sync(() => {
+                        pollFailed = true
+                      })),
+                      Effect.as(undefined)
+                    )
                 )
               )
             if (task?._tag === "Succeeded") {
@@ -279,7 +287,12 @@ export const makeJobDriver = Effect.gen(function*() {
                 ? progressTexts.slow(lang, elapsed)
                 : progressTexts.generating(lang, elapsed)
             )
-            const delay = delays[Math.min(poll, delays.length - 1)] ?? Duration.seconds(30)
+            // After a failed poll the next one comes on the fast cadence: the task may well be
+            // done (a callback's wake-up often precedes it), and minutes of safety-net wait
+            // would make a KIE blip cost the user the video.
+            const delay = pollFailed
+              ? failedPollRetryAfter
+              : delays[Math.min(poll, delays.length - 1)] ?? Duration.seconds(30)
             const wait = Duration.min(delay, Duration.millis(Math.max(0, deadline - now)))
             yield* Effect.raceFirst(Effect.sleep(wait), Queue.take(wake))
           }

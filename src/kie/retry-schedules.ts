@@ -72,6 +72,16 @@ export const callbackSafetyNetCadence: Schedule.Schedule<Duration.Duration> = Sc
   Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.minutes(5)))
 )
 
+/** A poll that failed (5xx, timeout) is repeated this soon, whatever the cadence. */
+export const failedPollRetryAfter = Duration.seconds(5)
+
+/** The poll at the deadline: two more tries, 5 s apart, when KIE's answer is a transient error. */
+export const lastPollRetry: Schedule.Schedule<number, KieError> = Schedule.spaced("5 seconds").pipe(
+  Schedule.intersect(Schedule.recurs(2)),
+  Schedule.map(([n]) => n),
+  Schedule.whileInput(isTransient)
+)
+
 /**
  * While the circuit is open, KIE is probed (with the free credits call) 15 s after it
  * opened, then again after 15 s, 30 s, 60 s, … up to every 5 minutes, until it answers

@@ -5,8 +5,8 @@
  * cadence (12 polls for a 4-minute generation) fails them.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, TestClock } from "effect"
-import type { KieSimOptions } from "../../src/sim/kie/index.js"
+import { Effect, Option, TestClock } from "effect"
+import { type KieSimOptions, SimFaults } from "../../src/sim/kie/index.js"
 import {
   eventually,
   freePort,
@@ -52,6 +52,35 @@ describe("KIE callbacks on (PUBLIC_URL set)", () => {
         const polls = sims.kie.requestCounts().get(recordInfo) ?? 0
         assert.isAtLeast(polls, 1)
         assert.isAtMost(polls, 3)
+      }))
+    }), 120_000)
+
+  it.scoped("the poll after the callback fails (429): polled again 5 s later, not minutes later, and delivered", () =>
+    Effect.gen(function*() {
+      const sims = yield* withCallbacks({ phases: { waitingMs: 2_000, queuingMs: 3_000, generatingMs: 20_000 } })
+      sims.kie.setFaults({ recordInfo: [SimFaults.code(429, "Rate limited")] })
+      yield* inSystem(webhookSystem(sims), Effect.gen(function*() {
+        user(sims, 7403).sendPhoto(photoBytes, { caption: "the sun sets" })
+        yield* eventually(sims, "KIE calls back", () => sims.kie.callbacks().length === 1, "2 minutes")
+        const calledBackAt = yield* TestClock.currentTimeMillis
+        yield* eventually(sims, "video", () => videosTo(sims.telegram, 7403).length === 1, "2 minutes")
+        const waited = (yield* TestClock.currentTimeMillis) - calledBackAt
+        assert.isAtLeast(waited, 4_000)
+        assert.isAtMost(waited, 10_000)
+        assert.strictEqual(sims.kie.requestCounts().get(recordInfo), 2)
+      }))
+    }), 120_000)
+
+  it.scoped("a lost callback and a failing last poll at the deadline: asked again 5 s later, the video is delivered, not refunded", () =>
+    Effect.gen(function*() {
+      const sims = yield* withCallbacks({ phases: { waitingMs: 2_000, queuingMs: 3_000, generatingMs: 20_000 } })
+      sims.kie.setFaults({ callbacks: "lose", recordInfo: [SimFaults.code(429, "Rate limited")] })
+      // The deadline (40 s) comes before the first safety-net poll (60 s).
+      yield* inSystem(webhookSystem({ ...sims, settings: { ...sims.settings, jobs: { ...sims.settings.jobs, taskDeadlineMs: Option.some(40_000) } } }), Effect.gen(function*() {
+        user(sims, 7404).sendPhoto(photoBytes, { caption: "the moon rises" })
+        yield* eventually(sims, "video", () => videosTo(sims.telegram, 7404).length === 1, "3 minutes")
+        assert.strictEqual(sims.kie.requestCounts().get(recordInfo), 2)
+        assert.isFalse(sims.telegram.calls.all().some((c) => String(c.params.text ?? "").includes("That did not work")))
       }))
     }), 120_000)
 
