@@ -425,12 +425,29 @@ export const makeJobDriver = Effect.gen(function*() {
           if (yield* repo.transition(jobId, job.state, final, {}, failure._tag)) yield* recordJobRefunded(failure._tag)
         })
 
+      // The progress message goes out beside the KIE submission, not before it: under load
+      // Telegram's 30 messages/s is the narrowest budget, and a job waiting for its turn
+      // there need not wait to be submitted. The outcome's words wait for it, so that the
+      // video or the refund never comes before the "queued" message it answers.
+      let acknowledgement: Fiber.RuntimeFiber<JobRecord> | undefined
+      const acknowledge = (job: JobRecord) =>
+        Effect.gen(function*() {
+          if (job.progress_message_id !== null) return job
+          if (job.outcome === "refund" || job.state === "delivering") {
+            if (acknowledgement === undefined) return yield* ensureProgressMessage(job)
+            yield* Fiber.join(acknowledgement)
+            return Option.getOrElse(yield* repo.get(jobId), () => job)
+          }
+          if (acknowledgement === undefined) acknowledgement = yield* Effect.fork(ensureProgressMessage(job))
+          return job
+        })
+
       while (true) {
         const stored = yield* repo.get(jobId)
         if (Option.isNone(stored)) return
         if (["delivered", "refunded", "failed"].includes(stored.value.state)) return
         const step = Effect.gen(function*() {
-          const job = yield* ensureProgressMessage(stored.value)
+          const job = yield* acknowledge(stored.value)
           if (job.outcome === "refund") return yield* finishRefund(job)
           switch (job.state) {
             case "queued":

@@ -17,6 +17,25 @@ import {
 
 
 describe.each(dialects)("JobEntity on %s", (dialect) => {
+  it.scoped("KIE does not wait for Telegram: with the progress message held back by a 429, the task is created first, and the video still follows the progress message", () =>
+    Effect.gen(function*() {
+      const sims = yield* startSimulators(dialect, { kie: { phases: { waitingMs: 2_000, queuingMs: 3_000, generatingMs: 20_000 } } })
+      sims.telegram.injectFault({ kind: "retry_after", retryAfter: 120, method: "sendMessage", times: 1 })
+      yield* Effect.gen(function*() {
+        yield* TestClock.adjust(1)
+        const started = yield* sendPhotoAndStart(sims, 5003)
+        const acknowledged = () => sims.telegram.callsOf("sendMessage").some((call) => call.outcome.ok)
+        assert.isTrue(yield* advanceUntil(sims.kie, () => Effect.sync(() => sims.kie.tasks().length === 1), "30 seconds", "1 second"))
+        assert.isFalse(acknowledged())
+        // KIE finishes long before Telegram lets the progress message out; the video waits for it.
+        assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, "delivered"), "5 minutes"))
+        const successful = sims.telegram.calls.all().filter((call) => call.outcome.ok).map((call) => call.method)
+        assert.isBelow(successful.indexOf("sendMessage"), successful.indexOf("sendVideo"), successful.join(", "))
+        assert.strictEqual(sims.telegram.callsOf("sendVideo").length, 1)
+        assert.strictEqual(sims.kie.tasks().length, 1)
+      }).pipe(Effect.provide(jobRunnerLayer(sims.settings)))
+    }), 120_000)
+
   it.scoped("a 4-minute generation is delivered with its button, progress edits and the unit captured", () =>
     Effect.gen(function*() {
       const sims = yield* startSimulators(dialect)
