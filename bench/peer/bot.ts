@@ -54,7 +54,14 @@ const handle = async (update: PhotoUpdate) => {
   if (job === undefined) return
   // The BullMQ job id is the job's id: enqueueing twice adds it once.
   await submit.add("submit", { jobId: job }, { jobId: `job-${job}`, removeOnComplete, attempts: 5, backoff: { type: "exponential", delay: 2_000 } })
-  const status = await tg.send(() => tg.api.sendMessage(message.chat.id, "🎬 Got it! Your video is being generated…"))
+  // The acknowledgement is not awaited: under Telegram's 30 messages/s a batch of 100 would
+  // otherwise hold the next getUpdates back for 3 s (the product does the same since the
+  // runner sends its progress message beside the submission).
+  void acknowledge(job, message.chat.id).catch((error) => console.error("acknowledgement failed", error))
+}
+
+const acknowledge = async (job: string, chatId: number) => {
+  const status = await tg.send(() => tg.api.sendMessage(chatId, "🎬 Got it! Your video is being generated…"))
   await db.query(`UPDATE peer_jobs SET status_message_id = $2 WHERE id = $1`, [job, status.message_id])
 }
 
