@@ -55,8 +55,8 @@ const handle = async (update: PhotoUpdate) => {
   // The BullMQ job id is the job's id: enqueueing twice adds it once.
   await submit.add("submit", { jobId: job }, { jobId: `job-${job}`, removeOnComplete, attempts: 5, backoff: { type: "exponential", delay: 2_000 } })
   // The acknowledgement is not awaited: under Telegram's 30 messages/s a batch of 100 would
-  // otherwise hold the next getUpdates back for 3 s (the product does the same since the
-  // runner sends its progress message beside the submission).
+  // otherwise hold the next getUpdates back for 3 s. (Unlike the product, the peer's worker
+  // does not make the video wait for it.)
   void acknowledge(job, message.chat.id).catch((error) => console.error("acknowledgement failed", error))
 }
 

@@ -126,15 +126,23 @@ export const makeJobDriver = Effect.gen(function*() {
           ? Effect.succeed(job)
           : gateway.sendMessage(chatOf(job), progressTexts.queued(langOf(job), 0), { keyboard: cancelKeyboard(job) }).pipe(
             Effect.tap((messageId) => repo.update(jobId, { progress_message_id: messageId })),
+            Effect.tap((messageId) => Effect.sync(() => {
+              sentProgressMessageId = messageId
+            })),
             Effect.map((messageId) => new JobRecord({ ...job, progress_message_id: messageId })),
             // Without a progress message the job still runs; the outcome is sent anyway.
             Effect.catchAll((error) => Effect.logWarning("could not send the progress message", error).pipe(Effect.as(job)))
           )
 
+      // The progress message may go out while a step runs with a row read before it did.
+      let sentProgressMessageId: number | undefined
+      const progressMessageOf = (job: JobRecord) =>
+        job.progress_message_id !== null ? Number(job.progress_message_id) : sentProgressMessageId
+
       const show = (job: JobRecord, text: string, options?: { readonly force?: boolean }) =>
-        job.progress_message_id === null
+        progressMessageOf(job) === undefined
           ? Effect.void
-          : progress.show(chatOf(job), Number(job.progress_message_id), text, {
+          : progress.show(chatOf(job), progressMessageOf(job)!, text, {
             ...options,
             keyboard: job.kie_task_id === null && job.outcome === null && (job.state === "queued" || job.state === "submitting")
               ? cancelKeyboard(job)
@@ -250,12 +258,16 @@ export const makeJobDriver = Effect.gen(function*() {
               Array.from({ length: 64 }, () => undefined)
             )
           )
+          let failedPolls = 0
           for (let poll = 0;; poll++) {
             const now = yield* Clock.currentTimeMillis
             const atDeadline = now >= deadline
             // Right after createTask the answer is "waiting"; with callbacks nobody asks yet.
             let pollFailed = false
-            const task = callbacksOn && poll === 0 && !atDeadline
+            // Right after createTask the answer is "waiting"; with callbacks nobody asks yet.
+            // A task older than that (a driver restarted after a failover) is asked at once:
+            // its callback may have gone to the dead runner.
+            const task = callbacksOn && poll === 0 && !atDeadline && now - submittedAt < Duration.toMillis(delays[0] ?? Duration.zero)
               ? undefined
               : yield* breaker.observe(kie.getTask(taskId, { createdAt: submittedAt })).pipe(
                 // The last poll is the task's last chance: a transient blip must not refund it.
@@ -267,7 +279,8 @@ export const makeJobDriver = Effect.gen(function*() {
                     // A failed poll is not a failed task: the next poll (or the deadline) decides.
                     : Effect.logWarning("polling KIE failed; will poll again", error).pipe(
                       Effect.zipRight(Effect.sync(() => {
-                        pollFailed = true
+                        // An operator error (key, balance) is not fixed by asking sooner.
+                        pollFailed = error._tag !== "KieOperatorError"
                       })),
                       Effect.as(undefined)
                     )
@@ -290,9 +303,13 @@ export const makeJobDriver = Effect.gen(function*() {
             // After a failed poll the next one comes on the fast cadence: the task may well be
             // done (a callback's wake-up often precedes it), and minutes of safety-net wait
             // would make a KIE blip cost the user the video.
-            const delay = pollFailed
-              ? failedPollRetryAfter
-              : delays[Math.min(poll, delays.length - 1)] ?? Duration.seconds(30)
+            failedPolls = pollFailed ? failedPolls + 1 : 0
+            const cadence = delays[Math.min(poll, delays.length - 1)] ?? Duration.seconds(30)
+            // 5 s, 10 s, 20 s, … after consecutive failures, never slower than the cadence, so an
+            // outage of KIE does not turn 10,000 jobs into thousands of polls a second.
+            const delay = failedPolls > 0
+              ? Duration.min(cadence, Duration.times(failedPollRetryAfter, 2 ** (failedPolls - 1)))
+              : cadence
             const wait = Duration.min(delay, Duration.millis(Math.max(0, deadline - now)))
             yield* Effect.raceFirst(Effect.sleep(wait), Queue.take(wake))
           }
@@ -438,7 +455,8 @@ export const makeJobDriver = Effect.gen(function*() {
             yield* Fiber.join(acknowledgement)
             return Option.getOrElse(yield* repo.get(jobId), () => job)
           }
-          if (acknowledgement === undefined) acknowledgement = yield* Effect.fork(ensureProgressMessage(job))
+          // Scoped to this run: a driver that dies and starts over must not leave it behind.
+          if (acknowledgement === undefined) acknowledgement = yield* Effect.forkScoped(ensureProgressMessage(job))
           return job
         })
 
@@ -463,6 +481,7 @@ export const makeJobDriver = Effect.gen(function*() {
         yield* step.pipe(Effect.annotateLogs({ userId: Number(stored.value.user_id) }))
       }
     }).pipe(
+      Effect.scoped,
       Effect.orDie,
       Effect.annotateLogs({ jobId }),
       Effect.withSpan("JobDriver.run", { attributes: { jobId } })

@@ -20,7 +20,7 @@ describe.each(dialects)("JobEntity on %s", (dialect) => {
   it.scoped("KIE does not wait for Telegram: with the progress message held back by a 429, the task is created first, and the video still follows the progress message", () =>
     Effect.gen(function*() {
       const sims = yield* startSimulators(dialect, { kie: { phases: { waitingMs: 2_000, queuingMs: 3_000, generatingMs: 20_000 } } })
-      sims.telegram.injectFault({ kind: "retry_after", retryAfter: 120, method: "sendMessage", times: 1 })
+      sims.telegram.injectFault({ kind: "retry_after", retryAfter: 25, method: "sendMessage", times: 1 })
       yield* Effect.gen(function*() {
         yield* TestClock.adjust(1)
         const started = yield* sendPhotoAndStart(sims, 5003)
@@ -30,9 +30,28 @@ describe.each(dialects)("JobEntity on %s", (dialect) => {
         // KIE finishes long before Telegram lets the progress message out; the video waits for it.
         assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, "delivered"), "5 minutes"))
         const successful = sims.telegram.calls.all().filter((call) => call.outcome.ok).map((call) => call.method)
+        assert.isAtLeast(successful.indexOf("sendMessage"), 0, successful.join(", "))
         assert.isBelow(successful.indexOf("sendMessage"), successful.indexOf("sendVideo"), successful.join(", "))
         assert.strictEqual(sims.telegram.callsOf("sendVideo").length, 1)
         assert.strictEqual(sims.kie.tasks().length, 1)
+      }).pipe(Effect.provide(jobRunnerLayer(sims.settings)))
+    }), 120_000)
+
+  it.scoped("a progress message that goes out late, while the job polls, still gets its Generating edit before the video", () =>
+    Effect.gen(function*() {
+      const sims = yield* startSimulators(dialect)
+      sims.telegram.injectFault({ kind: "retry_after", retryAfter: 20, method: "sendMessage", times: 1 })
+      yield* Effect.gen(function*() {
+        yield* TestClock.adjust(1)
+        const started = yield* sendPhotoAndStart(sims, 5004)
+        assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, "delivered"), "6 minutes"))
+        const successful = sims.telegram.calls.all().filter((call) => call.outcome.ok)
+        const sent = successful.findIndex((call) => call.method === "sendMessage")
+        const generating = successful.findIndex((call) => call.method === "editMessageText" && String(call.params.text).includes("Generating"))
+        const video = successful.findIndex((call) => call.method === "sendVideo")
+        assert.isAtLeast(sent, 0)
+        assert.isAbove(generating, sent, successful.map((call) => call.method).join(", "))
+        assert.isBelow(generating, video, successful.map((call) => call.method).join(", "))
       }).pipe(Effect.provide(jobRunnerLayer(sims.settings)))
     }), 120_000)
 
