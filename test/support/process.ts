@@ -11,15 +11,28 @@ export interface StartedBot {
   readonly exited: Promise<number | null>
 }
 
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
+export const isFree = (port: number) =>
+  new Promise<boolean>((resolve) => {
     const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0))
-    })
+    server.once("error", () => resolve(false))
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)))
   })
+
+// Below Linux's ephemeral range (32768+): a port found free there can be handed to any
+// outgoing connection (a Postgres client of a parallel test, say) before the child process
+// binds it, which made a runner fail with EADDRINUSE in CI. Each test process starts at its
+// own offset and walks on, so two of them rarely probe the same port.
+let nextCandidate = 20_000 + (process.pid % 600) * 20
+
+/** A loopback port that is free now, for a child process to bind. */
+export const freePort = async (): Promise<number> => {
+  for (let attempt = 0; attempt < 2_000; attempt++) {
+    const port = nextCandidate
+    nextCandidate = nextCandidate + 1 >= 32_000 ? 20_000 : nextCandidate + 1
+    if (await isFree(port)) return port
+  }
+  throw new Error("no free port below 32000")
+}
 
 /** Environment of the child: only what the test sets, plus what Node itself needs. */
 export const startBot = (env: Record<string, string>): StartedBot => {
