@@ -34,6 +34,7 @@ import { makeProgress } from "./job-progress.js"
 import {
   chatActionInterval,
   deliveryRetry,
+  driverRestartDelay,
   generationAttempts,
   operatorWaitLimit,
   photoDownloadRetry,
@@ -99,10 +100,23 @@ export const makeJobDriver = Effect.gen(function*() {
       const userOf = (job: JobRecord) => users(String(job.user_id))
       // A settlement whose reply does not come (its message lost in a shard hand-over, seen
       // in the chaos runs) is sent again under a fresh key instead of waited for forever.
+      const isBusy = (error: unknown) =>
+        typeof error === "object" && error !== null && "_tag" in error &&
+        (error._tag === "AlreadyProcessingMessage" || error._tag === "MailboxFull")
       const settleWithUser = <A, E, R>(send: (attempt: number) => Effect.Effect<A, E, R>) =>
         Effect.gen(function*() {
           for (let attempt = 0;; attempt++) {
-            const reply = yield* Effect.timeoutOption(send(attempt), userEntityReplyTimeout)
+            const reply = yield* Effect.timeoutOption(send(attempt), userEntityReplyTimeout).pipe(
+              // The same key still in flight (sent by this job's driver before a crash or a
+              // hand-over) or a full mailbox: the next attempt, under a fresh key, after a
+              // pause. Dying on it restarted the driver at attempt 0, i.e. the same key again.
+              Effect.catchAll((error) =>
+                isBusy(error)
+                  ? Effect.logWarning("the user entity is busy with this settlement; settling again under a new key", error)
+                    .pipe(Effect.zipRight(Effect.sleep(driverRestartDelay)), Effect.as(Option.none<A>()))
+                  : Effect.fail(error)
+              )
+            )
             if (Option.isSome(reply)) return reply.value
             yield* Effect.logWarning("no reply from the user entity; settling again under a new key").pipe(
               Effect.annotateLogs({ attempt: attempt + 1 })
