@@ -12,7 +12,7 @@
  * A failure is first recorded as the job's decided outcome ("refund", with its class);
  * the refund, the user's message and the terminal state follow from that record.
  */
-import { Chunk, Clock, Duration, Effect, Either, Fiber, Option, Queue, Schedule } from "effect"
+import { Chunk, Clock, Duration, Effect, Either, Fiber, Option, Queue, Ref, Schedule } from "effect"
 import { UserEntity } from "../actors/user-entity.js"
 import { AppConfig } from "../config.js"
 import { type JobId, UserId } from "../domain/ids.js"
@@ -135,15 +135,30 @@ export const makeJobDriver = Effect.gen(function*() {
 
       // Until the job reaches KIE it can still be cancelled, so those steps keep the button.
       const cancelKeyboard = (job: JobRecord) => [[{ text: buttons.cancel(langOf(job)), callbackData: cancelCallbackData(jobId) }]]
+      // The acknowledgement is posted only while it still answers something: once the
+      // outcome is ready before it had its turn, the outcome is sent instead (see acknowledge).
+      const acknowledgementTurn = yield* Ref.make<"waiting" | "posting" | "overtaken">("waiting")
+      const stillWanted = Ref.modify(acknowledgementTurn, (turn) =>
+        turn === "overtaken" ? [false, turn] as const : [true, "posting"] as const)
+      const overtake = Ref.modify(acknowledgementTurn, (turn) =>
+        turn === "waiting" ? [true, "overtaken"] as const : [false, turn] as const)
       const ensureProgressMessage = (job: JobRecord) =>
         job.progress_message_id !== null
           ? Effect.succeed(job)
-          : gateway.sendMessage(chatOf(job), progressTexts.queued(langOf(job), 0), { keyboard: cancelKeyboard(job) }).pipe(
-            Effect.tap((messageId) => repo.update(jobId, { progress_message_id: messageId })),
-            Effect.tap((messageId) => Effect.sync(() => {
-              sentProgressMessageId = messageId
+          : gateway.sendProgressMessage(chatOf(job), progressTexts.queued(langOf(job), 0), {
+            keyboard: cancelKeyboard(job),
+            stillWanted
+          }).pipe(
+            Effect.flatMap(Option.match({
+              onNone: () => Effect.succeed(job),
+              onSome: (messageId) =>
+                repo.update(jobId, { progress_message_id: messageId }).pipe(
+                  Effect.zipRight(Effect.sync(() => {
+                    sentProgressMessageId = messageId
+                  })),
+                  Effect.as(new JobRecord({ ...job, progress_message_id: messageId }))
+                )
             })),
-            Effect.map((messageId) => new JobRecord({ ...job, progress_message_id: messageId })),
             // Without a progress message the job still runs; the outcome is sent anyway.
             Effect.catchAll((error) => Effect.logWarning("could not send the progress message", error).pipe(Effect.as(job)))
           )
@@ -458,14 +473,21 @@ export const makeJobDriver = Effect.gen(function*() {
 
       // The progress message goes out beside the KIE submission, not before it: under load
       // Telegram's 30 messages/s is the narrowest budget, and a job waiting for its turn
-      // there need not wait to be submitted. The outcome's words wait for it, so that the
-      // video or the refund never comes before the "queued" message it answers.
+      // there need not wait to be submitted. Progress messages wait behind videos and
+      // refunds for that budget, so the outcome may be ready first: an acknowledgement not
+      // yet posted is then dropped (the outcome answers the photo itself), and one being
+      // posted is waited for, so that the video never comes before the message it answers.
       let acknowledgement: Fiber.RuntimeFiber<JobRecord> | undefined
       const acknowledge = (job: JobRecord) =>
         Effect.gen(function*() {
           if (job.progress_message_id !== null) return job
           if (job.outcome === "refund" || job.state === "delivering") {
-            if (acknowledgement === undefined) return yield* ensureProgressMessage(job)
+            // A driver restarted at the outcome has nothing in flight and nothing to announce.
+            if (acknowledgement === undefined) return job
+            if (yield* overtake) {
+              yield* Fiber.interrupt(acknowledgement)
+              return job
+            }
             yield* Fiber.join(acknowledgement)
             return Option.getOrElse(yield* repo.get(jobId), () => job)
           }

@@ -24,7 +24,10 @@ export const makeProgress = (gateway: TelegramGatewayService) =>
         if (!options?.force && now - previous.at < Duration.toMillis(progressEditInterval)) return
         yield* Ref.set(last, { text, at: now })
         // An edit without a keyboard removes the one the message had (e.g. Cancel).
-        yield* gateway.editMessageText(chatId, messageId, text, { keyboard: options?.keyboard }).pipe(
+        yield* gateway.editMessageText(chatId, messageId, text, {
+          keyboard: options?.keyboard,
+          priority: "progress"
+        }).pipe(
           Effect.catchAll((error) => Effect.logDebug("progress edit skipped", error))
         )
       })

@@ -28,7 +28,7 @@ import {
   type TelegramGatewayService,
   type VideoDelivery
 } from "./gateway.js"
-import { makeOutgoingLimiter, type TelegramLimits } from "./outgoing-limits.js"
+import { makeOutgoingLimiter, type OutgoingPriority, type TelegramLimits } from "./outgoing-limits.js"
 import { telegramRetry } from "./retry-schedules.js"
 import { countTelegramCall } from "../observability/metrics.js"
 
@@ -212,23 +212,40 @@ export const makeTelegramGateway = (
     /**
      * One Bot API call with its retries. `chatId` is set for calls that post or edit a
      * message: each attempt, retries included, takes its place under the limits, since
-     * Telegram counts every attempt.
+     * Telegram counts every attempt. `stillWanted` is asked when the turn has come, before
+     * the attempt: None when the message is not wanted any more (it was never sent).
      */
-    const call = <A>(
+    const callIfWanted = <A>(
       method: string,
       chatId: number | undefined,
-      run: (signal: GrammySignal) => Promise<A>
-    ): Effect.Effect<A, TelegramError> => {
+      run: (signal: GrammySignal) => Promise<A>,
+      turn: { readonly priority: OutgoingPriority; readonly stillWanted: Effect.Effect<boolean> }
+    ): Effect.Effect<Option.Option<A>, TelegramError> => {
       const attempt = Effect.tryPromise({
         // Interrupting the fiber aborts the request.
         try: (signal) => run(signal as unknown as GrammySignal),
         catch: (error) => classifyFailure(method, error)
-      }).pipe(countTelegramCall(method))
-      return (chatId === undefined ? attempt : Effect.zipRight(limiter.acquire(chatId), attempt)).pipe(
+      }).pipe(countTelegramCall(method), Effect.map(Option.some))
+      const ifWanted = Effect.flatMap(turn.stillWanted, (wanted) => wanted ? attempt : Effect.succeedNone)
+      return (chatId === undefined ? ifWanted : Effect.zipRight(limiter.acquire(chatId, turn.priority), ifWanted)).pipe(
         Effect.tapError(logRetryable),
         Effect.retry(telegramRetry)
       )
     }
+
+    const always = Effect.succeed(true)
+    const call = <A>(
+      method: string,
+      chatId: number | undefined,
+      run: (signal: GrammySignal) => Promise<A>,
+      priority: OutgoingPriority = "normal"
+    ): Effect.Effect<A, TelegramError> =>
+      callIfWanted(method, chatId, run, { priority, stillWanted: always }).pipe(
+        Effect.flatMap(Option.match({
+          onNone: () => Effect.dieMessage(`${method}: a call that is always wanted was not made`),
+          onSome: Effect.succeed
+        }))
+      )
 
     const download = (method: string, url: () => string, limit: number) =>
       fetchBytes(method, url, limit, downloadTimeout).pipe(Effect.tapError(logRetryable), Effect.retry(telegramRetry))
@@ -239,11 +256,23 @@ export const makeTelegramGateway = (
         Effect.withSpan("TelegramGateway.sendMessage")
       )
 
+    const sendProgressMessage: TelegramGatewayService["sendProgressMessage"] = (chatId, text, options) =>
+      callIfWanted(
+        "sendMessage",
+        chatId,
+        (signal) => api.sendMessage(chatId, text, inlineKeyboard(options.keyboard), signal),
+        { priority: "progress", stillWanted: options.stillWanted }
+      ).pipe(
+        Effect.map(Option.map((message) => message.message_id)),
+        Effect.withSpan("TelegramGateway.sendProgressMessage")
+      )
+
     const editMessageText: TelegramGatewayService["editMessageText"] = (chatId, messageId, text, options) =>
       call(
         "editMessageText",
         chatId,
-        (signal) => api.editMessageText(chatId, messageId, text, inlineKeyboard(options?.keyboard), signal)
+        (signal) => api.editMessageText(chatId, messageId, text, inlineKeyboard(options?.keyboard), signal),
+        options?.priority
       ).pipe(
         Effect.asVoid,
         Effect.catchIf(isNotModified, () => Effect.void),
@@ -377,6 +406,7 @@ export const makeTelegramGateway = (
 
     return TelegramGateway.of({
       sendMessage,
+      sendProgressMessage,
       editMessageText,
       deleteMessage,
       sendChatAction,

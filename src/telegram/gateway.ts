@@ -2,8 +2,9 @@
  * The bot's outgoing side: everything the jobs and handlers send to Telegram goes through
  * this service, so limits, retry_after and error classification live in one place.
  */
-import { Context, type Effect } from "effect"
+import { Context, type Effect, type Option } from "effect"
 import type { TelegramError, TelegramPermanentError } from "../errors/telegram-errors.js"
+import type { OutgoingPriority } from "./outgoing-limits.js"
 
 export interface InlineButton {
   readonly text: string
@@ -54,12 +55,25 @@ export interface TelegramGatewayService {
     text: string,
     options?: { readonly keyboard?: InlineKeyboard | undefined }
   ) => Effect.Effect<number, TelegramError>
-  /** "message is not modified" counts as success. */
+  /**
+   * A job's progress message: it waits behind every other message for Telegram's shared
+   * budget (see outgoing-limits.ts), and `stillWanted` is asked when its turn has come,
+   * right before it is posted. None when it was no longer wanted, and so never sent.
+   */
+  readonly sendProgressMessage: (
+    chatId: number,
+    text: string,
+    options: { readonly keyboard?: InlineKeyboard | undefined; readonly stillWanted: Effect.Effect<boolean> }
+  ) => Effect.Effect<Option.Option<number>, TelegramError>
+  /** "message is not modified" counts as success; progress edits wait behind other messages. */
   readonly editMessageText: (
     chatId: number,
     messageId: number,
     text: string,
-    options?: { readonly keyboard?: InlineKeyboard | undefined }
+    options?: {
+      readonly keyboard?: InlineKeyboard | undefined
+      readonly priority?: OutgoingPriority | undefined
+    }
   ) => Effect.Effect<void, TelegramError>
   readonly deleteMessage: (chatId: number, messageId: number) => Effect.Effect<void, TelegramError>
   readonly sendChatAction: (chatId: number, action: "upload_video" | "typing") => Effect.Effect<void, TelegramError>

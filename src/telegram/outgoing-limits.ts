@@ -8,9 +8,17 @@
  * Order matters: the per-chat wait comes first and the global slot is taken only after it,
  * so a message held back by its chat does not reserve a global slot it will use later
  * (which would let slots pile up at one instant).
+ *
+ * Two priorities share the global budget. A "normal" message (a video, a refund, a reply)
+ * books the next free slot, however far ahead. A "progress" message (a job's progress
+ * message and its edits) takes a slot only when one is free now and nobody has booked
+ * ahead, so under load it waits behind every normal message instead of in front of them:
+ * 10,000 photos in a minute must not put 10,000 "queued" messages between the first video
+ * and its user. Each runner lets one progress message at a time ask the store, so a
+ * backlog of them costs one store request per wait, not one per message.
  */
 import { RateLimiter } from "@effect/experimental"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Option } from "effect"
 import { bucketFor } from "../kie/rate-limiter.js"
 
 export interface TelegramLimits {
@@ -28,9 +36,11 @@ export const defaultTelegramLimits: TelegramLimits = {
   globalPerSecond: 30
 }
 
+export type OutgoingPriority = "normal" | "progress"
+
 export interface OutgoingLimiter {
   /** Waits (on Effect's Clock) until a message to `chatId` may go out. */
-  readonly acquire: (chatId: number) => Effect.Effect<void>
+  readonly acquire: (chatId: number, priority?: OutgoingPriority) => Effect.Effect<void>
 }
 
 export const makeOutgoingLimiter = (options: {
@@ -50,32 +60,59 @@ export const makeOutgoingLimiter = (options: {
     // one-second span, not only in aligned windows (see src/kie/rate-limiter.ts).
     const global = bucketFor(limits.globalPerSecond, Duration.seconds(1))
 
-    const wait = (key: string, limit: number, step: Duration.Duration) => {
-      const request = {
-        key,
-        algorithm: "token-bucket",
-        onExceeded: "delay",
-        limit,
-        // The library refills `limit` tokens per `window`: one token per step.
-        window: Duration.times(step, limit)
-      } as const
-      return limiter.consume(request).pipe(
+    const request = (key: string, limit: number, step: Duration.Duration, onExceeded: "delay" | "fail") => ({
+      key,
+      algorithm: "token-bucket" as const,
+      onExceeded,
+      limit,
+      // The library refills `limit` tokens per `window`: one token per step.
+      window: Duration.times(step, limit)
+    })
+
+    const consume = (options: ReturnType<typeof request>) =>
+      limiter.consume(options).pipe(
         // Without the store there is no coordination across runners; a 429 that slips
         // through is still retried after retry_after.
-        Effect.catchAll((error) =>
-          Effect.logWarning("Telegram rate limiter store failed; limiting this runner only", error.message).pipe(
-            Effect.zipRight(local.consume(request)),
-            Effect.orElseSucceed(() => ({ delay: step }))
-          )
-        ),
+        Effect.catchIf(
+          (error) => error.reason === "StoreError",
+          (error) =>
+            Effect.logWarning("Telegram rate limiter store failed; limiting this runner only", error.message).pipe(
+              Effect.zipRight(local.consume(options))
+            )
+        )
+      )
+
+    /** Books the next slot and sleeps until it comes. */
+    const wait = (key: string, limit: number, step: Duration.Duration) =>
+      consume(request(key, limit, step, "delay")).pipe(
+        Effect.orElseSucceed(() => ({ delay: step })),
         Effect.flatMap(({ delay }) => Duration.isZero(delay) ? Effect.void : Effect.sleep(delay))
       )
-    }
+
+    /** Takes a slot only if one is free now; otherwise how long until one may be. */
+    const takeIfFree = (key: string, limit: number, step: Duration.Duration) =>
+      consume(request(key, limit, step, "fail")).pipe(
+        Effect.as(Option.none<Duration.Duration>()),
+        Effect.catchAll((error) => Effect.succeed(Option.some(error.reason === "Exceeded" ? error.retryAfter : step)))
+      )
+
+    const globalKey = `${prefix}global`
+    const progressTurn = yield* Effect.makeSemaphore(1)
+    const spareGlobalSlot = progressTurn.withPermits(1)(
+      Effect.gen(function*() {
+        while (true) {
+          const retryAfter = yield* takeIfFree(globalKey, global.burst, global.step)
+          if (Option.isNone(retryAfter)) return
+          // Normal messages booked ahead; the store says when the last of them is due.
+          yield* Effect.sleep(Duration.max(retryAfter.value, global.step))
+        }
+      })
+    )
 
     return {
-      acquire: (chatId) =>
+      acquire: (chatId, priority = "normal") =>
         wait(`${prefix}chat:${chatId}`, limits.perChatBurst, chatInterval).pipe(
-          Effect.zipRight(wait(`${prefix}global`, global.burst, global.step))
+          Effect.zipRight(priority === "normal" ? wait(globalKey, global.burst, global.step) : spareGlobalSlot)
         )
     }
   })

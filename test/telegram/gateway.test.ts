@@ -432,6 +432,73 @@ describe("TelegramGateway against the Bot API simulator", () => {
       })
     ), 30_000)
 
+  it.scoped("progress messages wait behind every other message for the global budget, and are skipped when no longer wanted", () =>
+    scenario((sim) =>
+      Effect.gen(function*() {
+        const limit = 5
+        const gateway = yield* gatewayFor(sim, { limits: { globalPerSecond: limit } })
+        const queuedUsers = Array.from({ length: 9 }, (_, i) => sim.createUser({ id: 7100 + i, first_name: `Q${i}` }))
+        const videoUsers = Array.from({ length: 4 }, (_, i) => sim.createUser({ id: 7000 + i, first_name: `V${i}` }))
+        const clock = callClock(sim)
+        let unwantedAsked = 0
+        // A backlog of progress messages first: they take the free slots, then wait.
+        const progress = yield* Effect.forEach(queuedUsers, (user, i) =>
+          Effect.fork(gateway.sendProgressMessage(user.id, "queued", {
+            // The last one's outcome overtook it while it waited.
+            stillWanted: Effect.sync(() => {
+              if (i < queuedUsers.length - 1) return true
+              unwantedAsked++
+              return false
+            })
+          })))
+        yield* eventually(
+          Effect.map(TestClock.sleeps(), (sleeps) => sleeps.length >= 1 && sim.callsOf("sendMessage").length >= 1)
+        )
+        const backlogStart = sim.calls.last
+        // Videos arriving behind that backlog still go out first.
+        const normal = yield* Effect.forEach(videoUsers, (user) => Effect.fork(gateway.sendMessage(user.id, "your video")))
+        const all: ReadonlyArray<Fiber.Fiber<unknown, unknown>> = [...progress, ...normal]
+        // Waiting progress messages block on the runner's progress turn (not a sleep), so
+        // time moves on once the simulator and the sleep queue have stayed still a while.
+        let quiet = 0
+        let before = ""
+        while (true) {
+          const exits = yield* Effect.forEach(all, Fiber.poll)
+          clock.atRest(yield* Clock.currentTimeMillis)
+          if (exits.every(Option.isSome)) break
+          const sleeps = Chunk.toReadonlyArray(yield* TestClock.sleeps())
+          const state = `${sim.calls.all().length}:${sleeps.join(",")}`
+          quiet = state === before ? quiet + 1 : 0
+          before = state
+          if (quiet >= 5 && sleeps.length > 0) {
+            yield* TestClock.setTime(Math.min(...sleeps))
+            quiet = 0
+          } else {
+            yield* realSleep(2)
+          }
+        }
+        const results = yield* Effect.forEach(progress, Fiber.join)
+        expect(results.slice(0, -1).every(Option.isSome)).toBe(true)
+        expect(results.at(-1)).toEqual(Option.none())
+        expect(unwantedAsked).toBe(1)
+
+        const sends = sim.callsOf("sendMessage")
+        const timesOf = (text: string) => sends.filter((c) => c.params.text === text).map((c) => clock.timeOf(c.seq))
+        const videoTimes = timesOf("your video")
+        const queuedTimes = timesOf("queued")
+        expect(videoTimes).toHaveLength(4)
+        // The unwanted one was never posted.
+        expect(queuedTimes).toHaveLength(8)
+        const laterQueued = sends.filter((c) => c.params.text === "queued" && c.seq > backlogStart)
+        expect(laterQueued.length).toBeGreaterThan(0)
+        expect(Math.min(...laterQueued.map((c) => clock.timeOf(c.seq)))).toBeGreaterThan(Math.max(...videoTimes))
+        const times = [...videoTimes, ...queuedTimes].sort((a, b) => a - b)
+        for (const from of times) {
+          expect(times.filter((t) => t >= from && t < from + 1_000).length).toBeLessThanOrEqual(limit)
+        }
+      })
+    ))
+
   it.scoped("no error or log line carries the bot token", () =>
     scenario((sim) =>
       Effect.gen(function*() {
