@@ -20,6 +20,7 @@
 import { RateLimiter } from "@effect/experimental"
 import { Duration, Effect, Option } from "effect"
 import { bucketFor } from "../kie/rate-limiter.js"
+import { makeFifoTurn } from "./fifo-turn.js"
 
 export interface TelegramLimits {
   /** Messages a chat may get at once before pacing starts. */
@@ -97,8 +98,8 @@ export const makeOutgoingLimiter = (options: {
       )
 
     const globalKey = `${prefix}global`
-    const progressTurn = yield* Effect.makeSemaphore(1)
-    const spareGlobalSlot = progressTurn.withPermits(1)(
+    const progressTurn = yield* makeFifoTurn
+    const spareGlobalSlot = progressTurn.withTurn(
       Effect.gen(function*() {
         while (true) {
           const retryAfter = yield* takeIfFree(globalKey, global.burst, global.step)
