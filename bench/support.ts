@@ -7,7 +7,7 @@
  */
 import { execSync, spawn, type ChildProcess } from "node:child_process"
 import { once } from "node:events"
-import { readFileSync, writeFileSync, mkdirSync } from "node:fs"
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { cpus, totalmem } from "node:os"
 import { Redis } from "ioredis"
@@ -234,6 +234,9 @@ export const startRunner = async (
     ...(typeof env === "function" ? env(httpPort) : env)
   })
   const runner = { ...child, httpPort }
+  // BENCH_RUNNER_LOG=/path: every line the runner prints, for a run that needs explaining.
+  const logFile = process.env.BENCH_RUNNER_LOG
+  if (logFile !== undefined && logFile !== "") child.onLine((line) => appendFileSync(logFile, `${line}\n`))
   const ready = await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, 120_000, 500)
   if (!ready) {
     await child.kill("SIGKILL")
