@@ -49,6 +49,10 @@ const rows = (kieLimitPerSecond: number): Array<Row> => [
   { name: "added latency KIE done → video p50 (s)", value: (o) => o.stagesMs["KIE done → video in chat"]!.p50 / 1000, digits: 2 },
   { name: "added latency KIE done → video p99 (s)", value: (o) => o.stagesMs["KIE done → video in chat"]!.p99 / 1000, digits: 2 },
   { name: "photo sent → queued p50 (s)", value: (o) => o.stagesMs["photo sent → queued"]!.p50 / 1000, digits: 1 },
+  { name: "users with a message back in the window", value: (o) => o.answered, digits: 0 },
+  // Of those users only: the others had nothing back when the window closed.
+  { name: "photo sent → first message p50 (s)", value: (o) => o.stagesMs["photo sent → first message in chat"]!.p50 / 1000, digits: 1 },
+  { name: "photo sent → first message p99 (s)", value: (o) => o.stagesMs["photo sent → first message in chat"]!.p99 / 1000, digits: 1 },
   { name: "Telegram calls per admitted job", value: (o) => o.telegramCallsPerJob * o.jobs / Math.max(1, o.admitted), digits: 2 },
   { name: "Telegram 429 answers", value: (o) => o.telegram429, digits: 0 },
   { name: "Postgres commits per second", value: (o) => o.postgres.commits / (o.workload.timeoutMs / 1000), digits: 0 },

@@ -29,9 +29,17 @@ const rows: Array<Row> = [
   { name: "jobs delivered", value: (o) => o.delivered, digits: 0 },
   { name: "jobs refunded", value: (o) => o.refunded, digits: 0 },
   { name: "jobs unfinished when the time ran out", value: (o) => o.unfinished, digits: 0 },
+  { name: "users with no message yet when the time ran out", value: (o) => o.jobs - o.answered, digits: 0 },
   { name: "wall time, first photo → last video (s)", value: (o) => o.wallSeconds },
   { name: "jobs/s completed", value: (o) => o.jobsPerSecond, digits: 2 },
-  ...["photo sent → queued", "queued → submitted", "submitted → KIE success", "KIE success → video in chat", "photo sent → video in chat"]
+  ...[
+    "photo sent → queued",
+    "queued → submitted",
+    "submitted → KIE success",
+    "KIE success → video in chat",
+    "photo sent → video in chat",
+    "photo sent → first message in chat"
+  ]
     .flatMap((stage): Array<Row> => [
       { name: `${stage} p50 (s)`, value: (o) => o.stagesMs[stage]!.p50 / 1000, digits: 2 },
       { name: `${stage} p99 (s)`, value: (o) => o.stagesMs[stage]!.p99 / 1000, digits: 2 }

@@ -54,6 +54,8 @@ export interface StageTimes {
   /** When KIE (the simulator) finished the task, whether or not anyone knew yet. */
   readonly kieDoneAt: number | undefined
   readonly videoAt: number | undefined
+  /** The first message or video the user got after the photo (an acknowledgement, or the outcome itself). */
+  readonly firstReplyAt: number | undefined
 }
 
 export interface Outcome {
@@ -64,6 +66,8 @@ export interface Outcome {
   readonly admitted: number
   readonly admittedPerSecond: number
   readonly delivered: number
+  /** Users who had any message or video back before the end. */
+  readonly answered: number
   readonly refunded: number
   readonly unfinished: number
   readonly wallSeconds: number
@@ -215,6 +219,12 @@ export const runScenario = async (system: System, workload: Workload, log: (line
       const chat = Number(call.params.chat_id)
       if (!videoAt.has(chat)) videoAt.set(chat, call.at)
     }
+    const firstReplyAt = new Map<number, number>()
+    for (const call of sims.telegram.calls.all()) {
+      if (!call.outcome.ok || (call.method !== "sendMessage" && call.method !== "sendVideo")) continue
+      const chat = Number(call.params.chat_id)
+      if (!firstReplyAt.has(chat)) firstReplyAt.set(chat, call.at)
+    }
     const times: Array<StageTimes> = rows.map((row) => ({
       userId: Number(row.user_id),
       sentAt: sentAt.get(Number(row.user_id)) ?? NaN,
@@ -222,7 +232,8 @@ export const runScenario = async (system: System, workload: Workload, log: (line
       submittedAt: row.submitted_ms === null ? undefined : Number(row.submitted_ms),
       kieSucceededAt: row.kie_succeeded_at_ms === null ? undefined : Number(row.kie_succeeded_at_ms),
       kieDoneAt: row.kie_task_id === null ? undefined : sims.kie.task(row.kie_task_id)?.completedAt,
-      videoAt: videoAt.get(Number(row.user_id))
+      videoAt: videoAt.get(Number(row.user_id)),
+      firstReplyAt: firstReplyAt.get(Number(row.user_id))
     }))
     const diff = (pick: (t: StageTimes) => [number | undefined, number | undefined]) =>
       times.flatMap((t) => {
@@ -235,7 +246,8 @@ export const runScenario = async (system: System, workload: Workload, log: (line
       "submitted → KIE success": stage(diff((t) => [t.submittedAt, t.kieSucceededAt])),
       "KIE success → video in chat": stage(diff((t) => [t.kieSucceededAt, t.videoAt])),
       "KIE done → video in chat": stage(diff((t) => [t.kieDoneAt, t.videoAt])),
-      "photo sent → video in chat": stage(diff((t) => [t.sentAt, t.videoAt]))
+      "photo sent → video in chat": stage(diff((t) => [t.sentAt, t.videoAt])),
+      "photo sent → first message in chat": stage(diff((t) => [t.sentAt, t.firstReplyAt]))
     }
     // A video in the chat counts, even if the job row had not yet moved to delivered when the window closed.
     const delivered = times.filter((t) => t.videoAt !== undefined).length
@@ -281,6 +293,7 @@ export const runScenario = async (system: System, workload: Workload, log: (line
       admitted: rows.length,
       admittedPerSecond: rows.length / Math.max(0.001, (Math.max(started, ...times.map((t) => t.queuedAt ?? 0)) - started) / 1000),
       delivered,
+      answered: times.filter((t) => t.firstReplyAt !== undefined).length,
       refunded,
       unfinished: workload.jobs - delivered - refunded,
       wallSeconds,
