@@ -9,7 +9,7 @@
 import { ClusterSchema, Entity } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
 import { SqlClient } from "@effect/sql"
-import { Clock, Context, Effect, Option, Ref, Schema } from "effect"
+import { Context, Effect, Option, Ref, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { Balance, ReservationSplit } from "../domain/balance.js"
 import { JobId, RequestKey, UserId } from "../domain/ids.js"
@@ -25,7 +25,7 @@ import {
 import { AppConfig } from "../config.js"
 import { recordJobStarted } from "../observability/metrics.js"
 import { CreditLedger } from "../storage/credit-ledger.js"
-import { JobRepo } from "../storage/job-repo.js"
+import { JobRepo, storedNow } from "../storage/job-repo.js"
 import { JobEntity } from "./job-entity.js"
 
 export const UserProfile = Schema.Struct({
@@ -286,7 +286,7 @@ export const UserEntityLive = UserEntity.toLayer(
             durationSeconds: payload.durationSeconds,
             photoFileId: payload.photo.fileId,
             language: payload.languageCode,
-            createdAtMs: yield* Clock.currentTimeMillis
+            createdAtMs: yield* storedNow
           })
           yield* recordJobStarted
           yield* Effect.logInfo("job reserved").pipe(Effect.annotateLogs({

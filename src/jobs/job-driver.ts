@@ -26,7 +26,7 @@ import { KieSubmitter } from "../kie/kie-submitter.js"
 import { callbackSafetyNetCadence, failedPollRetryAfter, lastPollRetry, pollCadence } from "../kie/retry-schedules.js"
 import { recordDelivery, recordJobRefunded } from "../observability/metrics.js"
 import { CreditLedger } from "../storage/credit-ledger.js"
-import { JobRecord, JobRepo } from "../storage/job-repo.js"
+import { JobRecord, JobRepo, storedNow } from "../storage/job-repo.js"
 import { TelegramGateway } from "../telegram/gateway.js"
 import { failureText, type JobFailure, retryHelps } from "../telegram/replies.js"
 import { balanceLine, buttons, languageOf, progressTexts, videoCaption, videoTooBig } from "../telegram/texts.js"
@@ -248,7 +248,7 @@ export const makeJobDriver = Effect.gen(function*() {
             // The deadline counts from the task's creation, not from the start of this step
             // (the photo's download, the upload and the rate limit's queue came before).
             onCreated: (taskId) =>
-              Clock.currentTimeMillis.pipe(
+              storedNow.pipe(
                 Effect.flatMap((createdAt) =>
                   repo.transition(jobId, "submitting", "polling", {
                     kie_task_id: taskId,
@@ -354,7 +354,7 @@ export const makeJobDriver = Effect.gen(function*() {
           const outcome = yield* awaitTask(job, taskId, deadline, submittedAt)
           switch (outcome._tag) {
             case "Succeeded": {
-              const now = yield* Clock.currentTimeMillis
+              const now = yield* storedNow
               return yield* repo.transition(jobId, "polling", "delivering", {
                 result_url: outcome.resultUrl,
                 kie_succeeded_at_ms: now
@@ -480,6 +480,10 @@ export const makeJobDriver = Effect.gen(function*() {
       let acknowledgement: Fiber.RuntimeFiber<JobRecord> | undefined
       const acknowledge = (job: JobRecord) =>
         Effect.gen(function*() {
+          if (job.outcome === "refund" || job.state === "delivering") {
+            // A "generating" update not yet posted would only come after the outcome.
+            yield* progress.dropPending
+          }
           if (job.progress_message_id !== null) return job
           if (job.outcome === "refund" || job.state === "delivering") {
             // A driver restarted at the outcome has nothing in flight and nothing to announce.

@@ -4,7 +4,7 @@
  * stale writer changes nothing.
  */
 import { SqlClient } from "@effect/sql"
-import { Effect, Option, Schema } from "effect"
+import { Clock, Effect, Option, Schema } from "effect"
 import type { JobId, UserId } from "../domain/ids.js"
 
 export const JobState = Schema.Literal(
@@ -78,6 +78,13 @@ export type JobChanges = {
 }
 
 const decodeRecord = Schema.decodeUnknown(JobRecord)
+
+/**
+ * Now, as the BIGINT `*_ms` columns store it. Effect's live clock reads whole milliseconds,
+ * but the TestClock stands at a sleeper's deadline, which a rate limiter's step (1000/27 ms)
+ * or a 1.5× backoff makes fractional, and Postgres refuses 246937.5 for a BIGINT.
+ */
+export const storedNow = Effect.map(Clock.currentTimeMillis, Math.floor)
 
 export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
   effect: Effect.gen(function*() {
