@@ -480,12 +480,11 @@ export const makeJobDriver = Effect.gen(function*() {
       let acknowledgement: Fiber.RuntimeFiber<JobRecord> | undefined
       const acknowledge = (job: JobRecord) =>
         Effect.gen(function*() {
-          if (job.outcome === "refund" || job.state === "delivering") {
-            // A "generating" update not yet posted would only come after the outcome.
-            yield* progress.dropPending
-          }
+          const outcomeReady = job.outcome === "refund" || job.state === "delivering"
+          // A "generating" update not yet posted would only come after the outcome.
+          if (outcomeReady) yield* progress.dropPending
           if (job.progress_message_id !== null) return job
-          if (job.outcome === "refund" || job.state === "delivering") {
+          if (outcomeReady) {
             // A driver restarted at the outcome has nothing in flight and nothing to announce.
             if (acknowledgement === undefined) return job
             if (yield* overtake) {
