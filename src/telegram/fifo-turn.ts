@@ -30,22 +30,26 @@ export const makeFifoTurn = Effect.sync((): FifoTurn => {
     Deferred.unsafeDone(next.value, Exit.void)
   })
 
-  const acquire = Effect.suspend(() => {
-    if (!held) {
-      held = true
-      return Effect.void
-    }
-    const turn = Deferred.unsafeMake<void>(FiberId.none)
-    line.add(turn)
-    return Deferred.await(turn).pipe(
-      // Still in line: leave it. Already handed the turn: pass it on, or the line stops.
-      Effect.onInterrupt(() => line.delete(turn) ? Effect.void : release)
-    )
-  })
-
   return {
+    // The bookkeeping runs uninterruptibly and only the waiting itself can be interrupted:
+    // an interruption landing between "the turn is mine" and "release is registered" would
+    // keep the turn for ever, and every later caller on this runner would wait behind it.
     withTurn: (effect) =>
-      Effect.uninterruptibleMask((restore) => Effect.zipRight(restore(acquire), Effect.ensuring(restore(effect), release))),
+      Effect.uninterruptibleMask((restore) =>
+        Effect.suspend(() => {
+          if (!held) {
+            held = true
+            return Effect.ensuring(restore(effect), release)
+          }
+          const turn = Deferred.unsafeMake<void>(FiberId.none)
+          line.add(turn)
+          return restore(Deferred.await(turn)).pipe(
+            // Still in line: leave it. Already handed the turn: pass it on, or the line stops.
+            Effect.onInterrupt(() => line.delete(turn) ? Effect.void : release),
+            Effect.zipRight(Effect.ensuring(restore(effect), release))
+          )
+        })
+      ),
     waiting: Effect.sync(() => line.size)
   }
 })
