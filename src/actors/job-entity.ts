@@ -9,11 +9,11 @@
  */
 import { ClusterSchema, Entity } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
-import { Cause, Effect, FiberHandle, Layer, Option, Queue, Schedule, Schema } from "effect"
+import { Clock, Duration, Effect, FiberHandle, Layer, Option, Queue, Ref, Schedule, Schema } from "effect"
 import { JobId, RequestKey, UserId } from "../domain/ids.js"
 import { KieCallbackSink } from "../kie/callback-sink.js"
-import { makeJobDriver } from "../jobs/job-driver.js"
-import { driverRestartDelay } from "../jobs/job-policy.js"
+import { type DriverPosition, isPatientPosition, makeJobDriver } from "../jobs/job-driver.js"
+import { driverRestartDelay, stuckDriverReportAfter } from "../jobs/job-policy.js"
 import { isTerminal, type JobRecord, JobRepo, JobState } from "../storage/job-repo.js"
 
 export const Start = Rpc.make("Start", {
@@ -59,13 +59,21 @@ export const JobEntityLive = JobEntity.toLayer(
 
     const wake = yield* Queue.sliding<void>(1)
     const driver = yield* FiberHandle.make<void, never>()
+    const position = yield* Ref.make<DriverPosition>({ what: "starting", since: yield* Clock.currentTimeMillis })
 
-    const run = drive(jobId, wake).pipe(
-      // A defect (the database went away, say) must not strand the job: log and start over.
-      Effect.tapErrorCause((cause) =>
-        Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("job driver died; restarting", cause)
+    const run = drive(jobId, wake, position).pipe(
+      // A driver that dies must not strand the job: log and start over. It dies of defects
+      // (the database went away, say) or of an interruption that is not its own (a reply or
+      // a joined fiber that was interrupted), so the retry looks at the whole cause. When
+      // the entity itself stops the driver, neither the log nor the retry runs: Effect skips
+      // failure handlers in a fiber that is being interrupted.
+      Effect.sandbox,
+      Effect.tapError((cause) =>
+        Effect.flatMap(Ref.get(position), (at) =>
+          Effect.logError("job driver died; restarting", cause).pipe(Effect.annotateLogs({ jobId, at: at.what })))
       ),
       Effect.retry(Schedule.spaced(driverRestartDelay)),
+      Effect.unsandbox,
       Effect.ensuring(keepAlive(false))
     )
 
@@ -73,6 +81,19 @@ export const JobEntityLive = JobEntity.toLayer(
       Effect.zipRight(FiberHandle.run(driver, run, { onlyIfMissing: true })),
       Effect.asVoid
     )
+
+    // The watchdog wakes jobs whose row has not changed for a while; most are polling a
+    // long generation. One whose live driver sits anywhere else for that long is stuck:
+    // say where, so that the place can be found (nothing else shows it).
+    const reportStuckDriver = (state: JobState) =>
+      Effect.gen(function*() {
+        const at = yield* Ref.get(position)
+        const stuckFor = (yield* Clock.currentTimeMillis) - at.since
+        if (isPatientPosition(at) || stuckFor < Duration.toMillis(stuckDriverReportAfter)) return
+        yield* Effect.logWarning("job driver has not moved").pipe(
+          Effect.annotateLogs({ jobId, state, at: at.what, stuckForSeconds: Math.round(stuckFor / 1000) })
+        )
+      })
 
     const current = yield* repo.stateOf(jobId)
     if (Option.isSome(current) && !isTerminal(current.value)) {
@@ -124,6 +145,7 @@ export const JobEntityLive = JobEntity.toLayer(
         Effect.gen(function*() {
           const state = yield* repo.stateOf(jobId)
           if (Option.isNone(state) || isTerminal(state.value)) return false
+          if (Option.isSome(FiberHandle.unsafeGet(driver))) yield* reportStuckDriver(state.value)
           yield* ensureRunning
           return true
         }).pipe(Effect.orDie)

@@ -83,6 +83,10 @@ export const StartJob = Rpc.make("StartJob", {
  * A settlement is keyed by its job, and by `attempt` when the job asks again because a reply
  * never came (a message lost in a shard hand-over): the ledger's unique (job, kind) keeps a
  * repeated settlement from moving money twice, so a fresh key is safe where waiting is not.
+ *
+ * Uninterruptible from the client: a job that stops waiting (its reply timeout, a restart)
+ * does not cancel a settlement it asked for. Cancelling it stored an interruption as the
+ * reply to its key, which the cluster hands back to whoever sends that key again.
  */
 const settlementKey = ({ attempt, jobId }: { readonly jobId: JobId; readonly attempt?: number | undefined }) =>
   attempt === undefined || attempt === 0 ? jobId : `${jobId}#${attempt}`
@@ -92,14 +96,14 @@ export const Capture = Rpc.make("Capture", {
   success: Balance,
   error: SettlementError,
   primaryKey: settlementKey
-}).annotate(ClusterSchema.Persisted, true)
+}).annotate(ClusterSchema.Persisted, true).annotate(ClusterSchema.Uninterruptible, "client")
 
 export const Refund = Rpc.make("Refund", {
   payload: { jobId: JobId, reason: Schema.String, attempt: Schema.optional(Schema.NonNegativeInt) },
   success: Balance,
   error: SettlementError,
   primaryKey: settlementKey
-}).annotate(ClusterSchema.Persisted, true)
+}).annotate(ClusterSchema.Persisted, true).annotate(ClusterSchema.Uninterruptible, "client")
 
 export const Grant = Rpc.make("Grant", {
   payload: { paymentId: Schema.String.pipe(Schema.minLength(1)), credits: PositiveUnits },

@@ -31,10 +31,10 @@ import { TelegramGateway } from "../telegram/gateway.js"
 import { failureText, type JobFailure, retryHelps } from "../telegram/replies.js"
 import { balanceLine, buttons, languageOf, progressTexts, videoCaption, videoTooBig } from "../telegram/texts.js"
 import { makeProgress } from "./job-progress.js"
+import { settleWithUser } from "./settle-with-user.js"
 import {
   chatActionInterval,
   deliveryRetry,
-  driverRestartDelay,
   generationAttempts,
   operatorWaitLimit,
   photoDownloadRetry,
@@ -77,6 +77,38 @@ type TaskOutcome =
   | { readonly _tag: "Failed"; readonly error: KieError }
   | { readonly _tag: "Deadline" }
 
+/**
+ * Where a driver is and since when (Clock millis). The entity reads it when the watchdog
+ * finds the job's row unchanged for long: a driver alive but stuck outside its wait for
+ * KIE is logged with the place it is stuck in.
+ */
+export interface DriverPosition {
+  readonly what:
+    | "starting"
+    | "reading the job"
+    | "dropping a pending progress edit"
+    | "interrupting the unposted acknowledgement"
+    | "waiting for the acknowledgement being posted"
+    | "waiting for KIE to reopen"
+    | "downloading the photo"
+    | "uploading the photo to KIE"
+    | "creating the KIE task"
+    | "polling KIE"
+    | "waiting for KIE"
+    | "asking the balance for the caption"
+    | "sending the video"
+    | "settling with the user entity"
+    | "settling with the user entity again"
+    | "showing the job done"
+    | "telling the user about the refund"
+  readonly since: number
+}
+
+/** Positions where a driver may rightly stay for minutes (a generation, a KIE pause). */
+export const isPatientPosition = (position: DriverPosition) =>
+  position.what === "waiting for KIE" || position.what === "waiting for KIE to reopen" ||
+  position.what === "creating the KIE task"
+
 export const makeJobDriver = Effect.gen(function*() {
   const repo = yield* JobRepo
   const gateway = yield* TelegramGateway
@@ -94,35 +126,16 @@ export const makeJobDriver = Effect.gen(function*() {
       onSome: (ms) => Duration.millis(ms)
     })
 
-  return (jobId: JobId, wake: Queue.Queue<void>) =>
+  return (jobId: JobId, wake: Queue.Queue<void>, position: Ref.Ref<DriverPosition>) =>
     Effect.gen(function*() {
+      // The same place again (a retry loop) keeps its first instant: a loop is not progress.
+      const at = (what: DriverPosition["what"]) =>
+        Effect.flatMap(Clock.currentTimeMillis, (since) =>
+          Ref.update(position, (current) => current.what === what ? current : { what, since }))
       const progress = yield* makeProgress(gateway)
       const userOf = (job: JobRecord) => users(String(job.user_id))
-      // A settlement whose reply does not come (its message lost in a shard hand-over, seen
-      // in the chaos runs) is sent again under a fresh key instead of waited for forever.
-      const isBusy = (error: unknown) =>
-        typeof error === "object" && error !== null && "_tag" in error &&
-        (error._tag === "AlreadyProcessingMessage" || error._tag === "MailboxFull")
-      const settleWithUser = <A, E, R>(send: (attempt: number) => Effect.Effect<A, E, R>) =>
-        Effect.gen(function*() {
-          for (let attempt = 0;; attempt++) {
-            const reply = yield* Effect.timeoutOption(send(attempt), userEntityReplyTimeout).pipe(
-              // The same key still in flight (sent by this job's driver before a crash or a
-              // hand-over) or a full mailbox: the next attempt, under a fresh key, after a
-              // pause. Dying on it restarted the driver at attempt 0, i.e. the same key again.
-              Effect.catchAll((error) =>
-                isBusy(error)
-                  ? Effect.logWarning("the user entity is busy with this settlement; settling again under a new key", error)
-                    .pipe(Effect.zipRight(Effect.sleep(driverRestartDelay)), Effect.as(Option.none<A>()))
-                  : Effect.fail(error)
-              )
-            )
-            if (Option.isSome(reply)) return reply.value
-            yield* Effect.logWarning("no reply from the user entity; settling again under a new key").pipe(
-              Effect.annotateLogs({ attempt: attempt + 1 })
-            )
-          }
-        })
+      const settle = <A, E, R>(send: (attempt: number) => Effect.Effect<A, E, R>) =>
+        settleWithUser(send, (attempt) => at(attempt === 0 ? "settling with the user entity" : "settling with the user entity again"))
       const chatOf = (job: JobRecord) => Number(job.chat_id)
       const langOf = (job: JobRecord) => languageOf(job.language)
 
@@ -182,6 +195,7 @@ export const makeJobDriver = Effect.gen(function*() {
       const stepQueued = (job: JobRecord) =>
         Effect.gen(function*() {
           if (yield* breaker.isOpen) {
+            yield* at("waiting for KIE to reopen")
             yield* show(job, progressTexts.paused(langOf(job)), { force: true })
             const now = yield* Clock.currentTimeMillis
             const waited = now - Number(job.created_at_ms ?? now)
@@ -228,10 +242,12 @@ export const makeJobDriver = Effect.gen(function*() {
           if (Option.isSome(earlierUpload)) {
             imageUrl = earlierUpload.value
           } else {
+            yield* at("downloading the photo")
             const photo = yield* gateway.downloadFile(job.photo_file_id).pipe(Effect.retry(photoDownloadRetry), Effect.either)
             if (photo._tag === "Left") {
               return yield* decideRefund(job, { _tag: "PhotoUnavailable", reason: photo.left.reason }, photo.left.message)
             }
+            yield* at("uploading the photo to KIE")
             const uploaded = yield* breaker.observe(submitter.uploadFile(photo.right)).pipe(Effect.either)
             if (uploaded._tag === "Left") return yield* submissionFailed(job, uploaded.left)
             imageUrl = uploaded.right.url
@@ -239,6 +255,7 @@ export const makeJobDriver = Effect.gen(function*() {
           }
           // The task id is saved in the same uninterruptible step as the createTask answer, so
           // a shutdown between the two cannot make the next owner create a second task.
+          yield* at("creating the KIE task")
           const created = yield* submitter.submit({
             model: model.slug,
             input: model.buildInput({ imageUrl, prompt: job.prompt, durationSeconds: job.duration_seconds }),
@@ -291,8 +308,8 @@ export const makeJobDriver = Effect.gen(function*() {
           for (let poll = 0;; poll++) {
             const now = yield* Clock.currentTimeMillis
             const atDeadline = now >= deadline
-            // Right after createTask the answer is "waiting"; with callbacks nobody asks yet.
             let pollFailed = false
+            yield* at("polling KIE")
             // Right after createTask the answer is "waiting"; with callbacks nobody asks yet.
             // A task older than that (a driver restarted after a failover) is asked at once:
             // its callback may have gone to the dead runner.
@@ -340,6 +357,7 @@ export const makeJobDriver = Effect.gen(function*() {
               ? Duration.min(cadence, Duration.times(failedPollRetryAfter, 2 ** (failedPolls - 1)))
               : cadence
             const wait = Duration.min(delay, Duration.millis(Math.max(0, deadline - now)))
+            yield* at("waiting for KIE")
             yield* Effect.raceFirst(Effect.sleep(wait), Queue.take(wake))
           }
         })
@@ -391,6 +409,7 @@ export const makeJobDriver = Effect.gen(function*() {
             // No "sending" edit: the upload_video chat action below shows that, at no cost to
             // the bot's message budget.
             // Only for the caption: when the entity does not answer, the stored balance will do.
+            yield* at("asking the balance for the caption")
             const balance = yield* userOf(job).GetBalance().pipe(
               Effect.timeout(userEntityReplyTimeout),
               Effect.catchAll(() => ledger.balanceOf(UserId.make(Number(job.user_id)))),
@@ -410,6 +429,7 @@ export const makeJobDriver = Effect.gen(function*() {
                 Effect.tap((delivery) => repo.update(jobId, { video_message_id: delivery.messageId }).pipe(Effect.orDie))
               )
             )
+            yield* at("sending the video")
             const sent = yield* sendOnce.pipe(Effect.retry(deliveryRetry), Effect.either, Effect.ensuring(Fiber.interrupt(action)))
             if (sent._tag === "Left") {
               return yield* decideRefund(job, { _tag: "DeliveryFailed", reason: sent.left.reason }, sent.left.message)
@@ -418,7 +438,7 @@ export const makeJobDriver = Effect.gen(function*() {
           // The ledger is the truth: a capture already written, whose reply a crash lost, is
           // not asked for again (the chaos test saw such a job wait in delivering for minutes).
           if (Option.isNone(yield* ledger.settlementOf(jobId).pipe(Effect.orDie))) {
-            const captured = yield* settleWithUser((attempt) => userOf(job).Capture({ jobId, attempt })).pipe(
+            const captured = yield* settle((attempt) => userOf(job).Capture({ jobId, attempt })).pipe(
               Effect.catchTags({
                 MailboxFull: Effect.die,
                 AlreadyProcessingMessage: Effect.die,
@@ -431,6 +451,7 @@ export const makeJobDriver = Effect.gen(function*() {
             }
           }
           if (yield* repo.transition(jobId, "delivering", "delivered")) yield* recordDelivery(job)
+          yield* at("showing the job done")
           yield* show(job, progressTexts.done(lang), { force: true })
         })
 
@@ -443,7 +464,7 @@ export const makeJobDriver = Effect.gen(function*() {
           const settled = yield* ledger.settlementOf(jobId).pipe(Effect.orDie)
           const refunded = Option.isSome(settled) && settled.value === "refund"
             ? Either.right(yield* ledger.balanceOf(UserId.make(Number(job.user_id))).pipe(Effect.orDie))
-            : yield* settleWithUser((attempt) => userOf(job).Refund({ jobId, reason: failure._tag, attempt })).pipe(
+            : yield* settle((attempt) => userOf(job).Refund({ jobId, reason: failure._tag, attempt })).pipe(
               Effect.catchTags({
                 MailboxFull: Effect.die,
                 AlreadyProcessingMessage: Effect.die,
@@ -458,6 +479,7 @@ export const makeJobDriver = Effect.gen(function*() {
           if (final === "failed") yield* Effect.logError("job ended without a refund", refunded)
           const blocked = failure._tag === "DeliveryFailed" && failure.reason === "BlockedByUser"
           if (!blocked) {
+            yield* at("telling the user about the refund")
             yield* show(job, progressTexts.ended(lang), { force: true })
             const keyboard = retryHelps(failure)
               ? [[{ text: buttons.tryAgain(lang), callbackData: againCallbackData(jobId) }]]
@@ -482,15 +504,17 @@ export const makeJobDriver = Effect.gen(function*() {
         Effect.gen(function*() {
           const outcomeReady = job.outcome === "refund" || job.state === "delivering"
           // A "generating" update not yet posted would only come after the outcome.
-          if (outcomeReady) yield* progress.dropPending
+          if (outcomeReady) yield* at("dropping a pending progress edit").pipe(Effect.zipRight(progress.dropPending))
           if (job.progress_message_id !== null) return job
           if (outcomeReady) {
             // A driver restarted at the outcome has nothing in flight and nothing to announce.
             if (acknowledgement === undefined) return job
             if (yield* overtake) {
+              yield* at("interrupting the unposted acknowledgement")
               yield* Fiber.interrupt(acknowledgement)
               return job
             }
+            yield* at("waiting for the acknowledgement being posted")
             yield* Fiber.join(acknowledgement)
             return Option.getOrElse(yield* repo.get(jobId), () => job)
           }
@@ -500,6 +524,7 @@ export const makeJobDriver = Effect.gen(function*() {
         })
 
       while (true) {
+        yield* at("reading the job")
         const stored = yield* repo.get(jobId)
         if (Option.isNone(stored)) return
         if (["delivered", "refunded", "failed"].includes(stored.value.state)) return

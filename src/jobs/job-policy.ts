@@ -43,3 +43,10 @@ export const driverRestartDelay = Duration.seconds(5)
 
 /** How long the driver waits for the user entity's reply (balance, capture, refund) before asking again. */
 export const userEntityReplyTimeout = Duration.minutes(1)
+
+/**
+ * A live driver that has not moved for this long, anywhere but in a wait for KIE, is
+ * reported when the watchdog wakes its job (a video upload with all its retries stays
+ * well under it).
+ */
+export const stuckDriverReportAfter = Duration.minutes(2)

@@ -23,7 +23,7 @@ const watch = Effect.gen(function*() {
   const resume = (jobId: Parameters<typeof jobs>[0]) =>
     jobs(jobId).Resume().pipe(
       Effect.timeout(Duration.seconds(30)),
-      Effect.catchAllCause((cause) => Effect.logDebug("could not wake a stalled job; next pass retries", cause).pipe(Effect.as(false))),
+      Effect.catchAllCause((cause) => Effect.logWarning("could not wake a stalled job; next pass retries", cause).pipe(Effect.as(false))),
       Effect.annotateLogs({ jobId })
     )
 

@@ -5,13 +5,15 @@ import { SimFaults } from "../../src/sim/kie/index.js"
 import type { JobState } from "../../src/storage/job-repo.js"
 import { dialects } from "../support/database.js"
 import {
+  advance,
   advanceUntil,
   inRunner,
   quickGeneration,
   reaches,
   sendPhotoAndStart,
   type Simulators,
-  startSimulators
+  startSimulators,
+  stateOf
 } from "../support/job-harness.js"
 
 
@@ -62,6 +64,38 @@ describe.each(dialects)("JobEntity restarts on %s", (dialect) => {
       (sims) => sims.telegram.injectFault({ kind: "server_error", method: "sendVideo" }),
       (sims) => sims.telegram.faults.clear()
     ), 120_000)
+})
+
+describe.each(dialects)("JobEntity driver defects on %s", (dialect) => {
+  // The driver dies on a defect when the database goes away under it. It must start over by
+  // itself after driverRestartDelay: the watchdog is an hour away here, so only the
+  // entity's own restart can finish the job.
+  it.scoped("a driver that dies while its writes are refused starts over by itself and delivers once", () =>
+    Effect.gen(function*() {
+      const sims = yield* startSimulators(dialect, { ...quickGeneration, env: { JOB_WATCHDOG_INTERVAL: "60m" } })
+      yield* inRunner(sims, Effect.gen(function*() {
+        const started = yield* sendPhotoAndStart(sims, 7201)
+        assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, "polling"), "3 minutes", "1 second"))
+        const sql = yield* SqlClient.SqlClient
+        // Every write to the job's row fails, as when the database goes away under the driver.
+        yield* sql.onDialectOrElse({
+          pg: () =>
+            sql`CREATE FUNCTION refuse_job_writes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'unreachable'; END $$`.pipe(
+              Effect.zipRight(sql`CREATE TRIGGER refuse_job_writes BEFORE UPDATE ON jobs FOR EACH ROW EXECUTE FUNCTION refuse_job_writes()`)
+            ),
+          orElse: () => sql`CREATE TRIGGER refuse_job_writes BEFORE UPDATE ON jobs BEGIN SELECT RAISE(ABORT, 'unreachable'); END`
+        })
+        // The task finishes meanwhile: the driver's poll sees it and its write fails.
+        yield* advance(sims.kie, "2 minutes", "1 second")
+        assert.strictEqual(yield* stateOf(started.jobId), "polling")
+        yield* sql`DROP TRIGGER refuse_job_writes${sql.onDialectOrElse({ pg: () => sql` ON jobs`, orElse: () => sql`` })}`
+        assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, "delivered"), "1 minute", "1 second"))
+        const kinds = yield* sql<{ kind: string }>`SELECT kind FROM credit_ledger WHERE job_id = ${started.jobId} ORDER BY id`
+        assert.deepStrictEqual(kinds.map((row) => row.kind), ["reserve", "capture"])
+      }))
+      assert.strictEqual(sims.kie.tasks().length, 1, "one KIE task")
+      assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1, "one video")
+    }), 120_000)
 })
 
 describe("secrets stay in the process", () => {

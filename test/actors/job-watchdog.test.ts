@@ -7,7 +7,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Logger, LogLevel } from "effect"
 import { KeepAliveRpc } from "@effect/cluster/Entity"
 import { dialects } from "../support/database.js"
 import {
@@ -49,6 +49,34 @@ describe.each(dialects)("job watchdog on %s", (dialect) => {
         assert.deepStrictEqual(kinds.map((row) => row.kind), ["reserve", "capture"])
       }))
       assert.strictEqual(sims.kie.tasks().length, 1, "one KIE task")
+      assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1, "one video")
+    }), 120_000)
+
+  it.scoped("reports a live driver that has not moved, with the place it sits in", () =>
+    Effect.gen(function*() {
+      const sims = yield* startSimulators(dialect, {
+        ...quickGeneration,
+        env: { JOB_WATCHDOG_INTERVAL: "30s", JOB_STALE_AFTER: "10m" }
+      })
+      const lines: Array<string> = []
+      const capture = Logger.replace(Logger.defaultLogger, Logger.map(Logger.logfmtLogger, (line) => lines.push(line)))
+      // Telegram takes its time over the video (real seconds, while minutes pass on the TestClock).
+      sims.telegram.injectFault({ kind: "delay", ms: 15_000, method: "sendVideo", times: 1 })
+      yield* inRunner(sims, Effect.gen(function*() {
+        const started = yield* sendPhotoAndStart(sims, 7302)
+        assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, "delivering"), "3 minutes", "1 second"))
+        const sql = yield* SqlClient.SqlClient
+        const old = sql.onDialectOrElse({ pg: () => sql`TIMESTAMPTZ '2000-01-01 00:00:00+00'`, orElse: () => sql`'2000-01-01 00:00:00'` })
+        yield* sql`UPDATE jobs SET updated_at = ${old} WHERE id = ${started.jobId}`
+        // Two minutes at "sending the video", then the watchdog's next pass reports it.
+        const reported = () => Effect.sync(() => lines.some((line) => line.includes("job driver has not moved")))
+        assert.isTrue(yield* advanceUntil(sims.kie, reported, "4 minutes", "10 seconds"), "no report")
+        const reports = lines.filter((line) => line.includes("job driver has not moved"))
+        assert.include(reports[0]!, "sending the video")
+        assert.include(reports[0]!, started.jobId)
+        // The report changes nothing: the video goes out once and the job ends.
+        assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, "delivered"), "10 minutes", "1 second"))
+      })).pipe(Effect.provide(capture), Logger.withMinimumLogLevel(LogLevel.Info))
       assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1, "one video")
     }), 120_000)
 })

@@ -180,6 +180,14 @@ describe(`chaos: ${JOBS} jobs, KIE and Bot API faults, a runner killed and repla
         [TERMINAL]
       )
       unfinished = `${error.message}; unfinished (first 30): ${JSON.stringify(stuck)}`
+      // What the runners said about those jobs (the driver reports where it is stuck).
+      const ids = stuck.map((job) => String(job.id))
+      const lines = cluster.runners.flatMap((runner) =>
+        // One entry per log record: the message line and its indented annotations.
+        runner.output().split(/\n(?=\[)/).filter((entry) => ids.some((id) => entry.includes(id)))
+          .map((entry) => `${runner.name}: ${entry.replace(/\n\s+/g, " | ")}`)
+      )
+      unfinished += `\n[chaos] runner log records about them (last 40):\n${lines.slice(-40).join("\n")}`
     })
     const drainMs = Date.now() - start
     clearInterval(ticker)
