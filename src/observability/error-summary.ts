@@ -5,7 +5,7 @@
  * GrammyError the request payload, a BotError the update's context with the API client);
  * the logger's redactor hides the secrets in them, this keeps out the rest.
  */
-import { Effect, type LogLevel } from "effect"
+import { Cause, Effect, type LogLevel } from "effect"
 
 /** How many wrapped errors are followed (Effect's UnknownException → BotError → …). */
 const depth = 4
@@ -18,11 +18,20 @@ const classOf = (error: object): string => {
   return error.constructor?.name ?? "Object"
 }
 
-/** grammY keeps the error it wraps in `error` (so does Effect's UnknownException); others in `cause`. */
+/**
+ * grammY keeps the error it wraps in `error` (so does Effect's UnknownException), the bot's
+ * bridge an Effect's cause in `effectCause` (src/telegram/bot.ts); others use `cause`.
+ */
 const wrappedBy = (error: object): unknown => {
+  const effectCause = (error as { effectCause?: unknown }).effectCause
+  if (Cause.isCause(effectCause)) return Cause.squash(effectCause)
   const inner = (error as { error?: unknown }).error
   return typeof inner === "object" && inner !== null ? inner : (error as { cause?: unknown }).cause
 }
+
+/** Wrappers whose message only repeats the wrapped error's. */
+const isMereWrapper = (error: object, inner: unknown) =>
+  inner !== undefined && (classOf(error) === "UnknownException" || "effectCause" in error)
 
 /** "HttpError: Network request for 'getMe' failed!; caused by FetchError: request to … failed, reason: …" */
 export const errorSummary = (error: unknown): string => {
@@ -36,10 +45,9 @@ export const errorSummary = (error: unknown): string => {
       break
     }
     const inner = wrappedBy(current)
-    const message = (current as { message?: unknown }).message
-    // Effect's own wrapper says nothing the wrapped error does not.
-    const mere = classOf(current) === "UnknownException" && inner !== undefined
-    if (!mere) parts.push(typeof message === "string" && message !== "" ? `${classOf(current)}: ${message}` : classOf(current))
+    // The first line: some messages go on with a rendered cause and its stack trace.
+    const message = String((current as { message?: unknown }).message ?? "").split("\n")[0]!.trim()
+    if (!isMereWrapper(current, inner)) parts.push(message === "" ? classOf(current) : `${classOf(current)}: ${message}`)
     current = inner
   }
   return parts.join("; caused by ")

@@ -23,7 +23,7 @@ const clockTime = (date: Date) =>
   }`
 
 const shown = (value: unknown) =>
-  typeof value === "string" ? value : inspect(Inspectable.redact(value), { depth: 4, breakLength: 120 })
+  typeof value === "string" ? value : inspect(Inspectable.redact(value), { breakLength: 120 })
 
 const indented = (text: string) => text.split("\n").map((line) => `  ${line}`).join("\n")
 

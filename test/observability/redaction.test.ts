@@ -1,3 +1,4 @@
+import { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Layer, LogLevel, Option, Redacted } from "effect"
 import { Api, BotError, GrammyError, HttpError } from "grammy"
@@ -12,6 +13,7 @@ import {
   SecretRedactor,
   secretValuesIn
 } from "../../src/observability/redaction.js"
+import { EffectFailure } from "../../src/telegram/bot.js"
 
 const TOKEN = "7001234567:AAHsecretPartOfTheToken_x-9"
 const TOKEN_SECRET = "AAHsecretPartOfTheToken_x-9"
@@ -111,6 +113,11 @@ describe("redaction", () => {
         `BotError: HttpError in middleware: Network request for 'getMe' failed!; caused by HttpError: Network request for 'getMe' failed!; caused by FetchError: request to http://127.0.0.1:1/bot${TOKEN}/getMe failed, reason: connect ECONNREFUSED 127.0.0.1:1`
       )
       assert.strictEqual(errorSummary(refusedWebhook), "GrammyError: Call to 'setWebhook' failed! (400: Bad Request: bad webhook)")
+      const refusedWrite = new SqlError({ message: "Failed to execute statement", cause: new Error("writes refused") })
+      assert.strictEqual(
+        errorSummary(new BotError(new EffectFailure(Cause.fail(refusedWrite)), {} as never)),
+        "BotError: Error in middleware: SqlError: Failed to execute statement; caused by SqlError: Failed to execute statement; caused by Error: writes refused"
+      )
       const unknown = yield* Effect.flip(Effect.tryPromise(() => Promise.reject(httpError)))
       assert.match(errorSummary(unknown), /^HttpError: .*; caused by FetchError: .*ECONNREFUSED/)
       const lines = yield* printed("production", logFailure(LogLevel.Error, "setWebhook failed; retrying", refusedWebhook))
