@@ -5,7 +5,8 @@
  * One process per mode, each taken through several faults:
  * - production, polling, Postgres and Redis with passwords: deleteWebhook and getUpdates
  *   refused (Telegram's port closed), then getUpdates, getMe and sendMessage reset; a user
- *   whose first write the database refuses; a Node warning; Redis killed;
+ *   whose first write the database refuses; a Node warning; Redis killed; an uncaught
+ *   exception that ends the process;
  * - development, webhook, SQLite: setWebhook and getMe refused, then setWebhook answered
  *   400 (its payload holds secret_token), getMe and sendMessage reset; the refused write;
  *   sendMessage refused.
@@ -191,14 +192,15 @@ describe("what the process prints", { timeout: 120_000 }, () => {
       await expectPrinted(bot, /DeprecationWarning: Calling client\.query\(\)/)
       redis.server.kill("SIGKILL")
       await expectPrinted(bot, /\[ioredis\] Unhandled error event/)
-      await stop(bot.child, bot.exited)
+      bot.child.kill("SIGUSR2")
+      expect(await bot.exited, "an uncaught exception ends the process as Node would").toBe(1)
 
       const output = bot.output()
       expectNoSecret(output, secretsOf([REDIS_PASSWORD, databaseUrl.password]))
       const lines = output.split("\n").filter((line) => line !== "")
       const events = lines.map((line) => {
         try {
-          return JSON.parse(line) as { message: unknown; logLevel: string; annotations: Record<string, unknown> }
+          return JSON.parse(line) as { message: unknown; logLevel: string; annotations: Record<string, unknown>; cause?: string }
         } catch {
           return expect.fail(`not a JSON line: ${line}`)
         }
@@ -208,6 +210,7 @@ describe("what the process prints", { timeout: 120_000 }, () => {
       expect(withMessage("Telegram call failed").some((event) => event.annotations.method === "sendMessage")).toBe(true)
       expect(withMessage("DeprecationWarning")[0]).toMatchObject({ logLevel: "WARN", annotations: { code: "TEST_PG_DEPRECATION" } })
       expect(withMessage("[ioredis]")[0]).toMatchObject({ logLevel: "WARN", annotations: { stream: "stderr" } })
+      expect(withMessage("uncaught exception")[0]).toMatchObject({ logLevel: "FATAL", cause: expect.stringContaining("<redacted>") })
     } finally {
       if (bot !== undefined && bot.child.exitCode === null) await stop(bot.child, bot.exited)
       redis.server.kill("SIGKILL")
