@@ -13,7 +13,7 @@ export const redactedMark = "<redacted>"
 
 /**
  * Values shorter than this are not replaced: they would blank ordinary words out of every
- * line, and a secret that short is no secret (docs/operations.md says so).
+ * line, and a secret that short is no secret (docs/operations.md, Logs).
  */
 export const shortestRedactedValue = 4
 
