@@ -210,6 +210,18 @@ const optionalRedacted = (name: string) =>
     Config.map(Option.filter((value) => Redacted.value(value).trim() !== ""))
   )
 
+// Telegram's rule for setWebhook's secret_token: anything else is refused on every attempt.
+// The value is not echoed: it is a secret.
+const webhookSecret = optionalRedacted("TELEGRAM_WEBHOOK_SECRET").pipe(
+  Config.mapOrFail((secret) =>
+    Option.isSome(secret) && !/^[A-Za-z0-9_-]{1,256}$/.test(Redacted.value(secret.value))
+      ? Either.left(
+        ConfigError.InvalidData([], "TELEGRAM_WEBHOOK_SECRET must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -")
+      )
+      : Either.right(secret)
+  )
+)
+
 const literal = <const A extends string>(name: string, values: ReadonlyArray<A>, fallback: A) =>
   Config.string(name).pipe(
     Config.withDefault(fallback),
@@ -348,7 +360,7 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
     botToken: optionalRedacted("TELEGRAM_BOT_TOKEN"),
     apiRoot: httpUrl("TELEGRAM_API_ROOT", "https://api.telegram.org"),
     mode: literal("TELEGRAM_MODE", ["polling", "webhook"], "polling"),
-    webhookSecret: optionalRedacted("TELEGRAM_WEBHOOK_SECRET")
+    webhookSecret
   }),
   kie: Config.all({
     apiKey: optionalRedacted("KIE_API_KEY"),

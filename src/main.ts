@@ -2,7 +2,7 @@
  * The composition root: the only place where layers are assembled and the program runs.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Cause, ConfigError, Console, Effect, Layer, Option } from "effect"
+import { Cause, ConfigError, Effect, Layer, Option } from "effect"
 import { ActorsLive } from "./actors/index.js"
 import { JobCallbackSinkLive } from "./actors/job-entity.js"
 import { RunnerLive } from "./cluster/runner.js"
@@ -10,7 +10,7 @@ import { AppConfig, describeConfigError } from "./config.js"
 import { HealthRoutes } from "./http/health.js"
 import { KieCallbackRoutes } from "./http/kie-callback.js"
 import { KieServicesLive } from "./kie/index.js"
-import { LoggingLive, ObservabilityRoutes } from "./observability/index.js"
+import { LoggingLive, ObservabilityRoutes, withSecretsRedacted } from "./observability/index.js"
 import { ReconciliationLive } from "./payments/index.js"
 import { AppConfigWithSandbox } from "./sim/sandbox.js"
 import { UserUpdatesLive } from "./telegram/bot.js"
@@ -74,22 +74,26 @@ const AppLive = Layer.mergeAll(
   Layer.provideMerge(OutsideServicesLive),
   Layer.provideMerge(RunnerLive),
   Layer.provideMerge(DatabaseLive),
-  Layer.provideMerge(AppConfigWithSandbox)
+  // Nothing built on the settings runs before the redactor knows their secrets.
+  Layer.provideMerge(withSecretsRedacted(AppConfigWithSandbox))
 )
 
-/** Start-up failures an operator can fix get one plain line; anything else the full cause. */
+/** Start-up failures an operator can fix get one line without a trace; anything else the full cause. */
 const reportFailure = (cause: Cause.Cause<unknown>) => {
   if (Cause.isInterruptedOnly(cause)) return Effect.void
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {
     const error = failure.value
-    if (ConfigError.isConfigError(error)) return Console.error(describeConfigError(error))
-    if (error instanceof Error && "_tag" in error) return Console.error(`${String(error._tag)}: ${error.message}`)
+    if (ConfigError.isConfigError(error)) return Effect.logError(describeConfigError(error))
+    if (error instanceof Error && "_tag" in error) return Effect.logError(`${String(error._tag)}: ${error.message}`)
   }
   return Effect.logError("runner stopped", cause)
 }
 
-Layer.launch(AppLive.pipe(Layer.provide(LoggingLive))).pipe(
+// The logger (and its redactor) wraps everything, the report of a failed start included;
+// it replaces runMain's pretty logger, which would print every event a second time.
+Layer.launch(AppLive).pipe(
   Effect.tapErrorCause(reportFailure),
-  NodeRuntime.runMain({ disableErrorReporting: true })
+  Effect.provide(LoggingLive),
+  NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
 )

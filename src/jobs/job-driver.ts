@@ -12,7 +12,8 @@
  * A failure is first recorded as the job's decided outcome ("refund", with its class);
  * the refund, the user's message and the terminal state follow from that record.
  */
-import { Chunk, Clock, Duration, Effect, Either, Fiber, Option, Queue, Ref, Schedule } from "effect"
+import { Chunk, Clock, Duration, Effect, Either, Fiber, LogLevel, Option, Queue, Ref, Schedule } from "effect"
+import { logFailure } from "../observability/error-summary.js"
 import { UserEntity } from "../actors/user-entity.js"
 import { AppConfig } from "../config.js"
 import { type JobId, UserId } from "../domain/ids.js"
@@ -173,7 +174,7 @@ export const makeJobDriver = Effect.gen(function*() {
                 )
             })),
             // Without a progress message the job still runs; the outcome is sent anyway.
-            Effect.catchAll((error) => Effect.logWarning("could not send the progress message", error).pipe(Effect.as(job)))
+            Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not send the progress message", error).pipe(Effect.as(job)))
           )
 
       // The progress message may go out while a step runs with a row read before it did.
@@ -323,7 +324,7 @@ export const makeJobDriver = Effect.gen(function*() {
                   error._tag === "KieUserError"
                     ? Effect.succeed<KieTask>({ _tag: "Failed", taskId, error })
                     // A failed poll is not a failed task: the next poll (or the deadline) decides.
-                    : Effect.logWarning("polling KIE failed; will poll again", error).pipe(
+                    : logFailure(LogLevel.Warning, "polling KIE failed; will poll again", error).pipe(
                       Effect.zipRight(Effect.sync(() => {
                         // An operator error (key, balance) is not fixed by asking sooner.
                         pollFailed = error._tag !== "KieOperatorError"
@@ -447,7 +448,7 @@ export const makeJobDriver = Effect.gen(function*() {
               Effect.either
             )
             if (captured._tag === "Left") {
-              yield* Effect.logError("delivered a video whose unit could not be captured", captured.left)
+              yield* logFailure(LogLevel.Error, "delivered a video whose unit could not be captured", captured.left)
             }
           }
           if (yield* repo.transition(jobId, "delivering", "delivered")) yield* recordDelivery(job)
@@ -476,7 +477,7 @@ export const makeJobDriver = Effect.gen(function*() {
               refunded.left.settledAs === "refund"
             ? "refunded" as const
             : "failed" as const
-          if (final === "failed") yield* Effect.logError("job ended without a refund", refunded)
+          if (final === "failed") yield* logFailure(LogLevel.Error, "job ended without a refund", Either.merge(refunded))
           const blocked = failure._tag === "DeliveryFailed" && failure.reason === "BlockedByUser"
           if (!blocked) {
             yield* at("telling the user about the refund")
@@ -487,7 +488,7 @@ export const makeJobDriver = Effect.gen(function*() {
             const balance = refunded._tag === "Right" ? `\n${balanceLine(lang, refunded.right)}` : ""
             yield* gateway.sendMessage(chatOf(job), failureText(lang, failure) + balance, { keyboard }).pipe(
               Effect.retry(deliveryRetry),
-              Effect.catchAll((error: TelegramError) => Effect.logWarning("could not tell the user about the refund", error))
+              Effect.catchAll((error: TelegramError) => logFailure(LogLevel.Warning, "could not tell the user about the refund", error))
             )
           }
           if (yield* repo.transition(jobId, job.state, final, {}, failure._tag)) yield* recordJobRefunded(failure._tag)

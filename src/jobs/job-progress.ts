@@ -8,7 +8,8 @@
  * Telegram's budget, behind other users' videos (see outgoing-limits.ts), in a fiber of its
  * own: the job's polling must not wait for it, and a newer text makes a waiting one stale.
  */
-import { Clock, Duration, Effect, Fiber, Ref, type Scope } from "effect"
+import { Clock, Duration, Effect, Fiber, LogLevel, Ref, type Scope } from "effect"
+import { logFailure } from "../observability/error-summary.js"
 import type { InlineKeyboard, TelegramGatewayService } from "../telegram/gateway.js"
 import { progressEditInterval } from "./job-policy.js"
 
@@ -51,7 +52,7 @@ export const makeProgress = (gateway: TelegramGatewayService): Effect.Effect<{
           keyboard: options?.keyboard,
           priority: options?.force ? "normal" : "progress"
         }).pipe(
-          Effect.catchAll((error) => Effect.logDebug("progress edit skipped", error))
+          Effect.catchAll((error) => logFailure(LogLevel.Debug, "progress edit skipped", error))
         )
         if (options?.force) return yield* edit
         pending = yield* Effect.forkIn(edit, scope)

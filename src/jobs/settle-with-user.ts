@@ -13,7 +13,8 @@
  *   driver restarted after such a reply was stored got it back at once, died of it
  *   silently, and was restarted into it again, for ever (the chaos test's stuck jobs).
  */
-import { Cause, Effect, Exit, Option } from "effect"
+import { Cause, Effect, Exit, LogLevel, Option } from "effect"
+import { logFailure } from "../observability/error-summary.js"
 import { driverRestartDelay, userEntityReplyTimeout } from "./job-policy.js"
 
 const isBusy = (error: unknown) =>
@@ -45,7 +46,7 @@ export const settleWithUser = <A, E, R>(
       }
       const failure = Cause.failureOption(reply.cause)
       if (Option.isSome(failure) && isBusy(failure.value)) {
-        yield* Effect.logWarning("the user entity is busy with this settlement; settling again under a new key", failure.value)
+        yield* logFailure(LogLevel.Warning, "the user entity is busy with this settlement; settling again under a new key", failure.value)
         yield* Effect.sleep(driverRestartDelay)
         continue
       }

@@ -6,7 +6,7 @@ import { Layer } from "effect"
 import { DashboardRoutes } from "../http/dashboard.js"
 import { MetricsRoutes } from "../http/metrics.js"
 
-export { LoggingLive } from "./logging.js"
+export { LoggingLive, withSecretsRedacted } from "./logging.js"
 export { StatsService, statsText } from "./stats.js"
 
 export const ObservabilityRoutes = Layer.mergeAll(MetricsRoutes, DashboardRoutes)

@@ -7,7 +7,8 @@
  * entity's own functions when the caller already runs inside that user's entity (a bot
  * handler: a message to its own entity would wait behind the update being handled).
  */
-import { Effect, Either, Option } from "effect"
+import { Effect, Either, LogLevel, Option } from "effect"
+import { logFailure } from "../observability/error-summary.js"
 import { AppConfig, type StarPackage } from "../config.js"
 import type { Balance } from "../domain/balance.js"
 import {
@@ -189,7 +190,7 @@ export class PaymentService extends Effect.Service<PaymentService>()("app/Paymen
         const lang = languageOf(yield* repo.languageOf(payment.userId))
         if (balance !== undefined) {
           yield* gateway.sendMessage(payment.userId, paymentTexts(lang).refunded(payment.stars, balance)).pipe(
-            Effect.catchAll((error) => Effect.logWarning("could not tell the user about the refund", error))
+            Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not tell the user about the refund", error))
           )
         }
         yield* Effect.logInfo("payment refunded").pipe(

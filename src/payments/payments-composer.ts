@@ -7,7 +7,8 @@
  * the tests build it the same way. Every handler is one Effect run through `run`; its
  * failures are logged, never thrown back at grammY.
  */
-import { Cause, Effect, Option } from "effect"
+import { Cause, Effect, LogLevel, Option } from "effect"
+import { logFailure } from "../observability/error-summary.js"
 import { Composer, type Context } from "grammy"
 import type { StarPackage } from "../config.js"
 import type { InlineKeyboard, TelegramGatewayService } from "../telegram/gateway.js"
@@ -50,7 +51,7 @@ const handlers = <C extends Context>(deps: PaymentsBotDeps) => {
   const send = (chatId: number, text: string, keyboard?: InlineKeyboard) =>
     deps.gateway.sendMessage(chatId, text, { keyboard }).pipe(
       Effect.asVoid,
-      Effect.catchAll((error) => Effect.logWarning("could not reply", error))
+      Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not reply", error))
     )
 
   const events = new Composer<C>()
@@ -103,7 +104,7 @@ const handlers = <C extends Context>(deps: PaymentsBotDeps) => {
         Option.isSome(sent)
           ? ctx.answerCallbackQuery()
           : ctx.answerCallbackQuery({ text: paymentTexts(lang).packageGone, show_alert: true })
-      ).pipe(Effect.catchAll((error) => Effect.logWarning("could not answer the callback query", error)))
+      ).pipe(Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not answer the callback query", error)))
     })))
 
   // For admins only; to everybody else the command does not exist.

@@ -9,7 +9,8 @@
  * It runs as a cluster Singleton: one runner at a time, moving on when that runner stops.
  */
 import { Singleton } from "@effect/cluster"
-import { Cause, Clock, Duration, Effect, Either, Schedule } from "effect"
+import { Cause, Clock, Duration, Effect, Either, LogLevel, Schedule } from "effect"
+import { logFailure } from "../observability/error-summary.js"
 import { OperatorAlerts } from "../kie/operator-alerts.js"
 import { TelegramGateway, type StarTransactionEntry } from "../telegram/gateway.js"
 import { languageOf } from "../telegram/texts.js"
@@ -93,7 +94,7 @@ export const reconcile = (graceSeconds: number) => Effect.gen(function*() {
         )
         const lang = languageOf(yield* repo.languageOf(userId))
         yield* gateway.sendMessage(userId, paymentTexts(lang).creditedLate(completed.right.payment.credits, completed.right.balance)).pipe(
-          Effect.catchAll((error) => Effect.logWarning("could not tell the user about a reconciled payment", error))
+          Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not tell the user about a reconciled payment", error))
         )
       }
       continue

@@ -8,7 +8,8 @@
  * features, and last the answers for whatever no feature took.
  */
 import { RateLimiter } from "@effect/experimental"
-import { Cause, Effect, Exit, FiberSet, Layer, Redacted, Schedule } from "effect"
+import { Cause, Effect, Exit, FiberSet, Layer, LogLevel, Redacted, Schedule } from "effect"
+import { logFailure } from "../observability/error-summary.js"
 import { Bot } from "grammy"
 import type { Update, UserFromGetMe } from "grammy/types"
 import { JobEntity } from "../actors/job-entity.js"
@@ -106,7 +107,7 @@ export const createBot = (
 /** The process's bot identity, asked once (getMe) and kept; retried while Telegram is unreachable. */
 const makeBotInfo = (token: string, apiRoot: string) =>
   Effect.tryPromise(() => new Bot(token, { client: { apiRoot } }).api.getMe()).pipe(
-    Effect.tapError((error) => Effect.logWarning("getMe failed; retrying", error)),
+    Effect.tapError((error) => logFailure(LogLevel.Warning, "getMe failed; retrying", error)),
     Effect.retry(Schedule.exponential("1 second").pipe(Schedule.union(Schedule.spaced("30 seconds")))),
     Effect.orDie,
     Effect.cached
@@ -158,7 +159,7 @@ export const UserUpdatesLive = Layer.effect(
           })
           return (update: TelegramUpdate) =>
             Effect.tryPromise(() => bot.handleUpdate(update as unknown as Update)).pipe(
-              Effect.catchAll((error) => Effect.logError("the bot failed on an update", error)),
+              Effect.catchAll((error) => logFailure(LogLevel.Error, "the bot failed on an update", error)),
               Effect.zipRight(rethrowUnfinished),
               Effect.annotateLogs({ updateId: update.update_id, userId: ops.userId })
             )

@@ -4,7 +4,8 @@
  * is the process's one bridge from grammY's promises to Effect.
  */
 import type { RateLimiter } from "@effect/experimental"
-import { Cause, Effect, Metric } from "effect"
+import { Cause, Effect, LogLevel, Metric } from "effect"
+import { logFailure } from "../observability/error-summary.js"
 import { isInfrastructureFailure } from "../errors/infrastructure.js"
 import { updatesRetried } from "../observability/metrics.js"
 import type { Context } from "grammy"
@@ -92,7 +93,7 @@ export const forJob = (jobId: string) => <A, E, R>(self: Effect.Effect<A, E, R>)
 export const reply = (env: BotEnv, ctx: BotContext, text: string, keyboard?: InlineKeyboard) =>
   env.gateway.sendMessage(ctx.chat?.id ?? env.ops.userId, text, { keyboard }).pipe(
     Effect.asVoid,
-    Effect.catchAll((error) => Effect.logWarning("could not reply", error))
+    Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not reply", error))
   )
 
 /** Answers the pressed button (a toast, or an alert the user closes). */
@@ -101,5 +102,5 @@ export const answer = (ctx: BotContext, text?: string, options: { readonly alert
     ctx.answerCallbackQuery(text === undefined ? {} : { text, ...(options.alert === true ? { show_alert: true } : {}) })
   ).pipe(
     Effect.asVoid,
-    Effect.catchAll((error) => Effect.logWarning("could not answer the callback query", error))
+    Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not answer the callback query", error))
   )

@@ -2,7 +2,8 @@
  * Operator alerts as Telegram messages to every ADMIN_IDS user (and a log line at error
  * level, which is also all that happens when no admin is configured).
  */
-import { Effect, Layer } from "effect"
+import { Effect, Layer, LogLevel } from "effect"
+import { logFailure } from "../observability/error-summary.js"
 import { AppConfig } from "../config.js"
 import { OperatorAlerts } from "../kie/operator-alerts.js"
 import { TelegramGateway } from "./gateway.js"
@@ -21,7 +22,7 @@ export const TelegramOperatorAlertsLive = Layer.effect(
           const text = botTexts("en").operatorAlert(alert.subject, alert.detail)
           yield* Effect.forEach(adminIds, (adminId) =>
             gateway.sendMessage(adminId, text).pipe(
-              Effect.catchAll((error) => Effect.logWarning("could not alert an admin on Telegram", error)),
+              Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not alert an admin on Telegram", error)),
               Effect.annotateLogs({ adminId })
             ), { discard: true })
         })

@@ -69,6 +69,7 @@ describe("runners that would break the limits are refused at start-up", () => {
     expect(lines).toHaveLength(1)
     expect(lines[0]).toMatch(/SHARD_LOCK_EXPIRATION must be at least twice SHARD_LOCK_REFRESH/)
     expect(badCode).not.toBe(0)
-    expect(bad.output().trim()).toMatch(/^Invalid configuration: RUNNER_HEALTH_CHECK_INTERVAL must be a duration/)
+    expect(bad.output().trim().split("\n")).toHaveLength(1)
+    expect(bad.output()).toMatch(/ERROR .*: Invalid configuration: RUNNER_HEALTH_CHECK_INTERVAL must be a duration/)
   }, 180_000)
 })

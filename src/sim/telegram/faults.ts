@@ -1,7 +1,8 @@
 /**
  * Injected faults: a 429 with `retry_after`, a 5xx, a 403 "bot was blocked by the user", any other
- * error, or a slow answer. A fault targets one method or all, optionally one chat, for a number of
- * calls (`times`, default unlimited). Delays are applied first, then the first matching error.
+ * error, a connection closed without an answer (`reset`: the client sees "socket hang up"), or a
+ * slow answer. A fault targets one method or all, optionally one chat, for a number of calls
+ * (`times`, default unlimited). Delays are applied first, then the first matching error.
  */
 import { ApiError, forbidden, serverError, tooManyRequests } from "./api-error.js"
 
@@ -10,6 +11,7 @@ export type FaultEffect =
   | { readonly kind: "server_error"; readonly status?: number }
   | { readonly kind: "blocked" }
   | { readonly kind: "error"; readonly code: number; readonly description: string }
+  | { readonly kind: "reset" }
   | { readonly kind: "delay"; readonly ms: number }
 
 export type FaultSpec = FaultEffect & {
@@ -21,6 +23,11 @@ export type FaultSpec = FaultEffect & {
   readonly times?: number
   /** Hits only this share of the matching calls, drawn from the simulator's seeded stream (default 1). */
   readonly probability?: number
+}
+
+/** The answer of a `reset` fault: the server closes the connection instead of answering. */
+export class ConnectionReset {
+  readonly description = "connection reset by the simulator"
 }
 
 export interface Fault {
@@ -75,7 +82,7 @@ export class Faults {
   }
 
   /** Waits out matching delays and returns the error to answer with, if any. */
-  async apply(method: string, chatId: number | undefined): Promise<ApiError | undefined> {
+  async apply(method: string, chatId: number | undefined): Promise<ApiError | ConnectionReset | undefined> {
     const matching = this.active.filter((f) =>
       f.matches(method, chatId) && (f.spec.probability === undefined || this.random() < f.spec.probability)
     )
@@ -98,6 +105,8 @@ export class Faults {
         return forbidden("bot was blocked by the user")
       case "error":
         return new ApiError(spec.code, spec.description)
+      case "reset":
+        return new ConnectionReset()
       case "delay":
         return undefined
     }

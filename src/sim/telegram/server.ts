@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net"
 import { ApiError, notFound, unauthorized } from "./api-error.js"
 import { type CallContext, runMethod, targetChat, type World } from "./bot-methods.js"
 import type { CallLog } from "./call-log.js"
-import type { Faults } from "./faults.js"
+import { ConnectionReset, type Faults } from "./faults.js"
 import type { FloodControl } from "./flood-control.js"
 import { type DecodedRequest, decodeRequest, readBody } from "./http-body.js"
 import { limits } from "./media.js"
@@ -29,6 +29,8 @@ export interface Pipeline {
 interface Answer {
   readonly status: number
   readonly body: Record<string, unknown>
+  /** Close the connection without answering (an injected `reset` fault). */
+  readonly reset?: boolean
 }
 
 /** Runs one Bot API call and records it; never throws. */
@@ -54,6 +56,10 @@ export const dispatch = async (
       chatId = undefined
     }
     const injected = await pipeline.faults.apply(name, chatId)
+    if (injected instanceof ConnectionReset) {
+      pipeline.log.record(name, params, { ok: false, error_code: 0, description: injected.description }, true)
+      return { status: 0, body: {}, reset: true }
+    }
     if (injected !== undefined) {
       fault = true
       throw injected
@@ -93,6 +99,7 @@ const handle = async (pipeline: Pipeline, req: IncomingMessage, res: ServerRespo
       async () => decodeRequest(url, req.headers["content-type"], await readBody(req)),
       { cancelled }
     )
+    if (answer.reset === true) return void req.socket.destroy()
     if (!res.writableEnded && !res.destroyed) sendJson(res, answer.status, answer.body)
     return
   }

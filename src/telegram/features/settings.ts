@@ -2,7 +2,8 @@
  * /settings: the model and duration of the user's next videos, among what the catalog
  * offers, each with its price. Kept per user in SQL; the default costs 1.
  */
-import { Effect, Option } from "effect"
+import { Effect, LogLevel, Option } from "effect"
+import { logFailure } from "../../observability/error-summary.js"
 import { Composer } from "grammy"
 import { catalog, creditsFor, findModel, type VideoModel } from "../../kie/models.js"
 import { parseCallbackData } from "../callback-data.js"
@@ -67,7 +68,7 @@ export const settingsFeature = (env: BotEnv) => {
           message.message_id,
           ctx.texts.settingsSaved(model.label, action.durationSeconds, cost),
           { keyboard: settingsKeyboard(ctx.texts, { model: model.slug, durationSeconds: action.durationSeconds }) }
-        ).pipe(Effect.catchAll((error) => Effect.logWarning("could not update the settings message", error)))
+        ).pipe(Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not update the settings message", error)))
       }
     })))
   return composer

@@ -8,7 +8,8 @@
  * the loop never fails: each failed round is logged and retried after a pause.
  */
 import { Singleton } from "@effect/cluster"
-import { Duration, Effect, Option, Redacted, Schedule } from "effect"
+import { Cause, Duration, Effect, LogLevel, Option, Redacted, Schedule } from "effect"
+import { logFailure } from "../../observability/error-summary.js"
 import { Api } from "grammy"
 import type { Update } from "grammy/types"
 import { AppConfig } from "../../config.js"
@@ -73,7 +74,7 @@ export const pollLoop = Effect.gen(function*() {
   const api = new Api(token, { apiRoot: config.telegram.apiRoot })
   // getUpdates answers 409 while a webhook is set; the pending updates stay queued.
   yield* Effect.tryPromise(() => api.deleteWebhook({ drop_pending_updates: false })).pipe(
-    Effect.tapError((error) => Effect.logWarning("deleteWebhook failed; polling anyway", error)),
+    Effect.tapError((error) => logFailure(LogLevel.Warning, "deleteWebhook failed; polling anyway", error)),
     Effect.ignore
   )
   yield* Effect.logInfo("Telegram poller started on this runner")
@@ -81,7 +82,13 @@ export const pollLoop = Effect.gen(function*() {
   const withRetry = round.pipe(
     // Failures and defects alike: the singleton must not end.
     Effect.sandbox,
-    Effect.tapError((cause) => Effect.logError("Telegram polling round failed; retrying", cause)),
+    // A failure says what went wrong in its message (an unreachable Telegram, a refused
+    // write); only a defect needs its stack trace.
+    Effect.tapError((cause) =>
+      Cause.isDie(cause)
+        ? Effect.logError("Telegram polling round failed; retrying", cause)
+        : logFailure(LogLevel.Error, "Telegram polling round failed; retrying", Cause.squash(cause))
+    ),
     Effect.retry(retryPause),
     Effect.orDie,
     // With a zero long-poll timeout an empty answer comes at once: pause between rounds.

@@ -5,7 +5,8 @@
  * PUBLIC_URL at start-up.
  */
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
+import { Effect, Layer, LogLevel, Option, Redacted, Schedule, Schema } from "effect"
+import { logFailure } from "../../observability/error-summary.js"
 import { Api } from "grammy"
 import { timingSafeEqual } from "node:crypto"
 import { TelegramUpdate } from "../../actors/user-entity.js"
@@ -58,7 +59,7 @@ export const TelegramWebhookRoutes = AppRouter.use((router) =>
         if (Option.isNone(update)) return HttpServerResponse.text("not an update", { status: 200 })
         const stored = yield* handOver(update.value).pipe(Effect.either)
         if (stored._tag === "Left") {
-          yield* Effect.logError("could not store a webhook update; Telegram will retry", stored.left)
+          yield* logFailure(LogLevel.Error, "could not store a webhook update; Telegram will retry", stored.left)
           return HttpServerResponse.text("retry later", { status: 503 })
         }
         return HttpServerResponse.empty({ status: 200 })
@@ -78,7 +79,7 @@ export const RegisterWebhookLive = Layer.scopedDiscard(
     yield* Effect.tryPromise(() =>
       api.setWebhook(url, { secret_token: secret, allowed_updates: [...allowedUpdates], max_connections: 40 })
     ).pipe(
-      Effect.tapError((error) => Effect.logError("setWebhook failed; retrying", error)),
+      Effect.tapError((error) => logFailure(LogLevel.Error, "setWebhook failed; retrying", error)),
       Effect.retry(Schedule.exponential("1 second").pipe(Schedule.union(Schedule.spaced("1 minute")))),
       Effect.tap(() => Effect.logInfo(`Telegram webhook set to ${url}`)),
       Effect.forkScoped

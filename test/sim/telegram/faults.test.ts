@@ -1,4 +1,4 @@
-import { Api, GrammyError } from "grammy"
+import { Api, GrammyError, HttpError } from "grammy"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { TelegramSimulator } from "../../../src/sim/telegram/index.js"
 
@@ -74,6 +74,16 @@ describe("TelegramSimulator: injected faults", () => {
     expect(updates.at(-1)?.my_chat_member).toMatchObject({ from: { id: 5002 }, new_chat_member: { status: "kicked" } })
     sam.unblockBot()
     expect(await api.sendMessage(5002, "welcome back")).toMatchObject({ text: "welcome back" })
+  })
+
+  it("closes the connection without an answer for a reset fault", async () => {
+    const fault = sim.injectFault({ kind: "reset", method: "getMe", times: 1 })
+    const error = await api.getMe().catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(HttpError)
+    expect(String((error as HttpError).error)).toMatch(/socket hang up|ECONNRESET/)
+    expect(fault).toMatchObject({ hits: 1, remaining: 0 })
+    expect(await api.getMe()).toMatchObject({ id: sim.botInfo.id })
+    expect(sim.callsOf("getMe").map((c) => [c.fault, c.outcome.ok])).toEqual([[true, false], [false, true]])
   })
 
   it("slows answers down without failing them", async () => {
