@@ -15,7 +15,7 @@
  * Each page is compared with `payments` through one lookup of its ids. A refund reuses
  * the payment's id, so a refund of a payment older than the window finds its row by id.
  */
-import { Effect, Either } from "effect"
+import { Effect, Either, Option } from "effect"
 import { TelegramGateway, type StarTransactionEntry } from "../telegram/gateway.js"
 import { languageOf } from "../telegram/texts.js"
 import { PaymentService } from "./payment-service.js"
@@ -161,10 +161,10 @@ export const reconcileStarTransactions = (window: WalkWindow, findings: Findings
         }
       })
 
-    const stored = yield* store.cursor(CURSOR)
+    const stored = Option.getOrUndefined(yield* store.cursor(CURSOR))
     // Start one before the stored position, at the transaction that names it.
-    let anchor = stored._tag === "Some" && stored.value.position > 0 ? stored.value.marker : undefined
-    let fromOffset = anchor !== undefined && stored._tag === "Some" ? stored.value.position - 1 : 0
+    let anchor = stored !== undefined && stored.position > 0 ? stored.marker : undefined
+    let fromOffset = stored !== undefined && anchor !== undefined ? stored.position - 1 : 0
     let offset = fromOffset
     let pages = 0
     let transactions = 0
