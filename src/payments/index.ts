@@ -5,17 +5,19 @@
 import { Layer } from "effect"
 import { PaymentService } from "./payment-service.js"
 import { PaymentsRepo } from "./payments-repo.js"
+import { ReconciliationStore } from "./reconciliation-store.js"
 import { reconciliationSingleton } from "./reconciliation.js"
 import { PaymentSecret } from "./secret.js"
 import { UserCredits } from "./user-credits.js"
 
 export const PaymentsLive = PaymentService.Default.pipe(
-  Layer.provideMerge(Layer.mergeAll(PaymentsRepo.Default, UserCredits.Default, PaymentSecret.layer))
+  Layer.provideMerge(Layer.mergeAll(PaymentsRepo.Default, ReconciliationStore.Default, UserCredits.Default, PaymentSecret.layer))
 )
 
 export const ReconciliationLive = reconciliationSingleton().pipe(Layer.provide(PaymentsLive))
 
 export { PaymentService } from "./payment-service.js"
 export { PaymentsRepo } from "./payments-repo.js"
+export { ReconciliationStore } from "./reconciliation-store.js"
 export { PaymentSecret } from "./secret.js"
 export { UserCredits } from "./user-credits.js"

@@ -7,8 +7,11 @@
  * The money itself is moved only by UserEntity; this table says what happened to each payment.
  */
 import { SqlClient } from "@effect/sql"
-import { Effect, Option } from "effect"
+import { Array as Arr, Clock, Effect, Option } from "effect"
 import { packageName } from "./packages.js"
+
+/** The most ids one lookup statement carries. */
+export const LOOKUP_CHUNK = 500
 
 export type PaymentState = "received" | "credited" | "refunding" | "refunded"
 
@@ -82,7 +85,12 @@ export class PaymentsRepo extends Effect.Service<PaymentsRepo>()("app/PaymentsRe
     })
 
     const markRefunding = Effect.fn("PaymentsRepo.markRefunding")(function*(chargeId: string) {
-      return yield* setState(chargeId, ["received", "credited"], "refunding")
+      const now = yield* Clock.currentTimeMillis
+      const rows = yield* sql<Row>`
+        UPDATE payments SET state = 'refunding', refunding_at = ${now}
+        WHERE telegram_payment_charge_id = ${chargeId} AND state IN ('received', 'credited')
+        RETURNING *`
+      return rows.length > 0
     })
 
     const markRefunded = Effect.fn("PaymentsRepo.markRefunded")(function*(chargeId: string) {
@@ -93,10 +101,28 @@ export class PaymentsRepo extends Effect.Service<PaymentsRepo>()("app/PaymentsRe
       return rows.length > 0
     })
 
+    /** In chunks: one `IN` list with tens of thousands of ids fails on both dialects. */
     const findMany = Effect.fn("PaymentsRepo.findMany")(function*(chargeIds: ReadonlyArray<string>) {
-      if (chargeIds.length === 0) return new Map<string, PaymentRow>()
-      const rows = yield* sql<Row>`SELECT * FROM payments WHERE ${sql.in("telegram_payment_charge_id", chargeIds)}`
-      return new Map(rows.map((row) => [row.telegram_payment_charge_id, toPayment(row)] as const))
+      const found = new Map<string, PaymentRow>()
+      for (const chunk of Arr.chunksOf(chargeIds, LOOKUP_CHUNK)) {
+        const rows = yield* sql<Row>`SELECT * FROM payments WHERE ${sql.in("telegram_payment_charge_id", chunk)}`
+        for (const row of rows) found.set(row.telegram_payment_charge_id, toPayment(row))
+      }
+      return found
+    })
+
+    /**
+     * Up to `limit` rows still `refunding` that started before `startedBefore` (epoch ms; a
+     * row from before the column existed counts as old), in charge id order after `after`.
+     */
+    const stuckRefunds = Effect.fn("PaymentsRepo.stuckRefunds")(function*(startedBefore: number, after: string, limit: number) {
+      const rows = yield* sql<Row>`
+        SELECT * FROM payments
+        WHERE state = 'refunding' AND telegram_payment_charge_id > ${after}
+          AND (refunding_at IS NULL OR refunding_at < ${startedBefore})
+        ORDER BY telegram_payment_charge_id
+        LIMIT ${limit}`
+      return rows.map(toPayment)
     })
 
     const languageOf = Effect.fn("PaymentsRepo.languageOf")(function*(userId: number) {
@@ -104,6 +130,6 @@ export class PaymentsRepo extends Effect.Service<PaymentsRepo>()("app/PaymentsRe
       return rows[0]?.language ?? undefined
     })
 
-    return { find, record, markCredited, markRefunding, markRefunded, findMany, languageOf } as const
+    return { find, record, markCredited, markRefunding, markRefunded, findMany, stuckRefunds, languageOf } as const
   })
 }) {}

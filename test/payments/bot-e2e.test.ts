@@ -117,7 +117,7 @@ describe.each(dialects)("payments through the bot on %s", (dialect) => {
     Effect.gen(function*() {
       const sims = yield* startSystemSimulators(dialect, { env: { FREE_TOKENS: "0" } })
       const sim = sims.telegram
-      const system = reconciliationSingleton("1 minute", 0).pipe(
+      const system = reconciliationSingleton("1 minute", { graceSeconds: 0 }).pipe(
         Layer.provide(PaymentsLive),
         Layer.provide(TelegramOperatorAlertsLive),
         Layer.provideMerge(pollingSystem(sims))

@@ -136,18 +136,18 @@ describe.each(dialects)("Stars payments end to end on %s", (dialect) => {
         const chargeId = outcome.status === "paid" ? outcome.chargeId : ""
 
         // Too fresh: its successful_payment may be in flight, so the pass leaves it alone.
-        const early = yield* reconcile(3600)
+        const early = yield* reconcile({ graceSeconds: 3600 })
         assert.deepStrictEqual([early.credited, early.mismatches], [[], []])
         assert.strictEqual((yield* balanceOf(alice.id)).credits, 0)
 
-        const first = yield* reconcile(0)
+        const first = yield* reconcile({ graceSeconds: 0 })
         assert.deepStrictEqual(first.credited, [chargeId])
         assert.strictEqual((yield* checkBooks(alice.id)).credits, 20)
         yield* waitForText(sim, alice.id, "We found your payment")
         const { alerts } = yield* RecordedAlerts
         assert.deepStrictEqual((yield* Ref.get(alerts)).map((a) => a.subject), ["payment credited by reconciliation"])
 
-        const second = yield* reconcile(0)
+        const second = yield* reconcile({ graceSeconds: 0 })
         assert.deepStrictEqual([second.credited, second.mismatches, second.refundsConfirmed], [[], [], []])
         assert.strictEqual((yield* checkBooks(alice.id)).credits, 20)
         assert.strictEqual((yield* Ref.get(alerts)).length, 1)

@@ -38,6 +38,7 @@ export { limits } from "./media.js"
 export type {
   ForgedInvoice,
   Invoice,
+  PastPayment,
   PaymentOutcome,
   PreCheckoutAnswer,
   StarTransaction,

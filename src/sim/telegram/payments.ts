@@ -70,6 +70,15 @@ export interface StarTransaction {
   readonly receiver?: Record<string, unknown>
 }
 
+export interface PastPayment {
+  readonly user: User
+  readonly amount: number
+  readonly payload: string
+  /** Unix seconds. */
+  readonly date: number
+  readonly chargeId?: string | undefined
+}
+
 interface Charge {
   readonly id: string
   readonly user: User
@@ -242,6 +251,36 @@ export class Payments {
     if (limit < 1 || limit > 100) throw badRequest("limit must be between 1 and 100")
     if (offset < 0) throw badRequest("offset must be non-negative")
     return { transactions: this.ledger.slice(offset, offset + limit) }
+  }
+
+  /**
+   * A payment made in the past, for tests that need a long history quickly: no invoice,
+   * pre-checkout, message or update, only the charge and its transaction at `date`. The
+   * caller keeps the history in chronological order, as Telegram lists it.
+   */
+  recordPastPayment(past: PastPayment): string {
+    const chargeId = past.chargeId ?? `stx${randomToken(48)}`
+    this.charges.set(chargeId, { id: chargeId, user: past.user, amount: past.amount, payload: past.payload, refunded: false })
+    this.ledger.push({
+      id: chargeId,
+      amount: past.amount,
+      date: past.date,
+      source: { type: "user", transaction_type: "invoice_payment", user: past.user, invoice_payload: past.payload }
+    })
+    return chargeId
+  }
+
+  /** A refund made in the past (see recordPastPayment), without its refunded_payment message. */
+  recordPastRefund(chargeId: string, date: number): void {
+    const charge = this.charges.get(chargeId)
+    if (charge === undefined || charge.refunded) throw new Error(`no refundable charge ${chargeId}`)
+    charge.refunded = true
+    this.ledger.push({
+      id: chargeId,
+      amount: charge.amount,
+      date,
+      receiver: { type: "user", transaction_type: "invoice_payment", user: charge.user, invoice_payload: charge.payload }
+    })
   }
 
   allTransactions(): ReadonlyArray<StarTransaction> {

@@ -14,7 +14,14 @@ import { seededStream } from "../kie/faults.js"
 import { FileStore, type StoredFile } from "./files.js"
 import { FloodControl, type FloodControlOptions } from "./flood-control.js"
 import { randomToken } from "./ids.js"
-import { type Invoice, type PreCheckoutAnswer, Payments, type StarTransaction, type SuccessfulPaymentDelivery } from "./payments.js"
+import {
+  type Invoice,
+  type PastPayment,
+  type PreCheckoutAnswer,
+  Payments,
+  type StarTransaction,
+  type SuccessfulPaymentDelivery
+} from "./payments.js"
 import { dispatch, listen, type Pipeline, type RunningServer } from "./server.js"
 import { SimUser } from "./sim-user.js"
 import { BotApiSpec } from "./spec-validation.js"
@@ -262,6 +269,15 @@ export class TelegramSimulator {
 
   starTransactions(): ReadonlyArray<StarTransaction> {
     return this.payments.allTransactions()
+  }
+
+  /** Appends a past payment to the Star transactions (see Payments.recordPastPayment); returns its charge id. */
+  recordPastStarPayment(past: PastPayment): string {
+    return this.payments.recordPastPayment(past)
+  }
+
+  recordPastStarRefund(chargeId: string, date: number): void {
+    this.payments.recordPastRefund(chargeId, date)
   }
 
   starBalance(): number {
