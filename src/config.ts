@@ -342,6 +342,25 @@ const retentionSettings = Config.all({
   intervalMs: longDurationIn("RETENTION_INTERVAL", 60_000, 7 * day, "1 hour", "1 minute to 7 days")
 })
 
+/**
+ * The sandbox is all or nothing: a real bot token beside the KIE simulator would sell
+ * simulated videos for real Stars, and a real KIE key beside the Telegram simulator would
+ * spend real KIE credits on nobody. A real token also takes real payments, whose invoices
+ * every runner must sign with the same key.
+ */
+const credentialProblems = (settings: AppSettings): ReadonlyArray<string> => {
+  const hasToken = Option.isSome(settings.telegram.botToken)
+  const hasKey = Option.isSome(settings.kie.apiKey)
+  const sandbox = "the sandbox runs only when neither TELEGRAM_BOT_TOKEN nor KIE_API_KEY is set"
+  return [
+    hasToken && !hasKey ? `KIE_API_KEY must be set when TELEGRAM_BOT_TOKEN is set (${sandbox})` : undefined,
+    hasKey && !hasToken ? `TELEGRAM_BOT_TOKEN must be set when KIE_API_KEY is set (${sandbox})` : undefined,
+    hasToken && Option.isNone(settings.payments.secret)
+      ? "PAYMENTS_SECRET must be set when TELEGRAM_BOT_TOKEN is set (it signs invoice payloads; the same on every runner)"
+      : undefined
+  ].filter((problem) => problem !== undefined)
+}
+
 export const appSettings: Config.Config<AppSettings> = Config.all({
   nodeEnv: literal("NODE_ENV", ["development", "production", "test"], "development"),
   telegram: Config.all({
@@ -389,7 +408,13 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
       : settings.telegram.mode === "webhook" && Option.isNone(settings.publicUrl)
       ? Either.left(ConfigError.InvalidData([], "PUBLIC_URL must be set when TELEGRAM_MODE=webhook"))
       : Either.right(settings)
-  )
+  ),
+  Config.mapOrFail((settings) => {
+    const problems = credentialProblems(settings)
+    return problems.length === 0
+      ? Either.right(settings)
+      : Either.left(problems.map((problem) => ConfigError.MissingData([], problem)).reduce(ConfigError.And))
+  })
 )
 
 /** The resolved configuration, read once at start-up. */

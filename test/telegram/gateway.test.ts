@@ -552,7 +552,12 @@ describe("TelegramGateway against the Bot API simulator", () => {
         const user = sim.createUser({ id: 5010, first_name: "Jo" })
         const configFrom = (env: Record<string, string>) => Layer.effect(AppConfig, AppConfig.fromEnv(env))
         const gateway = yield* Layer.build(
-          TelegramGatewayLive.pipe(Layer.provide(configFrom({ TELEGRAM_BOT_TOKEN: sim.token, TELEGRAM_API_ROOT: sim.url })))
+          TelegramGatewayLive.pipe(Layer.provide(configFrom({
+            TELEGRAM_BOT_TOKEN: sim.token,
+            TELEGRAM_API_ROOT: sim.url,
+            KIE_API_KEY: "unused",
+            PAYMENTS_SECRET: "unused"
+          })))
         ).pipe(Effect.map(Context.get(TelegramGateway)))
         yield* driveOne(gateway.sendMessage(user.id, "from config"))
         expect(sim.chatHistory(user.id).at(-1)?.message.text).toBe("from config")
