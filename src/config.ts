@@ -3,6 +3,7 @@
  * contract). Nothing else in `src` reads `process.env`: services take `AppConfig`.
  */
 import { findModel, modelSlugs } from "./kie/models.js"
+import { defaultResultHosts } from "./kie/result-url.js"
 import { Config, ConfigError, ConfigProvider, Context, Effect, Either, Layer, type LogLevel, Option, Redacted } from "effect"
 import { dashboardTokenConfig, logLevelConfig } from "./observability/settings.js"
 
@@ -33,6 +34,8 @@ export interface AppSettings {
     readonly rateLimit: number
     /** Signs the per-job token in callback URLs; shared by all runners (KIE_CALLBACK_SECRET). */
     readonly callbackSecret: Option.Option<Redacted.Redacted<string>>
+    /** Hosts (and their subdomains) whose https result URLs may be fetched (KIE_RESULT_HOSTS). */
+    readonly resultHosts: ReadonlyArray<string>
   }
   readonly publicUrl: Option.Option<string>
   readonly database: DatabaseSettings
@@ -302,6 +305,17 @@ const kieModel = Config.string("KIE_MODEL").pipe(
   )
 )
 
+const resultHosts = Config.string("KIE_RESULT_HOSTS").pipe(
+  Config.withDefault(defaultResultHosts.join(",")),
+  Config.mapOrFail((raw) => {
+    const hosts = raw.split(",").map((host) => host.trim().toLowerCase()).filter((host) => host !== "")
+    const hostName = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/
+    return hosts.length > 0 && hosts.every((host) => hostName.test(host))
+      ? Either.right(hosts)
+      : Either.left(invalid("KIE_RESULT_HOSTS", "a comma-separated list of host names like aiquickdraw.com", raw))
+  })
+)
+
 const hour = 3_600_000
 const day = 24 * hour
 
@@ -376,7 +390,8 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
     webhookHmacKey: optionalRedacted("KIE_WEBHOOK_HMAC_KEY"),
     model: kieModel,
     rateLimit: integerIn("KIE_RATE_LIMIT", 3, 1000, 20),
-    callbackSecret: optionalRedacted("KIE_CALLBACK_SECRET")
+    callbackSecret: optionalRedacted("KIE_CALLBACK_SECRET"),
+    resultHosts
   }),
   publicUrl,
   database: databaseSettings,
