@@ -44,6 +44,8 @@ export interface AppSettings {
   readonly httpPort: number
   readonly runnerHost: string
   readonly runnerPort: number
+  /** Photos and videos this runner holds in memory at once (MAX_CONCURRENT_TRANSFERS; src/jobs/transfer-permits.ts). */
+  readonly maxConcurrentTransfers: number
   /** Failover and shutdown timings of this runner (see docs/operations.md). */
   readonly cluster: ClusterTimings
   /** How long processed cluster messages and job events are kept (src/storage/retention.ts). */
@@ -400,6 +402,7 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
   httpPort: integerIn("HTTP_PORT", 0, 65535, 8080),
   runnerHost: Config.string("RUNNER_HOST").pipe(Config.withDefault("127.0.0.1")),
   runnerPort: integerIn("RUNNER_PORT", 1, 65535, 34431),
+  maxConcurrentTransfers: integerIn("MAX_CONCURRENT_TRANSFERS", 1, 256, 8),
   cluster: clusterTimings,
   retention: retentionSettings,
   adminIds,
