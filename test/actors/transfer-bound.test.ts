@@ -9,13 +9,13 @@ import { makeTransferPermits, transfersInProgress, transfersWaiting } from "../.
 import { advanceUntil, inRunner, quickGeneration, reaches, sendPhotoAndStart, startSimulators } from "../support/job-harness.js"
 
 describe("file transfers per runner", () => {
-  it.scoped("with MAX_CONCURRENT_TRANSFERS=2, six photos sent at once are fetched two at a time, and all six become videos", () =>
+  it.scoped("with MAX_CONCURRENT_TRANSFERS=2, four photos sent at once are fetched two at a time, and all four become videos", () =>
     Effect.gen(function*() {
       const sims = yield* startSimulators("sqlite", { kie: quickGeneration.kie, env: { MAX_CONCURRENT_TRANSFERS: "2" } })
-      // Slow enough that six unbounded downloads would all overlap.
-      sims.telegram.fileDownloads.delayMs = 400
+      // Slow enough that unbounded downloads would all overlap, and bounded ones fill the bound.
+      sims.telegram.fileDownloads.delayMs = 1_000
       yield* inRunner(sims, Effect.gen(function*() {
-        const userIds = [6201, 6202, 6203, 6204, 6205, 6206]
+        const userIds = [6201, 6202, 6203, 6204]
         const started = yield* Effect.forEach(userIds, (userId) => sendPhotoAndStart(sims, userId), { concurrency: "unbounded" })
         const allDelivered = () =>
           Effect.map(Effect.forEach(started, (job) => reaches(job.jobId, "delivered")()), (done) => done.every(Boolean))
