@@ -29,6 +29,7 @@ const program = Effect.gen(function*() {
     KIE_API_KEY: kie.apiKey,
     KIE_BASE_URL: kie.url,
     KIE_UPLOAD_BASE_URL: kie.url,
+    PAYMENTS_SECRET: "bench-payments-secret",
     FREE_TOKENS: "1"
   })
   const results = yield* Effect.gen(function*() {

@@ -6,9 +6,10 @@
  *   missing) and REDIS_URL (default redis://127.0.0.1:6379) are shared by every runner.
  * - Runner i (from 0) listens on HTTP_PORT+i (default 8080) and RUNNER_PORT+i (default
  *   34431); its output lines are prefixed with its name.
- * - Without TELEGRAM_BOT_TOKEN / KIE_API_KEY each runner would start simulators of its own,
- *   and users of one would be invisible to the others; instead this process starts one
- *   Telegram and one KIE simulator and points every runner at them.
+ * - Without TELEGRAM_BOT_TOKEN and KIE_API_KEY each runner would start simulators of its
+ *   own, and users of one would be invisible to the others; instead this process starts one
+ *   Telegram and one KIE simulator and points every runner at them. One of the two without
+ *   the other is refused, as `npm start` refuses it.
  * - The first runner starts alone and the others only once its /readyz answers: runners
  *   that start together on a fresh database race on the cluster's own migrations.
  * - SIGINT or SIGTERM is passed on to every runner as SIGTERM (each drains and hands its
@@ -172,24 +173,33 @@ const main = async () => {
   const shared: Record<string, string> = {}
   const closers: Array<() => Promise<void>> = []
   const notes: Array<string> = []
-  if (!process.env.TELEGRAM_BOT_TOKEN) {
+  // All or nothing, as for one runner (src/config.ts): real users must never meet a simulator.
+  const hasToken = Boolean(process.env.TELEGRAM_BOT_TOKEN)
+  const hasKey = Boolean(process.env.KIE_API_KEY)
+  if (hasToken !== hasKey) {
+    console.error(hasToken
+      ? "KIE_API_KEY must be set when TELEGRAM_BOT_TOKEN is set (the simulators run only when neither is set)"
+      : "TELEGRAM_BOT_TOKEN must be set when KIE_API_KEY is set (the simulators run only when neither is set)")
+    process.exit(2)
+  }
+  if (!hasToken) {
     const telegram = await new TelegramSimulator({ host: "127.0.0.1" }).start()
     closers.push(() => telegram.stop())
     shared.TELEGRAM_BOT_TOKEN = telegram.token
     shared.TELEGRAM_API_ROOT = telegram.url
-    notes.push(
-      `Telegram Bot API simulator (shared by all runners): ${telegram.url}`,
-      `  act as user 1001:  SANDBOX_URL=${telegram.url} npm run sandbox -- text /start`,
-      `                     SANDBOX_URL=${telegram.url} npm run sandbox -- photo path/to.jpg "the waves roll in"`
-    )
-  }
-  if (!process.env.KIE_API_KEY) {
     const kie = await startKieSimulator({ host: "127.0.0.1", clock: "real", phases: { generatingMs: 10_000 } })
     closers.push(() => kie.close())
     shared.KIE_API_KEY = kie.apiKey
     shared.KIE_BASE_URL = kie.url
     shared.KIE_UPLOAD_BASE_URL = kie.url
-    notes.push(`KIE simulator (shared by all runners): ${kie.url}`)
+    // A simulated token still takes (simulated) payments; every runner signs them alike.
+    if (!process.env.PAYMENTS_SECRET) shared.PAYMENTS_SECRET = randomBytes(24).toString("base64url")
+    notes.push(
+      `Telegram Bot API simulator (shared by all runners): ${telegram.url}`,
+      `  act as user 1001:  SANDBOX_URL=${telegram.url} npm run sandbox -- text /start`,
+      `                     SANDBOX_URL=${telegram.url} npm run sandbox -- photo path/to.jpg "the waves roll in"`,
+      `KIE simulator (shared by all runners): ${kie.url}`
+    )
   }
   // Every runner must mint and check the same callback tokens.
   if (!process.env.KIE_CALLBACK_SECRET) shared.KIE_CALLBACK_SECRET = randomBytes(24).toString("base64url")

@@ -3,6 +3,7 @@
  * contract). Nothing else in `src` reads `process.env`: services take `AppConfig`.
  */
 import { findModel, modelSlugs } from "./kie/models.js"
+import { defaultResultHosts } from "./kie/result-url.js"
 import { Config, ConfigError, ConfigProvider, Context, Effect, Either, Layer, type LogLevel, Option, Redacted } from "effect"
 import { dashboardTokenConfig, logLevelConfig } from "./observability/settings.js"
 
@@ -33,6 +34,8 @@ export interface AppSettings {
     readonly rateLimit: number
     /** Signs the per-job token in callback URLs; shared by all runners (KIE_CALLBACK_SECRET). */
     readonly callbackSecret: Option.Option<Redacted.Redacted<string>>
+    /** Hosts (and their subdomains) whose https result URLs may be fetched (KIE_RESULT_HOSTS). */
+    readonly resultHosts: ReadonlyArray<string>
   }
   readonly publicUrl: Option.Option<string>
   readonly database: DatabaseSettings
@@ -41,6 +44,8 @@ export interface AppSettings {
   readonly httpPort: number
   readonly runnerHost: string
   readonly runnerPort: number
+  /** Photos and videos this runner holds in memory at once (MAX_CONCURRENT_TRANSFERS; src/jobs/transfer-permits.ts). */
+  readonly maxConcurrentTransfers: number
   /** Failover and shutdown timings of this runner (see docs/operations.md). */
   readonly cluster: ClusterTimings
   /** How long processed cluster messages and job events are kept (src/storage/retention.ts). */
@@ -314,6 +319,17 @@ const kieModel = Config.string("KIE_MODEL").pipe(
   )
 )
 
+const resultHosts = Config.string("KIE_RESULT_HOSTS").pipe(
+  Config.withDefault(defaultResultHosts.join(",")),
+  Config.mapOrFail((raw) => {
+    const hosts = raw.split(",").map((host) => host.trim().toLowerCase()).filter((host) => host !== "")
+    const hostName = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/
+    return hosts.length > 0 && hosts.every((host) => hostName.test(host))
+      ? Either.right(hosts)
+      : Either.left(invalid("KIE_RESULT_HOSTS", "a comma-separated list of host names like aiquickdraw.com", raw))
+  })
+)
+
 const hour = 3_600_000
 const day = 24 * hour
 
@@ -354,6 +370,25 @@ const retentionSettings = Config.all({
   intervalMs: longDurationIn("RETENTION_INTERVAL", 60_000, 7 * day, "1 hour", "1 minute to 7 days")
 })
 
+/**
+ * The sandbox is all or nothing: a real bot token beside the KIE simulator would sell
+ * simulated videos for real Stars, and a real KIE key beside the Telegram simulator would
+ * spend real KIE credits on nobody. A real token also takes real payments, whose invoices
+ * every runner must sign with the same key.
+ */
+const credentialProblems = (settings: AppSettings): ReadonlyArray<string> => {
+  const hasToken = Option.isSome(settings.telegram.botToken)
+  const hasKey = Option.isSome(settings.kie.apiKey)
+  const sandbox = "the sandbox runs only when neither TELEGRAM_BOT_TOKEN nor KIE_API_KEY is set"
+  return [
+    hasToken && !hasKey ? `KIE_API_KEY must be set when TELEGRAM_BOT_TOKEN is set (${sandbox})` : undefined,
+    hasKey && !hasToken ? `TELEGRAM_BOT_TOKEN must be set when KIE_API_KEY is set (${sandbox})` : undefined,
+    hasToken && Option.isNone(settings.payments.secret)
+      ? "PAYMENTS_SECRET must be set when TELEGRAM_BOT_TOKEN is set (it signs invoice payloads; the same on every runner)"
+      : undefined
+  ].filter((problem) => problem !== undefined)
+}
+
 export const appSettings: Config.Config<AppSettings> = Config.all({
   nodeEnv: literal("NODE_ENV", ["development", "production", "test"], "development"),
   telegram: Config.all({
@@ -369,7 +404,8 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
     webhookHmacKey: optionalRedacted("KIE_WEBHOOK_HMAC_KEY"),
     model: kieModel,
     rateLimit: integerIn("KIE_RATE_LIMIT", 3, 1000, 20),
-    callbackSecret: optionalRedacted("KIE_CALLBACK_SECRET")
+    callbackSecret: optionalRedacted("KIE_CALLBACK_SECRET"),
+    resultHosts
   }),
   publicUrl,
   database: databaseSettings,
@@ -378,6 +414,7 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
   httpPort: integerIn("HTTP_PORT", 0, 65535, 8080),
   runnerHost: Config.string("RUNNER_HOST").pipe(Config.withDefault("127.0.0.1")),
   runnerPort: integerIn("RUNNER_PORT", 1, 65535, 34431),
+  maxConcurrentTransfers: integerIn("MAX_CONCURRENT_TRANSFERS", 1, 256, 8),
   cluster: clusterTimings,
   retention: retentionSettings,
   adminIds,
@@ -401,7 +438,13 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
       : settings.telegram.mode === "webhook" && Option.isNone(settings.publicUrl)
       ? Either.left(ConfigError.InvalidData([], "PUBLIC_URL must be set when TELEGRAM_MODE=webhook"))
       : Either.right(settings)
-  )
+  ),
+  Config.mapOrFail((settings) => {
+    const problems = credentialProblems(settings)
+    return problems.length === 0
+      ? Either.right(settings)
+      : Either.left(problems.map((problem) => ConfigError.MissingData([], problem)).reduce(ConfigError.And))
+  })
 )
 
 /** The resolved configuration, read once at start-up. */

@@ -19,6 +19,7 @@ import { TelegramPollerLive } from "./telegram/intake/poller.js"
 import { RegisterWebhookLive, TelegramWebhookRoutes } from "./telegram/intake/webhook.js"
 import { TelegramOperatorAlertsLive } from "./telegram/operator-alerts.js"
 import { HttpServerLive } from "./http/router.js"
+import { TransferPermits } from "./jobs/transfer-permits.js"
 import { DatabaseLive, describeDatabase } from "./storage/database.js"
 import { RetentionLive } from "./storage/retention.js"
 
@@ -74,6 +75,8 @@ const AppLive = Layer.mergeAll(
   Layer.provideMerge(OutsideServicesLive),
   Layer.provideMerge(RunnerLive),
   Layer.provideMerge(DatabaseLive),
+  // One bound for every photo and video this runner holds in memory (the jobs' and the gateway's).
+  Layer.provideMerge(TransferPermits.Default),
   // Nothing built on the settings runs before the redactor knows their secrets.
   Layer.provideMerge(withSecretsRedacted(AppConfigWithSandbox))
 )

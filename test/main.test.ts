@@ -97,4 +97,25 @@ describe("npm start", { timeout: 180_000 }, () => {
     expect(lines).toHaveLength(1)
     expect(lines[0]).toMatch(message)
   })
+
+  it("stops with one line naming KIE_API_KEY when a bot token comes without it, and starts no simulator", async () => {
+    // A closed loopback port as the Bot API root: whatever happens, no real Telegram is called.
+    const bot = startBot({
+      TELEGRAM_BOT_TOKEN: "123456789:AAH-real-looking-token-for-tests-0123456",
+      TELEGRAM_API_ROOT: "http://127.0.0.1:9",
+      PAYMENTS_SECRET: "payments-secret",
+      DATA_DIR: join(tmpdir(), "bot-never-created")
+    })
+    try {
+      const code = await Promise.race([bot.exited, new Promise<"running">((resolve) => setTimeout(() => resolve("running"), 60_000))])
+      expect(code, bot.output()).not.toBe("running")
+      expect(code).not.toBe(0)
+      const lines = bot.output().trim().split("\n")
+      expect(lines, bot.output()).toHaveLength(1)
+      expect(lines[0]).toMatch(/KIE_API_KEY must be set when TELEGRAM_BOT_TOKEN is set/)
+      expect(bot.output()).not.toContain("simulator")
+    } finally {
+      bot.child.kill("SIGKILL")
+    }
+  })
 })

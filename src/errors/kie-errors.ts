@@ -91,7 +91,9 @@ export class KieOperatorError extends Schema.TaggedError<KieOperatorError>()("Ki
     "UnknownModel",
     "NotFound",
     "InvalidRequest",
-    "BlockedByCloudflare"
+    "BlockedByCloudflare",
+    /** A finished task's result URL is not on KIE's hosts: not fetched (src/kie/result-url.ts). */
+    "UntrustedResultUrl"
   ),
   ...details
 }) {

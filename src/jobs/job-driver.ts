@@ -33,6 +33,7 @@ import { failureText, type JobFailure, retryHelps } from "../telegram/replies.js
 import { balanceLine, buttons, languageOf, progressTexts, videoCaption, videoTooBig } from "../telegram/texts.js"
 import { makeProgress } from "./job-progress.js"
 import { settleWithUser } from "./settle-with-user.js"
+import { TransferPermits } from "./transfer-permits.js"
 import {
   chatActionInterval,
   deliveryRetry,
@@ -91,6 +92,7 @@ export interface DriverPosition {
     | "interrupting the unposted acknowledgement"
     | "waiting for the acknowledgement being posted"
     | "waiting for KIE to reopen"
+    | "waiting for a transfer permit"
     | "downloading the photo"
     | "uploading the photo to KIE"
     | "creating the KIE task"
@@ -105,10 +107,10 @@ export interface DriverPosition {
   readonly since: number
 }
 
-/** Positions where a driver may rightly stay for minutes (a generation, a KIE pause). */
+/** Positions where a driver may rightly stay for minutes (a generation, a KIE pause, a queue). */
 export const isPatientPosition = (position: DriverPosition) =>
   position.what === "waiting for KIE" || position.what === "waiting for KIE to reopen" ||
-  position.what === "creating the KIE task"
+  position.what === "creating the KIE task" || position.what === "waiting for a transfer permit"
 
 export const makeJobDriver = Effect.gen(function*() {
   const repo = yield* JobRepo
@@ -119,6 +121,7 @@ export const makeJobDriver = Effect.gen(function*() {
   const callbackAuth = yield* KieCallbackAuth
   const users = yield* UserEntity.client
   const ledger = yield* CreditLedger
+  const transfers = yield* TransferPermits
   const { jobs: timings } = yield* AppConfig
   // Operators (and the chaos test) may cap every model's deadline with KIE_TASK_DEADLINE.
   const deadlineOf = (model: { readonly deadline: Duration.Duration } | undefined) =>
@@ -243,15 +246,25 @@ export const makeJobDriver = Effect.gen(function*() {
           if (Option.isSome(earlierUpload)) {
             imageUrl = earlierUpload.value
           } else {
-            yield* at("downloading the photo")
-            const photo = yield* gateway.downloadFile(job.photo_file_id).pipe(Effect.retry(photoDownloadRetry), Effect.either)
-            if (photo._tag === "Left") {
-              return yield* decideRefund(job, { _tag: "PhotoUnavailable", reason: photo.left.reason }, photo.left.message)
-            }
-            yield* at("uploading the photo to KIE")
-            const uploaded = yield* breaker.observe(submitter.uploadFile(photo.right)).pipe(Effect.either)
-            if (uploaded._tag === "Left") return yield* submissionFailed(job, uploaded.left)
-            imageUrl = uploaded.right.url
+            // The photo's bytes are held from its download to the end of its upload: one permit.
+            yield* at("waiting for a transfer permit")
+            const uploaded = yield* transfers.withPermit(Effect.gen(function*() {
+              yield* at("downloading the photo")
+              const photo = yield* gateway.downloadFile(job.photo_file_id).pipe(Effect.retry(photoDownloadRetry), Effect.either)
+              if (photo._tag === "Left") {
+                yield* decideRefund(job, { _tag: "PhotoUnavailable", reason: photo.left.reason }, photo.left.message)
+                return Option.none<string>()
+              }
+              yield* at("uploading the photo to KIE")
+              const uploaded = yield* breaker.observe(submitter.uploadFile(photo.right)).pipe(Effect.either)
+              if (uploaded._tag === "Left") {
+                yield* submissionFailed(job, uploaded.left)
+                return Option.none<string>()
+              }
+              return Option.some(uploaded.right.url)
+            }))
+            if (Option.isNone(uploaded)) return
+            imageUrl = uploaded.value
             yield* repo.update(jobId, { kie_file_url: imageUrl })
           }
           // The task id is saved in the same uninterruptible step as the createTask answer, so

@@ -8,9 +8,10 @@ import { FetchHttpClient, HttpBody, HttpClient, type HttpClientError, HttpClient
 import { Clock, ConfigError, Duration, Effect, Layer, Option, ParseResult, Redacted, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { AppConfig } from "../config.js"
-import { type KieError, type KieOperation } from "../errors/kie-errors.js"
+import { type KieError, type KieOperation, KieOperatorError } from "../errors/kie-errors.js"
 import { classify } from "./classify.js"
 import { CreateTaskData, CreditsData, Envelope, RecordInfoData, type TaskState, UploadData } from "./kie-schema.js"
+import { defaultResultHosts, type ResultUrlPolicy, untrustedResultUrl } from "./result-url.js"
 import { countKieCall } from "../observability/metrics.js"
 
 export interface KieClientSettings {
@@ -18,6 +19,8 @@ export interface KieClientSettings {
   readonly baseUrl: string
   readonly uploadBaseUrl: string
   readonly timeouts?: Partial<Record<KieOperation, Duration.DurationInput>>
+  /** KIE's result hosts (KIE_RESULT_HOSTS); default `defaultResultHosts`. */
+  readonly resultHosts?: ReadonlyArray<string>
 }
 
 // Cloudflare in front of KIE answers 403 "error code: 1010" to clients without one.
@@ -68,6 +71,10 @@ const transportKind = (error: HttpClientError.RequestError): "ConnectionRefused"
 export const makeKieClient = (settings: KieClientSettings) =>
   Effect.gen(function*() {
     const timeouts = { ...defaultTimeouts, ...settings.timeouts }
+    const resultUrlPolicy: ResultUrlPolicy = {
+      hosts: settings.resultHosts ?? defaultResultHosts,
+      configuredRoots: [settings.baseUrl, settings.uploadBaseUrl]
+    }
     const http = (yield* HttpClient.HttpClient).pipe(
       HttpClient.mapRequest((request) =>
         request.pipe(
@@ -200,7 +207,12 @@ export const makeKieClient = (settings: KieClientSettings) =>
         RecordInfoData,
         { taskId, taskAgeMillis }
       )
-      return toTask(taskId, info)
+      const task = toTask(taskId, info, resultUrlPolicy)
+      if (task._tag === "Failed" && task.error._tag === "KieOperatorError" && task.error.reason === "UntrustedResultUrl") {
+        yield* Effect.logError("KIE finished a task with a result URL outside its hosts; it is not fetched and the job is refunded")
+          .pipe(Effect.annotateLogs({ taskId, detail: task.error.msg ?? "" }))
+      }
+      return task
     })
 
     const getCredits = Effect.fn("KieClient.getCredits")(function*() {
@@ -210,7 +222,7 @@ export const makeKieClient = (settings: KieClientSettings) =>
     return { uploadFile, createTask, getTask, getCredits } as const
   })
 
-const toTask = (taskId: string, info: RecordInfoData): KieTask => {
+const toTask = (taskId: string, info: RecordInfoData, resultUrlPolicy: ResultUrlPolicy): KieTask => {
   const raw = JSON.stringify(info)
   switch (info.state) {
     case "success": {
@@ -221,6 +233,15 @@ const toTask = (taskId: string, info: RecordInfoData): KieTask => {
           _tag: "Failed",
           taskId,
           error: classify({ _tag: "Malformed", operation: "recordInfo", status: 200, raw, detail: "success without result URLs" })
+        }
+      }
+      // Checked before anything fetches it: the URL is KIE's word, the fetch is ours.
+      const untrusted = urls.map((url) => untrustedResultUrl(url, resultUrlPolicy)).find((problem) => problem !== undefined)
+      if (untrusted !== undefined) {
+        return {
+          _tag: "Failed",
+          taskId,
+          error: new KieOperatorError({ reason: "UntrustedResultUrl", operation: "recordInfo", taskId, msg: untrusted })
         }
       }
       const credits = info.creditsConsumed ?? info.consumeCredits ?? null
@@ -255,7 +276,8 @@ export class KieClient extends Effect.Service<KieClient>()("app/KieClient", {
     return yield* makeKieClient({
       apiKey: config.kie.apiKey.value,
       baseUrl: config.kie.baseUrl,
-      uploadBaseUrl: config.kie.uploadBaseUrl
+      uploadBaseUrl: config.kie.uploadBaseUrl,
+      resultHosts: config.kie.resultHosts
     })
   }),
   dependencies: [FetchHttpClient.layer]

@@ -1,8 +1,8 @@
 /**
  * The key that signs invoice payloads. Every runner must hold the same one, or an invoice
- * sent by one runner is refused at checkout by another. PAYMENTS_SECRET in production; in
- * development and tests a key is derived from the bot token (with a warning), so a sandbox
- * works with no setup.
+ * sent by one runner is refused at checkout by another. PAYMENTS_SECRET whenever a real bot
+ * token is set (src/config.ts refuses a token without it); only the sandbox, whose token is
+ * its simulator's, derives a key from that token (with a warning), so it works with no setup.
  */
 import { ConfigError, Context, Effect, Layer, Option, Redacted } from "effect"
 import { createHmac } from "node:crypto"
@@ -25,7 +25,7 @@ export const resolvePaymentSecret = (
   }
   const seed = Option.match(settings.telegram.botToken, { onNone: () => "sandbox", onSome: Redacted.value })
   const derived = createHmac("sha256", "photo-video-bot/payments").update(seed).digest("base64url")
-  return Effect.logWarning("PAYMENTS_SECRET is not set; invoices are signed with a key derived from the bot token (development only)").pipe(
+  return Effect.logWarning("PAYMENTS_SECRET is not set; sandbox invoices are signed with a key derived from the simulator's token").pipe(
     Effect.as(Redacted.make(derived))
   )
 }

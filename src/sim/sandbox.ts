@@ -1,8 +1,9 @@
 /**
- * The sandbox: with no TELEGRAM_BOT_TOKEN (or no KIE_API_KEY), `npm start` runs the
- * missing service's simulator inside the process and points the configuration at it, so
- * a fresh checkout runs end to end without credentials. With NODE_ENV=production a missing
- * credential is an error instead.
+ * The sandbox: with neither TELEGRAM_BOT_TOKEN nor KIE_API_KEY, `npm start` runs both
+ * simulators inside the process and points the configuration at them, so a fresh checkout
+ * runs end to end without credentials. Never half of it: one credential without the other
+ * is refused by the configuration (src/config.ts), so real users never meet a simulator.
+ * With NODE_ENV=production the sandbox is an error instead.
  */
 import { ConfigError, Console, Effect, Layer, Option, Redacted } from "effect"
 import { mkdirSync, rmSync, writeFileSync } from "node:fs"
@@ -19,51 +20,41 @@ const banner = (lines: ReadonlyArray<string>) => {
 
 const withSimulators = (settings: AppSettings) =>
   Effect.gen(function*() {
-    const notes: Array<string> = ["SANDBOX: simulated services, no real Telegram or KIE is called."]
-    let result = settings
-    if (Option.isNone(settings.telegram.botToken)) {
-      const telegram = yield* makeTelegramSimulator({ host: "127.0.0.1" })
-      result = {
-        ...result,
-        telegram: { ...result.telegram, botToken: Option.some(Redacted.make(telegram.token)), apiRoot: telegram.url }
-      }
-      notes.push(
-        `Telegram Bot API simulator: ${telegram.url}`,
-        `  create a user:  curl -XPOST ${telegram.url}/sim/users -d '{"id":1001,"first_name":"Ann"}'`,
-        `  send a photo:   curl -XPOST ${telegram.url}/sim/users/1001/photo -d '{"base64":"<jpeg>","caption":"waves"}'`,
-        `  read the chat:  curl ${telegram.url}/sim/users/1001/messages`,
-        `  or, as user 1001 from another terminal:`,
-        `    npm run sandbox -- photo path/to.jpg "the waves roll in"`,
-        `    npm run sandbox -- press "Generate again"  |  balance  |  messages  |  text /help`
-      )
-      // Lets `npm run sandbox` (src/sim/sandbox-cli.ts) find this simulator.
-      if (settings.database._tag === "Sqlite") {
-        const file = join(settings.database.dataDir, "sandbox.json")
-        mkdirSync(settings.database.dataDir, { recursive: true })
-        writeFileSync(file, JSON.stringify({ telegramUrl: telegram.url, pid: process.pid }, null, 2))
-        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(file, { force: true })))
-      }
+    const telegram = yield* makeTelegramSimulator({ host: "127.0.0.1" })
+    const kie = yield* kieSimulator({ host: "127.0.0.1", clock: "real", phases: { generatingMs: 10_000 } })
+    // Lets `npm run sandbox` (src/sim/sandbox-cli.ts) find this simulator.
+    if (settings.database._tag === "Sqlite") {
+      const file = join(settings.database.dataDir, "sandbox.json")
+      mkdirSync(settings.database.dataDir, { recursive: true })
+      writeFileSync(file, JSON.stringify({ telegramUrl: telegram.url, pid: process.pid }, null, 2))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(file, { force: true })))
     }
-    if (Option.isNone(settings.kie.apiKey)) {
-      const kie = yield* kieSimulator({ host: "127.0.0.1", clock: "real", phases: { generatingMs: 10_000 } })
-      result = {
-        ...result,
-        kie: { ...result.kie, apiKey: Option.some(Redacted.make(kie.apiKey)), baseUrl: kie.url, uploadBaseUrl: kie.url }
-      }
-      notes.push(`KIE simulator: ${kie.url} (videos take about 12 s)`)
-    }
-    notes.push("Set TELEGRAM_BOT_TOKEN and KIE_API_KEY to run for real.")
-    yield* Console.log(banner(notes))
-    return result
+    yield* Console.log(banner([
+      "SANDBOX: simulated services, no real Telegram or KIE is called.",
+      `Telegram Bot API simulator: ${telegram.url}`,
+      `  create a user:  curl -XPOST ${telegram.url}/sim/users -d '{"id":1001,"first_name":"Ann"}'`,
+      `  send a photo:   curl -XPOST ${telegram.url}/sim/users/1001/photo -d '{"base64":"<jpeg>","caption":"waves"}'`,
+      `  read the chat:  curl ${telegram.url}/sim/users/1001/messages`,
+      `  or, as user 1001 from another terminal:`,
+      `    npm run sandbox -- photo path/to.jpg "the waves roll in"`,
+      `    npm run sandbox -- press "Generate again"  |  balance  |  messages  |  text /help`,
+      `KIE simulator: ${kie.url} (videos take about 12 s)`,
+      "Set TELEGRAM_BOT_TOKEN, KIE_API_KEY and PAYMENTS_SECRET to run for real."
+    ]))
+    return {
+      ...settings,
+      telegram: { ...settings.telegram, botToken: Option.some(Redacted.make(telegram.token)), apiRoot: telegram.url },
+      kie: { ...settings.kie, apiKey: Option.some(Redacted.make(kie.apiKey)), baseUrl: kie.url, uploadBaseUrl: kie.url }
+    } satisfies AppSettings
   })
 
-/** AppConfig from the environment, completed by the simulators where credentials are missing. */
+/** AppConfig from the environment, or the sandbox's when neither credential is set. */
 export const AppConfigWithSandbox = Layer.scoped(
   AppConfig,
   Effect.gen(function*() {
+    // Exactly one credential never gets here: appSettings refuses it, naming the other.
     const settings = yield* appSettings
-    const missing = Option.isNone(settings.telegram.botToken) || Option.isNone(settings.kie.apiKey)
-    if (!missing) return settings
+    if (Option.isSome(settings.telegram.botToken) && Option.isSome(settings.kie.apiKey)) return settings
     if (settings.nodeEnv === "production") {
       return yield* Effect.fail(
         ConfigError.MissingData([], "TELEGRAM_BOT_TOKEN and KIE_API_KEY must be set when NODE_ENV=production")

@@ -15,9 +15,10 @@
 import { RateLimiter } from "@effect/experimental"
 import { Api, InputFile } from "grammy"
 import type { InlineKeyboardMarkup, Message, StarTransaction, TransactionPartner } from "grammy/types"
-import { ConfigError, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { ConfigError, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 import { AppConfig } from "../config.js"
 import { type TelegramError, TelegramPermanentError } from "../errors/telegram-errors.js"
+import { TransferPermits } from "../jobs/transfer-permits.js"
 import { RateLimiterStoreLive } from "../kie/rate-limiter.js"
 import { classifyAnswer, classifyFailure, isAlreadyDeleted, isNotModified, isUrlRefused } from "./classify.js"
 import {
@@ -185,7 +186,7 @@ export const toTransactionEntry = (transaction: StarTransaction): StarTransactio
 
 export const makeTelegramGateway = (
   options: TelegramGatewayOptions
-): Effect.Effect<TelegramGatewayService, never, RateLimiter.RateLimiter> =>
+): Effect.Effect<TelegramGatewayService, never, RateLimiter.RateLimiter | TransferPermits> =>
   Effect.gen(function*() {
     // grammY throws on a trailing slash; AppConfig already strips it, explicit callers may not.
     const apiRoot = (options.apiRoot ?? "https://api.telegram.org").replace(/\/+$/, "")
@@ -197,6 +198,7 @@ export const makeTelegramGateway = (
       timeoutSeconds: Math.max(1, Math.ceil(Duration.toSeconds(requestTimeout)))
     })
     const limiter = yield* makeOutgoingLimiter({ limits: options.limits, keyPrefix: options.limiterKeyPrefix })
+    const transfers = yield* TransferPermits
 
     const logRetryable = (error: TelegramError) =>
       error._tag === "TelegramTransientError"
@@ -329,16 +331,22 @@ export const makeTelegramGateway = (
           if (Option.isSome(byUrl)) return byUrl.value
         }
 
-        const fetched = yield* download("sendVideo", () => video.url, fileLimits.videoUpload)
-        if (fetched._tag === "TooBig") return yield* asLink(fetched.sizeBytes)
-        // Buffers, not streams: a retried upload must resend the same bytes.
-        const upload = new InputFile(fetched.bytes, videoFileName(video.url))
-        return yield* postVideo(chatId, upload, video.caption, video.keyboard).pipe(
-          Effect.catchIf(
-            (error) => error._tag === "TelegramPermanentError" && error.reason === "FileTooBig",
-            () => asLink(fetched.bytes.length)
+        // The video's bytes (up to 50 MB) are held from the download to the end of the upload.
+        const uploaded = yield* transfers.withPermit(Effect.gen(function*() {
+          const fetched = yield* download("sendVideo", () => video.url, fileLimits.videoUpload)
+          if (fetched._tag === "TooBig") return Either.left(fetched.sizeBytes)
+          // Buffers, not streams: a retried upload must resend the same bytes.
+          const upload = new InputFile(fetched.bytes, videoFileName(video.url))
+          return yield* postVideo(chatId, upload, video.caption, video.keyboard).pipe(
+            Effect.map(Either.right),
+            Effect.catchIf(
+              (error) => error._tag === "TelegramPermanentError" && error.reason === "FileTooBig",
+              () => Effect.succeed(Either.left(fetched.bytes.length))
+            )
           )
-        )
+        }))
+        // Too big for an upload: a link, sent after the permit and its bytes are let go.
+        return yield* Either.match(uploaded, { onLeft: asLink, onRight: Effect.succeed })
       }).pipe(Effect.withSpan("TelegramGateway.sendVideo"))
 
     const tooBig = (method: string, description: string) =>
@@ -420,14 +428,16 @@ export const makeTelegramGateway = (
   })
 
 /** The gateway for an explicit token and API root (the sandbox passes the simulator's). */
-export const layer = (options: TelegramGatewayOptions): Layer.Layer<TelegramGateway, never, RateLimiter.RateLimiter> =>
+export const layer = (
+  options: TelegramGatewayOptions
+): Layer.Layer<TelegramGateway, never, RateLimiter.RateLimiter | TransferPermits> =>
   Layer.effect(TelegramGateway, makeTelegramGateway(options))
 
 /** The gateway from AppConfig; without TELEGRAM_BOT_TOKEN it fails at start-up, naming the variable. */
 export const layerConfig: Layer.Layer<
   TelegramGateway,
   ConfigError.ConfigError,
-  AppConfig | RateLimiter.RateLimiter
+  AppConfig | RateLimiter.RateLimiter | TransferPermits
 > = Layer.effect(
   TelegramGateway,
   Effect.gen(function*() {
@@ -455,11 +465,13 @@ const withSharedLimiter = <E, R>(
   gateway.pipe(Layer.provide(RateLimiter.layer), Layer.provide(RateLimiterStoreLive))
 
 /** An explicit token and API root (the sandbox's simulator), limits in the shared store. */
-export const layerWithSharedLimiter = (options: TelegramGatewayOptions): Layer.Layer<TelegramGateway, never, AppConfig> =>
+export const layerWithSharedLimiter = (
+  options: TelegramGatewayOptions
+): Layer.Layer<TelegramGateway, never, AppConfig | TransferPermits> =>
   withSharedLimiter(layer(options))
 
 /** The production layer: AppConfig's token and API root, limits in the shared store. */
-export const TelegramGatewayLive: Layer.Layer<TelegramGateway, ConfigError.ConfigError, AppConfig> = withSharedLimiter(
+export const TelegramGatewayLive: Layer.Layer<TelegramGateway, ConfigError.ConfigError, AppConfig | TransferPermits> = withSharedLimiter(
   layerConfig
 )
 

@@ -23,7 +23,12 @@ const allowed: ReadonlyArray<RegExp> = [
   /^HttpClientRequest\.bearerToken\(settings\.apiKey\),$/,
   /^if \(Option\.isNone\(config\.kie\.apiKey\)\) \{$/,
   /^return yield\* Effect\.fail\(ConfigError\.MissingData\(\["KIE_API_KEY"\], "KIE_API_KEY must be set to talk to KIE"\)\)$/,
-  /^apiKey: config\.kie\.apiKey\.value,$/
+  /^apiKey: config\.kie\.apiKey\.value,$/,
+  // The sandbox's all-or-nothing rule (src/config.ts): a presence check and messages naming the variable.
+  /^const hasKey = Option\.isSome\(settings\.kie\.apiKey\)$/,
+  /^const sandbox = "the sandbox runs only when neither TELEGRAM_BOT_TOKEN nor KIE_API_KEY is set"$/,
+  /^hasToken && !hasKey \? `KIE_API_KEY must be set when TELEGRAM_BOT_TOKEN is set \(\$\{sandbox\}\)` : undefined,$/,
+  /^hasKey && !hasToken \? `TELEGRAM_BOT_TOKEN must be set when KIE_API_KEY is set \(\$\{sandbox\}\)` : undefined,$/
 ]
 
 describe("the KIE API key cannot leak", () => {

@@ -19,6 +19,7 @@ const WEBHOOK_SECRET = "webhook-secret-4f1c9a"
 const CALLBACK_SECRET = "callback-secret-77d02e"
 const HMAC_KEY = "kie-hmac-key-1b8e55"
 const DASHBOARD_TOKEN = "dashboard-token-c3a9f0"
+const PAYMENTS_SECRET = "payments-secret-for-the-security-test"
 
 interface Answer {
   readonly status: number
@@ -112,7 +113,7 @@ describe("HTTP endpoints of a running runner", () => {
         (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
       )
       const [port, runnerPort] = yield* Effect.promise(() => Promise.all([freePort(), freePort()]))
-      const secrets = [telegram.token, kie.apiKey, WEBHOOK_SECRET, CALLBACK_SECRET, HMAC_KEY, DASHBOARD_TOKEN]
+      const secrets = [telegram.token, kie.apiKey, WEBHOOK_SECRET, CALLBACK_SECRET, HMAC_KEY, DASHBOARD_TOKEN, PAYMENTS_SECRET]
       const bot = yield* Effect.acquireRelease(
         Effect.sync(() =>
           startBot({
@@ -130,6 +131,7 @@ describe("HTTP endpoints of a running runner", () => {
             KIE_UPLOAD_BASE_URL: kie.url,
             KIE_CALLBACK_SECRET: CALLBACK_SECRET,
             KIE_WEBHOOK_HMAC_KEY: HMAC_KEY,
+            PAYMENTS_SECRET,
             DASHBOARD_TOKEN,
             LOG_LEVEL: "debug"
           })

@@ -44,6 +44,7 @@ export const startSimulators = (
       KIE_API_KEY: kie.apiKey,
       KIE_BASE_URL: kie.url,
       KIE_UPLOAD_BASE_URL: kie.url,
+      PAYMENTS_SECRET: "test-payments-secret",
       ...options.env
     })
     return { telegram, kie, settings }

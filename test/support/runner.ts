@@ -8,6 +8,7 @@ import { JobEntity } from "../../src/actors/job-entity.js"
 import { UserEntityLive } from "../../src/actors/user-entity.js"
 import { embeddedRunner, shardingSettings } from "../../src/cluster/runner.js"
 import type { AppSettings } from "../../src/config.js"
+import { TransferPermits } from "../../src/jobs/transfer-permits.js"
 import { DatabaseLive } from "../../src/storage/database.js"
 import { configLayer } from "./database.js"
 
@@ -16,6 +17,7 @@ export const runnerLayer = <A, E, R>(settings: AppSettings, actors: Layer.Layer<
   actors.pipe(
     Layer.provideMerge(embeddedRunner(shardingSettings(settings))),
     Layer.provideMerge(DatabaseLive),
+    Layer.provideMerge(TransferPermits.Default),
     Layer.provideMerge(configLayer(settings))
   )
 

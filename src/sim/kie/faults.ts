@@ -39,6 +39,11 @@ export interface KieSimFaults {
   uploadAnswersFileUrl: boolean
   /** recordInfo's documented example uses `message` instead of `msg`. */
   envelopeUsesMessage: boolean
+  /**
+   * Finished tasks name their result under this base instead of the simulator's own
+   * `/results/`, e.g. http://169.254.169.254/latest: a KIE answer the client must not follow.
+   */
+  resultUrlBase: string | undefined
 }
 
 export const noFaults = (): KieSimFaults => ({
@@ -52,7 +57,8 @@ export const noFaults = (): KieSimFaults => ({
   invisibleForMs: 0,
   resultJsonAsObject: false,
   uploadAnswersFileUrl: false,
-  envelopeUsesMessage: false
+  envelopeUsesMessage: false,
+  resultUrlBase: undefined
 })
 
 export const code = (code: number, msg: string, httpStatus?: number): FaultAnswer =>

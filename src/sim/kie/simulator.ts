@@ -210,7 +210,7 @@ export const startKieSimulator = async (options: KieSimOptions = {}): Promise<Ki
 
   const recordOf = (task: SimTask) => {
     const terminal = task.state === "success" || task.state === "fail"
-    const result = { resultUrls: [`${baseUrl}/results/${task.taskId}.mp4`] }
+    const result = { resultUrls: [`${faults.resultUrlBase ?? `${baseUrl}/results`}/${task.taskId}.mp4`] }
     return {
       taskId: task.taskId,
       model: task.model,

@@ -32,6 +32,29 @@ const layout: Record<FileKind, { prefix: string; folder: string; ext: string }> 
   video_note: { prefix: "DQACAgIAAxkBAAI", folder: "video_notes", ext: "mp4" }
 }
 
+/**
+ * The bot's downloads from `/file/bot<token>/<path>`: how many are served at once (the
+ * busiest moment too) and how slow each is, like a slow CDN, when `delayMs` is set.
+ */
+export class FileDownloads {
+  delayMs = 0
+  inFlight = 0
+  peak = 0
+  total = 0
+
+  async serve(send: () => void): Promise<void> {
+    this.inFlight++
+    this.total++
+    this.peak = Math.max(this.peak, this.inFlight)
+    try {
+      if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs))
+      send()
+    } finally {
+      this.inFlight--
+    }
+  }
+}
+
 export class FileStore {
   private readonly byId = new Map<string, StoredFile>()
   private readonly byPath = new Map<string, StoredFile>()

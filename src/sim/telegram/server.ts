@@ -10,6 +10,7 @@ import { ApiError, notFound, unauthorized } from "./api-error.js"
 import { type CallContext, runMethod, targetChat, type World } from "./bot-methods.js"
 import type { CallLog } from "./call-log.js"
 import { ConnectionReset, type Faults } from "./faults.js"
+import type { FileDownloads } from "./files.js"
 import type { FloodControl } from "./flood-control.js"
 import { type DecodedRequest, decodeRequest, readBody } from "./http-body.js"
 import { limits } from "./media.js"
@@ -22,6 +23,7 @@ export interface Pipeline {
   readonly log: CallLog
   readonly faults: Faults
   readonly flood: FloodControl | undefined
+  readonly downloads: FileDownloads
   /** The `/sim/` control API, when the simulator offers one. */
   readonly control?: (method: string, url: URL, body: Record<string, unknown>) => Promise<{ status: number; body: unknown }>
 }
@@ -109,12 +111,13 @@ const handle = async (pipeline: Pipeline, req: IncomingMessage, res: ServerRespo
     if (decodeURIComponent(file[1]!) !== pipeline.token) return sendJson(res, 401, unauthorized().toJSON())
     const stored = pipeline.world.files.getByPath(decodeURIComponent(file[2]!))
     if (stored === undefined || !stored.retained || stored.size > limits.getFile) return sendJson(res, 404, notFound().toJSON())
-    res.writeHead(200, {
-      "content-type": stored.mime_type ?? "application/octet-stream",
-      "content-length": stored.size
+    return pipeline.downloads.serve(() => {
+      res.writeHead(200, {
+        "content-type": stored.mime_type ?? "application/octet-stream",
+        "content-length": stored.size
+      })
+      res.end(stored.bytes)
     })
-    res.end(stored.bytes)
-    return
   }
   if (pipeline.control !== undefined && /^\/sim(\/|$)/.test(url.pathname)) {
     try {

@@ -11,7 +11,7 @@ import { Chats, type NewUser, type StoredMessage } from "./chats.js"
 import { handleControl } from "./control.js"
 import { type Fault, Faults, type FaultSpec } from "./faults.js"
 import { seededStream } from "../kie/faults.js"
-import { FileStore, type StoredFile } from "./files.js"
+import { FileDownloads, FileStore, type StoredFile } from "./files.js"
 import { FloodControl, type FloodControlOptions } from "./flood-control.js"
 import { randomToken } from "./ids.js"
 import {
@@ -57,6 +57,8 @@ export class TelegramSimulator {
   readonly botInfo: UserFromGetMe
   readonly calls = new CallLog()
   readonly faults: Faults
+  /** The bot's file downloads: set `delayMs` for a slow file server, read `peak` and `total`. */
+  readonly fileDownloads = new FileDownloads()
   /** Default for successful_payment delivery; tests may change it at any time. */
   successfulPaymentDelivery: SuccessfulPaymentDelivery
 
@@ -125,6 +127,7 @@ export class TelegramSimulator {
       log: this.calls,
       faults: this.faults,
       flood: options.floodControl === undefined ? undefined : new FloodControl(options.floodControl),
+      downloads: this.fileDownloads,
       control: (method, url, body) => handleControl(this, method, url, body)
     }
   }
