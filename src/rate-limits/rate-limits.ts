@@ -3,8 +3,8 @@
  * KIE's createTask limit), and what happens when Redis, which holds them, fails.
  *
  * Shared → local: a Redis call that fails, or does not answer within `storeDeadline` (the
- * client's own deadline, on real time: ./redis-store.ts), switches this runner to its
- * in-process store, once per outage (a warning, the gauge
+ * client's own deadline, on real time: ./redis-store.ts), or a lost connection switches this
+ * runner to its in-process store, once per outage (a warning, the gauge
  * `rate_limiter_store_degraded`, `/readyz`). A limit that all runners have together
  * (`global`) is then divided by the number of live runners, counted when the outage
  * starts; a limit per chat or per user is kept whole, since one runner sends most of a
@@ -14,7 +14,7 @@
  */
 import { RateLimiter } from "@effect/experimental"
 import { SqlClient } from "@effect/sql"
-import { Clock, Duration, Effect, FiberHandle, Metric, Option, Redacted, Ref, Schedule, type Scope } from "effect"
+import { Clock, Duration, Effect, FiberHandle, Metric, Option, Redacted, Ref, Runtime, Schedule, type Scope } from "effect"
 import { liveRunnersOtherThan } from "../cluster/runner.js"
 import { AppConfig, type AppSettings } from "../config.js"
 import { rateLimitsLocal, rateLimitsOutages } from "../observability/metrics.js"
@@ -137,6 +137,10 @@ export const makeRateLimits = (options: {
       shared.consume(request).pipe(
         Effect.catchIf(isStoreError, (error) => Effect.zipRight(goLocal(error.message), consumeLocal(request)))
       )
+
+    // A lost connection is an outage too, even when no limiter call meets it.
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    redis.onConnectionLost((reason) => runFork(goLocal(reason)))
 
     return {
       consume: (request) =>

@@ -106,6 +106,11 @@ export interface RedisLimiterStore {
   readonly store: LimiterStore
   /** Succeeds when Redis answers a PING. */
   readonly ping: Effect.Effect<void, RateLimiter.RateLimitStoreError>
+  /**
+   * Calls `handler` whenever the connection is lost or a reconnect fails, so that an outage
+   * is seen without waiting for a limiter call; at once if there is no connection now.
+   */
+  readonly onConnectionLost: (handler: (reason: string) => void) => void
 }
 
 const storeError = (what: string) => (cause: unknown) =>
@@ -125,15 +130,27 @@ export const makeRedisLimiterStore = (options: {
 }): Effect.Effect<RedisLimiterStore, never, import("effect").Scope.Scope> =>
   Effect.gen(function*() {
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const lostHandlers: Array<(reason: string) => void> = []
+    let lastError: string | undefined
+    let closing = false
     const redis = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const client = new Redis({ ...options.redis, ...failFastOptions(options.deadline) }) as RedisWithLimits
         client.on("error", (error: unknown) => {
-          runFork(Effect.logDebug("Redis connection error", describe(error)))
+          lastError = describe(error)
+          runFork(Effect.logDebug("Redis connection error", lastError))
+        })
+        client.on("ready", () => (lastError = undefined))
+        client.on("close", () => {
+          if (!closing) for (const handler of lostHandlers) handler(lastError ?? "the connection to Redis closed")
         })
         return client
       }),
-      (client) => Effect.promise(() => client.quit().catch(() => client.disconnect()))
+      (client) =>
+        Effect.promise(() => {
+          closing = true
+          return client.quit().catch(() => client.disconnect())
+        })
     )
     redis.defineCommand("limitFixedWindow", { lua: fixedWindowScript, numberOfKeys: 1, readOnly: false })
     redis.defineCommand("limitTokenBucket", { lua: tokenBucketScript, numberOfKeys: 1, readOnly: false })
@@ -171,19 +188,27 @@ export const makeRedisLimiterStore = (options: {
     }
     return {
       store,
-      ping: Effect.tryPromise({ try: () => redis.ping(), catch: storeError("PING") }).pipe(Effect.asVoid)
+      ping: Effect.tryPromise({ try: () => redis.ping(), catch: storeError("PING") }).pipe(Effect.asVoid),
+      onConnectionLost: (handler) => {
+        lostHandlers.push(handler)
+        if (redis.status !== "ready") handler(lastError ?? "no connection to Redis")
+      }
     }
   })
 
+/** Until the first connection is ready or refused, at most `timeoutMs`. */
 const connected = (redis: Redis, timeoutMs: number) =>
   new Promise<boolean>((resolve) => {
     if (redis.status === "ready") return resolve(true)
     const timer = setTimeout(() => done(false), timeoutMs)
     const onReady = () => done(true)
+    const onClose = () => done(false)
     const done = (ready: boolean) => {
       clearTimeout(timer)
       redis.off("ready", onReady)
+      redis.off("close", onClose)
       resolve(ready)
     }
     redis.once("ready", onReady)
+    redis.once("close", onClose)
   })

@@ -21,9 +21,12 @@ const takeAwayStore = Effect.gen(function*() {
     fixedWindow: (request) => gate(memory.store.fixedWindow(request)),
     tokenBucket: (request) => gate(memory.store.tokenBucket(request))
   }
+  const lostHandlers: Array<(reason: string) => void> = []
   return {
-    shared: { store, ping: gate(Effect.void) },
-    set: (next: typeof state) => Effect.sync(() => (state = next))
+    shared: { store, ping: gate(Effect.void), onConnectionLost: (handler: (reason: string) => void) => void lostHandlers.push(handler) },
+    set: (next: typeof state) => Effect.sync(() => (state = next)),
+    /** The client saw its connection close. */
+    lose: (reason: string) => Effect.sync(() => lostHandlers.forEach((handler) => handler(reason)))
   }
 })
 
@@ -86,6 +89,21 @@ describe("shared or local limits", () => {
       expect(lines.filter((line) => line.startsWith("WARN"))).toHaveLength(2)
     }).pipe(Effect.provide(captureLogs(lines)))
   })
+
+  it.scoped("a lost connection switches to local limits without waiting for a call", () =>
+    Effect.gen(function*() {
+      const redis = yield* takeAwayStore
+      const limits = yield* makeRateLimits({ shared: redis.shared, liveRunners: Effect.succeed(1) })
+      yield* redis.set("down")
+      yield* redis.lose("connect ECONNREFUSED 127.0.0.1:6379")
+      yield* settle
+      expect(yield* limits.status).toMatchObject({ _tag: "Local", reason: "connect ECONNREFUSED 127.0.0.1:6379" })
+      // Each failed reconnect says so again; the outage is still one.
+      const outagesBefore = yield* outages
+      yield* redis.lose("connect ECONNREFUSED 127.0.0.1:6379")
+      yield* settle
+      expect((yield* outages) - outagesBefore).toBe(0)
+    }))
 
   it.scoped("while local, a limit of all runners together is divided among the live runners; a per-user limit is not", () =>
     Effect.gen(function*() {
