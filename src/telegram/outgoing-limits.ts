@@ -69,11 +69,10 @@ export const makeOutgoingLimiter = (options: {
       window: Duration.times(step, limit),
       global: key === globalKey
     })
-    const consume = limiter.consume
 
     /** Books the next slot and sleeps until it comes. */
     const wait = (key: string, limit: number, step: Duration.Duration) =>
-      consume(request(key, limit, step, "delay")).pipe(
+      limiter.consume(request(key, limit, step, "delay")).pipe(
         // "delay" is only refused for more tokens than the burst, never asked for here.
         Effect.orElseSucceed(() => ({ delay: step })),
         Effect.flatMap(({ delay }) => Duration.isZero(delay) ? Effect.void : Effect.sleep(delay))
@@ -81,7 +80,7 @@ export const makeOutgoingLimiter = (options: {
 
     /** Takes a slot only if one is free now; otherwise how long until one may be. */
     const takeIfFree = (key: string, limit: number, step: Duration.Duration) =>
-      consume(request(key, limit, step, "fail")).pipe(
+      limiter.consume(request(key, limit, step, "fail")).pipe(
         Effect.as(Option.none<Duration.Duration>()),
         Effect.catchAll((error) => Effect.succeed(Option.some(error.retryAfter)))
       )
