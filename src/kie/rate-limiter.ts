@@ -13,13 +13,12 @@
  * one extra request into a span. Hence burst + sustained = limit - 1: for 20, a burst of
  * 2 and 17 per 10 s (one every ~0.59 s). What is left: clock skew between runners (the
  * Redis store refills by the caller's clock) and network jitter on the way to KIE; both
- * are milliseconds against a 0.59 s step.
+ * are milliseconds against a 0.59 s step. While Redis fails, each runner paces itself at its
+ * share of the limit (src/rate-limits/rate-limits.ts).
  */
-import { RateLimiter } from "@effect/experimental"
-import * as RedisRateLimiter from "@effect/experimental/RateLimiter/Redis"
-import { Duration, Effect, Layer, Option, Redacted } from "effect"
-import type { RedisOptions } from "ioredis"
+import { Duration, Effect } from "effect"
 import { AppConfig } from "../config.js"
+import { RateLimits } from "../rate-limits/rate-limits.js"
 
 export const kieWindow = Duration.seconds(10)
 
@@ -38,23 +37,9 @@ export const bucketFor = (limit: number, window: Duration.Duration = kieWindow):
   return { burst, sustained, step: Duration.unsafeDivide(window, sustained) }
 }
 
-/** ioredis takes options, not a URL; credentials stay inside the options object. */
-export const redisOptionsFromUrl = (url: string): RedisOptions => {
-  const parsed = new URL(url)
-  const db = parsed.pathname.replace(/^\//, "")
-  return {
-    host: parsed.hostname,
-    port: parsed.port === "" ? 6379 : Number(parsed.port),
-    ...(parsed.username !== "" ? { username: decodeURIComponent(parsed.username) } : {}),
-    ...(parsed.password !== "" ? { password: decodeURIComponent(parsed.password) } : {}),
-    ...(db !== "" ? { db: Number(db) } : {}),
-    ...(parsed.protocol === "rediss:" ? { tls: {} } : {})
-  }
-}
-
 export const makeKieRateLimiter = (options: { readonly limit: number; readonly key?: string }) =>
   Effect.gen(function*() {
-    const limiter = yield* RateLimiter.RateLimiter
+    const limits = yield* RateLimits
     const bucket = bucketFor(options.limit)
     const key = options.key ?? "kie:createTask"
 
@@ -62,22 +47,18 @@ export const makeKieRateLimiter = (options: { readonly limit: number; readonly k
      * Takes a place in the queue and returns how long to wait for it. The store's answer
      * orders callers: each one's debt is one step deeper than the previous one's.
      */
-    const reserve: Effect.Effect<Duration.Duration> = limiter.consume({
+    const reserve: Effect.Effect<Duration.Duration> = limits.consume({
       key,
       algorithm: "token-bucket",
       onExceeded: "delay",
       limit: bucket.burst,
       // The library refills `limit` tokens per `window`: one token per step.
-      window: Duration.times(bucket.step, bucket.burst)
+      window: Duration.times(bucket.step, bucket.burst),
+      global: true
     }).pipe(
       Effect.map((result) => result.delay),
-      // ioredis queues commands while it reconnects; a submission must not hang on that.
-      Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => "the rate limiter store did not answer in 2 s" }),
-      // Without the store we cannot coordinate; waiting one step per call keeps this
-      // runner under the sustained rate, and any 429 is retried by the transient schedule.
-      Effect.catchAll((error) =>
-        Effect.logWarning("KIE rate limiter store failed; pacing locally", error).pipe(Effect.as(bucket.step))
-      )
+      // "delay" is only refused for more tokens than the burst, never asked for here.
+      Effect.orElseSucceed(() => bucket.step)
     )
 
     const acquire: Effect.Effect<void> = Effect.flatMap(reserve, (delay) =>
@@ -86,17 +67,7 @@ export const makeKieRateLimiter = (options: { readonly limit: number; readonly k
     return { limit: options.limit, bucket, reserve, acquire } as const
   })
 
-/** Redis when REDIS_URL is set (limits hold across runners), otherwise this process only. */
-export const RateLimiterStoreLive = Layer.unwrapEffect(
-  Effect.map(AppConfig, (config) =>
-    Option.match(config.redisUrl, {
-      onNone: () => RateLimiter.layerStoreMemory,
-      onSome: (url) =>
-        RedisRateLimiter.layerStore({ ...redisOptionsFromUrl(Redacted.value(url)), prefix: "photo-video-bot:ratelimit:" })
-    }))
-)
-
 export class KieRateLimiter extends Effect.Service<KieRateLimiter>()("app/KieRateLimiter", {
   effect: Effect.flatMap(AppConfig, (config) => makeKieRateLimiter({ limit: config.kie.rateLimit })),
-  dependencies: [RateLimiter.layer.pipe(Layer.provide(RateLimiterStoreLive))]
+  dependencies: [RateLimits.Default]
 }) {}

@@ -41,6 +41,13 @@ export const updatesRetried = Metric.counter("bot_updates_retried_total", {
 export const jobsInFlight = Metric.gauge("jobs_in_flight", {
   description: "jobs not yet delivered, refunded or failed (whole cluster, read from the database at scrape)"
 })
+export const rateLimitsLocal = Metric.gauge("rate_limiter_store_degraded", {
+  description: "1 while Redis fails and this runner limits itself locally, at its share of the global limits"
+})
+export const rateLimitsOutages = Metric.counter("rate_limiter_store_outages_total", {
+  description: "times this runner fell back from the Redis limits to local ones",
+  incremental: true
+})
 export const shardsHeld = Metric.gauge("shards_held", { description: "shards this runner owns now" })
 export const eventLoopDelayP99 = Metric.gauge("nodejs_eventloop_delay_p99_seconds", {
   description: "99th percentile of event-loop delay since the previous scrape"

@@ -7,7 +7,6 @@
  * The middleware, in order: language, first-contact registration, the flood limit, the
  * features, and last the answers for whatever no feature took.
  */
-import { RateLimiter } from "@effect/experimental"
 import { Cause, Effect, Exit, FiberSet, Layer, LogLevel, Redacted, Schedule } from "effect"
 import { logFailure } from "../observability/error-summary.js"
 import { Bot } from "grammy"
@@ -15,9 +14,9 @@ import type { Update, UserFromGetMe } from "grammy/types"
 import { JobEntity } from "../actors/job-entity.js"
 import { type TelegramUpdate, UserEntity, type UserOps, UserUpdates } from "../actors/user-entity.js"
 import { AppConfig } from "../config.js"
-import { RateLimiterStoreLive } from "../kie/rate-limiter.js"
 import { StatsService } from "../observability/stats.js"
 import { PaymentService, PaymentsLive, UserCredits } from "../payments/index.js"
+import { RateLimits } from "../rate-limits/rate-limits.js"
 import { BotState } from "../storage/bot-state.js"
 import type { BotContext, BotEnv } from "./context.js"
 import { adminFeature } from "./features/admin.js"
@@ -122,7 +121,7 @@ export const UserUpdatesLive = Layer.effect(
     const state = yield* BotState
     const jobs = yield* JobEntity.client
     const users = yield* UserEntity.client
-    const limiter = yield* RateLimiter.RateLimiter
+    const limiter = yield* RateLimits
     const stats = yield* StatsService
     const { run } = yield* BotBridge
     const payments = { payments: yield* PaymentService, userCredits: yield* UserCredits }
@@ -172,6 +171,6 @@ export const UserUpdatesLive = Layer.effect(
     BotState.Default,
     StatsService.Default,
     PaymentsLive.pipe(Layer.provide(TelegramOperatorAlertsLive)),
-    RateLimiter.layer.pipe(Layer.provide(RateLimiterStoreLive))
+    RateLimits.Default
   ])
 )

@@ -3,7 +3,6 @@
  * the user's entity (one bot per active user): `ops` is that entity's own logic, and `run`
  * is the process's one bridge from grammY's promises to Effect.
  */
-import type { RateLimiter } from "@effect/experimental"
 import { Cause, Effect, LogLevel, Metric } from "effect"
 import { logFailure } from "../observability/error-summary.js"
 import { isInfrastructureFailure } from "../errors/infrastructure.js"
@@ -13,6 +12,7 @@ import type { JobEntity } from "../actors/job-entity.js"
 import type { UserEntity, UserOps } from "../actors/user-entity.js"
 import type { AppSettings } from "../config.js"
 import type { StatsService } from "../observability/stats.js"
+import type { RateLimitsService } from "../rate-limits/rate-limits.js"
 import type { BotState } from "../storage/bot-state.js"
 import type { InlineKeyboard, TelegramGatewayService } from "./gateway.js"
 import type { BotTexts, Language } from "./texts.js"
@@ -30,7 +30,7 @@ export interface BotEnv {
   readonly state: BotState
   readonly jobs: Effect.Effect.Success<typeof JobEntity.client>
   readonly users: Effect.Effect.Success<typeof UserEntity.client>
-  readonly limiter: RateLimiter.RateLimiter
+  readonly limiter: RateLimitsService
   /** The figures behind the admins' /stats. */
   readonly stats: StatsService
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<A>

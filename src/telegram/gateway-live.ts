@@ -12,14 +12,13 @@
  * TestClock forward. Waits the gateway chooses itself (retry_after, backoff, rate limits)
  * use Effect's Clock.
  */
-import { RateLimiter } from "@effect/experimental"
 import { Api, InputFile } from "grammy"
 import type { InlineKeyboardMarkup, Message, StarTransaction, TransactionPartner } from "grammy/types"
 import { ConfigError, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 import { AppConfig } from "../config.js"
 import { type TelegramError, TelegramPermanentError } from "../errors/telegram-errors.js"
 import { TransferPermits } from "../jobs/transfer-permits.js"
-import { RateLimiterStoreLive } from "../kie/rate-limiter.js"
+import { RateLimits } from "../rate-limits/rate-limits.js"
 import { classifyAnswer, classifyFailure, isAlreadyDeleted, isNotModified, isUrlRefused } from "./classify.js"
 import {
   type DownloadedFile,
@@ -186,7 +185,7 @@ export const toTransactionEntry = (transaction: StarTransaction): StarTransactio
 
 export const makeTelegramGateway = (
   options: TelegramGatewayOptions
-): Effect.Effect<TelegramGatewayService, never, RateLimiter.RateLimiter | TransferPermits> =>
+): Effect.Effect<TelegramGatewayService, never, RateLimits | TransferPermits> =>
   Effect.gen(function*() {
     // grammY throws on a trailing slash; AppConfig already strips it, explicit callers may not.
     const apiRoot = (options.apiRoot ?? "https://api.telegram.org").replace(/\/+$/, "")
@@ -430,14 +429,14 @@ export const makeTelegramGateway = (
 /** The gateway for an explicit token and API root (the sandbox passes the simulator's). */
 export const layer = (
   options: TelegramGatewayOptions
-): Layer.Layer<TelegramGateway, never, RateLimiter.RateLimiter | TransferPermits> =>
+): Layer.Layer<TelegramGateway, never, RateLimits | TransferPermits> =>
   Layer.effect(TelegramGateway, makeTelegramGateway(options))
 
 /** The gateway from AppConfig; without TELEGRAM_BOT_TOKEN it fails at start-up, naming the variable. */
 export const layerConfig: Layer.Layer<
   TelegramGateway,
   ConfigError.ConfigError,
-  AppConfig | RateLimiter.RateLimiter | TransferPermits
+  AppConfig | RateLimits | TransferPermits
 > = Layer.effect(
   TelegramGateway,
   Effect.gen(function*() {
@@ -455,14 +454,14 @@ export const layerConfig: Layer.Layer<
 )
 
 /**
- * Limits in the team's shared RateLimiter store (Redis when REDIS_URL is set, else memory).
- * `RateLimiter.layer` and `RateLimiterStoreLive` are the very values KieRateLimiter uses,
- * so one composition builds them once and both limiters share one store connection.
+ * Limits in the shared store (Redis when REDIS_URL is set, else memory). `RateLimits.Default`
+ * is the very value KieRateLimiter and the bot use, so one composition builds it once and
+ * all limiters share one Redis connection.
  */
 const withSharedLimiter = <E, R>(
   gateway: Layer.Layer<TelegramGateway, E, R>
-): Layer.Layer<TelegramGateway, E, AppConfig | Exclude<R, RateLimiter.RateLimiter>> =>
-  gateway.pipe(Layer.provide(RateLimiter.layer), Layer.provide(RateLimiterStoreLive))
+): Layer.Layer<TelegramGateway, E, AppConfig | Exclude<R, RateLimits>> =>
+  gateway.pipe(Layer.provide(RateLimits.Default))
 
 /** An explicit token and API root (the sandbox's simulator), limits in the shared store. */
 export const layerWithSharedLimiter = (

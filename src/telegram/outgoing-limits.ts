@@ -1,9 +1,10 @@
 /**
  * Telegram's flood limits for messages the bot sends or edits (telegram.md §2): about one
  * message per second per chat with short bursts tolerated, and about 30 per second across
- * all chats. Both are kept in the shared RateLimiter store (Redis when REDIS_URL is set,
- * see `RateLimiterStoreLive`), so they hold for all runners together. Callers over a limit
- * wait their turn ("delay"), they are never dropped.
+ * all chats. Both are kept in the shared limits (Redis when REDIS_URL is set, see
+ * src/rate-limits/rate-limits.ts), so they hold for all runners together; while Redis
+ * fails, each runner keeps to its share of the global limit. Callers over a limit wait
+ * their turn ("delay"), they are never dropped.
  *
  * Order matters: the per-chat wait comes first and the global slot is taken only after it,
  * so a message held back by its chat does not reserve a global slot it will use later
@@ -17,9 +18,9 @@
  * and its user. Each runner lets one progress message at a time ask the store, so a
  * backlog of them costs one store request per wait, not one per message.
  */
-import { RateLimiter } from "@effect/experimental"
 import { Duration, Effect, Option } from "effect"
 import { bucketFor } from "../kie/rate-limiter.js"
+import { type LimitRequest, RateLimits } from "../rate-limits/rate-limits.js"
 import { makeFifoTurn } from "./fifo-turn.js"
 
 export interface TelegramLimits {
@@ -48,12 +49,9 @@ export const makeOutgoingLimiter = (options: {
   readonly limits?: Partial<TelegramLimits> | undefined
   /** Prefix of the limiter keys; distinct bots sharing one Redis need distinct prefixes. */
   readonly keyPrefix?: string | undefined
-}): Effect.Effect<OutgoingLimiter, never, RateLimiter.RateLimiter> =>
+}): Effect.Effect<OutgoingLimiter, never, RateLimits> =>
   Effect.gen(function*() {
-    const limiter = yield* RateLimiter.RateLimiter
-    // Used only while the shared store fails: per-runner limits are weaker than shared
-    // ones, but concurrent senders still queue instead of all going out at once.
-    const local = yield* RateLimiter.make.pipe(Effect.provide(RateLimiter.layerStoreMemory))
+    const limiter = yield* RateLimits
     const limits = { ...defaultTelegramLimits, ...options.limits }
     const prefix = options.keyPrefix ?? "telegram:"
     const chatInterval = Duration.decode(limits.perChatInterval)
@@ -61,43 +59,32 @@ export const makeOutgoingLimiter = (options: {
     // one-second span, not only in aligned windows (see src/kie/rate-limiter.ts).
     const global = bucketFor(limits.globalPerSecond, Duration.seconds(1))
 
-    const request = (key: string, limit: number, step: Duration.Duration, onExceeded: "delay" | "fail") => ({
+    const globalKey = `${prefix}global`
+    const request = (key: string, limit: number, step: Duration.Duration, onExceeded: "delay" | "fail"): LimitRequest => ({
       key,
-      algorithm: "token-bucket" as const,
+      algorithm: "token-bucket",
       onExceeded,
       limit,
       // The library refills `limit` tokens per `window`: one token per step.
-      window: Duration.times(step, limit)
+      window: Duration.times(step, limit),
+      global: key === globalKey
     })
-
-    const consume = (options: ReturnType<typeof request>) =>
-      limiter.consume(options).pipe(
-        // Without the store there is no coordination across runners; a 429 that slips
-        // through is still retried after retry_after.
-        Effect.catchIf(
-          (error) => error.reason === "StoreError",
-          (error) =>
-            Effect.logWarning("Telegram rate limiter store failed; limiting this runner only", error.message).pipe(
-              Effect.zipRight(local.consume(options))
-            )
-        )
-      )
 
     /** Books the next slot and sleeps until it comes. */
     const wait = (key: string, limit: number, step: Duration.Duration) =>
-      consume(request(key, limit, step, "delay")).pipe(
+      limiter.consume(request(key, limit, step, "delay")).pipe(
+        // "delay" is only refused for more tokens than the burst, never asked for here.
         Effect.orElseSucceed(() => ({ delay: step })),
         Effect.flatMap(({ delay }) => Duration.isZero(delay) ? Effect.void : Effect.sleep(delay))
       )
 
     /** Takes a slot only if one is free now; otherwise how long until one may be. */
     const takeIfFree = (key: string, limit: number, step: Duration.Duration) =>
-      consume(request(key, limit, step, "fail")).pipe(
+      limiter.consume(request(key, limit, step, "fail")).pipe(
         Effect.as(Option.none<Duration.Duration>()),
-        Effect.catchAll((error) => Effect.succeed(Option.some(error.reason === "Exceeded" ? error.retryAfter : step)))
+        Effect.catchAll((error) => Effect.succeed(Option.some(error.retryAfter)))
       )
 
-    const globalKey = `${prefix}global`
     const progressTurn = yield* makeFifoTurn
     const spareGlobalSlot = progressTurn.withTurn(
       Effect.gen(function*() {

@@ -53,11 +53,11 @@ const outside = KieServicesLive.pipe(
   Layer.provideMerge(TelegramGatewayLive)
 )
 
-/** The runner as `npm start` assembles it in polling mode, minus the HTTP server. */
-export const pollingSystem = (sims: Simulators) =>
+/** The runner as `npm start` assembles it in polling mode, minus the HTTP server (or with `/healthz` and `/readyz`). */
+export const pollingSystem = (sims: Simulators, options: { readonly health?: boolean } = {}) =>
   runnerLayer(
     sims.settings,
-    Layer.mergeAll(ActorsLive, TelegramPollerLive).pipe(
+    Layer.mergeAll(ActorsLive, TelegramPollerLive, options.health === true ? HttpServerLive.pipe(Layer.provide(HealthRoutes)) : Layer.empty).pipe(
       Layer.provideMerge(UserUpdatesLive),
       Layer.provideMerge(outside)
     )

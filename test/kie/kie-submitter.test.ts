@@ -1,4 +1,3 @@
-import { RateLimiter } from "@effect/experimental"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Exit, Fiber, Layer, Random, Redacted, Schedule, TestClock } from "effect"
 import { KieCircuitBreaker, makeCircuitBreaker } from "../../src/kie/circuit-breaker.js"
@@ -8,6 +7,7 @@ import { kling26 } from "../../src/kie/models.js"
 import { type OperatorAlert, OperatorAlerts } from "../../src/kie/operator-alerts.js"
 import { KieRateLimiter, makeKieRateLimiter } from "../../src/kie/rate-limiter.js"
 import { transientBase, transientJitter } from "../../src/kie/retry-schedules.js"
+import { inProcessLimits } from "../support/rate-limits.js"
 import { kieSimulator, type KieSimulator, SimFaults } from "../../src/sim/kie/index.js"
 
 const seed = "submitter"
@@ -17,7 +17,7 @@ const submitterFor = (sim: KieSimulator, alerts: Array<OperatorAlert>) =>
     const base = Layer.mergeAll(
       KieClient.layerWith({ apiKey: Redacted.make(sim.apiKey), baseUrl: sim.url, uploadBaseUrl: sim.url }),
       Layer.succeed(OperatorAlerts, { alert: (alert) => Effect.sync(() => alerts.push(alert)) }),
-      RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory))
+      inProcessLimits()
     )
     const services = Layer.mergeAll(
       Layer.effect(KieRateLimiter, Effect.map(makeKieRateLimiter({ limit: 20 }), KieRateLimiter.make)),

@@ -1,9 +1,8 @@
-import { RateLimiter } from "@effect/experimental"
-import * as RedisRateLimiter from "@effect/experimental/RateLimiter/Redis"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Fiber, Layer, Random, Ref, TestClock } from "effect"
-import { Redis } from "ioredis"
-import { bucketFor, makeKieRateLimiter, redisOptionsFromUrl } from "../../src/kie/rate-limiter.js"
+import { bucketFor, makeKieRateLimiter } from "../../src/kie/rate-limiter.js"
+import { redisOptionsFromUrl } from "../../src/rate-limits/redis-store.js"
+import { inProcessLimits, redisLimits, redisUnderPrefix } from "../support/rate-limits.js"
 
 const redisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
 const windowMillis = 10_000
@@ -21,12 +20,11 @@ const busiestSpan = (times: ReadonlyArray<number>) => {
 
 // Each limiter gets its own store, i.e. its own Redis connection, as two runners would.
 const redisLimiter = (prefix: string, limit: number) =>
-  Effect.flatMap(Layer.build(RateLimiter.layer.pipe(
-    Layer.provide(RedisRateLimiter.layerStore({ ...redisOptionsFromUrl(redisUrl), prefix }))
-  )), (context) => makeKieRateLimiter({ limit }).pipe(Effect.provide(context)))
+  Effect.flatMap(Layer.build(redisLimits({ url: redisUrl, prefix })), (context) =>
+    makeKieRateLimiter({ limit }).pipe(Effect.provide(context)))
 
 const memoryLimiter = (limit: number) =>
-  makeKieRateLimiter({ limit }).pipe(Effect.provide(RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory))))
+  makeKieRateLimiter({ limit }).pipe(Effect.provide(inProcessLimits()))
 
 describe("KIE rate limiter", () => {
   it("sizes the bucket so that burst plus refills stay below the limit in any span", () => {
@@ -54,15 +52,7 @@ describe("KIE rate limiter", () => {
   it.scoped("two limiters on the same Redis never admit more than the limit in any 10-second span", () =>
     Effect.gen(function*() {
       const prefix = `test:kie-rl:${Date.now()}:${Math.random().toString(36).slice(2)}:`
-      const admin = yield* Effect.acquireRelease(
-        Effect.sync(() => new Redis(redisOptionsFromUrl(redisUrl))),
-        (redis) =>
-          Effect.promise(async () => {
-            const keys = await redis.keys(`${prefix}*`)
-            if (keys.length > 0) await redis.del(...keys)
-            await redis.quit()
-          })
-      )
+      const admin = yield* redisUnderPrefix(prefix, redisUrl)
       const limit = 20
       const runnerA = yield* redisLimiter(prefix, limit)
       const runnerB = yield* redisLimiter(prefix, limit)

@@ -1,5 +1,3 @@
-import { RateLimiter } from "@effect/experimental"
-import * as RedisRateLimiter from "@effect/experimental/RateLimiter/Redis"
 import { describe, expect, it } from "@effect/vitest"
 import {
   Cause,
@@ -19,13 +17,13 @@ import {
   type Scope,
   TestClock
 } from "effect"
-import { Redis } from "ioredis"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { TelegramPermanentError, TelegramTransientError } from "../../src/errors/telegram-errors.js"
 import { AppConfig, describeConfigError } from "../../src/config.js"
 import { TransferPermits } from "../../src/jobs/transfer-permits.js"
-import { redisOptionsFromUrl } from "../../src/kie/rate-limiter.js"
+import type { RateLimits } from "../../src/rate-limits/rate-limits.js"
+import { inProcessLimits, redisLimits, redisUnderPrefix } from "../support/rate-limits.js"
 import { makeTelegramSimulator, type TelegramSimulator } from "../../src/sim/telegram/index.js"
 import { classifyAnswer } from "../../src/telegram/classify.js"
 import {
@@ -40,7 +38,6 @@ const MB = 1024 * 1024
 const redisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
 const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, ...Buffer.from("a tiny fake jpeg"), 0xff, 0xd9])
 
-const memoryLimiter = RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory))
 
 /**
  * Each gateway gets its own limiter (and store connection), as separate runners would; the
@@ -49,7 +46,7 @@ const memoryLimiter = RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStor
 const gatewayFor = (
   sim: TelegramSimulator,
   options: Partial<TelegramGatewayOptions> = {},
-  limiter: Layer.Layer<RateLimiter.RateLimiter> = memoryLimiter,
+  limiter: Layer.Layer<RateLimits> = inProcessLimits(),
   transferPermits = 8
 ) =>
   Effect.flatMap(
@@ -357,7 +354,7 @@ describe("TelegramGateway against the Bot API simulator", () => {
   it.scoped("videos Telegram will not fetch are downloaded and uploaded under the runner's transfer permits", () =>
     scenario((sim) =>
       Effect.gen(function*() {
-        const gateway = yield* gatewayFor(sim, {}, memoryLimiter, 1)
+        const gateway = yield* gatewayFor(sim, {}, inProcessLimits(), 1)
         // Telegram's own fetch of each fails, so the gateway sends the bytes; its GETs are slow.
         const names = ["a.mp4", "b.mp4", "c.mp4"]
         const users = names.map((_, i) => sim.createUser({ id: 5012 + i, first_name: "Lou" }))
@@ -431,17 +428,8 @@ describe("TelegramGateway against the Bot API simulator", () => {
     scenario((sim) =>
       Effect.gen(function*() {
         const prefix = `test:tg-rl:${Date.now()}:${Math.random().toString(36).slice(2)}:`
-        yield* Effect.acquireRelease(
-          Effect.sync(() => new Redis(redisOptionsFromUrl(redisUrl))),
-          (redis) =>
-            Effect.promise(async () => {
-              const keys = await redis.keys(`${prefix}*`)
-              if (keys.length > 0) await redis.del(...keys)
-              await redis.quit()
-            })
-        )
-        const redisLimiter = () =>
-          RateLimiter.layer.pipe(Layer.provide(RedisRateLimiter.layerStore({ ...redisOptionsFromUrl(redisUrl), prefix })))
+        yield* redisUnderPrefix(prefix, redisUrl)
+        const redisLimiter = () => redisLimits({ url: redisUrl, prefix })
         const limit = 10
         const runnerA = yield* gatewayFor(sim, { limits: { globalPerSecond: limit } }, redisLimiter())
         const runnerB = yield* gatewayFor(sim, { limits: { globalPerSecond: limit } }, redisLimiter())

@@ -1,7 +1,8 @@
 /**
- * The flood limit: a user's messages and button presses per minute, counted in the shared
- * rate-limiter store (Redis when REDIS_URL is set, so it holds across runners). Over the
- * limit the update is dropped; the user is told once per window.
+ * The flood limit: a user's messages, edits and button presses per minute, counted in the
+ * shared limits (Redis when REDIS_URL is set, so it holds across runners; this runner's
+ * own count while Redis fails). Over the limit the update is dropped; the user is told once
+ * per window. An edit counts as a message: each one is an update the bot must take in.
  */
 import { Duration, Effect } from "effect"
 import { Composer } from "grammy"
@@ -21,10 +22,7 @@ export const floodFeature = (env: BotEnv) => {
     }).pipe(
       Effect.as(true),
       Effect.catchAll((error) =>
-        error.reason !== "Exceeded"
-          // Without the store the bot keeps serving: a limit is not worth an outage.
-          ? Effect.logWarning("flood limiter store failed; update let through", error).pipe(Effect.as(true))
-          : Effect.gen(function*() {
+        Effect.gen(function*() {
           const seconds = Math.max(1, Math.ceil(Duration.toMillis(error.retryAfter) / 1000))
           if (ctx.callbackQuery !== undefined) {
             yield* answer(ctx, ctx.texts.floodToast)
@@ -43,7 +41,7 @@ export const floodFeature = (env: BotEnv) => {
       )
     )
 
-  composer.on(["message", "callback_query"], async (ctx, next) => {
+  composer.on(["message", "edited_message", "callback_query"], async (ctx, next) => {
     if (await env.run(check(ctx))) await next()
   })
   return composer
