@@ -41,6 +41,11 @@ export interface AppSettings {
   readonly httpPort: number
   readonly runnerHost: string
   readonly runnerPort: number
+  /**
+   * Authenticates runner-to-runner traffic; the same on every runner (CLUSTER_SECRET).
+   * Required in cluster mode with a bot token; src/sim/sandbox.ts fills in its own without.
+   */
+  readonly clusterSecret: Option.Option<Redacted.Redacted<string>>
   /** Failover and shutdown timings of this runner (see docs/operations.md). */
   readonly cluster: ClusterTimings
   /** How long processed cluster messages and job events are kept (src/storage/retention.ts). */
@@ -266,6 +271,21 @@ const redisUrl = optionalRedacted("REDIS_URL").pipe(
   )
 )
 
+export const clusterSecretRequired =
+  "CLUSTER_SECRET must be set in cluster mode (DATABASE_URL=postgres://…) with a TELEGRAM_BOT_TOKEN: " +
+  "the same value on every runner, at least 32 characters (e.g. openssl rand -base64 32)"
+
+const clusterSecret = optionalRedacted("CLUSTER_SECRET").pipe(
+  Config.mapOrFail((secret) =>
+    Option.isSome(secret) && Redacted.value(secret.value).length < 32
+      ? Either.left(ConfigError.InvalidData(
+        [],
+        `CLUSTER_SECRET must be at least 32 characters (e.g. openssl rand -base64 32), got ${Redacted.value(secret.value).length}`
+      ))
+      : Either.right(secret)
+  )
+)
+
 const adminIds = Config.string("ADMIN_IDS").pipe(
   Config.withDefault(""),
   Config.mapOrFail((raw) => {
@@ -366,6 +386,7 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
   httpPort: integerIn("HTTP_PORT", 0, 65535, 8080),
   runnerHost: Config.string("RUNNER_HOST").pipe(Config.withDefault("127.0.0.1")),
   runnerPort: integerIn("RUNNER_PORT", 1, 65535, 34431),
+  clusterSecret,
   cluster: clusterTimings,
   retention: retentionSettings,
   adminIds,
@@ -388,6 +409,9 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
       ? Either.left(ConfigError.InvalidData([], "TELEGRAM_WEBHOOK_SECRET must be set when TELEGRAM_MODE=webhook"))
       : settings.telegram.mode === "webhook" && Option.isNone(settings.publicUrl)
       ? Either.left(ConfigError.InvalidData([], "PUBLIC_URL must be set when TELEGRAM_MODE=webhook"))
+      : settings.database._tag === "Postgres" && Option.isSome(settings.telegram.botToken) &&
+          Option.isNone(settings.clusterSecret)
+      ? Either.left(ConfigError.MissingData([], clusterSecretRequired))
       : Either.right(settings)
   )
 )

@@ -17,6 +17,14 @@ const banner = (lines: ReadonlyArray<string>) => {
   return [rule, ...lines.map((line) => `# ${line.padEnd(width - 4)} #`), rule].join("\n")
 }
 
+/**
+ * The runner port's secret in a sandbox on Postgres with no CLUSTER_SECRET: the same in every
+ * sandbox runner, so several of them on one database still form a cluster. It is published
+ * here, so it keeps out nothing; it protects only simulated users' credits. With a real
+ * bot token src/config.ts requires CLUSTER_SECRET instead.
+ */
+export const SANDBOX_CLUSTER_SECRET = Redacted.make("sandbox-only-cluster-secret-published-in-the-source")
+
 const withSimulators = (settings: AppSettings) =>
   Effect.gen(function*() {
     const notes: Array<string> = ["SANDBOX: simulated services, no real Telegram or KIE is called."]
@@ -51,6 +59,14 @@ const withSimulators = (settings: AppSettings) =>
         kie: { ...result.kie, apiKey: Option.some(Redacted.make(kie.apiKey)), baseUrl: kie.url, uploadBaseUrl: kie.url }
       }
       notes.push(`KIE simulator: ${kie.url} (videos take about 12 s)`)
+    }
+    if (settings.database._tag === "Postgres" && Option.isNone(settings.clusterSecret)) {
+      result = { ...result, clusterSecret: Option.some(SANDBOX_CLUSTER_SECRET) }
+      notes.push(
+        "CLUSTER_SECRET is not set: the runner port uses the sandbox's published secret, so",
+        "anything that reaches RUNNER_PORT can command this runner. Keep RUNNER_HOST on loopback."
+      )
+      yield* Effect.logWarning("CLUSTER_SECRET is not set: the sandbox's runner port uses a published secret")
     }
     notes.push("Set TELEGRAM_BOT_TOKEN and KIE_API_KEY to run for real.")
     yield* Console.log(banner(notes))
