@@ -121,6 +121,28 @@ const refuseUnsafeCluster = (config: AppSettings) =>
     }
   })
 
+/**
+ * A runner whose CLUSTER_SECRET differs from the live runners' cannot talk with them: it
+ * would hold shards it cannot serve to the others until their health pings mark it
+ * unhealthy (seen: 150 of 300 shards for about 4 s), then sit idle, unready. It stops at
+ * start-up instead, naming the runners that refused its key.
+ */
+const refuseForeignSecret = (config: AppSettings, clusterSecret: Redacted.Redacted<string>) =>
+  Effect.gen(function*() {
+    const others = yield* liveRunnersOtherThan(`${config.runnerHost}:${config.runnerPort}`, config.cluster.shardLockExpirationMs)
+    const outcomes = yield* Effect.forEach(others.slice(0, 5), (address) => {
+      const colon = address.lastIndexOf(":")
+      const peer = { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) }
+      return Effect.map(RunnerTransport.handshakeWith(peer, clusterSecret), (outcome) => ({ address, outcome }))
+    }, { concurrency: "unbounded" })
+    const refusedBy = outcomes.filter((peer) => peer.outcome === "refused").map((peer) => peer.address)
+    if (refusedBy.length === 0 || outcomes.some((peer) => peer.outcome === "accepted")) return
+    return yield* new ClusterRefused({
+      reason: `CLUSTER_SECRET differs from the live runners' (${refusedBy.join(", ")} refused this runner's key). ` +
+        `Give every runner the same one; to change it, stop every runner first (docs/operations.md, Security).`
+    })
+  })
+
 export const RunnerLive = Layer.unwrapEffect(
   Effect.gen(function*() {
     const config = yield* AppConfig
@@ -130,6 +152,7 @@ export const RunnerLive = Layer.unwrapEffect(
       return yield* Effect.fail(ConfigError.MissingData(["CLUSTER_SECRET"], clusterSecretRequired))
     }
     yield* refuseUnsafeCluster(config)
+    yield* refuseForeignSecret(config, config.clusterSecret.value)
     return socketRunner(shardingSettings(config), config.clusterSecret.value)
   })
 ).pipe(Layer.merge(DrainOnSigterm))

@@ -39,6 +39,10 @@ const CLIENT_OPEN_TIMEOUT_MS = 2_000
 export const derivePsk = (secret: Redacted.Redacted<string>): Buffer =>
   Buffer.from(hkdfSync("sha256", Redacted.value(secret), "photo-video-bot/cluster", "runner-transport-psk/v1", 32))
 
+/** OpenSSL's own verdicts (wrong key, not TLS at all) and a peer that never finished. */
+const isHandshakeRefusal = (error: Error & { readonly code?: string }) =>
+  error.code !== undefined && (error.code.startsWith("ERR_SSL_") || error.code === "ERR_TLS_HANDSHAKE_TIMEOUT")
+
 export const runnerConnectionsRefused = Metric.counter("runner_connections_refused_total", {
   description: "connections to RUNNER_PORT refused in the TLS handshake (no or wrong CLUSTER_SECRET, or not TLS)",
   incremental: true
@@ -64,13 +68,16 @@ export const makeTlsPskSocketServer = Effect.fnUntraced(function*(
     handshakeTimeout: SERVER_HANDSHAKE_TIMEOUT_MS,
     pskCallback: (_socket, identity) => (identity === PSK_IDENTITY ? psk : null)
   }, (conn) => onConnection(conn))
-  server.on("tlsClientError", (error: Error & { code?: string }, socket) =>
-    Runtime.runFork(runtime)(
-      Effect.logWarning("runner port: refused a connection that failed the TLS handshake").pipe(
-        Effect.annotateLogs({ peer: `${socket.remoteAddress}:${socket.remotePort}`, reason: error.code ?? error.message }),
-        Effect.zipRight(Metric.increment(runnerConnectionsRefused))
-      )
-    ))
+  server.on("tlsClientError", (error: Error & { code?: string }, socket) => {
+    const annotations = { peer: `${socket.remoteAddress}:${socket.remotePort}`, reason: error.code ?? error.message }
+    // A peer that hangs up mid-handshake (a port scan, a runner stopping) is no attempt to get in.
+    const refused = isHandshakeRefusal(error)
+      ? Effect.logWarning(
+        "runner port: refused a connection that failed the TLS handshake (no CLUSTER_SECRET, or a different one)"
+      ).pipe(Effect.zipRight(Metric.increment(runnerConnectionsRefused)))
+      : Effect.logDebug("runner port: a connection ended during the TLS handshake")
+    Runtime.runFork(runtime)(Effect.annotateLogs(refused, annotations))
+  })
   server.on("error", (cause) => Deferred.unsafeDone(errorDeferred, Exit.fail(cause)))
   yield* Effect.addFinalizer(() => Effect.async<void>((resume) => void server.close(() => resume(Effect.void))))
   yield* Effect.async<void>((resume) => void server.listen(listen.port, listen.host, () => resume(Effect.void))).pipe(
@@ -157,6 +164,41 @@ export const tlsPskSocket = (address: { readonly host: string; readonly port: nu
     }),
     { openTimeout: CLIENT_OPEN_TIMEOUT_MS }
   )
+
+export type HandshakeOutcome = "accepted" | "refused" | "unreachable"
+
+/**
+ * Whether the runner at `address` completes a handshake with this secret's key: "refused"
+ * when it answers TLS but not with this key, "unreachable" when nothing answers in time.
+ */
+export const handshakeWith = (
+  address: { readonly host: string; readonly port: number },
+  secret: Redacted.Redacted<string>
+): Effect.Effect<HandshakeOutcome> => {
+  const psk = derivePsk(secret)
+  return Effect.async<HandshakeOutcome>((resume) => {
+    const conn = Tls.connect({
+      ...TLS_VERSION,
+      host: address.host,
+      port: address.port,
+      pskCallback: () => ({ psk, identity: PSK_IDENTITY }),
+      checkServerIdentity: () => undefined
+    })
+    conn.once("secureConnect", () => {
+      conn.end()
+      resume(Effect.succeed("accepted"))
+    })
+    conn.once("error", (error) => {
+      conn.destroy()
+      resume(Effect.succeed(isHandshakeRefusal(error) ? "refused" : "unreachable"))
+    })
+    return Effect.sync(() => conn.destroy())
+  }).pipe(Effect.timeoutTo({
+    duration: CLIENT_OPEN_TIMEOUT_MS,
+    onSuccess: (outcome) => outcome,
+    onTimeout: (): HandshakeOutcome => "unreachable"
+  }))
+}
 
 /** `NodeClusterSocket.layerClientProtocol` over TLS-PSK. */
 export const layerClientProtocol = (secret: Redacted.Redacted<string>) =>
