@@ -142,6 +142,16 @@ export const layerSocketServer = (secret: Redacted.Redacted<string>) =>
     })
   )
 
+const connectWithKey = (address: { readonly host: string; readonly port: number }, psk: Buffer) =>
+  Tls.connect({
+    ...TLS_VERSION,
+    host: address.host,
+    port: address.port,
+    pskCallback: () => ({ psk, identity: PSK_IDENTITY }),
+    // There is no certificate: the key authenticates the server.
+    checkServerIdentity: () => undefined
+  })
+
 /** A socket whose every (re)open is a TCP connect plus the PSK handshake. */
 export const tlsPskSocket = (address: { readonly host: string; readonly port: number }, psk: Buffer) =>
   NodeSocket.fromDuplex(
@@ -149,14 +159,7 @@ export const tlsPskSocket = (address: { readonly host: string; readonly port: nu
       let conn: Tls.TLSSocket | undefined
       return Scope.addFinalizer(scope, Effect.sync(() => conn === undefined || conn.closed || conn.destroySoon())).pipe(
         Effect.zipRight(Effect.async<Tls.TLSSocket, Socket.SocketError>((resume) => {
-          conn = Tls.connect({
-            ...TLS_VERSION,
-            host: address.host,
-            port: address.port,
-            pskCallback: () => ({ psk, identity: PSK_IDENTITY }),
-            // There is no certificate: the key authenticates the server.
-            checkServerIdentity: () => undefined
-          })
+          conn = connectWithKey(address, psk)
           conn.once("secureConnect", () => resume(Effect.succeed(conn!)))
           conn.on("error", (cause) => resume(Effect.fail(new Socket.SocketGenericError({ reason: "Open", cause }))))
         }))
@@ -177,18 +180,12 @@ export const handshakeWith = (
 ): Effect.Effect<HandshakeOutcome> => {
   const psk = derivePsk(secret)
   return Effect.async<HandshakeOutcome>((resume) => {
-    const conn = Tls.connect({
-      ...TLS_VERSION,
-      host: address.host,
-      port: address.port,
-      pskCallback: () => ({ psk, identity: PSK_IDENTITY }),
-      checkServerIdentity: () => undefined
-    })
+    const conn = connectWithKey(address, psk)
     conn.once("secureConnect", () => {
       conn.end()
       resume(Effect.succeed("accepted"))
     })
-    conn.once("error", (error) => {
+    conn.on("error", (error) => {
       conn.destroy()
       resume(Effect.succeed(isHandshakeRefusal(error) ? "refused" : "unreachable"))
     })
