@@ -231,6 +231,7 @@ export const startRunner = async (
     KIE_UPLOAD_BASE_URL: sims.kie.url,
     PAYMENTS_SECRET: "bench-payments-secret",
     KIE_CALLBACK_SECRET: "bench-callback-secret",
+    CLUSTER_SECRET: "bench-cluster-secret-of-at-least-32-characters",
     ...(typeof env === "function" ? env(httpPort) : env)
   })
   const runner = { ...child, httpPort }

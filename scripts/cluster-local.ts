@@ -10,6 +10,7 @@
  *   own, and users of one would be invisible to the others; instead this process starts one
  *   Telegram and one KIE simulator and points every runner at them. One of the two without
  *   the other is refused, as `npm start` refuses it.
+ * - Without CLUSTER_SECRET (or KIE_CALLBACK_SECRET) every runner gets the same random one.
  * - The first runner starts alone and the others only once its /readyz answers: runners
  *   that start together on a fresh database race on the cluster's own migrations.
  * - SIGINT or SIGTERM is passed on to every runner as SIGTERM (each drains and hands its
@@ -201,8 +202,9 @@ const main = async () => {
       `KIE simulator (shared by all runners): ${kie.url}`
     )
   }
-  // Every runner must mint and check the same callback tokens.
+  // Every runner must mint and check the same callback tokens, and hold the same runner-port key.
   if (!process.env.KIE_CALLBACK_SECRET) shared.KIE_CALLBACK_SECRET = randomBytes(24).toString("base64url")
+  if (!process.env.CLUSTER_SECRET) shared.CLUSTER_SECRET = randomBytes(32).toString("base64")
 
   const target = new URL(databaseUrl)
   target.password = ""

@@ -46,6 +46,11 @@ export interface AppSettings {
   readonly runnerPort: number
   /** Photos and videos this runner holds in memory at once (MAX_CONCURRENT_TRANSFERS; src/jobs/transfer-permits.ts). */
   readonly maxConcurrentTransfers: number
+  /**
+   * Authenticates runner-to-runner traffic; the same on every runner (CLUSTER_SECRET).
+   * Required in cluster mode with a bot token; src/sim/sandbox.ts fills in its own without.
+   */
+  readonly clusterSecret: Option.Option<Redacted.Redacted<string>>
   /** Failover and shutdown timings of this runner (see docs/operations.md). */
   readonly cluster: ClusterTimings
   /** How long processed cluster messages and job events are kept (src/storage/retention.ts). */
@@ -283,6 +288,21 @@ const redisUrl = optionalRedacted("REDIS_URL").pipe(
   )
 )
 
+export const clusterSecretRequired =
+  "CLUSTER_SECRET must be set in cluster mode (DATABASE_URL=postgres://…) with a TELEGRAM_BOT_TOKEN: " +
+  "the same value on every runner, at least 32 characters (e.g. openssl rand -base64 32)"
+
+const clusterSecret = optionalRedacted("CLUSTER_SECRET").pipe(
+  Config.mapOrFail((secret) =>
+    Option.isSome(secret) && Redacted.value(secret.value).length < 32
+      ? Either.left(ConfigError.InvalidData(
+        [],
+        `CLUSTER_SECRET must be at least 32 characters (e.g. openssl rand -base64 32), got ${Redacted.value(secret.value).length}`
+      ))
+      : Either.right(secret)
+  )
+)
+
 const adminIds = Config.string("ADMIN_IDS").pipe(
   Config.withDefault(""),
   Config.mapOrFail((raw) => {
@@ -415,6 +435,7 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
   runnerHost: Config.string("RUNNER_HOST").pipe(Config.withDefault("127.0.0.1")),
   runnerPort: integerIn("RUNNER_PORT", 1, 65535, 34431),
   maxConcurrentTransfers: integerIn("MAX_CONCURRENT_TRANSFERS", 1, 256, 8),
+  clusterSecret,
   cluster: clusterTimings,
   retention: retentionSettings,
   adminIds,
@@ -437,6 +458,9 @@ export const appSettings: Config.Config<AppSettings> = Config.all({
       ? Either.left(ConfigError.InvalidData([], "TELEGRAM_WEBHOOK_SECRET must be set when TELEGRAM_MODE=webhook"))
       : settings.telegram.mode === "webhook" && Option.isNone(settings.publicUrl)
       ? Either.left(ConfigError.InvalidData([], "PUBLIC_URL must be set when TELEGRAM_MODE=webhook"))
+      : settings.database._tag === "Postgres" && Option.isSome(settings.telegram.botToken) &&
+          Option.isNone(settings.clusterSecret)
+      ? Either.left(ConfigError.MissingData([], clusterSecretRequired))
       : Either.right(settings)
   ),
   Config.mapOrFail((settings) => {

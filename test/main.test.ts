@@ -64,6 +64,8 @@ describe("npm start", { timeout: 180_000 }, () => {
         new RegExp(`cluster mode: runner 127\\.0\\.0\\.1:${runnerPort} on PostgreSQL`)
       )
       expect(bot.output()).toContain(`Listening on: 127.0.0.1:${runnerPort}`)
+      // A sandbox (no bot token) without CLUSTER_SECRET says its runner port key is a published one.
+      expect(bot.output()).toContain("CLUSTER_SECRET is not set")
       expect(bot.output()).not.toContain("5555")
     } finally {
       await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)

@@ -18,12 +18,12 @@ import {
   SqlMessageStorage,
   SqlRunnerStorage
 } from "@effect/cluster"
-import { NodeClusterSocket } from "@effect/platform-node"
 import { RpcSerialization } from "@effect/rpc"
 import { SqlClient } from "@effect/sql"
-import { Effect, Layer, Option, Schema } from "effect"
-import { AppConfig, type AppSettings } from "../config.js"
+import { ConfigError, Effect, Layer, Option, type Redacted, Schema } from "effect"
+import { AppConfig, type AppSettings, clusterSecretRequired } from "../config.js"
 import { DrainOnSigterm } from "./drain.js"
+import * as RunnerTransport from "./transport.js"
 
 /** Must be equal on every runner of a cluster. */
 export const SHARDS_PER_GROUP = 300
@@ -58,21 +58,26 @@ export const embeddedRunner = (settings: Partial<ShardingConfig.ShardingConfig["
     Layer.provide(ShardingConfig.layer(settings))
   )
 
-/** A runner among many: runners talk over sockets and ping each other for health. */
-export const socketRunner = (settings: Partial<ShardingConfig.ShardingConfig["Type"]>) =>
-  SocketRunner.layer.pipe(
-    Layer.provide([NodeClusterSocket.layerSocketServer, NodeClusterSocket.layerClientProtocol]),
-    Layer.provide(
-      RunnerHealth.layerPing.pipe(
-        Layer.provide(Runners.layerRpc),
-        Layer.provide(NodeClusterSocket.layerClientProtocol)
-      )
-    ),
+/**
+ * A runner among many: runners talk over sockets and ping each other for health, both over
+ * the authenticated transport (src/cluster/transport.ts). The health pings build a client
+ * protocol of their own, so it is swapped there too, or pings would speak plain TCP to a
+ * TLS port and every peer would look dead.
+ */
+export const socketRunner = (
+  settings: Partial<ShardingConfig.ShardingConfig["Type"]>,
+  clusterSecret: Redacted.Redacted<string>
+) => {
+  const clientProtocol = RunnerTransport.layerClientProtocol(clusterSecret)
+  return SocketRunner.layer.pipe(
+    Layer.provide([RunnerTransport.layerSocketServer(clusterSecret), clientProtocol]),
+    Layer.provide(RunnerHealth.layerPing.pipe(Layer.provide(Runners.layerRpc), Layer.provide(clientProtocol))),
     Layer.provideMerge(Layer.orDie(SqlMessageStorage.layer)),
     Layer.provide(runnerStorage),
     Layer.provide(ShardingConfig.layer(settings)),
     Layer.provide(RpcSerialization.layerMsgPack)
   )
+}
 
 export class ClusterRefused extends Schema.TaggedError<ClusterRefused>()("ClusterRefused", {
   reason: Schema.String
@@ -116,12 +121,39 @@ const refuseUnsafeCluster = (config: AppSettings) =>
     }
   })
 
+/**
+ * A runner whose CLUSTER_SECRET differs from the live runners' cannot talk with them: it
+ * would hold shards it cannot serve to the others until their health pings mark it
+ * unhealthy (seen: 150 of 300 shards for about 4 s), then sit idle, unready. It stops at
+ * start-up instead, naming the runners that refused its key.
+ */
+const refuseForeignSecret = (config: AppSettings, clusterSecret: Redacted.Redacted<string>) =>
+  Effect.gen(function*() {
+    const others = yield* liveRunnersOtherThan(`${config.runnerHost}:${config.runnerPort}`, config.cluster.shardLockExpirationMs)
+    const outcomes = yield* Effect.forEach(others.slice(0, 5), (address) => {
+      const colon = address.lastIndexOf(":")
+      const peer = { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) }
+      return Effect.map(RunnerTransport.handshakeWith(peer, clusterSecret), (outcome) => ({ address, outcome }))
+    }, { concurrency: "unbounded" })
+    const refusedBy = outcomes.filter((peer) => peer.outcome === "refused").map((peer) => peer.address)
+    if (refusedBy.length === 0 || outcomes.some((peer) => peer.outcome === "accepted")) return
+    return yield* new ClusterRefused({
+      reason: `CLUSTER_SECRET differs from the live runners' (${refusedBy.join(", ")} refused this runner's key). ` +
+        `Give every runner the same one; to change it, stop every runner first (docs/operations.md, Security).`
+    })
+  })
+
 export const RunnerLive = Layer.unwrapEffect(
   Effect.gen(function*() {
     const config = yield* AppConfig
     if (config.database._tag === "Sqlite") return embeddedRunner(shardingSettings(config))
+    // src/config.ts requires it with a bot token and the sandbox supplies one without.
+    if (Option.isNone(config.clusterSecret)) {
+      return yield* Effect.fail(ConfigError.MissingData(["CLUSTER_SECRET"], clusterSecretRequired))
+    }
     yield* refuseUnsafeCluster(config)
-    return socketRunner(shardingSettings(config))
+    yield* refuseForeignSecret(config, config.clusterSecret.value)
+    return socketRunner(shardingSettings(config), config.clusterSecret.value)
   })
 ).pipe(Layer.merge(DrainOnSigterm))
 

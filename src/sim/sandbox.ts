@@ -18,6 +18,14 @@ const banner = (lines: ReadonlyArray<string>) => {
   return [rule, ...lines.map((line) => `# ${line.padEnd(width - 4)} #`), rule].join("\n")
 }
 
+/**
+ * The runner port's secret in a sandbox on Postgres with no CLUSTER_SECRET: the same in every
+ * sandbox runner, so several of them on one database still form a cluster. It is published
+ * here, so it keeps out nothing; it protects only simulated users' credits. With a real
+ * bot token src/config.ts requires CLUSTER_SECRET instead.
+ */
+export const SANDBOX_CLUSTER_SECRET = Redacted.make("sandbox-only-cluster-secret-published-in-the-source")
+
 const withSimulators = (settings: AppSettings) =>
   Effect.gen(function*() {
     const telegram = yield* makeTelegramSimulator({ host: "127.0.0.1" })
@@ -29,7 +37,7 @@ const withSimulators = (settings: AppSettings) =>
       writeFileSync(file, JSON.stringify({ telegramUrl: telegram.url, pid: process.pid }, null, 2))
       yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(file, { force: true })))
     }
-    yield* Console.log(banner([
+    const notes = [
       "SANDBOX: simulated services, no real Telegram or KIE is called.",
       `Telegram Bot API simulator: ${telegram.url}`,
       `  create a user:  curl -XPOST ${telegram.url}/sim/users -d '{"id":1001,"first_name":"Ann"}'`,
@@ -38,13 +46,23 @@ const withSimulators = (settings: AppSettings) =>
       `  or, as user 1001 from another terminal:`,
       `    npm run sandbox -- photo path/to.jpg "the waves roll in"`,
       `    npm run sandbox -- press "Generate again"  |  balance  |  messages  |  text /help`,
-      `KIE simulator: ${kie.url} (videos take about 12 s)`,
-      "Set TELEGRAM_BOT_TOKEN, KIE_API_KEY and PAYMENTS_SECRET to run for real."
-    ]))
+      `KIE simulator: ${kie.url} (videos take about 12 s)`
+    ]
+    const unauthenticatedCluster = settings.database._tag === "Postgres" && Option.isNone(settings.clusterSecret)
+    if (unauthenticatedCluster) {
+      notes.push(
+        "CLUSTER_SECRET is not set: the runner port uses the sandbox's published secret, so",
+        "anything that reaches RUNNER_PORT can command this runner. Keep RUNNER_HOST on loopback."
+      )
+      yield* Effect.logWarning("CLUSTER_SECRET is not set: the sandbox's runner port uses a published secret")
+    }
+    notes.push("Set TELEGRAM_BOT_TOKEN, KIE_API_KEY and PAYMENTS_SECRET to run for real.")
+    yield* Console.log(banner(notes))
     return {
       ...settings,
       telegram: { ...settings.telegram, botToken: Option.some(Redacted.make(telegram.token)), apiRoot: telegram.url },
-      kie: { ...settings.kie, apiKey: Option.some(Redacted.make(kie.apiKey)), baseUrl: kie.url, uploadBaseUrl: kie.url }
+      kie: { ...settings.kie, apiKey: Option.some(Redacted.make(kie.apiKey)), baseUrl: kie.url, uploadBaseUrl: kie.url },
+      ...(unauthenticatedCluster ? { clusterSecret: Option.some(SANDBOX_CLUSTER_SECRET) } : {})
     } satisfies AppSettings
   })
 

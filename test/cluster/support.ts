@@ -160,7 +160,8 @@ export const makeCluster = async (options: ClusterOptions = {}): Promise<TestClu
     TELEGRAM_BOT_TOKEN: telegram.token,
     KIE_API_KEY: kie.apiKey,
     KIE_CALLBACK_SECRET: `cbs-${randomBytes(16).toString("hex")}`,
-    PAYMENTS_SECRET: `pay-${randomBytes(16).toString("hex")}`
+    PAYMENTS_SECRET: `pay-${randomBytes(16).toString("hex")}`,
+    CLUSTER_SECRET: randomBytes(32).toString("base64")
   }
   const start = async (runnerName: string, env: Record<string, string> = {}) => {
     const httpPort = await freePort()
@@ -177,6 +178,7 @@ export const makeCluster = async (options: ClusterOptions = {}): Promise<TestClu
       KIE_API_KEY: secrets.KIE_API_KEY,
       KIE_CALLBACK_SECRET: secrets.KIE_CALLBACK_SECRET,
       PAYMENTS_SECRET: secrets.PAYMENTS_SECRET,
+      CLUSTER_SECRET: secrets.CLUSTER_SECRET,
       ...(callbackProxy === undefined ? {} : { PUBLIC_URL: callbackProxy.url }),
       KIE_BASE_URL: kie.url,
       KIE_UPLOAD_BASE_URL: kie.url,

@@ -41,8 +41,9 @@ export const freshSqliteDir = Effect.acquireRelease(
 /** Settings for a fresh database of the dialect, plus the given variables. */
 export const freshSettings = (dialect: Dialect, env: Record<string, string> = {}) =>
   Effect.gen(function*() {
+    // Postgres is cluster mode, where a bot token requires CLUSTER_SECRET.
     const database = dialect === "pg"
-      ? { DATABASE_URL: yield* freshPostgresUrl }
+      ? { DATABASE_URL: yield* freshPostgresUrl, CLUSTER_SECRET: "test-cluster-secret-of-at-least-32-chars" }
       : { DATA_DIR: yield* freshSqliteDir }
     return yield* AppConfig.fromEnv({ HTTP_HOST: "127.0.0.1", ...database, ...env }).pipe(Effect.orDie)
   })
