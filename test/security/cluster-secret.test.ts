@@ -13,6 +13,8 @@ import { AppConfigWithSandbox, SANDBOX_CLUSTER_SECRET } from "../../src/sim/sand
 const POSTGRES = "postgres://127.0.0.1:5432/never_connected"
 const TOKEN = "123456:secret-part-of-the-token"
 const SECRET = "a-cluster-secret-of-exactly-32-c"
+/** What a real bot token needs besides (src/config.ts): its KIE key and its payments secret. */
+const REAL = { TELEGRAM_BOT_TOKEN: TOKEN, KIE_API_KEY: "kie-key-of-the-test", PAYMENTS_SECRET: "payments-secret-of-the-test" }
 
 /** The start-up line for `env`, or "accepted". */
 const configError = (env: Record<string, string>) =>
@@ -21,21 +23,21 @@ const configError = (env: Record<string, string>) =>
 describe("CLUSTER_SECRET", () => {
   it.effect("is required in cluster mode with a bot token, as one line naming it", () =>
     Effect.gen(function*() {
-      const line = yield* configError({ DATABASE_URL: POSTGRES, TELEGRAM_BOT_TOKEN: TOKEN })
+      const line = yield* configError({ DATABASE_URL: POSTGRES, ...REAL })
       assert.match(line, /^Invalid configuration: CLUSTER_SECRET must be set in cluster mode \(DATABASE_URL=postgres:\/\/…\) with a TELEGRAM_BOT_TOKEN/)
       assert.notInclude(line, TOKEN)
 
-      const settings = yield* AppConfig.fromEnv({ DATABASE_URL: POSTGRES, TELEGRAM_BOT_TOKEN: TOKEN, CLUSTER_SECRET: SECRET })
+      const settings = yield* AppConfig.fromEnv({ DATABASE_URL: POSTGRES, ...REAL, CLUSTER_SECRET: SECRET })
       assert.strictEqual(Option.map(settings.clusterSecret, Redacted.value).pipe(Option.getOrNull), SECRET)
       // Embedded mode opens no runner port; without a token the sandbox supplies one (below).
-      assert.isTrue(Option.isNone((yield* AppConfig.fromEnv({ TELEGRAM_BOT_TOKEN: TOKEN })).clusterSecret))
+      assert.isTrue(Option.isNone((yield* AppConfig.fromEnv({ ...REAL })).clusterSecret))
       assert.strictEqual(yield* configError({ DATABASE_URL: POSTGRES }), "accepted")
     }))
 
   it.effect("shorter than 32 characters is refused without echoing it", () =>
     Effect.gen(function*() {
       const short = SECRET.slice(0, 31)
-      const line = yield* configError({ DATABASE_URL: POSTGRES, TELEGRAM_BOT_TOKEN: TOKEN, CLUSTER_SECRET: short })
+      const line = yield* configError({ DATABASE_URL: POSTGRES, ...REAL, CLUSTER_SECRET: short })
       assert.strictEqual(line, "Invalid configuration: CLUSTER_SECRET must be at least 32 characters (e.g. openssl rand -base64 32), got 31")
     }))
 
