@@ -58,7 +58,6 @@ export const paymentTexts = (lang: Language) => ({
       : lang === "ru"
       ? `\nСейчас у вас: ${balance.credits} оплаченных и ${balance.freeTokens} бесплатных.`
       : `\nYou have ${balance.credits} paid and ${balance.freeTokens} free.`),
-  packageButton: (p: StarPackage) => `${generations(lang, p.credits)} — ${p.stars} ⭐`,
   invoiceTitle: (p: StarPackage) => generations(lang, p.credits),
   invoiceDescription: (p: StarPackage) =>
     lang === "ru"

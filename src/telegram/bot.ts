@@ -20,7 +20,6 @@ import { RateLimits } from "../rate-limits/rate-limits.js"
 import { BotState } from "../storage/bot-state.js"
 import type { BotContext, BotEnv } from "./context.js"
 import { adminFeature } from "./features/admin.js"
-import { buyFeature } from "./features/buy.js"
 import { generateFeature } from "./features/generate.js"
 import { historyFeature } from "./features/history.js"
 import { floodFeature } from "./features/limits.js"
@@ -96,7 +95,6 @@ export const createBot = (
   bot.use(historyFeature(env))
   bot.use(adminFeature(env))
   bot.use(paymentCommandsFeature(env, payments))
-  bot.use(buyFeature(env))
   bot.use(generateFeature(env))
   bot.use(membershipFeature(env))
   bot.use(unhandledFeature(env))

@@ -91,7 +91,6 @@ const botTextsEn = {
     }.\n\nCredit packages:\n` +
     packages.map((p) => `• ${creditWord(p.credits)}: ${p.stars} ⭐`).join("\n"),
   buyButton: (credits: number, stars: number) => `Buy ${creditWord(credits)} for ${stars} ⭐`,
-  buyComingSoon: "Buying credits with Telegram Stars is coming very soon. Thank you for your patience!",
   tooManyInFlight: (limit: number) =>
     `You already have ${limit === 1 ? "a video" : `${limit} videos`} in progress. ` +
     `Please wait until one is ready, then send the next photo. Nothing was charged.`,
@@ -166,7 +165,6 @@ const botTextsRu: BotTexts = {
     `Не хватает кредитов: видео стоит ${cost}, у вас ${balance.credits + balance.freeTokens}.\n\nПакеты кредитов:\n` +
     packages.map((p) => `• ${p.credits} кредит(ов): ${p.stars} ⭐`).join("\n"),
   buyButton: (credits, stars) => `Купить ${credits} за ${stars} ⭐`,
-  buyComingSoon: "Покупка кредитов за Telegram Stars появится совсем скоро. Спасибо за терпение!",
   tooManyInFlight: (limit) =>
     `У вас уже ${limit} видео в работе. Дождитесь готового и пришлите следующее фото. Ничего не списано.`,
   flood: (seconds) => `Слишком много сообщений. Подождите ${seconds} с; до этого сообщения не обрабатываются.`,
