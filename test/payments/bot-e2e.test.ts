@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer } from "effect"
 import { PaymentsLive } from "../../src/payments/index.js"
 import { reconciliationSingleton } from "../../src/payments/reconciliation.js"
-import { adminTexts } from "../../src/payments/texts.js"
+import { operatorTexts } from "../../src/i18n/operator.js"
 import type { SuccessfulPaymentDelivery } from "../../src/sim/telegram/payments.js"
 import { TelegramOperatorAlertsLive } from "../../src/telegram/operator-alerts.js"
 import { dialects } from "../support/database.js"
@@ -62,7 +62,7 @@ describe.each(dialects)("payments through the bot on %s", (dialect) => {
         assert.deepStrictEqual([afterVideo.credits, afterVideo.freeTokens], [4, 0])
 
         ann.sendCommand("buy")
-        yield* eventually(sims, "/buy", () => hasText(sim, 7101, "Buy generations with Telegram Stars"))
+        yield* eventually(sims, "/buy", () => hasText(sim, 7101, "Buy credits with Telegram Stars"))
         // One set of package buttons: /buy offers what the "insufficient credits" message offered.
         const keyboards = botMessages(sim, 7101)
           .filter((m) => m.text?.includes("enough credits") === true || m.text?.includes("with Telegram Stars") === true)
@@ -93,17 +93,17 @@ describe.each(dialects)("payments through the bot on %s", (dialect) => {
 
         // Handled inside the admin's own entity: the credits come back through its own functions.
         admin.sendCommand("buy")
-        yield* eventually(sims, "/buy", () => hasText(sim, ADMIN_ID, "Buy generations"))
+        yield* eventually(sims, "/buy", () => hasText(sim, ADMIN_ID, "Buy credits"))
         const own = yield* buyWith(sims, ADMIN_ID, "Buy 5 credits for 250 ⭐")
-        yield* refund(own, adminTexts.refundDone(own, ADMIN_ID, 250, 5))
+        yield* refund(own, operatorTexts.refundDone(own, ADMIN_ID, 250, 5))
         assert.strictEqual((yield* checkBooks(ADMIN_ID)).credits, 0)
 
         bea.sendCommand("buy")
-        yield* eventually(sims, "/buy", () => hasText(sim, 7102, "Buy generations"))
+        yield* eventually(sims, "/buy", () => hasText(sim, 7102, "Buy credits"))
         const beas = yield* buyWith(sims, 7102, "Buy 5 credits for 250 ⭐")
         bea.sendPhoto(photoBytes, { caption: "spend one" })
         yield* eventually(sims, "video", () => videosTo(sim, 7102).length === 1)
-        yield* refund(beas, adminTexts.refundSpent(beas, 5, 4))
+        yield* refund(beas, operatorTexts.refundSpent(beas, 5, 4))
         assert.strictEqual((yield* checkBooks(7102)).credits, 4)
         assert.strictEqual(sim.starTransactions().filter((t) => t.id === beas).length, 1)
         assert.isTrue(botMessages(sim, 7102).every((m) => !(m.text ?? "").includes("refunded")))
@@ -123,7 +123,7 @@ describe.each(dialects)("payments through the bot on %s", (dialect) => {
         const cid = user(sims, 7103)
         user(sims, ADMIN_ID)
         cid.sendCommand("buy")
-        yield* eventually(sims, "/buy", () => hasText(sim, 7103, "Buy generations"))
+        yield* eventually(sims, "/buy", () => hasText(sim, 7103, "Buy credits"))
         cid.pressButton("Buy 20 credits for 900 ⭐")
         yield* eventually(sims, "invoice", () => sim.invoices().some((i) => i.chatId === 7103))
         const paying = yield* Effect.fork(Effect.promise(() => cid.payInvoice(undefined, { delivery: "drop" })))

@@ -6,7 +6,8 @@ import { updatesRetried } from "../../src/observability/metrics.js"
 import { encodePayload, newNonce } from "../../src/payments/invoice-payload.js"
 import { PaymentSecret, PaymentService, PaymentsRepo } from "../../src/payments/index.js"
 import { reconcile } from "../../src/payments/reconciliation.js"
-import { adminTexts, paymentTexts } from "../../src/payments/texts.js"
+import { messagesFor } from "../../src/i18n/index.js"
+import { operatorTexts } from "../../src/i18n/operator.js"
 import type { SuccessfulPaymentDelivery } from "../../src/sim/telegram/payments.js"
 import type { InvoiceRef } from "../../src/sim/telegram/sim-user.js"
 import type { TelegramSimulator } from "../../src/sim/telegram/index.js"
@@ -16,7 +17,7 @@ import { advance, type Simulators, startSimulators, withTicks } from "../support
 import { checkBooks, paymentsBotSystem, waitForText } from "../support/payments-bot.js"
 
 const ADMIN = 900
-const en = paymentTexts("en")
+const en = messagesFor("en").payments
 const seq = (sim: TelegramSimulator) => sim.calls.all().length
 
 /** Fresh simulators and database, and `body` run against the real bot on a runner. */
@@ -70,7 +71,7 @@ describe.each(dialects)("Stars payments through the bot on %s", (dialect) => {
           const outcome = yield* pay(sims, alice.id, undefined, deliveries[index]!)
           assert.strictEqual(outcome.status, "paid")
           expected += credits
-          yield* waitForText(sims, alice.id, `Balance: ${expected} paid`, before)
+          yield* waitForText(sims, alice.id, `Balance: ${expected} credits`, before)
           assert.deepStrictEqual((yield* balanceOf(alice.id)).credits, expected)
         }
         // Two updates are each thanked; one update delivered twice is handled once; nothing is granted twice.
@@ -92,12 +93,12 @@ describe.each(dialects)("Stars payments through the bot on %s", (dialect) => {
         const [v, , , user, nonce, mac] = invoice.payload.split(".")
         const secret = yield* PaymentSecret
         const cases = [
-          [alice, { payload: [v, "50", "250", user, nonce, mac].join("."), currency: "XTR", total_amount: 250 }, en.refusal("invalid-invoice")],
-          [alice, { payload: invoice.payload, currency: "XTR", total_amount: 250 }, en.refusal("wrong-amount")],
-          [alice, { payload: invoice.payload, currency: "USD", total_amount: 2000 }, en.refusal("wrong-currency")],
-          [bob, invoice, paymentTexts("ru").refusal("not-your-invoice")],
-          [alice, { payload: encodePayload(secret, { credits: 10, stars: 400, userId: alice.id, nonce: newNonce() }), currency: "XTR", total_amount: 400 }, en.refusal("package-gone")],
-          [alice, { payload: encodePayload(secret, { credits: 50, stars: 1500, userId: alice.id, nonce: newNonce() }), currency: "XTR", total_amount: 1500 }, en.refusal("price-changed")]
+          [alice, { payload: [v, "50", "250", user, nonce, mac].join("."), currency: "XTR", total_amount: 250 }, en.refusal["invalid-invoice"]],
+          [alice, { payload: invoice.payload, currency: "XTR", total_amount: 250 }, en.refusal["wrong-amount"]],
+          [alice, { payload: invoice.payload, currency: "USD", total_amount: 2000 }, en.refusal["wrong-currency"]],
+          [bob, invoice, messagesFor("ru").payments.refusal["not-your-invoice"]],
+          [alice, { payload: encodePayload(secret, { credits: 10, stars: 400, userId: alice.id, nonce: newNonce() }), currency: "XTR", total_amount: 400 }, en.refusal["package-gone"]],
+          [alice, { payload: encodePayload(secret, { credits: 50, stars: 1500, userId: alice.id, nonce: newNonce() }), currency: "XTR", total_amount: 1500 }, en.refusal["price-changed"]]
         ] as const
         for (const [payer, target, reason] of cases) {
           const outcome = yield* pay(sims, payer.id, target)
@@ -119,7 +120,7 @@ describe.each(dialects)("Stars payments through the bot on %s", (dialect) => {
       const settings = { ...sims.settings, starPackages: [{ credits: 5, stars: 250 }, { credits: 20, stars: 900 }] }
       yield* inSystem(paymentsBotSystem(settings), Effect.gen(function*() {
         const outcome = yield* pay(sims, alice.id, invoice)
-        assert.deepStrictEqual(outcome, { status: "rejected", errorMessage: en.refusal("package-gone") })
+        assert.deepStrictEqual(outcome, { status: "rejected", errorMessage: en.refusal["package-gone"] })
         assert.strictEqual((yield* balanceOf(alice.id)).credits, 0)
       }))
     }))
@@ -178,11 +179,11 @@ describe.each(dialects)("Stars payments through the bot on %s", (dialect) => {
           })
 
         const first = yield* buy(5)
-        yield* refund(first, adminTexts.refundDone(first, alice.id, 250, 5))
+        yield* refund(first, operatorTexts.refundDone(first, alice.id, 250, 5))
         assert.strictEqual((yield* checkBooks(alice.id)).credits, 0)
         yield* waitForText(sims, alice.id, "250 ⭐ have been refunded")
         assert.deepStrictEqual(sim.starTransactions().map((t) => [t.id, t.source !== undefined]), [[first, true], [first, false]])
-        yield* refund(first, adminTexts.refundAlready(first))
+        yield* refund(first, operatorTexts.refundAlready(first))
         assert.strictEqual(sim.starTransactions().length, 2)
 
         // Spend one of a second purchase: the refund is refused, and nothing is returned.
@@ -192,13 +193,13 @@ describe.each(dialects)("Stars payments through the bot on %s", (dialect) => {
           requestKey: "spend-1", chatId: alice.id, photo: { fileId: "photo" }, prompt: "move",
           model: "kling-2.6/image-to-video", durationSeconds: 5, cost: 1
         }))
-        yield* refund(second, adminTexts.refundSpent(second, 5, 4))
+        yield* refund(second, operatorTexts.refundSpent(second, 5, 4))
         assert.strictEqual((yield* checkBooks(alice.id)).credits, 4)
         assert.strictEqual(sim.starTransactions().length, 3)
 
         // A refusal is final for its request only: after a top-up a new /refund succeeds.
         yield* buy(5)
-        yield* refund(second, adminTexts.refundDone(second, alice.id, 250, 5))
+        yield* refund(second, operatorTexts.refundDone(second, alice.id, 250, 5))
         assert.strictEqual((yield* checkBooks(alice.id)).credits, 4)
         const sql = yield* SqlClient.SqlClient
         const rows = yield* sql<{ state: string }>`SELECT state FROM payments WHERE telegram_payment_charge_id = ${second}`

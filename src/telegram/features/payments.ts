@@ -11,7 +11,7 @@ import { Effect } from "effect"
 import { Composer } from "grammy"
 import type { Balance } from "../../domain/balance.js"
 import type { PaymentService } from "../../payments/payment-service.js"
-import { adminTexts, paymentTexts } from "../../payments/texts.js"
+import { operatorTexts } from "../../i18n/operator.js"
 import { creditsResolver, type UserCredits } from "../../payments/user-credits.js"
 import { parseCallbackData } from "../callback-data.js"
 import { answer, type BotContext, type BotEnv, handler, reply } from "../context.js"
@@ -48,7 +48,7 @@ export const paymentEventsFeature = (env: BotEnv, deps: PaymentsFeatureDeps) => 
 
   composer.on("message:successful_payment", handler(env, "payments.successfulPayment", (ctx) => {
     const paid = ctx.message.successful_payment
-    const texts = paymentTexts(ctx.lang)
+    const texts = ctx.texts.payments
     return deps.payments.completePayment({
       chargeId: paid.telegram_payment_charge_id,
       userId: ctx.from.id,
@@ -71,7 +71,7 @@ export const paymentCommandsFeature = (env: BotEnv, deps: PaymentsFeatureDeps) =
   composer.command("buy", handler(env, "payments.buy", (ctx) =>
     Effect.gen(function*() {
       const balance = yield* env.ops.balance
-      yield* reply(env, ctx, paymentTexts(ctx.lang).buyIntro(balance), buyKeyboard(ctx.texts, env.config.starPackages))
+      yield* reply(env, ctx, ctx.texts.payments.buyIntro(balance), buyKeyboard(ctx.texts, env.config.starPackages))
     })))
 
   composer.callbackQuery(/^buy:/, handler(env, "payments.buyPackage", (ctx) =>
@@ -79,7 +79,7 @@ export const paymentCommandsFeature = (env: BotEnv, deps: PaymentsFeatureDeps) =
       const action = parseCallbackData(ctx.callbackQuery.data)
       if (action._tag !== "Buy") return yield* answer(ctx, ctx.texts.staleButton)
       const sent = yield* deps.payments.sendInvoice(ctx.chat?.id ?? ctx.from.id, ctx.from.id, action.credits, ctx.lang)
-      yield* sent._tag === "Some" ? answer(ctx) : answer(ctx, paymentTexts(ctx.lang).packageGone, { alert: true })
+      yield* sent._tag === "Some" ? answer(ctx) : answer(ctx, ctx.texts.payments.packageGone, { alert: true })
     })))
 
   // For admins only; to everybody else the command does not exist.
@@ -87,17 +87,17 @@ export const paymentCommandsFeature = (env: BotEnv, deps: PaymentsFeatureDeps) =
   admins.command("refund", handler(env, "payments.refund", (ctx) =>
     Effect.gen(function*() {
       const chargeId = ctx.match.trim()
-      if (chargeId === "" || /\s/.test(chargeId)) return yield* reply(env, ctx, adminTexts.refundUsage)
+      if (chargeId === "" || /\s/.test(chargeId)) return yield* reply(env, ctx, operatorTexts.refundUsage)
       // One refund request per admin message: a refusal is final for this message only.
       const requestKey = `refund:${ctx.chat.id}:${ctx.msg.message_id}`
       const text = yield* deps.payments.refund(chargeId, requestKey, credits).pipe(
-        Effect.map(({ payment }) => adminTexts.refundDone(chargeId, payment.userId, payment.stars, payment.credits)),
+        Effect.map(({ payment }) => operatorTexts.refundDone(chargeId, payment.userId, payment.stars, payment.credits)),
         Effect.catchTags({
-          PaymentNotFound: () => Effect.succeed(adminTexts.refundNotFound(chargeId)),
-          PaymentAlreadyRefunded: () => Effect.succeed(adminTexts.refundAlready(chargeId)),
-          CreditsAlreadySpent: (e) => Effect.succeed(adminTexts.refundSpent(chargeId, e.credits, e.available)),
-          TelegramPermanentError: (e) => Effect.succeed(adminTexts.refundTelegramFailed(chargeId, e.message)),
-          TelegramTransientError: (e) => Effect.succeed(adminTexts.refundTelegramFailed(chargeId, e.message))
+          PaymentNotFound: () => Effect.succeed(operatorTexts.refundNotFound(chargeId)),
+          PaymentAlreadyRefunded: () => Effect.succeed(operatorTexts.refundAlready(chargeId)),
+          CreditsAlreadySpent: (e) => Effect.succeed(operatorTexts.refundSpent(chargeId, e.credits, e.available)),
+          TelegramPermanentError: (e) => Effect.succeed(operatorTexts.refundTelegramFailed(chargeId, e.message)),
+          TelegramTransientError: (e) => Effect.succeed(operatorTexts.refundTelegramFailed(chargeId, e.message))
         })
       )
       yield* reply(env, ctx, text)
