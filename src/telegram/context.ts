@@ -11,16 +11,16 @@ import type { Context } from "grammy"
 import type { JobEntity } from "../actors/job-entity.js"
 import type { UserEntity, UserOps } from "../actors/user-entity.js"
 import type { AppSettings } from "../config.js"
+import type { Language, Messages } from "../i18n/index.js"
 import type { StatsService } from "../observability/stats.js"
 import type { RateLimitsService } from "../rate-limits/rate-limits.js"
 import type { BotState } from "../storage/bot-state.js"
 import type { InlineKeyboard, TelegramGatewayService } from "./gateway.js"
-import type { BotTexts, Language } from "./texts.js"
 
 export type BotContext = Context & {
   /** From the sender's language_code; set by the first middleware. */
   lang: Language
-  texts: BotTexts
+  texts: Messages
 }
 
 export interface BotEnv {
