@@ -4,7 +4,7 @@
  * singleton, or the webhook route on a real HTTP server). Tests act only as Telegram
  * users through the simulator and read what the bot sent.
  */
-import { Effect, Layer, TestClock } from "effect"
+import { Effect, Layer } from "effect"
 import type { Message } from "grammy/types"
 import { ActorsLive } from "../../src/actors/index.js"
 import { JobCallbackSinkLive } from "../../src/actors/job-entity.js"
@@ -22,7 +22,7 @@ import { RegisterWebhookLive, TelegramWebhookRoutes } from "../../src/telegram/i
 import { TelegramOperatorAlertsLive } from "../../src/telegram/operator-alerts.js"
 import type { Dialect } from "../support/database.js"
 import { advanceUntil, photoBytes, type Simulators, startSimulators, withTicks } from "../support/job-harness.js"
-import { runnerLayer } from "../support/runner.js"
+import { pastStartUp, runnerLayer } from "../support/runner.js"
 
 export const ADMIN_ID = 9000
 
@@ -74,7 +74,7 @@ export const webhookSystem = (sims: Simulators) =>
 
 export const inSystem = <A, E>(layer: Layer.Layer<any, any, any>, body: Effect.Effect<A, E, any>) =>
   Effect.gen(function*() {
-    yield* TestClock.adjust(1)
+    yield* pastStartUp
     return yield* body
   }).pipe(Effect.provide(layer)) as Effect.Effect<A, E>
 

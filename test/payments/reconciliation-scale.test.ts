@@ -12,6 +12,7 @@ import type { TelegramSimulator } from "../../src/sim/telegram/index.js"
 import { type Dialect, dialects } from "../support/database.js"
 import { startSimulators } from "../support/job-harness.js"
 import { paymentsRunner, RecordedAlerts } from "../support/payments-bot.js"
+import { pastStartUp } from "../support/runner.js"
 
 const HISTORY = 100_000
 /** A year of history, one transaction every 315 s; the pass runs an hour after the last. */
@@ -85,7 +86,7 @@ const atNow = <A, E, R>(dialect: Dialect, body: (sim: TelegramSimulator) => Effe
     const sims = yield* startSimulators(dialect, { env: { FREE_TOKENS: "0" } })
     return yield* Effect.gen(function*() {
       // Past the runner's start-up, which waits on the clock.
-      yield* TestClock.adjust(1)
+      yield* pastStartUp
       return yield* body(sims.telegram)
     }).pipe(Effect.provide(paymentsRunner(sims.settings)))
   })

@@ -16,7 +16,7 @@ import { kieSimulator, type KieSimOptions, type KieSimulator } from "../../src/s
 import { makeTelegramSimulator, type TelegramSimulator } from "../../src/sim/telegram/index.js"
 import { TelegramGatewayLive } from "../../src/telegram/gateway-live.js"
 import { type Dialect, freshSettings } from "./database.js"
-import { runnerLayer } from "./runner.js"
+import { pastStartUp, runnerLayer } from "./runner.js"
 
 export interface Simulators {
   readonly telegram: TelegramSimulator
@@ -123,7 +123,7 @@ export const reaches = (jobId: JobId, ...states: ReadonlyArray<JobState>) => () 
 /** Runs `body` on a fresh runner over the simulators, past the first shard acquisition. */
 export const inRunner = <A, E>(sims: Simulators, body: Effect.Effect<A, E, any>) =>
   Effect.gen(function*() {
-    yield* TestClock.adjust(1)
+    yield* pastStartUp
     return yield* body
   }).pipe(Effect.provide(jobRunnerLayer(sims.settings))) as Effect.Effect<A, E>
 

@@ -2,11 +2,11 @@
  * The product's runner for tests: the real entities, the real SQL storage and the embedded
  * cluster runtime (no socket), on a database chosen by the test.
  */
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, TestClock } from "effect"
 import { StorageServicesLive } from "../../src/actors/index.js"
 import { JobEntity } from "../../src/actors/job-entity.js"
 import { UserEntityLive } from "../../src/actors/user-entity.js"
-import { embeddedRunner, shardingSettings } from "../../src/cluster/runner.js"
+import { embeddedRunner, ownedShardCount, SHARDS_PER_GROUP, shardingSettings } from "../../src/cluster/runner.js"
 import type { AppSettings } from "../../src/config.js"
 import { TransferPermits } from "../../src/jobs/transfer-permits.js"
 import { DatabaseLive } from "../../src/storage/database.js"
@@ -20,6 +20,21 @@ export const runnerLayer = <A, E, R>(settings: AppSettings, actors: Layer.Layer<
     Layer.provideMerge(TransferPermits.Default),
     Layer.provideMerge(configLayer(settings))
   )
+
+/**
+ * Past the runner's start-up on the TestClock: its shard acquisition retries on the clock,
+ * so a single tick races it (on a loaded machine the first attempt may not be done yet, and
+ * the test then waits for ever on a clock nobody moves). Ticks until every shard is held.
+ */
+export const pastStartUp = Effect.gen(function*() {
+  yield* TestClock.adjust(1)
+  for (let attempt = 0; attempt < 600; attempt++) {
+    if ((yield* ownedShardCount) === SHARDS_PER_GROUP) return
+    yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 10)))
+    yield* TestClock.adjust(50)
+  }
+  return yield* Effect.dieMessage("the test runner never took its shards")
+})
 
 /** A job entity that acknowledges and does nothing: for testing the ledger on its own. */
 export const IdleJobEntity = JobEntity.toLayer(Effect.succeed(JobEntity.of({
