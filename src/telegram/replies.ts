@@ -14,6 +14,8 @@ export type JobFailure =
   | { readonly _tag: "PhotoUnavailable"; readonly reason: string }
   | { readonly _tag: "DeliveryFailed"; readonly reason: string }
   | { readonly _tag: "Cancelled" }
+  /** The job's driver kept failing the same way (src/actors/job-entity.ts gives up on it). */
+  | { readonly _tag: "InternalError" }
 
 /** Whether pressing "Try again" can help. */
 export const retryHelps = (failure: JobFailure): boolean =>
@@ -51,6 +53,8 @@ export const failureText = (lang: Language, failure: JobFailure): string => {
         return "Your video was made but we could not send it to this chat."
       case "Cancelled":
         return "Cancelled before it reached the video service."
+      case "InternalError":
+        return "Something went wrong on our side while making your video, and we had to stop. Sorry about that."
     }
   }
   const ru = (): string => {
@@ -82,6 +86,8 @@ export const failureText = (lang: Language, failure: JobFailure): string => {
         return "Видео готово, но отправить его в этот чат не удалось."
       case "Cancelled":
         return "Отменено до отправки в сервис генерации."
+      case "InternalError":
+        return "Во время создания видео у нас произошла ошибка, и нам пришлось остановиться. Извините."
     }
   }
   const retry = retryHelps(failure)

@@ -131,13 +131,17 @@ const botTextsEn = {
     "(date, amount in Stars) and we will sort it out, including refunds, within 48 hours.",
   adminHelp: "Admin: /stats today's and 7 days' figures · /grant <user id> <credits> <note> · /refund <charge id>",
   grantUsage: "Usage: /grant <user id> <credits> <note>, for example /grant 12345 5 apology for outage",
+  grantOutOfRange: (limit: number) =>
+    `Refused: one /grant moves at most ${limit.toLocaleString("en-US")} credits, in either direction.`,
   grantNoSuchUser: (user: number) => `User ${user} has never used the bot.`,
   grantDone: (user: number, delta: number, balance: Money) =>
     `Adjusted user ${user} by ${delta > 0 ? "+" : ""}${delta}. Their ${balanceLine("en", balance).toLowerCase()}`,
   grantRefused: (user: number, available: number) =>
     `Refused: user ${user} has only ${creditWord(available)} to take away.`,
   operatorAlert: (subject: string, detail: string) => `⚠️ Operator alert: ${subject}\n${detail}`,
-  sorry: "Sorry, something went wrong on our side. Please try again in a minute."
+  sorry: "Sorry, something went wrong on our side. Please try again in a minute.",
+  updateSetAside: "Sorry, an error on our side kept me from handling your last message, so I skipped it. " +
+    "Please try again, perhaps a little differently. If it keeps happening, write to /paysupport."
 }
 
 export type BotTexts = typeof botTextsEn
@@ -201,11 +205,14 @@ const botTextsRu: BotTexts = {
     "Stars), и мы разберёмся, включая возврат, в течение 48 часов.",
   adminHelp: botTextsEn.adminHelp,
   grantUsage: botTextsEn.grantUsage,
+  grantOutOfRange: botTextsEn.grantOutOfRange,
   grantNoSuchUser: botTextsEn.grantNoSuchUser,
   grantDone: botTextsEn.grantDone,
   grantRefused: botTextsEn.grantRefused,
   operatorAlert: botTextsEn.operatorAlert,
-  sorry: "Извините, у нас что-то пошло не так. Попробуйте через минуту."
+  sorry: "Извините, у нас что-то пошло не так. Попробуйте через минуту.",
+  updateSetAside: "Извините, из-за ошибки на нашей стороне я не смог обработать ваше последнее сообщение и пропустил его. " +
+    "Попробуйте ещё раз, может быть чуть иначе. Если это повторяется, напишите в /paysupport."
 }
 
 export const botTexts = (lang: Language): BotTexts => lang === "ru" ? botTextsRu : botTextsEn

@@ -47,4 +47,30 @@ describe("a storage outage during an update (Postgres, polling)", () => {
         assert.deepStrictEqual(ledger.map((row) => row.kind), ["reserve", "capture"])
       }))
     }), 240_000)
+
+  // A transient failure (here a serialization failure on every insert of a job) is waited
+  // out however long it lasts: it is never set aside as a poisoned update.
+  it.scoped("a transient failure that outlasts every retry bound still ends in the video, not in an apology", () =>
+    Effect.gen(function*() {
+      const sims = yield* startSystemSimulators("pg")
+      const sim = sims.telegram
+      yield* inSystem(pollingSystem(sims), Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const bea = user(sims, 7402)
+        bea.sendCommand("start")
+        yield* eventually(sims, "welcome", () => hasText(sim, 7402, "I turn a photo into a short video"))
+        yield* sql`CREATE FUNCTION conflict_on_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = 'serialization_failure'; END $$`
+        yield* sql`CREATE TRIGGER conflict_on_jobs BEFORE INSERT ON jobs FOR EACH ROW EXECUTE FUNCTION conflict_on_jobs()`
+        bea.sendPhoto(photoBytes, { caption: "the waves roll in" })
+        // Longer than the patience for unknown failures (about 31 s).
+        yield* advance(sims.kie, "40 seconds", "1 second")
+        assert.strictEqual(videosTo(sim, 7402).length, 0)
+        yield* sql`DROP TRIGGER conflict_on_jobs ON jobs`
+        yield* eventually(sims, "the video after the conflicts", () => videosTo(sim, 7402).length === 1)
+        assert.isFalse(hasText(sim, 7402, "Sorry"), "no apology")
+        const letters = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM dead_letter_updates`
+        assert.strictEqual(Number(letters[0]!.n), 0)
+      }))
+    }), 240_000)
 })
