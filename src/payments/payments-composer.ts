@@ -5,7 +5,7 @@
  *
  * It takes its dependencies explicitly so the bot (src/telegram/features/payments.ts) and
  * the tests build it the same way. Every handler is one Effect run through `run`; its
- * failures are logged, never thrown back at grammY.
+ * failures are logged and handed to `failed`, never thrown back at grammY.
  */
 import { Cause, Effect, Option } from "effect"
 import { Composer, type Context } from "grammy"
@@ -26,6 +26,11 @@ export interface PaymentsBotDeps {
   readonly balanceOf: (userId: number) => Effect.Effect<Option.Option<Balance>>
   readonly adminIds: ReadonlyArray<number>
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<A>
+  /**
+   * Told of a handler's failure, so that the update is handled again or set aside (the bot
+   * passes its update policy, src/telegram/update-failures.ts); without it, only logged.
+   */
+  readonly failed?: ((cause: Cause.Cause<unknown>) => void) | undefined
 }
 
 export const buyData = (credits: number) => `buy:${credits}`
@@ -41,7 +46,11 @@ const handlers = <C extends Context>(deps: PaymentsBotDeps) => {
     deps.run(
       body(ctx).pipe(
         Effect.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError(`payments handler ${name} failed`, cause)
+          Cause.isInterruptedOnly(cause)
+            ? Effect.void
+            : Effect.logError(`payments handler ${name} failed`, cause).pipe(
+              Effect.zipRight(Effect.sync(() => deps.failed?.(cause)))
+            )
         ),
         Effect.annotateLogs({ handler: name, updateId: ctx.update.update_id, userId: ctx.from?.id ?? 0 }),
         Effect.withSpan(`Bot.payments.${name}`)

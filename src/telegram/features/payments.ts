@@ -21,7 +21,10 @@ const botDeps = (env: BotEnv, deps: PaymentsFeatureDeps): PaymentsBotDeps => ({
   credits: creditsResolver(env.ops, deps.userCredits),
   balanceOf: (userId) => userId === env.ops.userId ? Effect.map(env.ops.balance, Option.some) : Effect.succeedNone,
   adminIds: env.config.adminIds,
-  run: env.run
+  run: env.run,
+  failed: (cause) => {
+    env.unfinishedUpdate.cause ??= cause
+  }
 })
 
 /** pre_checkout_query and successful_payment: ahead of the flood limit. */
