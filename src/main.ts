@@ -25,7 +25,7 @@ import { RetentionLive } from "./storage/retention.js"
 
 // Operator alerts reach the admins through the same gateway the jobs use.
 const OutsideServicesLive = KieServicesLive.pipe(
-  Layer.provide(TelegramOperatorAlertsLive),
+  Layer.provideMerge(TelegramOperatorAlertsLive),
   Layer.provideMerge(TelegramGatewayLive)
 )
 

@@ -3,17 +3,20 @@
  * or `failed` (see src/jobs/job-driver.ts for the steps).
  *
  * The driver runs in a fiber the entity owns, so the mailbox stays free: a `KieCallback`
- * reaches a polling job at once instead of queueing behind it (cluster-notes P5). While the
- * driver runs, the entity keeps itself alive; that keep-alive is a persisted message, so a
- * job whose runner died is re-activated on its next owner and resumes from its stored state.
+ * reaches a polling job at once instead of queueing behind it. While the driver runs, the
+ * entity keeps itself alive; that keep-alive is a persisted message, so a job whose runner
+ * died is re-activated on its next owner and resumes from its stored state.
  */
 import { ClusterSchema, Entity } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
-import { Clock, Duration, Effect, FiberHandle, Layer, Option, Queue, Ref, Schedule, Schema } from "effect"
+import { Clock, Duration, Effect, Exit, FiberHandle, Layer, Metric, Option, Queue, Ref, Schema } from "effect"
 import { JobId, RequestKey, UserId } from "../domain/ids.js"
+import { classifyFailure, describeFailure, type FailureDescription } from "../errors/failure-class.js"
 import { KieCallbackSink } from "../kie/callback-sink.js"
+import { OperatorAlerts } from "../kie/operator-alerts.js"
 import { type DriverPosition, isPatientPosition, makeJobDriver } from "../jobs/job-driver.js"
-import { driverRestartDelay, stuckDriverReportAfter } from "../jobs/job-policy.js"
+import { driverFailureLimit, driverRestartPause, stuckDriverReportAfter } from "../jobs/job-policy.js"
+import { jobDriverDeaths } from "../observability/metrics.js"
 import { isTerminal, type JobRecord, JobRepo, JobState } from "../storage/job-repo.js"
 
 export const Start = Rpc.make("Start", {
@@ -61,21 +64,65 @@ export const JobEntityLive = JobEntity.toLayer(
     const driver = yield* FiberHandle.make<void, never>()
     const position = yield* Ref.make<DriverPosition>({ what: "starting", since: yield* Clock.currentTimeMillis })
 
-    const run = drive(jobId, wake, position).pipe(
-      // A driver that dies must not strand the job: log and start over. It dies of defects
-      // (the database went away, say) or of an interruption that is not its own (a reply or
-      // a joined fiber that was interrupted), so the retry looks at the whole cause. When
-      // the entity itself stops the driver, neither the log nor the retry runs: Effect skips
-      // failure handlers in a fiber that is being interrupted.
-      Effect.sandbox,
-      Effect.tapError((cause) =>
-        Effect.flatMap(Ref.get(position), (at) =>
-          Effect.logError("job driver died; restarting", cause).pipe(Effect.annotateLogs({ jobId, at: at.what })))
-      ),
-      Effect.retry(Schedule.spaced(driverRestartDelay)),
-      Effect.unsandbox,
-      Effect.ensuring(keepAlive(false))
-    )
+    const alerts = yield* OperatorAlerts
+    let alerted = false
+
+    // The same failure too many times: the job ends with what it has. A video already sent
+    // makes it delivered (its unit stays reserved, never refunded); otherwise the decided
+    // refund lets the next driver give the unit back and apologise.
+    const giveUp = (failure: FailureDescription, deaths: number) =>
+      Effect.gen(function*() {
+        const job = yield* repo.get(jobId)
+        if (Option.isNone(job) || isTerminal(job.value.state)) return
+        const detail = `${failure.tag}${failure.code === undefined ? "" : ` ${failure.code}`}: ${failure.detail}`
+        const ending = job.value.video_message_id !== null
+          ? yield* repo.transition(jobId, job.value.state, "delivered", {}, `driver gave up: ${detail}`).pipe(
+            Effect.as("marked delivered (its video was sent)")
+          )
+          : job.value.outcome === "refund"
+          ? "its refund is under way"
+          : yield* repo.update(jobId, { outcome: "refund", error_class: "InternalError", error_detail: detail }).pipe(
+            Effect.as("refunded")
+          )
+        if (alerted) return
+        alerted = true
+        yield* alerts.alert({
+          subject: "a job's driver kept failing",
+          detail: `job ${jobId} (user ${job.value.user_id}) died ${deaths} times in a row of ${detail}; ${ending}`
+        })
+      })
+
+    // A driver that dies must not strand the job: log and start over, slower each time. It
+    // dies of defects (the database went away, say) or of an interruption that is not its
+    // own (a reply or a joined fiber that was interrupted), so the retry looks at the whole
+    // cause. When the entity itself stops the driver, `exit` does not return: the
+    // interruption ends this loop too.
+    const run = Effect.gen(function*() {
+      let deaths = 0
+      let lastFailure = ""
+      while (true) {
+        const exit = yield* Effect.exit(drive(jobId, wake, position))
+        if (Exit.isSuccess(exit)) return
+        const failureClass = classifyFailure(exit.cause)
+        const failure = describeFailure(exit.cause)
+        // Numbers in a message (ids, counts, times) do not make it another failure.
+        const fingerprint = `${failure.tag}|${failure.code ?? ""}|${failure.detail.replace(/\d+/g, "#")}`
+        deaths = fingerprint === lastFailure ? deaths + 1 : 1
+        lastFailure = fingerprint
+        const at = yield* Ref.get(position)
+        yield* Metric.increment(Metric.tagged(jobDriverDeaths, "failure_class", failureClass))
+        yield* Effect.logError("job driver died; restarting", exit.cause).pipe(
+          Effect.annotateLogs({ jobId, at: at.what, failureClass, deaths })
+        )
+        if (failureClass !== "transient" && deaths >= driverFailureLimit) {
+          yield* giveUp(failure, deaths).pipe(
+            Effect.catchAllCause((cause) => Effect.logError("could not end the job; its driver starts over", cause)),
+            Effect.annotateLogs({ jobId })
+          )
+        }
+        yield* Effect.sleep(driverRestartPause(deaths))
+      }
+    }).pipe(Effect.ensuring(keepAlive(false)))
 
     const ensureRunning = keepAlive(true).pipe(
       Effect.zipRight(FiberHandle.run(driver, run, { onlyIfMissing: true })),

@@ -210,6 +210,11 @@ export const UserEntityLive = UserEntity.toLayer(
     const balance = yield* Ref.make(yield* ledger.balanceOf(userId))
     const applyEntry = (entry: Parameters<typeof ledger.apply>[0]) =>
       ledger.apply(entry).pipe(Effect.tap((result) => Ref.set(balance, result.balance)))
+    // A transaction that rolls back takes its entries' balance out of the copy too: a failed
+    // update is handled again in this same activation (src/telegram/update-failures.ts).
+    const transactional = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.flatMap(Ref.get(balance), (before) =>
+        sql.withTransaction(effect).pipe(Effect.onError(() => Ref.set(balance, before))))
 
     const settle = (jobId: JobId, kind: "capture" | "refund", reason: string) =>
       Effect.gen(function*() {
@@ -254,7 +259,7 @@ export const UserEntityLive = UserEntity.toLayer(
         deltaFree: freeTokens
       })
       return new Registered({ balance: result.balance, newlyGranted: result.applied })
-    }, sql.withTransaction, Effect.orDie)
+    }, transactional, Effect.orDie)
 
     const startJob = Effect.fnUntraced(function*(payload: StartJobInput) {
       const jobId = jobIdFor(userId, payload.requestKey)
@@ -300,7 +305,7 @@ export const UserEntityLive = UserEntity.toLayer(
             requestKey: payload.requestKey
           }))
           return new JobStarted({ jobId, balance: result.balance, split: split.value })
-        }).pipe(sql.withTransaction)
+        }).pipe(transactional)
       // Sent after the commit; a crash before this line redelivers StartJob, which finds
       // the reservation above and sends Start again (deduplicated by the job id).
       yield* jobs(jobId).Start({ jobId, userId }, { discard: true }).pipe(Effect.orDie)
@@ -362,7 +367,7 @@ export const UserEntityLive = UserEntity.toLayer(
         deltaFree: 0
       })
       return result.balance
-    }, sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
+    }, transactional, Effect.catchTag("SqlError", Effect.die))
 
     const ops: UserOps = { userId, register, balance: Ref.get(balance), startJob, adjust, grant, revokePayment }
     const updates = yield* Effect.serviceOption(UserUpdates)
@@ -375,10 +380,10 @@ export const UserEntityLive = UserEntity.toLayer(
 
       StartJob: ({ payload }) => startJob(payload),
 
-      Capture: ({ payload }) => settle(payload.jobId, "capture", "").pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die)),
+      Capture: ({ payload }) => settle(payload.jobId, "capture", "").pipe(transactional, Effect.catchTag("SqlError", Effect.die)),
 
       Refund: ({ payload }) =>
-        settle(payload.jobId, "refund", payload.reason).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die)),
+        settle(payload.jobId, "refund", payload.reason).pipe(transactional, Effect.catchTag("SqlError", Effect.die)),
 
       Grant: ({ payload }) => grant(payload.paymentId, payload.credits),
 

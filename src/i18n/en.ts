@@ -106,7 +106,8 @@ export const en: Messages = {
     PhotoUnavailable:
       "We could not download your photo from Telegram (it may be too large, over 20 MB). Please send it again as a photo.",
     DeliveryFailed: "Your video was made but we could not send it to this chat.",
-    Cancelled: "Cancelled before it reached the video service."
+    Cancelled: "Cancelled before it reached the video service.",
+    InternalError: "Something went wrong on our side while making your video, and we had to stop. Sorry about that."
   },
   inputRefused: {
     ContentPolicy:
@@ -120,6 +121,8 @@ export const en: Messages = {
   creditsBack: (cost) =>
     plural(cost, { one: "Your credit is back on your balance.", other: `Your ${cost} credits are back on your balance.` }),
   pressTryAgain: "Press “Try again” to give it another go.",
+  updateSetAside: "Sorry, an error on our side kept me from handling your last message, so I skipped it. " +
+    "Please try again, perhaps a little differently. If it keeps happening, write to /paysupport.",
 
   payments: {
     buyIntro: (balance) => `Buy credits with Telegram Stars ⭐\n${balanceLine(balance)}`,

@@ -77,6 +77,8 @@ export interface Messages {
   readonly inputRefused: { readonly [Reason in InputRefusalReason]: string }
   readonly creditsBack: (cost: number) => string
   readonly pressTryAgain: string
+  /** An update that kept failing was set aside (src/telegram/update-failures.ts). */
+  readonly updateSetAside: string
 
   readonly payments: {
     readonly buyIntro: (balance: BalanceFigures) => string

@@ -8,6 +8,8 @@ import type { BalanceFigures } from "./messages.js"
 export const operatorTexts = {
   adminHelp: "Admin: /stats today's and 7 days' figures · /grant <user id> <credits> <note> · /refund <charge id>",
   grantUsage: "Usage: /grant <user id> <credits> <note>, for example /grant 12345 5 apology for outage",
+  grantOutOfRange: (limit: number) =>
+    `Refused: one /grant moves at most ${limit.toLocaleString("en-US")} credits, in either direction.`,
   grantNoSuchUser: (user: number) => `User ${user} has never used the bot.`,
   grantDone: (user: number, delta: number, balance: BalanceFigures) =>
     `Adjusted user ${user} by ${delta > 0 ? "+" : ""}${delta}. Their ${en.balanceLine(balance).toLowerCase()}`,

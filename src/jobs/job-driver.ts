@@ -21,6 +21,7 @@ import type { KieError } from "../errors/kie-errors.js"
 import type { TelegramError } from "../errors/telegram-errors.js"
 import { KieCallbackAuth } from "../kie/callback-auth.js"
 import { KieCircuitBreaker } from "../kie/circuit-breaker.js"
+import { OperatorAlerts } from "../kie/operator-alerts.js"
 import { KieClient, type KieTask } from "../kie/kie-client.js"
 import { findModel } from "../kie/models.js"
 import { KieSubmitter } from "../kie/kie-submitter.js"
@@ -69,6 +70,8 @@ const decodeFailure = (job: JobRecord): JobFailure => {
       return { _tag: "Deadline" }
     case "Cancelled":
       return { _tag: "Cancelled" }
+    case "InternalError":
+      return { _tag: "InternalError" }
     default:
       return { _tag: "KieUnknownError", reason }
   }
@@ -122,6 +125,7 @@ export const makeJobDriver = Effect.gen(function*() {
   const users = yield* UserEntity.client
   const ledger = yield* CreditLedger
   const transfers = yield* TransferPermits
+  const alerts = yield* OperatorAlerts
   const { jobs: timings } = yield* AppConfig
   // Operators (and the chaos test) may cap every model's deadline with KIE_TASK_DEADLINE.
   const deadlineOf = (model: { readonly deadline: Duration.Duration } | undefined) =>
@@ -139,7 +143,15 @@ export const makeJobDriver = Effect.gen(function*() {
       const progress = yield* makeProgress(gateway)
       const userOf = (job: JobRecord) => users(String(job.user_id))
       const settle = <A, E, R>(send: (attempt: number) => Effect.Effect<A, E, R>) =>
-        settleWithUser(send, (attempt) => at(attempt === 0 ? "settling with the user entity" : "settling with the user entity again"))
+        settleWithUser(
+          send,
+          (attempt) => at(attempt === 0 ? "settling with the user entity" : "settling with the user entity again"),
+          (attempts) =>
+            alerts.alert({
+              subject: "a job's settlement gets no reply",
+              detail: `job ${jobId}: ${attempts} asks to its user's entity went unanswered; asking again every 15 minutes`
+            })
+        )
       const chatOf = (job: JobRecord) => Number(job.chat_id)
       const langOf = (job: JobRecord) => languageOf(job.language)
 

@@ -38,11 +38,36 @@ export const photoDownloadRetry: Schedule.Schedule<unknown, TelegramError> = Sch
  */
 export const uploadReuseWindow = Duration.hours(12)
 
-/** A job driver that died of a defect (e.g. the database went away) starts over after this. */
+/** A job driver that died of a defect (e.g. the database went away) first starts over after this. */
 export const driverRestartDelay = Duration.seconds(5)
 
-/** How long the driver waits for the user entity's reply (balance, capture, refund) before asking again. */
+/** Each further death of the same failure doubles the pause before the restart, up to this. */
+export const driverRestartDelayCap = Duration.seconds(30)
+
+/**
+ * Deaths of the same deterministic or unknown failure in a row after which the job is
+ * ended (refunded with an apology, or marked delivered when its video was sent) and
+ * operators are alerted: about 2.5 minutes with the pauses above. Transient failures (the
+ * database unreachable) never end a job; they only slow its restarts down.
+ */
+export const driverFailureLimit = 8
+
+/** The pause before restarting a driver that died `deaths` times in a row of the same failure. */
+export const driverRestartPause = (deaths: number): Duration.Duration =>
+  Duration.min(Duration.times(driverRestartDelay, 2 ** Math.max(0, deaths - 1)), driverRestartDelayCap)
+
+/** How long the driver first waits for the user entity's reply (balance, capture, refund) before asking again. */
 export const userEntityReplyTimeout = Duration.minutes(1)
+
+/**
+ * A settlement left unanswered is asked again under a new key, each time after twice the
+ * previous wait (1, 2, 4, 8 minutes), then every 15 minutes for as long as it takes: each
+ * ask is one more persisted message, so the rate of them must fall.
+ */
+export const settlementPatienceCap = Duration.minutes(15)
+
+/** Unanswered settlement asks after which operators are alerted (once per driver), about 15 minutes in. */
+export const settlementAlertAfter = 4
 
 /**
  * A live driver that has not moved for this long, anywhere but in a wait for KIE, is

@@ -5,51 +5,67 @@
  * waiting for an answer that will not come strands the job with its unit reserved.
  *
  * "No usable answer" is any of:
- * - no reply within `userEntityReplyTimeout` (a message lost in a shard hand-over);
+ * - no reply within the attempt's patience (a message lost in a shard hand-over);
  * - the same key still in flight, or a full mailbox (`AlreadyProcessingMessage`,
  *   `MailboxFull`): a driver restarted at attempt 0 would meet its own earlier message;
  * - a reply that is an interruption. The cluster stores a persisted message's reply under
  *   its key, interruptions included, and replays it to anyone who sends that key again; a
  *   driver restarted after such a reply was stored got it back at once, died of it
  *   silently, and was restarted into it again, for ever (the chaos test's stuck jobs).
+ *
+ * Each ask is a persisted message, so the asks thin out (`replyPatience`, and doubling
+ * pauses after busy or interrupted replies, both capped at `settlementPatienceCap`), and
+ * operators hear of a settlement that stays unanswered.
  */
-import { Cause, Effect, Exit, LogLevel, Option } from "effect"
+import { Cause, Duration, Effect, Exit, LogLevel, Option } from "effect"
 import { logFailure } from "../observability/error-summary.js"
-import { driverRestartDelay, userEntityReplyTimeout } from "./job-policy.js"
+import { driverRestartDelay, settlementAlertAfter, settlementPatienceCap, userEntityReplyTimeout } from "./job-policy.js"
 
 const isBusy = (error: unknown) =>
   typeof error === "object" && error !== null && "_tag" in error &&
   (error._tag === "AlreadyProcessingMessage" || error._tag === "MailboxFull")
 
+const doubled = (base: Duration.Duration, times: number) =>
+  Duration.min(Duration.times(base, 2 ** Math.max(0, times)), settlementPatienceCap)
+
+/** How long attempt `attempt` waits for its reply: 1, 2, 4, 8, then 15 minutes. */
+export const replyPatience = (attempt: number) => doubled(userEntityReplyTimeout, attempt)
+
+/**
+ * Asks until a usable answer comes. `onAttempt` runs before each ask; `onUnanswered` once,
+ * when `settlementAlertAfter` asks in a row went unanswered (operators should look).
+ */
 export const settleWithUser = <A, E, R>(
   send: (attempt: number) => Effect.Effect<A, E, R>,
-  onAttempt: (attempt: number) => Effect.Effect<void> = () => Effect.void
+  onAttempt: (attempt: number) => Effect.Effect<void> = () => Effect.void,
+  onUnanswered: (attempts: number) => Effect.Effect<void> = () => Effect.void
 ): Effect.Effect<A, E, R> =>
   Effect.gen(function*() {
     for (let attempt = 0;; attempt++) {
       yield* onAttempt(attempt)
       // `exit` returns only when this fiber is not itself interrupted: an interruption in
       // the exit is the reply's, and this fiber goes on to the next attempt.
-      const reply = yield* Effect.exit(Effect.timeoutOption(send(attempt), userEntityReplyTimeout))
+      const reply = yield* Effect.exit(Effect.timeoutOption(send(attempt), replyPatience(attempt)))
+      // The wait before the next ask, beyond the reply's own patience.
+      let pause = Duration.zero
       if (Exit.isSuccess(reply)) {
         if (Option.isSome(reply.value)) return reply.value.value
         yield* Effect.logWarning("no reply from the user entity; settling again under a new key").pipe(
           Effect.annotateLogs({ attempt: attempt + 1 })
         )
-        continue
-      }
-      if (Cause.isInterruptedOnly(reply.cause)) {
+      } else if (Cause.isInterruptedOnly(reply.cause)) {
+        // The first is asked again at once: a stored interruption is answered at once.
+        if (attempt > 0) pause = doubled(driverRestartDelay, attempt - 1)
         yield* Effect.logWarning("the user entity's reply was an interruption; settling again under a new key").pipe(
           Effect.annotateLogs({ attempt: attempt + 1 })
         )
-        continue
-      }
-      const failure = Cause.failureOption(reply.cause)
-      if (Option.isSome(failure) && isBusy(failure.value)) {
+      } else {
+        const failure = Cause.failureOption(reply.cause)
+        if (Option.isNone(failure) || !isBusy(failure.value)) return yield* Effect.failCause(reply.cause)
+        pause = doubled(driverRestartDelay, attempt)
         yield* logFailure(LogLevel.Warning, "the user entity is busy with this settlement; settling again under a new key", failure.value)
-        yield* Effect.sleep(driverRestartDelay)
-        continue
       }
-      return yield* Effect.failCause(reply.cause)
+      if (attempt + 1 === settlementAlertAfter) yield* onUnanswered(attempt + 1)
+      yield* Effect.sleep(pause)
     }
   })

@@ -36,7 +36,15 @@ export const paymentStars = Metric.counter("payment_stars_total", {
   incremental: true
 })
 export const updatesRetried = Metric.counter("bot_updates_retried_total", {
-  description: "updates whose handler the database or the cluster stopped half-way; each is handled again"
+  description: "failed handlings of an update that are followed by another (the update is handled again)"
+})
+export const updatesSetAside = Metric.counter("bot_updates_set_aside_total", {
+  description: "updates that kept failing, recorded in dead_letter_updates and skipped, by failure class",
+  incremental: true
+})
+export const jobDriverDeaths = Metric.counter("job_driver_deaths_total", {
+  description: "job drivers that died and were restarted or, past the limit, ended the job, by failure class",
+  incremental: true
 })
 export const jobsInFlight = Metric.gauge("jobs_in_flight", {
   description: "jobs not yet delivered, refunded or failed (whole cluster, read from the database at scrape)"

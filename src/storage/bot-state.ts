@@ -1,7 +1,7 @@
 /**
  * What the Telegram front reads and writes besides money and jobs: the poller's stored
- * offset, each user's settings, and read-only views of the user's jobs (history, the
- * owner and inputs of a job a button points at).
+ * offset, each user's settings, read-only views of the user's jobs (history, the owner and
+ * inputs of a job a button points at), and the updates it had to set aside.
  */
 import { SqlClient } from "@effect/sql"
 import { Effect, Option } from "effect"
@@ -60,6 +60,20 @@ const toSummary = (row: JobRow): JobSummary => ({
   outcome: row.outcome,
   createdAt: toDate(row)
 })
+
+/** An update whose handling kept failing, as recorded in `dead_letter_updates`. */
+export interface SetAsideUpdate {
+  readonly updateId: number
+  readonly userId: UserId
+  readonly updateKind: string
+  readonly failureClass: "deterministic" | "unknown"
+  readonly errorTag: string
+  readonly errorCode: string | undefined
+  readonly detail: string
+  readonly attempts: number
+  /** The update as received, JSON. */
+  readonly payload: string
+}
 
 const jobColumns = "id, user_id, state, model, duration_seconds, prompt, photo_file_id, kie_task_id, outcome, created_at_ms, created_at"
 
@@ -140,6 +154,16 @@ export class BotState extends Effect.Service<BotState>()("app/BotState", {
         : sql`UPDATE users SET blocked_at = NULL WHERE id = ${userId}`
     })
 
+    /** Once per update: a redelivery after a crash finds the row and adds nothing. */
+    const setAside = Effect.fn("BotState.setAside")(function*(update: SetAsideUpdate) {
+      yield* sql`
+        INSERT INTO dead_letter_updates
+          (update_id, user_id, update_kind, failure_class, error_tag, error_code, detail, attempts, payload)
+        VALUES (${update.updateId}, ${update.userId}, ${update.updateKind}, ${update.failureClass}, ${update.errorTag},
+          ${update.errorCode ?? null}, ${update.detail}, ${update.attempts}, ${update.payload})
+        ON CONFLICT (update_id) DO NOTHING`
+    })
+
     return {
       offsetOf,
       saveOffset,
@@ -151,7 +175,8 @@ export class BotState extends Effect.Service<BotState>()("app/BotState", {
       requestKnown,
       latestRetryOf,
       userExists,
-      markBlocked
+      markBlocked,
+      setAside
     } as const
   })
 }) {}

@@ -11,6 +11,7 @@ import botIntake from "./migrations/0003_bot_intake.js"
 import analyticsViews from "./migrations/0004_analytics_views.js"
 import unfinishedJobs from "./migrations/0005_unfinished_jobs.js"
 import jobEventsByTime from "./migrations/0006_job_events_by_time.js"
+import deadLetterUpdates from "./migrations/0007_dead_letter_updates.js"
 import reconciliationCursors from "./migrations/0008_reconciliation_cursors.js"
 
 const runMigrations = Migrator.make({})({
@@ -21,6 +22,7 @@ const runMigrations = Migrator.make({})({
     "0004_analytics_views": analyticsViews,
     "0005_unfinished_jobs": unfinishedJobs,
     "0006_job_events_by_time": jobEventsByTime,
+    "0007_dead_letter_updates": deadLetterUpdates,
     "0008_reconciliation_cursors": reconciliationCursors
   }),
   table: "app_migrations"

@@ -9,12 +9,15 @@
  */
 import { Cause, Effect, Exit, FiberSet, Layer, LogLevel, Redacted, Schedule } from "effect"
 import { logFailure } from "../observability/error-summary.js"
-import { Bot } from "grammy"
+import { redactorOf, secretValuesIn } from "../observability/redaction.js"
+import { Bot, BotError } from "grammy"
 import type { Update, UserFromGetMe } from "grammy/types"
 import { JobEntity } from "../actors/job-entity.js"
 import { type TelegramUpdate, UserEntity, type UserOps, UserUpdates } from "../actors/user-entity.js"
 import { AppConfig } from "../config.js"
 import { languageOf, messagesFor } from "../i18n/index.js"
+import { classifyFailure } from "../errors/failure-class.js"
+import { storableJson } from "../domain/text.js"
 import { StatsService } from "../observability/stats.js"
 import { PaymentService, PaymentsLive, UserCredits } from "../payments/index.js"
 import { RateLimits } from "../rate-limits/rate-limits.js"
@@ -31,12 +34,19 @@ import { startFeature } from "./features/start.js"
 import { unhandledFeature } from "./features/unhandled.js"
 import { TelegramGateway } from "./gateway.js"
 import { TelegramOperatorAlertsLive } from "./operator-alerts.js"
+import { handleBounded, recordSetAside, senderOf, type SetAside, setAsideRow } from "./update-failures.js"
 
 /** An Effect's failure carried through grammY's promise chain. */
 export class EffectFailure extends Error {
   constructor(readonly effectCause: Cause.Cause<unknown>) {
     super(Cause.pretty(effectCause))
   }
+}
+
+/** The Effect cause behind a rejected `bot.handleUpdate` (a middleware outside `handler` failed). */
+const causeOfRejection = (error: unknown): Cause.Cause<unknown> => {
+  const inner = error instanceof BotError ? error.error : error
+  return inner instanceof EffectFailure ? inner.effectCause : Cause.die(inner)
 }
 
 /**
@@ -128,6 +138,8 @@ export const UserUpdatesLive = Layer.effect(
     }
     const token = Redacted.value(config.telegram.botToken.value)
     const botInfo = yield* makeBotInfo(token, config.telegram.apiRoot)
+    // What is stored about a failure is no log line: it is redacted here, by the same rules.
+    const redactor = redactorOf(secretValuesIn(config))
 
     return {
       make: (ops: UserOps) =>
@@ -146,18 +158,51 @@ export const UserUpdatesLive = Layer.effect(
             unfinishedUpdate: { cause: undefined }
           }
           const bot = createBot(env, token, config.telegram.apiRoot, info, payments)
-          // A handler stopped by the database or the cluster makes this a defect: the cluster
-          // restarts the user's entity and delivers the persisted update again. Requests keyed
-          // by the update (a job, a payment) are not repeated; a reply may be.
-          const rethrowUnfinished = Effect.suspend(() => {
-            const cause = env.unfinishedUpdate.cause
-            env.unfinishedUpdate.cause = undefined
-            return cause === undefined ? Effect.void : Effect.die(Cause.squash(cause))
-          })
+
+          // One handling; fails with the cause a handler recorded, or with the rejection of
+          // a middleware outside `handler` (first-contact registration, say).
+          const handleOnce = (update: Update) =>
+            Effect.gen(function*() {
+              env.unfinishedUpdate.cause = undefined
+              const rejected = yield* Effect.promise(() =>
+                bot.handleUpdate(update).then(() => undefined, causeOfRejection)
+              )
+              const cause = env.unfinishedUpdate.cause ?? rejected
+              env.unfinishedUpdate.cause = undefined
+              if (cause !== undefined) return yield* Effect.fail(cause)
+            })
+
+          const setAside = (update: TelegramUpdate): SetAside => (cause, failureClass, attempts) =>
+            Effect.gen(function*() {
+              const row = setAsideRow(update, ops.userId, cause, failureClass, attempts, redactor)
+              // Only an outage may keep the update: anything else would make this a loop again.
+              yield* state.setAside(row).pipe(
+                Effect.catchAllCause((failure) =>
+                  classifyFailure(failure) === "transient"
+                    ? Effect.die(Cause.squash(failure))
+                    : Effect.logError("could not record the update set aside", failure)
+                )
+              )
+              yield* recordSetAside(failureClass)
+              yield* Effect.logError(`update set aside after ${attempts} failed handlings`, cause).pipe(
+                Effect.annotateLogs({
+                  failureClass,
+                  errorTag: row.errorTag,
+                  errorCode: row.errorCode ?? "",
+                  updateKind: row.updateKind
+                })
+              )
+              const sender = senderOf(update)
+              const chatId = sender.chatId ?? ops.userId
+              yield* gateway.sendMessage(chatId, messagesFor(languageOf(sender.languageCode)).updateSetAside).pipe(
+                Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not tell the user that an update was skipped", error))
+              )
+            })
+
+          // Text is made storable at this edge: a caption or name with U+0000 is a fine
+          // update on SQLite and a failing INSERT on Postgres otherwise.
           return (update: TelegramUpdate) =>
-            Effect.tryPromise(() => bot.handleUpdate(update as unknown as Update)).pipe(
-              Effect.catchAll((error) => logFailure(LogLevel.Error, "the bot failed on an update", error)),
-              Effect.zipRight(rethrowUnfinished),
+            handleBounded(handleOnce(storableJson(update) as Update), setAside(update)).pipe(
               Effect.annotateLogs({ updateId: update.update_id, userId: ops.userId })
             )
         })

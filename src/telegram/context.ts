@@ -3,10 +3,9 @@
  * the user's entity (one bot per active user): `ops` is that entity's own logic, and `run`
  * is the process's one bridge from grammY's promises to Effect.
  */
-import { Cause, Effect, LogLevel, Metric } from "effect"
+import { Cause, Effect, LogLevel } from "effect"
+import { classifyFailure } from "../errors/failure-class.js"
 import { logFailure } from "../observability/error-summary.js"
-import { isInfrastructureFailure } from "../errors/infrastructure.js"
-import { updatesRetried } from "../observability/metrics.js"
 import type { Context } from "grammy"
 import type { JobEntity } from "../actors/job-entity.js"
 import type { UserEntity, UserOps } from "../actors/user-entity.js"
@@ -37,13 +36,16 @@ export interface BotEnv {
   /** Free tokens granted by this activation's first registration and not yet announced. */
   readonly freshGrant: { value: number }
   /**
-   * Set by a handler that the database or the cluster stopped half-way: the update is then
-   * handled again (see UserUpdatesLive) instead of being dropped with a log line.
+   * Set by a handler that failed: the update is then handled again or, when it keeps
+   * failing the same way, set aside (see ./update-failures.ts), never dropped with a log line.
    */
   readonly unfinishedUpdate: { cause: Cause.Cause<unknown> | undefined }
 }
 
-/** A grammY handler that runs one Effect; its failures are logged, never thrown back at grammY. */
+/**
+ * A grammY handler that runs one Effect. Its failures are never thrown back at grammY: they
+ * are logged and recorded in `env.unfinishedUpdate` for the update's own retry policy.
+ */
 export const handler = <C extends BotContext>(
   env: BotEnv,
   name: string,
@@ -55,15 +57,11 @@ export const handler = <C extends BotContext>(
       Effect.catchAllCause((cause) =>
         Cause.isInterruptedOnly(cause)
           ? Effect.void
-          : isInfrastructureFailure(cause)
-          ? Effect.logWarning(`bot handler ${name} stopped by an infrastructure failure; the update will be handled again`, cause)
-            .pipe(
-              Effect.zipRight(Metric.increment(updatesRetried)),
-              Effect.zipRight(Effect.sync(() => {
-                env.unfinishedUpdate.cause = cause
-              }))
-            )
-          : Effect.logError(`bot handler ${name} failed`, cause)
+          : Effect.logWarning(`bot handler ${name} failed (${classifyFailure(cause)})`, cause).pipe(
+            Effect.zipRight(Effect.sync(() => {
+              env.unfinishedUpdate.cause ??= cause
+            }))
+          )
       ),
       Effect.annotateLogs({ handler: name, userId: env.ops.userId, updateId: ctx.update.update_id }),
       Effect.withSpan(`Bot.${name}`)
@@ -71,20 +69,14 @@ export const handler = <C extends BotContext>(
   )
 
 /**
- * A job's part of a handler: its log lines, and the line of its failure, carry the job id
- * (`handler` adds the user id). The failure is logged here, since `handler`'s own failure
- * line is outside this annotation.
+ * A job's part of a handler: its log lines carry the job id (`handler` adds the user id),
+ * and so does a line for its failure, which goes on to `handler`.
  */
 export const forJob = (jobId: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<void, E, R> =>
   self.pipe(
     Effect.asVoid,
-    Effect.catchAllCause((cause) =>
-      Cause.isInterruptedOnly(cause)
-        ? Effect.interrupt
-        // Left to `handler`, which has the update handled again.
-        : isInfrastructureFailure(cause)
-        ? Effect.failCause(cause)
-        : Effect.logError("the job's request failed", cause)
+    Effect.tapErrorCause((cause) =>
+      Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logWarning(`the job's request failed (${classifyFailure(cause)})`)
     ),
     Effect.annotateLogs({ jobId })
   )

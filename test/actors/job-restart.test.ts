@@ -1,9 +1,10 @@
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Logger, LogLevel, Option, Redacted } from "effect"
+import { driverFailureLimit } from "../../src/jobs/job-policy.js"
 import { SimFaults } from "../../src/sim/kie/index.js"
 import type { JobState } from "../../src/storage/job-repo.js"
-import { dialects } from "../support/database.js"
+import { dialects, refuseRows } from "../support/database.js"
 import {
   advance,
   advanceUntil,
@@ -96,6 +97,44 @@ describe.each(dialects)("JobEntity driver defects on %s", (dialect) => {
       assert.strictEqual(sims.kie.tasks().length, 1, "one KIE task")
       assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1, "one video")
     }), 120_000)
+})
+
+describe.each(dialects)("JobEntity driver that keeps failing on %s", (dialect) => {
+  // A defect that every restart meets again (here: the write of `delivering` is refused by
+  // a constraint-class trigger) must not restart the driver every 5 s for ever.
+  it.scoped("backs off, gives up after the limit: the job is refunded with an apology and operators are alerted", () =>
+    Effect.gen(function*() {
+      const sims = yield* startSimulators(dialect, { ...quickGeneration, env: { JOB_WATCHDOG_INTERVAL: "60m" } })
+      const deaths: Array<number> = []
+      const alerts: Array<string> = []
+      const capture = Logger.add(Logger.make(({ date, message }) => {
+        const text = String(message)
+        if (text.includes("job driver died")) deaths.push(date.getTime())
+        if (text.startsWith("OPERATOR ALERT")) alerts.push(text)
+      }))
+      yield* inRunner(sims, Effect.gen(function*() {
+        const started = yield* sendPhotoAndStart(sims, 7301)
+        assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, "polling"), "3 minutes", "1 second"))
+        const sql = yield* SqlClient.SqlClient
+        yield* refuseRows("refuse_delivering", "UPDATE", "jobs", "NEW.state = 'delivering'")
+        // Steps of 2 s: longer jumps of the TestClock make Postgres' shard locks look expired.
+        assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, "refunded"), "8 minutes", "2 seconds"), "the job ended")
+        const job = yield* sql<{ error_class: string }>`SELECT error_class FROM jobs WHERE id = ${started.jobId}`
+        assert.strictEqual(job[0]!.error_class, "InternalError")
+        const kinds = yield* sql<{ kind: string }>`SELECT kind FROM credit_ledger WHERE job_id = ${started.jobId} ORDER BY id`
+        assert.deepStrictEqual(kinds.map((row) => row.kind), ["reserve", "refund"])
+      })).pipe(Effect.provide(capture))
+      assert.strictEqual(deaths.length, driverFailureLimit, "deaths before the job was ended")
+      // Each pause as planned, plus the few clock steps the restarted driver's poll of KIE took.
+      const pauses = deaths.slice(1).map((at, i) => (at - deaths[i]!) / 1000)
+      const planned = [5, 10, 20, 30, 30, 30, 30]
+      assert.isTrue(pauses.every((pause, i) => pause >= planned[i]! && pause <= planned[i]! + 6), `pauses ${pauses}`)
+      assert.strictEqual(alerts.length, 1)
+      assert.include(alerts[0]!, "a job's driver kept failing")
+      const texts = sims.telegram.callsOf("sendMessage").map((call) => String(call.params.text))
+      assert.isTrue(texts.some((text) => text.includes("Something went wrong on our side while making your video")))
+      assert.strictEqual(sims.telegram.callsOf("sendVideo").length, 0)
+    }), 180_000)
 })
 
 describe("secrets stay in the process", () => {

@@ -8,7 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, FiberId, TestClock } from "effect"
 import { ClusterError, EntityAddress, EntityId, EntityType, ShardId, Snowflake } from "@effect/cluster"
 import { settleWithUser } from "../../src/jobs/settle-with-user.js"
-import { userEntityReplyTimeout } from "../../src/jobs/job-policy.js"
+import { settlementAlertAfter, userEntityReplyTimeout } from "../../src/jobs/job-policy.js"
 
 /** A send whose answer per attempt is given; attempts past the list never answer. */
 const scripted = (answers: ReadonlyArray<Effect.Effect<string, unknown>>) => {
@@ -68,6 +68,35 @@ describe("settleWithUser", () => {
       const exit = yield* Effect.exit(settleWithUser(send))
       assert.deepStrictEqual(exit, Exit.fail("JobAlreadySettled"))
       assert.deepStrictEqual(attempts, [0])
+    }))
+
+  it.effect("a settlement that never gets a reply asks less and less often, and alerts operators once", () =>
+    Effect.gen(function*() {
+      const { attempts, send } = scripted([])
+      const alerts: Array<number> = []
+      const fiber = yield* Effect.fork(settleWithUser(send, undefined, (unanswered) =>
+        Effect.sync(() => {
+          alerts.push(unanswered)
+        })))
+      // Asks at 0, 1, 3, 7 and 15 minutes, then every 15 minutes (one a minute before).
+      yield* TestClock.adjust("15 minutes")
+      assert.deepStrictEqual(attempts, [0, 1, 2, 3, 4])
+      assert.deepStrictEqual(alerts, [settlementAlertAfter])
+      yield* TestClock.adjust("105 minutes")
+      assert.strictEqual(attempts.length, 12, "asks in two hours")
+      assert.deepStrictEqual(alerts, [settlementAlertAfter], "one alert")
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("busy replies: the pause before the next key doubles", () =>
+    Effect.gen(function*() {
+      const { attempts, send } = scripted([Effect.fail(busy), Effect.fail(busy), Effect.fail(busy), Effect.succeed("captured")])
+      const fiber = yield* Effect.fork(settleWithUser(send))
+      yield* TestClock.adjust("34 seconds")
+      assert.deepStrictEqual(attempts, [0, 1, 2], "asked at 0, 5 and 15 s")
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* Fiber.join(fiber), "captured")
+      assert.deepStrictEqual(attempts, [0, 1, 2, 3])
     }))
 
   it.effect("a driver that is itself stopped stops asking", () =>

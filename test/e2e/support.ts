@@ -42,7 +42,7 @@ export const startSystemSimulators = (
   })
 
 const outside = KieServicesLive.pipe(
-  Layer.provide(TelegramOperatorAlertsLive),
+  Layer.provideMerge(TelegramOperatorAlertsLive),
   Layer.provideMerge(TelegramGatewayLive)
 )
 

@@ -66,6 +66,7 @@ const renderings: { readonly [K in keyof Messages]: (m: Messages) => ReadonlyArr
   inputRefused: (m) => texts(m.inputRefused),
   creditsBack: (m) => each(counts, m.creditsBack),
   pressTryAgain: (m) => [m.pressTryAgain],
+  updateSetAside: (m) => [m.updateSetAside],
   payments: (m) => [
     ...each(balances, m.payments.buyIntro),
     ...each(offers, (o) => [m.payments.invoiceTitle(o), m.payments.invoiceDescription(o), m.payments.invoiceLabel(o)]),

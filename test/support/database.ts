@@ -3,6 +3,7 @@
  * the Postgres at TEST_DATABASE_URL (default: the local server). Each is dropped when the
  * test's scope closes.
  */
+import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -51,3 +52,24 @@ export const freshSettings = (dialect: Dialect, env: Record<string, string> = {}
 export const configLayer = (settings: AppSettings) => Layer.succeed(AppConfig, settings)
 
 export const dialects: ReadonlyArray<Dialect> = ["sqlite", "pg"]
+
+/**
+ * A trigger that refuses `event` on `table` whenever `condition` (SQL over `NEW`) holds, with
+ * a constraint-class error on both dialects (Postgres 23514, SQLite SQLITE_CONSTRAINT_TRIGGER):
+ * a failure that repeats however often the work is tried again.
+ */
+export const refuseRows = (name: string, event: "INSERT" | "UPDATE", table: string, condition: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql.onDialectOrElse({
+      pg: () =>
+        sql.unsafe(`CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN
+            IF ${condition} THEN RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation'; END IF;
+            RETURN NEW;
+          END $$`).pipe(
+          Effect.zipRight(sql.unsafe(`CREATE TRIGGER ${name} BEFORE ${event} ON ${table} FOR EACH ROW EXECUTE FUNCTION ${name}()`))
+        ),
+      orElse: () =>
+        sql.unsafe(`CREATE TRIGGER ${name} BEFORE ${event} ON ${table} WHEN ${condition}
+          BEGIN SELECT RAISE(ABORT, 'refused'); END`)
+    }))

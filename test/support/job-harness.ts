@@ -56,7 +56,7 @@ export const jobRunnerLayer = (settings: AppSettings) =>
     settings,
     ActorsLive.pipe(
       Layer.provideMerge(
-        Layer.mergeAll(KieServicesLive, TelegramGatewayLive).pipe(Layer.provide(OperatorAlerts.Log))
+        Layer.mergeAll(KieServicesLive, TelegramGatewayLive).pipe(Layer.provideMerge(OperatorAlerts.Log))
       )
     )
   )

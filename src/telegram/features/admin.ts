@@ -11,13 +11,25 @@ import { operatorTexts } from "../../i18n/operator.js"
 import { formatStats } from "../../observability/stats.js"
 import { type BotContext, type BotEnv, handler, reply } from "../context.js"
 
-export const parseGrant = (args: string) => {
+/**
+ * The most one /grant moves. The ledger's and the balance's columns are 32-bit integers:
+ * a typed 9999999999 would fail in the database, as a poisoned update, rather than here.
+ */
+export const maxGrantCredits = 1_000_000
+
+export type ParsedGrant =
+  | { readonly _tag: "Grant"; readonly user: UserId; readonly delta: number; readonly note: string }
+  | { readonly _tag: "Usage" }
+  | { readonly _tag: "OutOfRange" }
+
+export const parseGrant = (args: string): ParsedGrant => {
   const match = /^\s*(\d+)\s+(-?\d+)\s+(\S.*)$/s.exec(args)
-  if (match === null) return undefined
+  if (match === null) return { _tag: "Usage" }
   const user = Number(match[1])
   const delta = Number(match[2])
-  if (!Number.isSafeInteger(user) || user <= 0 || !Number.isSafeInteger(delta) || delta === 0) return undefined
-  return { user: UserId.make(user), delta, note: match[3]!.trim() }
+  if (!Number.isSafeInteger(user) || user <= 0 || delta === 0) return { _tag: "Usage" }
+  if (!Number.isSafeInteger(delta) || Math.abs(delta) > maxGrantCredits) return { _tag: "OutOfRange" }
+  return { _tag: "Grant", user: UserId.make(user), delta, note: match[3]!.trim() }
 }
 
 export const adminFeature = (env: BotEnv) => {
@@ -27,7 +39,8 @@ export const adminFeature = (env: BotEnv) => {
   admins.command("grant", handler(env, "admin.grant", (ctx) =>
     Effect.gen(function*() {
       const grant = parseGrant(ctx.match)
-      if (grant === undefined) return yield* reply(env, ctx, operatorTexts.grantUsage)
+      if (grant._tag === "Usage") return yield* reply(env, ctx, operatorTexts.grantUsage)
+      if (grant._tag === "OutOfRange") return yield* reply(env, ctx, operatorTexts.grantOutOfRange(maxGrantCredits))
       if (!(yield* env.state.userExists(grant.user))) return yield* reply(env, ctx, operatorTexts.grantNoSuchUser(grant.user))
       const payload = {
         adjustmentId: `grant:${ctx.update.update_id}`,
