@@ -22,7 +22,7 @@ import {
   RevokeError,
   SettlementError
 } from "../errors/index.js"
-import { AppConfig } from "../config.js"
+import { AppConfig } from "../config/index.js"
 import { recordJobStarted } from "../observability/metrics.js"
 import { CreditLedger } from "../storage/credit-ledger.js"
 import { JobRepo, storedNow } from "../storage/job-repo.js"

@@ -9,7 +9,7 @@
  */
 import { Effect, Either, LogLevel, Option } from "effect"
 import { logFailure } from "../observability/error-summary.js"
-import { AppConfig, type StarPackage } from "../config.js"
+import { AppConfig, type StarPackage } from "../config/index.js"
 import type { Balance } from "../domain/balance.js"
 import {
   type CreditsAlreadySpent,

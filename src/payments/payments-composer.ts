@@ -10,7 +10,7 @@
 import { Cause, Effect, LogLevel, Option } from "effect"
 import { logFailure } from "../observability/error-summary.js"
 import { Composer, type Context } from "grammy"
-import type { StarPackage } from "../config.js"
+import type { StarPackage } from "../config/index.js"
 import type { InlineKeyboard, TelegramGatewayService } from "../telegram/gateway.js"
 import { type Language, languageOf } from "../telegram/texts.js"
 import type { PaymentService } from "./payment-service.js"

@@ -2,7 +2,7 @@
  * What users and admins read about payments, in English and Russian. Kept apart from
  * src/telegram/texts.ts so the payment flow owns its words.
  */
-import type { StarPackage } from "../config.js"
+import type { StarPackage } from "../config/index.js"
 import type { Language } from "../telegram/texts.js"
 import type { Refusal } from "./packages.js"
 

@@ -1,7 +1,7 @@
 /**
  * Inline keyboards of the bot's own messages; they only pack callback data.
  */
-import type { StarPackage } from "../config.js"
+import type { StarPackage } from "../config/index.js"
 import { catalog, creditsFor } from "../kie/models.js"
 import { buyCallbackData, settingsCallbackData } from "./callback-data.js"
 import type { InlineKeyboard } from "./gateway.js"

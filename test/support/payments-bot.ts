@@ -6,7 +6,7 @@
 import { Effect, FiberSet, Layer, Ref } from "effect"
 import { Bot } from "grammy"
 import { UserEntity } from "../../src/actors/user-entity.js"
-import type { AppSettings } from "../../src/config.js"
+import type { AppSettings } from "../../src/config/index.js"
 import { OperatorAlerts, type OperatorAlert } from "../../src/kie/operator-alerts.js"
 import { PaymentService, PaymentsLive, UserCredits } from "../../src/payments/index.js"
 import { paymentsComposer } from "../../src/payments/payments-composer.js"

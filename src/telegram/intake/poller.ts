@@ -12,7 +12,7 @@ import { Cause, Duration, Effect, LogLevel, Option, Redacted, Schedule } from "e
 import { logFailure } from "../../observability/error-summary.js"
 import { Api } from "grammy"
 import type { Update } from "grammy/types"
-import { AppConfig } from "../../config.js"
+import { AppConfig } from "../../config/index.js"
 import { BotState } from "../../storage/bot-state.js"
 import { allowedUpdates, makeHandOver, userOfUpdate } from "./updates.js"
 
