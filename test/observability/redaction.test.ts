@@ -130,7 +130,13 @@ describe("redaction", () => {
   it.effect("the process's redactor learns the secrets when the settings resolve", () =>
     Effect.gen(function*() {
       const redactor = new SecretRedactor()
-      const resolved = yield* AppConfig.fromEnv({ TELEGRAM_BOT_TOKEN: TOKEN, DATABASE_URL })
+      const resolved = yield* AppConfig.fromEnv({
+        TELEGRAM_BOT_TOKEN: TOKEN,
+        DATABASE_URL,
+        KIE_API_KEY: "kie-key-for-redaction-test",
+        PAYMENTS_SECRET: "payments-secret-for-redaction-test",
+        CLUSTER_SECRET: "cluster-secret-for-the-redaction-test-0f3e"
+      })
       const config = withSecretsRedacted(Layer.succeed(AppConfig, resolved))
       assert.strictEqual(redactor.redact(TOKEN_SECRET), TOKEN_SECRET)
       yield* Effect.provide(AppConfig, config.pipe(Layer.provide(Layer.succeed(ProcessRedactor, redactor))))
