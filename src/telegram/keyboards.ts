@@ -15,7 +15,7 @@ export const settingsKeyboard = (
   texts: BotTexts,
   current: { readonly model: string; readonly durationSeconds: number }
 ): InlineKeyboard =>
-  catalog.flatMap((model, index) =>
+  catalog.flatMap((model) =>
     model.durations.map((duration) => [{
       text: texts.settingsButton(
         model.label,
@@ -23,6 +23,6 @@ export const settingsKeyboard = (
         creditsFor(model, duration) ?? 1,
         model.slug === current.model && duration === current.durationSeconds
       ),
-      callbackData: settingsCallbackData(index, duration)
+      callbackData: settingsCallbackData(model.slug, duration)
     }])
   )
