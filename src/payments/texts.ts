@@ -3,13 +3,9 @@
  * src/telegram/texts.ts so the payment flow owns its words.
  */
 import type { StarPackage } from "../config/index.js"
+import type { Balance } from "../domain/balance.js"
 import type { Language } from "../telegram/texts.js"
 import type { Refusal } from "./packages.js"
-
-export interface BalanceLike {
-  readonly credits: number
-  readonly freeTokens: number
-}
 
 const generations = (lang: Language, n: number) => {
   if (lang === "en") return n === 1 ? "1 generation" : `${n} generations`
@@ -51,7 +47,7 @@ const refusals: Record<Refusal, Record<Language, string>> = {
 }
 
 export const paymentTexts = (lang: Language) => ({
-  buyIntro: (balance: BalanceLike | undefined) =>
+  buyIntro: (balance: Balance | undefined) =>
     (lang === "ru" ? "Купить генерации за звёзды Telegram ⭐" : "Buy generations with Telegram Stars ⭐") +
     (balance === undefined
       ? ""
@@ -67,18 +63,18 @@ export const paymentTexts = (lang: Language) => ({
   invoiceLabel: (p: StarPackage) => generations(lang, p.credits),
   packageGone: lang === "ru" ? "Этот пакет больше не продаётся. Смотрите /buy." : "That package is no longer on sale. See /buy.",
   refusal: (refusal: Refusal) => refusals[refusal][lang],
-  thanks: (credits: number, balance: BalanceLike) =>
+  thanks: (credits: number, balance: Balance) =>
     lang === "ru"
       ? `Спасибо за покупку! Начислено: ${generations(lang, credits)}.\nБаланс: ${balance.credits} оплаченных, ${balance.freeTokens} бесплатных. Отправьте фото, чтобы начать.`
       : `Thank you! ${generations(lang, credits)} added.\nBalance: ${balance.credits} paid, ${balance.freeTokens} free. Send a photo to start.`,
-  creditedLate: (credits: number, balance: BalanceLike) =>
+  creditedLate: (credits: number, balance: Balance) =>
     lang === "ru"
       ? `Мы нашли вашу оплату и начислили ${generations(lang, credits)}. Баланс: ${balance.credits} оплаченных, ${balance.freeTokens} бесплатных.`
       : `We found your payment and added ${generations(lang, credits)}. Balance: ${balance.credits} paid, ${balance.freeTokens} free.`,
   paymentProblem: lang === "ru"
     ? "Оплата получена, но мы не смогли сопоставить её с пакетом. Администратор уже уведомлён; напишите /paysupport."
     : "Your payment arrived but we could not match it to a package. The admins have been told; write /paysupport.",
-  refunded: (stars: number, balance: BalanceLike) =>
+  refunded: (stars: number, balance: Balance) =>
     lang === "ru"
       ? `Возвращено ${stars} ⭐. Баланс: ${balance.credits} оплаченных, ${balance.freeTokens} бесплатных.`
       : `${stars} ⭐ have been refunded to you. Balance: ${balance.credits} paid, ${balance.freeTokens} free.`

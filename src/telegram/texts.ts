@@ -2,6 +2,8 @@
  * Every text the user reads, in English and Russian, chosen from Telegram's language_code.
  * Errors become words only here and in ./replies.ts.
  */
+import type { Balance } from "../domain/balance.js"
+
 export type Language = "en" | "ru"
 
 export const languageOf = (code: string | null | undefined): Language =>
@@ -12,7 +14,7 @@ const minutesSeconds = (ms: number) => {
   return `${Math.floor(total / 60)}:${String(total % 60).padStart(2, "0")}`
 }
 
-export const balanceLine = (lang: Language, balance: { readonly credits: number; readonly freeTokens: number }) =>
+export const balanceLine = (lang: Language, balance: Balance) =>
   lang === "ru"
     ? `Баланс: ${balance.credits} кредит(ов)${balance.freeTokens > 0 ? ` и ${balance.freeTokens} бесплатн.` : ""}`
     : `Balance: ${balance.credits} credit${balance.credits === 1 ? "" : "s"}${
@@ -40,7 +42,7 @@ export const progressTexts = {
   ended: (lang: Language) => lang === "ru" ? "⚠️ Не получилось." : "⚠️ That did not work."
 }
 
-export const videoCaption = (lang: Language, balance: { readonly credits: number; readonly freeTokens: number }) =>
+export const videoCaption = (lang: Language, balance: Balance) =>
   (lang === "ru" ? "Ваше видео готово! 🎉\n" : "Your video is ready! 🎉\n") + balanceLine(lang, balance)
 
 export const videoTooBig = (lang: Language, url: string, sizeBytes: number) => {
@@ -56,16 +58,11 @@ export const buttons = {
   cancel: (lang: Language) => lang === "ru" ? "✖️ Отменить" : "✖️ Cancel"
 }
 
-export interface Money {
-  readonly credits: number
-  readonly freeTokens: number
-}
-
 const creditWord = (n: number) => `${n} credit${n === 1 ? "" : "s"}`
 
 /** What the bot's handlers say, by language. */
 const botTextsEn = {
-  welcome: (name: string, freshGrant: number, balance: Money) =>
+  welcome: (name: string, freshGrant: number, balance: Balance) =>
     `Hi ${name}! I turn a photo into a short video. 🎬\n\n` +
     `How it works: send me a photo (or an image file) with a caption that describes the motion you want, ` +
     `for example “the waves roll in and the camera slowly pans left”. In a few minutes I send the video back.\n\n` +
@@ -76,7 +73,7 @@ const botTextsEn = {
     `A video with the default settings costs ${creditWord(defaultCost)}; free videos are used first.\n\n` +
     `/settings: choose the model and duration\n/balance: your credits\n/history: your last 10 videos\n` +
     `/terms, /privacy, /paysupport: the rules, your data, help with payments`,
-  balance: (balance: Money, cost: number) =>
+  balance: (balance: Balance, cost: number) =>
     `${balanceLine("en", balance)}\nOne video with your settings costs ${creditWord(cost)}.`,
   captionTooLong: (model: string, limit: number, length: number) =>
     `Your caption has ${length} characters, but ${model} accepts at most ${limit}. ` +
@@ -85,9 +82,9 @@ const botTextsEn = {
     "Text, stickers, videos and voice messages can't be turned into a video. /help explains more.",
   notAnImage: "This file is not an image. Please send a photo, or a JPEG or PNG file.",
   unknownCommand: "Unknown command. /help lists what I can do.",
-  insufficient: (cost: number, balance: Money, packages: ReadonlyArray<{ credits: number; stars: number }>) =>
+  insufficient: (cost: number, balance: Balance, packages: ReadonlyArray<{ credits: number; stars: number }>) =>
     `You don't have enough credits for this video: it costs ${creditWord(cost)} and you have ${
-      creditWord(balance.credits + balance.freeTokens)
+      creditWord(balance.total)
     }.\n\nCredit packages:\n` +
     packages.map((p) => `• ${creditWord(p.credits)}: ${p.stars} ⭐`).join("\n"),
   buyButton: (credits: number, stars: number) => `Buy ${creditWord(credits)} for ${stars} ⭐`,
@@ -132,7 +129,7 @@ const botTextsEn = {
   adminHelp: "Admin: /stats today's and 7 days' figures · /grant <user id> <credits> <note> · /refund <charge id>",
   grantUsage: "Usage: /grant <user id> <credits> <note>, for example /grant 12345 5 apology for outage",
   grantNoSuchUser: (user: number) => `User ${user} has never used the bot.`,
-  grantDone: (user: number, delta: number, balance: Money) =>
+  grantDone: (user: number, delta: number, balance: Balance) =>
     `Adjusted user ${user} by ${delta > 0 ? "+" : ""}${delta}. Their ${balanceLine("en", balance).toLowerCase()}`,
   grantRefused: (user: number, available: number) =>
     `Refused: user ${user} has only ${creditWord(available)} to take away.`,
@@ -163,7 +160,7 @@ const botTextsRu: BotTexts = {
   notAnImage: "Этот файл — не картинка. Пришлите фото или файл JPEG/PNG.",
   unknownCommand: "Неизвестная команда. Список команд — /help.",
   insufficient: (cost, balance, packages) =>
-    `Не хватает кредитов: видео стоит ${cost}, у вас ${balance.credits + balance.freeTokens}.\n\nПакеты кредитов:\n` +
+    `Не хватает кредитов: видео стоит ${cost}, у вас ${balance.total}.\n\nПакеты кредитов:\n` +
     packages.map((p) => `• ${p.credits} кредит(ов): ${p.stars} ⭐`).join("\n"),
   buyButton: (credits, stars) => `Купить ${credits} за ${stars} ⭐`,
   buyComingSoon: "Покупка кредитов за Telegram Stars появится совсем скоро. Спасибо за терпение!",
