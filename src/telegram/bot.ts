@@ -18,6 +18,8 @@ import { StatsService } from "../observability/stats.js"
 import { PaymentService, PaymentsLive, UserCredits } from "../payments/index.js"
 import { RateLimits } from "../rate-limits/rate-limits.js"
 import { BotState } from "../storage/bot-state.js"
+import { UserSettingsRepo } from "../storage/user-settings-repo.js"
+import { UsersRepo } from "../storage/users-repo.js"
 import type { BotContext, BotEnv } from "./context.js"
 import { adminFeature } from "./features/admin.js"
 import { buyFeature } from "./features/buy.js"
@@ -119,6 +121,8 @@ export const UserUpdatesLive = Layer.effect(
     const config = yield* AppConfig
     const gateway = yield* TelegramGateway
     const state = yield* BotState
+    const userRepo = yield* UsersRepo
+    const settingsRepo = yield* UserSettingsRepo
     const jobs = yield* JobEntity.client
     const users = yield* UserEntity.client
     const limiter = yield* RateLimits
@@ -139,6 +143,8 @@ export const UserUpdatesLive = Layer.effect(
             config,
             gateway,
             state,
+            userRepo,
+            settingsRepo,
             jobs,
             users,
             limiter,
@@ -169,6 +175,8 @@ export const UserUpdatesLive = Layer.effect(
   Layer.provide([
     BotBridge.Default,
     BotState.Default,
+    UserSettingsRepo.Default,
+    UsersRepo.Default,
     StatsService.Default,
     PaymentsLive.pipe(Layer.provide(TelegramOperatorAlertsLive)),
     RateLimits.Default

@@ -14,6 +14,8 @@ import type { AppSettings } from "../config/index.js"
 import type { StatsService } from "../observability/stats.js"
 import type { RateLimitsService } from "../rate-limits/rate-limits.js"
 import type { BotState } from "../storage/bot-state.js"
+import type { UserSettingsRepo } from "../storage/user-settings-repo.js"
+import type { UsersRepo } from "../storage/users-repo.js"
 import type { InlineKeyboard, TelegramGatewayService } from "./gateway.js"
 import type { BotTexts, Language } from "./texts.js"
 
@@ -28,6 +30,8 @@ export interface BotEnv {
   readonly config: AppSettings
   readonly gateway: TelegramGatewayService
   readonly state: BotState
+  readonly userRepo: UsersRepo
+  readonly settingsRepo: UserSettingsRepo
   readonly jobs: Effect.Effect.Success<typeof JobEntity.client>
   readonly users: Effect.Effect.Success<typeof UserEntity.client>
   readonly limiter: RateLimitsService

@@ -27,7 +27,7 @@ export const adminFeature = (env: BotEnv) => {
     Effect.gen(function*() {
       const grant = parseGrant(ctx.match)
       if (grant === undefined) return yield* reply(env, ctx, ctx.texts.grantUsage)
-      if (!(yield* env.state.userExists(grant.user))) return yield* reply(env, ctx, ctx.texts.grantNoSuchUser(grant.user))
+      if (!(yield* env.userRepo.exists(grant.user))) return yield* reply(env, ctx, ctx.texts.grantNoSuchUser(grant.user))
       const payload = {
         adjustmentId: `grant:${ctx.update.update_id}`,
         adminId: ctx.from!.id,

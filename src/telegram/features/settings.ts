@@ -9,6 +9,7 @@ import { catalog, creditsFor, findModel, type VideoModel } from "../../kie/model
 import { parseCallbackData } from "../callback-data.js"
 import { answer, type BotContext, type BotEnv, handler, reply } from "../context.js"
 import { settingsKeyboard } from "../keyboards.js"
+import { UserSettings } from "../../storage/user-settings-repo.js"
 
 export interface EffectiveSettings {
   readonly model: VideoModel
@@ -23,7 +24,7 @@ export const currentSettings = (env: BotEnv) =>
   Effect.gen(function*() {
     const fallback = findModel(env.config.kie.model) ?? catalog[0]!
     const defaultCost = creditsFor(fallback, fallback.defaultDuration) ?? 1
-    const stored = yield* env.state.settingsOf(env.ops.userId)
+    const stored = yield* env.settingsRepo.of(env.ops.userId)
     const model = Option.flatMap(stored, (s) => Option.fromNullable(findModel(s.model))).pipe(
       Option.getOrElse(() => fallback)
     )
@@ -66,7 +67,7 @@ export const settingsFeature = (env: BotEnv) => {
       const { durationSeconds, model } = chosen
       const cost = creditsFor(model, durationSeconds) ?? 1
       yield* answer(ctx, ctx.texts.settingsSaved(model.label, durationSeconds, cost))
-      yield* env.state.saveSettings(env.ops.userId, { model: model.slug, durationSeconds })
+      yield* env.settingsRepo.save(env.ops.userId, new UserSettings({ model: model.slug, durationSeconds }))
       const message = ctx.callbackQuery.message
       if (message !== undefined) {
         yield* env.gateway.editMessageText(

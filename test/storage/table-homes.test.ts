@@ -1,0 +1,39 @@
+import { assert, describe, it } from "@effect/vitest"
+import { readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+
+const sourceFiles = (dir: string): Array<string> =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) return path === join("src", "storage", "migrations") || path === join("src", "sim") ? [] : sourceFiles(path)
+    return entry.name.endsWith(".ts") ? [path] : []
+  })
+
+/** Each table and the one module that reads and writes it. */
+const homes: Record<string, string> = {
+  users: join("src", "storage", "users-repo.ts"),
+  // The ledger and its balance cache move together, in one transaction.
+  credit_ledger: join("src", "storage", "credit-ledger.ts"),
+  balances: join("src", "storage", "credit-ledger.ts"),
+  payments: join("src", "payments", "payments-repo.ts"),
+  user_settings: join("src", "storage", "user-settings-repo.ts"),
+  telegram_offsets: join("src", "storage", "telegram-offsets.ts"),
+  reconciliation_cursors: join("src", "payments", "reconciliation-store.ts"),
+  reconciliation_alerts: join("src", "payments", "reconciliation-store.ts")
+}
+
+const statements = sourceFiles("src").flatMap((file) =>
+  [...readFileSync(file, "utf8").matchAll(/\b(?:FROM|INTO|UPDATE|JOIN)\s+([a-z_]+)\b/g)].map((match) => ({ file, table: match[1]! }))
+)
+
+describe("tables", () => {
+  it("each is read and written by its one repository", () => {
+    const elsewhere = statements
+      .filter(({ file, table }) => homes[table] !== undefined && homes[table] !== file)
+      .map(({ file, table }) => `${table} in ${file}`)
+    assert.deepStrictEqual(elsewhere, [])
+    for (const table of Object.keys(homes)) {
+      assert.isTrue(statements.some((statement) => statement.table === table), `${table} is used in its home`)
+    }
+  })
+})
