@@ -1,5 +1,5 @@
 /** This runner's HTTP server and the address the outside world reaches it at. */
-import { optionalHttpUrl, integerIn, plainString } from "./parsers.js"
+import { integerIn, optionalHttpUrl, plainString } from "./parsers.js"
 
 export const httpHost = plainString("HTTP_HOST", "0.0.0.0")
 

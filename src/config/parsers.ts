@@ -48,7 +48,7 @@ export const optionalRedacted = (
 export const within = (value: number | undefined, min: number, max: number): number | undefined =>
   value !== undefined && value >= min && value <= max ? value : undefined
 
-export const wholeNumber = (raw: string): number | undefined => {
+const wholeNumber = (raw: string): number | undefined => {
   const trimmed = raw.trim()
   return /^-?\d+$/.test(trimmed) ? Number(trimmed) : undefined
 }
