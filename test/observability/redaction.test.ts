@@ -130,17 +130,20 @@ describe("redaction", () => {
   it.effect("the process's redactor learns the secrets when the settings resolve", () =>
     Effect.gen(function*() {
       const redactor = new SecretRedactor()
+      const clusterSecret = "cluster-secret-of-the-redaction-test-0123"
       const resolved = yield* AppConfig.fromEnv({
         TELEGRAM_BOT_TOKEN: TOKEN,
-        DATABASE_URL,
-        KIE_API_KEY: "kie-key-for-redaction-test",
-        PAYMENTS_SECRET: "payments-secret-for-redaction-test",
-        CLUSTER_SECRET: "cluster-secret-for-the-redaction-test-0f3e"
+        KIE_API_KEY: "kie-key-of-the-redaction-test",
+        PAYMENTS_SECRET: "payments-secret-of-the-redaction-test",
+        CLUSTER_SECRET: clusterSecret,
+        DATABASE_URL
       })
       const config = withSecretsRedacted(Layer.succeed(AppConfig, resolved))
       assert.strictEqual(redactor.redact(TOKEN_SECRET), TOKEN_SECRET)
       yield* Effect.provide(AppConfig, config.pipe(Layer.provide(Layer.succeed(ProcessRedactor, redactor))))
       assert.strictEqual(redactor.redact(`${TOKEN_SECRET} ${DB_PASSWORD}`), "<redacted> <redacted>")
+      // A secret the redactor was never told about by name (CLUSTER_SECRET came later) is hidden too.
+      assert.strictEqual(redactor.redact(clusterSecret), "<redacted>")
     }))
 })
 
