@@ -29,8 +29,8 @@ import { recordDelivery, recordJobRefunded } from "../observability/metrics.js"
 import { CreditLedger } from "../storage/credit-ledger.js"
 import { JobRecord, JobRepo, storedNow } from "../storage/job-repo.js"
 import { TelegramGateway } from "../telegram/gateway.js"
-import { failureText, type JobFailure, retryHelps } from "../telegram/replies.js"
-import { balanceLine, buttons, languageOf, progressTexts, videoCaption, videoTooBig } from "../telegram/texts.js"
+import { failureText, languageOf, messagesFor } from "../i18n/index.js"
+import { type JobFailure, retryHelps } from "../telegram/replies.js"
 import { makeProgress } from "./job-progress.js"
 import { settleWithUser } from "./settle-with-user.js"
 import { TransferPermits } from "./transfer-permits.js"
@@ -151,7 +151,7 @@ export const makeJobDriver = Effect.gen(function*() {
         )
 
       // Until the job reaches KIE it can still be cancelled, so those steps keep the button.
-      const cancelKeyboard = (job: JobRecord) => [[{ text: buttons.cancel(langOf(job)), callbackData: cancelCallbackData(jobId) }]]
+      const cancelKeyboard = (job: JobRecord) => [[{ text: messagesFor(langOf(job)).buttons.cancel, callbackData: cancelCallbackData(jobId) }]]
       // The acknowledgement is posted only while it still answers something: once the
       // outcome is ready before it had its turn, the outcome is sent instead (see acknowledge).
       const acknowledgementTurn = yield* Ref.make<"waiting" | "posting" | "overtaken">("waiting")
@@ -162,7 +162,7 @@ export const makeJobDriver = Effect.gen(function*() {
       const ensureProgressMessage = (job: JobRecord) =>
         job.progress_message_id !== null
           ? Effect.succeed(job)
-          : gateway.sendProgressMessage(chatOf(job), progressTexts.queued(langOf(job), 0), {
+          : gateway.sendProgressMessage(chatOf(job), messagesFor(langOf(job)).progress.queued(0), {
             keyboard: cancelKeyboard(job),
             stillWanted
           }).pipe(
@@ -200,7 +200,7 @@ export const makeJobDriver = Effect.gen(function*() {
         Effect.gen(function*() {
           if (yield* breaker.isOpen) {
             yield* at("waiting for KIE to reopen")
-            yield* show(job, progressTexts.paused(langOf(job)), { force: true })
+            yield* show(job, messagesFor(langOf(job)).progress.paused(job.cost), { force: true })
             const now = yield* Clock.currentTimeMillis
             const waited = now - Number(job.created_at_ms ?? now)
             const remaining = Duration.subtract(operatorWaitLimit, Duration.millis(waited))
@@ -275,7 +275,7 @@ export const makeJobDriver = Effect.gen(function*() {
             input: model.buildInput({ imageUrl, prompt: job.prompt, durationSeconds: job.duration_seconds }),
             callBackUrl: Option.getOrUndefined(callbackAuth.callbackUrl(jobId))
           }, {
-            onQueued: (wait) => show(job, progressTexts.queued(langOf(job), Duration.toMillis(wait))),
+            onQueued: (wait) => show(job, messagesFor(langOf(job)).progress.queued(Duration.toMillis(wait))),
             // The deadline counts from the task's creation, not from the start of this step
             // (the photo's download, the upload and the rate limit's queue came before).
             onCreated: (taskId) =>
@@ -357,8 +357,8 @@ export const makeJobDriver = Effect.gen(function*() {
             yield* show(
               job,
               elapsed > Duration.toMillis(Duration.minutes(5))
-                ? progressTexts.slow(lang, elapsed)
-                : progressTexts.generating(lang, elapsed)
+                ? messagesFor(lang).progress.slow(elapsed)
+                : messagesFor(lang).progress.generating(elapsed)
             )
             // After a failed poll the next one comes on the fast cadence: the task may well be
             // done (a callback's wake-up often precedes it), and minutes of safety-net wait
@@ -436,9 +436,9 @@ export const makeJobDriver = Effect.gen(function*() {
             const sendOnce = Effect.uninterruptibleMask((restore) =>
               restore(gateway.sendVideo(chatOf(job), {
                 url: resultUrl,
-                caption: videoCaption(lang, balance),
-                keyboard: [[{ text: buttons.generateAgain(lang), callbackData: againCallbackData(jobId) }]],
-                tooBigText: (size) => `${videoTooBig(lang, resultUrl, size)}\n${balanceLine(lang, balance)}`
+                caption: messagesFor(lang).videoCaption(balance),
+                keyboard: [[{ text: messagesFor(lang).buttons.generateAgain, callbackData: againCallbackData(jobId) }]],
+                tooBigText: (size) => messagesFor(lang).videoTooBig(resultUrl, size, balance)
               })).pipe(
                 Effect.tap((delivery) => repo.update(jobId, { video_message_id: delivery.messageId }).pipe(Effect.orDie))
               )
@@ -466,7 +466,7 @@ export const makeJobDriver = Effect.gen(function*() {
           }
           if (yield* repo.transition(jobId, "delivering", "delivered")) yield* recordDelivery(job)
           yield* at("showing the job done")
-          yield* show(job, progressTexts.done(lang), { force: true })
+          yield* show(job, messagesFor(lang).progress.done, { force: true })
         })
 
       // After the decision to refund: money first, then the words, then the terminal state.
@@ -494,12 +494,12 @@ export const makeJobDriver = Effect.gen(function*() {
           const blocked = failure._tag === "DeliveryFailed" && failure.reason === "BlockedByUser"
           if (!blocked) {
             yield* at("telling the user about the refund")
-            yield* show(job, progressTexts.ended(lang), { force: true })
+            yield* show(job, messagesFor(lang).progress.ended, { force: true })
             const keyboard = retryHelps(failure)
-              ? [[{ text: buttons.tryAgain(lang), callbackData: againCallbackData(jobId) }]]
+              ? [[{ text: messagesFor(lang).buttons.tryAgain, callbackData: againCallbackData(jobId) }]]
               : undefined
-            const balance = refunded._tag === "Right" ? `\n${balanceLine(lang, refunded.right)}` : ""
-            yield* gateway.sendMessage(chatOf(job), failureText(lang, failure) + balance, { keyboard }).pipe(
+            const balance = refunded._tag === "Right" ? `\n${messagesFor(lang).balanceLine(refunded.right)}` : ""
+            yield* gateway.sendMessage(chatOf(job), failureText(lang, failure, job.cost) + balance, { keyboard }).pipe(
               Effect.retry(deliveryRetry),
               Effect.catchAll((error: TelegramError) => logFailure(LogLevel.Warning, "could not tell the user about the refund", error))
             )

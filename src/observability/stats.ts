@@ -5,7 +5,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect } from "effect"
-import type { Language } from "../telegram/texts.js"
+import { type Language, messagesFor } from "../i18n/index.js"
 
 export interface PeriodFigures {
   readonly newUsers: number
@@ -103,47 +103,6 @@ export class StatsService extends Effect.Service<StatsService>()("app/StatsServi
   })
 }) {}
 
-const labels = {
-  en: {
-    title: (today: string) => `📊 Stats (UTC), today ${today}`,
-    today: "Today",
-    week: (since: string) => `7 days (since ${since})`,
-    users: "users: new",
-    active: "active",
-    jobs: "jobs",
-    delivered: "delivered",
-    refunded: "refunded",
-    failed: "failed",
-    running: "running",
-    success: "success",
-    revenue: "revenue",
-    payments: "payments",
-    credits: "credits sold",
-    kie: "KIE tasks/video",
-    generation: "generation p50/p95",
-    failures: "failures"
-  },
-  ru: {
-    title: (today: string) => `📊 Статистика (UTC), сегодня ${today}`,
-    today: "Сегодня",
-    week: (since: string) => `7 дней (с ${since})`,
-    users: "пользователи: новые",
-    active: "активные",
-    jobs: "задания",
-    delivered: "готово",
-    refunded: "возврат",
-    failed: "сбой",
-    running: "в работе",
-    success: "успех",
-    revenue: "выручка",
-    payments: "платежей",
-    credits: "продано кредитов",
-    kie: "задач KIE/видео",
-    generation: "генерация p50/p95",
-    failures: "ошибки"
-  }
-} as const
-
 const seconds = (ms: number | null) => ms === null ? "–" : `${Math.round(ms / 1000)}s`
 
 /** Delivered share of finished jobs, as a whole percentage; "–" before any job finished. */
@@ -153,7 +112,7 @@ export const successRate = (figures: Pick<PeriodFigures, "delivered" | "refunded
 }
 
 export const formatStats = (stats: Stats, language: Language): string => {
-  const t = labels[language]
+  const t = messagesFor(language).stats
   const block = (title: string, f: PeriodFigures) =>
     [
       `${title}`,

@@ -20,7 +20,7 @@ export interface PreCheckoutQuery {
   readonly invoicePayload: string
 }
 
-/** Why a checkout is refused; each has a short text for the user in texts.ts. */
+/** Why a checkout is refused; each has a short text for the user in every locale (src/i18n). */
 export type Refusal =
   | "invalid-invoice"
   | "package-gone"

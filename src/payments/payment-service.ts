@@ -19,15 +19,14 @@ import {
 } from "../errors/payment-errors.js"
 import type { TelegramError } from "../errors/telegram-errors.js"
 import { recordPayment } from "../observability/metrics.js"
+import { type Language, languageOf, messagesFor } from "../i18n/index.js"
 import { OperatorAlerts } from "../kie/operator-alerts.js"
 import { type StarsInvoice, TelegramGateway } from "../telegram/gateway.js"
 import { UsersRepo } from "../storage/users-repo.js"
-import { type Language, languageOf } from "../telegram/texts.js"
 import { decodePayload, encodePayload, newNonce } from "./invoice-payload.js"
 import { decidePreCheckout, findPackage, type PreCheckoutDecision, type PreCheckoutQuery } from "./packages.js"
 import { type Payment, PaymentsRepo } from "./payments-repo.js"
 import { PaymentSecret } from "./secret.js"
-import { paymentTexts } from "./texts.js"
 import { UserCredits, type CreditPort } from "./user-credits.js"
 
 /** What a successful_payment message (or a Star transaction) says about a payment. */
@@ -68,7 +67,7 @@ export class PaymentService extends Effect.Service<PaymentService>()("app/Paymen
     const invoiceFor = (userId: number, credits: number, lang: Language): Option.Option<StarsInvoice> => {
       const onSale = findPackage(packages, credits)
       if (onSale === undefined) return Option.none()
-      const texts = paymentTexts(lang)
+      const texts = messagesFor(lang).payments
       return Option.some({
         title: texts.invoiceTitle(onSale),
         description: texts.invoiceDescription(onSale),
@@ -102,7 +101,7 @@ export class PaymentService extends Effect.Service<PaymentService>()("app/Paymen
           Effect.annotateLogs({ refusal: decision.refusal, userId: query.fromUserId, totalAmount: query.totalAmount })
         )
       }
-      yield* gateway.answerPreCheckoutQuery(queryId, decision.ok ? undefined : paymentTexts(lang).refusal(decision.refusal))
+      yield* gateway.answerPreCheckoutQuery(queryId, decision.ok ? undefined : messagesFor(lang).payments.refusal[decision.refusal])
       return decision
     })
 
@@ -191,7 +190,7 @@ export class PaymentService extends Effect.Service<PaymentService>()("app/Paymen
         yield* recordPayment("refunded", payment.stars)
         const lang = languageOf(yield* users.languageOf(payment.userId))
         if (balance !== undefined) {
-          yield* gateway.sendMessage(payment.userId, paymentTexts(lang).refunded(payment.stars, balance)).pipe(
+          yield* gateway.sendMessage(payment.userId, messagesFor(lang).payments.refunded(payment.stars, balance)).pipe(
             Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not tell the user about the refund", error))
           )
         }

@@ -19,12 +19,11 @@ import { Effect, Either, LogLevel, Option } from "effect"
 import { logFailure } from "../observability/error-summary.js"
 import { TelegramGateway, type StarTransactionEntry } from "../telegram/gateway.js"
 import { UsersRepo } from "../storage/users-repo.js"
-import { languageOf } from "../telegram/texts.js"
+import { languageOf, messagesFor } from "../i18n/index.js"
 import { PaymentService } from "./payment-service.js"
 import { type Payment, PaymentsRepo } from "./payments-repo.js"
 import type { Findings } from "./reconciliation-findings.js"
 import { ReconciliationStore } from "./reconciliation-store.js"
-import { paymentTexts } from "./texts.js"
 
 const CURSOR = "star-transactions"
 /** The most getStarTransactions returns at once. */
@@ -85,7 +84,7 @@ export const reconcileStarTransactions = (window: WalkWindow, findings: Findings
           `payment ${transaction.id} (${credits} credits, ${transaction.amount} stars) from user ${userId} never reached the bot; credited now`
         )
         const lang = languageOf(yield* users.languageOf(userId))
-        yield* gateway.sendMessage(userId, paymentTexts(lang).creditedLate(credits, completed.right.balance)).pipe(
+        yield* gateway.sendMessage(userId, messagesFor(lang).payments.creditedLate(credits, completed.right.balance)).pipe(
           Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not tell the user about a reconciled payment", error))
         )
       })

@@ -14,6 +14,7 @@ import type { Update, UserFromGetMe } from "grammy/types"
 import { JobEntity } from "../actors/job-entity.js"
 import { type TelegramUpdate, UserEntity, type UserOps, UserUpdates } from "../actors/user-entity.js"
 import { AppConfig } from "../config/index.js"
+import { languageOf, messagesFor } from "../i18n/index.js"
 import { StatsService } from "../observability/stats.js"
 import { PaymentService, PaymentsLive, UserCredits } from "../payments/index.js"
 import { RateLimits } from "../rate-limits/rate-limits.js"
@@ -22,7 +23,6 @@ import { UserSettingsRepo } from "../storage/user-settings-repo.js"
 import { UsersRepo } from "../storage/users-repo.js"
 import type { BotContext, BotEnv } from "./context.js"
 import { adminFeature } from "./features/admin.js"
-import { buyFeature } from "./features/buy.js"
 import { generateFeature } from "./features/generate.js"
 import { historyFeature } from "./features/history.js"
 import { floodFeature } from "./features/limits.js"
@@ -33,7 +33,6 @@ import { startFeature } from "./features/start.js"
 import { unhandledFeature } from "./features/unhandled.js"
 import { TelegramGateway } from "./gateway.js"
 import { TelegramOperatorAlertsLive } from "./operator-alerts.js"
-import { botTexts, languageOf } from "./texts.js"
 
 /** An Effect's failure carried through grammY's promise chain. */
 export class EffectFailure extends Error {
@@ -71,7 +70,7 @@ export const createBot = (
 
   bot.use(async (ctx, next) => {
     ctx.lang = languageOf(ctx.from?.language_code)
-    ctx.texts = botTexts(ctx.lang)
+    ctx.texts = messagesFor(ctx.lang)
     await next()
   })
 
@@ -98,7 +97,6 @@ export const createBot = (
   bot.use(historyFeature(env))
   bot.use(adminFeature(env))
   bot.use(paymentCommandsFeature(env, payments))
-  bot.use(buyFeature(env))
   bot.use(generateFeature(env))
   bot.use(membershipFeature(env))
   bot.use(unhandledFeature(env))

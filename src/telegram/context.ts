@@ -11,18 +11,18 @@ import type { Context } from "grammy"
 import type { JobEntity } from "../actors/job-entity.js"
 import type { UserEntity, UserOps } from "../actors/user-entity.js"
 import type { AppSettings } from "../config/index.js"
+import type { Language, Messages } from "../i18n/index.js"
 import type { StatsService } from "../observability/stats.js"
 import type { RateLimitsService } from "../rate-limits/rate-limits.js"
 import type { BotState } from "../storage/bot-state.js"
 import type { UserSettingsRepo } from "../storage/user-settings-repo.js"
 import type { UsersRepo } from "../storage/users-repo.js"
 import type { InlineKeyboard, TelegramGatewayService } from "./gateway.js"
-import type { BotTexts, Language } from "./texts.js"
 
 export type BotContext = Context & {
   /** From the sender's language_code; set by the first middleware. */
   lang: Language
-  texts: BotTexts
+  texts: Messages
 }
 
 export interface BotEnv {

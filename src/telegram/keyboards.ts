@@ -2,17 +2,17 @@
  * Inline keyboards of the bot's own messages; they only pack callback data.
  */
 import type { StarPackage } from "../config/index.js"
+import type { Messages } from "../i18n/index.js"
 import { catalog, creditsFor } from "../kie/models.js"
 import { buyCallbackData, settingsCallbackData } from "./callback-data.js"
 import type { InlineKeyboard } from "./gateway.js"
-import type { BotTexts } from "./texts.js"
 
-export const buyKeyboard = (texts: BotTexts, packages: ReadonlyArray<StarPackage>): InlineKeyboard =>
+export const buyKeyboard = (texts: Messages, packages: ReadonlyArray<StarPackage>): InlineKeyboard =>
   packages.map((p) => [{ text: texts.buyButton(p.credits, p.stars), callbackData: buyCallbackData(p.credits) }])
 
 /** One button per model and duration the catalog offers, with its price; the current one ticked. */
 export const settingsKeyboard = (
-  texts: BotTexts,
+  texts: Messages,
   current: { readonly model: string; readonly durationSeconds: number }
 ): InlineKeyboard =>
   catalog.flatMap((model) =>

@@ -5,9 +5,9 @@
 import { Effect, Layer, LogLevel } from "effect"
 import { logFailure } from "../observability/error-summary.js"
 import { AppConfig } from "../config/index.js"
+import { operatorTexts } from "../i18n/operator.js"
 import { OperatorAlerts } from "../kie/operator-alerts.js"
 import { TelegramGateway } from "./gateway.js"
-import { botTexts } from "./texts.js"
 
 export const TelegramOperatorAlertsLive = Layer.effect(
   OperatorAlerts,
@@ -19,7 +19,7 @@ export const TelegramOperatorAlertsLive = Layer.effect(
       alert: (alert) =>
         Effect.gen(function*() {
           yield* log.alert(alert)
-          const text = botTexts("en").operatorAlert(alert.subject, alert.detail)
+          const text = operatorTexts.alert(alert.subject, alert.detail)
           yield* Effect.forEach(adminIds, (adminId) =>
             gateway.sendMessage(adminId, text).pipe(
               Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not alert an admin on Telegram", error)),

@@ -78,7 +78,7 @@ describe("inputs, buttons and commands (SQLite, polling)", () => {
         ivy.sendCommand("start")
         yield* eventually(sims, "ivy welcomed", () => hasText(sim, 7203, "I turn a photo"))
         const ivysWelcome = botMessages(sim, 7203)[0]!
-        for (const data of [againData.callback_data, "cancel:job_000000000000000000000000", "again:../../etc", "set:99:5", "set:0:5"]) {
+        for (const data of [againData.callback_data, "cancel:job_000000000000000000000000", "again:../../etc", "set:99:5", "buy:five", "set:0:5"]) {
           const update = sim.pushUpdate({
             callback_query: {
               id: `forged-${data}`,
@@ -92,7 +92,7 @@ describe("inputs, buttons and commands (SQLite, polling)", () => {
         }
         const forgedAnswers = () =>
           sim.callsOf("answerCallbackQuery").filter((call) => String(call.params.callback_query_id).startsWith("forged-"))
-        yield* eventually(sims, "forged presses answered", () => new Set(forgedAnswers().map((c) => c.params.callback_query_id)).size === 5)
+        yield* eventually(sims, "forged presses answered", () => new Set(forgedAnswers().map((c) => c.params.callback_query_id)).size === 6)
         for (const call of forgedAnswers()) {
           assert.strictEqual(call.params.text, "This button no longer works. Send a new photo to start again.", JSON.stringify(call))
         }

@@ -25,7 +25,7 @@ describe("the user's journey (SQLite, polling)", () => {
         const ann = user(sims, 7001)
         ann.sendCommand("start")
         yield* eventually(sims, "welcome", () => hasText(sim, 7001, "I turn a photo into a short video"))
-        assert.include(textsTo(sim, 7001)[0]!, "Your first 2 videos are free")
+        assert.include(textsTo(sim, 7001)[0]!, "You get 2 free credits to start")
         assert.include(textsTo(sim, 7001)[0]!, "Balance: 0 credits and 2 free")
 
         ann.sendPhoto(photoBytes, { caption: "the waves roll in" })

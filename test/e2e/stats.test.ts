@@ -1,11 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
-import { botTexts } from "../../src/telegram/texts.js"
+import { messagesFor } from "../../src/i18n/index.js"
+import { operatorTexts } from "../../src/i18n/operator.js"
 import { dialects } from "../support/database.js"
 import { DAY2, seed } from "../observability/seed.js"
 import { ADMIN_ID, eventually, hasText, inSystem, pollingSystem, startSystemSimulators, textsTo, user } from "./support.js"
 
-const en = botTexts("en")
+const en = messagesFor("en")
 
 describe.each(dialects)("/stats through the bot on %s", (dialect) => {
   it.scoped("an admin gets today's and 7 days' figures in one message; anyone else gets the unknown-command answer", () =>
@@ -50,7 +51,7 @@ describe.each(dialects)("/stats through the bot on %s", (dialect) => {
             "failures: DeliveryFailed 1, KieTransientError 1, KieUserError 1"
           ].join("\n")
         ])
-        assert.isTrue(hasText(sim, ADMIN_ID, en.adminHelp))
+        assert.isTrue(hasText(sim, ADMIN_ID, operatorTexts.adminHelp))
 
         const nosyTexts = textsTo(sim, 7301)
         assert.isFalse(nosyTexts.some((text) => text.includes("📊") || text.includes("revenue")))

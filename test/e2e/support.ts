@@ -6,7 +6,6 @@
  */
 import { Effect, Layer, TestClock } from "effect"
 import type { Message } from "grammy/types"
-import { createServer } from "node:net"
 import { ActorsLive } from "../../src/actors/index.js"
 import { JobCallbackSinkLive } from "../../src/actors/job-entity.js"
 import { HealthRoutes } from "../../src/http/health.js"
@@ -30,14 +29,8 @@ export const ADMIN_ID = 9000
 /** Short KIE phases: a video takes about half a virtual minute. */
 export const quickKie: KieSimOptions = { phases: { waitingMs: 2_000, queuingMs: 3_000, generatingMs: 20_000 } }
 
-export const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port")))
-    })
-  })
+// Ports below the ephemeral range, so an outgoing connection cannot take one first.
+export { freePort } from "../support/process.js"
 
 export const startSystemSimulators = (
   dialect: Dialect,

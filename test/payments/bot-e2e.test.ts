@@ -1,11 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer } from "effect"
-import { UserId } from "../../src/domain/ids.js"
 import { PaymentsLive } from "../../src/payments/index.js"
 import { reconciliationSingleton } from "../../src/payments/reconciliation.js"
-import { adminTexts } from "../../src/payments/texts.js"
+import { operatorTexts } from "../../src/i18n/operator.js"
 import type { SuccessfulPaymentDelivery } from "../../src/sim/telegram/payments.js"
-import { CreditLedger } from "../../src/storage/credit-ledger.js"
 import { TelegramOperatorAlertsLive } from "../../src/telegram/operator-alerts.js"
 import { dialects } from "../support/database.js"
 import { advance, type Simulators } from "../support/job-harness.js"
@@ -22,14 +20,7 @@ import {
   user,
   videosTo
 } from "../e2e/support.js"
-
-const books = (userId: number) =>
-  Effect.gen(function*() {
-    const ledger = yield* CreditLedger
-    const cached = yield* ledger.balanceOf(UserId.make(userId))
-    assert.deepStrictEqual(yield* ledger.ledgerSumOf(UserId.make(userId)), cached)
-    return cached
-  })
+import { checkBooks } from "../support/payments-bot.js"
 
 /** Presses the package's button on the latest message offering it, pays, and waits for the thank-you. */
 const buyWith = (sims: Simulators, userId: number, label: string, delivery: SuccessfulPaymentDelivery = "once") =>
@@ -63,17 +54,23 @@ describe.each(dialects)("payments through the bot on %s", (dialect) => {
         // The "insufficient credits" message's button opens a real invoice now.
         yield* buyWith(sims, 7101, "Buy 5 credits for 250 ⭐", "twice")
         yield* eventually(sims, "both deliveries handled", () => countText(sim, 7101, "Thank you!") === 2)
-        assert.strictEqual((yield* books(7101)).credits, 5)
+        assert.strictEqual((yield* checkBooks(7101)).credits, 5)
 
         ann.sendPhoto(photoBytes, { caption: "a paid one" })
         yield* eventually(sims, "paid video", () => videosTo(sim, 7101).length === 3)
-        const afterVideo = yield* books(7101)
+        const afterVideo = yield* checkBooks(7101)
         assert.deepStrictEqual([afterVideo.credits, afterVideo.freeTokens], [4, 0])
 
         ann.sendCommand("buy")
-        yield* eventually(sims, "/buy", () => hasText(sim, 7101, "Buy generations with Telegram Stars"))
-        yield* buyWith(sims, 7101, "20 generations — 900 ⭐")
-        assert.strictEqual((yield* books(7101)).credits, 24)
+        yield* eventually(sims, "/buy", () => hasText(sim, 7101, "Buy credits with Telegram Stars"))
+        // One set of package buttons: /buy offers what the "insufficient credits" message offered.
+        const keyboards = botMessages(sim, 7101)
+          .filter((m) => m.text?.includes("enough credits") === true || m.text?.includes("with Telegram Stars") === true)
+          .map((m) => m.reply_markup)
+        assert.strictEqual(keyboards.length, 2)
+        assert.deepStrictEqual(keyboards[1], keyboards[0])
+        yield* buyWith(sims, 7101, "Buy 20 credits for 900 ⭐")
+        assert.strictEqual((yield* checkBooks(7101)).credits, 24)
         ann.sendCommand("paysupport")
         ann.sendCommand("terms")
         yield* eventually(sims, "/paysupport and /terms", () =>
@@ -96,18 +93,18 @@ describe.each(dialects)("payments through the bot on %s", (dialect) => {
 
         // Handled inside the admin's own entity: the credits come back through its own functions.
         admin.sendCommand("buy")
-        yield* eventually(sims, "/buy", () => hasText(sim, ADMIN_ID, "Buy generations"))
-        const own = yield* buyWith(sims, ADMIN_ID, "5 generations — 250 ⭐")
-        yield* refund(own, adminTexts.refundDone(own, ADMIN_ID, 250, 5))
-        assert.strictEqual((yield* books(ADMIN_ID)).credits, 0)
+        yield* eventually(sims, "/buy", () => hasText(sim, ADMIN_ID, "Buy credits"))
+        const own = yield* buyWith(sims, ADMIN_ID, "Buy 5 credits for 250 ⭐")
+        yield* refund(own, operatorTexts.refundDone(own, ADMIN_ID, 250, 5))
+        assert.strictEqual((yield* checkBooks(ADMIN_ID)).credits, 0)
 
         bea.sendCommand("buy")
-        yield* eventually(sims, "/buy", () => hasText(sim, 7102, "Buy generations"))
-        const beas = yield* buyWith(sims, 7102, "5 generations — 250 ⭐")
+        yield* eventually(sims, "/buy", () => hasText(sim, 7102, "Buy credits"))
+        const beas = yield* buyWith(sims, 7102, "Buy 5 credits for 250 ⭐")
         bea.sendPhoto(photoBytes, { caption: "spend one" })
         yield* eventually(sims, "video", () => videosTo(sim, 7102).length === 1)
-        yield* refund(beas, adminTexts.refundSpent(beas, 5, 4))
-        assert.strictEqual((yield* books(7102)).credits, 4)
+        yield* refund(beas, operatorTexts.refundSpent(beas, 5, 4))
+        assert.strictEqual((yield* checkBooks(7102)).credits, 4)
         assert.strictEqual(sim.starTransactions().filter((t) => t.id === beas).length, 1)
         assert.isTrue(botMessages(sim, 7102).every((m) => !(m.text ?? "").includes("refunded")))
       }))
@@ -126,19 +123,19 @@ describe.each(dialects)("payments through the bot on %s", (dialect) => {
         const cid = user(sims, 7103)
         user(sims, ADMIN_ID)
         cid.sendCommand("buy")
-        yield* eventually(sims, "/buy", () => hasText(sim, 7103, "Buy generations"))
-        cid.pressButton("20 generations — 900 ⭐")
+        yield* eventually(sims, "/buy", () => hasText(sim, 7103, "Buy credits"))
+        cid.pressButton("Buy 20 credits for 900 ⭐")
         yield* eventually(sims, "invoice", () => sim.invoices().some((i) => i.chatId === 7103))
         const paying = yield* Effect.fork(Effect.promise(() => cid.payInvoice(undefined, { delivery: "drop" })))
         yield* eventually(sims, "paid", () => sim.starTransactions().length === 1)
         yield* Fiber.join(paying)
-        assert.strictEqual((yield* books(7103)).credits, 0)
+        assert.strictEqual((yield* checkBooks(7103)).credits, 0)
         yield* eventually(sims, "reconciled", () => hasText(sim, 7103, "We found your payment"), "3 minutes")
-        assert.strictEqual((yield* books(7103)).credits, 20)
+        assert.strictEqual((yield* checkBooks(7103)).credits, 20)
         assert.isTrue(hasText(sim, ADMIN_ID, "payment credited by reconciliation"))
         // Two more passes change nothing.
         yield* advance(sims.kie, "2 minutes", "1 second")
-        assert.strictEqual((yield* books(7103)).credits, 20)
+        assert.strictEqual((yield* checkBooks(7103)).credits, 20)
         assert.strictEqual(countText(sim, 7103, "We found your payment"), 1)
       }))
     }), 180_000)

@@ -2,9 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { UserEntity } from "../../src/actors/user-entity.js"
 import { Balance } from "../../src/domain/balance.js"
-import { UserId } from "../../src/domain/ids.js"
-import { CreditLedger } from "../../src/storage/credit-ledger.js"
 import { dialects, freshSettings } from "../support/database.js"
+import { checkBooks } from "../support/payments-bot.js"
 import { LedgerOnlyActors, runnerLayer } from "../support/runner.js"
 
 const balance = (credits: number, freeTokens: number) => new Balance({ credits, freeTokens })
@@ -20,14 +19,6 @@ describe.each(dialects)("UserEntity.RevokePayment on %s", (dialect) => {
       return yield* body.pipe(Effect.provide(runnerLayer(settings, LedgerOnlyActors)))
     }).pipe(Effect.scoped)
 
-  const booksBalance = (userId: number) =>
-    Effect.gen(function*() {
-      const ledger = yield* CreditLedger
-      const cached = yield* ledger.balanceOf(UserId.make(userId))
-      assert.deepStrictEqual(yield* ledger.ledgerSumOf(UserId.make(userId)), cached)
-      return cached
-    })
-
   it.live("takes back unspent credits of a payment once, whatever the request key", () =>
     withRunner(Effect.gen(function*() {
       const user = (yield* UserEntity.client)("201")
@@ -40,7 +31,7 @@ describe.each(dialects)("UserEntity.RevokePayment on %s", (dialect) => {
       // A late redelivery of the payment's Grant replays its old reply and grants nothing.
       assert.deepStrictEqual(yield* user.Grant({ paymentId: "stx-2", credits: 20 }), balance(25, 1))
       assert.deepStrictEqual(yield* user.GetBalance(), balance(5, 1))
-      assert.deepStrictEqual(yield* booksBalance(201), balance(5, 1))
+      assert.deepStrictEqual(yield* checkBooks(201), balance(5, 1))
     })))
 
   it.live("refuses when the credits are spent, and names the payment the user does not have", () =>
@@ -62,8 +53,8 @@ describe.each(dialects)("UserEntity.RevokePayment on %s", (dialect) => {
       yield* users("203").Grant({ paymentId: "stx-4", credits: 5 })
       const someoneElses = yield* Effect.flip(user.RevokePayment({ requestKey: "refund:e", paymentId: "stx-4" }))
       assert.strictEqual(someoneElses._tag, "PaymentNotFound")
-      assert.deepStrictEqual(yield* booksBalance(202), balance(4, 0))
-      assert.deepStrictEqual(yield* booksBalance(203), balance(5, 1))
+      assert.deepStrictEqual(yield* checkBooks(202), balance(4, 0))
+      assert.deepStrictEqual(yield* checkBooks(203), balance(5, 1))
     })))
 
   it.live("a refusal is the final answer for its request key only (P1)", () =>
@@ -78,6 +69,6 @@ describe.each(dialects)("UserEntity.RevokePayment on %s", (dialect) => {
       const replayed = yield* Effect.flip(user.RevokePayment({ requestKey: "refund:f", paymentId: "stx-5" }))
       assert.strictEqual(replayed._tag, "CreditsAlreadySpent")
       assert.deepStrictEqual(yield* user.RevokePayment({ requestKey: "refund:g", paymentId: "stx-5" }), balance(9, 0))
-      assert.deepStrictEqual(yield* booksBalance(204), balance(9, 0))
+      assert.deepStrictEqual(yield* checkBooks(204), balance(9, 0))
     })))
 })

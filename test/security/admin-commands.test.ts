@@ -6,7 +6,7 @@
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { botTexts } from "../../src/telegram/texts.js"
+import { messagesFor } from "../../src/i18n/index.js"
 import { ADMIN_ID, eventually, hasText, inSystem, pollingSystem, startSystemSimulators, textsTo, user } from "../e2e/support.js"
 
 const MALLORY = 7401
@@ -34,7 +34,7 @@ describe("admin commands", () => {
         yield* eventually(sims, "every attempt answered", () => textsTo(sim, MALLORY).length === before + attempts.length)
         assert.deepStrictEqual(
           textsTo(sim, MALLORY).slice(before),
-          attempts.map(() => botTexts("en").unknownCommand)
+          attempts.map(() => messagesFor("en").unknownCommand)
         )
 
         const sql = yield* SqlClient.SqlClient

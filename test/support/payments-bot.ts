@@ -1,19 +1,21 @@
 /**
  * The payments feature for tests: the real PaymentService on the real runner, talking to
- * the Telegram simulator, and a grammY bot holding only the payments composer, fed by a
- * getUpdates loop. Operator alerts are recorded so tests can read them.
+ * the Telegram simulator, alone (operator alerts recorded so tests can read them) or
+ * behind the real bot.
  */
-import { Effect, FiberSet, Layer, Ref } from "effect"
-import { Bot } from "grammy"
-import { UserEntity } from "../../src/actors/user-entity.js"
+import { assert } from "@effect/vitest"
+import { Effect, Layer, Ref } from "effect"
 import type { AppSettings } from "../../src/config/index.js"
+import { UserId } from "../../src/domain/ids.js"
 import { OperatorAlerts, type OperatorAlert } from "../../src/kie/operator-alerts.js"
-import { PaymentService, PaymentsLive, UserCredits } from "../../src/payments/index.js"
-import { paymentsComposer } from "../../src/payments/payments-composer.js"
-import type { TelegramSimulator } from "../../src/sim/telegram/index.js"
-import { TelegramGateway } from "../../src/telegram/gateway.js"
+import { PaymentsLive } from "../../src/payments/index.js"
+import { UserUpdatesLive } from "../../src/telegram/bot.js"
+import { CreditLedger } from "../../src/storage/credit-ledger.js"
 import { TelegramGatewayLive } from "../../src/telegram/gateway-live.js"
-import { realPause } from "./job-harness.js"
+import { TelegramPollerLive } from "../../src/telegram/intake/poller.js"
+import { TelegramOperatorAlertsLive } from "../../src/telegram/operator-alerts.js"
+import { eventually } from "../e2e/support.js"
+import type { Simulators } from "./job-harness.js"
 import { LedgerOnlyActors, runnerLayer } from "./runner.js"
 
 export class RecordedAlerts extends Effect.Service<RecordedAlerts>()("test/RecordedAlerts", {
@@ -35,45 +37,34 @@ export const paymentsRunner = (settings: AppSettings) =>
     )
   )
 
-/** Starts a bot with the payments composer that polls the simulator until the scope closes. */
-export const startPaymentsBot = (sim: TelegramSimulator, adminIds: ReadonlyArray<number>) =>
-  Effect.gen(function*() {
-    const payments = yield* PaymentService
-    const gateway = yield* TelegramGateway
-    const credits = yield* UserCredits
-    const users = yield* UserEntity.client
-    const run = yield* FiberSet.makeRuntimePromise<never>()
-    const bot = new Bot(sim.token, { botInfo: sim.botInfo, client: { apiRoot: sim.url } })
-    bot.use(paymentsComposer({
-      payments,
-      gateway,
-      credits: credits.forUser,
-      balanceOf: (userId) => users(String(userId)).GetBalance().pipe(Effect.option),
-      adminIds,
-      run
-    }))
-    let offset = 0
-    const pump = Effect.gen(function*() {
-      const updates = yield* Effect.promise(() => bot.api.getUpdates({ offset, timeout: 0 }))
-      for (const update of updates) {
-        offset = update.update_id + 1
-        yield* Effect.promise(() => bot.handleUpdate(update))
-      }
-      yield* realPause(10)
-    })
-    yield* Effect.forkScoped(Effect.forever(pump))
-    return bot
-  })
-
-/** Waits (real time) for the bot to send `chatId` a message whose text contains `text`. */
-export const waitForText = (sim: TelegramSimulator, chatId: number, text: string, since = 0) =>
-  Effect.promise(() =>
-    sim.waitForCall("sendMessage", {
-      since,
-      timeoutMs: 15_000,
-      predicate: (call) => {
-        const result = (call.outcome as { ok: boolean; result?: { chat?: { id: number }; text?: string } }).result
-        return call.outcome.ok && result?.chat?.id === chatId && (result.text ?? "").includes(text)
-      }
-    })
+/**
+ * The runner with the real bot in its user entities, the polling intake and the payment
+ * services; the job entity is idle. Admin alerts go to the admins over Telegram.
+ */
+export const paymentsBotSystem = (settings: AppSettings) =>
+  runnerLayer(
+    settings,
+    Layer.mergeAll(LedgerOnlyActors, TelegramPollerLive).pipe(
+      Layer.provideMerge(UserUpdatesLive),
+      Layer.provideMerge(PaymentsLive),
+      Layer.provideMerge(TelegramOperatorAlertsLive),
+      Layer.provideMerge(TelegramGatewayLive)
+    )
   )
+
+/** Moves the clocks until the bot has sent `chatId` a message containing `text`, after call number `since`. */
+export const waitForText = (sims: Simulators, chatId: number, text: string, since = 0) =>
+  eventually(sims, `"${text}" to ${chatId}`, () =>
+    sims.telegram.calls.all().slice(since).some((call) => {
+      const result = (call.outcome as { ok: boolean; result?: { chat?: { id: number }; text?: string } }).result
+      return call.method === "sendMessage" && call.outcome.ok && result?.chat?.id === chatId && (result.text ?? "").includes(text)
+    }))
+
+/** The user's cached balance, checked against the sum of their ledger. */
+export const checkBooks = (userId: number) =>
+  Effect.gen(function*() {
+    const ledger = yield* CreditLedger
+    const cached = yield* ledger.balanceOf(UserId.make(userId))
+    assert.deepStrictEqual(yield* ledger.ledgerSumOf(UserId.make(userId)), cached)
+    return cached
+  })

@@ -7,6 +7,7 @@
 import { Effect } from "effect"
 import { Composer } from "grammy"
 import { UserId } from "../../domain/ids.js"
+import { operatorTexts } from "../../i18n/operator.js"
 import { formatStats } from "../../observability/stats.js"
 import { type BotContext, type BotEnv, handler, reply } from "../context.js"
 
@@ -26,8 +27,8 @@ export const adminFeature = (env: BotEnv) => {
   admins.command("grant", handler(env, "admin.grant", (ctx) =>
     Effect.gen(function*() {
       const grant = parseGrant(ctx.match)
-      if (grant === undefined) return yield* reply(env, ctx, ctx.texts.grantUsage)
-      if (!(yield* env.userRepo.exists(grant.user))) return yield* reply(env, ctx, ctx.texts.grantNoSuchUser(grant.user))
+      if (grant === undefined) return yield* reply(env, ctx, operatorTexts.grantUsage)
+      if (!(yield* env.userRepo.exists(grant.user))) return yield* reply(env, ctx, operatorTexts.grantNoSuchUser(grant.user))
       const payload = {
         adjustmentId: `grant:${ctx.update.update_id}`,
         adminId: ctx.from!.id,
@@ -43,10 +44,10 @@ export const adminFeature = (env: BotEnv) => {
         yield* Effect.logInfo("admin adjusted a balance").pipe(
           Effect.annotateLogs({ target: grant.user, delta: grant.delta, note: grant.note })
         )
-        return yield* reply(env, ctx, ctx.texts.grantDone(grant.user, grant.delta, result.right))
+        return yield* reply(env, ctx, operatorTexts.grantDone(grant.user, grant.delta, result.right))
       }
       if (result.left._tag === "InsufficientCredits") {
-        return yield* reply(env, ctx, ctx.texts.grantRefused(grant.user, result.left.available))
+        return yield* reply(env, ctx, operatorTexts.grantRefused(grant.user, result.left.available))
       }
       return yield* Effect.fail(result.left)
     })))

@@ -13,7 +13,7 @@ import type { JobId } from "../../domain/ids.js"
 import { creditsFor, findModel, preparePrompt, type VideoModel } from "../../kie/models.js"
 import { parseCallbackData } from "../callback-data.js"
 import { answer, type BotContext, type BotEnv, forJob, handler, reply } from "../context.js"
-import { replyInsufficient } from "./buy.js"
+import { replyInsufficient } from "./payments.js"
 import { currentSettings } from "./settings.js"
 
 /** Two presses on one job's button within this window start one job. */

@@ -14,9 +14,7 @@ export const historyFeature = (env: BotEnv) => {
       const jobs = yield* env.state.recentJobs(env.ops.userId, 10)
       if (jobs.length === 0) return yield* reply(env, ctx, ctx.texts.historyEmpty)
       const lines = jobs.map((job) =>
-        `${formatDate(job.createdAt)} · ${findModel(job.model)?.label ?? job.model} ${job.durationSeconds} s · ${
-          ctx.texts.historyState(job.state)
-        }`
+        ctx.texts.historyLine(formatDate(job.createdAt), findModel(job.model)?.label ?? job.model, job.durationSeconds, job.state)
       )
       yield* reply(env, ctx, [ctx.texts.historyHeader, ...lines].join("\n"))
     })))

@@ -4,6 +4,7 @@
  */
 import { Effect } from "effect"
 import { Composer } from "grammy"
+import { operatorTexts } from "../../i18n/operator.js"
 import { type BotContext, type BotEnv, handler, reply } from "../context.js"
 import { isAdmin } from "./admin.js"
 import { currentSettings } from "./settings.js"
@@ -16,12 +17,12 @@ export const startFeature = (env: BotEnv) => {
       const balance = yield* env.ops.balance
       const fresh = env.freshGrant.value
       env.freshGrant.value = 0
-      yield* reply(env, ctx, ctx.texts.welcome(ctx.from?.first_name ?? "there", fresh, balance))
+      yield* reply(env, ctx, ctx.texts.welcome(ctx.from?.first_name, fresh, balance))
     })))
 
   composer.command("help", handler(env, "help", (ctx) => {
     const defaults = currentSettings(env)
-    const admin = isAdmin(env, ctx) ? `\n\n${ctx.texts.adminHelp}` : ""
+    const admin = isAdmin(env, ctx) ? `\n\n${operatorTexts.adminHelp}` : ""
     return Effect.flatMap(defaults, (settings) => reply(env, ctx, ctx.texts.help(settings.defaultCost) + admin))
   }))
 

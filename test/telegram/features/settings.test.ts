@@ -1,13 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
+import { messagesFor } from "../../../src/i18n/index.js"
 import { catalog } from "../../../src/kie/models.js"
 import { settingsCallbackData } from "../../../src/telegram/callback-data.js"
 import { chosenSetting } from "../../../src/telegram/features/settings.js"
 import { settingsKeyboard } from "../../../src/telegram/keyboards.js"
-import { botTexts } from "../../../src/telegram/texts.js"
 
 describe("settings buttons", () => {
   it("name the model by its slug, so a reordered catalog keeps what each button means", () => {
-    const keyboard = settingsKeyboard(botTexts("en"), { model: catalog[0]!.slug, durationSeconds: 5 })
+    const keyboard = settingsKeyboard(messagesFor("en"), { model: catalog[0]!.slug, durationSeconds: 5 })
     const pressed = keyboard.flat().map((button) => chosenSetting(button.callbackData!))
     const offered = catalog.flatMap((model) => model.durations.map((durationSeconds) => ({ model, durationSeconds })))
     assert.deepStrictEqual(pressed, offered)

@@ -1,0 +1,165 @@
+/** English, also the language of users whose language the bot does not speak. */
+import type { Balance } from "../domain/balance.js"
+import type { Messages } from "./messages.js"
+import { minutesSeconds, pluralRules } from "./plural.js"
+
+const plural = pluralRules("en", ["one", "other"])
+
+const credits = (n: number) => `${n} ${plural(n, { one: "credit", other: "credits" })}`
+
+const balanceLine = (balance: Balance) =>
+  `Balance: ${credits(balance.credits)}${balance.freeTokens > 0 ? ` and ${balance.freeTokens} free` : ""}`
+
+const historyStates: Record<string, string> = {
+  delivered: "✅ delivered",
+  refunded: "↩️ not made, refunded",
+  failed: "❌ failed"
+}
+
+export const en: Messages = {
+  credits,
+  balanceLine,
+
+  welcome: (name, freshGrant, balance) =>
+    `Hi ${name ?? "there"}! I turn a photo into a short video. 🎬\n\n` +
+    `How it works: send me a photo (or an image file) with a caption that describes the motion you want, ` +
+    `for example “the waves roll in and the camera slowly pans left”. In a few minutes I send the video back.\n\n` +
+    (freshGrant > 0 ? `🎁 You get ${freshGrant} free ${plural(freshGrant, { one: "credit", other: "credits" })} to start.\n` : "") +
+    `${balanceLine(balance)}\n/help lists everything I can do.`,
+  help: (defaultCost) =>
+    `Send a photo with a caption that describes the motion. Without a caption I use a gentle default motion.\n` +
+    `A video with the default settings costs ${credits(defaultCost)}; free credits are used first.\n\n` +
+    `/settings: choose the model and duration\n/balance: your credits\n/history: your last 10 videos\n` +
+    `/terms, /privacy, /paysupport: the rules, your data, help with payments`,
+  balance: (balance, cost) => `${balanceLine(balance)}\nOne video with your settings costs ${credits(cost)}.`,
+  captionTooLong: (model, limit, length) =>
+    `Your caption has ${length} characters, but ${model} accepts at most ${limit}. ` +
+    `Please shorten it and send the photo again. Nothing was charged.`,
+  hint: "Please send me a photo (or an image file) with a caption that describes the motion you want. " +
+    "Text, stickers, videos and voice messages can't be turned into a video. /help explains more.",
+  notAnImage: "This file is not an image. Please send a photo, or a JPEG or PNG file.",
+  unknownCommand: "Unknown command. /help lists what I can do.",
+  insufficient: (cost, balance, packages) =>
+    `You don't have enough credits for this video: it costs ${credits(cost)} and you have ${
+      credits(balance.credits + balance.freeTokens)
+    }.\n\nCredit packages:\n` +
+    packages.map((p) => `• ${credits(p.credits)}: ${p.stars} ⭐`).join("\n"),
+  buyButton: (n, stars) => `Buy ${credits(n)} for ${stars} ⭐`,
+  tooManyInFlight: (limit) =>
+    `You already have ${plural(limit, { one: "a video", other: `${limit} videos` })} in progress. ` +
+    `Please wait until one is ready, then send the next photo. Nothing was charged.`,
+  flood: (seconds) =>
+    `You are sending messages too fast. Please wait ${seconds} ${
+      plural(seconds, { one: "second", other: "seconds" })
+    }; messages sent until then are ignored.`,
+  floodToast: "Too many requests. Please wait a moment.",
+  settings: (model, duration, cost) =>
+    `Choose the model and duration for your next videos. Now: ${model}, ${duration} s (${credits(cost)} per video).`,
+  settingsButton: (model, duration, cost, selected) => `${selected ? "✅ " : ""}${model} · ${duration} s · ${credits(cost)}`,
+  settingsSaved: (model, duration, cost) =>
+    `Saved: ${model}, ${duration} s, ${credits(cost)} per video. Your next photo uses it.`,
+  historyEmpty: "You have no videos yet. Send a photo to make your first one.",
+  historyHeader: "Your last videos:",
+  historyLine: (when, model, duration, state) => `${when} · ${model} ${duration} s · ${historyStates[state] ?? "⏳ in progress"}`,
+  staleButton: "This button no longer works. Send a new photo to start again.",
+  cancelling: "Cancelling…",
+  tooLateToCancel: "Too late to cancel: the video service is already making this video.",
+  againStarting: "Starting a new video…",
+  againAlreadyStarted: "Already started, one moment.",
+  privacy: "Privacy: we keep your Telegram id, name, language, your photos' Telegram file ids, captions and " +
+    "the history of your videos and payments, only to make your videos and keep your balance. Photos are sent " +
+    "to our video service (KIE.AI) to generate the video. We do not sell or share your data otherwise. " +
+    "To have your data deleted, write to /paysupport.",
+  terms: "Terms: each video costs the credits shown in /settings; free credits are used first. When a video " +
+    "cannot be made or delivered, its credits come back automatically. Credits are bought with Telegram Stars " +
+    "and do not expire. Do not send photos you have no right to use, or content that breaks the law or " +
+    "the video service's content policy.",
+  paysupport: "Payment support: if something went wrong with a purchase, reply here with what happened " +
+    "(date, amount in Stars) and we will sort it out, including refunds, within 48 hours.",
+
+  progress: {
+    queued: (waitMs) => `⏳ In the queue…${waitMs > 0 ? ` Estimated wait: ${minutesSeconds(waitMs)}.` : ""}`,
+    paused: (cost) =>
+      `⏸ Video generation is temporarily unavailable. ${
+        plural(cost, { one: "Your credit is safe", other: `Your ${cost} credits are safe` })
+      }; we will continue automatically.`,
+    generating: (elapsedMs) =>
+      `🎬 Generating your video… ${minutesSeconds(elapsedMs)} elapsed. This usually takes a few minutes.`,
+    slow: (elapsedMs) =>
+      `🎬 Generating your video… ${minutesSeconds(elapsedMs)} elapsed. It is taking longer than usual; still on it.`,
+    done: "✅ Done!",
+    ended: "⚠️ That did not work."
+  },
+  buttons: {
+    generateAgain: "🔁 Generate again",
+    tryAgain: "🔁 Try again",
+    cancel: "✖️ Cancel"
+  },
+  videoCaption: (balance) => `Your video is ready! 🎉\n${balanceLine(balance)}`,
+  videoTooBig: (url, sizeBytes, balance) =>
+    `Your video is ready, but at ${Math.round(sizeBytes / 1_000_000)} MB it is too large for Telegram. ` +
+    `Download it here (the link works for about a day):\n${url}\n${balanceLine(balance)}`,
+  jobFailed: {
+    KieTransientError: "The video service is overloaded right now and we could not finish your video.",
+    KieOperatorError: "Video generation is temporarily unavailable on our side. We are on it.",
+    KieUnknownError: "Something went wrong while generating your video. Sorry about that.",
+    Deadline: "Your video took far longer than it should, so we stopped waiting.",
+    PhotoUnavailable:
+      "We could not download your photo from Telegram (it may be too large, over 20 MB). Please send it again as a photo.",
+    DeliveryFailed: "Your video was made but we could not send it to this chat.",
+    Cancelled: "Cancelled before it reached the video service."
+  },
+  inputRefused: {
+    ContentPolicy:
+      "The video service refused this photo or prompt under its content policy. Please try another photo or wording.",
+    UnusableImage:
+      "The video service could not use this photo (format, size or content). Please send another photo, JPEG or PNG.",
+    PromptTooLong: "The caption is too long for this model. Please shorten it.",
+    PromptLanguage: "The video service only accepts English prompts right now. Please write the caption in English.",
+    PromptRejected: "The video service refused this request. Please try another photo or prompt."
+  },
+  creditsBack: (cost) =>
+    plural(cost, { one: "Your credit is back on your balance.", other: `Your ${cost} credits are back on your balance.` }),
+  pressTryAgain: "Press “Try again” to give it another go.",
+
+  payments: {
+    buyIntro: (balance) => `Buy credits with Telegram Stars ⭐\n${balanceLine(balance)}`,
+    invoiceTitle: (offer) => credits(offer.credits),
+    invoiceDescription: (offer) =>
+      `${credits(offer.credits)} for photo-to-video. They never expire; the credits of a video that cannot be made come back.`,
+    invoiceLabel: (offer) => credits(offer.credits),
+    packageGone: "That package is no longer on sale. See /buy.",
+    refusal: {
+      "invalid-invoice": "This invoice was not issued by the bot. Use /buy to get a new one.",
+      "package-gone": "This package is no longer on sale. Use /buy to see the current ones.",
+      "price-changed": "The price of this package has changed. Use /buy for a new invoice.",
+      "wrong-currency": "This invoice can only be paid in Telegram Stars.",
+      "wrong-amount": "The amount does not match the invoice. Use /buy for a new one.",
+      "not-your-invoice": "This invoice was made for another user. Use /buy to get your own."
+    },
+    thanks: (n, balance) => `Thank you! ${credits(n)} added.\n${balanceLine(balance)}. Send a photo to start.`,
+    creditedLate: (n, balance) => `We found your payment and added ${credits(n)}. ${balanceLine(balance)}.`,
+    paymentProblem: "Your payment arrived but we could not match it to a package. The admins have been told; write /paysupport.",
+    refunded: (stars, balance) => `${stars} ⭐ have been refunded to you. ${balanceLine(balance)}.`
+  },
+
+  stats: {
+    title: (today) => `📊 Stats (UTC), today ${today}`,
+    today: "Today",
+    week: (since) => `7 days (since ${since})`,
+    users: "users: new",
+    active: "active",
+    jobs: "jobs",
+    delivered: "delivered",
+    refunded: "refunded",
+    failed: "failed",
+    running: "running",
+    success: "success",
+    revenue: "revenue",
+    payments: "payments",
+    credits: "credits sold",
+    kie: "KIE tasks/video",
+    generation: "generation p50/p95",
+    failures: "failures"
+  }
+}

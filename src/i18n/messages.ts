@@ -1,0 +1,110 @@
+/**
+ * The type of a locale: every text the bot sends a user. Each language's module
+ * (./en.ts, ./ru.ts) is declared as `Messages`, so a missing text is a compile error.
+ * Operators' texts are English only (./operator.ts).
+ */
+import type { Balance } from "../domain/balance.js"
+import type { KieUserError } from "../errors/kie-errors.js"
+import type { Refusal } from "../payments/packages.js"
+import type { JobFailure } from "../telegram/replies.js"
+
+export interface PackageOffer {
+  readonly credits: number
+  readonly stars: number
+}
+
+/** Every job failure but KIE's refusal of the input, which is worded by its reason. */
+export type JobFailureTag = Exclude<JobFailure["_tag"], "KieUserError">
+export type InputRefusalReason = KieUserError["reason"]
+
+export interface Messages {
+  /** "5 credits": the one unit users buy, hold and spend (free ones included). */
+  readonly credits: (n: number) => string
+  readonly balanceLine: (balance: Balance) => string
+
+  // Commands and answers
+  /** `name` is the user's first name, when Telegram gives one. */
+  readonly welcome: (name: string | undefined, freshGrant: number, balance: Balance) => string
+  readonly help: (defaultCost: number) => string
+  readonly balance: (balance: Balance, cost: number) => string
+  readonly captionTooLong: (model: string, limit: number, length: number) => string
+  readonly hint: string
+  readonly notAnImage: string
+  readonly unknownCommand: string
+  readonly insufficient: (cost: number, balance: Balance, packages: ReadonlyArray<PackageOffer>) => string
+  readonly buyButton: (credits: number, stars: number) => string
+  readonly tooManyInFlight: (limit: number) => string
+  readonly flood: (seconds: number) => string
+  readonly floodToast: string
+  readonly settings: (model: string, durationSeconds: number, cost: number) => string
+  readonly settingsButton: (model: string, durationSeconds: number, cost: number, selected: boolean) => string
+  readonly settingsSaved: (model: string, durationSeconds: number, cost: number) => string
+  readonly historyEmpty: string
+  readonly historyHeader: string
+  /** One job of /history; `state` is the job's stored state. */
+  readonly historyLine: (when: string, model: string, durationSeconds: number, state: string) => string
+  readonly staleButton: string
+  readonly cancelling: string
+  readonly tooLateToCancel: string
+  readonly againStarting: string
+  readonly againAlreadyStarted: string
+  readonly privacy: string
+  readonly terms: string
+  readonly paysupport: string
+
+  // A job's messages
+  readonly progress: {
+    readonly queued: (waitMs: number) => string
+    /** KIE is paused for the operator; `cost` is what the job holds. */
+    readonly paused: (cost: number) => string
+    readonly generating: (elapsedMs: number) => string
+    readonly slow: (elapsedMs: number) => string
+    readonly done: string
+    readonly ended: string
+  }
+  readonly buttons: {
+    readonly generateAgain: string
+    readonly tryAgain: string
+    readonly cancel: string
+  }
+  readonly videoCaption: (balance: Balance) => string
+  readonly videoTooBig: (url: string, sizeBytes: number, balance: Balance) => string
+  readonly jobFailed: { readonly [Tag in JobFailureTag]: string }
+  readonly inputRefused: { readonly [Reason in InputRefusalReason]: string }
+  readonly creditsBack: (cost: number) => string
+  readonly pressTryAgain: string
+
+  readonly payments: {
+    readonly buyIntro: (balance: Balance) => string
+    readonly invoiceTitle: (offer: PackageOffer) => string
+    readonly invoiceDescription: (offer: PackageOffer) => string
+    readonly invoiceLabel: (offer: PackageOffer) => string
+    readonly packageGone: string
+    readonly refusal: { readonly [R in Refusal]: string }
+    readonly thanks: (credits: number, balance: Balance) => string
+    readonly creditedLate: (credits: number, balance: Balance) => string
+    readonly paymentProblem: string
+    readonly refunded: (stars: number, balance: Balance) => string
+  }
+
+  /** The labels of an admin's /stats. */
+  readonly stats: {
+    readonly title: (today: string) => string
+    readonly today: string
+    readonly week: (since: string) => string
+    readonly users: string
+    readonly active: string
+    readonly jobs: string
+    readonly delivered: string
+    readonly refunded: string
+    readonly failed: string
+    readonly running: string
+    readonly success: string
+    readonly revenue: string
+    readonly payments: string
+    readonly credits: string
+    readonly kie: string
+    readonly generation: string
+    readonly failures: string
+  }
+}

@@ -1,0 +1,181 @@
+/** Русский. */
+import type { Balance } from "../domain/balance.js"
+import type { Messages } from "./messages.js"
+import { minutesSeconds, pluralRules } from "./plural.js"
+
+const plural = pluralRules("ru", ["one", "few", "many", "other"])
+
+const credits = (n: number) => `${n} ${plural(n, { one: "кредит", few: "кредита", many: "кредитов", other: "кредита" })}`
+
+const balanceLine = (balance: Balance) =>
+  `Баланс: ${credits(balance.credits)}${
+    balance.freeTokens > 0
+      ? ` и ${balance.freeTokens} ${
+        plural(balance.freeTokens, { one: "бесплатный", few: "бесплатных", many: "бесплатных", other: "бесплатного" })
+      }`
+      : ""
+  }`
+
+const historyStates: Record<string, string> = {
+  delivered: "✅ готово",
+  refunded: "↩️ не получилось, возврат",
+  failed: "❌ ошибка"
+}
+
+export const ru: Messages = {
+  credits,
+  balanceLine,
+
+  welcome: (name, freshGrant, balance) =>
+    `Привет, ${name ?? "друг"}! Я превращаю фото в короткое видео. 🎬\n\n` +
+    `Как это работает: пришлите фото (или картинку файлом) с подписью, описывающей движение, ` +
+    `например «волны накатывают, камера медленно движется влево». Через несколько минут я пришлю видео.\n\n` +
+    (freshGrant > 0
+      ? `🎁 Для начала — ${freshGrant} ${
+        plural(freshGrant, {
+          one: "бесплатный кредит",
+          few: "бесплатных кредита",
+          many: "бесплатных кредитов",
+          other: "бесплатного кредита"
+        })
+      }.\n`
+      : "") +
+    `${balanceLine(balance)}\n/help — всё, что я умею.`,
+  help: (defaultCost) =>
+    `Пришлите фото с подписью, описывающей движение. Без подписи я добавлю мягкое движение сам.\n` +
+    `Видео с настройками по умолчанию стоит ${credits(defaultCost)}; сначала тратятся бесплатные кредиты.\n\n` +
+    `/settings — модель и длительность\n/balance — баланс\n/history — последние 10 видео\n` +
+    `/terms, /privacy, /paysupport — правила, ваши данные, помощь с оплатой`,
+  balance: (balance, cost) => `${balanceLine(balance)}\nВидео с вашими настройками стоит ${credits(cost)}.`,
+  captionTooLong: (model, limit, length) =>
+    `В подписи ${length} ${plural(length, { one: "символ", few: "символа", many: "символов", other: "символа" })}, ` +
+    `а ${model} принимает не больше ${limit}. Сократите её и пришлите фото снова. Ничего не списано.`,
+  hint: "Пришлите фото (или картинку файлом) с подписью, описывающей движение. " +
+    "Текст, стикеры, видео и голосовые превратить в видео нельзя. Подробнее — /help.",
+  notAnImage: "Этот файл — не картинка. Пришлите фото или файл JPEG/PNG.",
+  unknownCommand: "Неизвестная команда. Список команд — /help.",
+  insufficient: (cost, balance, packages) =>
+    `Не хватает кредитов: видео стоит ${credits(cost)}, а у вас ${credits(balance.credits + balance.freeTokens)}.` +
+    `\n\nПакеты кредитов:\n` +
+    packages.map((p) => `• ${credits(p.credits)}: ${p.stars} ⭐`).join("\n"),
+  buyButton: (n, stars) => `Купить ${credits(n)} за ${stars} ⭐`,
+  tooManyInFlight: (limit) =>
+    `У вас уже ${limit} видео в работе. Дождитесь готового и пришлите следующее фото. Ничего не списано.`,
+  flood: (seconds) => `Слишком много сообщений. Подождите ${seconds} с; до этого сообщения не обрабатываются.`,
+  floodToast: "Слишком много запросов. Подождите немного.",
+  settings: (model, duration, cost) =>
+    `Выберите модель и длительность для следующих видео. Сейчас: ${model}, ${duration} с (${credits(cost)} за видео).`,
+  settingsButton: (model, duration, cost, selected) => `${selected ? "✅ " : ""}${model} · ${duration} с · ${credits(cost)}`,
+  settingsSaved: (model, duration, cost) =>
+    `Сохранено: ${model}, ${duration} с, ${credits(cost)} за видео. Следующее фото будет с ними.`,
+  historyEmpty: "Видео пока нет. Пришлите фото, чтобы сделать первое.",
+  historyHeader: "Ваши последние видео:",
+  historyLine: (when, model, duration, state) => `${when} · ${model} ${duration} с · ${historyStates[state] ?? "⏳ в работе"}`,
+  staleButton: "Эта кнопка больше не работает. Пришлите новое фото.",
+  cancelling: "Отменяю…",
+  tooLateToCancel: "Отменить уже нельзя: сервис генерации уже делает это видео.",
+  againStarting: "Запускаю новое видео…",
+  againAlreadyStarted: "Уже запущено, секунду.",
+  privacy: "Конфиденциальность: мы храним ваш Telegram id, имя, язык, идентификаторы фото в Telegram, подписи " +
+    "и историю видео и платежей — только чтобы делать видео и вести баланс. Фото отправляются в сервис " +
+    "генерации (KIE.AI). Мы не продаём и не передаём ваши данные иначе. Чтобы удалить данные, напишите в /paysupport.",
+  terms: "Условия: видео стоит столько кредитов, сколько указано в /settings; сначала тратятся бесплатные кредиты. Если " +
+    "видео не удалось сделать или доставить, кредиты возвращаются автоматически. Кредиты покупаются за Telegram " +
+    "Stars и не сгорают. Не присылайте фото, на которые у вас нет прав, и контент, нарушающий закон или правила сервиса.",
+  paysupport: "Поддержка по оплате: если с покупкой что-то не так, напишите здесь, что случилось (дата, сумма в " +
+    "Stars), и мы разберёмся, включая возврат, в течение 48 часов.",
+
+  progress: {
+    queued: (waitMs) => `⏳ В очереди…${waitMs > 0 ? ` Примерное ожидание: ${minutesSeconds(waitMs)}.` : ""}`,
+    paused: (cost) =>
+      `⏸ Генерация временно недоступна. ${
+        plural(cost, {
+          one: cost === 1 ? "Ваш кредит" : `Ваш ${cost} кредит`,
+          few: `Ваши ${cost} кредита`,
+          many: `Ваши ${cost} кредитов`,
+          other: `Ваши ${cost} кредита`
+        })
+      } в безопасности: мы продолжим автоматически.`,
+    generating: (elapsedMs) =>
+      `🎬 Создаю видео… прошло ${minutesSeconds(elapsedMs)}. Обычно это занимает несколько минут.`,
+    slow: (elapsedMs) => `🎬 Создаю видео… прошло ${minutesSeconds(elapsedMs)}. Сегодня дольше обычного, но мы ждём.`,
+    done: "✅ Готово!",
+    ended: "⚠️ Не получилось."
+  },
+  buttons: {
+    generateAgain: "🔁 Сгенерировать ещё",
+    tryAgain: "🔁 Попробовать снова",
+    cancel: "✖️ Отменить"
+  },
+  videoCaption: (balance) => `Ваше видео готово! 🎉\n${balanceLine(balance)}`,
+  videoTooBig: (url, sizeBytes, balance) =>
+    `Ваше видео готово, но оно слишком большое для Telegram (${Math.round(sizeBytes / 1_000_000)} МБ). ` +
+    `Скачайте его по ссылке (действует около суток):\n${url}\n${balanceLine(balance)}`,
+  jobFailed: {
+    KieTransientError: "Сервис генерации сейчас перегружен, и видео не получилось.",
+    KieOperatorError: "Генерация временно недоступна по нашей вине. Мы уже разбираемся.",
+    KieUnknownError: "Во время генерации что-то пошло не так. Извините.",
+    Deadline: "Видео создавалось слишком долго, и мы перестали ждать.",
+    PhotoUnavailable: "Не удалось скачать фото из Telegram (возможно, оно больше 20 МБ). Пришлите его ещё раз как фото.",
+    DeliveryFailed: "Видео готово, но отправить его в этот чат не удалось.",
+    Cancelled: "Отменено до отправки в сервис генерации."
+  },
+  inputRefused: {
+    ContentPolicy: "Сервис генерации отклонил фото или подпись по правилам контента. Попробуйте другое фото или формулировку.",
+    UnusableImage: "Сервис не смог использовать это фото (формат, размер или содержимое). Пришлите другое фото, JPEG или PNG.",
+    PromptTooLong: "Подпись слишком длинная для этой модели. Сократите её.",
+    PromptLanguage: "Сейчас сервис принимает подписи только на английском. Напишите подпись по-английски.",
+    PromptRejected: "Сервис генерации отклонил запрос. Попробуйте другое фото или подпись."
+  },
+  creditsBack: (cost) =>
+    plural(cost, {
+      one: cost === 1 ? "Кредит возвращён на баланс." : `${cost} кредит возвращён на баланс.`,
+      few: `${cost} кредита возвращены на баланс.`,
+      many: `${cost} кредитов возвращены на баланс.`,
+      other: `${cost} кредита возвращены на баланс.`
+    }),
+  pressTryAgain: "Нажмите «Попробовать снова».",
+
+  payments: {
+    buyIntro: (balance) => `Купить кредиты за звёзды Telegram ⭐\n${balanceLine(balance)}`,
+    invoiceTitle: (offer) => credits(offer.credits),
+    invoiceDescription: (offer) =>
+      `${credits(offer.credits)} для видео из фото. Не сгорают; кредиты за видео, которое не получилось, возвращаются.`,
+    invoiceLabel: (offer) => credits(offer.credits),
+    packageGone: "Этот пакет больше не продаётся. Смотрите /buy.",
+    refusal: {
+      "invalid-invoice": "Этот счёт выставлен не ботом. Получите новый через /buy.",
+      "package-gone": "Этот пакет больше не продаётся. Актуальные — в /buy.",
+      "price-changed": "Цена пакета изменилась. Новый счёт — через /buy.",
+      "wrong-currency": "Этот счёт можно оплатить только звёздами Telegram.",
+      "wrong-amount": "Сумма не совпадает со счётом. Новый счёт — через /buy.",
+      "not-your-invoice": "Этот счёт выставлен другому пользователю. Получите свой через /buy."
+    },
+    thanks: (n, balance) =>
+      `Спасибо за покупку! Начислено: ${credits(n)}.\n${balanceLine(balance)}. Отправьте фото, чтобы начать.`,
+    creditedLate: (n, balance) => `Мы нашли вашу оплату и начислили ${credits(n)}. ${balanceLine(balance)}.`,
+    paymentProblem:
+      "Оплата получена, но мы не смогли сопоставить её с пакетом. Администратор уже уведомлён; напишите /paysupport.",
+    refunded: (stars, balance) => `Возвращено ${stars} ⭐. ${balanceLine(balance)}.`
+  },
+
+  stats: {
+    title: (today) => `📊 Статистика (UTC), сегодня ${today}`,
+    today: "Сегодня",
+    week: (since) => `7 дней (с ${since})`,
+    users: "пользователи: новые",
+    active: "активные",
+    jobs: "задания",
+    delivered: "готово",
+    refunded: "возврат",
+    failed: "сбой",
+    running: "в работе",
+    success: "успех",
+    revenue: "выручка",
+    payments: "платежей",
+    credits: "продано кредитов",
+    kie: "задач KIE/видео",
+    generation: "генерация p50/p95",
+    failures: "ошибки"
+  }
+}
