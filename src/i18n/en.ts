@@ -41,7 +41,7 @@ export const en: Messages = {
   unknownCommand: "Unknown command. /help lists what I can do.",
   insufficient: (cost, balance, packages) =>
     `You don't have enough credits for this video: it costs ${credits(cost)} and you have ${
-      credits(balance.credits + balance.freeTokens)
+      credits(balance.total)
     }.\n\nCredit packages:\n` +
     packages.map((p) => `• ${credits(p.credits)}: ${p.stars} ⭐`).join("\n"),
   buyButton: (n, stars) => `Buy ${credits(n)} for ${stars} ⭐`,

@@ -55,7 +55,7 @@ export const ru: Messages = {
   notAnImage: "Этот файл — не картинка. Пришлите фото или файл JPEG/PNG.",
   unknownCommand: "Неизвестная команда. Список команд — /help.",
   insufficient: (cost, balance, packages) =>
-    `Не хватает кредитов: видео стоит ${credits(cost)}, а у вас ${credits(balance.credits + balance.freeTokens)}.` +
+    `Не хватает кредитов: видео стоит ${credits(cost)}, а у вас ${credits(balance.total)}.` +
     `\n\nПакеты кредитов:\n` +
     packages.map((p) => `• ${credits(p.credits)}: ${p.stars} ⭐`).join("\n"),
   buyButton: (n, stars) => `Купить ${credits(n)} за ${stars} ⭐`,
