@@ -174,7 +174,7 @@ const main = async () => {
   const shared: Record<string, string> = {}
   const closers: Array<() => Promise<void>> = []
   const notes: Array<string> = []
-  // All or nothing, as for one runner (src/config.ts): real users must never meet a simulator.
+  // All or nothing, as for one runner (src/config/): real users must never meet a simulator.
   const hasToken = Boolean(process.env.TELEGRAM_BOT_TOKEN)
   const hasKey = Boolean(process.env.KIE_API_KEY)
   if (hasToken !== hasKey) {

@@ -13,6 +13,7 @@ import { Context, Effect, Option, Ref, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { Balance, ReservationSplit } from "../domain/balance.js"
 import { JobId, RequestKey, UserId } from "../domain/ids.js"
+import { UserProfile } from "../domain/user-profile.js"
 import {
   CreditsAlreadySpent,
   InsufficientCredits,
@@ -22,17 +23,12 @@ import {
   RevokeError,
   SettlementError
 } from "../errors/index.js"
-import { AppConfig } from "../config.js"
+import { AppConfig } from "../config/index.js"
 import { recordJobStarted } from "../observability/metrics.js"
 import { CreditLedger } from "../storage/credit-ledger.js"
 import { JobRepo, storedNow } from "../storage/job-repo.js"
+import { UsersRepo } from "../storage/users-repo.js"
 import { JobEntity } from "./job-entity.js"
-
-export const UserProfile = Schema.Struct({
-  firstName: Schema.optional(Schema.String),
-  username: Schema.optional(Schema.String),
-  languageCode: Schema.optional(Schema.String)
-})
 
 export const PhotoRef = Schema.Struct({
   fileId: Schema.String,
@@ -200,6 +196,7 @@ export const UserEntityLive = UserEntity.toLayer(
     const address = yield* Entity.CurrentAddress
     const userId = UserId.make(Number(address.entityId))
     const ledger = yield* CreditLedger
+    const usersRepo = yield* UsersRepo
     const jobRepo = yield* JobRepo
     const sql = yield* SqlClient.SqlClient
     const { freeTokens } = yield* AppConfig
@@ -250,7 +247,7 @@ export const UserEntityLive = UserEntity.toLayer(
       )
 
     const register = Effect.fnUntraced(function*(_requestKey: string, profile: typeof UserProfile.Type) {
-      yield* ledger.ensureUser(userId, profile)
+      yield* usersRepo.saveProfile(userId, profile)
       const result = yield* applyEntry({
         userId,
         opKey: `free_grant:${userId}`,

@@ -14,7 +14,7 @@
  * second SIGTERM during the grace stops at once.
  */
 import { Context, Effect, Layer, Option } from "effect"
-import { AppConfig } from "../config.js"
+import { AppConfig } from "../config/index.js"
 
 export interface DrainState {
   /** When SIGTERM arrived, if it has. */

@@ -21,7 +21,7 @@ import {
 import { RpcSerialization } from "@effect/rpc"
 import { SqlClient } from "@effect/sql"
 import { ConfigError, Effect, Layer, Option, type Redacted, Schema } from "effect"
-import { AppConfig, type AppSettings, clusterSecretRequired } from "../config.js"
+import { AppConfig, type AppSettings, clusterSecretRequired } from "../config/index.js"
 import { DrainOnSigterm } from "./drain.js"
 import * as RunnerTransport from "./transport.js"
 
@@ -147,7 +147,7 @@ export const RunnerLive = Layer.unwrapEffect(
   Effect.gen(function*() {
     const config = yield* AppConfig
     if (config.database._tag === "Sqlite") return embeddedRunner(shardingSettings(config))
-    // src/config.ts requires it with a bot token and the sandbox supplies one without.
+    // src/config/ requires it with a bot token and the sandbox supplies one without.
     if (Option.isNone(config.clusterSecret)) {
       return yield* Effect.fail(ConfigError.MissingData(["CLUSTER_SECRET"], clusterSecretRequired))
     }

@@ -7,7 +7,7 @@ import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect, Option, Redacted } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
-import { AppConfig } from "../config.js"
+import { AppConfig } from "../config/index.js"
 import { type DashboardData, renderDashboard } from "../observability/dashboard-page.js"
 import { AppRouter } from "./router.js"
 

@@ -8,7 +8,7 @@ import { HttpRouter } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer, Option } from "effect"
 import { createServer } from "node:http"
-import { AppConfig } from "../config.js"
+import { AppConfig } from "../config/index.js"
 
 export class AppRouter extends HttpRouter.Tag("app/AppRouter")<AppRouter>() {}
 

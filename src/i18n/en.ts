@@ -1,12 +1,13 @@
 /** English, also the language of users whose language the bot does not speak. */
-import type { BalanceFigures, Messages } from "./messages.js"
+import type { Balance } from "../domain/balance.js"
+import type { Messages } from "./messages.js"
 import { minutesSeconds, pluralRules } from "./plural.js"
 
 const plural = pluralRules("en", ["one", "other"])
 
 const credits = (n: number) => `${n} ${plural(n, { one: "credit", other: "credits" })}`
 
-const balanceLine = (balance: BalanceFigures) =>
+const balanceLine = (balance: Balance) =>
   `Balance: ${credits(balance.credits)}${balance.freeTokens > 0 ? ` and ${balance.freeTokens} free` : ""}`
 
 const historyStates: Record<string, string> = {
@@ -40,7 +41,7 @@ export const en: Messages = {
   unknownCommand: "Unknown command. /help lists what I can do.",
   insufficient: (cost, balance, packages) =>
     `You don't have enough credits for this video: it costs ${credits(cost)} and you have ${
-      credits(balance.credits + balance.freeTokens)
+      credits(balance.total)
     }.\n\nCredit packages:\n` +
     packages.map((p) => `• ${credits(p.credits)}: ${p.stars} ⭐`).join("\n"),
   buyButton: (n, stars) => `Buy ${credits(n)} for ${stars} ⭐`,

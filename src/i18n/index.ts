@@ -39,4 +39,4 @@ export const failureText = (language: Language, failure: JobFailure, cost: numbe
   return `${what} ${messages.creditsBack(cost)}${retryHelps(failure) ? ` ${messages.pressTryAgain}` : ""}`
 }
 
-export type { BalanceFigures, Messages } from "./messages.js"
+export type { Messages } from "./messages.js"

@@ -3,14 +3,10 @@
  * (./en.ts, ./ru.ts) is declared as `Messages`, so a missing text is a compile error.
  * Operators' texts are English only (./operator.ts).
  */
+import type { Balance } from "../domain/balance.js"
 import type { KieUserError } from "../errors/kie-errors.js"
 import type { Refusal } from "../payments/packages.js"
 import type { JobFailure } from "../telegram/replies.js"
-
-export interface BalanceFigures {
-  readonly credits: number
-  readonly freeTokens: number
-}
 
 export interface PackageOffer {
   readonly credits: number
@@ -24,18 +20,18 @@ export type InputRefusalReason = KieUserError["reason"]
 export interface Messages {
   /** "5 credits": the one unit users buy, hold and spend (free ones included). */
   readonly credits: (n: number) => string
-  readonly balanceLine: (balance: BalanceFigures) => string
+  readonly balanceLine: (balance: Balance) => string
 
   // Commands and answers
   /** `name` is the user's first name, when Telegram gives one. */
-  readonly welcome: (name: string | undefined, freshGrant: number, balance: BalanceFigures) => string
+  readonly welcome: (name: string | undefined, freshGrant: number, balance: Balance) => string
   readonly help: (defaultCost: number) => string
-  readonly balance: (balance: BalanceFigures, cost: number) => string
+  readonly balance: (balance: Balance, cost: number) => string
   readonly captionTooLong: (model: string, limit: number, length: number) => string
   readonly hint: string
   readonly notAnImage: string
   readonly unknownCommand: string
-  readonly insufficient: (cost: number, balance: BalanceFigures, packages: ReadonlyArray<PackageOffer>) => string
+  readonly insufficient: (cost: number, balance: Balance, packages: ReadonlyArray<PackageOffer>) => string
   readonly buyButton: (credits: number, stars: number) => string
   readonly tooManyInFlight: (limit: number) => string
   readonly flood: (seconds: number) => string
@@ -71,8 +67,8 @@ export interface Messages {
     readonly tryAgain: string
     readonly cancel: string
   }
-  readonly videoCaption: (balance: BalanceFigures) => string
-  readonly videoTooBig: (url: string, sizeBytes: number, balance: BalanceFigures) => string
+  readonly videoCaption: (balance: Balance) => string
+  readonly videoTooBig: (url: string, sizeBytes: number, balance: Balance) => string
   readonly jobFailed: { readonly [Tag in JobFailureTag]: string }
   readonly inputRefused: { readonly [Reason in InputRefusalReason]: string }
   readonly creditsBack: (cost: number) => string
@@ -81,16 +77,16 @@ export interface Messages {
   readonly updateSetAside: string
 
   readonly payments: {
-    readonly buyIntro: (balance: BalanceFigures) => string
+    readonly buyIntro: (balance: Balance) => string
     readonly invoiceTitle: (offer: PackageOffer) => string
     readonly invoiceDescription: (offer: PackageOffer) => string
     readonly invoiceLabel: (offer: PackageOffer) => string
     readonly packageGone: string
     readonly refusal: { readonly [R in Refusal]: string }
-    readonly thanks: (credits: number, balance: BalanceFigures) => string
-    readonly creditedLate: (credits: number, balance: BalanceFigures) => string
+    readonly thanks: (credits: number, balance: Balance) => string
+    readonly creditedLate: (credits: number, balance: Balance) => string
     readonly paymentProblem: string
-    readonly refunded: (stars: number, balance: BalanceFigures) => string
+    readonly refunded: (stars: number, balance: Balance) => string
   }
 
   /** The labels of an admin's /stats. */

@@ -3,7 +3,7 @@
  * and runbooks they go with; an admin's /stats is in their own language (Messages.stats).
  */
 import { en } from "./en.js"
-import type { BalanceFigures } from "./messages.js"
+import type { Balance } from "../domain/balance.js"
 
 export const operatorTexts = {
   adminHelp: "Admin: /stats today's and 7 days' figures · /grant <user id> <credits> <note> · /refund <charge id>",
@@ -11,7 +11,7 @@ export const operatorTexts = {
   grantOutOfRange: (limit: number) =>
     `Refused: one /grant moves at most ${limit.toLocaleString("en-US")} credits, in either direction.`,
   grantNoSuchUser: (user: number) => `User ${user} has never used the bot.`,
-  grantDone: (user: number, delta: number, balance: BalanceFigures) =>
+  grantDone: (user: number, delta: number, balance: Balance) =>
     `Adjusted user ${user} by ${delta > 0 ? "+" : ""}${delta}. Their ${en.balanceLine(balance).toLowerCase()}`,
   grantRefused: (user: number, available: number) =>
     `Refused: user ${user} has only ${en.credits(available)} to take away.`,

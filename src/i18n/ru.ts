@@ -1,12 +1,13 @@
 /** Русский. */
-import type { BalanceFigures, Messages } from "./messages.js"
+import type { Balance } from "../domain/balance.js"
+import type { Messages } from "./messages.js"
 import { minutesSeconds, pluralRules } from "./plural.js"
 
 const plural = pluralRules("ru", ["one", "few", "many", "other"])
 
 const credits = (n: number) => `${n} ${plural(n, { one: "кредит", few: "кредита", many: "кредитов", other: "кредита" })}`
 
-const balanceLine = (balance: BalanceFigures) =>
+const balanceLine = (balance: Balance) =>
   `Баланс: ${credits(balance.credits)}${
     balance.freeTokens > 0
       ? ` и ${balance.freeTokens} ${
@@ -54,7 +55,7 @@ export const ru: Messages = {
   notAnImage: "Этот файл — не картинка. Пришлите фото или файл JPEG/PNG.",
   unknownCommand: "Неизвестная команда. Список команд — /help.",
   insufficient: (cost, balance, packages) =>
-    `Не хватает кредитов: видео стоит ${credits(cost)}, а у вас ${credits(balance.credits + balance.freeTokens)}.` +
+    `Не хватает кредитов: видео стоит ${credits(cost)}, а у вас ${credits(balance.total)}.` +
     `\n\nПакеты кредитов:\n` +
     packages.map((p) => `• ${credits(p.credits)}: ${p.stars} ⭐`).join("\n"),
   buyButton: (n, stars) => `Купить ${credits(n)} за ${stars} ⭐`,

@@ -15,7 +15,7 @@
 import { Chunk, Clock, Duration, Effect, Either, Fiber, LogLevel, Option, Queue, Ref, Schedule } from "effect"
 import { logFailure } from "../observability/error-summary.js"
 import { UserEntity } from "../actors/user-entity.js"
-import { AppConfig } from "../config.js"
+import { AppConfig } from "../config/index.js"
 import { type JobId, UserId } from "../domain/ids.js"
 import type { KieError } from "../errors/kie-errors.js"
 import type { TelegramError } from "../errors/telegram-errors.js"

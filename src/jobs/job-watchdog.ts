@@ -9,7 +9,7 @@
 import { Singleton } from "@effect/cluster"
 import { Duration, Effect, Layer, Schedule } from "effect"
 import { JobEntity } from "../actors/job-entity.js"
-import { AppConfig } from "../config.js"
+import { AppConfig } from "../config/index.js"
 import { JobRepo } from "../storage/job-repo.js"
 
 /** Jobs woken per pass at most; the rest wait for the next pass, oldest first. */

@@ -8,7 +8,7 @@
  * else (API calls, videos Telegram fetches itself) needs none.
  */
 import { Effect, Layer, Metric } from "effect"
-import { AppConfig } from "../config.js"
+import { AppConfig } from "../config/index.js"
 
 export const transfersInProgress = Metric.gauge("file_transfers_in_progress", {
   description: "photo and video transfers this runner holds in memory now"

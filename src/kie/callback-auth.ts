@@ -11,7 +11,7 @@
  */
 import { Clock, Effect, Option, Redacted } from "effect"
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto"
-import { AppConfig } from "../config.js"
+import { AppConfig } from "../config/index.js"
 
 /** KIE names no replay window; five minutes absorbs clock drift and KIE's own delays. */
 export const signatureMaxAgeSeconds = 300

@@ -5,7 +5,7 @@
  * closes the breaker when KIE answers and the account can pay for a video again.
  */
 import { Clock, Duration, Effect, FiberHandle, Metric, Option, Ref, Schedule } from "effect"
-import { AppConfig } from "../config.js"
+import { AppConfig } from "../config/index.js"
 import type { KieError, KieOperatorError } from "../errors/kie-errors.js"
 import { isOperator } from "./classify.js"
 import { KieClient } from "./kie-client.js"

@@ -7,7 +7,7 @@
 import { FetchHttpClient, HttpBody, HttpClient, type HttpClientError, HttpClientRequest } from "@effect/platform"
 import { Clock, ConfigError, Duration, Effect, Layer, Option, ParseResult, Redacted, Schema } from "effect"
 import { randomUUID } from "node:crypto"
-import { AppConfig } from "../config.js"
+import { AppConfig } from "../config/index.js"
 import { type KieError, type KieOperation, KieOperatorError } from "../errors/kie-errors.js"
 import { classify } from "./classify.js"
 import { CreateTaskData, CreditsData, Envelope, RecordInfoData, type TaskState, UploadData } from "./kie-schema.js"

@@ -4,7 +4,7 @@
  * schedule of its error class; polls are retried the same way and can open the breaker.
  */
 import { Duration, Effect } from "effect"
-import { AppConfig } from "../config.js"
+import { AppConfig } from "../config/index.js"
 import type { KieError } from "../errors/kie-errors.js"
 import { KieCircuitBreaker } from "./circuit-breaker.js"
 import { type CreateTaskRequest, KieClient, type KieTask } from "./kie-client.js"

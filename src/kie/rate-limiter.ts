@@ -17,7 +17,7 @@
  * share of the limit (src/rate-limits/rate-limits.ts).
  */
 import { Duration, Effect } from "effect"
-import { AppConfig } from "../config.js"
+import { AppConfig } from "../config/index.js"
 import { RateLimits } from "../rate-limits/rate-limits.js"
 
 export const kieWindow = Duration.seconds(10)

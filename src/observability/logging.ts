@@ -11,10 +11,10 @@
  */
 import { Cause, Config, Effect, FiberId, FiberRef, HashSet, Inspectable, Layer, List, Logger, LogLevel, LogSpan } from "effect"
 import { inspect } from "node:util"
-import { AppConfig } from "../config.js"
+import { AppConfig, type AppSettings } from "../config/index.js"
+import { logLevel, nodeEnv } from "../config/observability.js"
 import { guardProcessOutput, ProcessEventsToLog } from "./process-output.js"
 import { ProcessRedactor, type Redactor, redactJsonStrings, redactorOf, SecretRedactor } from "./redaction.js"
-import { type ObservabilitySettings, observabilitySettings } from "./settings.js"
 
 const twoDigits = (n: number) => n.toString().padStart(2, "0")
 const clockTime = (date: Date) =>
@@ -52,7 +52,7 @@ export const lineLogger = (format: "json" | "pretty", redactor: Redactor): Logge
   )
 
 export const loggingLayer = (
-  settings: Pick<ObservabilitySettings, "nodeEnv" | "logLevel">,
+  settings: Pick<AppSettings, "nodeEnv" | "logLevel">,
   redactor: Redactor = redactorOf([])
 ) =>
   Layer.merge(
@@ -65,18 +65,13 @@ export const loggingLayer = (
 
 /**
  * The logger must stand when the settings are wrong, since AppConfig's error is reported
- * through it: a bad LOG_LEVEL or DASHBOARD_TOKEN falls back to info (AppConfig then fails
- * naming the variable), and only NODE_ENV=production chooses JSON.
+ * through it: a bad NODE_ENV or LOG_LEVEL falls back to its default here (AppConfig then
+ * fails naming the variable).
  */
-const loggerSettings = observabilitySettings.pipe(
-  Effect.orElse(() =>
-    Effect.map(
-      Config.string("NODE_ENV").pipe(Config.withDefault("development")),
-      (nodeEnv) => ({ nodeEnv: nodeEnv === "production" ? "production" as const : "development" as const, logLevel: LogLevel.Info })
-    )
-  ),
-  Effect.orElseSucceed(() => ({ nodeEnv: "development" as const, logLevel: LogLevel.Info }))
-)
+const loggerSettings = Config.all({
+  nodeEnv: nodeEnv.pipe(Config.orElse(() => Config.succeed("development" as const))),
+  logLevel: logLevel.pipe(Config.orElse(() => Config.succeed(LogLevel.Info)))
+}).pipe(Effect.orElseSucceed(() => ({ nodeEnv: "development" as const, logLevel: LogLevel.Info })))
 
 /**
  * The process's logger, its redactor (ProcessRedactor, which learns the secrets through

@@ -2,7 +2,7 @@
  * The one redactor everything the process prints passes through (the logger in
  * src/observability/logging.ts, then the guard on stdout and stderr in
  * src/observability/process-output.ts). It hides the value of every secret of the resolved
- * settings: every `Redacted` found anywhere in them, so a secret added to src/config.ts is
+ * settings: every `Redacted` found anywhere in them, so a secret added to src/config/ is
  * covered without a change here, together with the forms in which such a value shows up
  * in text (a bot token's part after the colon, the password of a URL, percent-encoded and
  * JSON-escaped spellings).
@@ -85,7 +85,7 @@ export const redactJsonStrings = (redactor: Redactor, json: string): string =>
  * The process's redactor. It exists before the configuration resolves (a failing
  * configuration is reported through the logger too) and learns the secrets once the
  * settings are known; until then it knows none, and configuration errors name variables
- * without echoing a secret's value (src/config.ts).
+ * without echoing a secret's value (src/config/).
  */
 export class SecretRedactor implements Redactor {
   private secrets: ReadonlyArray<string> = []

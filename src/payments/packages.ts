@@ -4,7 +4,7 @@
  * on sale at that price, paid in Stars, at the signed total, by the user it was made for.
  */
 import { Either, type Redacted } from "effect"
-import type { StarPackage } from "../config.js"
+import type { StarPackage } from "../config/index.js"
 import { decodePayload, type InvoicePayload } from "./invoice-payload.js"
 
 export const findPackage = (packages: ReadonlyArray<StarPackage>, credits: number): StarPackage | undefined =>

@@ -9,7 +9,7 @@
  */
 import { Effect, Either, LogLevel, Option } from "effect"
 import { logFailure } from "../observability/error-summary.js"
-import { AppConfig, type StarPackage } from "../config.js"
+import { AppConfig, type StarPackage } from "../config/index.js"
 import type { Balance } from "../domain/balance.js"
 import {
   type CreditsAlreadySpent,
@@ -22,9 +22,10 @@ import { recordPayment } from "../observability/metrics.js"
 import { type Language, languageOf, messagesFor } from "../i18n/index.js"
 import { OperatorAlerts } from "../kie/operator-alerts.js"
 import { type StarsInvoice, TelegramGateway } from "../telegram/gateway.js"
+import { UsersRepo } from "../storage/users-repo.js"
 import { decodePayload, encodePayload, newNonce } from "./invoice-payload.js"
 import { decidePreCheckout, findPackage, type PreCheckoutDecision, type PreCheckoutQuery } from "./packages.js"
-import { type PaymentRow, PaymentsRepo } from "./payments-repo.js"
+import { type Payment, PaymentsRepo } from "./payments-repo.js"
 import { PaymentSecret } from "./secret.js"
 import { UserCredits, type CreditPort } from "./user-credits.js"
 
@@ -38,14 +39,14 @@ export interface ReceivedPayment {
 }
 
 export interface CompletedPayment {
-  readonly payment: PaymentRow
+  readonly payment: Payment
   readonly balance: Balance
   /** False when this payment had been recorded before (a redelivery or a second runner). */
   readonly firstTime: boolean
 }
 
 export interface RefundedPayment {
-  readonly payment: PaymentRow
+  readonly payment: Payment
   readonly balance: Balance | undefined
 }
 
@@ -56,6 +57,7 @@ export class PaymentService extends Effect.Service<PaymentService>()("app/Paymen
     const config = yield* AppConfig
     const secret = yield* PaymentSecret
     const repo = yield* PaymentsRepo
+    const users = yield* UsersRepo
     const gateway = yield* TelegramGateway
     const alerts = yield* OperatorAlerts
     const userCredits = yield* UserCredits
@@ -186,7 +188,7 @@ export class PaymentService extends Effect.Service<PaymentService>()("app/Paymen
         yield* gateway.refundStarPayment(payment.userId, chargeId)
         yield* repo.markRefunded(chargeId)
         yield* recordPayment("refunded", payment.stars)
-        const lang = languageOf(yield* repo.languageOf(payment.userId))
+        const lang = languageOf(yield* users.languageOf(payment.userId))
         if (balance !== undefined) {
           yield* gateway.sendMessage(payment.userId, messagesFor(lang).payments.refunded(payment.stars, balance)).pipe(
             Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not tell the user about the refund", error))

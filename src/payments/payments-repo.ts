@@ -7,23 +7,26 @@
  * The money itself is moved only by UserEntity; this table says what happened to each payment.
  */
 import { SqlClient } from "@effect/sql"
-import { Array as Arr, Clock, Effect, Option } from "effect"
+import { Array as Arr, Clock, Effect, Option, Schema } from "effect"
+import { column, SqlNumber, SqlUserId } from "../storage/sql-schemas.js"
+import { UsersRepo } from "../storage/users-repo.js"
 import { packageName } from "./packages.js"
 
 /** The most ids one lookup statement carries. */
 export const LOOKUP_CHUNK = 500
 
-export type PaymentState = "received" | "credited" | "refunding" | "refunded"
+export const PaymentState = Schema.Literal("received", "credited", "refunding", "refunded")
+export type PaymentState = typeof PaymentState.Type
 
-export interface PaymentRow {
-  readonly chargeId: string
-  readonly userId: number
-  readonly packageName: string
-  readonly stars: number
-  readonly credits: number
-  readonly state: PaymentState
-  readonly refunded: boolean
-}
+/** One `payments` row. */
+export class Payment extends Schema.Class<Payment>("Payment")({
+  chargeId: column("telegram_payment_charge_id", Schema.String),
+  userId: column("user_id", SqlUserId),
+  packageName: column("package", Schema.String),
+  stars: SqlNumber,
+  credits: SqlNumber,
+  state: PaymentState
+}) {}
 
 export interface NewPayment {
   readonly chargeId: string
@@ -32,50 +35,35 @@ export interface NewPayment {
   readonly credits: number
 }
 
-interface Row {
-  readonly telegram_payment_charge_id: string
-  readonly user_id: unknown
-  readonly package: string
-  readonly stars: unknown
-  readonly credits: unknown
-  readonly state: PaymentState
-  readonly refunded_at: unknown
-}
-
-const toPayment = (row: Row): PaymentRow => ({
-  chargeId: row.telegram_payment_charge_id,
-  userId: Number(row.user_id),
-  packageName: row.package,
-  stars: Number(row.stars),
-  credits: Number(row.credits),
-  state: row.state,
-  refunded: row.refunded_at !== null && row.refunded_at !== undefined
-})
+// A row that does not decode is a broken database, not a case to handle.
+const decodePayments = (rows: ReadonlyArray<unknown>) => Effect.orDie(Schema.decodeUnknown(Schema.Array(Payment))(rows))
 
 export class PaymentsRepo extends Effect.Service<PaymentsRepo>()("app/PaymentsRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const users = yield* UsersRepo
 
     const find = Effect.fn("PaymentsRepo.find")(function*(chargeId: string) {
-      const rows = yield* sql<Row>`SELECT * FROM payments WHERE telegram_payment_charge_id = ${chargeId}`
-      return Option.map(Option.fromNullable(rows[0]), toPayment)
+      const rows = yield* sql`SELECT * FROM payments WHERE telegram_payment_charge_id = ${chargeId}`
+      return Option.fromNullable((yield* decodePayments(rows))[0])
     })
 
     /** Inserts the row unless the charge id is known; returns the stored row either way. */
     const record = Effect.fn("PaymentsRepo.record")(function*(payment: NewPayment) {
-      yield* sql`INSERT INTO users (id) VALUES (${payment.userId}) ON CONFLICT (id) DO NOTHING`
-      const inserted = yield* sql<Row>`
+      yield* users.ensure(payment.userId)
+      const inserted = yield* sql`
         INSERT INTO payments (telegram_payment_charge_id, user_id, package, stars, credits, state)
         VALUES (${payment.chargeId}, ${payment.userId}, ${packageName(payment)}, ${payment.stars}, ${payment.credits}, 'received')
         ON CONFLICT (telegram_payment_charge_id) DO NOTHING
         RETURNING *`
-      if (inserted[0] !== undefined) return { inserted: true, payment: toPayment(inserted[0]) } as const
+      const stored = (yield* decodePayments(inserted))[0]
+      if (stored !== undefined) return { inserted: true, payment: stored } as const
       const existing = yield* find(payment.chargeId)
       return { inserted: false, payment: Option.getOrThrow(existing) } as const
     }, sql.withTransaction)
 
     const setState = (chargeId: string, from: ReadonlyArray<PaymentState>, to: PaymentState) =>
-      sql<Row>`
+      sql`
         UPDATE payments SET state = ${to}
         WHERE telegram_payment_charge_id = ${chargeId} AND ${sql.in("state", from)}
         RETURNING *`.pipe(Effect.map((rows) => rows.length > 0))
@@ -86,7 +74,7 @@ export class PaymentsRepo extends Effect.Service<PaymentsRepo>()("app/PaymentsRe
 
     const markRefunding = Effect.fn("PaymentsRepo.markRefunding")(function*(chargeId: string) {
       const now = yield* Clock.currentTimeMillis
-      const rows = yield* sql<Row>`
+      const rows = yield* sql`
         UPDATE payments SET state = 'refunding', refunding_at = ${now}
         WHERE telegram_payment_charge_id = ${chargeId} AND state IN ('received', 'credited')
         RETURNING *`
@@ -94,7 +82,7 @@ export class PaymentsRepo extends Effect.Service<PaymentsRepo>()("app/PaymentsRe
     })
 
     const markRefunded = Effect.fn("PaymentsRepo.markRefunded")(function*(chargeId: string) {
-      const rows = yield* sql<Row>`
+      const rows = yield* sql`
         UPDATE payments SET state = 'refunded', refunded_at = CURRENT_TIMESTAMP
         WHERE telegram_payment_charge_id = ${chargeId} AND state <> 'refunded'
         RETURNING *`
@@ -103,10 +91,10 @@ export class PaymentsRepo extends Effect.Service<PaymentsRepo>()("app/PaymentsRe
 
     /** In chunks: one `IN` list with tens of thousands of ids fails on both dialects. */
     const findMany = Effect.fn("PaymentsRepo.findMany")(function*(chargeIds: ReadonlyArray<string>) {
-      const found = new Map<string, PaymentRow>()
+      const found = new Map<string, Payment>()
       for (const chunk of Arr.chunksOf(chargeIds, LOOKUP_CHUNK)) {
-        const rows = yield* sql<Row>`SELECT * FROM payments WHERE ${sql.in("telegram_payment_charge_id", chunk)}`
-        for (const row of rows) found.set(row.telegram_payment_charge_id, toPayment(row))
+        const rows = yield* sql`SELECT * FROM payments WHERE ${sql.in("telegram_payment_charge_id", chunk)}`
+        for (const payment of yield* decodePayments(rows)) found.set(payment.chargeId, payment)
       }
       return found
     })
@@ -116,20 +104,16 @@ export class PaymentsRepo extends Effect.Service<PaymentsRepo>()("app/PaymentsRe
      * row from before the column existed counts as old), in charge id order after `after`.
      */
     const stuckRefunds = Effect.fn("PaymentsRepo.stuckRefunds")(function*(startedBefore: number, after: string, limit: number) {
-      const rows = yield* sql<Row>`
+      const rows = yield* sql`
         SELECT * FROM payments
         WHERE state = 'refunding' AND telegram_payment_charge_id > ${after}
           AND (refunding_at IS NULL OR refunding_at < ${startedBefore})
         ORDER BY telegram_payment_charge_id
         LIMIT ${limit}`
-      return rows.map(toPayment)
+      return yield* decodePayments(rows)
     })
 
-    const languageOf = Effect.fn("PaymentsRepo.languageOf")(function*(userId: number) {
-      const rows = yield* sql<{ language: string | null }>`SELECT language FROM users WHERE id = ${userId}`
-      return rows[0]?.language ?? undefined
-    })
-
-    return { find, record, markCredited, markRefunding, markRefunded, findMany, stuckRefunds, languageOf } as const
-  })
+    return { find, record, markCredited, markRefunding, markRefunded, findMany, stuckRefunds } as const
+  }),
+  dependencies: [UsersRepo.Default]
 }) {}

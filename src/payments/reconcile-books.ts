@@ -7,9 +7,10 @@
  * Both read in bounded pages; the ledger is read from a stored cursor.
  */
 import { Effect, Option } from "effect"
-import { PaymentsRepo } from "./payments-repo.js"
+import { CreditLedger, type LedgerEntry } from "../storage/credit-ledger.js"
+import { type Payment, PaymentsRepo } from "./payments-repo.js"
 import type { Findings } from "./reconciliation-findings.js"
-import { type PaidGrant, ReconciliationStore } from "./reconciliation-store.js"
+import { ReconciliationStore } from "./reconciliation-store.js"
 
 const CURSOR = "paid-grants"
 /** Rows read per statement. */
@@ -20,32 +21,36 @@ const BATCH = 500
  */
 const LEDGER_LOOK_BACK_IDS = 10_000
 
-const grantProblem = (grant: PaidGrant): string | undefined =>
-  Option.match(grant.payment, {
+const grantProblem = (grant: LedgerEntry, payment: Option.Option<Payment>): string | undefined =>
+  Option.match(payment, {
     onNone: () =>
-      `ledger entry ${grant.ledgerId} grants ${grant.credits} credit(s) to user ${grant.userId} for payment ${grant.paymentId ?? "(none)"}, which the payments table does not have`,
+      `ledger entry ${grant.id} grants ${grant.deltaCredits} credit(s) to user ${grant.userId} for payment ${grant.paymentId ?? "(none)"}, which the payments table does not have`,
     onSome: (payment) =>
-      payment.userId === grant.userId && payment.credits === grant.credits
+      payment.userId === grant.userId && payment.credits === grant.deltaCredits
         ? undefined
-        : `ledger entry ${grant.ledgerId} grants ${grant.credits} credit(s) to user ${grant.userId} for payment ${grant.paymentId}, which the payments table records as ${payment.credits} credit(s) for user ${payment.userId}`
+        : `ledger entry ${grant.id} grants ${grant.deltaCredits} credit(s) to user ${grant.userId} for payment ${grant.paymentId}, which the payments table records as ${payment.credits} credit(s) for user ${payment.userId}`
   })
 
 /** Compares the paid grants since the cursor with their payments; returns how many it read. */
 export const checkPaidGrants = (findings: Findings) =>
   Effect.gen(function*() {
     const store = yield* ReconciliationStore
+    const ledger = yield* CreditLedger
+    const repo = yield* PaymentsRepo
     const stored = yield* store.cursor(CURSOR)
     const last = Option.match(stored, { onNone: () => 0, onSome: (cursor) => cursor.position })
     let after = Math.max(0, last - LEDGER_LOOK_BACK_IDS)
     let checked = 0
     for (;;) {
-      const grants = yield* store.paidGrants(after, BATCH)
+      const grants = yield* ledger.paidGrantsAfter(after, BATCH)
+      const payments = yield* repo.findMany(grants.flatMap((grant) => grant.paymentId ?? []))
       for (const grant of grants) {
-        const problem = grantProblem(grant)
-        if (problem !== undefined) yield* findings.report(`grant-unpaid:${grant.ledgerId}`, "paid grant without its payment", problem)
+        const payment = Option.fromNullable(grant.paymentId === undefined ? undefined : payments.get(grant.paymentId))
+        const problem = grantProblem(grant, payment)
+        if (problem !== undefined) yield* findings.report(`grant-unpaid:${grant.id}`, "paid grant without its payment", problem)
       }
       checked += grants.length
-      after = grants.at(-1)?.ledgerId ?? after
+      after = grants.at(-1)?.id ?? after
       if (grants.length < BATCH) break
     }
     if (after > last) yield* store.saveCursor(CURSOR, { position: after, marker: undefined })

@@ -18,9 +18,10 @@
 import { Effect, Either, LogLevel, Option } from "effect"
 import { logFailure } from "../observability/error-summary.js"
 import { TelegramGateway, type StarTransactionEntry } from "../telegram/gateway.js"
+import { UsersRepo } from "../storage/users-repo.js"
 import { languageOf, messagesFor } from "../i18n/index.js"
 import { PaymentService } from "./payment-service.js"
-import { type PaymentRow, PaymentsRepo } from "./payments-repo.js"
+import { type Payment, PaymentsRepo } from "./payments-repo.js"
 import type { Findings } from "./reconciliation-findings.js"
 import { ReconciliationStore } from "./reconciliation-store.js"
 
@@ -46,6 +47,7 @@ export const reconcileStarTransactions = (window: WalkWindow, findings: Findings
   Effect.gen(function*() {
     const gateway = yield* TelegramGateway
     const repo = yield* PaymentsRepo
+    const users = yield* UsersRepo
     const payments = yield* PaymentService
     const store = yield* ReconciliationStore
 
@@ -53,7 +55,7 @@ export const reconcileStarTransactions = (window: WalkWindow, findings: Findings
     // in the list means nothing is owed).
     const unrecorded = new Map<string, StarTransactionEntry>()
     // Marked refunded by the bot: Telegram's refund should come later in the list.
-    const awaitingRefund = new Map<string, PaymentRow>()
+    const awaitingRefund = new Map<string, Payment>()
     // Unrecorded but within the grace: the next pass decides them and their refunds.
     const leftForLater = new Set<string>()
 
@@ -81,13 +83,13 @@ export const reconcileStarTransactions = (window: WalkWindow, findings: Findings
           "payment credited by reconciliation",
           `payment ${transaction.id} (${credits} credits, ${transaction.amount} stars) from user ${userId} never reached the bot; credited now`
         )
-        const lang = languageOf(yield* repo.languageOf(userId))
+        const lang = languageOf(yield* users.languageOf(userId))
         yield* gateway.sendMessage(userId, messagesFor(lang).payments.creditedLate(credits, completed.right.balance)).pipe(
           Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not tell the user about a reconciled payment", error))
         )
       })
 
-    const reportRefundMissing = (row: PaymentRow) =>
+    const reportRefundMissing = (row: Payment) =>
       findings.report(
         `refund-missing:${row.chargeId}`,
         "refund missing in Telegram",
@@ -109,7 +111,7 @@ export const reconcileStarTransactions = (window: WalkWindow, findings: Findings
         }
       })
 
-    const incoming = (transaction: StarTransactionEntry, row: PaymentRow | undefined) =>
+    const incoming = (transaction: StarTransactionEntry, row: Payment | undefined) =>
       Effect.gen(function*() {
         const userId = transaction.userId!
         if (row === undefined) {
@@ -131,7 +133,7 @@ export const reconcileStarTransactions = (window: WalkWindow, findings: Findings
         if (row.state === "refunded") awaitingRefund.set(transaction.id, row)
       })
 
-    const outgoing = (transaction: StarTransactionEntry, row: PaymentRow | undefined) =>
+    const outgoing = (transaction: StarTransactionEntry, row: Payment | undefined) =>
       Effect.gen(function*() {
         awaitingRefund.delete(transaction.id)
         if (leftForLater.has(transaction.id)) return

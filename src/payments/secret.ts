@@ -1,12 +1,12 @@
 /**
  * The key that signs invoice payloads. Every runner must hold the same one, or an invoice
  * sent by one runner is refused at checkout by another. PAYMENTS_SECRET whenever a real bot
- * token is set (src/config.ts refuses a token without it); only the sandbox, whose token is
+ * token is set (src/config/ refuses a token without it); only the sandbox, whose token is
  * its simulator's, derives a key from that token (with a warning), so it works with no setup.
  */
 import { ConfigError, Context, Effect, Layer, Option, Redacted } from "effect"
 import { createHmac } from "node:crypto"
-import { AppConfig, type AppSettings } from "../config.js"
+import { AppConfig, type AppSettings } from "../config/index.js"
 
 export class PaymentSecret extends Context.Tag("app/PaymentSecret")<PaymentSecret, Redacted.Redacted<string>>() {
   static readonly layer = Layer.effect(

@@ -2,13 +2,13 @@
  * The sandbox: with neither TELEGRAM_BOT_TOKEN nor KIE_API_KEY, `npm start` runs both
  * simulators inside the process and points the configuration at them, so a fresh checkout
  * runs end to end without credentials. Never half of it: one credential without the other
- * is refused by the configuration (src/config.ts), so real users never meet a simulator.
+ * is refused by the configuration (src/config/), so real users never meet a simulator.
  * With NODE_ENV=production the sandbox is an error instead.
  */
 import { ConfigError, Console, Effect, Layer, Option, Redacted } from "effect"
 import { mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { AppConfig, type AppSettings, appSettings } from "../config.js"
+import { AppConfig, type AppSettings, appSettings } from "../config/index.js"
 import { kieSimulator } from "./kie/index.js"
 import { makeTelegramSimulator } from "./telegram/index.js"
 
@@ -22,7 +22,7 @@ const banner = (lines: ReadonlyArray<string>) => {
  * The runner port's secret in a sandbox on Postgres with no CLUSTER_SECRET: the same in every
  * sandbox runner, so several of them on one database still form a cluster. It is published
  * here, so it keeps out nothing; it protects only simulated users' credits. With a real
- * bot token src/config.ts requires CLUSTER_SECRET instead.
+ * bot token src/config/ requires CLUSTER_SECRET instead.
  */
 export const SANDBOX_CLUSTER_SECRET = Redacted.make("sandbox-only-cluster-secret-published-in-the-source")
 

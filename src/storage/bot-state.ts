@@ -1,16 +1,10 @@
 /**
- * What the Telegram front reads and writes besides money and jobs: the poller's stored
- * offset, each user's settings, read-only views of the user's jobs (history, the owner and
- * inputs of a job a button points at), and the updates it had to set aside.
+ * The Telegram front's read-only views of the user's jobs: history, the owner and inputs
+ * of a job a button points at, how many are unfinished.
  */
 import { SqlClient } from "@effect/sql"
 import { Effect, Option } from "effect"
 import type { JobId, UserId } from "../domain/ids.js"
-
-export interface UserSettings {
-  readonly model: string
-  readonly durationSeconds: number
-}
 
 export interface JobSummary {
   readonly id: string
@@ -61,55 +55,11 @@ const toSummary = (row: JobRow): JobSummary => ({
   createdAt: toDate(row)
 })
 
-/** An update whose handling kept failing, as recorded in `dead_letter_updates`. */
-export interface SetAsideUpdate {
-  readonly updateId: number
-  readonly userId: UserId
-  readonly updateKind: string
-  readonly failureClass: "deterministic" | "unknown"
-  readonly errorTag: string
-  readonly errorCode: string | undefined
-  readonly detail: string
-  readonly attempts: number
-  /** The update as received, JSON. */
-  readonly payload: string
-}
-
 const jobColumns = "id, user_id, state, model, duration_seconds, prompt, photo_file_id, kie_task_id, outcome, created_at_ms, created_at"
 
 export class BotState extends Effect.Service<BotState>()("app/BotState", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-
-    const offsetOf = Effect.fn("BotState.offsetOf")(function*(botId: number) {
-      const rows = yield* sql<{ next_offset: number | string }>`SELECT next_offset FROM telegram_offsets WHERE bot_id = ${botId}`
-      return Option.map(Option.fromNullable(rows[0]), (row) => Number(row.next_offset))
-    })
-
-    /** Only moves forward: a stale poller cannot take the offset back. */
-    const saveOffset = Effect.fn("BotState.saveOffset")(function*(botId: number, nextOffset: number) {
-      yield* sql`
-        INSERT INTO telegram_offsets (bot_id, next_offset) VALUES (${botId}, ${nextOffset})
-        ON CONFLICT (bot_id) DO UPDATE SET next_offset = excluded.next_offset, updated_at = CURRENT_TIMESTAMP
-        WHERE telegram_offsets.next_offset < excluded.next_offset`
-    })
-
-    const settingsOf = Effect.fn("BotState.settingsOf")(function*(userId: UserId) {
-      const rows = yield* sql<{ model: string; duration_seconds: number | string }>`
-        SELECT model, duration_seconds FROM user_settings WHERE user_id = ${userId}`
-      return Option.map(
-        Option.fromNullable(rows[0]),
-        (row): UserSettings => ({ model: row.model, durationSeconds: Number(row.duration_seconds) })
-      )
-    })
-
-    const saveSettings = Effect.fn("BotState.saveSettings")(function*(userId: UserId, settings: UserSettings) {
-      yield* sql`
-        INSERT INTO user_settings (user_id, model, duration_seconds)
-        VALUES (${userId}, ${settings.model}, ${settings.durationSeconds})
-        ON CONFLICT (user_id) DO UPDATE SET model = excluded.model, duration_seconds = excluded.duration_seconds,
-          updated_at = CURRENT_TIMESTAMP`
-    })
 
     const job = Effect.fn("BotState.job")(function*(jobId: string) {
       const rows = yield* sql<JobRow>`SELECT ${sql.literal(jobColumns)} FROM jobs WHERE id = ${jobId}`
@@ -143,40 +93,6 @@ export class BotState extends Effect.Service<BotState>()("app/BotState", {
       return Option.map(Option.fromNullable(rows[0]), (row) => ({ id: row.id, createdAtMs: Number(row.created_at_ms ?? 0) }))
     })
 
-    const userExists = Effect.fn("BotState.userExists")(function*(userId: UserId) {
-      const rows = yield* sql<{ id: number }>`SELECT id FROM users WHERE id = ${userId}`
-      return rows.length > 0
-    })
-
-    const markBlocked = Effect.fn("BotState.markBlocked")(function*(userId: UserId, blocked: boolean) {
-      yield* blocked
-        ? sql`UPDATE users SET blocked_at = CURRENT_TIMESTAMP WHERE id = ${userId}`
-        : sql`UPDATE users SET blocked_at = NULL WHERE id = ${userId}`
-    })
-
-    /** Once per update: a redelivery after a crash finds the row and adds nothing. */
-    const setAside = Effect.fn("BotState.setAside")(function*(update: SetAsideUpdate) {
-      yield* sql`
-        INSERT INTO dead_letter_updates
-          (update_id, user_id, update_kind, failure_class, error_tag, error_code, detail, attempts, payload)
-        VALUES (${update.updateId}, ${update.userId}, ${update.updateKind}, ${update.failureClass}, ${update.errorTag},
-          ${update.errorCode ?? null}, ${update.detail}, ${update.attempts}, ${update.payload})
-        ON CONFLICT (update_id) DO NOTHING`
-    })
-
-    return {
-      offsetOf,
-      saveOffset,
-      settingsOf,
-      saveSettings,
-      job,
-      recentJobs,
-      jobsInFlight,
-      requestKnown,
-      latestRetryOf,
-      userExists,
-      markBlocked,
-      setAside
-    } as const
+    return { job, recentJobs, jobsInFlight, requestKnown, latestRetryOf } as const
   })
 }) {}

@@ -9,7 +9,7 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Cause, type ConfigError, Effect, Layer, Redacted, Schema } from "effect"
 import { mkdirSync } from "node:fs"
 import { userInfo } from "node:os"
-import { AppConfig, type DatabaseSettings } from "../config.js"
+import { AppConfig, type DatabaseSettings } from "../config/index.js"
 import { MigrationsLive } from "./migrations.js"
 
 export class DatabaseLocked extends Schema.TaggedError<DatabaseLocked>()("DatabaseLocked", {

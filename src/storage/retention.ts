@@ -19,7 +19,7 @@
 import { MachineId, Singleton, Snowflake } from "@effect/cluster"
 import { SqlClient } from "@effect/sql"
 import { Cause, Clock, Effect, Layer, Metric, Option } from "effect"
-import { AppConfig, type RetentionSettings } from "../config.js"
+import { AppConfig, type RetentionSettings } from "../config/index.js"
 
 /** The tables of `SqlMessageStorage` under its default prefix (src/cluster/runner.ts sets none). */
 const messagesTable = "cluster_messages"

@@ -14,7 +14,7 @@ import { Bot, BotError } from "grammy"
 import type { Update, UserFromGetMe } from "grammy/types"
 import { JobEntity } from "../actors/job-entity.js"
 import { type TelegramUpdate, UserEntity, type UserOps, UserUpdates } from "../actors/user-entity.js"
-import { AppConfig } from "../config.js"
+import { AppConfig } from "../config/index.js"
 import { languageOf, messagesFor } from "../i18n/index.js"
 import { classifyFailure } from "../errors/failure-class.js"
 import { storableJson } from "../domain/text.js"
@@ -22,6 +22,9 @@ import { StatsService } from "../observability/stats.js"
 import { PaymentService, PaymentsLive, UserCredits } from "../payments/index.js"
 import { RateLimits } from "../rate-limits/rate-limits.js"
 import { BotState } from "../storage/bot-state.js"
+import { DeadLetterUpdates } from "../storage/dead-letter-updates.js"
+import { UserSettingsRepo } from "../storage/user-settings-repo.js"
+import { UsersRepo } from "../storage/users-repo.js"
 import type { BotContext, BotEnv } from "./context.js"
 import { adminFeature } from "./features/admin.js"
 import { generateFeature } from "./features/generate.js"
@@ -127,6 +130,9 @@ export const UserUpdatesLive = Layer.effect(
     const config = yield* AppConfig
     const gateway = yield* TelegramGateway
     const state = yield* BotState
+    const deadLetters = yield* DeadLetterUpdates
+    const userRepo = yield* UsersRepo
+    const settingsRepo = yield* UserSettingsRepo
     const jobs = yield* JobEntity.client
     const users = yield* UserEntity.client
     const limiter = yield* RateLimits
@@ -149,6 +155,8 @@ export const UserUpdatesLive = Layer.effect(
             config,
             gateway,
             state,
+            userRepo,
+            settingsRepo,
             jobs,
             users,
             limiter,
@@ -176,7 +184,7 @@ export const UserUpdatesLive = Layer.effect(
             Effect.gen(function*() {
               const row = setAsideRow(update, ops.userId, cause, failureClass, attempts, redactor)
               // Only an outage may keep the update: anything else would make this a loop again.
-              yield* state.setAside(row).pipe(
+              yield* deadLetters.record(row).pipe(
                 Effect.catchAllCause((failure) =>
                   classifyFailure(failure) === "transient"
                     ? Effect.die(Cause.squash(failure))
@@ -212,6 +220,9 @@ export const UserUpdatesLive = Layer.effect(
   Layer.provide([
     BotBridge.Default,
     BotState.Default,
+    DeadLetterUpdates.Default,
+    UserSettingsRepo.Default,
+    UsersRepo.Default,
     StatsService.Default,
     PaymentsLive.pipe(Layer.provide(TelegramOperatorAlertsLive)),
     RateLimits.Default

@@ -11,11 +11,15 @@ export type CallbackAction =
   | { readonly _tag: "Again"; readonly jobId: JobId }
   | { readonly _tag: "Cancel"; readonly jobId: JobId }
   | { readonly _tag: "Buy"; readonly credits: number }
-  | { readonly _tag: "Settings"; readonly modelIndex: number; readonly durationSeconds: number }
+  | { readonly _tag: "Settings"; readonly model: string; readonly durationSeconds: number }
   | { readonly _tag: "Unknown" }
 
 export const buyCallbackData = (credits: number) => `buy:${credits}`
-export const settingsCallbackData = (modelIndex: number, durationSeconds: number) => `set:${modelIndex}:${durationSeconds}`
+/**
+ * Keyed by the model's slug, which a reordered catalog does not change. Keyboards sent
+ * before carried the catalog position ("set:0:5"); no slug is a number, so those are stale.
+ */
+export const settingsCallbackData = (model: string, durationSeconds: number) => `set:${model}:${durationSeconds}`
 export { againCallbackData, cancelCallbackData }
 
 const isJobId = Schema.is(JobId)
@@ -34,9 +38,10 @@ export const parseCallbackData = (data: string): CallbackAction => {
       return rest.length === 1 && Number.isInteger(credits) && credits > 0 ? { _tag: "Buy", credits } : { _tag: "Unknown" }
     }
     case "set": {
-      const [modelIndex, durationSeconds] = rest.map(Number)
-      return rest.length === 2 && Number.isInteger(modelIndex) && Number.isInteger(durationSeconds)
-        ? { _tag: "Settings", modelIndex: modelIndex!, durationSeconds: durationSeconds! }
+      const model = rest.slice(0, -1).join(":")
+      const durationSeconds = Number(rest.at(-1))
+      return model !== "" && Number.isInteger(durationSeconds)
+        ? { _tag: "Settings", model, durationSeconds }
         : { _tag: "Unknown" }
     }
     default:

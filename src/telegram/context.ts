@@ -9,11 +9,13 @@ import { logFailure } from "../observability/error-summary.js"
 import type { Context } from "grammy"
 import type { JobEntity } from "../actors/job-entity.js"
 import type { UserEntity, UserOps } from "../actors/user-entity.js"
-import type { AppSettings } from "../config.js"
+import type { AppSettings } from "../config/index.js"
 import type { Language, Messages } from "../i18n/index.js"
 import type { StatsService } from "../observability/stats.js"
 import type { RateLimitsService } from "../rate-limits/rate-limits.js"
 import type { BotState } from "../storage/bot-state.js"
+import type { UserSettingsRepo } from "../storage/user-settings-repo.js"
+import type { UsersRepo } from "../storage/users-repo.js"
 import type { InlineKeyboard, TelegramGatewayService } from "./gateway.js"
 
 export type BotContext = Context & {
@@ -27,6 +29,8 @@ export interface BotEnv {
   readonly config: AppSettings
   readonly gateway: TelegramGatewayService
   readonly state: BotState
+  readonly userRepo: UsersRepo
+  readonly settingsRepo: UserSettingsRepo
   readonly jobs: Effect.Effect.Success<typeof JobEntity.client>
   readonly users: Effect.Effect.Success<typeof UserEntity.client>
   readonly limiter: RateLimitsService

@@ -15,7 +15,7 @@
 import { Api, InputFile } from "grammy"
 import type { InlineKeyboardMarkup, Message, StarTransaction, TransactionPartner } from "grammy/types"
 import { ConfigError, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
-import { AppConfig } from "../config.js"
+import { AppConfig } from "../config/index.js"
 import { type TelegramError, TelegramPermanentError } from "../errors/telegram-errors.js"
 import { TransferPermits } from "../jobs/transfer-permits.js"
 import { RateLimits } from "../rate-limits/rate-limits.js"

@@ -1,7 +1,7 @@
 /**
  * Inline keyboards of the bot's own messages; they only pack callback data.
  */
-import type { StarPackage } from "../config.js"
+import type { StarPackage } from "../config/index.js"
 import type { Messages } from "../i18n/index.js"
 import { catalog, creditsFor } from "../kie/models.js"
 import { buyCallbackData, settingsCallbackData } from "./callback-data.js"
@@ -15,7 +15,7 @@ export const settingsKeyboard = (
   texts: Messages,
   current: { readonly model: string; readonly durationSeconds: number }
 ): InlineKeyboard =>
-  catalog.flatMap((model, index) =>
+  catalog.flatMap((model) =>
     model.durations.map((duration) => [{
       text: texts.settingsButton(
         model.label,
@@ -23,6 +23,6 @@ export const settingsKeyboard = (
         creditsFor(model, duration) ?? 1,
         model.slug === current.model && duration === current.durationSeconds
       ),
-      callbackData: settingsCallbackData(index, duration)
+      callbackData: settingsCallbackData(model.slug, duration)
     }])
   )

@@ -4,7 +4,7 @@
  */
 import { Effect, Layer, LogLevel } from "effect"
 import { logFailure } from "../observability/error-summary.js"
-import { AppConfig } from "../config.js"
+import { AppConfig } from "../config/index.js"
 import { operatorTexts } from "../i18n/operator.js"
 import { OperatorAlerts } from "../kie/operator-alerts.js"
 import { TelegramGateway } from "./gateway.js"

@@ -17,7 +17,7 @@ import { Cause, Duration, Effect, Either, Metric, Option } from "effect"
 import { classifyFailure, describeFailure } from "../errors/failure-class.js"
 import type { Redactor } from "../observability/redaction.js"
 import { updatesRetried, updatesSetAside } from "../observability/metrics.js"
-import type { SetAsideUpdate } from "../storage/bot-state.js"
+import type { SetAsideUpdate } from "../storage/dead-letter-updates.js"
 
 export interface UpdateRetry {
   /** Handlings of one delivery at most, the first included. */

@@ -78,7 +78,7 @@ describe("inputs, buttons and commands (SQLite, polling)", () => {
         ivy.sendCommand("start")
         yield* eventually(sims, "ivy welcomed", () => hasText(sim, 7203, "I turn a photo"))
         const ivysWelcome = botMessages(sim, 7203)[0]!
-        for (const data of [againData.callback_data, "cancel:job_000000000000000000000000", "again:../../etc", "set:99:5", "buy:five"]) {
+        for (const data of [againData.callback_data, "cancel:job_000000000000000000000000", "again:../../etc", "set:99:5", "buy:five", "set:0:5"]) {
           const update = sim.pushUpdate({
             callback_query: {
               id: `forged-${data}`,
@@ -92,13 +92,15 @@ describe("inputs, buttons and commands (SQLite, polling)", () => {
         }
         const forgedAnswers = () =>
           sim.callsOf("answerCallbackQuery").filter((call) => String(call.params.callback_query_id).startsWith("forged-"))
-        yield* eventually(sims, "forged presses answered", () => new Set(forgedAnswers().map((c) => c.params.callback_query_id)).size === 5)
+        yield* eventually(sims, "forged presses answered", () => new Set(forgedAnswers().map((c) => c.params.callback_query_id)).size === 6)
         for (const call of forgedAnswers()) {
           assert.strictEqual(call.params.text, "This button no longer works. Send a new photo to start again.", JSON.stringify(call))
         }
         const sql = yield* SqlClient.SqlClient
         const ivysJobs = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM jobs WHERE user_id = 7203`
         assert.strictEqual(Number(ivysJobs[0]!.n), 0)
+        const ivysSettings = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM user_settings WHERE user_id = 7203`
+        assert.strictEqual(Number(ivysSettings[0]!.n), 0, "a settings button by catalog position changes nothing")
 
         // The same update delivered twice (same update_id): one answer.
         pushTwice(sim, { message: { ...ivysWelcome, message_id: 9999, from: ivy.user, text: "/help", entities: [{ type: "bot_command", offset: 0, length: 5 }] } as never })

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { Balance } from "../../src/domain/balance.js"
 import { failureText, type Language, languageOf, languages, type Messages, messagesFor } from "../../src/i18n/index.js"
 import { operatorTexts } from "../../src/i18n/operator.js"
 import { pluralRules } from "../../src/i18n/plural.js"
@@ -6,6 +7,7 @@ import { type JobFailure, retryHelps } from "../../src/telegram/replies.js"
 
 const counts = [0, 1, 2, 5, 11, 21, 22, 25, 101, 1.5]
 const balances = [{ credits: 0, freeTokens: 0 }, { credits: 1, freeTokens: 1 }, { credits: 5, freeTokens: 2 }, { credits: 21, freeTokens: 22 }]
+  .map((figures) => new Balance(figures))
 const offers = [{ credits: 1, stars: 50 }, { credits: 5, stars: 250 }, { credits: 21, stars: 900 }]
 const failures: ReadonlyArray<JobFailure> = [
   ...["ContentPolicy", "UnusableImage", "PromptRejected", "PromptTooLong", "PromptLanguage", "NotAReason"].map((reason) => ({ _tag: "KieUserError" as const, reason })),
@@ -105,12 +107,12 @@ describe("locales", () => {
     expect([1, 2, 5, 11, 21, 22, 25].map(ru.credits)).toEqual([
       "1 кредит", "2 кредита", "5 кредитов", "11 кредитов", "21 кредит", "22 кредита", "25 кредитов"
     ])
-    expect([1, 2, 5, 11, 21, 22, 25].map((freeTokens) => ru.balanceLine({ credits: 0, freeTokens }))).toEqual([
+    expect([1, 2, 5, 11, 21, 22, 25].map((freeTokens) => ru.balanceLine(new Balance({ credits: 0, freeTokens })))).toEqual([
       "Баланс: 0 кредитов и 1 бесплатный", "Баланс: 0 кредитов и 2 бесплатных", "Баланс: 0 кредитов и 5 бесплатных",
       "Баланс: 0 кредитов и 11 бесплатных", "Баланс: 0 кредитов и 21 бесплатный", "Баланс: 0 кредитов и 22 бесплатных",
       "Баланс: 0 кредитов и 25 бесплатных"
     ])
-    const welcome = (n: number) => ru.welcome("Аня", n, { credits: 0, freeTokens: n }).split("\n").find((line) => line.startsWith("🎁"))
+    const welcome = (n: number) => ru.welcome("Аня", n, new Balance({ credits: 0, freeTokens: n })).split("\n").find((line) => line.startsWith("🎁"))
     expect([1, 2, 5, 11, 21, 22, 25].map(welcome)).toEqual([
       "🎁 Для начала — 1 бесплатный кредит.", "🎁 Для начала — 2 бесплатных кредита.", "🎁 Для начала — 5 бесплатных кредитов.",
       "🎁 Для начала — 11 бесплатных кредитов.", "🎁 Для начала — 21 бесплатный кредит.", "🎁 Для начала — 22 бесплатных кредита.",
@@ -129,7 +131,7 @@ describe("locales", () => {
     expect([1, 2, 21].map(en.credits)).toEqual(["1 credit", "2 credits", "21 credits"])
     expect([1, 3].map(en.creditsBack)).toEqual(["Your credit is back on your balance.", "Your 3 credits are back on your balance."])
     expect(en.flood(1)).toContain("Please wait 1 second;")
-    expect(en.welcome("Ann", 1, { credits: 0, freeTokens: 1 })).toContain("🎁 You get 1 free credit to start.")
+    expect(en.welcome("Ann", 1, new Balance({ credits: 0, freeTokens: 1 }))).toContain("🎁 You get 1 free credit to start.")
     const offer = { credits: 5, stars: 250 }
     expect([en.payments.invoiceTitle(offer), en.payments.invoiceLabel(offer), en.buyButton(5, 250)]).toEqual(["5 credits", "5 credits", "Buy 5 credits for 250 ⭐"])
     for (const text of [...renderAll("en"), operatorTexts.refundDone("c", 1, 250, 5)]) {

@@ -1,8 +1,9 @@
 import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer, LogLevel, Option, Redacted } from "effect"
+import { Effect, Layer, LogLevel, Option, Redacted } from "effect"
 import { createServer } from "node:http"
+import { AppConfig } from "../../src/config/index.js"
 import { UserEntity } from "../../src/actors/user-entity.js"
 import { JobId } from "../../src/domain/ids.js"
 import { KieCallbackRoutes } from "../../src/http/kie-callback.js"
@@ -10,14 +11,12 @@ import { AppRouter } from "../../src/http/router.js"
 import { KieCallbackAuth, makeCallbackAuth } from "../../src/kie/callback-auth.js"
 import { KieCallbackSink } from "../../src/kie/callback-sink.js"
 import { loggingLayer } from "../../src/observability/logging.js"
-import { observabilitySettings } from "../../src/observability/settings.js"
 import { encodePayload, newNonce } from "../../src/payments/invoice-payload.js"
 import { PaymentSecret, PaymentService } from "../../src/payments/index.js"
 import { startSimulators } from "../support/job-harness.js"
 import { paymentsRunner } from "../support/payments-bot.js"
 
-const settingsFrom = (env: Record<string, string>) =>
-  observabilitySettings.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
+const settingsFrom = AppConfig.fromEnv
 
 /** Runs `body` under the logging layer and returns what it wrote to the console. */
 const captured = <A, E>(env: Record<string, string>, body: Effect.Effect<A, E>) =>

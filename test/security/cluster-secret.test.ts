@@ -6,14 +6,14 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Context, Effect, Either, Layer, Option, Redacted } from "effect"
-import { AppConfig, describeConfigError } from "../../src/config.js"
+import { AppConfig, describeConfigError } from "../../src/config/index.js"
 import { derivePsk } from "../../src/cluster/transport.js"
 import { AppConfigWithSandbox, SANDBOX_CLUSTER_SECRET } from "../../src/sim/sandbox.js"
 
 const POSTGRES = "postgres://127.0.0.1:5432/never_connected"
 const TOKEN = "123456:secret-part-of-the-token"
 const SECRET = "a-cluster-secret-of-exactly-32-c"
-/** What a real bot token needs besides (src/config.ts): its KIE key and its payments secret. */
+/** What a real bot token needs besides (src/config/): its KIE key and its payments secret. */
 const REAL = { TELEGRAM_BOT_TOKEN: TOKEN, KIE_API_KEY: "kie-key-of-the-test", PAYMENTS_SECRET: "payments-secret-of-the-test" }
 
 /** The start-up line for `env`, or "accepted". */

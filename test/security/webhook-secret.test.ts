@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Option, Redacted } from "effect"
-import { AppConfig, describeConfigError } from "../../src/config.js"
+import { AppConfig, describeConfigError } from "../../src/config/index.js"
 
 const webhookEnv = (secret: string) => ({
   TELEGRAM_MODE: "webhook",

@@ -8,7 +8,7 @@ import { Cause, ConfigError, ConfigProvider, Context, Effect, Exit, Layer, Optio
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { AppConfig, describeConfigError } from "../../src/config.js"
+import { AppConfig, describeConfigError } from "../../src/config/index.js"
 import { AppConfigWithSandbox } from "../../src/sim/sandbox.js"
 
 const withDataDir = Effect.acquireRelease(

@@ -19,7 +19,9 @@ const homes: Record<string, string> = {
   user_settings: join("src", "storage", "user-settings-repo.ts"),
   telegram_offsets: join("src", "storage", "telegram-offsets.ts"),
   reconciliation_cursors: join("src", "payments", "reconciliation-store.ts"),
-  reconciliation_alerts: join("src", "payments", "reconciliation-store.ts")
+  reconciliation_alerts: join("src", "payments", "reconciliation-store.ts"),
+  dead_letter_updates: join("src", "storage", "dead-letter-updates.ts")
+  // jobs and job_events: src/storage/job-repo.ts, once the job views of bot-state.ts move there.
 }
 
 const statements = sourceFiles("src").flatMap((file) =>

@@ -9,7 +9,7 @@ import { Effect, Layer, Redacted } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { AppConfig, type AppSettings } from "../../src/config.js"
+import { AppConfig, type AppSettings } from "../../src/config/index.js"
 import { withDefaultUser } from "../../src/storage/database.js"
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://127.0.0.1:5432/postgres"

@@ -5,7 +5,7 @@
  */
 import { assert } from "@effect/vitest"
 import { Effect, Layer, Ref } from "effect"
-import type { AppSettings } from "../../src/config.js"
+import type { AppSettings } from "../../src/config/index.js"
 import { UserId } from "../../src/domain/ids.js"
 import { OperatorAlerts, type OperatorAlert } from "../../src/kie/operator-alerts.js"
 import { PaymentsLive } from "../../src/payments/index.js"

@@ -20,7 +20,7 @@ import {
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { TelegramPermanentError, TelegramTransientError } from "../../src/errors/telegram-errors.js"
-import { AppConfig, describeConfigError } from "../../src/config.js"
+import { AppConfig, describeConfigError } from "../../src/config/index.js"
 import { TransferPermits } from "../../src/jobs/transfer-permits.js"
 import type { RateLimits } from "../../src/rate-limits/rate-limits.js"
 import { inProcessLimits, redisLimits, redisUnderPrefix } from "../support/rate-limits.js"

@@ -41,7 +41,7 @@ export const adminFeature = (env: BotEnv) => {
       const grant = parseGrant(ctx.match)
       if (grant._tag === "Usage") return yield* reply(env, ctx, operatorTexts.grantUsage)
       if (grant._tag === "OutOfRange") return yield* reply(env, ctx, operatorTexts.grantOutOfRange(maxGrantCredits))
-      if (!(yield* env.state.userExists(grant.user))) return yield* reply(env, ctx, operatorTexts.grantNoSuchUser(grant.user))
+      if (!(yield* env.userRepo.exists(grant.user))) return yield* reply(env, ctx, operatorTexts.grantNoSuchUser(grant.user))
       const payload = {
         adjustmentId: `grant:${ctx.update.update_id}`,
         adminId: ctx.from!.id,

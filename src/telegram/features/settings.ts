@@ -9,6 +9,7 @@ import { catalog, creditsFor, findModel, type VideoModel } from "../../kie/model
 import { parseCallbackData } from "../callback-data.js"
 import { answer, type BotContext, type BotEnv, handler, reply } from "../context.js"
 import { settingsKeyboard } from "../keyboards.js"
+import { UserSettings } from "../../storage/user-settings-repo.js"
 
 export interface EffectiveSettings {
   readonly model: VideoModel
@@ -23,7 +24,7 @@ export const currentSettings = (env: BotEnv) =>
   Effect.gen(function*() {
     const fallback = findModel(env.config.kie.model) ?? catalog[0]!
     const defaultCost = creditsFor(fallback, fallback.defaultDuration) ?? 1
-    const stored = yield* env.state.settingsOf(env.ops.userId)
+    const stored = yield* env.settingsRepo.of(env.ops.userId)
     const model = Option.flatMap(stored, (s) => Option.fromNullable(findModel(s.model))).pipe(
       Option.getOrElse(() => fallback)
     )
@@ -36,6 +37,14 @@ export const currentSettings = (env: BotEnv) =>
       defaultCost
     } satisfies EffectiveSettings
   })
+
+/** The model and duration a settings button names, while the catalog still offers them. */
+export const chosenSetting = (data: string): { readonly model: VideoModel; readonly durationSeconds: number } | undefined => {
+  const action = parseCallbackData(data)
+  if (action._tag !== "Settings") return undefined
+  const model = findModel(action.model)
+  return model?.durations.includes(action.durationSeconds) ? { model, durationSeconds: action.durationSeconds } : undefined
+}
 
 export const settingsFeature = (env: BotEnv) => {
   const composer = new Composer<BotContext>()
@@ -53,21 +62,19 @@ export const settingsFeature = (env: BotEnv) => {
 
   composer.callbackQuery(/^set:/, handler(env, "settings.choose", (ctx) =>
     Effect.gen(function*() {
-      const action = parseCallbackData(ctx.callbackQuery.data ?? "")
-      const model = action._tag === "Settings" ? catalog[action.modelIndex] : undefined
-      if (action._tag !== "Settings" || model === undefined || !model.durations.includes(action.durationSeconds)) {
-        return yield* answer(ctx, ctx.texts.staleButton)
-      }
-      const cost = creditsFor(model, action.durationSeconds) ?? 1
-      yield* answer(ctx, ctx.texts.settingsSaved(model.label, action.durationSeconds, cost))
-      yield* env.state.saveSettings(env.ops.userId, { model: model.slug, durationSeconds: action.durationSeconds })
+      const chosen = chosenSetting(ctx.callbackQuery.data ?? "")
+      if (chosen === undefined) return yield* answer(ctx, ctx.texts.staleButton)
+      const { durationSeconds, model } = chosen
+      const cost = creditsFor(model, durationSeconds) ?? 1
+      yield* answer(ctx, ctx.texts.settingsSaved(model.label, durationSeconds, cost))
+      yield* env.settingsRepo.save(env.ops.userId, new UserSettings({ model: model.slug, durationSeconds }))
       const message = ctx.callbackQuery.message
       if (message !== undefined) {
         yield* env.gateway.editMessageText(
           message.chat.id,
           message.message_id,
-          ctx.texts.settingsSaved(model.label, action.durationSeconds, cost),
-          { keyboard: settingsKeyboard(ctx.texts, { model: model.slug, durationSeconds: action.durationSeconds }) }
+          ctx.texts.settingsSaved(model.label, durationSeconds, cost),
+          { keyboard: settingsKeyboard(ctx.texts, { model: model.slug, durationSeconds }) }
         ).pipe(Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not update the settings message", error)))
       }
     })))

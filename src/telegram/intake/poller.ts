@@ -12,8 +12,8 @@ import { Cause, Duration, Effect, LogLevel, Option, Redacted, Schedule } from "e
 import { logFailure } from "../../observability/error-summary.js"
 import { Api } from "grammy"
 import type { Update } from "grammy/types"
-import { AppConfig } from "../../config.js"
-import { BotState } from "../../storage/bot-state.js"
+import { AppConfig } from "../../config/index.js"
+import { TelegramOffsets } from "../../storage/telegram-offsets.js"
 import { allowedUpdates, makeHandOver, userOfUpdate } from "./updates.js"
 
 /** The numeric bot id in front of the token's secret part; names the stored offset. */
@@ -38,7 +38,7 @@ const retryPause = Schedule.exponential("1 second").pipe(Schedule.union(Schedule
 
 export const pollOnce = Effect.gen(function*() {
   const config = yield* AppConfig
-  const state = yield* BotState
+  const offsets = yield* TelegramOffsets
   const handOver = yield* makeHandOver
   const token = Redacted.value(Option.getOrThrow(config.telegram.botToken))
   const botId = botIdOf(token)
@@ -46,7 +46,7 @@ export const pollOnce = Effect.gen(function*() {
   const timeout = config.bot.pollTimeoutSeconds
 
   return Effect.gen(function*() {
-    const offset = Option.getOrElse(yield* state.offsetOf(botId), () => 0)
+    const offset = Option.getOrElse(yield* offsets.of(botId), () => 0)
     const updates: ReadonlyArray<Update> = yield* Effect.tryPromise((signal) =>
       api.getUpdates(
         { offset, timeout, allowed_updates: [...allowedUpdates] },
@@ -62,7 +62,7 @@ export const pollOnce = Effect.gen(function*() {
       { concurrency: handOverConcurrency, discard: true }
     )
     const last = updates[updates.length - 1]
-    if (last !== undefined) yield* state.saveOffset(botId, last.update_id + 1)
+    if (last !== undefined) yield* offsets.save(botId, last.update_id + 1)
     return updates.length
   })
 })
@@ -98,4 +98,4 @@ export const pollLoop = Effect.gen(function*() {
 })
 
 /** The poller; only in polling mode. */
-export const TelegramPollerLive = Singleton.make("telegram-poller", pollLoop.pipe(Effect.provide(BotState.Default)))
+export const TelegramPollerLive = Singleton.make("telegram-poller", pollLoop.pipe(Effect.provide(TelegramOffsets.Default)))

@@ -10,7 +10,7 @@ import { logFailure } from "../../observability/error-summary.js"
 import { Api } from "grammy"
 import { timingSafeEqual } from "node:crypto"
 import { TelegramUpdate } from "../../actors/user-entity.js"
-import { AppConfig } from "../../config.js"
+import { AppConfig } from "../../config/index.js"
 import { AppRouter, bodyTooLarge } from "../../http/router.js"
 import { allowedUpdates, makeHandOver } from "./updates.js"
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either } from "effect"
-import { appSettings, describeConfigError } from "../../src/config.js"
+import { appSettings, describeConfigError } from "../../src/config/index.js"
 
 const read = (env: Record<string, string>) =>
   appSettings.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))), Effect.either)
