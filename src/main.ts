@@ -3,8 +3,8 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, ConfigError, Effect, Layer, Option } from "effect"
-import { ActorsLive } from "./actors/index.js"
-import { JobCallbackSinkLive } from "./actors/job-entity.js"
+import { EntitiesLive } from "./entities.js"
+import { JobCallbackSinkLive } from "./jobs/job-entity.js"
 import { RunnerLive } from "./cluster/runner.js"
 import { AppConfig, describeConfigError } from "./config/index.js"
 import { HealthRoutes } from "./http/health.js"
@@ -62,7 +62,7 @@ const AnnounceMode = Layer.effectDiscard(
 const PaymentsReconciliationLive = ReconciliationLive.pipe(Layer.provide(TelegramOperatorAlertsLive))
 
 const AppLive = Layer.mergeAll(
-  ActorsLive,
+  EntitiesLive,
   HttpLive,
   TelegramIntakeLive,
   PaymentsReconciliationLive,

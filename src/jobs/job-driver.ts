@@ -14,7 +14,7 @@
  */
 import { Chunk, Clock, Duration, Effect, Either, Fiber, LogLevel, Option, Queue, Ref, Schedule } from "effect"
 import { logFailure } from "../observability/error-summary.js"
-import { UserEntity } from "../actors/user-entity.js"
+import { UserEntity } from "../protocols/user-protocol.js"
 import { AppConfig } from "../config/index.js"
 import { type JobId, UserId } from "../domain/ids.js"
 import type { KieError } from "../errors/kie-errors.js"
@@ -29,6 +29,7 @@ import { callbackSafetyNetCadence, failedPollRetryAfter, lastPollRetry, pollCade
 import { recordDelivery, recordJobRefunded } from "../observability/metrics.js"
 import { CreditLedger } from "../storage/credit-ledger.js"
 import { JobRecord, JobRepo, storedNow } from "../storage/job-repo.js"
+import { againCallbackData, cancelCallbackData } from "../telegram/callback-data.js"
 import { TelegramGateway } from "../telegram/gateway.js"
 import { failureText, languageOf, messagesFor } from "../i18n/index.js"
 import { type JobFailure, retryHelps } from "../telegram/replies.js"
@@ -44,10 +45,6 @@ import {
   uploadReuseWindow,
   userEntityReplyTimeout
 } from "./job-policy.js"
-
-/** Callback data of the buttons under a finished job; the bot's handlers decode them. */
-export const againCallbackData = (jobId: string) => `again:${jobId}`
-export const cancelCallbackData = (jobId: string) => `cancel:${jobId}`
 
 const failureOf = (error: KieError): JobFailure => ({ _tag: error._tag, reason: error.reason })
 

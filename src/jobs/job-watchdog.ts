@@ -8,7 +8,7 @@
  */
 import { Singleton } from "@effect/cluster"
 import { Duration, Effect, Layer, Schedule } from "effect"
-import { JobEntity } from "../actors/job-entity.js"
+import { JobEntity } from "../protocols/job-protocol.js"
 import { AppConfig } from "../config/index.js"
 import { JobRepo } from "../storage/job-repo.js"
 

@@ -6,20 +6,7 @@
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect, Option, Schema } from "effect"
 import type { JobId, UserId } from "../domain/ids.js"
-
-export const JobState = Schema.Literal(
-  "queued",
-  "submitting",
-  "polling",
-  "delivering",
-  "delivered",
-  "refunded",
-  "failed"
-)
-export type JobState = typeof JobState.Type
-
-export const terminalStates: ReadonlyArray<JobState> = ["delivered", "refunded", "failed"]
-export const isTerminal = (state: JobState) => terminalStates.includes(state)
+import { JobState } from "../domain/job-state.js"
 
 export interface NewJob {
   readonly id: JobId

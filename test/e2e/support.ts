@@ -6,8 +6,8 @@
  */
 import { Effect, Layer } from "effect"
 import type { Message } from "grammy/types"
-import { ActorsLive } from "../../src/actors/index.js"
-import { JobCallbackSinkLive } from "../../src/actors/job-entity.js"
+import { EntitiesLive } from "../../src/entities.js"
+import { JobCallbackSinkLive } from "../../src/jobs/job-entity.js"
 import { HealthRoutes } from "../../src/http/health.js"
 import { KieCallbackRoutes } from "../../src/http/kie-callback.js"
 import { HttpServerLive } from "../../src/http/router.js"
@@ -50,7 +50,7 @@ const outside = KieServicesLive.pipe(
 export const pollingSystem = (sims: Simulators, options: { readonly health?: boolean } = {}) =>
   runnerLayer(
     sims.settings,
-    Layer.mergeAll(ActorsLive, TelegramPollerLive, options.health === true ? HttpServerLive.pipe(Layer.provide(HealthRoutes)) : Layer.empty).pipe(
+    Layer.mergeAll(EntitiesLive, TelegramPollerLive, options.health === true ? HttpServerLive.pipe(Layer.provide(HealthRoutes)) : Layer.empty).pipe(
       Layer.provideMerge(UserUpdatesLive),
       Layer.provideMerge(outside)
     )
@@ -61,7 +61,7 @@ export const webhookSystem = (sims: Simulators) =>
   runnerLayer(
     sims.settings,
     Layer.mergeAll(
-      ActorsLive,
+      EntitiesLive,
       RegisterWebhookLive,
       HttpServerLive.pipe(
         Layer.provide([HealthRoutes, KieCallbackRoutes.pipe(Layer.provide(JobCallbackSinkLive)), TelegramWebhookRoutes])

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { UserEntity } from "../../src/actors/user-entity.js"
+import { UserEntity } from "../../src/protocols/user-protocol.js"
 import { Balance } from "../../src/domain/balance.js"
 import { dialects, freshSettings } from "../support/database.js"
 import { checkBooks } from "../support/payments-bot.js"

@@ -9,7 +9,7 @@ import { Effect, Layer, LogLevel, Option, Redacted, Schedule, Schema } from "eff
 import { logFailure } from "../../observability/error-summary.js"
 import { Api } from "grammy"
 import { timingSafeEqual } from "node:crypto"
-import { TelegramUpdate } from "../../actors/user-entity.js"
+import { TelegramUpdate } from "../../domain/telegram-update.js"
 import { AppConfig } from "../../config/index.js"
 import { AppRouter, bodyTooLarge } from "../../http/router.js"
 import { allowedUpdates, makeHandOver } from "./updates.js"
