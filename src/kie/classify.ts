@@ -198,4 +198,3 @@ const classifyRefusal = (msg: string, base: Omit<ConstructorParameters<typeof Ki
 export const isTransient = (e: KieError): e is KieTransientError => e._tag === "KieTransientError"
 export const isUnknown = (e: KieError): e is KieUnknownError => e._tag === "KieUnknownError"
 export const isOperator = (e: KieError): e is KieOperatorError => e._tag === "KieOperatorError"
-export const isUser = (e: KieError): e is KieUserError => e._tag === "KieUserError"

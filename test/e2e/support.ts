@@ -16,10 +16,11 @@ import type { KieSimOptions } from "../../src/sim/kie/index.js"
 import type { Updates } from "../../src/sim/telegram/updates.js"
 import type { TelegramSimulator } from "../../src/sim/telegram/index.js"
 import { UserUpdatesLive } from "../../src/telegram/bot.js"
+import { TelegramApiLive } from "../../src/telegram/api.js"
 import { TelegramGatewayLive } from "../../src/telegram/gateway-live.js"
 import { TelegramPollerLive } from "../../src/telegram/intake/poller.js"
 import { RegisterWebhookLive, TelegramWebhookRoutes } from "../../src/telegram/intake/webhook.js"
-import { TelegramOperatorAlertsLive } from "../../src/telegram/operator-alerts.js"
+import { OperatorAlertsLive } from "../../src/alerts/operator-alerts.js"
 import type { Dialect } from "../support/database.js"
 import { advanceUntil, photoBytes, type Simulators, startSimulators, withTicks } from "../support/job-harness.js"
 import { pastStartUp, runnerLayer } from "../support/runner.js"
@@ -42,8 +43,9 @@ export const startSystemSimulators = (
   })
 
 const outside = KieServicesLive.pipe(
-  Layer.provideMerge(TelegramOperatorAlertsLive),
-  Layer.provideMerge(TelegramGatewayLive)
+  Layer.provideMerge(OperatorAlertsLive),
+  Layer.provideMerge(TelegramGatewayLive),
+  Layer.provideMerge(TelegramApiLive)
 )
 
 /** The runner as `npm start` assembles it in polling mode, minus the HTTP server (or with `/healthz` and `/readyz`). */

@@ -12,9 +12,10 @@ import type { JobId } from "../../src/domain/ids.js"
 import type { JobState } from "../../src/domain/job-state.js"
 import { JobRepo } from "../../src/storage/job-repo.js"
 import { KieServicesLive } from "../../src/kie/index.js"
-import { OperatorAlerts } from "../../src/kie/operator-alerts.js"
+import { OperatorAlerts } from "../../src/alerts/operator-alerts.js"
 import { kieSimulator, type KieSimOptions, type KieSimulator } from "../../src/sim/kie/index.js"
 import { makeTelegramSimulator, type TelegramSimulator } from "../../src/sim/telegram/index.js"
+import { TelegramApiLive } from "../../src/telegram/api.js"
 import { TelegramGatewayLive } from "../../src/telegram/gateway-live.js"
 import { type Dialect, freshSettings } from "./database.js"
 import { pastStartUp, runnerLayer } from "./runner.js"
@@ -57,7 +58,10 @@ export const jobRunnerLayer = (settings: AppSettings) =>
     settings,
     EntitiesLive.pipe(
       Layer.provideMerge(
-        Layer.mergeAll(KieServicesLive, TelegramGatewayLive).pipe(Layer.provideMerge(OperatorAlerts.Log))
+        Layer.mergeAll(KieServicesLive, TelegramGatewayLive).pipe(
+          Layer.provideMerge(OperatorAlerts.Log),
+          Layer.provideMerge(TelegramApiLive)
+        )
       )
     )
   )
