@@ -1,7 +1,7 @@
 /**
  * Drives one job from its stored state to a terminal one. Each step reads the row, does
  * its work, and writes the next state (with its event) before the next step begins, so
- * the driver can be stopped anywhere and started again from the top (cluster-notes P15):
+ * the driver can be stopped anywhere and started again from the top (a restarted handler does):
  * a step whose checkpoint is already written skips the work.
  *
  *   queued ─► submitting ─► polling ─► delivering ─► delivered

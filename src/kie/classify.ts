@@ -1,5 +1,5 @@
 /**
- * The one place that knows what KIE's codes and failure texts mean (kie-api.md §5).
+ * The one place that knows what KIE's codes and failure texts mean.
  * Pure: every observation of a KIE call maps to exactly one error class with a reason.
  */
 import {

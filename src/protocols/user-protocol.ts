@@ -66,8 +66,8 @@ export const StartJob = Rpc.make("StartJob", {
  * repeated settlement from moving money twice, so a fresh key is safe where waiting is not.
  *
  * Uninterruptible from the client: a job that stops waiting (its reply timeout, a restart)
- * does not cancel a settlement it asked for. Cancelling it stored an interruption as the
- * reply to its key, which the cluster hands back to whoever sends that key again.
+ * does not cancel a settlement it asked for, which would store the interruption as the
+ * reply to its key.
  */
 const settlementKey = ({ attempt, jobId }: { readonly jobId: JobId; readonly attempt?: number | undefined }) =>
   attempt === undefined || attempt === 0 ? jobId : `${jobId}#${attempt}`
@@ -95,7 +95,7 @@ export const Grant = Rpc.make("Grant", {
 /**
  * Takes back the credits of a refunded Stars payment, only while the user still holds them.
  * Keyed by the refund request, not the payment: a refusal (credits spent) is the final
- * answer for that request only, so a later request is judged afresh (cluster-notes P1).
+ * answer for that request only, so a later request is judged afresh.
  * The ledger's unique (payment_id, kind) keeps it to once per payment.
  */
 export const RevokePayment = Rpc.make("RevokePayment", {

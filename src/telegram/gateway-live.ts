@@ -41,7 +41,7 @@ const MB = 1024 * 1024
  */
 type GrammySignal = NonNullable<Parameters<Api["getMe"]>[0]>
 
-/** Hosted Bot API limits (telegram.md §2). */
+/** Hosted Bot API limits (its docs: sendVideo, getFile). */
 export const fileLimits = {
   /** Telegram fetches a video URL itself up to this size. */
   videoByUrl: 20 * MB,
@@ -401,7 +401,7 @@ const makeGatewayOn = (
     const refundStarPayment: TelegramGatewayService["refundStarPayment"] = (userId, chargeId) =>
       call("refundStarPayment", undefined, (signal) => api.refundStarPayment(userId, chargeId, signal)).pipe(
         Effect.asVoid,
-        // Telegram's answer to a second refund; also returned once by a server bug while refunding (telegram.md §1).
+        // Telegram's answer to a second refund; Telegram has also returned it for a first one.
         Effect.catchIf(isAlreadyRefunded, () => Effect.void),
         Effect.withSpan("TelegramGateway.refundStarPayment")
       )

@@ -57,7 +57,7 @@ describe.each(dialects)("UserEntity.RevokePayment on %s", (dialect) => {
       assert.deepStrictEqual(yield* checkBooks(203), balance(5, 1))
     })))
 
-  it.live("a refusal is the final answer for its request key only (P1)", () =>
+  it.live("a refusal is the final answer for its request key only", () =>
     withRunner(Effect.gen(function*() {
       const user = (yield* UserEntity.client)("204")
       yield* user.Register({ requestKey: "r", profile })
