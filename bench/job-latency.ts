@@ -6,7 +6,7 @@
  *   npm run bench:job-latency -- [jobs=10]
  */
 import { Effect, Option } from "effect"
-import { UserEntity } from "../src/actors/user-entity.js"
+import { UserEntity } from "../src/protocols/user-protocol.js"
 import { JobRepo } from "../src/storage/job-repo.js"
 import { kieSimulator } from "../src/sim/kie/index.js"
 import { makeTelegramSimulator } from "../src/sim/telegram/index.js"

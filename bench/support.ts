@@ -110,7 +110,7 @@ export const startSimulators = async (
   kieLimitPer10s: number,
   telegramPerSecond: number
 ): Promise<Simulators> => {
-  // Telegram's flood limits (telegram.md §2): ~1 message/s per chat with short bursts, ~30/s
+  // Telegram's flood limits: ~1 message/s per chat with short bursts, ~30/s
   // in all; over them the simulator answers 429 with retry_after, as Telegram does.
   const telegram = await new TelegramSimulator({
     host: "127.0.0.1",

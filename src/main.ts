@@ -3,8 +3,9 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, ConfigError, Effect, Layer, Option } from "effect"
-import { ActorsLive } from "./actors/index.js"
-import { JobCallbackSinkLive } from "./actors/job-entity.js"
+import { OperatorAlertsLive } from "./alerts/operator-alerts.js"
+import { EntitiesLive } from "./entities.js"
+import { JobCallbackSinkLive } from "./jobs/job-entity.js"
 import { RunnerLive } from "./cluster/runner.js"
 import { AppConfig, describeConfigError } from "./config/index.js"
 import { HealthRoutes } from "./http/health.js"
@@ -13,23 +14,18 @@ import { KieServicesLive } from "./kie/index.js"
 import { LoggingLive, ObservabilityRoutes, withSecretsRedacted } from "./observability/index.js"
 import { ReconciliationLive } from "./payments/index.js"
 import { AppConfigWithSandbox } from "./sim/sandbox.js"
+import { TelegramApiLive } from "./telegram/api.js"
 import { UserUpdatesLive } from "./telegram/bot.js"
 import { TelegramGatewayLive } from "./telegram/gateway-live.js"
 import { TelegramPollerLive } from "./telegram/intake/poller.js"
 import { RegisterWebhookLive, TelegramWebhookRoutes } from "./telegram/intake/webhook.js"
-import { TelegramOperatorAlertsLive } from "./telegram/operator-alerts.js"
 import { HttpServerLive } from "./http/router.js"
 import { TransferPermits } from "./jobs/transfer-permits.js"
 import { DatabaseLive, describeDatabase } from "./storage/database.js"
 import { RetentionLive } from "./storage/retention.js"
 
-// Operator alerts reach the admins through the same gateway the jobs use.
-const OutsideServicesLive = KieServicesLive.pipe(
-  Layer.provideMerge(TelegramOperatorAlertsLive),
-  Layer.provideMerge(TelegramGatewayLive)
-)
-
-/** Updates in: the polling singleton, or the webhook route and its registration. */
+// Intake: updates in (the polling singleton, or the webhook route and its registration)
+// and the HTTP routes (health, KIE callbacks, metrics and dashboard).
 const TelegramIntakeLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) => config.telegram.mode === "webhook" ? RegisterWebhookLive : TelegramPollerLive)
 )
@@ -47,6 +43,21 @@ const HttpLive = HttpServerLive.pipe(
   ])
 )
 
+// Entities: each user's entity runs the bot's handlers for that user's updates; the jobs'
+// entities drive their generations. Beside them, singletons on one runner at a time:
+// Star transactions reconciled with `payments`, and retention of old cluster messages.
+const EntitiesAndSingletonsLive = Layer.mergeAll(EntitiesLive, ReconciliationLive, RetentionLive).pipe(
+  Layer.provideMerge(UserUpdatesLive)
+)
+
+// Outside services: KIE, and Telegram through the process's one Api; operator alerts
+// reach the admins through the same gateway the jobs use.
+const OutsideServicesLive = KieServicesLive.pipe(
+  Layer.provideMerge(OperatorAlertsLive),
+  Layer.provideMerge(TelegramGatewayLive),
+  Layer.provideMerge(TelegramApiLive)
+)
+
 const AnnounceMode = Layer.effectDiscard(
   Effect.gen(function*() {
     const config = yield* AppConfig
@@ -58,21 +69,10 @@ const AnnounceMode = Layer.effectDiscard(
   })
 )
 
-// Telegram's Star transactions compared with `payments`, on one runner at a time.
-const PaymentsReconciliationLive = ReconciliationLive.pipe(Layer.provide(TelegramOperatorAlertsLive))
-
-const AppLive = Layer.mergeAll(
-  ActorsLive,
-  HttpLive,
-  TelegramIntakeLive,
-  PaymentsReconciliationLive,
-  // Prunes processed cluster messages and old job events, on one runner at a time.
-  RetentionLive,
-  AnnounceMode
-).pipe(
-  // Each user's entity runs the bot's handlers for that user's updates.
-  Layer.provideMerge(UserUpdatesLive),
+const AppLive = Layer.mergeAll(TelegramIntakeLive, HttpLive, AnnounceMode).pipe(
+  Layer.provideMerge(EntitiesAndSingletonsLive),
   Layer.provideMerge(OutsideServicesLive),
+  // Storage and cluster: the runner (sharding, message storage) on the SQL database.
   Layer.provideMerge(RunnerLive),
   Layer.provideMerge(DatabaseLive),
   // One bound for every photo and video this runner holds in memory (the jobs' and the gateway's).

@@ -4,7 +4,7 @@
  *
  * Both are assembled here from the cluster's parts instead of through `SingleRunner.layer`
  * or `NodeClusterSocket.layer`, because those read HOST, PORT, SHARDS_PER_GROUP… from the
- * environment (cluster-notes P3) and a stray PORT on a hosting platform would silently move
+ * environment (docs/architecture.md, "Cluster pitfalls") and a stray PORT on a hosting platform would silently move
  * the runner. Every setting comes from `AppConfig` instead.
  */
 import {

@@ -39,7 +39,7 @@ const makeDeliveredSet = () => {
   }
 }
 
-// kie-api.md §4.2: market callbacks use data.taskId, the signature sample data.task_id,
+// KIE's market callbacks use data.taskId, the signature sample data.task_id,
 // one reported shape a top-level taskId.
 const taskIdOf = (body: unknown): string | undefined => {
   if (typeof body !== "object" || body === null) return undefined

@@ -1,7 +1,7 @@
 /**
  * Drives one job from its stored state to a terminal one. Each step reads the row, does
  * its work, and writes the next state (with its event) before the next step begins, so
- * the driver can be stopped anywhere and started again from the top (cluster-notes P15):
+ * the driver can be stopped anywhere and started again from the top (a restarted handler does):
  * a step whose checkpoint is already written skips the work.
  *
  *   queued ─► submitting ─► polling ─► delivering ─► delivered
@@ -14,14 +14,14 @@
  */
 import { Chunk, Clock, Duration, Effect, Either, Fiber, LogLevel, Option, Queue, Ref, Schedule } from "effect"
 import { logFailure } from "../observability/error-summary.js"
-import { UserEntity } from "../actors/user-entity.js"
+import { UserEntity } from "../protocols/user-protocol.js"
 import { AppConfig } from "../config/index.js"
 import { type JobId, UserId } from "../domain/ids.js"
 import type { KieError } from "../errors/kie-errors.js"
 import type { TelegramError } from "../errors/telegram-errors.js"
 import { KieCallbackAuth } from "../kie/callback-auth.js"
 import { KieCircuitBreaker } from "../kie/circuit-breaker.js"
-import { OperatorAlerts } from "../kie/operator-alerts.js"
+import { OperatorAlerts } from "../alerts/operator-alerts.js"
 import { KieClient, type KieTask } from "../kie/kie-client.js"
 import { findModel } from "../kie/models.js"
 import { KieSubmitter } from "../kie/kie-submitter.js"
@@ -29,6 +29,7 @@ import { callbackSafetyNetCadence, failedPollRetryAfter, lastPollRetry, pollCade
 import { recordDelivery, recordJobRefunded } from "../observability/metrics.js"
 import { CreditLedger } from "../storage/credit-ledger.js"
 import { JobRecord, JobRepo, storedNow } from "../storage/job-repo.js"
+import { againCallbackData, cancelCallbackData } from "../telegram/callback-data.js"
 import { TelegramGateway } from "../telegram/gateway.js"
 import { failureText, languageOf, messagesFor } from "../i18n/index.js"
 import { type JobFailure, retryHelps } from "../telegram/replies.js"
@@ -44,10 +45,6 @@ import {
   uploadReuseWindow,
   userEntityReplyTimeout
 } from "./job-policy.js"
-
-/** Callback data of the buttons under a finished job; the bot's handlers decode them. */
-export const againCallbackData = (jobId: string) => `again:${jobId}`
-export const cancelCallbackData = (jobId: string) => `cancel:${jobId}`
 
 const failureOf = (error: KieError): JobFailure => ({ _tag: error._tag, reason: error.reason })
 

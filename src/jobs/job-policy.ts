@@ -34,7 +34,7 @@ export const photoDownloadRetry: Schedule.Schedule<unknown, TelegramError> = Sch
 
 /**
  * How long a photo uploaded to KIE is reused by the same user's next job ("Generate
- * again"). KIE deletes uploads after 1–3 days (kie-api.md §3); half a day stays clear of it.
+ * again"). KIE deletes uploads after 1–3 days; half a day stays clear of it.
  */
 export const uploadReuseWindow = Duration.hours(12)
 

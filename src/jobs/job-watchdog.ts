@@ -1,14 +1,14 @@
 /**
  * A job resumes after a crash through its persisted keep-alive message. When several
  * runners die in quick succession that message can be lost in the shard hand-over, and
- * nothing would ever wake the job again (found by the chaos test). The watchdog closes
+ * nothing would ever wake the job again. The watchdog closes
  * that gap: on one runner at a time it looks for unfinished jobs whose row has not changed
  * for a while and sends each a volatile `Resume`. A job whose driver is alive ignores it
  * (the driver is already running); one without a driver starts from its stored state.
  */
 import { Singleton } from "@effect/cluster"
 import { Duration, Effect, Layer, Schedule } from "effect"
-import { JobEntity } from "../actors/job-entity.js"
+import { JobEntity } from "../protocols/job-protocol.js"
 import { AppConfig } from "../config/index.js"
 import { JobRepo } from "../storage/job-repo.js"
 

@@ -8,10 +8,9 @@
  * - no reply within the attempt's patience (a message lost in a shard hand-over);
  * - the same key still in flight, or a full mailbox (`AlreadyProcessingMessage`,
  *   `MailboxFull`): a driver restarted at attempt 0 would meet its own earlier message;
- * - a reply that is an interruption. The cluster stores a persisted message's reply under
- *   its key, interruptions included, and replays it to anyone who sends that key again; a
- *   driver restarted after such a reply was stored got it back at once, died of it
- *   silently, and was restarted into it again, for ever (the chaos test's stuck jobs).
+ * - a reply that is an interruption: the cluster replays a stored reply, interruptions
+ *   included, to anyone who sends its key again (docs/architecture.md, "Cluster pitfalls"),
+ *   so asking again under the same key would only get it back.
  *
  * Each ask is a persisted message, so the asks thin out (`replyPatience`, and doubling
  * pauses after busy or interrupted replies, both capped at `settlementPatienceCap`), and

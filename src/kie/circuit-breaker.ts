@@ -10,7 +10,7 @@ import type { KieError, KieOperatorError } from "../errors/kie-errors.js"
 import { isOperator } from "./classify.js"
 import { KieClient } from "./kie-client.js"
 import { findModel } from "./models.js"
-import { OperatorAlerts } from "./operator-alerts.js"
+import { OperatorAlerts } from "../alerts/operator-alerts.js"
 import { breakerFirstProbe, breakerProbe } from "./retry-schedules.js"
 
 export type BreakerState =

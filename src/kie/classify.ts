@@ -1,5 +1,5 @@
 /**
- * The one place that knows what KIE's codes and failure texts mean (kie-api.md §5).
+ * The one place that knows what KIE's codes and failure texts mean.
  * Pure: every observation of a KIE call maps to exactly one error class with a reason.
  */
 import {
@@ -198,4 +198,3 @@ const classifyRefusal = (msg: string, base: Omit<ConstructorParameters<typeof Ki
 export const isTransient = (e: KieError): e is KieTransientError => e._tag === "KieTransientError"
 export const isUnknown = (e: KieError): e is KieUnknownError => e._tag === "KieUnknownError"
 export const isOperator = (e: KieError): e is KieOperatorError => e._tag === "KieOperatorError"
-export const isUser = (e: KieError): e is KieUserError => e._tag === "KieUserError"

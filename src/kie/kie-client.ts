@@ -177,7 +177,7 @@ export const makeKieClient = (settings: KieClientSettings) =>
         ),
         UploadData
       )
-      // The docs disagree on the field; the live service sends downloadUrl (kie-api.md §3).
+      // The docs disagree on the field; the live service sends downloadUrl.
       return { url: (uploaded.downloadUrl || uploaded.fileUrl)!, fileName } satisfies UploadedFile
     })
 
@@ -245,7 +245,7 @@ const toTask = (taskId: string, info: RecordInfoData, resultUrlPolicy: ResultUrl
         }
       }
       const credits = info.creditsConsumed ?? info.consumeCredits ?? null
-      // costTime's unit is disputed (kie-api.md §1.4); the two timestamps are not.
+      // costTime's unit is undocumented (seconds or milliseconds); the two timestamps are not.
       const elapsed = info.completeTime != null && info.createTime != null ? info.completeTime - info.createTime : null
       return {
         _tag: "Succeeded",

@@ -1,5 +1,5 @@
 /**
- * KIE's answer shapes (kie-api.md §1–§3, §6). Where the docs disagree the schema accepts
+ * KIE's answer shapes. Where KIE's docs disagree the schema accepts
  * both readings: `msg` or `message`, `resultJson` as a JSON string or an object,
  * `downloadUrl` or `fileUrl`, `creditsConsumed` or `consumeCredits`.
  */

@@ -1,13 +1,13 @@
 /**
  * The way a job talks to KIE: every createTask waits for the circuit breaker and for a
  * place under the account's rate limit (each retry queues again), and is retried by the
- * schedule of its error class; polls are retried the same way and can open the breaker.
+ * schedule of its error class. Uploads are retried by the same schedules.
  */
 import { Duration, Effect } from "effect"
 import { AppConfig } from "../config/index.js"
 import type { KieError } from "../errors/kie-errors.js"
 import { KieCircuitBreaker } from "./circuit-breaker.js"
-import { type CreateTaskRequest, KieClient, type KieTask } from "./kie-client.js"
+import { type CreateTaskRequest, KieClient } from "./kie-client.js"
 import { KieRateLimiter } from "./rate-limiter.js"
 import { retryKieFrom } from "./retry-schedules.js"
 
@@ -43,13 +43,7 @@ export const makeKieSubmitterWith = (options: { readonly retryBase: Duration.Dur
       Effect.withSpan("KieSubmitter.submit", { attributes: { model: request.model } })
     )
 
-  const poll = (taskId: string, createdAt: number): Effect.Effect<KieTask, KieError> =>
-    breaker.observe(client.getTask(taskId, { createdAt })).pipe(
-      retryKie,
-      Effect.withSpan("KieSubmitter.poll", { attributes: { taskId } })
-    )
-
-  return { submit, poll, uploadFile: (file: { readonly bytes: Uint8Array; readonly mimeType: string }) => retryKie(client.uploadFile(file)) } as const
+  return { submit, uploadFile: (file: { readonly bytes: Uint8Array; readonly mimeType: string }) => retryKie(client.uploadFile(file)) } as const
 })
 
 export const makeKieSubmitter = Effect.flatMap(

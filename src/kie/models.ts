@@ -1,6 +1,6 @@
 /**
  * The image-to-video models the bot offers. Each market model wants its own `input`
- * shape (kie-api.md §2): `image_urls` vs `image_url` vs `input_urls`, duration as "5" or
+ * shape: `image_urls` vs `image_url` vs `input_urls`, duration as "5" or
  * as 5. Every required field is sent explicitly because KIE does not reliably apply its
  * documented defaults. Prices are the bot's own units (1 = one default video); the KIE
  * credit estimates are from late-2025 price notes and must be re-checked on kie.ai/pricing.
@@ -41,7 +41,7 @@ export const kling26: VideoModel = {
   credits: { 5: 1, 10: 2 },
   kieCreditsEstimate: { 5: 55, 10: 110 },
   deadline: Duration.minutes(20),
-  // Kling 2.6 ignores a bare `image_url` and a numeric duration silently (kie-api.md §1.3).
+  // Kling 2.6 ignores a bare `image_url` and a numeric duration silently.
   buildInput: (r) => ({
     prompt: r.prompt,
     image_urls: [r.imageUrl],

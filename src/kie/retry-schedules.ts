@@ -10,13 +10,12 @@ import { isTransient, isUnknown } from "./classify.js"
 /**
  * Transient: 10 s, 20 s, 40 s, 80 s, 120 s (capped), each stretched by 0–30 % jitter so
  * that runners that failed together do not retry together. It starts at 10 s because a
- * 429 means KIE's 10-second window is full (kie-api.md §5: back off at least one window),
+ * 429 means KIE's 10-second window is full (so back off at least one window),
  * and jitter only ever lengthens the wait so that guarantee holds. Five retries span
  * about five minutes, after which the job gives up and refunds.
  */
 export const transientBase = Duration.seconds(10)
 export const transientCapFactor = 12
-export const transientCap = Duration.times(transientBase, transientCapFactor)
 export const transientRetries = 5
 export const transientJitter = { min: 1, max: 1.3 } as const
 
@@ -29,8 +28,6 @@ export const transientRetryFrom = (base: Duration.Duration): Schedule.Schedule<D
     Schedule.map(([delay]) => delay),
     Schedule.whileInput(isTransient)
   )
-
-export const transientRetry = transientRetryFrom(transientBase)
 
 /**
  * Unknown: two more tries, 5 s apart (KIE's 500s are sometimes validation, so more would

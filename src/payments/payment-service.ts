@@ -11,16 +11,10 @@ import { Effect, Either, LogLevel, Option } from "effect"
 import { logFailure } from "../observability/error-summary.js"
 import { AppConfig, type StarPackage } from "../config/index.js"
 import type { Balance } from "../domain/balance.js"
-import {
-  type CreditsAlreadySpent,
-  PaymentAlreadyRefunded,
-  PaymentNotFound,
-  UnverifiablePayment
-} from "../errors/payment-errors.js"
-import type { TelegramError } from "../errors/telegram-errors.js"
+import { PaymentAlreadyRefunded, PaymentNotFound, UnverifiablePayment } from "../errors/payment-errors.js"
 import { recordPayment } from "../observability/metrics.js"
 import { type Language, languageOf, messagesFor } from "../i18n/index.js"
-import { OperatorAlerts } from "../kie/operator-alerts.js"
+import { OperatorAlerts } from "../alerts/operator-alerts.js"
 import { type StarsInvoice, TelegramGateway } from "../telegram/gateway.js"
 import { UsersRepo } from "../storage/users-repo.js"
 import { decodePayload, encodePayload, newNonce } from "./invoice-payload.js"
@@ -49,8 +43,6 @@ export interface RefundedPayment {
   readonly payment: Payment
   readonly balance: Balance | undefined
 }
-
-export type RefundError = PaymentNotFound | PaymentAlreadyRefunded | CreditsAlreadySpent | TelegramError
 
 export class PaymentService extends Effect.Service<PaymentService>()("app/PaymentService", {
   effect: Effect.gen(function*() {

@@ -6,7 +6,7 @@
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import { Duration, Effect } from "effect"
-import { OperatorAlerts } from "../kie/operator-alerts.js"
+import { OperatorAlerts } from "../alerts/operator-alerts.js"
 import { ReconciliationStore } from "./reconciliation-store.js"
 
 export interface ReconciliationOptions {

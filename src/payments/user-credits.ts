@@ -5,7 +5,7 @@
  * behind the update being handled.
  */
 import { Effect } from "effect"
-import { UserEntity, type UserOps } from "../actors/user-entity.js"
+import { UserEntity, type UserOps } from "../protocols/user-protocol.js"
 import type { Balance } from "../domain/balance.js"
 import type { RevokeError } from "../errors/payment-errors.js"
 

@@ -6,20 +6,7 @@
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect, Option, Schema } from "effect"
 import type { JobId, UserId } from "../domain/ids.js"
-
-export const JobState = Schema.Literal(
-  "queued",
-  "submitting",
-  "polling",
-  "delivering",
-  "delivered",
-  "refunded",
-  "failed"
-)
-export type JobState = typeof JobState.Type
-
-export const terminalStates: ReadonlyArray<JobState> = ["delivered", "refunded", "failed"]
-export const isTerminal = (state: JobState) => terminalStates.includes(state)
+import { JobState } from "../domain/job-state.js"
 
 export interface NewJob {
   readonly id: JobId
@@ -131,14 +118,6 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
       yield* sql`UPDATE jobs SET ${sql.update(changes)}, updated_at = CURRENT_TIMESTAMP WHERE id = ${jobId}`
     })
 
-    /** Jobs of this user that have not ended, oldest first. */
-    const activeJobsOf = Effect.fn("JobRepo.activeJobsOf")(function*(userId: UserId) {
-      const rows = yield* sql<{ id: string }>`
-        SELECT id FROM jobs WHERE user_id = ${userId} AND state NOT IN ('delivered', 'refunded', 'failed')
-        ORDER BY created_at`
-      return rows.map((row) => row.id as JobId)
-    })
-
     /** The KIE copy of this user's photo from a job created since `sinceMs`, if any. */
     const recentUploadOf = Effect.fn("JobRepo.recentUploadOf")(
       function*(userId: number, photoFileId: string, sinceMs: number) {
@@ -167,6 +146,6 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
       return rows.map((row) => row.id as JobId)
     })
 
-    return { get, stateOf, insertQueued, transition, update, activeJobsOf, recentUploadOf, stalledJobs } as const
+    return { get, stateOf, insertQueued, transition, update, recentUploadOf, stalledJobs } as const
   })
 }) {}

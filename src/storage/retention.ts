@@ -1,6 +1,6 @@
 /**
  * Retention: the cluster never deletes the messages and replies it has processed
- * (cluster-notes P2), so without this the message tables grow by a few rows per update and
+ * (docs/architecture.md, "Cluster pitfalls"), so without this the message tables grow by a few rows per update and
  * per job forever. One runner at a time (a cluster Singleton) prunes, every
  * RETENTION_INTERVAL:
  * - processed cluster messages older than RETENTION_AGE, and their replies. Unprocessed

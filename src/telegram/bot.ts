@@ -1,5 +1,5 @@
 /**
- * The grammY bot, run inside each user's entity (design: "Updates in"). The intake hands
+ * The grammY bot, run inside each user's entity (docs/architecture.md). The intake hands
  * every update to its user's entity as a persisted message; the entity calls the handler
  * made here, which runs the grammY middleware chain with `bot.handleUpdate`. One user's
  * updates are therefore handled one at a time, in order, wherever that user's shard lives.
@@ -7,13 +7,14 @@
  * The middleware, in order: language, first-contact registration, the flood limit, the
  * features, and last the answers for whatever no feature took.
  */
-import { Cause, Effect, Exit, FiberSet, Layer, LogLevel, Redacted, Schedule } from "effect"
+import { Cause, Effect, Exit, FiberSet, Layer, LogLevel, Schedule } from "effect"
 import { logFailure } from "../observability/error-summary.js"
 import { redactorOf, secretValuesIn } from "../observability/redaction.js"
-import { Bot, BotError } from "grammy"
+import { type Api, Bot, BotError } from "grammy"
 import type { Update, UserFromGetMe } from "grammy/types"
-import { JobEntity } from "../actors/job-entity.js"
-import { type TelegramUpdate, UserEntity, type UserOps, UserUpdates } from "../actors/user-entity.js"
+import { JobEntity } from "../protocols/job-protocol.js"
+import type { TelegramUpdate } from "../domain/telegram-update.js"
+import { UserEntity, type UserOps, UserUpdates } from "../protocols/user-protocol.js"
 import { AppConfig } from "../config/index.js"
 import { languageOf, messagesFor } from "../i18n/index.js"
 import { classifyFailure } from "../errors/failure-class.js"
@@ -25,6 +26,7 @@ import { BotState } from "../storage/bot-state.js"
 import { DeadLetterUpdates } from "../storage/dead-letter-updates.js"
 import { UserSettingsRepo } from "../storage/user-settings-repo.js"
 import { UsersRepo } from "../storage/users-repo.js"
+import { TelegramApi } from "./api.js"
 import type { BotContext, BotEnv } from "./context.js"
 import { adminFeature } from "./features/admin.js"
 import { generateFeature } from "./features/generate.js"
@@ -36,7 +38,6 @@ import { settingsFeature } from "./features/settings.js"
 import { startFeature } from "./features/start.js"
 import { unhandledFeature } from "./features/unhandled.js"
 import { TelegramGateway } from "./gateway.js"
-import { TelegramOperatorAlertsLive } from "./operator-alerts.js"
 import { handleBounded, recordSetAside, senderOf, type SetAside, setAsideRow } from "./update-failures.js"
 
 /** An Effect's failure carried through grammY's promise chain. */
@@ -71,12 +72,12 @@ export class BotBridge extends Effect.Service<BotBridge>()("app/BotBridge", {
 
 export const createBot = (
   env: BotEnv,
-  token: string,
-  apiRoot: string,
+  api: Api,
   botInfo: UserFromGetMe,
   payments: PaymentsFeatureDeps
 ) => {
-  const bot = new Bot<BotContext>(token, { botInfo, client: { apiRoot } })
+  // Handlers send through the gateway; this bot only routes updates, on the process's Api settings.
+  const bot = new Bot<BotContext>(api.token, { botInfo, ...(api.options === undefined ? {} : { client: api.options }) })
   let registered = false
 
   bot.use(async (ctx, next) => {
@@ -115,8 +116,8 @@ export const createBot = (
 }
 
 /** The process's bot identity, asked once (getMe) and kept; retried while Telegram is unreachable. */
-const makeBotInfo = (token: string, apiRoot: string) =>
-  Effect.tryPromise(() => new Bot(token, { client: { apiRoot } }).api.getMe()).pipe(
+const makeBotInfo = (api: Api) =>
+  Effect.tryPromise(() => api.getMe()).pipe(
     Effect.tapError((error) => logFailure(LogLevel.Warning, "getMe failed; retrying", error)),
     Effect.retry(Schedule.exponential("1 second").pipe(Schedule.union(Schedule.spaced("30 seconds")))),
     Effect.orDie,
@@ -139,11 +140,8 @@ export const UserUpdatesLive = Layer.effect(
     const stats = yield* StatsService
     const { run } = yield* BotBridge
     const payments = { payments: yield* PaymentService, userCredits: yield* UserCredits }
-    if (config.telegram.botToken._tag === "None") {
-      return yield* Effect.dieMessage("TELEGRAM_BOT_TOKEN is required for the bot")
-    }
-    const token = Redacted.value(config.telegram.botToken.value)
-    const botInfo = yield* makeBotInfo(token, config.telegram.apiRoot)
+    const api = yield* TelegramApi
+    const botInfo = yield* makeBotInfo(api)
     // What is stored about a failure is no log line: it is redacted here, by the same rules.
     const redactor = redactorOf(secretValuesIn(config))
 
@@ -165,7 +163,7 @@ export const UserUpdatesLive = Layer.effect(
             freshGrant: { value: 0 },
             unfinishedUpdate: { cause: undefined }
           }
-          const bot = createBot(env, token, config.telegram.apiRoot, info, payments)
+          const bot = createBot(env, api, info, payments)
 
           // One handling; fails with the cause a handler recorded, or with the rejection of
           // a middleware outside `handler` (first-contact registration, say).
@@ -224,7 +222,7 @@ export const UserUpdatesLive = Layer.effect(
     UserSettingsRepo.Default,
     UsersRepo.Default,
     StatsService.Default,
-    PaymentsLive.pipe(Layer.provide(TelegramOperatorAlertsLive)),
+    PaymentsLive,
     RateLimits.Default
   ])
 )

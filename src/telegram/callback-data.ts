@@ -1,11 +1,10 @@
 /**
  * The bot's callback data, all under Telegram's 64 bytes: one short prefix per action.
- * The job buttons are built by the job driver (`again:`/`cancel:`), the rest here; every
- * press is parsed here, and anything else (forged, from an older version) is `Unknown`.
+ * Every button's data is built and parsed here; anything else (forged, from an older
+ * version) parses as `Unknown`.
  */
 import { Schema } from "effect"
 import { JobId } from "../domain/ids.js"
-import { againCallbackData, cancelCallbackData } from "../jobs/job-driver.js"
 
 export type CallbackAction =
   | { readonly _tag: "Again"; readonly jobId: JobId }
@@ -14,13 +13,16 @@ export type CallbackAction =
   | { readonly _tag: "Settings"; readonly model: string; readonly durationSeconds: number }
   | { readonly _tag: "Unknown" }
 
+/** The buttons under a job: "generate again" and, while it has not reached KIE, "cancel". */
+export const againCallbackData = (jobId: string) => `again:${jobId}`
+export const cancelCallbackData = (jobId: string) => `cancel:${jobId}`
+
 export const buyCallbackData = (credits: number) => `buy:${credits}`
 /**
  * Keyed by the model's slug, which a reordered catalog does not change. Keyboards sent
  * before carried the catalog position ("set:0:5"); no slug is a number, so those are stale.
  */
 export const settingsCallbackData = (model: string, durationSeconds: number) => `set:${model}:${durationSeconds}`
-export { againCallbackData, cancelCallbackData }
 
 const isJobId = Schema.is(JobId)
 

@@ -4,8 +4,8 @@
  * and retried by `telegramRetry`, so callers only ever see a TelegramError that is worth
  * acting on.
  *
- * The token stays Redacted; it is unwrapped only where grammY needs it and inside the one
- * fetch of a file download, whose URL is never logged, returned or put in an error.
+ * The `Api` is the process's one (src/telegram/api.ts); its token is read again only inside
+ * the one fetch of a file download, whose URL is never logged, returned or put in an error.
  *
  * Timeouts on HTTP are real-time (AbortSignal / grammY's own), not Effect timeouts: the
  * I/O happens in real time, and a virtual-time timeout would fire whenever a test moves
@@ -14,11 +14,12 @@
  */
 import { Api, InputFile } from "grammy"
 import type { InlineKeyboardMarkup, Message, StarTransaction, TransactionPartner } from "grammy/types"
-import { ConfigError, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
-import { AppConfig } from "../config/index.js"
+import { Duration, Effect, Either, Layer, Option, type Redacted } from "effect"
+import type { AppConfig } from "../config/index.js"
 import { type TelegramError, TelegramPermanentError } from "../errors/telegram-errors.js"
 import { TransferPermits } from "../jobs/transfer-permits.js"
 import { RateLimits } from "../rate-limits/rate-limits.js"
+import { apiRootOf, makeTelegramApi, TelegramApi, type TelegramApiOptions } from "./api.js"
 import { classifyAnswer, classifyFailure, isAlreadyDeleted, isNotModified, isUrlRefused } from "./classify.js"
 import {
   type DownloadedFile,
@@ -40,7 +41,7 @@ const MB = 1024 * 1024
  */
 type GrammySignal = NonNullable<Parameters<Api["getMe"]>[0]>
 
-/** Hosted Bot API limits (telegram.md §2). */
+/** Hosted Bot API limits (its docs: sendVideo, getFile). */
 export const fileLimits = {
   /** Telegram fetches a video URL itself up to this size. */
   videoByUrl: 20 * MB,
@@ -50,19 +51,19 @@ export const fileLimits = {
   getFile: 20 * MB
 } as const
 
-export interface TelegramGatewayOptions {
-  readonly token: Redacted.Redacted<string>
-  /** Bot API root without a trailing slash; default https://api.telegram.org. */
-  readonly apiRoot?: string | undefined
+export interface GatewayTuning {
   readonly limits?: Partial<TelegramLimits> | undefined
   /** Prefix of the rate-limiter keys (default "telegram:"). */
   readonly limiterKeyPrefix?: string | undefined
-  /** Per Bot API request, uploads included (default 120 s). */
-  readonly requestTimeout?: Duration.DurationInput | undefined
   /** Per file download, ours or Telegram's (default 120 s). */
   readonly downloadTimeout?: Duration.DurationInput | undefined
   /** The HEAD that sizes a video (default 10 s). */
   readonly probeTimeout?: Duration.DurationInput | undefined
+}
+
+/** A gateway with its own `Api`, for an explicit token and API root (tests). */
+export interface TelegramGatewayOptions extends GatewayTuning, TelegramApiOptions {
+  readonly token: Redacted.Redacted<string>
 }
 
 const MIME_BY_EXTENSION: Record<string, string> = {
@@ -186,16 +187,16 @@ export const toTransactionEntry = (transaction: StarTransaction): StarTransactio
 export const makeTelegramGateway = (
   options: TelegramGatewayOptions
 ): Effect.Effect<TelegramGatewayService, never, RateLimits | TransferPermits> =>
+  makeGatewayOn(makeTelegramApi(options.token, options), options)
+
+const makeGatewayOn = (
+  api: Api,
+  options: GatewayTuning
+): Effect.Effect<TelegramGatewayService, never, RateLimits | TransferPermits> =>
   Effect.gen(function*() {
-    // grammY throws on a trailing slash; AppConfig already strips it, explicit callers may not.
-    const apiRoot = (options.apiRoot ?? "https://api.telegram.org").replace(/\/+$/, "")
-    const requestTimeout = Duration.decode(options.requestTimeout ?? Duration.seconds(120))
+    const apiRoot = apiRootOf(api)
     const downloadTimeout = Duration.decode(options.downloadTimeout ?? Duration.seconds(120))
     const probeTimeout = Duration.decode(options.probeTimeout ?? Duration.seconds(10))
-    const api = new Api(Redacted.value(options.token), {
-      apiRoot,
-      timeoutSeconds: Math.max(1, Math.ceil(Duration.toSeconds(requestTimeout)))
-    })
     const limiter = yield* makeOutgoingLimiter({ limits: options.limits, keyPrefix: options.limiterKeyPrefix })
     const transfers = yield* TransferPermits
 
@@ -363,7 +364,7 @@ export const makeTelegramGateway = (
         }
         const fetched = yield* download(
           "downloadFile",
-          () => `${apiRoot}/file/bot${Redacted.value(options.token)}/${filePath}`,
+          () => `${apiRoot}/file/bot${api.token}/${filePath}`,
           fileLimits.getFile
         )
         if (fetched._tag === "TooBig") return yield* tooBig("downloadFile", "file is too big")
@@ -400,7 +401,7 @@ export const makeTelegramGateway = (
     const refundStarPayment: TelegramGatewayService["refundStarPayment"] = (userId, chargeId) =>
       call("refundStarPayment", undefined, (signal) => api.refundStarPayment(userId, chargeId, signal)).pipe(
         Effect.asVoid,
-        // Telegram's answer to a second refund; also returned once by a server bug while refunding (telegram.md §1).
+        // Telegram's answer to a second refund; Telegram has also returned it for a first one.
         Effect.catchIf(isAlreadyRefunded, () => Effect.void),
         Effect.withSpan("TelegramGateway.refundStarPayment")
       )
@@ -426,52 +427,13 @@ export const makeTelegramGateway = (
     })
   })
 
-/** The gateway for an explicit token and API root (the sandbox passes the simulator's). */
-export const layer = (
-  options: TelegramGatewayOptions
-): Layer.Layer<TelegramGateway, never, RateLimits | TransferPermits> =>
-  Layer.effect(TelegramGateway, makeTelegramGateway(options))
-
-/** The gateway from AppConfig; without TELEGRAM_BOT_TOKEN it fails at start-up, naming the variable. */
-export const layerConfig: Layer.Layer<
-  TelegramGateway,
-  ConfigError.ConfigError,
-  AppConfig | RateLimits | TransferPermits
-> = Layer.effect(
-  TelegramGateway,
-  Effect.gen(function*() {
-    const config = yield* AppConfig
-    const token = yield* Option.match(config.telegram.botToken, {
-      onNone: () =>
-        Effect.fail(ConfigError.MissingData(
-          ["TELEGRAM_BOT_TOKEN"],
-          "TELEGRAM_BOT_TOKEN must be set for the Telegram gateway (the sandbox passes the simulator's token to layer({ token, apiRoot }))"
-        )),
-      onSome: Effect.succeed
-    })
-    return yield* makeTelegramGateway({ token, apiRoot: config.telegram.apiRoot })
-  })
-)
-
 /**
- * Limits in the shared store (Redis when REDIS_URL is set, else memory). `RateLimits.Default`
+ * The production layer: the process's `Api`, limits in the shared store. `RateLimits.Default`
  * is the very value KieRateLimiter and the bot use, so one composition builds it once and
  * all limiters share one Redis connection.
  */
-const withSharedLimiter = <E, R>(
-  gateway: Layer.Layer<TelegramGateway, E, R>
-): Layer.Layer<TelegramGateway, E, AppConfig | Exclude<R, RateLimits>> =>
-  gateway.pipe(Layer.provide(RateLimits.Default))
-
-/** An explicit token and API root (the sandbox's simulator), limits in the shared store. */
-export const layerWithSharedLimiter = (
-  options: TelegramGatewayOptions
-): Layer.Layer<TelegramGateway, never, AppConfig | TransferPermits> =>
-  withSharedLimiter(layer(options))
-
-/** The production layer: AppConfig's token and API root, limits in the shared store. */
-export const TelegramGatewayLive: Layer.Layer<TelegramGateway, ConfigError.ConfigError, AppConfig | TransferPermits> = withSharedLimiter(
-  layerConfig
-)
+export const TelegramGatewayLive: Layer.Layer<TelegramGateway, never, AppConfig | TelegramApi | TransferPermits> = Layer
+  .effect(TelegramGateway, Effect.flatMap(TelegramApi, (api) => makeGatewayOn(api, {})))
+  .pipe(Layer.provide(RateLimits.Default))
 
 export type { TelegramLimits } from "./outgoing-limits.js"

@@ -1,5 +1,5 @@
 /**
- * Telegram's flood limits for messages the bot sends or edits (telegram.md §2): about one
+ * Telegram's flood limits for messages the bot sends or edits (Bot API FAQ): about one
  * message per second per chat with short bursts tolerated, and about 30 per second across
  * all chats. Both are kept in the shared limits (Redis when REDIS_URL is set, see
  * src/rate-limits/rate-limits.ts), so they hold for all runners together; while Redis
@@ -19,8 +19,8 @@
  * backlog of them costs one store request per wait, not one per message.
  */
 import { Duration, Effect, Option } from "effect"
-import { bucketFor } from "../kie/rate-limiter.js"
 import { type LimitRequest, RateLimits } from "../rate-limits/rate-limits.js"
+import { bucketFor } from "../rate-limits/token-bucket.js"
 import { makeFifoTurn } from "./fifo-turn.js"
 
 export interface TelegramLimits {
@@ -55,8 +55,7 @@ export const makeOutgoingLimiter = (options: {
     const limits = { ...defaultTelegramLimits, ...options.limits }
     const prefix = options.keyPrefix ?? "telegram:"
     const chatInterval = Duration.decode(limits.perChatInterval)
-    // The same sizing as KIE's limit: burst + refills stay below the limit in every
-    // one-second span, not only in aligned windows (see src/kie/rate-limiter.ts).
+    // Burst + refills stay below the limit in every one-second span, not only in aligned windows.
     const global = bucketFor(limits.globalPerSecond, Duration.seconds(1))
 
     const globalKey = `${prefix}global`

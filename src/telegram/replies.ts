@@ -13,7 +13,7 @@ export type JobFailure =
   | { readonly _tag: "PhotoUnavailable"; readonly reason: string }
   | { readonly _tag: "DeliveryFailed"; readonly reason: string }
   | { readonly _tag: "Cancelled" }
-  /** The job's driver kept failing the same way (src/actors/job-entity.ts gives up on it). */
+  /** The job's driver kept failing the same way (src/jobs/job-entity.ts gives up on it). */
   | { readonly _tag: "InternalError" }
 
 /** Whether pressing "Try again" can help. */

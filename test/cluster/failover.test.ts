@@ -2,7 +2,7 @@
  * Runner child processes on one Postgres database and Redis, jobs from simulated users:
  * two runners share the shards; kill -9 one while jobs are in flight and its shards move
  * to the survivor; a new runner joins; SIGTERM drains one runner and it exits 0 while the
- * jobs go on elsewhere. After each fault the design's invariants are checked.
+ * jobs go on elsewhere. After each fault the invariants of docs/architecture.md are checked.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {

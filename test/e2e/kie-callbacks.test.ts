@@ -1,6 +1,6 @@
 /**
  * With PUBLIC_URL set, KIE calls back when a task ends and polling is only the safety net
- * for a lost callback (design.md, `polling`): a minute before the first poll, then minutes
+ * for a lost callback: a minute before the first poll, then minutes
  * apart. These runs count what reached the KIE simulator, so a return to the fast polling
  * cadence (12 polls for a 4-minute generation) fails them.
  */

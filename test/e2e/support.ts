@@ -6,8 +6,8 @@
  */
 import { Effect, Layer } from "effect"
 import type { Message } from "grammy/types"
-import { ActorsLive } from "../../src/actors/index.js"
-import { JobCallbackSinkLive } from "../../src/actors/job-entity.js"
+import { EntitiesLive } from "../../src/entities.js"
+import { JobCallbackSinkLive } from "../../src/jobs/job-entity.js"
 import { HealthRoutes } from "../../src/http/health.js"
 import { KieCallbackRoutes } from "../../src/http/kie-callback.js"
 import { HttpServerLive } from "../../src/http/router.js"
@@ -16,10 +16,11 @@ import type { KieSimOptions } from "../../src/sim/kie/index.js"
 import type { Updates } from "../../src/sim/telegram/updates.js"
 import type { TelegramSimulator } from "../../src/sim/telegram/index.js"
 import { UserUpdatesLive } from "../../src/telegram/bot.js"
+import { TelegramApiLive } from "../../src/telegram/api.js"
 import { TelegramGatewayLive } from "../../src/telegram/gateway-live.js"
 import { TelegramPollerLive } from "../../src/telegram/intake/poller.js"
 import { RegisterWebhookLive, TelegramWebhookRoutes } from "../../src/telegram/intake/webhook.js"
-import { TelegramOperatorAlertsLive } from "../../src/telegram/operator-alerts.js"
+import { OperatorAlertsLive } from "../../src/alerts/operator-alerts.js"
 import type { Dialect } from "../support/database.js"
 import { advanceUntil, photoBytes, type Simulators, startSimulators, withTicks } from "../support/job-harness.js"
 import { pastStartUp, runnerLayer } from "../support/runner.js"
@@ -42,15 +43,16 @@ export const startSystemSimulators = (
   })
 
 const outside = KieServicesLive.pipe(
-  Layer.provideMerge(TelegramOperatorAlertsLive),
-  Layer.provideMerge(TelegramGatewayLive)
+  Layer.provideMerge(OperatorAlertsLive),
+  Layer.provideMerge(TelegramGatewayLive),
+  Layer.provideMerge(TelegramApiLive)
 )
 
 /** The runner as `npm start` assembles it in polling mode, minus the HTTP server (or with `/healthz` and `/readyz`). */
 export const pollingSystem = (sims: Simulators, options: { readonly health?: boolean } = {}) =>
   runnerLayer(
     sims.settings,
-    Layer.mergeAll(ActorsLive, TelegramPollerLive, options.health === true ? HttpServerLive.pipe(Layer.provide(HealthRoutes)) : Layer.empty).pipe(
+    Layer.mergeAll(EntitiesLive, TelegramPollerLive, options.health === true ? HttpServerLive.pipe(Layer.provide(HealthRoutes)) : Layer.empty).pipe(
       Layer.provideMerge(UserUpdatesLive),
       Layer.provideMerge(outside)
     )
@@ -61,7 +63,7 @@ export const webhookSystem = (sims: Simulators) =>
   runnerLayer(
     sims.settings,
     Layer.mergeAll(
-      ActorsLive,
+      EntitiesLive,
       RegisterWebhookLive,
       HttpServerLive.pipe(
         Layer.provide([HealthRoutes, KieCallbackRoutes.pipe(Layer.provide(JobCallbackSinkLive)), TelegramWebhookRoutes])

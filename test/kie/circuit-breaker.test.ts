@@ -3,7 +3,7 @@ import { Effect, Exit, Fiber, Layer, Metric, Redacted, Schedule, TestClock } fro
 import { type BreakerState, makeCircuitBreaker } from "../../src/kie/circuit-breaker.js"
 import { KieClient } from "../../src/kie/kie-client.js"
 import { kling26 } from "../../src/kie/models.js"
-import { type OperatorAlert, OperatorAlerts } from "../../src/kie/operator-alerts.js"
+import { type OperatorAlert, OperatorAlerts } from "../../src/alerts/operator-alerts.js"
 import { kieSimulator, type KieSimulator, SimFaults } from "../../src/sim/kie/index.js"
 
 // The probe runs real HTTP in a forked fiber; wait for it in real time, briefly.

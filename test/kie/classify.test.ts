@@ -28,7 +28,7 @@ const failed = (failCode: string, failMsg: string): KieObservation => ({
   raw: JSON.stringify({ state: "fail", failCode, failMsg })
 })
 
-// kie-api.md §5, row by row: envelope codes first, then the failMsg keyword rules.
+// KIE's error table, row by row: envelope codes first, then the failMsg keyword rules.
 const rows: ReadonlyArray<Row> = [
   ["401 with HTTP 200", answer("createTask", 401, "You do not have access permissions"), "KieOperatorError", "BadApiKey"],
   ["401 live wording", answer("credits", 401, "Unauthorized – Authentication failed"), "KieOperatorError", "BadApiKey"],

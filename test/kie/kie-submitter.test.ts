@@ -4,7 +4,7 @@ import { KieCircuitBreaker, makeCircuitBreaker } from "../../src/kie/circuit-bre
 import { KieClient } from "../../src/kie/kie-client.js"
 import { makeKieSubmitterWith } from "../../src/kie/kie-submitter.js"
 import { kling26 } from "../../src/kie/models.js"
-import { type OperatorAlert, OperatorAlerts } from "../../src/kie/operator-alerts.js"
+import { type OperatorAlert, OperatorAlerts } from "../../src/alerts/operator-alerts.js"
 import { KieRateLimiter, makeKieRateLimiter } from "../../src/kie/rate-limiter.js"
 import { transientBase, transientJitter } from "../../src/kie/retry-schedules.js"
 import { inProcessLimits } from "../support/rate-limits.js"
@@ -97,16 +97,5 @@ describe("KieSubmitter", () => {
       yield* TestClock.adjust("10 minutes")
       expect(next.unsafePoll()).toBeNull()
       expect(sim.createAttempts()).toHaveLength(1)
-    }))
-
-  it.scoped("a content-policy failure comes back as the user's error, without retries", () =>
-    Effect.gen(function*() {
-      const sim = yield* kieSimulator({ clock: "manual" })
-      sim.setFaults({ outcomes: [SimFaults.outcomes.contentPolicy] })
-      const submitter = yield* submitterFor(sim, [])
-      const taskId = yield* submitter.submit(request)
-      yield* Effect.promise(() => sim.advance(60_000))
-      const task = yield* submitter.poll(taskId, 0)
-      expect(task._tag === "Failed" && task.error).toMatchObject({ _tag: "KieUserError", reason: "ContentPolicy" })
     }))
 })

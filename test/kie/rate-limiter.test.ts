@@ -1,7 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Fiber, Layer, Random, Ref, TestClock } from "effect"
-import { bucketFor, makeKieRateLimiter } from "../../src/kie/rate-limiter.js"
-import { redisOptionsFromUrl } from "../../src/rate-limits/redis-store.js"
+import { makeKieRateLimiter } from "../../src/kie/rate-limiter.js"
 import { inProcessLimits, redisLimits, redisUnderPrefix } from "../support/rate-limits.js"
 
 const redisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
@@ -27,28 +26,6 @@ const memoryLimiter = (limit: number) =>
   makeKieRateLimiter({ limit }).pipe(Effect.provide(inProcessLimits()))
 
 describe("KIE rate limiter", () => {
-  it("sizes the bucket so that burst plus refills stay below the limit in any span", () => {
-    expect(bucketFor(20)).toMatchObject({ burst: 2, sustained: 17 })
-    expect(Duration.toMillis(bucketFor(20).step)).toBeCloseTo(10_000 / 17)
-    for (const limit of [3, 5, 10, 20, 50, 100]) {
-      const { burst, sustained } = bucketFor(limit)
-      expect(burst + sustained).toBeLessThanOrEqual(limit - 1)
-      expect(burst).toBeGreaterThanOrEqual(1)
-    }
-  })
-
-  it("reads REDIS_URL into ioredis options", () => {
-    expect(redisOptionsFromUrl("rediss://user:p%40ss@cache.internal:6380/2")).toEqual({
-      host: "cache.internal",
-      port: 6380,
-      username: "user",
-      password: "p@ss",
-      db: 2,
-      tls: {}
-    })
-    expect(redisOptionsFromUrl("redis://127.0.0.1")).toEqual({ host: "127.0.0.1", port: 6379 })
-  })
-
   it.scoped("two limiters on the same Redis never admit more than the limit in any 10-second span", () =>
     Effect.gen(function*() {
       const prefix = `test:kie-rl:${Date.now()}:${Math.random().toString(36).slice(2)}:`
@@ -89,7 +66,8 @@ describe("KIE rate limiter", () => {
       const fibers: Array<Fiber.RuntimeFiber<void>> = []
       for (let caller = 0; caller < 40; caller++) {
         fibers.push(
-          yield* limiter.acquire.pipe(
+          yield* limiter.reserve.pipe(
+            Effect.flatMap(Effect.sleep),
             Effect.zipRight(Clock.currentTimeMillis),
             Effect.flatMap((at) => Ref.update(order, (list) => [...list, [caller, at] as const])),
             Effect.fork

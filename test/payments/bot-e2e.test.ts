@@ -4,7 +4,6 @@ import { PaymentsLive } from "../../src/payments/index.js"
 import { reconciliationSingleton } from "../../src/payments/reconciliation.js"
 import { operatorTexts } from "../../src/i18n/operator.js"
 import type { SuccessfulPaymentDelivery } from "../../src/sim/telegram/payments.js"
-import { TelegramOperatorAlertsLive } from "../../src/telegram/operator-alerts.js"
 import { dialects } from "../support/database.js"
 import { advance, type Simulators } from "../support/job-harness.js"
 import {
@@ -116,7 +115,6 @@ describe.each(dialects)("payments through the bot on %s", (dialect) => {
       const sim = sims.telegram
       const system = reconciliationSingleton("1 minute", { graceSeconds: 0 }).pipe(
         Layer.provide(PaymentsLive),
-        Layer.provide(TelegramOperatorAlertsLive),
         Layer.provideMerge(pollingSystem(sims))
       )
       yield* inSystem(system, Effect.gen(function*() {

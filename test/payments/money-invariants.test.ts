@@ -1,7 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
-import { UserEntity } from "../../src/actors/user-entity.js"
+import { UserEntity } from "../../src/protocols/user-protocol.js"
 import { type JobId, UserId } from "../../src/domain/ids.js"
 import { CreditLedger } from "../../src/storage/credit-ledger.js"
 import { dialects, freshSettings } from "../support/database.js"

@@ -1,7 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Metric, Option } from "effect"
-import { UserEntity } from "../../src/actors/user-entity.js"
+import { UserEntity } from "../../src/protocols/user-protocol.js"
 import { updatesRetried } from "../../src/observability/metrics.js"
 import { encodePayload, newNonce } from "../../src/payments/invoice-payload.js"
 import { PaymentSecret, PaymentService, PaymentsRepo } from "../../src/payments/index.js"

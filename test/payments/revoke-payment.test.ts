@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { UserEntity } from "../../src/actors/user-entity.js"
+import { UserEntity } from "../../src/protocols/user-protocol.js"
 import { Balance } from "../../src/domain/balance.js"
 import { dialects, freshSettings } from "../support/database.js"
 import { checkBooks } from "../support/payments-bot.js"
@@ -57,7 +57,7 @@ describe.each(dialects)("UserEntity.RevokePayment on %s", (dialect) => {
       assert.deepStrictEqual(yield* checkBooks(203), balance(5, 1))
     })))
 
-  it.live("a refusal is the final answer for its request key only (P1)", () =>
+  it.live("a refusal is the final answer for its request key only", () =>
     withRunner(Effect.gen(function*() {
       const user = (yield* UserEntity.client)("204")
       yield* user.Register({ requestKey: "r", profile })

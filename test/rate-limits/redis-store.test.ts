@@ -34,6 +34,18 @@ const timed = <A, E>(effect: Effect.Effect<A, E>) =>
   })
 
 describe("the Redis store", () => {
+  it("reads REDIS_URL into ioredis options", () => {
+    expect(redisOptionsFromUrl("rediss://user:p%40ss@cache.internal:6380/2")).toEqual({
+      host: "cache.internal",
+      port: 6380,
+      username: "user",
+      password: "p@ss",
+      db: 2,
+      tls: {}
+    })
+    expect(redisOptionsFromUrl("redis://127.0.0.1")).toEqual({ host: "127.0.0.1", port: 6379 })
+  })
+
   // Redis expires keys on its own clock: these tests run on real time.
   it.scopedLive("every key expires: a bucket's keys when it is full again plus a step, a window's when it ends", () =>
     Effect.gen(function*() {

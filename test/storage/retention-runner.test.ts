@@ -1,7 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { UserEntity } from "../../src/actors/user-entity.js"
+import { UserEntity } from "../../src/protocols/user-protocol.js"
 import { Balance } from "../../src/domain/balance.js"
 import { pruneOnce } from "../../src/storage/retention.js"
 import { dialects, freshSettings } from "../support/database.js"

@@ -5,15 +5,17 @@
  */
 import { TestClock } from "effect"
 import { Duration, Effect, Fiber, Layer, Option, type Scope } from "effect"
-import { ActorsLive } from "../../src/actors/index.js"
-import { UserEntity } from "../../src/actors/user-entity.js"
+import { EntitiesLive } from "../../src/entities.js"
+import { UserEntity } from "../../src/protocols/user-protocol.js"
 import type { AppSettings } from "../../src/config/index.js"
 import type { JobId } from "../../src/domain/ids.js"
-import { JobRepo, type JobState } from "../../src/storage/job-repo.js"
+import type { JobState } from "../../src/domain/job-state.js"
+import { JobRepo } from "../../src/storage/job-repo.js"
 import { KieServicesLive } from "../../src/kie/index.js"
-import { OperatorAlerts } from "../../src/kie/operator-alerts.js"
+import { OperatorAlerts } from "../../src/alerts/operator-alerts.js"
 import { kieSimulator, type KieSimOptions, type KieSimulator } from "../../src/sim/kie/index.js"
 import { makeTelegramSimulator, type TelegramSimulator } from "../../src/sim/telegram/index.js"
+import { TelegramApiLive } from "../../src/telegram/api.js"
 import { TelegramGatewayLive } from "../../src/telegram/gateway-live.js"
 import { type Dialect, freshSettings } from "./database.js"
 import { pastStartUp, runnerLayer } from "./runner.js"
@@ -54,9 +56,12 @@ export const startSimulators = (
 export const jobRunnerLayer = (settings: AppSettings) =>
   runnerLayer(
     settings,
-    ActorsLive.pipe(
+    EntitiesLive.pipe(
       Layer.provideMerge(
-        Layer.mergeAll(KieServicesLive, TelegramGatewayLive).pipe(Layer.provideMerge(OperatorAlerts.Log))
+        Layer.mergeAll(KieServicesLive, TelegramGatewayLive).pipe(
+          Layer.provideMerge(OperatorAlerts.Log),
+          Layer.provideMerge(TelegramApiLive)
+        )
       )
     )
   )

@@ -7,13 +7,13 @@ import { assert } from "@effect/vitest"
 import { Effect, Layer, Ref } from "effect"
 import type { AppSettings } from "../../src/config/index.js"
 import { UserId } from "../../src/domain/ids.js"
-import { OperatorAlerts, type OperatorAlert } from "../../src/kie/operator-alerts.js"
+import { type OperatorAlert, OperatorAlerts, OperatorAlertsLive } from "../../src/alerts/operator-alerts.js"
 import { PaymentsLive } from "../../src/payments/index.js"
 import { UserUpdatesLive } from "../../src/telegram/bot.js"
 import { CreditLedger } from "../../src/storage/credit-ledger.js"
+import { TelegramApiLive } from "../../src/telegram/api.js"
 import { TelegramGatewayLive } from "../../src/telegram/gateway-live.js"
 import { TelegramPollerLive } from "../../src/telegram/intake/poller.js"
-import { TelegramOperatorAlertsLive } from "../../src/telegram/operator-alerts.js"
 import { eventually } from "../e2e/support.js"
 import type { Simulators } from "./job-harness.js"
 import { LedgerOnlyActors, runnerLayer } from "./runner.js"
@@ -33,6 +33,7 @@ export const paymentsRunner = (settings: AppSettings) =>
     settings,
     Layer.mergeAll(LedgerOnlyActors, PaymentsLive).pipe(
       Layer.provideMerge(TelegramGatewayLive),
+      Layer.provideMerge(TelegramApiLive),
       Layer.provideMerge(RecordingAlerts)
     )
   )
@@ -47,8 +48,9 @@ export const paymentsBotSystem = (settings: AppSettings) =>
     Layer.mergeAll(LedgerOnlyActors, TelegramPollerLive).pipe(
       Layer.provideMerge(UserUpdatesLive),
       Layer.provideMerge(PaymentsLive),
-      Layer.provideMerge(TelegramOperatorAlertsLive),
-      Layer.provideMerge(TelegramGatewayLive)
+      Layer.provideMerge(OperatorAlertsLive),
+      Layer.provideMerge(TelegramGatewayLive),
+      Layer.provideMerge(TelegramApiLive)
     )
   )
 

@@ -3,9 +3,9 @@
  * cluster runtime (no socket), on a database chosen by the test.
  */
 import { Effect, Layer, Option, TestClock } from "effect"
-import { StorageServicesLive } from "../../src/actors/index.js"
-import { JobEntity } from "../../src/actors/job-entity.js"
-import { UserEntityLive } from "../../src/actors/user-entity.js"
+import { StorageServicesLive } from "../../src/entities.js"
+import { JobEntity } from "../../src/protocols/job-protocol.js"
+import { UserEntityLive } from "../../src/users/user-entity.js"
 import { embeddedRunner, ownedShardCount, SHARDS_PER_GROUP, shardingSettings } from "../../src/cluster/runner.js"
 import type { AppSettings } from "../../src/config/index.js"
 import { TransferPermits } from "../../src/jobs/transfer-permits.js"

@@ -25,6 +25,7 @@ import { TransferPermits } from "../../src/jobs/transfer-permits.js"
 import type { RateLimits } from "../../src/rate-limits/rate-limits.js"
 import { inProcessLimits, redisLimits, redisUnderPrefix } from "../support/rate-limits.js"
 import { makeTelegramSimulator, type TelegramSimulator } from "../../src/sim/telegram/index.js"
+import { TelegramApiLive } from "../../src/telegram/api.js"
 import { classifyAnswer } from "../../src/telegram/classify.js"
 import {
   makeTelegramGateway,
@@ -567,7 +568,7 @@ describe("TelegramGateway against the Bot API simulator", () => {
       })
     ), 30_000)
 
-  it.scoped("TelegramGatewayLive reads the token and API root from AppConfig, and names the variable when it is missing", () =>
+  it.scoped("TelegramGatewayLive on TelegramApiLive reads the token and API root from AppConfig, and names the variable when it is missing", () =>
     scenario((sim) =>
       Effect.gen(function*() {
         const user = sim.createUser({ id: 5010, first_name: "Jo" })
@@ -575,6 +576,7 @@ describe("TelegramGateway against the Bot API simulator", () => {
         const gateway = yield* Layer.build(
           TelegramGatewayLive.pipe(
             Layer.provide(TransferPermits.layerWith(8)),
+            Layer.provideMerge(TelegramApiLive),
             Layer.provide(configFrom({
               TELEGRAM_BOT_TOKEN: sim.token,
               TELEGRAM_API_ROOT: sim.url,
@@ -588,6 +590,7 @@ describe("TelegramGateway against the Bot API simulator", () => {
 
         const missing = yield* Effect.flip(Layer.build(TelegramGatewayLive.pipe(
           Layer.provide(TransferPermits.layerWith(8)),
+          Layer.provideMerge(TelegramApiLive),
           Layer.provide(configFrom({}))
         )))
         expect(describeConfigError(missing)).toContain("TELEGRAM_BOT_TOKEN must be set")

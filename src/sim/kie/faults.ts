@@ -15,7 +15,7 @@ export type FaultAnswer =
 export type TaskOutcome =
   | { readonly _tag: "Success" }
   | { readonly _tag: "Fail"; readonly failCode: string; readonly failMsg: string }
-  /** Stays in this state forever (kie-api.md §7.4). */
+  /** Stays in this state forever, as KIE tasks sometimes do. */
   | { readonly _tag: "Stuck"; readonly state: "waiting" | "queuing" | "generating" }
 
 export type CallbackMode = "deliver" | "lose" | "duplicate"
@@ -31,7 +31,7 @@ export interface KieSimFaults {
   readonly outcomes: Array<TaskOutcome>
   /** For tasks created while it is set. */
   callbacks: CallbackMode
-  /** A fresh task answers "recordInfo is null" this long (kie-api.md §1.4). */
+  /** A fresh task answers "recordInfo is null" this long (KIE needs a moment to list a new task). */
   invisibleForMs: number
   /** Some clients saw resultJson already parsed. */
   resultJsonAsObject: boolean
@@ -144,7 +144,7 @@ export const seededDraw = (seed: number, salt: string, key: string): number => {
   return seededStream(hash)()
 }
 
-/** The transient answers KIE gives (kie-api.md §5), cycled by the draw. */
+/** The transient answers KIE gives (429, 5xx, maintenance), cycled by the draw. */
 export const transientAnswers: ReadonlyArray<FaultAnswer> = [
   code(429, "Rate limit exceeded, please try again later"),
   code(455, "Service unavailable: maintenance"),

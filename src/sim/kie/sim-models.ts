@@ -1,5 +1,5 @@
 /**
- * What the simulated KIE accepts per model, written from kie-api.md §2 independently of
+ * What the simulated KIE accepts per model, written from KIE's model docs independently of
  * src/kie/models.ts, so that a wrong field name in the bot's builders is caught here.
  */
 type Check = (input: Record<string, unknown>) => string | undefined

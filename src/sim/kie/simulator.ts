@@ -1,6 +1,6 @@
 /**
  * A KIE.AI stand-in: a real HTTP server on loopback with KIE's paths and answer shapes
- * (kie-api.md), used by tests, the sandbox and the benchmarks. Tasks move
+ * (docs.kie.ai), used by tests, the sandbox and the benchmarks. Tasks move
  * waiting → queuing → generating → success/fail over configurable durations, on real
  * time or, with `clock: "manual"`, only when `advance(ms)` is called, so a test decides
  * exactly when a task finishes and when its callback is sent.

@@ -357,5 +357,3 @@ export const runMethod = (world: World, method: MethodSpec, params: Params, call
   if (method.returns.length === 1 && method.returns[0] === "Boolean") return Promise.resolve(true)
   return Promise.reject(badRequest(`method ${method.name} is not supported by the simulator`))
 }
-
-export const implementedMethods = (): Array<string> => Object.keys(handlers)

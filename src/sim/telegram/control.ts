@@ -13,9 +13,20 @@
  *   POST /sim/faults                    FaultSpec;  DELETE /sim/faults clears them
  */
 import { badRequest, notFound } from "./api-error.js"
-import type { FaultSpec } from "./faults.js"
+import type { CallLog } from "./call-log.js"
+import type { NewUser } from "./chats.js"
+import type { Fault, Faults, FaultSpec } from "./faults.js"
 import type { SuccessfulPaymentDelivery } from "./payments.js"
-import type { TelegramSimulator } from "./simulator.js"
+import type { SimUser } from "./sim-user.js"
+
+/** The part of the simulator the control API drives (the simulator passes itself). */
+export interface ControlledSimulator {
+  readonly calls: CallLog
+  readonly faults: Faults
+  createUser(input: NewUser): SimUser
+  user(id: number): SimUser
+  injectFault(spec: FaultSpec): Fault
+}
 
 export interface ControlAnswer {
   readonly status: number
@@ -34,7 +45,7 @@ const bytes = (body: Body): Buffer => {
 const options = <T extends Record<string, unknown>>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> }
 
-export const handleControl = async (sim: TelegramSimulator, method: string, url: URL, body: Body): Promise<ControlAnswer> => {
+export const handleControl = async (sim: ControlledSimulator, method: string, url: URL, body: Body): Promise<ControlAnswer> => {
   const path = url.pathname.replace(/^\/sim\/?/, "").split("/").filter((s) => s !== "")
   const ok = (result: unknown): ControlAnswer => ({ status: 200, body: { ok: true, result } })
 

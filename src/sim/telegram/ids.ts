@@ -5,13 +5,3 @@ export const randomToken = (bytes: number): string => randomBytes(bytes).toStrin
 
 /** Unix time in seconds, the unit of every `date` field. */
 export const unixTime = (now: number = Date.now()): number => Math.floor(now / 1000)
-
-export class Counter {
-  constructor(private next: number) {}
-  take(): number {
-    return this.next++
-  }
-  peek(): number {
-    return this.next
-  }
-}

@@ -10,7 +10,7 @@ import { isUploadedFile } from "./http-body.js"
 
 const MB = 1024 * 1024
 
-/** Limits of the hosted Bot API (telegram.md §2). */
+/** Limits of the hosted Bot API (its docs: getFile, sendVideo). */
 export const limits = {
   uploadPhoto: 10 * MB,
   uploadOther: 50 * MB,

@@ -1,5 +1,5 @@
 /**
- * The application tables of the design, on both dialects. Timestamps use
+ * The application tables, on both dialects. Timestamps use
  * CURRENT_TIMESTAMP so the same INSERT/UPDATE statements run on SQLite and Postgres.
  */
 import { SqlClient } from "@effect/sql"

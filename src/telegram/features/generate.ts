@@ -8,7 +8,7 @@
 import { Clock, Effect, Either, Option } from "effect"
 import { Composer } from "grammy"
 import type { PhotoSize } from "grammy/types"
-import { jobIdFor } from "../../actors/user-entity.js"
+import { jobIdFor } from "../../domain/ids.js"
 import type { JobId } from "../../domain/ids.js"
 import { creditsFor, findModel, preparePrompt, type VideoModel } from "../../kie/models.js"
 import { parseCallbackData } from "../callback-data.js"

@@ -4,20 +4,18 @@
  * a runner killed anywhere loses no update; the next poller, on any runner, resumes from
  * the stored offset, and an update fetched twice is stored once (keyed by update_id).
  *
- * A singleton whose effect fails stays down until its shard moves (cluster-notes §5), so
- * the loop never fails: each failed round is logged and retried after a pause.
+ * A singleton whose effect fails stays down until its shard moves (docs/architecture.md,
+ * "Cluster pitfalls"), so the loop never fails: each failed round is logged and retried.
  */
 import { Singleton } from "@effect/cluster"
-import { Cause, Duration, Effect, LogLevel, Option, Redacted, Schedule } from "effect"
+import { Cause, Duration, Effect, LogLevel, Option, Schedule } from "effect"
 import { logFailure } from "../../observability/error-summary.js"
-import { Api } from "grammy"
+import type { Api } from "grammy"
 import type { Update } from "grammy/types"
 import { AppConfig } from "../../config/index.js"
 import { TelegramOffsets } from "../../storage/telegram-offsets.js"
+import { botIdOf, TelegramApi } from "../api.js"
 import { allowedUpdates, makeHandOver, userOfUpdate } from "./updates.js"
-
-/** The numeric bot id in front of the token's secret part; names the stored offset. */
-export const botIdOf = (token: string): number => Number(token.split(":")[0]) || 0
 
 /** How many users' updates of one getUpdates batch (at most 100) are stored at once. */
 const handOverConcurrency = 16
@@ -40,9 +38,8 @@ export const pollOnce = Effect.gen(function*() {
   const config = yield* AppConfig
   const offsets = yield* TelegramOffsets
   const handOver = yield* makeHandOver
-  const token = Redacted.value(Option.getOrThrow(config.telegram.botToken))
-  const botId = botIdOf(token)
-  const api = new Api(token, { apiRoot: config.telegram.apiRoot })
+  const api = yield* TelegramApi
+  const botId = botIdOf(api)
   const timeout = config.bot.pollTimeoutSeconds
 
   return Effect.gen(function*() {
@@ -70,8 +67,7 @@ export const pollOnce = Effect.gen(function*() {
 export const pollLoop = Effect.gen(function*() {
   const config = yield* AppConfig
   const round = yield* pollOnce
-  const token = Redacted.value(Option.getOrThrow(config.telegram.botToken))
-  const api = new Api(token, { apiRoot: config.telegram.apiRoot })
+  const api = yield* TelegramApi
   // getUpdates answers 409 while a webhook is set; the pending updates stay queued.
   yield* Effect.tryPromise(() => api.deleteWebhook({ drop_pending_updates: false })).pipe(
     Effect.tapError((error) => logFailure(LogLevel.Warning, "deleteWebhook failed; polling anyway", error)),

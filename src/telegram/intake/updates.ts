@@ -3,7 +3,8 @@
  * bot asks for, and the hand-over to that user's entity as a persisted message.
  */
 import { Effect, Option } from "effect"
-import { type TelegramUpdate, UserEntity } from "../../actors/user-entity.js"
+import type { TelegramUpdate } from "../../domain/telegram-update.js"
+import { UserEntity } from "../../protocols/user-protocol.js"
 
 export const allowedUpdates = ["message", "edited_message", "callback_query", "pre_checkout_query", "my_chat_member"] as const
 

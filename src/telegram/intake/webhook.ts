@@ -7,11 +7,11 @@
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Layer, LogLevel, Option, Redacted, Schedule, Schema } from "effect"
 import { logFailure } from "../../observability/error-summary.js"
-import { Api } from "grammy"
 import { timingSafeEqual } from "node:crypto"
-import { TelegramUpdate } from "../../actors/user-entity.js"
+import { TelegramUpdate } from "../../domain/telegram-update.js"
 import { AppConfig } from "../../config/index.js"
 import { AppRouter, bodyTooLarge } from "../../http/router.js"
+import { TelegramApi } from "../api.js"
 import { allowedUpdates, makeHandOver } from "./updates.js"
 
 export const webhookPath = "/telegram/webhook"
@@ -72,10 +72,9 @@ export const TelegramWebhookRoutes = AppRouter.use((router) =>
 export const RegisterWebhookLive = Layer.scopedDiscard(
   Effect.gen(function*() {
     const config = yield* AppConfig
-    const token = Redacted.value(Option.getOrThrow(config.telegram.botToken))
+    const api = yield* TelegramApi
     const url = `${Option.getOrThrow(config.publicUrl)}${webhookPath}`
     const secret = Redacted.value(Option.getOrThrow(config.telegram.webhookSecret))
-    const api = new Api(token, { apiRoot: config.telegram.apiRoot })
     yield* Effect.tryPromise(() =>
       api.setWebhook(url, { secret_token: secret, allowed_updates: [...allowedUpdates], max_connections: 40 })
     ).pipe(

@@ -7,49 +7,18 @@
  * entity keeps itself alive; that keep-alive is a persisted message, so a job whose runner
  * died is re-activated on its next owner and resumes from its stored state.
  */
-import { ClusterSchema, Entity } from "@effect/cluster"
-import { Rpc } from "@effect/rpc"
+import { Entity } from "@effect/cluster"
 import { Clock, Duration, Effect, Exit, FiberHandle, Layer, Metric, Option, Queue, Ref, Schema } from "effect"
-import { JobId, RequestKey, UserId } from "../domain/ids.js"
+import { JobId } from "../domain/ids.js"
+import { isTerminal, type JobState } from "../domain/job-state.js"
 import { classifyFailure, describeFailure, type FailureDescription } from "../errors/failure-class.js"
 import { KieCallbackSink } from "../kie/callback-sink.js"
-import { OperatorAlerts } from "../kie/operator-alerts.js"
-import { type DriverPosition, isPatientPosition, makeJobDriver } from "../jobs/job-driver.js"
-import { driverFailureLimit, driverRestartPause, stuckDriverReportAfter } from "../jobs/job-policy.js"
+import { OperatorAlerts } from "../alerts/operator-alerts.js"
+import { type DriverPosition, isPatientPosition, makeJobDriver } from "./job-driver.js"
+import { driverFailureLimit, driverRestartPause, stuckDriverReportAfter } from "./job-policy.js"
 import { jobDriverDeaths } from "../observability/metrics.js"
-import { isTerminal, type JobRecord, JobRepo, JobState } from "../storage/job-repo.js"
-
-export const Start = Rpc.make("Start", {
-  payload: { jobId: JobId, userId: UserId },
-  success: JobState,
-  primaryKey: ({ jobId }) => jobId
-}).annotate(ClusterSchema.Persisted, true)
-
-/** An authenticated KIE callback: only a wake-up, the driver re-reads the task itself. */
-export const KieCallback = Rpc.make("KieCallback", {
-  payload: { jobId: JobId, taskId: Schema.String },
-  primaryKey: ({ taskId }) => taskId
-}).annotate(ClusterSchema.Persisted, true)
-
-/**
- * The user's Cancel button: honoured only while the job has not reached KIE. Keyed by the
- * press (callback query id), since its answer depends on who pressed and when (P1).
- */
-export const Cancel = Rpc.make("Cancel", {
-  payload: { jobId: JobId, userId: UserId, requestKey: RequestKey },
-  success: Schema.Literal("cancelled", "too-late", "not-found"),
-  primaryKey: ({ requestKey }) => requestKey
-}).annotate(ClusterSchema.Persisted, true)
-
-export const GetState = Rpc.make("GetState", { success: Schema.OptionFromSelf(JobState) })
-
-/**
- * The watchdog's wake-up for an unfinished job that may have no driver (its keep-alive
- * lost in a shard hand-over). Volatile: a lost one is simply sent again on the next pass.
- */
-export const Resume = Rpc.make("Resume", { success: Schema.Boolean })
-
-export const JobEntity = Entity.make("Job", [Start, KieCallback, Cancel, GetState, Resume])
+import { JobEntity } from "../protocols/job-protocol.js"
+import { type JobRecord, JobRepo } from "../storage/job-repo.js"
 
 export const JobEntityLive = JobEntity.toLayer(
   Effect.gen(function*() {

@@ -1,188 +1,36 @@
 /**
- * UserEntity (id = Telegram user id) owns a user's money: paid credits and free tokens.
- *
- * Every message that changes money is persisted and carries the key that makes a replay
- * harmless (its `primaryKey`); the ledger's unique keys repeat those rules in the database,
- * so a replay that bypasses the message storage changes nothing either. Failures here are
- * final answers for their key: the storage replays them for that key forever (P1).
+ * The UserEntity's behaviour (protocol in src/protocols/user-protocol.ts): the only writer
+ * of a user's balance. The ledger's unique keys repeat the messages' replay keys in the
+ * database, so a replay that bypasses the message storage changes nothing either.
  */
-import { ClusterSchema, Entity } from "@effect/cluster"
-import { Rpc } from "@effect/rpc"
+import { Entity } from "@effect/cluster"
 import { SqlClient } from "@effect/sql"
-import { Context, Effect, Option, Ref, Schema } from "effect"
-import { createHash } from "node:crypto"
-import { Balance, ReservationSplit } from "../domain/balance.js"
-import { JobId, RequestKey, UserId } from "../domain/ids.js"
-import { UserProfile } from "../domain/user-profile.js"
+import { Effect, Option, Ref } from "effect"
+import { type Balance, ReservationSplit } from "../domain/balance.js"
+import { jobIdFor, type JobId, UserId } from "../domain/ids.js"
+import type { UserProfile } from "../domain/user-profile.js"
 import {
   CreditsAlreadySpent,
   InsufficientCredits,
   JobAlreadySettled,
   PaymentNotFound,
-  ReservationNotFound,
-  RevokeError,
-  SettlementError
+  ReservationNotFound
 } from "../errors/index.js"
 import { AppConfig } from "../config/index.js"
 import { recordJobStarted } from "../observability/metrics.js"
+import { JobEntity } from "../protocols/job-protocol.js"
+import {
+  type AdjustInput,
+  JobStarted,
+  Registered,
+  type StartJobInput,
+  UserEntity,
+  type UserOps,
+  UserUpdates
+} from "../protocols/user-protocol.js"
 import { CreditLedger } from "../storage/credit-ledger.js"
 import { JobRepo, storedNow } from "../storage/job-repo.js"
 import { UsersRepo } from "../storage/users-repo.js"
-import { JobEntity } from "./job-entity.js"
-
-export const PhotoRef = Schema.Struct({
-  fileId: Schema.String,
-  fileSize: Schema.optional(Schema.Int)
-})
-
-export class Registered extends Schema.Class<Registered>("Registered")({
-  balance: Balance,
-  newlyGranted: Schema.Boolean
-}) {}
-
-export class JobStarted extends Schema.Class<JobStarted>("JobStarted")({
-  jobId: JobId,
-  balance: Balance,
-  split: ReservationSplit
-}) {}
-
-const PositiveUnits = Schema.Int.pipe(Schema.positive())
-
-export const Register = Rpc.make("Register", {
-  payload: { requestKey: RequestKey, profile: UserProfile },
-  success: Registered,
-  primaryKey: ({ requestKey }) => requestKey
-}).annotate(ClusterSchema.Persisted, true)
-
-export const GetBalance = Rpc.make("GetBalance", { success: Balance })
-
-const StartJobFields = {
-  requestKey: RequestKey,
-  chatId: Schema.Int,
-  photo: PhotoRef,
-  prompt: Schema.String,
-  model: Schema.String,
-  durationSeconds: Schema.Int.pipe(Schema.positive()),
-  cost: PositiveUnits,
-  /** The user's Telegram language, for the job's messages. */
-  languageCode: Schema.optional(Schema.String)
-}
-
-export const StartJob = Rpc.make("StartJob", {
-  payload: StartJobFields,
-  success: JobStarted,
-  error: InsufficientCredits,
-  primaryKey: ({ requestKey }) => requestKey
-}).annotate(ClusterSchema.Persisted, true)
-
-/**
- * A settlement is keyed by its job, and by `attempt` when the job asks again because a reply
- * never came (a message lost in a shard hand-over): the ledger's unique (job, kind) keeps a
- * repeated settlement from moving money twice, so a fresh key is safe where waiting is not.
- *
- * Uninterruptible from the client: a job that stops waiting (its reply timeout, a restart)
- * does not cancel a settlement it asked for. Cancelling it stored an interruption as the
- * reply to its key, which the cluster hands back to whoever sends that key again.
- */
-const settlementKey = ({ attempt, jobId }: { readonly jobId: JobId; readonly attempt?: number | undefined }) =>
-  attempt === undefined || attempt === 0 ? jobId : `${jobId}#${attempt}`
-
-export const Capture = Rpc.make("Capture", {
-  payload: { jobId: JobId, attempt: Schema.optional(Schema.NonNegativeInt) },
-  success: Balance,
-  error: SettlementError,
-  primaryKey: settlementKey
-}).annotate(ClusterSchema.Persisted, true).annotate(ClusterSchema.Uninterruptible, "client")
-
-export const Refund = Rpc.make("Refund", {
-  payload: { jobId: JobId, reason: Schema.String, attempt: Schema.optional(Schema.NonNegativeInt) },
-  success: Balance,
-  error: SettlementError,
-  primaryKey: settlementKey
-}).annotate(ClusterSchema.Persisted, true).annotate(ClusterSchema.Uninterruptible, "client")
-
-export const Grant = Rpc.make("Grant", {
-  payload: { paymentId: Schema.String.pipe(Schema.minLength(1)), credits: PositiveUnits },
-  success: Balance,
-  primaryKey: ({ paymentId }) => paymentId
-}).annotate(ClusterSchema.Persisted, true)
-
-/**
- * Takes back the credits of a refunded Stars payment, only while the user still holds them.
- * Keyed by the refund request, not the payment: a refusal (credits spent) is the final
- * answer for that request only, so a later request is judged afresh (cluster-notes P1).
- * The ledger's unique (payment_id, kind) keeps it to once per payment.
- */
-export const RevokePayment = Rpc.make("RevokePayment", {
-  payload: { requestKey: RequestKey, paymentId: Schema.String.pipe(Schema.minLength(1)) },
-  success: Balance,
-  error: RevokeError,
-  primaryKey: ({ requestKey }) => requestKey
-}).annotate(ClusterSchema.Persisted, true)
-
-const AdjustFields = {
-  adjustmentId: Schema.String.pipe(Schema.minLength(1)),
-  adminId: Schema.Int,
-  delta: Schema.Int.pipe(Schema.filter((n) => n !== 0, { message: () => "delta must not be 0" })),
-  note: Schema.String.pipe(Schema.minLength(1))
-}
-
-export const Adjust = Rpc.make("Adjust", {
-  payload: AdjustFields,
-  success: Balance,
-  error: InsufficientCredits,
-  primaryKey: ({ adjustmentId }) => adjustmentId
-}).annotate(ClusterSchema.Persisted, true)
-
-/** A Telegram update as received; only `update_id` is read here, the bot reads the rest. */
-export const TelegramUpdate = Schema.Struct(
-  { update_id: Schema.Int },
-  Schema.Record({ key: Schema.String, value: Schema.Unknown })
-)
-export type TelegramUpdate = typeof TelegramUpdate.Type
-
-/**
- * One Telegram update of this user, handed over by the intake (poller or webhook). Keyed by
- * `update_id`, so a redelivered update is stored once and handled once.
- */
-export const HandleUpdate = Rpc.make("HandleUpdate", {
-  payload: { update: TelegramUpdate },
-  primaryKey: ({ update }) => String(update.update_id)
-}).annotate(ClusterSchema.Persisted, true)
-
-export const UserEntity = Entity.make("User", [Register, GetBalance, StartJob, Capture, Refund, Grant, Adjust, HandleUpdate, RevokePayment])
-
-export type StartJobInput = Schema.Struct.Type<typeof StartJobFields>
-export type AdjustInput = Schema.Struct.Type<typeof AdjustFields>
-
-/**
- * The entity's own logic, for the bot's handlers that run inside this entity. They must
- * call these, never the entity's client: a message to itself would queue behind the update
- * being handled and wait forever.
- */
-export interface UserOps {
-  readonly userId: UserId
-  readonly register: (requestKey: string, profile: typeof UserProfile.Type) => Effect.Effect<Registered>
-  readonly balance: Effect.Effect<Balance>
-  readonly startJob: (payload: StartJobInput) => Effect.Effect<JobStarted, InsufficientCredits>
-  readonly adjust: (payload: AdjustInput) => Effect.Effect<Balance, InsufficientCredits>
-  /** Grant for a Stars payment, once per payment id. */
-  readonly grant: (paymentId: string, credits: number) => Effect.Effect<Balance>
-  /** RevokePayment's logic: the payment's credits back, if unspent. */
-  readonly revokePayment: (requestKey: string, paymentId: string) => Effect.Effect<Balance, RevokeError>
-}
-
-/**
- * Runs the bot's handlers for one update of the user whose entity calls it. Provided by the
- * Telegram front (src/telegram/bot.ts); a runner without it logs and drops updates.
- */
-export class UserUpdates extends Context.Tag("app/UserUpdates")<UserUpdates, {
-  readonly make: (ops: UserOps) => Effect.Effect<(update: TelegramUpdate) => Effect.Effect<void>>
-}>() {}
-
-/** The job id is a function of the request, so a redelivered request finds its own job. */
-export const jobIdFor = (userId: UserId, requestKey: string): JobId =>
-  JobId.make(`job_${createHash("sha256").update(`${userId}:${requestKey}`).digest("hex").slice(0, 24)}`)
 
 /** Free tokens are spent before paid credits; one job may use both. */
 export const splitCost = (balance: Balance, cost: number): Option.Option<ReservationSplit> => {

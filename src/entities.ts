@@ -3,16 +3,16 @@
  * the job watchdog singleton that wakes jobs a crash left without a driver.
  */
 import { Layer } from "effect"
-import { JobWatchdogLive } from "../jobs/job-watchdog.js"
-import { CreditLedger } from "../storage/credit-ledger.js"
-import { JobRepo } from "../storage/job-repo.js"
-import { UsersRepo } from "../storage/users-repo.js"
-import { JobEntityLive } from "./job-entity.js"
-import { UserEntityLive } from "./user-entity.js"
+import { JobEntityLive } from "./jobs/job-entity.js"
+import { JobWatchdogLive } from "./jobs/job-watchdog.js"
+import { CreditLedger } from "./storage/credit-ledger.js"
+import { JobRepo } from "./storage/job-repo.js"
+import { UsersRepo } from "./storage/users-repo.js"
+import { UserEntityLive } from "./users/user-entity.js"
 
 export const StorageServicesLive = Layer.mergeAll(CreditLedger.Default, JobRepo.Default, UsersRepo.Default)
 
 /** Needs the KIE services and the Telegram gateway (the job entity's driver uses them). */
-export const ActorsLive = Layer.mergeAll(UserEntityLive, JobEntityLive, JobWatchdogLive).pipe(
+export const EntitiesLive = Layer.mergeAll(UserEntityLive, JobEntityLive, JobWatchdogLive).pipe(
   Layer.provideMerge(StorageServicesLive)
 )

@@ -3,7 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Logger, LogLevel, Option, Redacted } from "effect"
 import { driverFailureLimit } from "../../src/jobs/job-policy.js"
 import { SimFaults } from "../../src/sim/kie/index.js"
-import type { JobState } from "../../src/storage/job-repo.js"
+import type { JobState } from "../../src/domain/job-state.js"
 import { dialects, refuseRows } from "../support/database.js"
 import {
   advance,

@@ -1,7 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
-import { UserEntity } from "../../src/actors/user-entity.js"
+import { UserEntity } from "../../src/protocols/user-protocol.js"
 import { Balance } from "../../src/domain/balance.js"
 import { JobRepo } from "../../src/storage/job-repo.js"
 import { TelegramGateway } from "../../src/telegram/gateway.js"

@@ -1,0 +1,16 @@
+import { Schema } from "effect"
+
+/** Where a job stands; the last three are terminal (see docs/architecture.md for the steps). */
+export const JobState = Schema.Literal(
+  "queued",
+  "submitting",
+  "polling",
+  "delivering",
+  "delivered",
+  "refunded",
+  "failed"
+)
+export type JobState = typeof JobState.Type
+
+export const terminalStates: ReadonlyArray<JobState> = ["delivered", "refunded", "failed"]
+export const isTerminal = (state: JobState) => terminalStates.includes(state)
