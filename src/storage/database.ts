@@ -11,6 +11,7 @@ import { mkdirSync } from "node:fs"
 import { userInfo } from "node:os"
 import { AppConfig, type DatabaseSettings } from "../config/index.js"
 import { MigrationsLive } from "./migrations.js"
+import { onePerClientPool } from "./pg-pool.js"
 
 export class DatabaseLocked extends Schema.TaggedError<DatabaseLocked>()("DatabaseLocked", {
   filename: Schema.String
@@ -67,10 +68,7 @@ export const withDefaultUser = (url: Redacted.Redacted<string>): Redacted.Redact
 }
 
 const postgresLayer = (settings: Extract<DatabaseSettings, { _tag: "Postgres" }>) =>
-  PgClient.layer({
-    url: withDefaultUser(settings.url),
-    maxConnections: 20
-  })
+  PgClient.layerFromPool({ acquire: onePerClientPool(withDefaultUser(settings.url), { maxConnections: 20 }) })
 
 /** The SqlClient for the configured database, migrated. */
 export const DatabaseLive = Layer.unwrapEffect(
