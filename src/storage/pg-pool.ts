@@ -49,14 +49,20 @@ class OneQueryAtATimeClient extends pg.Client {
   }
 }
 
+/** The name a runner's sessions carry in pg_stat_activity: the dashboard counts each runner's shard locks by it. */
+export const runnerSessionName = (runnerAddress: string) => `photo-video-bot runner ${runnerAddress}`.slice(0, 63)
+
 /** A pool for `url` whose clients never queue a query in node-pg. */
-export const onePerClientPool = (url: Redacted.Redacted<string>, options: { readonly maxConnections: number }) =>
+export const onePerClientPool = (
+  url: Redacted.Redacted<string>,
+  options: { readonly maxConnections: number; readonly applicationName: string }
+) =>
   Effect.acquireRelease(
     Effect.sync(() => {
       const pool = new pg.Pool({
         connectionString: Redacted.value(url),
         max: options.maxConnections,
-        application_name: "@effect/sql-pg",
+        application_name: options.applicationName,
         Client: OneQueryAtATimeClient
       })
       // An idle client's error is the pool's to drop; the next checkout reconnects.
