@@ -197,8 +197,9 @@ const main = async () => {
     if (!process.env.PAYMENTS_SECRET) shared.PAYMENTS_SECRET = randomBytes(24).toString("base64url")
     notes.push(
       `Telegram Bot API simulator (shared by all runners): ${telegram.url}`,
-      `  act as user 1001:  SANDBOX_URL=${telegram.url} npm run sandbox -- text /start`,
-      `                     SANDBOX_URL=${telegram.url} npm run sandbox -- photo path/to.jpg "the waves roll in"`,
+      // SANDBOX_BOT_URL: runner 0's /metrics, which tells the CLI when the bot's jobs are done.
+      `  act as user 1001:  export SANDBOX_URL=${telegram.url} SANDBOX_BOT_URL=http://127.0.0.1:${httpBase}`,
+      `                     npm run sandbox -- /start  |  photo path/to.jpg "the waves roll in"  |  npm run sandbox`,
       `KIE simulator (shared by all runners): ${kie.url}`
     )
   }

@@ -1,5 +1,5 @@
 /**
- * Graceful stop on SIGTERM, in two phases:
+ * Graceful stop on SIGTERM (or SIGINT), in two phases:
  *
  * 1. Drain: `/readyz` answers 503 (`draining: true`) for DRAIN_GRACE while the runner still
  *    serves, so a load balancer stops sending traffic before anything closes.
@@ -9,9 +9,11 @@
  *    and resume from there on the runner that takes their shard), releases the shard locks
  *    and the process exits 0.
  *
- * The runtime (`NodeRuntime.runMain`) installs its SIGTERM listener before the program is
- * built; this layer takes those listeners and calls them once the grace has passed. A
- * second SIGTERM during the grace stops at once.
+ * The runtime (`NodeRuntime.runMain`) installs its SIGTERM and SIGINT listener before the
+ * program is built; this layer takes those listeners and calls them once the grace has
+ * passed. A second signal during the grace stops at once; later ones are absorbed while
+ * the runner stops. Ctrl-C on `npm start` delivers SIGINT twice (the terminal's, and npm's
+ * forwarded copy): without a listener left, the second would kill the process mid-stop.
  */
 import { Context, Effect, Layer, Option } from "effect"
 import { AppConfig } from "../config/index.js"
@@ -28,6 +30,8 @@ export class Drain extends Context.Tag("app/cluster/Drain")<Drain, DrainState>()
 
 type Listener = (...args: Array<unknown>) => void
 
+const stopSignals = ["SIGTERM", "SIGINT"] as const
+
 export const DrainOnSigterm = Layer.scoped(
   Drain,
   Effect.gen(function*() {
@@ -35,20 +39,25 @@ export const DrainOnSigterm = Layer.scoped(
     const graceMs = Option.getOrElse(config.cluster.drainGraceMs, () => config.database._tag === "Postgres" ? 1_000 : 0)
     let since: Option.Option<Date> = Option.none()
     let timer: ReturnType<typeof setTimeout> | undefined
-    let deferred: Array<Listener> = []
+    let deferred: ReadonlyArray<readonly [NodeJS.Signals, Listener]> = []
 
     const stop = () => {
       if (timer !== undefined) clearTimeout(timer)
       timer = undefined
       const listeners = deferred
       deferred = []
-      for (const listener of listeners) listener("SIGTERM")
+      // The runtime's one listener is on both signals: it is called once.
+      const called = new Set<Listener>()
+      for (const [signal, listener] of listeners) {
+        if (!called.has(listener)) listener(signal)
+        called.add(listener)
+      }
     }
 
-    const onSigterm = () => {
+    const onSignal = (signal: NodeJS.Signals) => {
       if (Option.isSome(since)) return stop()
       since = Option.some(new Date())
-      console.log(`SIGTERM: draining for ${graceMs} ms (/readyz answers 503), then handing shards over`)
+      console.log(`${signal}: draining for ${graceMs} ms (/readyz answers 503), then handing shards over`)
       timer = setTimeout(stop, graceMs)
     }
 
@@ -56,16 +65,18 @@ export const DrainOnSigterm = Layer.scoped(
     // out now, not when the signal arrives.
     yield* Effect.acquireRelease(
       Effect.sync(() => {
-        deferred = process.listeners("SIGTERM") as Array<Listener>
-        for (const listener of deferred) process.removeListener("SIGTERM", listener)
-        process.on("SIGTERM", onSigterm)
+        deferred = stopSignals.flatMap((signal) =>
+          (process.listeners(signal) as Array<Listener>).map((listener) => [signal, listener] as const)
+        )
+        for (const [signal, listener] of deferred) process.removeListener(signal, listener)
+        for (const signal of stopSignals) process.on(signal, onSignal)
       }),
       () =>
         Effect.sync(() => {
-          process.removeListener("SIGTERM", onSigterm)
+          for (const signal of stopSignals) process.removeListener(signal, onSignal)
           if (timer !== undefined) clearTimeout(timer)
           // Stopped for another reason: the runtime's listeners go back.
-          if (Option.isNone(since)) for (const listener of deferred) process.on("SIGTERM", listener)
+          if (Option.isNone(since)) for (const [signal, listener] of deferred) process.on(signal, listener)
         })
     )
     return { since: () => since }

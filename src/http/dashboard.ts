@@ -1,82 +1,127 @@
 /**
- * `GET /dashboard`: the operators' page (src/observability/dashboard-page.ts), for admins
- * holding DASHBOARD_TOKEN, given as `?token=` or `Authorization: Bearer`. Without a
- * configured token the page does not exist (404); a missing or wrong token gets 401.
+ * The operators' dashboard (src/observability/dashboard-page.ts), for whoever holds
+ * DASHBOARD_TOKEN; without a configured token none of these routes exists (404).
+ *
+ *   GET  /dashboard[?days=N]       the page, or the sign-in form (401)
+ *   POST /dashboard/session        the form's token → session cookie (./dashboard-session.ts), 303 to the page
+ *   POST /dashboard/signout        clears the cookie
+ *   GET  /dashboard/data.json?days=N   the figures and the page's fragments, for refreshes
+ *
+ * `Authorization: Bearer` works on the page and the JSON. A token in the address
+ * (`?token=`, the old way in) is not accepted: addresses end up in browser history, proxy
+ * and load-balancer logs; such a request is redirected to the bare page, which asks to sign in.
  */
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
-import { Clock, Effect, Option, Redacted } from "effect"
-import { createHash, timingSafeEqual } from "node:crypto"
+import { Clock, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { randomBytes } from "node:crypto"
 import { AppConfig } from "../config/index.js"
-import { type DashboardData, renderDashboard } from "../observability/dashboard-page.js"
+import { KieCircuitBreaker } from "../kie/circuit-breaker.js"
+import { dashboardData, defaultWindow, windowChoices } from "../observability/dashboard-data.js"
+import { dashboardFragments, renderDashboard, renderSignIn } from "../observability/dashboard-page.js"
+import { RateLimits } from "../rate-limits/rate-limits.js"
+import { isSignedIn, newSessionValue, sameSecret, sessionCookie, sessionCookieOptions, sessionLifetime } from "./dashboard-session.js"
 import { AppRouter } from "./router.js"
 
-/** How many of the most recent days with jobs the charts show. */
-const DAYS = 14
+const noStore = { "cache-control": "no-store", "referrer-policy": "no-referrer", "x-frame-options": "DENY" }
 
-const digest = (text: string) => createHash("sha256").update(text).digest()
-const sameSecret = (given: string, expected: string) => timingSafeEqual(digest(given), digest(expected))
+/** Only this response's own script and style run; data is fetched from here only. */
+const securityHeaders = (nonce: string) => ({
+  ...noStore,
+  "content-security-policy": `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; ` +
+    `connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`
+})
 
-export const dashboardData = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const jobs = yield* sql<{ day: string; delivered: number; refunded: number; failed: number; in_progress: number }>`
-    SELECT day, delivered, refunded, failed, in_progress FROM analytics_daily_jobs ORDER BY day DESC LIMIT ${DAYS}`
-  const days = jobs.map((row) => row.day).reverse()
-  const first = days[0] ?? "9999-12-31"
-  const revenue = yield* sql<{ day: string; net_stars: number }>`
-    SELECT day, net_stars FROM analytics_revenue_daily WHERE day >= ${first}`
-  const latency = yield* sql<{ day: string; generation_p50_ms: number | null; generation_p95_ms: number | null }>`
-    SELECT day, generation_p50_ms, generation_p95_ms FROM analytics_latency_daily WHERE day >= ${first}`
-  const failures = yield* sql<{ error_class: string | null; jobs: number }>`
-    SELECT error_class, CAST(SUM(jobs) AS INTEGER) AS jobs FROM analytics_failures WHERE day >= ${first}
-    GROUP BY error_class ORDER BY 2 DESC, 1`
-  const [inFlight] = yield* sql<{ n: number }>`
-    SELECT CAST(COUNT(*) AS INTEGER) AS n FROM jobs WHERE state NOT IN ('delivered', 'refunded', 'failed')`
-  const byDay = <R extends { day: string }>(rows: ReadonlyArray<R>) => new Map(rows.map((row) => [row.day, row]))
-  const revenueOf = byDay(revenue)
-  const latencyOf = byDay(latency)
-  const now = yield* Clock.currentTimeMillis
-  return {
-    generatedAt: new Date(now).toISOString(),
-    inFlight: Number(inFlight?.n ?? 0),
-    days: [...jobs].reverse().map((row) => ({
-      day: row.day,
-      delivered: Number(row.delivered),
-      refunded: Number(row.refunded),
-      failed: Number(row.failed),
-      inProgress: Number(row.in_progress),
-      netStars: Number(revenueOf.get(row.day)?.net_stars ?? 0),
-      generationP50Ms: latencyOf.get(row.day)?.generation_p50_ms ?? null,
-      generationP95Ms: latencyOf.get(row.day)?.generation_p95_ms ?? null
-    })),
-    failures: failures.map((row) => ({ errorClass: row.error_class ?? "unknown", jobs: Number(row.jobs) }))
-  } satisfies DashboardData
-}).pipe(Effect.withSpan("Dashboard.data"))
+const html = (body: (nonce: string) => string, status = 200) => {
+  const nonce = randomBytes(16).toString("base64")
+  return HttpServerResponse.html(body(nonce)).pipe(
+    HttpServerResponse.setStatus(status),
+    HttpServerResponse.setHeaders(securityHeaders(nonce))
+  )
+}
+
+const notFound = HttpServerResponse.text("Not Found", { status: 404 })
+
+const windowOf = (url: URL) => {
+  const days = Number(url.searchParams.get("days") ?? defaultWindow)
+  return (windowChoices as ReadonlyArray<number>).includes(days) ? days : defaultWindow
+}
 
 export const DashboardRoutes = AppRouter.use((router) =>
   Effect.gen(function*() {
     const config = yield* AppConfig
-    const sql = yield* SqlClient.SqlClient
+    const services = yield* Effect.context<SqlClient.SqlClient | AppConfig | KieCircuitBreaker | RateLimits>()
+    const figures = (days: number) => dashboardData(days).pipe(Effect.provide(services), Effect.orDie)
+    const token = Option.map(config.dashboardToken, Redacted.value)
+
+    /** The request's URL and whether it may see the dashboard; None when the dashboard does not exist. */
+    const visitor = Effect.gen(function*() {
+      if (Option.isNone(token)) return Option.none()
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const now = yield* Clock.currentTimeMillis
+      const url = new URL(request.url, "http://localhost")
+      return Option.some({ request, url, signedIn: isSignedIn(request, token.value, now) })
+    })
 
     yield* router.get(
       "/dashboard",
       Effect.gen(function*() {
-        if (Option.isNone(config.dashboardToken)) return HttpServerResponse.text("Not Found", { status: 404 })
-        const request = yield* HttpServerRequest.HttpServerRequest
-        const url = new URL(request.url, "http://localhost")
-        const bearer = /^Bearer\s+(.+)$/i.exec(request.headers["authorization"] ?? "")?.[1]
-        const given = url.searchParams.get("token") ?? bearer
-        if (given === undefined || !sameSecret(given, Redacted.value(config.dashboardToken.value))) {
-          return HttpServerResponse.text("Unauthorized", {
-            status: 401,
-            headers: { "www-authenticate": "Bearer realm=\"dashboard\"" }
-          })
+        const found = yield* visitor
+        if (Option.isNone(found)) return notFound
+        const { signedIn, url } = found.value
+        if (url.searchParams.has("token")) {
+          return HttpServerResponse.empty({ status: 303, headers: { ...noStore, location: "/dashboard" } })
         }
-        const data = yield* dashboardData.pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.orDie)
-        return HttpServerResponse.html(renderDashboard(data)).pipe(
-          HttpServerResponse.setHeaders({ "cache-control": "no-store", "referrer-policy": "no-referrer" })
+        if (!signedIn) {
+          return yield* html((nonce) => renderSignIn(nonce), 401).pipe(
+            Effect.map(HttpServerResponse.setHeader("www-authenticate", "Bearer realm=\"dashboard\""))
+          )
+        }
+        const data = yield* figures(windowOf(url))
+        return yield* html((nonce) => renderDashboard(data, nonce))
+      })
+    )
+
+    yield* router.get(
+      "/dashboard/data.json",
+      Effect.gen(function*() {
+        const found = yield* visitor
+        if (Option.isNone(found)) return notFound
+        if (!found.value.signedIn) return HttpServerResponse.text("Unauthorized", { status: 401, headers: noStore })
+        const data = yield* figures(windowOf(found.value.url))
+        return yield* HttpServerResponse.json({ ...data, html: dashboardFragments(data) }, { headers: noStore })
+      })
+    )
+
+    yield* router.post(
+      "/dashboard/session",
+      Effect.gen(function*() {
+        const found = yield* visitor
+        if (Option.isNone(found) || Option.isNone(token)) return notFound
+        const request = found.value.request
+        const form = yield* request.urlParamsBody.pipe(Effect.orElseSucceed(() => []))
+        const given = form.find(([key]) => key === "token")?.[1] ?? ""
+        if (given === "" || !sameSecret(given, token.value)) {
+          return yield* html((nonce) => renderSignIn(nonce, "That is not the dashboard token."), 401)
+        }
+        const now = yield* Clock.currentTimeMillis
+        return yield* HttpServerResponse.empty({ status: 303, headers: { ...noStore, location: "/dashboard" } }).pipe(
+          HttpServerResponse.setCookie(sessionCookie, newSessionValue(token.value, now), sessionCookieOptions(request, sessionLifetime)),
+          Effect.orDie
+        )
+      })
+    )
+
+    yield* router.post(
+      "/dashboard/signout",
+      Effect.gen(function*() {
+        const found = yield* visitor
+        if (Option.isNone(found)) return notFound
+        return yield* HttpServerResponse.empty({ status: 303, headers: { ...noStore, location: "/dashboard" } }).pipe(
+          HttpServerResponse.setCookie(sessionCookie, "", sessionCookieOptions(found.value.request, Duration.zero)),
+          Effect.orDie
         )
       })
     )
   })
-)
+).pipe(Layer.provide(RateLimits.Default))

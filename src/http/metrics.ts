@@ -1,12 +1,15 @@
 /**
- * `GET /metrics`: Prometheus text exposition of Effect's metrics. The gauges that
- * describe the present (jobs in flight, shards held, event-loop delay) are refreshed at each scrape.
+ * `GET /metrics`: Prometheus text exposition of Effect's metrics. The metrics the docs name
+ * are registered when the route is (src/observability/metric-catalog.ts), so they are there
+ * from start-up. The gauges that describe the present (jobs in flight, shards held,
+ * event-loop delay) are refreshed at each scrape.
  */
 import { Sharding } from "@effect/cluster"
 import { HttpServerResponse } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Metric } from "effect"
 import { ownedShardCount } from "../cluster/runner.js"
+import { declareDocumentedMetrics } from "../observability/metric-catalog.js"
 import { jobsInFlight, refreshEventLoopDelay, shardsHeld } from "../observability/metrics.js"
 import { PrometheusExposition } from "../observability/prometheus.js"
 import { AppRouter } from "./router.js"
@@ -16,6 +19,7 @@ export const MetricsRoutes = AppRouter.use((router) =>
     const sql = yield* SqlClient.SqlClient
     const sharding = yield* Sharding.Sharding
     const exposition = yield* PrometheusExposition
+    yield* declareDocumentedMetrics
 
     const refreshGauges = Effect.gen(function*() {
       const rows = yield* sql<{ n: number }>`

@@ -40,8 +40,8 @@ export const accountWide: ReadonlySet<KieOperatorError["reason"]> = new Set([
 /** A request-level operator error is alerted at most this often per reason. */
 const alertEvery = Duration.minutes(10)
 
-const openGauge = Metric.gauge("kie_circuit_open", { description: "1 while KIE submissions are paused for an operator" })
-const tripCounter = Metric.counter("kie_circuit_trips_total", { description: "times the KIE circuit opened" })
+export const openGauge = Metric.gauge("kie_circuit_open", { description: "1 while KIE submissions are paused for an operator" })
+export const tripCounter = Metric.counter("kie_circuit_trips_total", { description: "times the KIE circuit opened" })
 
 export interface BreakerOptions {
   /** The balance below which KIE is not usable yet: what the costliest video costs. */

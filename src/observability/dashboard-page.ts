@@ -1,181 +1,161 @@
 /**
- * The operators' dashboard as one HTML page with inline SVG charts drawn here, on the
- * server: no script, no fonts, no network. Every chart is an `<svg data-chart=…>` whose
- * marks carry `data-day`/`data-value`, which the browser test reads.
+ * The operators' dashboard: one HTML page whose parts (the key figures, the live state,
+ * the charts) are fragments rendered here. The page's small script fetches
+ * `/dashboard/data.json` for another window or a refresh and swaps the fragments in, so
+ * the page is never reloaded; it runs under a nonce-only Content-Security-Policy.
  */
-export interface DashboardData {
-  readonly generatedAt: string
-  readonly inFlight: number
-  readonly days: ReadonlyArray<{
-    readonly day: string
-    readonly delivered: number
-    readonly refunded: number
-    readonly failed: number
-    readonly inProgress: number
-    readonly netStars: number
-    readonly generationP50Ms: number | null
-    readonly generationP95Ms: number | null
-  }>
-  readonly failures: ReadonlyArray<{ readonly errorClass: string; readonly jobs: number }>
-}
+import { Duration } from "effect"
+import { escape, renderCharts } from "./dashboard-charts.js"
+import { type DashboardData, type LiveState, windowChoices } from "./dashboard-data.js"
 
-const escape = (text: string) =>
-  text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
 
-const W = 560
-const H = 200
-const PAD = { left: 44, right: 10, top: 10, bottom: 34 }
-const plotW = W - PAD.left - PAD.right
-const plotH = H - PAD.top - PAD.bottom
+const windowLabel = (days: number) => days === 1 ? "today" : `last ${plural(days, "day", "days")}`
 
-const niceMax = (value: number) => {
-  if (value <= 0) return 1
-  const magnitude = 10 ** Math.floor(Math.log10(value))
-  for (const step of [1, 2, 2.5, 5, 10]) if (step * magnitude >= value) return step * magnitude
-  return 10 * magnitude
-}
+const ago = (seconds: number | null) =>
+  seconds === null ? "–" : seconds < 120 ? `${seconds} s ago` : seconds < 7200 ? `${Math.round(seconds / 60)} min ago` : `${Math.round(seconds / 3600)} h ago`
 
-const axes = (max: number, unit: string, days: ReadonlyArray<string>, slot: number) => {
-  const ticks = [0, max / 2, max]
-    .map((tick) => {
-      const y = PAD.top + plotH - (tick / max) * plotH
-      return `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y}" y2="${y}" class="grid"/>` +
-        `<text x="${PAD.left - 4}" y="${y + 4}" class="tick" text-anchor="end">${Number(tick.toFixed(1))}${unit}</text>`
-    })
-    .join("")
-  const labels = days
-    .map((day, i) =>
-      i % Math.ceil(days.length / 7) === 0
-        ? `<text x="${PAD.left + slot * (i + 0.5)}" y="${H - 12}" class="tick" text-anchor="middle">${day.slice(5)}</text>`
-        : ""
-    )
-    .join("")
-  return ticks + labels
-}
-
-const empty = (name: string, title: string) =>
-  `<section><h2>${title}</h2><svg data-chart="${name}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}">` +
-  `<text x="${W / 2}" y="${H / 2}" text-anchor="middle" class="tick">no data yet</text></svg></section>`
-
-interface Series {
-  readonly name: string
-  readonly color: string
-  readonly values: ReadonlyArray<number>
-}
-
-const stackedBars = (name: string, title: string, days: ReadonlyArray<string>, series: ReadonlyArray<Series>, unit = "") => {
-  if (days.length === 0) return empty(name, title)
-  const totals = days.map((_, i) => series.reduce((sum, s) => sum + Math.max(0, s.values[i] ?? 0), 0))
-  const max = niceMax(Math.max(...totals))
-  const slot = plotW / days.length
-  const bars = days.map((day, i) => {
-    let y = PAD.top + plotH
-    return series.map((s) => {
-      const value = Math.max(0, s.values[i] ?? 0)
-      const h = (value / max) * plotH
-      y -= h
-      return `<rect data-series="${s.name}" data-day="${day}" data-value="${value}" x="${PAD.left + slot * i + slot * 0.15}" ` +
-        `y="${y}" width="${slot * 0.7}" height="${h}" fill="${s.color}"><title>${day} ${s.name}: ${value}${unit}</title></rect>`
-    }).join("")
-  }).join("")
-  const legend = series.length > 1
-    ? `<p class="legend">${series.map((s) => `<span><i style="background:${s.color}"></i>${s.name}</span>`).join("")}</p>`
-    : ""
-  return `<section><h2>${title}</h2><svg data-chart="${name}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}">` +
-    `${axes(max, unit, days, slot)}${bars}</svg>${legend}</section>`
-}
-
-const lines = (name: string, title: string, days: ReadonlyArray<string>, series: ReadonlyArray<Series & { readonly present: ReadonlyArray<boolean> }>, unit: string, fixedMax?: number) => {
-  if (days.length === 0 || series.every((s) => s.present.every((p) => !p))) return empty(name, title)
-  const max = fixedMax ?? niceMax(Math.max(...series.flatMap((s) => s.values.filter((_, i) => s.present[i]))))
-  const slot = plotW / days.length
-  const point = (i: number, value: number) => [PAD.left + slot * (i + 0.5), PAD.top + plotH - (value / max) * plotH] as const
-  const drawn = series.map((s) => {
-    const pts = days.flatMap((_, i) => s.present[i] ? [point(i, s.values[i]!)] : [])
-    const path = pts.map(([x, y], k) => `${k === 0 ? "M" : "L"}${x.toFixed(1)},${y.toFixed(1)}`).join(" ")
-    const dots = days.map((day, i) => {
-      if (!s.present[i]) return ""
-      const [x, y] = point(i, s.values[i]!)
-      return `<circle data-series="${s.name}" data-day="${day}" data-value="${s.values[i]}" cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="3.5" fill="${s.color}">` +
-        `<title>${day} ${s.name}: ${s.values[i]}${unit}</title></circle>`
-    }).join("")
-    return `<path d="${path}" fill="none" stroke="${s.color}" stroke-width="2"/>${dots}`
-  }).join("")
-  const legend = `<p class="legend">${series.map((s) => `<span><i style="background:${s.color}"></i>${s.name}</span>`).join("")}</p>`
-  return `<section><h2>${title}</h2><svg data-chart="${name}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}">` +
-    `${axes(max, unit, days, slot)}${drawn}</svg>${legend}</section>`
-}
-
-const horizontalBars = (name: string, title: string, rows: ReadonlyArray<{ label: string; value: number }>) => {
-  if (rows.length === 0) return empty(name, title)
-  const rowH = 26
-  const height = Math.max(H, PAD.top + rows.length * rowH + 10)
-  const labelW = 170
-  const max = niceMax(Math.max(...rows.map((r) => r.value)))
-  const bars = rows.map((row, i) => {
-    const y = PAD.top + i * rowH
-    const w = (row.value / max) * (W - labelW - 50)
-    return `<text x="${labelW - 6}" y="${y + 16}" class="tick" text-anchor="end">${escape(row.label)}</text>` +
-      `<rect data-series="${escape(row.label)}" data-value="${row.value}" x="${labelW}" y="${y + 3}" width="${w}" height="${rowH - 8}" fill="#c0504d"/>` +
-      `<text x="${labelW + w + 6}" y="${y + 16}" class="tick">${row.value}</text>`
-  }).join("")
-  return `<section><h2>${title}</h2><svg data-chart="${name}" viewBox="0 0 ${W} ${height}" width="${W}" height="${height}">${bars}</svg></section>`
-}
-
-export const renderDashboard = (data: DashboardData): string => {
-  const days = data.days.map((d) => d.day)
-  const finished = data.days.map((d) => d.delivered + d.refunded + d.failed)
+const kpis = (data: DashboardData) => {
   const totals = data.days.reduce(
     (acc, d) => ({ delivered: acc.delivered + d.delivered, finished: acc.finished + d.delivered + d.refunded + d.failed, stars: acc.stars + d.netStars }),
     { delivered: 0, finished: 0, stars: 0 }
   )
   const rate = totals.finished === 0 ? "–" : `${Math.round((100 * totals.delivered) / totals.finished)}%`
-  const charts = [
-    stackedBars("jobs-per-day", "Jobs per day by outcome", days, [
-      { name: "delivered", color: "#2e7d32", values: data.days.map((d) => d.delivered) },
-      { name: "refunded", color: "#ef8f00", values: data.days.map((d) => d.refunded) },
-      { name: "failed", color: "#c62828", values: data.days.map((d) => d.failed) },
-      { name: "in progress", color: "#90a4ae", values: data.days.map((d) => d.inProgress) }
-    ]),
-    lines("success-rate", "Success rate (delivered / finished)", days, [{
-      name: "success",
-      color: "#2e7d32",
-      values: data.days.map((d, i) => finished[i]! === 0 ? 0 : Math.round((1000 * d.delivered) / finished[i]!) / 10),
-      present: finished.map((n) => n > 0)
-    }], "%", 100),
-    horizontalBars("failure-classes", "Failure classes", data.failures.map((f) => ({ label: f.errorClass, value: f.jobs }))),
-    stackedBars("revenue", "Revenue per day (net Stars)", days, [
-      { name: "stars", color: "#f2b600", values: data.days.map((d) => d.netStars) }
-    ]),
-    lines("generation-time", "Generation time p50 / p95", days, [
-      { name: "p50", color: "#1565c0", values: data.days.map((d) => (d.generationP50Ms ?? 0) / 1000), present: data.days.map((d) => d.generationP50Ms !== null) },
-      { name: "p95", color: "#8e24aa", values: data.days.map((d) => (d.generationP95Ms ?? 0) / 1000), present: data.days.map((d) => d.generationP95Ms !== null) }
-    ], "s")
-  ].join("\n")
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><title>Photo-video bot · dashboard</title>
-<style>
+  const kpi = (name: string, label: string, value: string | number) => `<div class="kpi" data-kpi="${name}">${label}<b>${value}</b></div>`
+  return kpi("in-flight", "in flight now", data.inFlight) +
+    kpi("success-rate", `success, ${windowLabel(data.windowDays)}`, rate) +
+    kpi("delivered", `videos delivered, ${windowLabel(data.windowDays)}`, totals.delivered) +
+    kpi("stars", `net Stars, ${windowLabel(data.windowDays)}`, totals.stars)
+}
+
+const table = (name: string, head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string | number>>, empty: string) =>
+  rows.length === 0
+    ? `<p class="muted" data-table="${name}">${empty}</p>`
+    : `<table data-table="${name}"><tr>${head.map((h) => `<th>${h}</th>`).join("")}</tr>` +
+      rows.map((row) => `<tr>${row.map((cell) => `<td>${typeof cell === "number" ? cell : escape(cell)}</td>`).join("")}</tr>`).join("") +
+      `</table>`
+
+const rate = (limit: number, windowMs: number) => {
+  const perSecond = limit / (windowMs / 1000)
+  return perSecond >= 1 ? `${Number(perSecond.toFixed(1))}/s` : `${Number((perSecond * 60).toFixed(1))}/min`
+}
+
+const live = (state: LiveState) => {
+  const heldShards = state.runners.reduce((sum, r) => sum + r.shards, 0)
+  const runners = table("runners", ["runner", "shards", "healthy", "heartbeat"], state.runners.map((r) => [
+    `${r.address}${r.self ? " (this one)" : ""}`,
+    r.shards,
+    r.healthy === null ? "–" : r.healthy ? "yes" : "NO",
+    ago(r.heartbeatAgeSeconds)
+  ]), "no runner registered")
+  const kie = state.kie.state === "closed"
+    ? `<p data-kie="closed"><span class="ok">closed</span>: submissions go to KIE</p>`
+    : `<p data-kie="open"><span class="bad">OPEN since ${escape(state.kie.since.slice(0, 19).replace("T", " "))} UTC</span>: ` +
+      `${escape(state.kie.message)}. New jobs wait in the queue; probes that failed since: ${state.kie.failedProbes}.</p>`
+  const jobs = table("jobs-by-state", ["state", "jobs", "oldest"], state.jobsByState.map((j) => [j.state, j.jobs, ago(j.oldestAgeSeconds)]), "no unfinished job")
+  const limits = state.limits
+  const store = limits.store === "redis"
+    ? `shared by all runners (Redis)`
+    : limits.store === "in-process"
+    ? `this process only (no REDIS_URL)`
+    : `<span class="bad">local since ${escape((limits.since ?? "").slice(0, 19).replace("T", " "))} UTC</span>: Redis failed ` +
+      `(${escape(limits.reason ?? "")}); global budgets at 1/${limits.runners ?? 1} each`
+  const budgets = table("budgets", ["budget", "limit", "last minute, this runner", "waited or refused", "longest wait"], limits.budgets.map((b) => [
+    `${b.budget}${b.global ? " (all runners)" : ""}`,
+    b.algorithm === "token-bucket" ? `${rate(b.limit, b.windowMs)}, burst ${b.limit}` : `${b.limit} per ${Duration.format(Duration.millis(b.windowMs))}`,
+    `${plural(b.requests, "request", "requests")}${b.keys > 1 ? ` (${b.keys} keys)` : ""}`,
+    b.held,
+    b.longestWaitMs === 0 ? "–" : `${(b.longestWaitMs / 1000).toFixed(1)} s`
+  ]), "nothing asked of the limits in the last minute")
+  return `<section><h2>Runners · ${heldShards} of ${state.shards} shards held</h2>${runners}</section>` +
+    `<section><h2>KIE circuit breaker</h2>${kie}</section>` +
+    `<section><h2>Unfinished jobs by state</h2>${jobs}</section>` +
+    `<section><h2>Rate limits: ${store}</h2>${budgets}</section>`
+}
+
+/** The fragments the page's script swaps in, by element id. */
+export const dashboardFragments = (data: DashboardData) => ({
+  kpis: kpis(data),
+  live: live(data.live),
+  charts: renderCharts(data)
+})
+
+const style = `
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f5f6f8;color:#1d2430}
-header{padding:16px 24px;background:#fff;border-bottom:1px solid #dde1e6;display:flex;gap:32px;align-items:baseline;flex-wrap:wrap}
+header{padding:12px 24px;background:#fff;border-bottom:1px solid #dde1e6;display:flex;gap:20px;align-items:center;flex-wrap:wrap}
 h1{font-size:18px;margin:0}h2{font-size:14px;margin:0 0 8px}
+#kpis{display:flex;gap:32px;padding:12px 24px 0;flex-wrap:wrap}
 .kpi{font-size:13px;color:#5b6472}.kpi b{display:block;font-size:24px;color:#1d2430}
-main{display:grid;grid-template-columns:repeat(auto-fill,minmax(590px,1fr));gap:16px;padding:16px 24px}
+.controls{display:flex;gap:12px;align-items:center;margin-left:auto}.controls form{margin:0}
+#live{display:grid;grid-template-columns:repeat(auto-fill,minmax(440px,1fr));gap:16px;padding:16px 24px 0}
+#charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(590px,1fr));gap:16px;padding:16px 24px}
 section{background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:12px}
+table{border-collapse:collapse;width:100%;font-size:13px}th{text-align:left;color:#5b6472;font-weight:500}
+td,th{padding:3px 8px 3px 0;border-bottom:1px solid #eef0f3}.muted{color:#8a93a0;margin:0}
+.ok{color:#2e7d32;font-weight:600}.bad{color:#c62828;font-weight:600}
 svg{max-width:100%;height:auto}.grid{stroke:#e6e9ed}.tick{font-size:11px;fill:#5b6472}
 .legend{margin:4px 0 0;font-size:12px;color:#5b6472}.legend span{margin-right:14px}
-.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px}
+.legend .swatch{margin-right:4px;vertical-align:-1px}
 footer{padding:0 24px 16px;color:#8a93a0;font-size:12px}
-</style></head><body>
+.signin{max-width:360px;margin:80px auto;background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:24px}
+.signin input{width:100%;box-sizing:border-box;padding:8px;margin:8px 0 12px;font:inherit}.error{color:#c62828}`
+
+const head = (nonce: string, title: string) =>
+  `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex"><title>${title}</title><style nonce="${nonce}">${style}</style></head>`
+
+// Fetches the data for the chosen window and swaps the fragments in; a lost session
+// (401) goes back to the sign-in form. The window is kept in the address, never a secret.
+const script = `
+const days = document.getElementById("days"), every = document.getElementById("every"), statusLine = document.getElementById("status");
+let timer;
+async function load() {
+  statusLine.textContent = "updating…";
+  try {
+    const response = await fetch("/dashboard/data.json?days=" + days.value, { headers: { accept: "application/json" }, cache: "no-store" });
+    if (response.status === 401) { location.assign("/dashboard"); return; }
+    if (!response.ok) throw new Error("HTTP " + response.status);
+    const data = await response.json();
+    for (const [id, html] of Object.entries(data.html)) document.getElementById(id).innerHTML = html;
+    document.body.dataset.generatedAt = data.generatedAt;
+    statusLine.textContent = "updated " + new Date(data.generatedAt).toLocaleTimeString();
+    history.replaceState(null, "", "/dashboard?days=" + days.value);
+  } catch (error) {
+    statusLine.textContent = "not updated: " + error.message;
+  }
+}
+function schedule() { clearInterval(timer); if (Number(every.value) > 0) timer = setInterval(load, Number(every.value) * 1000); }
+days.addEventListener("change", load);
+every.addEventListener("change", schedule);
+document.getElementById("refresh").addEventListener("click", load);
+schedule();`
+
+export const renderDashboard = (data: DashboardData, nonce: string): string => {
+  const fragments = dashboardFragments(data)
+  const options = windowChoices.map((n) => `<option value="${n}"${n === data.windowDays ? " selected" : ""}>${windowLabel(n)}</option>`).join("")
+  return `${head(nonce, "Photo-video bot · dashboard")}<body data-generated-at="${escape(data.generatedAt)}">
 <header><h1>Photo-video bot</h1>
-<div class="kpi" data-kpi="in-flight">in flight now<b>${data.inFlight}</b></div>
-<div class="kpi" data-kpi="success-rate">success, ${days.length} days<b>${rate}</b></div>
-<div class="kpi" data-kpi="delivered">videos delivered<b>${totals.delivered}</b></div>
-<div class="kpi" data-kpi="stars">net Stars<b>${totals.stars}</b></div>
-</header>
-<main>
-${charts}
-</main>
-<footer>Days are UTC, from the analytics views; generated ${escape(data.generatedAt)}.</footer>
+<div class="controls">
+<label>window <select id="days">${options}</select></label>
+<label>refresh <select id="every"><option value="0">off</option><option value="15">every 15 s</option><option value="30" selected>every 30 s</option><option value="60">every minute</option></select></label>
+<button type="button" id="refresh">Refresh now</button><span id="status" class="muted">updated ${escape(data.generatedAt.slice(11, 19))} UTC</span>
+<form method="post" action="/dashboard/signout"><button type="submit">Sign out</button></form>
+</div></header>
+<div id="kpis">${fragments.kpis}</div>
+<div id="live">${fragments.live}</div>
+<main id="charts">${fragments.charts}</main>
+<footer>Days are UTC, from the analytics views; the live state is this runner's view of the cluster.</footer>
+<script type="module" nonce="${nonce}">${script}</script>
 </body></html>`
 }
+
+/** The sign-in form: the token goes in a POST body, never in an address. */
+export const renderSignIn = (nonce: string, problem?: string): string =>
+  `${head(nonce, "Photo-video bot · sign in")}<body>
+<form class="signin" method="post" action="/dashboard/session">
+<h1>Photo-video bot</h1><p>Operators' dashboard. Sign in with <code>DASHBOARD_TOKEN</code>.</p>
+${problem === undefined ? "" : `<p class="error" role="alert">${escape(problem)}</p>`}
+<label>Token <input type="password" name="token" autocomplete="current-password" required autofocus></label>
+<button type="submit">Sign in</button>
+</form></body></html>`

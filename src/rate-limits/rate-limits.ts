@@ -18,18 +18,12 @@ import { Clock, Duration, Effect, FiberHandle, Metric, Option, Redacted, Ref, Ru
 import { liveRunnersOtherThan } from "../cluster/runner.js"
 import { AppConfig, type AppSettings } from "../config/index.js"
 import { rateLimitsLocal, rateLimitsOutages } from "../observability/metrics.js"
+import { type BudgetUsage, makeBudgetUsage } from "./budget-usage.js"
+import type { LimitRequest } from "./limit-request.js"
 import { type LimiterStore, makeMemoryStore, type MemoryStoreOptions } from "./memory-store.js"
 import { makeRedisLimiterStore, redisOptionsFromUrl, type RedisLimiterStore } from "./redis-store.js"
 
-export interface LimitRequest {
-  readonly key: string
-  readonly limit: number
-  readonly window: Duration.DurationInput
-  readonly algorithm: "fixed-window" | "token-bucket"
-  readonly onExceeded: "delay" | "fail"
-  /** One budget for all runners together: while limits are local, each runner takes its share. */
-  readonly global?: boolean
-}
+export type { LimitRequest } from "./limit-request.js"
 
 export type LimitsStatus =
   /** No REDIS_URL: the limits are this process's, by design (one runner). */
@@ -43,6 +37,8 @@ export interface RateLimitsService {
   /** As `RateLimiter.consume`; the only failure left is the limit itself. */
   readonly consume: (request: LimitRequest) => Effect.Effect<RateLimiter.ConsumeResult, RateLimiter.RateLimitExceeded>
   readonly status: Effect.Effect<LimitsStatus>
+  /** What this runner asked of each limit in the last minute (./budget-usage.ts). */
+  readonly usage: Effect.Effect<ReadonlyArray<BudgetUsage>>
 }
 
 /** Redis answers a limiter call in a millisecond; a second means it is gone. */
@@ -82,10 +78,12 @@ export const makeRateLimits = (options: {
 }): Effect.Effect<RateLimitsService, never, Scope.Scope> =>
   Effect.gen(function*() {
     const local = yield* limiterOn((yield* makeMemoryStore(options.local)).store)
+    const usage = yield* makeBudgetUsage
     if (options.shared === undefined) {
       return {
-        consume: (request) => exceededOnly(local.consume(request)),
-        status: Effect.succeed({ _tag: "InProcess" } as const)
+        consume: (request) => usage.track(request, exceededOnly(local.consume(request))),
+        status: Effect.succeed({ _tag: "InProcess" } as const),
+        usage: usage.snapshot
       }
     }
     const redis = options.shared
@@ -144,9 +142,12 @@ export const makeRateLimits = (options: {
 
     return {
       consume: (request) =>
-        Effect.flatMap(Ref.get(status), (current) =>
-          current._tag === "Local" ? consumeLocal(request) : consumeShared(request)),
-      status: Ref.get(status)
+        usage.track(
+          request,
+          Effect.flatMap(Ref.get(status), (current) => current._tag === "Local" ? consumeLocal(request) : consumeShared(request))
+        ),
+      status: Ref.get(status),
+      usage: usage.snapshot
     }
   })
 

@@ -1,151 +1,267 @@
 /**
  * Act as a Telegram user of a running sandbox (`npm start` without credentials), from the
- * terminal, through the Telegram simulator's /sim/ control API:
+ * terminal. `npm run sandbox` alone prints the actions (see `usage`). Each action prints
+ * what the bot does in answer and returns when the bot is done (src/sim/sandbox-session.ts).
  *
- *   npm run sandbox -- photo path/to.jpg "the waves roll in"   send a photo with a caption
- *   npm run sandbox -- press "Generate again"                   press a button under the bot's last message
- *   npm run sandbox -- text /help                               send a text or a command
- *   npm run sandbox -- balance                                  same as: text /balance
- *   npm run sandbox -- messages                                 the whole chat
- *
- * Prints what the bot answers (new messages, edits, videos) until it goes quiet; after a
- * photo, until the video or a failure message arrives. The simulator's URL comes from
- * DATA_DIR/sandbox.json (written by the sandbox) or SANDBOX_URL; the user from SANDBOX_USER.
+ * The simulator's URL comes from DATA_DIR/sandbox.json (written by the sandbox) or
+ * SANDBOX_URL; the bot's HTTP server (for /metrics) from the same file or SANDBOX_BOT_URL
+ * (default http://127.0.0.1:8080, the default HTTP_PORT); the user from SANDBOX_USER or
+ * --user (default 1001); the language of the user's app from SANDBOX_LANG or --lang.
  */
+import { NodeRuntime } from "@effect/platform-node"
+import { Config, Console, Effect, Layer, Option } from "effect"
 import { readFileSync } from "node:fs"
-import { join } from "node:path"
+import { basename, extname, join } from "node:path"
+import { describeMessage } from "./sandbox-print.js"
+import {
+  chatOf,
+  control,
+  ensureUser,
+  follow,
+  lastCallSeq,
+  SandboxError,
+  SandboxOutput,
+  type SandboxTarget,
+  type UserAction,
+  type WaitPolicy
+} from "./sandbox-session.js"
 
-const dataDir = process.env.DATA_DIR ?? "./data"
-const userId = Number(process.env.SANDBOX_USER ?? "1001")
+export const usage = `usage: npm run sandbox -- [--lang ru] [--user 1002] <action>
+  /start, /buy, any text      send it (the same as: text /start)
+  photo <file> ["caption"]    a photo; the caption is the prompt
+  document <file> ["caption"] a file (an image sent as a file also starts a video)
+  video <file> ["caption"]    a video
+  sticker [emoji]             a sticker
+  voice [seconds]             a voice note
+  press "<button>"            press a button under the bot's latest message that has it (its text, or part of it)
+  pay [invoice #id]           open the latest invoice (or #id) and pay it with Stars
+  edit <#id> "<new text>"     edit one of your own text messages
+  block | unblock             block the bot, or unblock it
+  balance                     the same as: text /balance
+  messages                    the whole chat, with message ids`
 
-const simUrl = (): string => {
-  if (process.env.SANDBOX_URL) return process.env.SANDBOX_URL.replace(/\/+$/, "")
-  try {
-    return (JSON.parse(readFileSync(join(dataDir, "sandbox.json"), "utf8")) as { telegramUrl: string }).telegramUrl
-  } catch {
-    console.error(`No running sandbox found (${join(dataDir, "sandbox.json")} is missing). Start one with: npm start`)
-    process.exit(1)
+export type Action =
+  | { readonly _tag: "Text"; readonly text: string }
+  | { readonly _tag: "Media"; readonly kind: "photo" | "document" | "video"; readonly file: string; readonly caption: string | undefined }
+  | { readonly _tag: "Sticker"; readonly emoji: string | undefined }
+  | { readonly _tag: "Voice"; readonly seconds: number }
+  | { readonly _tag: "Press"; readonly label: string }
+  | { readonly _tag: "Pay"; readonly messageId: number | undefined }
+  | { readonly _tag: "Edit"; readonly messageId: number; readonly text: string }
+  | { readonly _tag: "Block" | "Unblock" | "Messages" }
+
+export interface Invocation {
+  readonly action: Action
+  readonly language: Option.Option<string>
+  readonly userId: Option.Option<number>
+}
+
+const messageId = (raw: string | undefined) => {
+  const id = Number((raw ?? "").replace(/^#/, ""))
+  return Number.isInteger(id) && id > 0 ? id : undefined
+}
+
+/** The action and options of a command line, or a line saying what is wrong with it. */
+export const parseArguments = (argv: ReadonlyArray<string>): Invocation | string => {
+  let language: Option.Option<string> = Option.none()
+  let userId: Option.Option<number> = Option.none()
+  const rest: Array<string> = []
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined]
+    if (flag === "--lang" || flag === "--user") {
+      const value = inline ?? argv[++i]
+      if (value === undefined || value === "") return `${flag} needs a value`
+      if (flag === "--lang") language = Option.some(value)
+      else if (Number.isSafeInteger(Number(value)) && Number(value) > 0) userId = Option.some(Number(value))
+      else return `--user needs a user id, got "${value}"`
+    } else rest.push(argv[i]!)
   }
-}
-
-const base = simUrl()
-
-const call = async (method: "GET" | "POST", path: string, body?: unknown): Promise<any> => {
-  const response = await fetch(`${base}/sim/${path}`, {
-    method,
-    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } })
-  })
-  const json = (await response.json()) as { ok: boolean; result?: unknown; description?: string }
-  if (!json.ok) throw new Error(json.description ?? `HTTP ${response.status}`)
-  return json.result
-}
-
-const ensureUser = async () => {
-  try {
-    await call("POST", "users", { id: userId, first_name: "Sandbox", language_code: "en" })
-  } catch {
-    // already there
-  }
-}
-
-const buttonsOf = (markup: any): string =>
-  markup?.inline_keyboard ? `  [${markup.inline_keyboard.flat().map((b: any) => b.text).join("] [")}]` : ""
-
-const describe = (c: any): string | undefined => {
-  const p = c.params ?? {}
-  if (Number(p.chat_id) !== userId && c.method !== "answerCallbackQuery") return undefined
-  switch (c.method) {
-    case "sendMessage":
-      return `bot: ${p.text}${buttonsOf(p.reply_markup)}`
-    case "editMessageText":
-      return `bot (edit): ${p.text}${buttonsOf(p.reply_markup)}`
-    case "sendVideo":
-      return `bot sends a video: ${p.caption ?? ""}${buttonsOf(p.reply_markup)}`
-    case "answerCallbackQuery":
-      return p.text ? `bot (button answer): ${p.text}` : undefined
-    default:
-      return undefined
-  }
-}
-
-const lastSeq = async (): Promise<number> => {
-  const calls = (await call("GET", "calls?since=0")) as Array<{ seq: number }>
-  return calls.length === 0 ? 0 : calls[calls.length - 1]!.seq
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Prints the bot's calls after `since` until `done` or `quietMs` without news (max `limitMs`). */
-const follow = async (since: number, options: { quietMs: number; limitMs: number; done?: (c: any) => boolean }) => {
-  let seq = since
-  let lastNews = Date.now()
-  const started = Date.now()
-  while (Date.now() - started < options.limitMs && Date.now() - lastNews < options.quietMs) {
-    await sleep(300)
-    const calls = (await call("GET", `calls?since=${seq}`)) as Array<any>
-    for (const c of calls) {
-      seq = Math.max(seq, c.seq)
-      const line = describe(c)
-      if (line === undefined) continue
-      lastNews = Date.now()
-      console.log(line)
-      if (options.done?.(c)) return
-    }
-  }
-}
-
-const isVerdict = (c: any) =>
-  c.method === "sendVideo" ||
-  (c.method === "sendMessage" && /credit is back|not enough credits|caption has|in progress|Please send/i.test(String(c.params?.text)))
-
-const main = async () => {
-  const [command, ...args] = process.argv.slice(2)
-  await ensureUser()
-  const since = await lastSeq()
-  switch (command) {
-    case "photo": {
-      const [path, caption] = args
-      if (path === undefined) throw new Error(`usage: npm run sandbox -- photo path/to.jpg "prompt"`)
-      const base64 = readFileSync(path).toString("base64")
-      await call("POST", `users/${userId}/photo`, { base64, ...(caption === undefined ? {} : { caption }) })
-      console.log(`you: [photo ${path}]${caption === undefined ? "" : ` ${caption}`}`)
-      return follow(since, { quietMs: 60_000, limitMs: 180_000, done: isVerdict })
-    }
-    case "press": {
-      const label = args.join(" ")
-      const messages = (await call("GET", `users/${userId}/messages`)) as Array<any>
-      const target = [...messages].reverse().find((m) =>
-        m.sender === "bot" &&
-        (m.message.reply_markup?.inline_keyboard ?? []).flat().some((b: any) => String(b.text).includes(label))
-      )
-      if (target === undefined) throw new Error(`no button "${label}" under the bot's messages`)
-      const button = target.message.reply_markup.inline_keyboard.flat().find((b: any) => String(b.text).includes(label))
-      await call("POST", `users/${userId}/press`, { button: button.callback_data, messageId: target.message.message_id })
-      console.log(`you: [press ${button.text}]`)
-      return follow(since, { quietMs: 20_000, limitMs: 180_000, done: isVerdict })
-    }
-    case "balance":
-    case "text": {
-      const text = command === "balance" ? "/balance" : args.join(" ")
-      await call("POST", `users/${userId}/text`, { text })
-      console.log(`you: ${text}`)
-      return follow(since, { quietMs: 3_000, limitMs: 30_000 })
-    }
-    case "messages": {
-      const messages = (await call("GET", `users/${userId}/messages`)) as Array<any>
-      for (const m of messages) {
-        const msg = m.message
-        const body = msg.text ?? msg.caption ?? (msg.photo ? "[photo]" : msg.video ? "[video]" : "[message]")
-        console.log(`${m.sender === "bot" ? "bot" : "you"}: ${msg.video ? "[video] " : ""}${body}${buttonsOf(msg.reply_markup)}`)
+  const [verb, ...args] = rest
+  const action = ((): Action | string => {
+    if (verb === undefined) return "no action given"
+    if (verb.startsWith("/")) return { _tag: "Text", text: rest.join(" ") }
+    switch (verb) {
+      case "text":
+        return args.length === 0 ? "text needs the text to send" : { _tag: "Text", text: args.join(" ") }
+      case "balance":
+        return { _tag: "Text", text: "/balance" }
+      case "photo":
+      case "document":
+      case "video":
+        return args[0] === undefined ? `${verb} needs a file` : { _tag: "Media", kind: verb, file: args[0], caption: args[1] }
+      case "sticker":
+        return { _tag: "Sticker", emoji: args[0] }
+      case "voice":
+        return { _tag: "Voice", seconds: Math.max(1, Math.round(Number(args[0] ?? "2")) || 2) }
+      case "press":
+        return args.length === 0 ? "press needs the button's text" : { _tag: "Press", label: args.join(" ") }
+      case "pay":
+        return { _tag: "Pay", messageId: messageId(args[0]) }
+      case "edit": {
+        const id = messageId(args[0])
+        return id === undefined || args.length < 2 ? "edit needs a message id and the new text" : { _tag: "Edit", messageId: id, text: args.slice(1).join(" ") }
       }
-      return
+      case "block":
+        return { _tag: "Block" }
+      case "unblock":
+        return { _tag: "Unblock" }
+      case "messages":
+        return { _tag: "Messages" }
+      default:
+        return `unknown action "${verb}"`
     }
-    default:
-      console.log(`usage: npm run sandbox -- photo <file> ["prompt"] | press "<button>" | text <text> | balance | messages`)
-  }
+  })()
+  return typeof action === "string" ? action : { action, language, userId }
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error)
-  process.exit(1)
-})
+const mimeTypes: Record<string, string> = {
+  ".jpg": "image/jpeg",
+  ".jpeg": "image/jpeg",
+  ".png": "image/png",
+  ".webp": "image/webp",
+  ".gif": "image/gif",
+  ".mp4": "video/mp4",
+  ".pdf": "application/pdf",
+  ".txt": "text/plain"
+}
+
+const readBase64 = (file: string) =>
+  Effect.try({ try: () => readFileSync(file).toString("base64"), catch: () => new SandboxError({ message: `cannot read ${file}` }) })
+
+interface Sent {
+  readonly update?: { readonly update_id: number } | undefined
+}
+
+/** A message the user sends: it becomes one update, which the bot answers. */
+const sent = (result: Sent): UserAction => ({ updateIds: result.update === undefined ? [] : [result.update.update_id], expectsAnswer: true })
+
+const findButton = (target: SandboxTarget, label: string) =>
+  Effect.gen(function*() {
+    const wanted = label.trim().toLowerCase()
+    const messages = [...(yield* chatOf(target))].reverse().filter((m) => m.sender === "bot" && !m.deleted)
+    for (const match of [(text: string) => text === wanted, (text: string) => text.includes(wanted)]) {
+      for (const stored of messages) {
+        const found = (stored.message.reply_markup?.inline_keyboard ?? []).flat()
+          .find((button: { text: string; callback_data?: string }) =>
+            button.callback_data !== undefined && match(button.text.trim().toLowerCase()))
+        if (found !== undefined) return { messageId: stored.message.message_id as number, button: found as { text: string; callback_data: string } }
+      }
+    }
+    return yield* new SandboxError({ message: `no button "${label}" under the bot's messages (see: npm run sandbox -- messages)` })
+  })
+
+/** Does the action; returns what the wait needs to know about it. */
+const perform = (target: SandboxTarget, action: Action, say: (line: string) => Effect.Effect<void>) =>
+  Effect.gen(function*(): Effect.fn.Return<UserAction | undefined, SandboxError> {
+    const user = `users/${target.userId}`
+    switch (action._tag) {
+      case "Text":
+        yield* say(`you: ${action.text}`)
+        return sent(yield* control(target, "POST", `${user}/text`, { text: action.text }))
+      case "Media": {
+        const base64 = yield* readBase64(action.file)
+        const caption = action.caption === undefined ? {} : { caption: action.caption }
+        const body = action.kind === "document"
+          ? { base64, fileName: basename(action.file), mimeType: mimeTypes[extname(action.file).toLowerCase()] ?? "application/octet-stream", ...caption }
+          : { base64, ...caption }
+        yield* say(`you: [${action.kind} ${action.file}]${action.caption === undefined ? "" : ` ${action.caption}`}`)
+        return sent(yield* control(target, "POST", `${user}/${action.kind}`, body))
+      }
+      case "Sticker":
+        yield* say(`you: [sticker ${action.emoji ?? "👍"}]`)
+        return sent(yield* control(target, "POST", `${user}/sticker`, action.emoji === undefined ? {} : { emoji: action.emoji }))
+      case "Voice":
+        yield* say(`you: [voice note, ${action.seconds} s]`)
+        return sent(yield* control(target, "POST", `${user}/voice`, { duration: action.seconds }))
+      case "Edit":
+        yield* say(`you: [edit #${action.messageId}] ${action.text}`)
+        return sent(yield* control(target, "POST", `${user}/edit`, { messageId: action.messageId, text: action.text }))
+      case "Press": {
+        const { messageId, button } = yield* findButton(target, action.label)
+        yield* say(`you: [press "${button.text}" under #${messageId}]`)
+        const pressed: { callbackQuery: { id: string } } & Sent = yield* control(target, "POST", `${user}/press`, { button: button.callback_data, messageId })
+        return { ...sent(pressed), callbackQueryId: pressed.callbackQuery.id }
+      }
+      case "Pay": {
+        const invoices = (yield* chatOf(target)).filter((m) => m.sender === "bot" && !m.deleted && m.message.invoice !== undefined)
+        const invoice = action.messageId === undefined ? invoices.at(-1) : invoices.find((m) => m.message.message_id === action.messageId)
+        if (invoice === undefined) return yield* new SandboxError({ message: "no invoice to pay (press a package under /buy first)" })
+        yield* say(`you: [pay invoice #${invoice.message.message_id}: "${invoice.message.invoice.title}", ${invoice.message.invoice.total_amount} ⭐]`)
+        const outcome: { status: string; updates?: ReadonlyArray<{ update_id: number }> } = yield* control(target, "POST", `${user}/pay`, {
+          messageId: invoice.message.message_id
+        })
+        if (outcome.status !== "paid") yield* say(`(payment ${outcome.status})`)
+        // The checkout's answer came before `pay` returned; the wait is for the paid message's.
+        return { updateIds: (outcome.updates ?? []).map((u) => u.update_id), expectsAnswer: outcome.status === "paid" }
+      }
+      case "Block":
+      case "Unblock":
+        yield* say(`you: [${action._tag === "Block" ? "block" : "unblock"} the bot]`)
+        yield* control(target, "POST", `${user}/${action._tag === "Block" ? "block" : "unblock"}`)
+        return { updateIds: [], expectsAnswer: false }
+      case "Messages":
+        for (const message of yield* chatOf(target)) yield* say(describeMessage(message))
+        return undefined
+    }
+  })
+
+/** One action as this user, printed with everything the bot does in answer. */
+export const runAction = (target: SandboxTarget, action: Action, policy?: WaitPolicy) =>
+  Effect.gen(function*() {
+    const output = yield* SandboxOutput
+    yield* ensureUser(target)
+    const since = yield* lastCallSeq(target)
+    const done = yield* perform(target, action, output.line)
+    if (done !== undefined) yield* follow(target, since, done, policy)
+  })
+
+interface SandboxFile {
+  readonly telegramUrl?: string
+  readonly botUrl?: string
+}
+
+/** The target from the environment and the options; fails with a line to print when no sandbox is found. */
+export const targetFrom = (invocation: Invocation) =>
+  Effect.gen(function*() {
+    const dataDir = yield* Config.string("DATA_DIR").pipe(Config.withDefault("./data"))
+    const file = join(dataDir, "sandbox.json")
+    const written = yield* Effect.try(() => JSON.parse(readFileSync(file, "utf8")) as SandboxFile).pipe(Effect.option)
+    const simUrl = yield* Config.string("SANDBOX_URL").pipe(Config.option)
+    const botUrl = yield* Config.string("SANDBOX_BOT_URL").pipe(Config.option)
+    const userId = yield* Config.integer("SANDBOX_USER").pipe(Config.withDefault(1001))
+    const language = yield* Config.string("SANDBOX_LANG").pipe(Config.option)
+    const sim = Option.orElse(simUrl, () => Option.flatMapNullable(written, (w) => w.telegramUrl))
+    if (Option.isNone(sim)) {
+      return yield* new SandboxError({ message: `No running sandbox found (${file} is missing). Start one with: npm start` })
+    }
+    const trim = (url: string) => url.replace(/\/+$/, "")
+    return {
+      simUrl: trim(sim.value),
+      botUrl: Option.map(
+        Option.orElse(botUrl, () => Option.orElse(Option.flatMapNullable(written, (w) => w.botUrl), () => Option.some("http://127.0.0.1:8080"))),
+        trim
+      ),
+      userId: Option.getOrElse(invocation.userId, () => userId),
+      language: Option.orElse(invocation.language, () => language)
+    } satisfies SandboxTarget
+  })
+
+const ConsoleOutput = Layer.succeed(SandboxOutput, { line: (text) => Console.log(text) })
+
+const main = Effect.gen(function*() {
+  const invocation = parseArguments(process.argv.slice(2))
+  if (typeof invocation === "string") {
+    yield* Console.error(`${invocation}\n${usage}`)
+    return yield* Effect.sync(() => process.exit(2))
+  }
+  yield* runAction(yield* targetFrom(invocation), invocation.action)
+}).pipe(
+  Effect.catchAll((error) =>
+    Effect.zipRight(Console.error(error._tag === "SandboxError" ? error.message : String(error)), Effect.sync(() => process.exit(1)))
+  ),
+  Effect.provide(ConsoleOutput)
+)
+
+if (process.argv[1] !== undefined && /sandbox-cli\.[jt]s$/.test(process.argv[1])) {
+  NodeRuntime.runMain(main, { disableErrorReporting: true, disablePrettyLogger: true })
+}

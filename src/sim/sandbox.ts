@@ -34,7 +34,10 @@ const withSimulators = (settings: AppSettings) =>
     if (settings.database._tag === "Sqlite") {
       const file = join(settings.database.dataDir, "sandbox.json")
       mkdirSync(settings.database.dataDir, { recursive: true })
-      writeFileSync(file, JSON.stringify({ telegramUrl: telegram.url, pid: process.pid }, null, 2))
+      // The bot's own HTTP port too: the CLI reads its /metrics to know when jobs are done.
+      const botHost = ["0.0.0.0", "::", ""].includes(settings.httpHost) ? "127.0.0.1" : settings.httpHost
+      const botUrl = `http://${botHost.includes(":") ? `[${botHost}]` : botHost}:${settings.httpPort}`
+      writeFileSync(file, JSON.stringify({ telegramUrl: telegram.url, botUrl, pid: process.pid }, null, 2))
       yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(file, { force: true })))
     }
     const notes = [
@@ -43,9 +46,9 @@ const withSimulators = (settings: AppSettings) =>
       `  create a user:  curl -XPOST ${telegram.url}/sim/users -d '{"id":1001,"first_name":"Ann"}'`,
       `  send a photo:   curl -XPOST ${telegram.url}/sim/users/1001/photo -d '{"base64":"<jpeg>","caption":"waves"}'`,
       `  read the chat:  curl ${telegram.url}/sim/users/1001/messages`,
-      `  or, as user 1001 from another terminal:`,
+      `  or, as user 1001 from another terminal (npm run sandbox alone lists every action):`,
       `    npm run sandbox -- photo path/to.jpg "the waves roll in"`,
-      `    npm run sandbox -- press "Generate again"  |  balance  |  messages  |  text /help`,
+      `    npm run sandbox -- /buy  |  press "5 credits"  |  pay  |  --lang ru /start  |  messages`,
       `KIE simulator: ${kie.url} (videos take about 12 s)`
     ]
     const unauthenticatedCluster = settings.database._tag === "Postgres" && Option.isNone(settings.clusterSecret)

@@ -11,6 +11,7 @@ import { mkdirSync } from "node:fs"
 import { userInfo } from "node:os"
 import { AppConfig, type DatabaseSettings } from "../config/index.js"
 import { MigrationsLive } from "./migrations.js"
+import { onePerClientPool, runnerSessionName } from "./pg-pool.js"
 
 export class DatabaseLocked extends Schema.TaggedError<DatabaseLocked>()("DatabaseLocked", {
   filename: Schema.String
@@ -66,17 +67,18 @@ export const withDefaultUser = (url: Redacted.Redacted<string>): Redacted.Redact
   return Redacted.make(parsed.toString())
 }
 
-const postgresLayer = (settings: Extract<DatabaseSettings, { _tag: "Postgres" }>) =>
-  PgClient.layer({
-    url: withDefaultUser(settings.url),
-    maxConnections: 20
+const postgresLayer = (settings: Extract<DatabaseSettings, { _tag: "Postgres" }>, runnerAddress: string) =>
+  PgClient.layerFromPool({
+    acquire: onePerClientPool(withDefaultUser(settings.url), { maxConnections: 20, applicationName: runnerSessionName(runnerAddress) })
   })
 
 /** The SqlClient for the configured database, migrated. */
 export const DatabaseLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) => {
     const client: Layer.Layer<SqlClient.SqlClient, DatabaseLocked | SqlError | ConfigError.ConfigError> =
-      config.database._tag === "Sqlite" ? sqliteLayer(config.database) : postgresLayer(config.database)
+      config.database._tag === "Sqlite"
+        ? sqliteLayer(config.database)
+        : postgresLayer(config.database, `${config.runnerHost}:${config.runnerPort}`)
     return MigrationsLive.pipe(Layer.provideMerge(client))
   })
 )

@@ -206,14 +206,21 @@ describe("HTTP endpoints of a running runner", () => {
       )
       assert.include([413, 0], chunkedCallback.status)
 
-      // Dashboard: the token or nothing.
+      // Dashboard: the token (bearer, or the sign-in form's session) or nothing; never from the address.
       assert.strictEqual(yield* statusOf("GET", "/dashboard"), 401)
-      assert.strictEqual(yield* statusOf("GET", "/dashboard?token=guess"), 401)
+      assert.strictEqual(yield* statusOf("GET", "/dashboard?token=guess"), 303)
+      assert.strictEqual(yield* statusOf("GET", `/dashboard?token=${DASHBOARD_TOKEN}`), 303)
       assert.strictEqual(yield* statusOf("GET", "/dashboard", undefined, { authorization: "Bearer guess" }), 401)
+      assert.strictEqual(yield* statusOf("GET", "/dashboard", undefined, { cookie: `dashboard_session=v1.${Date.now() + 60_000}.forged` }), 401)
+      assert.strictEqual(yield* statusOf("GET", "/dashboard/data.json"), 401)
+      assert.strictEqual(
+        yield* statusOf("POST", "/dashboard/session", "token=guess", { "content-type": "application/x-www-form-urlencoded" }),
+        401
+      )
 
       // Every endpoint, and one that does not exist: a 10 MB body is refused before it is
       // read (413), a malformed one gets a 4xx, whatever the method.
-      const paths = [webhook, "/kie/callback", "/metrics", "/dashboard", "/healthz", "/readyz", "/no-such-route"]
+      const paths = [webhook, "/kie/callback", "/metrics", "/dashboard", "/dashboard/session", "/healthz", "/readyz", "/no-such-route"]
       for (const path of paths) {
         for (const method of ["POST", "GET", "PUT"]) {
           const big = yield* call(method, path, tenMegabytes)

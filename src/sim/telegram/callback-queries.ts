@@ -3,6 +3,7 @@
  * Each query can be answered once; an unknown or already answered id gets the real 400.
  */
 import { queryTooOld } from "./api-error.js"
+import { userQueryId } from "./ids.js"
 import type { Params } from "./spec-validation.js"
 
 export interface CallbackAnswer {
@@ -23,7 +24,7 @@ export class CallbackQueries {
   private readonly answered = new Map<string, CallbackAnswer>()
 
   open(userId: number): string {
-    const id = `${BigInt(userId) * 1000000n + BigInt(++this.counter)}`
+    const id = userQueryId(userId, ++this.counter)
     this.pending.set(id, { resolvers: [] })
     return id
   }

@@ -29,7 +29,7 @@ export interface StoredMessage {
 
 interface ChatState {
   readonly chat: Chat.PrivateChat
-  readonly user: User
+  user: User
   nextMessageId: number
   readonly messages: Map<number, StoredMessage>
   /** The user blocked the bot: every send to this chat answers 403. */
@@ -65,6 +65,13 @@ export class Chats {
 
   user(id: number): User | undefined {
     return this.chats.get(id)?.user
+  }
+
+  /** The user switched their app's language: their next updates carry the new language_code. */
+  setLanguage(id: number, languageCode: string): User {
+    const state = this.state(id)
+    state.user = { ...state.user, language_code: languageCode }
+    return state.user
   }
 
   users(): Array<User> {

@@ -3,12 +3,19 @@
  * curl) can act as users and read what the bot did:
  *
  *   POST /sim/users                     { id, first_name, language_code? }
+ *   POST /sim/users/:id/language        { language_code }   the user's next updates carry it
  *   POST /sim/users/:id/text            { text }
  *   POST /sim/users/:id/photo           { base64, caption?, width?, height? }
  *   POST /sim/users/:id/document        { base64, fileName?, mimeType?, caption? }
+ *   POST /sim/users/:id/sticker         { emoji? }
+ *   POST /sim/users/:id/voice           { duration? }
+ *   POST /sim/users/:id/video           { base64, caption?, duration? }
+ *   POST /sim/users/:id/edit            { messageId, text }   an edit of the user's own text message
  *   POST /sim/users/:id/press           { button, messageId? }
  *   POST /sim/users/:id/pay             { messageId? | link?, delivery? }   → payment outcome
+ *   POST /sim/users/:id/block, /unblock
  *   GET  /sim/users/:id/messages        → the chat as the user sees it
+ *   GET  /sim/updates/:updateId         → { pending }: whether the bot has not taken it yet
  *   GET  /sim/calls?since=N             → recorded Bot API calls after N
  *   POST /sim/faults                    FaultSpec;  DELETE /sim/faults clears them
  */
@@ -18,6 +25,7 @@ import type { NewUser } from "./chats.js"
 import type { Fault, Faults, FaultSpec } from "./faults.js"
 import type { SuccessfulPaymentDelivery } from "./payments.js"
 import type { SimUser } from "./sim-user.js"
+import type { User } from "grammy/types"
 
 /** The part of the simulator the control API drives (the simulator passes itself). */
 export interface ControlledSimulator {
@@ -26,6 +34,8 @@ export interface ControlledSimulator {
   createUser(input: NewUser): SimUser
   user(id: number): SimUser
   injectFault(spec: FaultSpec): Fault
+  isUpdatePending(updateId: number): boolean
+  setUserLanguage(userId: number, languageCode: string): User
 }
 
 export interface ControlAnswer {
@@ -64,6 +74,29 @@ export const handleControl = async (sim: ControlledSimulator, method: string, ur
         return ok(user.sendPhoto(bytes(body), options({ caption: text(body, "caption"), width: num(body, "width"), height: num(body, "height") })))
       case "POST document":
         return ok(user.sendDocument(bytes(body), options({ fileName: text(body, "fileName"), mimeType: text(body, "mimeType"), caption: text(body, "caption") })))
+      case "POST sticker":
+        return ok(user.sendSticker(options({ emoji: text(body, "emoji") })))
+      case "POST voice":
+        // A voice note's bytes are never looked at; a second of silence's worth will do.
+        return ok(user.sendVoice(new Uint8Array(1024), options({ duration: num(body, "duration") })))
+      case "POST video":
+        return ok(user.sendVideo(bytes(body), options({ caption: text(body, "caption"), duration: num(body, "duration") })))
+      case "POST edit": {
+        const messageId = num(body, "messageId")
+        if (messageId === undefined) throw badRequest("messageId is required")
+        return ok(user.editText(messageId, text(body, "text") ?? ""))
+      }
+      case "POST language": {
+        const language = text(body, "language_code")
+        if (language === undefined) throw badRequest("language_code is required")
+        return ok(sim.setUserLanguage(user.id, language))
+      }
+      case "POST block":
+        user.blockBot()
+        return ok(true)
+      case "POST unblock":
+        user.unblockBot()
+        return ok(true)
       case "POST press": {
         const pressed = user.pressButton(text(body, "button") ?? "", num(body, "messageId"))
         return ok({ callbackQuery: pressed.callbackQuery, update: pressed.update })
@@ -75,6 +108,9 @@ export const handleControl = async (sim: ControlledSimulator, method: string, ur
       case "GET messages":
         return ok(user.history())
     }
+  }
+  if (path[0] === "updates" && path.length === 2 && method === "GET") {
+    return ok({ pending: sim.isUpdatePending(Number(path[1])) })
   }
   if (path[0] === "calls" && method === "GET") {
     const since = Number(url.searchParams.get("since") ?? "0")

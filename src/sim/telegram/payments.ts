@@ -7,7 +7,7 @@
 import type { Message, Update, User } from "grammy/types"
 import { badRequest, queryTooOld } from "./api-error.js"
 import type { Chats } from "./chats.js"
-import { randomToken, unixTime } from "./ids.js"
+import { randomToken, unixTime, userQueryId } from "./ids.js"
 import type { Params } from "./spec-validation.js"
 import type { Updates } from "./updates.js"
 
@@ -127,7 +127,7 @@ export class Payments {
 
   /** The user opens the invoice and confirms: pre-checkout, then the payment if the bot agrees. */
   async pay(user: User, invoice: Invoice | ForgedInvoice, delivery: SuccessfulPaymentDelivery): Promise<PaymentOutcome> {
-    const queryId = `${user.id}${String(++this.queryCounter).padStart(6, "0")}`
+    const queryId = userQueryId(user.id, ++this.queryCounter)
     const subscriptionPeriod = "subscription_period" in invoice ? invoice.subscription_period : undefined
     const answer = new Promise<PreCheckoutAnswer | "timeout">((resolve) => {
       const timer = setTimeout(() => {

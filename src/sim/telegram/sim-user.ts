@@ -40,10 +40,15 @@ export type InvoiceRef = number | string | Invoice | ForgedInvoice
 export class SimUser {
   private readonly chatInstance = randomToken(12)
 
-  constructor(readonly user: User, private readonly world: UserWorld) {}
+  constructor(private readonly initial: User, private readonly world: UserWorld) {}
+
+  /** As the user is now (a language change shows in the next update). */
+  get user(): User {
+    return this.world.chats.user(this.initial.id) ?? this.initial
+  }
 
   get id(): number {
-    return this.user.id
+    return this.initial.id
   }
 
   sendText(text: string): Sent {

@@ -255,6 +255,17 @@ export class TelegramSimulator {
     return this.updates.pendingCount
   }
 
+  /** Whether this update still waits for the bot to take it (confirm it, or answer its webhook POST). */
+  isUpdatePending(updateId: number): boolean {
+    return this.updates.isPending(updateId)
+  }
+
+  /** The user's next updates carry this language_code, as after a change of the app's language. */
+  setUserLanguage(userId: number, languageCode: string): User {
+    this.user(userId)
+    return this.chats.setLanguage(userId, languageCode)
+  }
+
   /** Queues a raw update (any type), e.g. an edited_message; returns it unless allowed_updates filters it. */
   pushUpdate(body: { readonly [K in UpdateType]?: Update[K] }): Update | undefined {
     return this.updates.push(body as Omit<Update, "update_id">)

@@ -110,6 +110,11 @@ export class Updates {
     return this.queue.length
   }
 
+  /** Whether the update still waits for the bot: not yet confirmed (getUpdates offset) or acknowledged (webhook 2xx). */
+  isPending(updateId: number): boolean {
+    return this.queue.some((entry) => entry.update.update_id === updateId)
+  }
+
   /** Every update handed to the bot, in order (a redelivered update appears twice). */
   deliveries(): ReadonlyArray<Delivery> {
     return this.log

@@ -1,0 +1,83 @@
+/**
+ * The Postgres pool, with clients that run one query at a time of their own accord.
+ *
+ * node-pg queues a query issued while its client still runs one, and deprecates that (pg@9
+ * drops the queue; until then it prints "Calling client.query() when the client is already
+ * executing a query"). The cluster's runner storage issues such queries: it keeps one
+ * reserved connection for its shard locks and releases each shard from a fiber of its own
+ * (@effect/cluster Sharding.releaseShard → SqlRunnerStorage.release), so a runner that hands
+ * shards over sends dozens of `pg_advisory_unlock` to one client at once; statements run
+ * concurrently inside one transaction do the same. These clients wait for the running query
+ * before sending the next, in call order: what node-pg's queue did, without the queue.
+ */
+import { SqlError } from "@effect/sql/SqlError"
+import { Effect, Redacted } from "effect"
+import pg from "pg"
+
+type Callback = (error: Error | null, result: unknown) => void
+
+/** node-pg's own `query`, whatever the form of its arguments. */
+const pgQuery = pg.Client.prototype.query as (this: pg.Client, ...args: Array<unknown>) => unknown
+
+class OneQueryAtATimeClient extends pg.Client {
+  private running = false
+  private readonly waiting: Array<() => void> = []
+
+  // Callback and promise forms are ordered here; a submittable (a cursor) goes to node-pg as
+  // before, since its caller drives it after this returns.
+  override query(...args: Array<any>): any {
+    const [config] = args
+    if (config !== null && typeof config === "object" && typeof config.submit === "function") return pgQuery.apply(this, args)
+    const callbackAt = args.findIndex((arg, index) => index > 0 && typeof arg === "function")
+    if (callbackAt === -1) {
+      return new Promise((resolve, reject) =>
+        this.query(...args, (error: Error | null, result: unknown) => error ? reject(error) : resolve(result))
+      )
+    }
+    const callback = args[callbackAt] as Callback
+    const send = () => {
+      this.running = true
+      pgQuery.call(this, ...args.slice(0, callbackAt), (error: Error | null, result: unknown) => {
+        this.running = false
+        this.waiting.shift()?.()
+        callback(error, result)
+      })
+    }
+    if (this.running) this.waiting.push(send)
+    else send()
+    return undefined
+  }
+}
+
+/** The name a runner's sessions carry in pg_stat_activity: the dashboard counts each runner's shard locks by it. */
+export const runnerSessionName = (runnerAddress: string) => `photo-video-bot runner ${runnerAddress}`.slice(0, 63)
+
+/** A pool for `url` whose clients never queue a query in node-pg. */
+export const onePerClientPool = (
+  url: Redacted.Redacted<string>,
+  options: { readonly maxConnections: number; readonly applicationName: string }
+) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const pool = new pg.Pool({
+        connectionString: Redacted.value(url),
+        max: options.maxConnections,
+        application_name: options.applicationName,
+        Client: OneQueryAtATimeClient
+      })
+      // An idle client's error is the pool's to drop; the next checkout reconnects.
+      pool.on("error", () => {})
+      return pool
+    }),
+    (pool) => Effect.promise(() => pool.end()).pipe(Effect.interruptible, Effect.timeoutOption(1000))
+  ).pipe(
+    Effect.tap((pool) =>
+      Effect.tryPromise({
+        try: () => pool.query("SELECT 1"),
+        catch: (cause) => new SqlError({ cause, message: "PgClient: Failed to connect" })
+      }).pipe(Effect.timeoutFail({
+        duration: "5 seconds",
+        onTimeout: () => new SqlError({ cause: new Error("Connection timed out"), message: "PgClient: Connection timed out" })
+      }))
+    )
+  )
