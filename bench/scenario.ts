@@ -157,7 +157,7 @@ export const runScenario = async (system: System, workload: Workload, log: (line
       const r = runner
       pids = () => [r.pid]
       loopDelay = async () => {
-        const seconds = await scrapeGauge(r, "nodejs_eventloop_delay_p99_seconds")
+        const seconds = await scrapeGauge(r, "nodejs_eventloop_lag_p99_seconds")
         return seconds === undefined ? undefined : seconds * 1000
       }
     } else {

@@ -1,8 +1,9 @@
 /**
  * `GET /metrics`: Prometheus text exposition of Effect's metrics. The metrics the docs name
  * are registered when the route is (src/observability/metric-catalog.ts), so they are there
- * from start-up. The gauges that describe the present (jobs in flight, shards held,
- * event-loop delay) are refreshed at each scrape.
+ * from start-up. The gauges that describe the present (jobs in flight, shards held) are
+ * refreshed at each scrape; the process's own (src/observability/process-metrics.ts) by
+ * their library as it is read.
  */
 import { Sharding } from "@effect/cluster"
 import { HttpServerResponse } from "@effect/platform"
@@ -10,7 +11,7 @@ import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Metric } from "effect"
 import { ownedShardCount } from "../cluster/runner.js"
 import { declareDocumentedMetrics } from "../observability/metric-catalog.js"
-import { jobsInFlight, refreshEventLoopDelay, shardsHeld } from "../observability/metrics.js"
+import { jobsInFlight, shardsHeld } from "../observability/metrics.js"
 import { PrometheusExposition } from "../observability/prometheus.js"
 import { AppRouter } from "./router.js"
 
@@ -36,7 +37,6 @@ export const MetricsRoutes = AppRouter.use((router) =>
       "/metrics",
       Effect.gen(function*() {
         yield* refreshGauges
-        yield* refreshEventLoopDelay
         const body = yield* exposition.render
         return HttpServerResponse.text(body, { contentType: "text/plain; version=0.0.4; charset=utf-8" })
       })

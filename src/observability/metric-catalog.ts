@@ -3,7 +3,9 @@
  * present on `/metrics` from start-up: counters at 0 with the label sets they can take,
  * gauges at their resting value, histograms empty. A series that appears only with its
  * first event cannot be alerted on (`rate()` of a missing series is no data, not 0), and an
- * operator cannot tell a quiet runner from one that never exports the metric.
+ * operator cannot tell a quiet runner from one that never exports the metric. The
+ * process's metrics (`process_*`, `nodejs_*`) are prom-client's and there from its start
+ * (src/observability/process-metrics.ts).
  */
 import { Effect, Metric, MetricLabel } from "effect"
 import { runnerConnectionsRefused } from "../cluster/transport.js"
@@ -15,8 +17,6 @@ import { retentionRowsDeleted } from "../storage/retention.js"
 import type { JobFailure } from "../telegram/replies.js"
 import {
   deliverySeconds,
-  eventLoopDelayMax,
-  eventLoopDelayP99,
   generationSeconds,
   jobDriverDeaths,
   jobsDelivered,
@@ -78,7 +78,7 @@ const withLabels = (metric: Counter, labels: ReadonlyArray<Record<string, string
 export const declareDocumentedMetrics = Effect.all([
   ...[jobsStarted, jobsDelivered, updatesRetried, paymentStars, rateLimitsOutages, kieCircuitTrips, runnerConnectionsRefused]
     .map(present),
-  ...[jobsInFlight, shardsHeld, rateLimitsLocal, kieCircuitOpen, transfersInProgress, transfersWaiting, eventLoopDelayP99, eventLoopDelayMax]
+  ...[jobsInFlight, shardsHeld, rateLimitsLocal, kieCircuitOpen, transfersInProgress, transfersWaiting]
     .map(present),
   ...withLabel(jobsRefunded, "error_class", Object.keys(refundClasses)),
   ...withLabel(updatesSetAside, "failure_class", Object.keys(failureClasses)),

@@ -2,9 +2,9 @@
  * The bot's metrics, on Effect's `Metric` API; `/metrics` exports the global registry
  * (src/http/metrics.ts). Code that counts something calls one of the small effects below,
  * so label names and values stay consistent. The KIE breaker's own metrics
- * (`kie_circuit_open`, `kie_circuit_trips_total`) live beside the breaker.
+ * (`kie_circuit_open`, `kie_circuit_trips_total`) live beside the breaker; the process's
+ * (CPU, memory, event loop, GC) come from prom-client (src/observability/process-metrics.ts).
  */
-import { monitorEventLoopDelay } from "node:perf_hooks"
 import { Clock, Effect, Metric, MetricBoundaries, MetricLabel } from "effect"
 
 export const jobsStarted = Metric.counter("jobs_started_total", {
@@ -57,34 +57,6 @@ export const rateLimitsOutages = Metric.counter("rate_limiter_store_outages_tota
   incremental: true
 })
 export const shardsHeld = Metric.gauge("shards_held", { description: "shards this runner owns now" })
-export const eventLoopDelayP99 = Metric.gauge("nodejs_eventloop_delay_p99_seconds", {
-  description: "99th percentile of event-loop delay since the previous scrape"
-})
-export const eventLoopDelayMax = Metric.gauge("nodejs_eventloop_delay_max_seconds", {
-  description: "longest event-loop delay since the previous scrape"
-})
-
-// Started on the first scrape, so a process nobody scrapes pays nothing for it.
-let loopDelay: ReturnType<typeof monitorEventLoopDelay> | undefined
-
-/**
- * Sets the event-loop gauges from the delay histogram and starts a new window, as
- * prom-client does: a stalled loop (CPU-bound handlers, a big JSON parse) shows up here
- * before it shows up as latency.
- */
-export const refreshEventLoopDelay = Effect.suspend(() => {
-  if (loopDelay === undefined) {
-    loopDelay = monitorEventLoopDelay({ resolution: 10 })
-    loopDelay.enable()
-    return Effect.void
-  }
-  const histogram = loopDelay
-  // The histogram is in nanoseconds; with no sample yet it reports NaN/absurd values.
-  const p99 = histogram.count > 0 ? histogram.percentile(99) / 1e9 : 0
-  const max = histogram.count > 0 ? histogram.max / 1e9 : 0
-  histogram.reset()
-  return Effect.zipRight(Metric.set(eventLoopDelayP99, p99), Metric.set(eventLoopDelayMax, max))
-})
 
 // Seconds; generation spans KIE's queue and render, delivery the download and upload.
 const generationBoundaries = MetricBoundaries.fromIterable([10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200])

@@ -8,11 +8,16 @@
  * fiber of the runtime, and `effect_fiber_failures` counts each fiber that ends by
  * interruption (a lost race, a timeout, a closed scope) as a failure, so on a healthy
  * runner it reads like an error rate. Failures that matter have their own counters.
+ *
+ * The process's metrics (CPU, memory, event loop, GC) follow in the same document, from
+ * prom-client (src/observability/process-metrics.ts); their names (`process_*`,
+ * `nodejs_*`) are not used by Effect's metrics.
  */
 import { Metrics, Resource } from "@effect/opentelemetry"
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus"
 import type { ResourceMetrics } from "@opentelemetry/sdk-metrics"
 import { Context, Effect, Layer } from "effect"
+import { ProcessMetrics } from "./process-metrics.js"
 
 /** Help for metrics defined by libraries without a description (@effect/cluster). */
 export const libraryHelp: Readonly<Record<string, string>> = {
@@ -46,17 +51,22 @@ export class PrometheusExposition extends Context.Tag("app/PrometheusExposition"
 >() {
   static readonly make = Effect.gen(function*() {
     const producer = yield* Metrics.makeProducer
+    const processMetrics = yield* ProcessMetrics
     // Plain metric names (no prefix), no timestamps; the resource becomes target_info; no
     // `otel_scope_name` label on every series (there is one scope: Effect's registry).
     const serializer = new PrometheusSerializer("", false, undefined, false, true)
-    const render = Effect.promise(() => producer.collect()).pipe(
-      Effect.map((result) => serializer.serialize(describedForExport(result.resourceMetrics))),
-      Effect.withSpan("Metrics.render")
+    const effectMetrics = Effect.promise(() => producer.collect()).pipe(
+      Effect.map((result) => serializer.serialize(describedForExport(result.resourceMetrics)))
     )
+    const render = Effect.zipWith(
+      effectMetrics,
+      processMetrics.render,
+      (effectText, processText) => `${effectText.trimEnd()}\n${processText}`
+    ).pipe(Effect.withSpan("Metrics.render"))
     return { render }
   })
 
   static readonly layer = Layer.effect(PrometheusExposition, PrometheusExposition.make).pipe(
-    Layer.provide(Resource.layer({ serviceName: "photo-video-bot" }))
+    Layer.provide([Resource.layer({ serviceName: "photo-video-bot" }), ProcessMetrics.layer])
   )
 }

@@ -1,7 +1,7 @@
 /**
  * `/metrics` against what operators read: every metric the docs name is there from
  * start-up (before any job, payment or failure) with a help text and the labels the docs
- * give it; no series carries `otel_scope_name`; Effect's fiber metrics are not exported;
+ * give it, the process's metrics included; each family is declared once; no series carries `otel_scope_name`; Effect's fiber metrics are not exported;
  * and the example alert rules (docs/prometheus-alerts.yml) use only metrics and labels
  * that exist.
  */
@@ -9,7 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { readFileSync } from "node:fs"
 import { jobRunnerLayer, startSimulators } from "../support/job-harness.js"
-import { helpTexts, metricsServer, parseExposition, type Sample } from "./exposition.js"
+import { helpTexts, metricsServer, parseExposition, repeatedFamilies, type Sample } from "./exposition.js"
 
 /** Metric names (with their documented labels) in README's "What to monitor" and in docs/operations.md. */
 const documentedMetrics = () => {
@@ -71,7 +71,7 @@ const selectorsOf = (expr: string) => {
 }
 
 describe("/metrics matches the docs", () => {
-  it.scoped("from start-up: every documented metric with help and labels; no scope label; no fiber metrics; the alert rules' names exist", () =>
+  it.scoped("from start-up: every documented metric with help and labels; each family once; no scope label; no fiber metrics; the alert rules' names exist", () =>
     Effect.gen(function*() {
       const sims = yield* startSimulators("sqlite")
       yield* Effect.gen(function*() {
@@ -96,6 +96,8 @@ describe("/metrics matches the docs", () => {
           assert.isFalse(name.startsWith("effect_fiber_"), `${name} is exported`)
         }
         assert.deepStrictEqual(samples.filter((sample) => "otel_scope_name" in sample.labels), [])
+        // One document: Effect's families and the process's (prom-client) never share a name.
+        assert.deepStrictEqual(repeatedFamilies(text), [])
 
         const rules = readFileSync("docs/prometheus-alerts.yml", "utf8")
         const expressions = [...rules.matchAll(/^\s+expr: (.+)$/gm)].map((m) => m[1]!)

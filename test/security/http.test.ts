@@ -2,7 +2,7 @@
  * What an attacker on the network can reach: every HTTP endpoint of a real runner process
  * (`src/main.ts` in webhook mode, against both simulators), with forged credentials, huge
  * bodies and malformed ones. The runner must refuse each with a 4xx, keep serving, and
- * never print or store a secret.
+ * never print or store a secret. Its /metrics also carries the process's own metrics.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option, Redacted } from "effect"
@@ -13,6 +13,7 @@ import { join } from "node:path"
 import { kieSignature, makeCallbackAuth } from "../../src/kie/callback-auth.js"
 import { kieSimulator } from "../../src/sim/kie/index.js"
 import { makeTelegramSimulator } from "../../src/sim/telegram/index.js"
+import { assertProcessMetrics } from "../observability/exposition.js"
 import { freePort, startBot, waitFor } from "../support/process.js"
 
 const WEBHOOK_SECRET = "webhook-secret-4f1c9a"
@@ -242,7 +243,10 @@ describe("HTTP endpoints of a running runner", () => {
 
       // No secret in what the runner serves or printed (at debug level), nor in its database
       // file, read byte by byte once it has stopped and released the file.
-      const served = (yield* call("GET", "/metrics")).body + (yield* call("GET", "/readyz")).body
+      const metrics = yield* call("GET", "/metrics")
+      // The runner's own process metrics, from prom-client, in its one exposition.
+      assertProcessMetrics(metrics.body)
+      const served = metrics.body + (yield* call("GET", "/readyz")).body
       for (const secret of secrets) assert.isFalse(served.includes(secret), "a secret appears in /metrics or /readyz")
       bot.child.kill("SIGTERM")
       assert.strictEqual(yield* Effect.promise(() => bot.exited), 0)
