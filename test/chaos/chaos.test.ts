@@ -1,5 +1,5 @@
 /**
- * Issue #7, chaos: 1,000 jobs (250 users × 4 photos, paid by free tokens) on three runner
+ * Issue #7, chaos: 400 jobs (100 users × 4 photos, paid by free tokens) on three runner
  * processes while the KIE simulator injects seeded faults (20 % transient errors on
  * createTask/recordInfo, 5 % content-policy failures, 2 % tasks that never finish, lost and
  * duplicated callbacks), the Bot API simulator injects 429 bursts, 5xx and blocked users,
@@ -10,7 +10,7 @@
  * money conserved (SQL sums), no duplicate charge, one KIE task per submission except
  * orphans from a kill between createTask and its checkpoint, duplicate videos counted,
  * KIE's admitted createTask rate under the limit, and no secret in any output or row.
- * Scale with CHAOS_JOBS (multiple of 4), reseed with CHAOS_SEED.
+ * Scale with CHAOS_JOBS (multiple of 4; the issue's volume is 1000), reseed with CHAOS_SEED.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { seededRandom } from "../support/runner.js"
@@ -31,7 +31,7 @@ import {
 } from "../cluster/support.js"
 
 const SEED = Number(process.env.CHAOS_SEED ?? 7)
-const JOBS = Number(process.env.CHAOS_JOBS ?? 1000)
+const JOBS = Number(process.env.CHAOS_JOBS ?? 400)
 const PHOTOS = 4
 const USERS = Math.ceil(JOBS / PHOTOS)
 /** The account's createTask limit for this run (per 10 s), in the runners and in the simulator. */
