@@ -61,7 +61,9 @@ describe(`chaos: ${JOBS} jobs, KIE and Bot API faults, a runner killed and repla
         KIE_RATE_LIMIT: String(KIE_LIMIT),
         FREE_TOKENS: String(PHOTOS),
         MAX_JOBS_IN_FLIGHT: "5",
-        KIE_TASK_DEADLINE: "60s",
+        // Never-finishing tasks end here (a legitimate one takes ~3 s, retries included
+        // well under it); the drain waits for the last of them.
+        KIE_TASK_DEADLINE: "30s",
         // The product's 10 s first retry (KIE's rate window) makes a job that meets several
         // transient errors in a row wait up to six minutes; the schedule's shape is the same
         // at 2 s (tested in test/kie/retry-schedules.test.ts), and the run stays in CI's budget.
