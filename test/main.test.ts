@@ -6,7 +6,7 @@ import pg from "pg"
 import { Redacted } from "effect"
 import { withDefaultUser } from "../src/storage/database.js"
 import { TEST_DATABASE_URL } from "./support/database.js"
-import { freePort, getJson, startBot, waitFor } from "./support/process.js"
+import { freePort, getJson, startBot, waitFor } from "../src/sim/runner-process.js"
 
 const withDataDir = async (body: (dataDir: string) => Promise<void>) => {
   const dir = mkdtempSync(join(tmpdir(), "bot-main-"))

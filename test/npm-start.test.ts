@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { freePort, getJson, waitFor } from "./support/process.js"
+import { freePort, getJson, waitFor } from "../src/sim/runner-process.js"
 
 /** The parent pid of a live process, from /proc (Linux). */
 const parentOf = (pid: number): number | undefined => {

@@ -21,14 +21,10 @@ import {
   makeCluster,
   moneyReport,
   outcomeReport,
-  scanSecrets,
-  sendPhotos,
-  shardsOf,
-  type TestCluster,
-  TERMINAL,
-  until,
-  runnerTimeline
+  runnerTimeline,
+  scanSecrets
 } from "../cluster/support.js"
+import { sendPhotos, shardsOf, TERMINAL, type TestCluster, until } from "../../src/sim/local-cluster.js"
 
 const SEED = Number(process.env.CHAOS_SEED ?? 7)
 const JOBS = Number(process.env.CHAOS_JOBS ?? 400)

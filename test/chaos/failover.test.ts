@@ -10,19 +10,21 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   checkInvariants,
-  FAILOVER_BOUND_MS,
   formatMoney,
   kieRateReport,
   makeCluster,
   moneyReport,
+  runnerTimeline
+} from "../cluster/support.js"
+import {
+  FAILOVER_BOUND_MS,
   type Runner,
   sendPhotos,
   shardsOf,
-  type TestCluster,
   TERMINAL,
-  until,
-  runnerTimeline
-} from "../cluster/support.js"
+  type TestCluster,
+  until
+} from "../../src/sim/local-cluster.js"
 
 const PHOTOS = 3
 const USERS = Math.ceil(Number(process.env.FAILOVER_JOBS ?? 150) / PHOTOS)

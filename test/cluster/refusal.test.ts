@@ -7,8 +7,9 @@
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { startBot } from "../support/process.js"
-import { makeCluster, readyz, type TestCluster, waitReady } from "./support.js"
+import { startBot } from "../../src/sim/runner-process.js"
+import { makeCluster } from "./support.js"
+import { readyz, type TestCluster, waitReady } from "../../src/sim/local-cluster.js"
 
 // Independent child processes, mostly waited for: side by side.
 describe("runners that would break the limits are refused at start-up", { concurrent: true }, () => {

@@ -31,7 +31,7 @@ export const ADMIN_ID = 9000
 export const quickKie: KieSimOptions = { phases: { waitingMs: 1_000, queuingMs: 1_000, generatingMs: 6_000 } }
 
 // Ports below the ephemeral range, so an outgoing connection cannot take one first.
-export { freePort } from "../support/process.js"
+export { freePort } from "../../src/sim/runner-process.js"
 
 export const startSystemSimulators = (
   dialect: Dialect,

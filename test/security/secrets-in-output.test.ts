@@ -27,7 +27,7 @@ import { startKieSimulator, type KieSimulator } from "../../src/sim/kie/index.js
 import { TelegramSimulator } from "../../src/sim/telegram/index.js"
 import { DatabaseLive, withDefaultUser } from "../../src/storage/database.js"
 import { configLayer, TEST_DATABASE_URL } from "../support/database.js"
-import { freePort, getJson, startBot, type StartedBot, waitFor } from "../support/process.js"
+import { freePort, getJson, startBot, type StartedBot, waitFor } from "../../src/sim/runner-process.js"
 
 const fixedSecrets = {
   TELEGRAM_WEBHOOK_SECRET: "webhook-secret_4c2d9e",
