@@ -7,7 +7,17 @@ import { BaseSequencer, type TestSpecification } from "vitest/node"
  * Vitest runs the files it has timed longest first; a fresh checkout has no timings and
  * sorts by size, which would leave a short file that runs for a minute to the end, alone.
  */
-const slowFirst = ["test/jobs/", "test/main.test.ts", "test/cluster/", "test/users/", "test/security/", "test/payments/", "test/e2e/"]
+const slowFirst = [
+  "test/jobs/",
+  "test/main.test.ts",
+  "test/cluster/",
+  "test/users/",
+  "test/security/",
+  "test/npm-start.test.ts",
+  "test/sim/sandbox-cli.test.ts",
+  "test/payments/",
+  "test/e2e/"
+]
 
 class SlowFilesFirst extends BaseSequencer {
   override async sort(files: Array<TestSpecification>) {

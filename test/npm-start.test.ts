@@ -110,7 +110,8 @@ const stopWith = async (send: (npmPid: number) => void) => {
   }
 }
 
-describe("npm start passes signals to the runner", { timeout: 150_000 }, () => {
+// Each test is its own process group on its own data directory and ports: side by side.
+describe("npm start passes signals to the runner", { timeout: 150_000, concurrent: true }, () => {
   it("SIGTERM to the npm process: the runner drains and exits, npm exits 0, no orphan", async () => {
     const result = await stopWith((npmPid) => process.kill(npmPid, "SIGTERM"))
     expect(result.runnerOrphaned, `runner left running with parent ${result.parentNow}\n${result.output}`).toBe(false)
