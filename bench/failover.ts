@@ -28,7 +28,8 @@ import {
   TIMINGS,
   until,
   waitReady
-} from "../test/cluster/support.js"
+} from "../src/sim/local-cluster.js"
+import { clearLimiters, DATABASE_ADMIN_URL, REDIS_URL } from "./support.js"
 
 const { values: args } = parseArgs({
   options: {
@@ -65,7 +66,15 @@ interface RunResult {
 const log = (line: string) => process.stderr.write(`[bench:failover] ${line}\n`)
 
 const runOnce = async (run: number): Promise<RunResult> => {
-  const cluster = await makeCluster({ kieClock: "manual", callbacks: true, runnerEnv: { KIE_RATE_LIMIT: "1000", FREE_TOKENS: String(PHOTOS) } })
+  // The benchmarks' own Redis database: no test's limiter keys, and none left by a last run.
+  await clearLimiters()
+  const cluster = await makeCluster({
+    adminDatabaseUrl: DATABASE_ADMIN_URL,
+    redisUrl: REDIS_URL,
+    kieClock: "manual",
+    callbacks: true,
+    runnerEnv: { KIE_RATE_LIMIT: "1000", FREE_TOKENS: String(PHOTOS) }
+  })
   try {
     const t0 = Date.now()
     const start = async (name: string) => {

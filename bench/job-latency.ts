@@ -5,13 +5,24 @@
  *
  *   npm run bench:job-latency -- [jobs=10]
  */
-import { Effect, Option } from "effect"
+import { Effect, Layer, Option } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { OperatorAlerts } from "../src/alerts/operator-alerts.js"
+import { RunnerLive } from "../src/cluster/runner.js"
+import { AppConfig, type AppSettings } from "../src/config/index.js"
+import { EntitiesLive } from "../src/entities.js"
+import { TransferPermits } from "../src/jobs/transfer-permits.js"
+import { KieServicesLive } from "../src/kie/index.js"
 import { UserEntity } from "../src/protocols/user-protocol.js"
-import { JobRepo } from "../src/storage/job-repo.js"
 import { kieSimulator } from "../src/sim/kie/index.js"
 import { makeTelegramSimulator } from "../src/sim/telegram/index.js"
-import { freshSettings } from "../test/support/database.js"
-import { jobRunnerLayer, photoBytes } from "../test/support/job-harness.js"
+import { DatabaseLive } from "../src/storage/database.js"
+import { JobRepo } from "../src/storage/job-repo.js"
+import { TelegramApiLive } from "../src/telegram/api.js"
+import { TelegramGatewayLive } from "../src/telegram/gateway-live.js"
+import { photoBytes } from "./support.js"
 
 const jobs = Number(process.argv[2] ?? 10)
 
@@ -20,10 +31,32 @@ const percentile = (values: ReadonlyArray<number>, p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN
 }
 
+/** The runner as `npm start` assembles it on SQLite, minus intake and HTTP: jobs start through the entities. */
+const runnerLayer = (settings: AppSettings) =>
+  EntitiesLive.pipe(
+    Layer.provideMerge(
+      Layer.mergeAll(KieServicesLive, TelegramGatewayLive).pipe(
+        Layer.provideMerge(OperatorAlerts.Log),
+        Layer.provideMerge(TelegramApiLive)
+      )
+    ),
+    Layer.provideMerge(RunnerLive),
+    Layer.provideMerge(DatabaseLive),
+    Layer.provideMerge(TransferPermits.Default),
+    Layer.provideMerge(Layer.succeed(AppConfig, settings))
+  )
+
+const dataDir = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "bench-job-latency-"))),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+)
+
 const program = Effect.gen(function*() {
   const telegram = yield* makeTelegramSimulator({ host: "127.0.0.1" })
   const kie = yield* kieSimulator({ host: "127.0.0.1", clock: "real", phases: { waitingMs: 1_000, queuingMs: 1_000, generatingMs: 8_000 } })
-  const settings = yield* freshSettings("sqlite", {
+  const settings = yield* AppConfig.fromEnv({
+    HTTP_HOST: "127.0.0.1",
+    DATA_DIR: yield* dataDir,
     TELEGRAM_BOT_TOKEN: telegram.token,
     TELEGRAM_API_ROOT: telegram.url,
     KIE_API_KEY: kie.apiKey,
@@ -31,7 +64,7 @@ const program = Effect.gen(function*() {
     KIE_UPLOAD_BASE_URL: kie.url,
     PAYMENTS_SECRET: "bench-payments-secret",
     FREE_TOKENS: "1"
-  })
+  }).pipe(Effect.orDie)
   const results = yield* Effect.gen(function*() {
     const users = yield* UserEntity.client
     const repo = yield* JobRepo
@@ -59,7 +92,7 @@ const program = Effect.gen(function*() {
     }
     return yield* Effect.forEach(started, ({ jobId, userId }) =>
       Effect.map(repo.get(jobId), (job) => ({ userId, taskId: Option.getOrUndefined(job)?.kie_task_id ?? undefined })))
-  }).pipe(Effect.provide(jobRunnerLayer(settings)))
+  }).pipe(Effect.provide(runnerLayer(settings)))
 
   const latencies: Array<number> = []
   for (const { taskId, userId } of results) {

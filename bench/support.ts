@@ -2,8 +2,8 @@
  * What the benchmarks share: a fresh Postgres database, the two simulators on loopback in
  * the harness process, runner child processes (`src/main.ts`, as operators run it) and
  * samplers that measure a process from outside (/proc) so the runner and the BullMQ peer
- * are measured the same way. Copied in spirit from test/cluster/support.ts (owned by the
- * cluster tests), with the output capped: 10,000 jobs of logs must not fill the heap.
+ * are measured the same way. Copied in spirit from src/sim/local-cluster.ts (the cluster
+ * tests' own), with the output capped: 10,000 jobs of logs must not fill the heap.
  */
 import { execSync, spawn, type ChildProcess } from "node:child_process"
 import { once } from "node:events"

@@ -6,7 +6,7 @@ import pg from "pg"
 import { Redacted } from "effect"
 import { withDefaultUser } from "../src/storage/database.js"
 import { TEST_DATABASE_URL } from "./support/database.js"
-import { freePort, getJson, startBot, waitFor } from "./support/process.js"
+import { freePort, getJson, startBot, waitFor } from "../src/sim/runner-process.js"
 
 const withDataDir = async (body: (dataDir: string) => Promise<void>) => {
   const dir = mkdtempSync(join(tmpdir(), "bot-main-"))
@@ -17,7 +17,11 @@ const withDataDir = async (body: (dataDir: string) => Promise<void>) => {
   }
 }
 
-const expectReadyThenCleanExit = async (env: Record<string, string>, mode: RegExp) => {
+const expectReadyThenCleanExit = async (
+  env: Record<string, string>,
+  mode: RegExp,
+  whileReady: (httpPort: number) => Promise<void> = async () => {}
+) => {
   const httpPort = await freePort()
   const bot = startBot({ HTTP_HOST: "127.0.0.1", HTTP_PORT: String(httpPort), ...env })
   try {
@@ -31,6 +35,7 @@ const expectReadyThenCleanExit = async (env: Record<string, string>, mode: RegEx
       kie: { state: "closed" }
     })
     expect(bot.output()).toMatch(mode)
+    await whileReady(httpPort)
     const stoppingAt = Date.now()
     bot.child.kill("SIGTERM")
     expect(await bot.exited).toBe(0)
@@ -42,11 +47,23 @@ const expectReadyThenCleanExit = async (env: Record<string, string>, mode: RegEx
 }
 
 // Each test starts real processes; on a loaded CI machine start-up can take tens of seconds.
-describe("npm start", { timeout: 180_000 }, () => {
-  it("runs embedded on a SQLite file by default, answers health checks and stops on SIGTERM", () =>
+// They are independent (own ports, data directory or database), so they run side by side:
+// most of their time is spent waiting for a child process.
+describe("npm start", { timeout: 180_000, concurrent: true }, () => {
+  it("runs embedded on a SQLite file by default, answers health checks, refuses a second process on its DATA_DIR with a clear message and stops on SIGTERM", () =>
     withDataDir(async (dataDir) => {
       const runnerPort = await freePort()
-      await expectReadyThenCleanExit({ DATA_DIR: dataDir, RUNNER_PORT: String(runnerPort) }, /embedded mode: one runner on SQLite file .*bot\.db/)
+      await expectReadyThenCleanExit(
+        { DATA_DIR: dataDir, RUNNER_PORT: String(runnerPort) },
+        /embedded mode: one runner on SQLite file .*bot\.db/,
+        async (httpPort) => {
+          const second = startBot({ DATA_DIR: dataDir, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(await freePort()), RUNNER_PORT: String(await freePort()) })
+          expect(await second.exited).not.toBe(0)
+          expect(second.output()).toContain("is in use by another bot process")
+          expect(second.output()).toContain("use DATABASE_URL=postgres://… to run several runners")
+          expect((await getJson(`http://127.0.0.1:${httpPort}/readyz`)).status).toBe(200)
+        }
+      )
     }))
 
   it("runs in cluster mode on Postgres and listens where RUNNER_PORT and HTTP_PORT say, whatever PORT and HOST say", async () => {
@@ -72,20 +89,6 @@ describe("npm start", { timeout: 180_000 }, () => {
       await client.end()
     }
   })
-
-  it("refuses a second process on the same DATA_DIR with a clear message", () =>
-    withDataDir(async (dataDir) => {
-      const first = startBot({ DATA_DIR: dataDir, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(await freePort()) })
-      try {
-        expect(await waitFor(async () => first.output().includes("Listening on http"), 90_000), first.output()).toBe(true)
-        const second = startBot({ DATA_DIR: dataDir, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(await freePort()) })
-        expect(await second.exited).not.toBe(0)
-        expect(second.output()).toContain("is in use by another bot process")
-      } finally {
-        first.child.kill("SIGTERM")
-        await first.exited
-      }
-    }))
 
   it.each([
     ["FREE_TOKENS", "-1", /FREE_TOKENS must be a whole number/],

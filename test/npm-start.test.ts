@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { freePort, getJson, waitFor } from "./support/process.js"
+import { freePort, getJson, waitFor } from "../src/sim/runner-process.js"
 
 /** The parent pid of a live process, from /proc (Linux). */
 const parentOf = (pid: number): number | undefined => {
@@ -110,7 +110,8 @@ const stopWith = async (send: (npmPid: number) => void) => {
   }
 }
 
-describe("npm start passes signals to the runner", { timeout: 150_000 }, () => {
+// Each test is its own process group on its own data directory and ports: side by side.
+describe("npm start passes signals to the runner", { timeout: 150_000, concurrent: true }, () => {
   it("SIGTERM to the npm process: the runner drains and exits, npm exits 0, no orphan", async () => {
     const result = await stopWith((npmPid) => process.kill(npmPid, "SIGTERM"))
     expect(result.runnerOrphaned, `runner left running with parent ${result.parentNow}\n${result.output}`).toBe(false)

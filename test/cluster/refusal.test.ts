@@ -1,16 +1,18 @@
 /**
- * Start-up refusals: a second runner on Postgres without REDIS_URL while another is live,
- * and a second process on one SQLite DATA_DIR. Each stops with one clear line and a
- * non-zero exit; the runner already running keeps serving.
+ * Start-up refusals: a second runner on Postgres without REDIS_URL while another is live
+ * (a second process on one SQLite DATA_DIR: test/main.test.ts), and failover settings that
+ * do not hold together. Each stops with one clear line and a non-zero exit; the runner
+ * already running keeps serving.
  */
-import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { freePort, getJson, startBot, waitFor } from "../support/process.js"
-import { makeCluster, readyz, type TestCluster, waitReady } from "./support.js"
+import { startBot } from "../../src/sim/runner-process.js"
+import { makeCluster } from "./support.js"
+import { readyz, type TestCluster, waitReady } from "../../src/sim/local-cluster.js"
 
-describe("runners that would break the limits are refused at start-up", () => {
+// Independent child processes, mostly waited for: side by side.
+describe("runners that would break the limits are refused at start-up", { concurrent: true }, () => {
   let cluster: TestCluster
 
   beforeAll(async () => {
@@ -35,28 +37,6 @@ describe("runners that would break the limits are refused at start-up", () => {
     const { status, body } = await readyz(first)
     expect(status).toBe(200)
     expect(body).toMatchObject({ ready: true, shards: 300 })
-  }, 180_000)
-
-  it("a second process on one SQLite DATA_DIR is refused (several runners need Postgres)", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "bot-cluster-sqlite-"))
-    try {
-      const httpPort = await freePort()
-      const first = startBot({ DATA_DIR: dataDir, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(httpPort), RUNNER_PORT: String(await freePort()) })
-      try {
-        expect(await waitFor(async () => (await getJson(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, 90_000), first.output()).toBe(true)
-        const second = startBot({ DATA_DIR: dataDir, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(await freePort()), RUNNER_PORT: String(await freePort()) })
-        expect(await second.exited).not.toBe(0)
-        expect(second.output()).toContain("is in use by another bot process")
-        expect(second.output()).toContain("use DATABASE_URL=postgres://… to run several runners")
-        expect((await getJson(`http://127.0.0.1:${httpPort}/readyz`)).status).toBe(200)
-      } finally {
-        first.child.kill("SIGTERM")
-        const code = await first.exited
-        expect(code, `signal ${first.child.signalCode}; output:\n${first.output().slice(-3000)}`).toBe(0)
-      }
-    } finally {
-      rmSync(dataDir, { recursive: true, force: true })
-    }
   }, 180_000)
 
   it("failover settings are checked like the other variables", async () => {

@@ -42,7 +42,9 @@ describe("KIE callbacks on (PUBLIC_URL set)", () => {
       yield* inSystem(webhookSystem(sims), Effect.gen(function*() {
         user(sims, 7401).sendPhoto(photoBytes, { caption: "the tide comes in" })
         yield* eventually(sims, "task created", () => sims.kie.tasks().length === 1, "1 minute")
-        yield* eventually(sims, "KIE calls back", () => sims.kie.callbacks().length === 1, "5 minutes")
+        // Five-second steps: the polls fall on their timers whatever the step, and a minute
+        // of one-second steps costs seconds of real time.
+        yield* eventually(sims, "KIE calls back", () => sims.kie.callbacks().length === 1, "5 minutes", "5 seconds")
         const calledBackAt = yield* TestClock.currentTimeMillis
         yield* eventually(sims, "video", () => videosTo(sims.telegram, 7401).length === 1, "1 minute")
         // The wait ended with the callback, not with the next safety poll (minutes away).

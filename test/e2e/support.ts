@@ -27,11 +27,11 @@ import { pastStartUp, runnerLayer } from "../support/runner.js"
 
 export const ADMIN_ID = 9000
 
-/** Short KIE phases: a video takes about half a virtual minute. */
-export const quickKie: KieSimOptions = { phases: { waitingMs: 2_000, queuingMs: 3_000, generatingMs: 20_000 } }
+/** Short KIE phases: a video is ready after 8 virtual seconds, found by the poll at 12.5 s. */
+export const quickKie: KieSimOptions = { phases: { waitingMs: 1_000, queuingMs: 1_000, generatingMs: 6_000 } }
 
 // Ports below the ephemeral range, so an outgoing connection cannot take one first.
-export { freePort } from "../support/process.js"
+export { freePort } from "../../src/sim/runner-process.js"
 
 export const startSystemSimulators = (
   dialect: Dialect,

@@ -8,13 +8,19 @@ import {
   recordJobStarted,
   recordPayment
 } from "../../src/observability/metrics.js"
-import { advanceUntil, jobRunnerLayer, sendPhotoAndStart, startSimulators } from "../support/job-harness.js"
+import {
+  advanceUntil,
+  jobRunnerLayer,
+  quickGeneration,
+  sendPhotoAndStart,
+  startSimulators
+} from "../support/job-harness.js"
 import { assertProcessMetrics, metricsServer, parseExposition, valueOf } from "./exposition.js"
 
 describe("GET /metrics", () => {
   it.scoped("exposes Effect's metrics in Prometheus format; KIE and Telegram call counters move as a job runs; the process's metrics follow", () =>
     Effect.gen(function*() {
-      const sims = yield* startSimulators("sqlite")
+      const sims = yield* startSimulators("sqlite", quickGeneration)
       yield* Effect.gen(function*() {
         const scrape = yield* metricsServer
         const before = yield* scrape
@@ -27,7 +33,7 @@ describe("GET /metrics", () => {
         const delivered = yield* advanceUntil(sims.kie, () =>
           Effect.flatMap(JobRepo, (repo) => repo.stateOf(started.jobId)).pipe(
             Effect.map((state) => Option.getOrUndefined(state) === "delivered")
-          ), "6 minutes")
+          ), "2 minutes")
         assert.isTrue(delivered)
 
         const after = yield* scrape
@@ -76,9 +82,10 @@ describe("GET /metrics", () => {
         assert.strictEqual(moved("job_delivery_seconds_bucket", { le: "2" }), 1)
         assert.strictEqual(moved("job_delivery_seconds_sum"), 1.5)
 
-        // The driver's call: timings from the job's row and the clock.
-        yield* TestClock.setTime(200_000)
-        yield* recordDelivery({ created_at_ms: 0, kie_succeeded_at_ms: 196_000 })
+        // The driver's call: timings from the job's row and the clock (not moved: a jump of
+        // minutes would run every timer of the runner underneath).
+        const clock = yield* TestClock.currentTimeMillis
+        yield* recordDelivery({ created_at_ms: clock - 200_000, kie_succeeded_at_ms: clock - 4_000 })
         const later = parseExposition((yield* scrape).text)
         const movedSince = (name: string, labels: Record<string, string> = {}) =>
           valueOf(later, name, labels) - valueOf(now, name, labels)

@@ -9,7 +9,8 @@
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { forgeRequest, type ProbeOutcome, type ProbeTransport } from "../support/runner-probe.js"
-import { makeCluster, type Runner, scanSecrets, shardsOf, type TestCluster, until, waitReady } from "../cluster/support.js"
+import { makeCluster, scanSecrets } from "../cluster/support.js"
+import { type Runner, shardsOf, type TestCluster, until, waitReady } from "../../src/sim/local-cluster.js"
 
 const ADMIN = 7_100_001
 /** An existing user, the target of the forged admin's /grant. */

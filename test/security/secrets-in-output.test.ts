@@ -27,7 +27,7 @@ import { startKieSimulator, type KieSimulator } from "../../src/sim/kie/index.js
 import { TelegramSimulator } from "../../src/sim/telegram/index.js"
 import { DatabaseLive, withDefaultUser } from "../../src/storage/database.js"
 import { configLayer, TEST_DATABASE_URL } from "../support/database.js"
-import { freePort, getJson, startBot, type StartedBot, waitFor } from "../support/process.js"
+import { freePort, getJson, startBot, type StartedBot, waitFor } from "../../src/sim/runner-process.js"
 
 const fixedSecrets = {
   TELEGRAM_WEBHOOK_SECRET: "webhook-secret_4c2d9e",
@@ -115,7 +115,6 @@ const expectNoSecret = (output: string, secrets: ReadonlyArray<string>) => {
 
 const ready = (httpPort: number) => async () => (await getJson(`http://127.0.0.1:${httpPort}/readyz`)).status === 200
 
-let telegram: TelegramSimulator
 let kie: KieSimulator
 
 beforeAll(async () => {
@@ -125,7 +124,7 @@ afterAll(async () => {
   await kie.close()
 })
 
-const commonEnv = async () => ({
+const commonEnv = async (telegram: TelegramSimulator) => ({
   HTTP_HOST: "127.0.0.1",
   HTTP_PORT: String(await freePort()),
   RUNNER_PORT: String(await freePort()),
@@ -137,7 +136,7 @@ const commonEnv = async () => ({
   ...fixedSecrets
 })
 
-const secretsOf = (extra: ReadonlyArray<string>) => [
+const secretsOf = (telegram: TelegramSimulator, extra: ReadonlyArray<string>) => [
   telegram.token,
   telegram.token.split(":")[1]!,
   kie.apiKey,
@@ -145,9 +144,10 @@ const secretsOf = (extra: ReadonlyArray<string>) => [
   ...extra
 ]
 
-describe("what the process prints", { timeout: 120_000 }, () => {
+// Two independent processes, each mostly waiting on its faults: side by side.
+describe("what the process prints", { timeout: 120_000, concurrent: true }, () => {
   it("in production: no secret, and every line of stdout and stderr is one JSON object", async () => {
-    telegram = await new TelegramSimulator().start()
+    const telegram = await new TelegramSimulator().start()
     const gate = await makeGate(portOf(telegram.url))
     const redis = await startRedis(REDIS_PASSWORD)
     const admin = new pg.Client({ connectionString: Redacted.value(withDefaultUser(Redacted.make(TEST_DATABASE_URL))) })
@@ -160,7 +160,7 @@ describe("what the process prints", { timeout: 120_000 }, () => {
     if (databaseUrl.password === "") databaseUrl.password = "db-password-e5a0f2"
     let bot: StartedBot | undefined
     try {
-      const env = await commonEnv()
+      const env = await commonEnv(telegram)
       bot = startBot({
         ...env,
         NODE_ENV: "production",
@@ -197,7 +197,7 @@ describe("what the process prints", { timeout: 120_000 }, () => {
       expect(await bot.exited, "an uncaught exception ends the process as Node would").toBe(1)
 
       const output = bot.output()
-      expectNoSecret(output, secretsOf([REDIS_PASSWORD, databaseUrl.password]))
+      expectNoSecret(output, secretsOf(telegram, [REDIS_PASSWORD, databaseUrl.password]))
       const lines = output.split("\n").filter((line) => line !== "")
       const events = lines.map((line) => {
         try {
@@ -224,7 +224,7 @@ describe("what the process prints", { timeout: 120_000 }, () => {
   })
 
   it("in development: no secret", async () => {
-    telegram = await new TelegramSimulator().start()
+    const telegram = await new TelegramSimulator().start()
     const gate = await makeGate(portOf(telegram.url))
     const dataDir = mkdtempSync(join(tmpdir(), "bot-output-"))
     let bot: StartedBot | undefined
@@ -238,7 +238,7 @@ describe("what the process prints", { timeout: 120_000 }, () => {
         Effect.provide(DatabaseLive.pipe(Layer.provide(Layer.unwrapEffect(Effect.map(AppConfig.fromEnv({ DATA_DIR: dataDir }), configLayer))))),
         Effect.runPromise
       )
-      const env = await commonEnv()
+      const env = await commonEnv(telegram)
       bot = startBot({
         ...env,
         DATA_DIR: dataDir,
@@ -276,7 +276,7 @@ describe("what the process prints", { timeout: 120_000 }, () => {
       await expectPrinted(bot, /could not reply[^]*sendMessage: Network \(ECONNREFUSED\)/)
       await stop(bot.child, bot.exited)
 
-      expectNoSecret(bot.output(), secretsOf([]))
+      expectNoSecret(bot.output(), secretsOf(telegram, []))
     } finally {
       if (bot !== undefined && bot.child.exitCode === null) await stop(bot.child, bot.exited)
       await gate.close()

@@ -15,7 +15,7 @@ import { afterAll, beforeAll } from "vitest"
 import { parseArguments, runAction, targetFrom } from "../../src/sim/sandbox-cli.js"
 import { defaultWaitPolicy, SandboxOutput } from "../../src/sim/sandbox-session.js"
 import { photoBytes } from "../support/job-harness.js"
-import { freePort, getJson, startBot, type StartedBot, waitFor } from "../support/process.js"
+import { freePort, getJson, startBot, type StartedBot, waitFor } from "../../src/sim/runner-process.js"
 
 let dataDir = ""
 let sandbox: StartedBot | undefined

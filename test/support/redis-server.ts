@@ -7,7 +7,7 @@ import { Effect, type Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { once } from "node:events"
 import { Redis } from "ioredis"
-import { freePort, waitFor } from "./process.js"
+import { freePort, waitFor } from "../../src/sim/runner-process.js"
 
 export interface PrivateRedis {
   readonly url: string

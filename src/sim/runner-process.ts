@@ -1,5 +1,6 @@
 /**
- * Runs the real entry point (`src/main.ts`) as a child process, the way `npm start` does.
+ * Runs the real entry point (`src/main.ts`) as a child process, the way `npm start` does,
+ * for the tests and the benchmarks that need the real process.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { once } from "node:events"
