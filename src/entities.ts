@@ -1,11 +1,11 @@
 /**
  * The entity layers this runner hosts, with the storage services their handlers use, and
- * the job watchdog singleton that wakes jobs a crash left without a driver.
+ * the job waker singleton that wakes waiting jobs when they are due.
  */
 import { Layer } from "effect"
 import { JobEntityLive } from "./jobs/job-entity.js"
 import { JobSteps } from "./jobs/job-steps.js"
-import { JobWatchdogLive } from "./jobs/job-watchdog.js"
+import { JobWakerLive } from "./jobs/job-waker.js"
 import { CreditLedger } from "./storage/credit-ledger.js"
 import { JobRepo } from "./storage/job-repo.js"
 import { UsersRepo } from "./storage/users-repo.js"
@@ -14,6 +14,6 @@ import { UserEntityLive } from "./users/user-entity.js"
 export const StorageServicesLive = Layer.mergeAll(CreditLedger.Default, JobRepo.Default, UsersRepo.Default)
 
 /** Needs the KIE services and the Telegram gateway (the job entity's driver uses them). */
-export const EntitiesLive = Layer.mergeAll(UserEntityLive, JobEntityLive.pipe(Layer.provide(JobSteps.Default)), JobWatchdogLive).pipe(
+export const EntitiesLive = Layer.mergeAll(UserEntityLive, JobEntityLive.pipe(Layer.provide(JobSteps.Default)), JobWakerLive).pipe(
   Layer.provideMerge(StorageServicesLive)
 )
