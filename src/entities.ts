@@ -1,8 +1,10 @@
 /**
  * The entity layers this runner hosts, with the storage services their handlers use, and
- * the job watchdog singleton that wakes jobs a crash left without a driver.
+ * the job watchdog singleton that wakes jobs a crash left without a driver, and the
+ * broadcast sender singleton that sends admins' campaigns.
  */
 import { Layer } from "effect"
+import { BroadcastSenderLive } from "./broadcasts/broadcast-sender.js"
 import { JobEntityLive } from "./jobs/job-entity.js"
 import { JobWatchdogLive } from "./jobs/job-watchdog.js"
 import { CreditLedger } from "./storage/credit-ledger.js"
@@ -13,6 +15,6 @@ import { UserEntityLive } from "./users/user-entity.js"
 export const StorageServicesLive = Layer.mergeAll(CreditLedger.Default, JobRepo.Default, UsersRepo.Default)
 
 /** Needs the KIE services and the Telegram gateway (the job entity's driver uses them). */
-export const EntitiesLive = Layer.mergeAll(UserEntityLive, JobEntityLive, JobWatchdogLive).pipe(
+export const EntitiesLive = Layer.mergeAll(UserEntityLive, JobEntityLive, JobWatchdogLive, BroadcastSenderLive).pipe(
   Layer.provideMerge(StorageServicesLive)
 )

@@ -25,6 +25,7 @@ import { RateLimits } from "../rate-limits/rate-limits.js"
 import { BotState } from "../storage/bot-state.js"
 import { DeadLetterUpdates } from "../storage/dead-letter-updates.js"
 import { PresetOffersRepo } from "../storage/preset-offers-repo.js"
+import { BroadcastsRepo } from "../storage/broadcasts-repo.js"
 import { UserSettingsRepo } from "../storage/user-settings-repo.js"
 import { UsersRepo } from "../storage/users-repo.js"
 import { TelegramApi } from "./api.js"
@@ -35,6 +36,7 @@ import { historyFeature } from "./features/history.js"
 import { floodFeature } from "./features/limits.js"
 import { membershipFeature } from "./features/membership.js"
 import { presetsFeature } from "./features/presets.js"
+import { broadcastFeature } from "./features/broadcast.js"
 import { paymentCommandsFeature, paymentEventsFeature, type PaymentsFeatureDeps } from "./features/payments.js"
 import { settingsFeature } from "./features/settings.js"
 import { startFeature } from "./features/start.js"
@@ -110,6 +112,7 @@ export const createBot = (
   bot.use(settingsFeature(env))
   bot.use(historyFeature(env))
   bot.use(adminFeature(env))
+  bot.use(broadcastFeature(env))
   bot.use(paymentCommandsFeature(env, payments))
   bot.use(generateFeature(env))
   bot.use(presetsFeature(env))
@@ -138,6 +141,7 @@ export const UserUpdatesLive = Layer.effect(
     const userRepo = yield* UsersRepo
     const settingsRepo = yield* UserSettingsRepo
     const presetOffers = yield* PresetOffersRepo
+    const broadcasts = yield* BroadcastsRepo
     const jobs = yield* JobEntity.client
     const users = yield* UserEntity.client
     const limiter = yield* RateLimits
@@ -160,6 +164,7 @@ export const UserUpdatesLive = Layer.effect(
             userRepo,
             settingsRepo,
             presetOffers,
+            broadcasts,
             jobs,
             users,
             limiter,
@@ -226,6 +231,7 @@ export const UserUpdatesLive = Layer.effect(
     DeadLetterUpdates.Default,
     UserSettingsRepo.Default,
     PresetOffersRepo.Default,
+    BroadcastsRepo.Default,
     UsersRepo.Default,
     StatsService.Default,
     PaymentsLive,

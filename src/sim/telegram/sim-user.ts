@@ -51,17 +51,21 @@ export class SimUser {
     return this.initial.id
   }
 
-  sendText(text: string): Sent {
+  /** `replyTo`: a message of this chat (by id) the text answers, as Telegram's reply_to_message. */
+  sendText(text: string, options: { replyTo?: number } = {}): Sent {
     const command = /^\/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?/.exec(text)
+    const replied = options.replyTo === undefined ? undefined : this.history().find((m) => m.message.message_id === options.replyTo)
+    if (options.replyTo !== undefined && replied === undefined) throw new Error(`user ${this.id} has no message ${options.replyTo}`)
     return this.post({
       text,
-      ...(command === null ? {} : { entities: [{ type: "bot_command", offset: 0, length: command[0].length }] })
+      ...(command === null ? {} : { entities: [{ type: "bot_command", offset: 0, length: command[0].length }] }),
+      ...(replied === undefined ? {} : { reply_to_message: replied.message as NonNullable<Message["reply_to_message"]> })
     })
   }
 
   /** `/name` or `/name args`, with the bot_command entity; `name` without the slash. */
-  sendCommand(name: string, args?: string): Sent {
-    return this.sendText(`/${name}${args === undefined || args === "" ? "" : ` ${args}`}`)
+  sendCommand(name: string, args?: string, options: { replyTo?: number } = {}): Sent {
+    return this.sendText(`/${name}${args === undefined || args === "" ? "" : ` ${args}`}`, options)
   }
 
   /** A photo as Telegram delivers it: several PhotoSize entries, the last the largest. */
