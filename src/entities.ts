@@ -6,6 +6,7 @@
 import { Layer } from "effect"
 import { BroadcastSenderLive } from "./broadcasts/broadcast-sender.js"
 import { JobEntityLive } from "./jobs/job-entity.js"
+import { JobSteps } from "./jobs/job-steps.js"
 import { JobWatchdogLive } from "./jobs/job-watchdog.js"
 import { CreditLedger } from "./storage/credit-ledger.js"
 import { JobRepo } from "./storage/job-repo.js"
@@ -15,6 +16,11 @@ import { UserEntityLive } from "./users/user-entity.js"
 export const StorageServicesLive = Layer.mergeAll(CreditLedger.Default, JobRepo.Default, UsersRepo.Default)
 
 /** Needs the KIE services and the Telegram gateway (the job entity's driver uses them). */
-export const EntitiesLive = Layer.mergeAll(UserEntityLive, JobEntityLive, JobWatchdogLive, BroadcastSenderLive).pipe(
+export const EntitiesLive = Layer.mergeAll(
+  UserEntityLive,
+  JobEntityLive.pipe(Layer.provide(JobSteps.Default)),
+  JobWatchdogLive,
+  BroadcastSenderLive
+).pipe(
   Layer.provideMerge(StorageServicesLive)
 )

@@ -7,7 +7,7 @@ import type { Balance } from "../domain/balance.js"
 import type { KieUserError } from "../errors/kie-errors.js"
 import type { MotionPresetId } from "../kie/motion-presets.js"
 import type { Refusal } from "../payments/packages.js"
-import type { JobFailure } from "../telegram/replies.js"
+import type { JobFailure } from "../domain/job-failure.js"
 
 export interface PackageOffer {
   readonly credits: number

@@ -3,7 +3,7 @@ import { Balance } from "../../src/domain/balance.js"
 import { failureText, type Language, languageOf, languages, type Messages, messagesFor } from "../../src/i18n/index.js"
 import { operatorTexts } from "../../src/i18n/operator.js"
 import { pluralRules } from "../../src/i18n/plural.js"
-import { type JobFailure, retryHelps } from "../../src/telegram/replies.js"
+import { type JobFailure, retryHelps } from "../../src/domain/job-failure.js"
 
 const counts = [0, 1, 2, 5, 11, 21, 22, 25, 101, 1.5]
 const balances = [{ credits: 0, freeTokens: 0 }, { credits: 1, freeTokens: 1 }, { credits: 5, freeTokens: 2 }, { credits: 21, freeTokens: 22 }]
