@@ -11,8 +11,9 @@
  * When the runner dies, the singleton starts on another runner with a new run id and resumes
  * from the table: nobody `sent` gets the message again and nobody `pending` is skipped. A
  * recipient claimed by the dead run (`sending`, a send in flight at the kill) is sent again,
- * since nothing tells whether Telegram had taken it: at most one batch's in-flight sends
- * (`sendConcurrency`) can reach their user twice, and the report counts them as `resent`.
+ * since nothing tells whether Telegram had taken it: at most the sends in flight at the kill
+ * (`sendConcurrency`) can reach their user twice; `analytics_broadcasts` counts the recipients
+ * claimed twice as `resent`.
  */
 import { Singleton } from "@effect/cluster"
 import { Clock, Duration, Effect, Layer, LogLevel, Option, Ref } from "effect"
@@ -32,8 +33,8 @@ import { broadcastControlKeyboard } from "../telegram/keyboards.js"
  * admin's pause or cancel, read again after each batch, takes effect within a second or so.
  */
 export const claimBatchFor = (perSecond: number) => Math.max(1, Math.min(40, perSecond))
-/** Sends in flight at once; the limiter, not this, sets the pace. */
-export const sendConcurrency = 8
+/** Sends in flight at once; the limiter, not this, sets the pace (this covers the store's and Telegram's latency). */
+export const sendConcurrency = 16
 /** How often the admin's progress message is edited at most. */
 const progressEvery = Duration.seconds(5)
 const idlePoll = Duration.seconds(1)

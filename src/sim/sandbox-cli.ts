@@ -36,6 +36,7 @@ export const usage = `usage: npm run sandbox -- [--lang ru] [--user 1002] <actio
   press "<button>"            press a button under the bot's latest message that has it (its text, or part of it)
   pay [invoice #id]           open the latest invoice (or #id) and pay it with Stars
   edit <#id> "<new text>"     edit one of your own text messages
+  reply <#id> "<text>"        send a text in reply to a message (an admin: reply /broadcast to what to send everyone)
   block | unblock             block the bot, or unblock it
   balance                     the same as: text /balance
   messages                    the whole chat, with message ids`
@@ -48,6 +49,7 @@ export type Action =
   | { readonly _tag: "Press"; readonly label: string }
   | { readonly _tag: "Pay"; readonly messageId: number | undefined }
   | { readonly _tag: "Edit"; readonly messageId: number; readonly text: string }
+  | { readonly _tag: "Reply"; readonly messageId: number; readonly text: string }
   | { readonly _tag: "Block" | "Unblock" | "Messages" }
 
 export interface Invocation {
@@ -100,6 +102,10 @@ export const parseArguments = (argv: ReadonlyArray<string>): Invocation | string
       case "edit": {
         const id = messageId(args[0])
         return id === undefined || args.length < 2 ? "edit needs a message id and the new text" : { _tag: "Edit", messageId: id, text: args.slice(1).join(" ") }
+      }
+      case "reply": {
+        const id = messageId(args[0])
+        return id === undefined || args.length < 2 ? "reply needs a message id and the text" : { _tag: "Reply", messageId: id, text: args.slice(1).join(" ") }
       }
       case "block":
         return { _tag: "Block" }
@@ -176,6 +182,9 @@ const perform = (target: SandboxTarget, action: Action, say: (line: string) => E
       case "Edit":
         yield* say(`you: [edit #${action.messageId}] ${action.text}`)
         return sent(yield* control(target, "POST", `${user}/edit`, { messageId: action.messageId, text: action.text }))
+      case "Reply":
+        yield* say(`you: [reply to #${action.messageId}] ${action.text}`)
+        return sent(yield* control(target, "POST", `${user}/text`, { text: action.text, replyTo: action.messageId }))
       case "Press": {
         const { messageId, button } = yield* findButton(target, action.label)
         yield* say(`you: [press "${button.text}" under #${messageId}]`)

@@ -105,10 +105,10 @@ export const makeOutgoingLimiter = (options: {
       })
     )
 
-    const bulkTurn = yield* makeFifoTurn
-    const spareSlotForBulk = bulkTurn.withTurn(
+    // No turn here: a broadcast has a handful of sends in flight (src/broadcasts/broadcast-sender.ts),
+    // each booked on the bulk cap first, so a store request per waiting send is cheap.
+    const spareSlotForBulk = wait(`${prefix}bulk`, bulk.burst, bulk.step).pipe(Effect.zipRight(
       Effect.gen(function*() {
-        yield* wait(`${prefix}bulk`, bulk.burst, bulk.step)
         while (true) {
           if (yield* progressTurn.busy) {
             yield* Effect.sleep(global.step)
@@ -119,7 +119,7 @@ export const makeOutgoingLimiter = (options: {
           yield* Effect.sleep(Duration.max(retryAfter.value, global.step))
         }
       })
-    )
+    ))
 
     const globalSlot = (priority: OutgoingPriority) => {
       switch (priority) {

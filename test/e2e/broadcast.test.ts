@@ -68,6 +68,11 @@ describe.each(dialects)("broadcasts on %s", (dialect) => {
         const states = yield* sql<{ state: string; n: number | string }>`
           SELECT state, COUNT(*) AS n FROM broadcast_recipients WHERE broadcast_id = ${id} GROUP BY state ORDER BY state`
         assert.deepStrictEqual(states.map((row) => [row.state, Number(row.n)]), [["blocked", 1], ["sent", 5]])
+        const view = yield* sql<Record<string, unknown>>`
+          SELECT kind, state, recipients, sent, blocked, failed, not_sent, resent FROM analytics_broadcasts WHERE broadcast_id = ${id}`
+        assert.deepStrictEqual(view.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v]))), [
+          { kind: "text", state: "done", recipients: 6, sent: 5, blocked: 1, failed: 0, not_sent: 0, resent: 0 }
+        ])
       }))
     }), 120_000)
 

@@ -88,6 +88,9 @@ describe.each(dialects)("motion presets on %s", (dialect) => {
         yield* answerOf(ann.pressButton(en.ownWordsButton).answered())
         yield* eventually(sims, "own words hint", () => hasText(sim, 7501, en.ownWordsHint))
         assert.strictEqual((yield* jobsOf(7501)).length, 1)
+        const view = yield* sql<{ bare_photos: number | string; started: number | string; delivered: number | string }>`
+          SELECT bare_photos, started, delivered FROM analytics_presets_daily`
+        assert.deepStrictEqual(view.map((row) => [Number(row.bare_photos), Number(row.started), Number(row.delivered)]), [[2, 1, 1]])
       }))
     }), 120_000)
 })

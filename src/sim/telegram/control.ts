@@ -69,7 +69,7 @@ export const handleControl = async (sim: ControlledSimulator, method: string, ur
     const user = sim.user(Number(path[1]))
     switch (`${method} ${path[2]}`) {
       case "POST text":
-        return ok(user.sendText(text(body, "text") ?? ""))
+        return ok(user.sendText(text(body, "text") ?? "", options({ replyTo: num(body, "replyTo") })))
       case "POST photo":
         return ok(user.sendPhoto(bytes(body), options({ caption: text(body, "caption"), width: num(body, "width"), height: num(body, "height") })))
       case "POST document":
