@@ -5,6 +5,7 @@
  */
 import type { Balance } from "../domain/balance.js"
 import type { KieUserError } from "../errors/kie-errors.js"
+import type { MotionPresetId } from "../kie/motion-presets.js"
 import type { Refusal } from "../payments/packages.js"
 import type { JobFailure } from "../telegram/replies.js"
 import type { PromoRefusalReason } from "../errors/growth-errors.js"
@@ -40,7 +41,8 @@ export interface Messages {
   // Commands and answers
   /** `name` is the user's first name, when Telegram gives one. */
   readonly welcome: (name: string | undefined, freshGrant: number, balance: Balance) => string
-  readonly help: (defaultCost: number) => string
+  /** `presets`: a photo without a caption gets the preset menu (BARE_PHOTO). */
+  readonly help: (defaultCost: number, presets: boolean) => string
   readonly balance: (balance: Balance, cost: number) => string
   readonly captionTooLong: (model: string, limit: number, length: number) => string
   readonly hint: string
@@ -63,6 +65,16 @@ export interface Messages {
   readonly tooLateToCancel: string
   readonly againStarting: string
   readonly againAlreadyStarted: string
+
+  // One-tap motion presets, for a photo without a caption
+  readonly presetMenu: (cost: number) => string
+  readonly presetName: Readonly<Record<MotionPresetId, string>>
+  readonly presetButton: (name: string, cost: number) => string
+  readonly ownWordsButton: string
+  readonly ownWordsHint: string
+  readonly presetStarting: (name: string) => string
+  readonly presetChosen: (name: string, cost: number) => string
+  readonly presetAlreadyStarted: string
   readonly privacy: string
   readonly terms: string
   readonly paysupport: string

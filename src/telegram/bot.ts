@@ -25,6 +25,7 @@ import { PaymentService, PaymentsLive, UserCredits } from "../payments/index.js"
 import { RateLimits } from "../rate-limits/rate-limits.js"
 import { BotState } from "../storage/bot-state.js"
 import { DeadLetterUpdates } from "../storage/dead-letter-updates.js"
+import { PresetOffersRepo } from "../storage/preset-offers-repo.js"
 import { UserSettingsRepo } from "../storage/user-settings-repo.js"
 import { UsersRepo } from "../storage/users-repo.js"
 import { TelegramApi } from "./api.js"
@@ -38,6 +39,7 @@ import { generateFeature } from "./features/generate.js"
 import { historyFeature } from "./features/history.js"
 import { floodFeature } from "./features/limits.js"
 import { membershipFeature } from "./features/membership.js"
+import { presetsFeature } from "./features/presets.js"
 import { paymentCommandsFeature, paymentEventsFeature, type PaymentsFeatureDeps } from "./features/payments.js"
 import { settingsFeature } from "./features/settings.js"
 import { startFeature } from "./features/start.js"
@@ -116,6 +118,7 @@ export const createBot = (
   bot.use(adminFeature(env))
   bot.use(paymentCommandsFeature(env, payments))
   bot.use(generateFeature(env))
+  bot.use(presetsFeature(env))
   bot.use(membershipFeature(env))
   bot.use(unhandledFeature(env))
   return bot
@@ -140,6 +143,7 @@ export const UserUpdatesLive = Layer.effect(
     const deadLetters = yield* DeadLetterUpdates
     const userRepo = yield* UsersRepo
     const settingsRepo = yield* UserSettingsRepo
+    const presetOffers = yield* PresetOffersRepo
     const jobs = yield* JobEntity.client
     const users = yield* UserEntity.client
     const limiter = yield* RateLimits
@@ -170,6 +174,7 @@ export const UserUpdatesLive = Layer.effect(
             state,
             userRepo,
             settingsRepo,
+            presetOffers,
             jobs,
             users,
             limiter,
@@ -236,6 +241,7 @@ export const UserUpdatesLive = Layer.effect(
     BotState.Default,
     DeadLetterUpdates.Default,
     UserSettingsRepo.Default,
+    PresetOffersRepo.Default,
     UsersRepo.Default,
     ReferralsRepo.Default,
     PromoCodesRepo.Default,

@@ -28,7 +28,7 @@ export const startFeature = (env: BotEnv) => {
   composer.command("help", handler(env, "help", (ctx) => {
     const defaults = currentSettings(env)
     const admin = isAdmin(env, ctx) ? `\n\n${operatorTexts.adminHelp}` : ""
-    return Effect.flatMap(defaults, (settings) => reply(env, ctx, ctx.texts.help(settings.defaultCost) + admin))
+    return Effect.flatMap(defaults, (settings) => reply(env, ctx, ctx.texts.help(settings.defaultCost, env.config.bot.barePhoto === "presets") + admin))
   }))
 
   composer.command("balance", handler(env, "balance", (ctx) =>
