@@ -7,11 +7,19 @@ import { JobEntityLive } from "./jobs/job-entity.js"
 import { JobSteps } from "./jobs/job-steps.js"
 import { JobWatchdogLive } from "./jobs/job-watchdog.js"
 import { CreditLedger } from "./storage/credit-ledger.js"
+import { PromoCodesRepo } from "./growth/promo-codes-repo.js"
+import { ReferralsRepo } from "./growth/referrals-repo.js"
 import { JobRepo } from "./storage/job-repo.js"
 import { UsersRepo } from "./storage/users-repo.js"
 import { UserEntityLive } from "./users/user-entity.js"
 
-export const StorageServicesLive = Layer.mergeAll(CreditLedger.Default, JobRepo.Default, UsersRepo.Default)
+export const StorageServicesLive = Layer.mergeAll(
+  CreditLedger.Default,
+  JobRepo.Default,
+  UsersRepo.Default,
+  ReferralsRepo.Default,
+  PromoCodesRepo.Default
+)
 
 /** Needs the KIE services and the Telegram gateway (the job entity's driver uses them). */
 export const EntitiesLive = Layer.mergeAll(UserEntityLive, JobEntityLive.pipe(Layer.provide(JobSteps.Default)), JobWatchdogLive).pipe(

@@ -31,6 +31,7 @@ export const en: Messages = {
     `${presets ? "Without a caption you pick one of my ready-made motions." : "Without a caption I use a gentle default motion."}\n` +
     `A video with the default settings costs ${credits(defaultCost)}; free credits are used first.\n\n` +
     `/settings: choose the model and duration\n/balance: your credits\n/history: your last 10 videos\n` +
+    `/invite: your invitation link\n/promo CODE: redeem a promo code\n` +
     `/terms, /privacy, /paysupport: the rules, your data, help with payments`,
   balance: (balance, cost) => `${balanceLine(balance)}\nOne video with your settings costs ${credits(cost)}.`,
   captionTooLong: (model, limit, length) =>
@@ -164,6 +165,32 @@ export const en: Messages = {
     refunded: (stars, balance) => `${stars} ⭐ have been refunded to you. ${balanceLine(balance)}.`
   },
 
+  invite: {
+    offer: (o) =>
+      `🤝 Invite friends with your personal link:\n${o.link}\n\n` +
+      `Your friend gets ${credits(o.friendGets)} free to start. ` +
+      (o.bonus > 0
+        ? `You get ${credits(o.bonus)} free when they ${
+          o.trigger === "purchase" ? "make their first purchase" : "receive their first video"
+        } (up to ${plural(o.dailyCap, { one: "one friend", other: `${o.dailyCap} friends` })} a day). ` +
+          `Only people who have never used the bot count.`
+        : `Invitations earn no bonus at the moment.`) +
+      `\n\nInvited so far: ${o.invited}, of them ${o.converted} qualified; you earned ${credits(o.earned)}.`,
+    bonusReceived: (n, balance) => `🎉 A friend you invited just qualified: ${credits(n)} added for you.\n${balanceLine(balance)}`
+  },
+
+  promo: {
+    usage: "Send the code after the command, for example: /promo SPRING25",
+    redeemed: (n, balance) => `🎁 Promo code accepted: ${credits(n)} added.\n${balanceLine(balance)}`,
+    refused: {
+      unknown: (code) => `There is no promo code “${code}”. Check the spelling and try again.`,
+      "already-redeemed": (code) => `You have already used the promo code “${code}”. Each code works once per person.`,
+      disabled: (code) => `The promo code “${code}” has been withdrawn and no longer works.`,
+      expired: (code) => `The promo code “${code}” has expired.`,
+      exhausted: (code) => `The promo code “${code}” has been used up: all its redemptions are taken.`
+    }
+  },
+
   stats: {
     title: (today) => `📊 Stats (UTC), today ${today}`,
     today: "Today",
@@ -181,6 +208,9 @@ export const en: Messages = {
     credits: "credits sold",
     kie: "KIE tasks/video",
     generation: "generation p50/p95",
-    failures: "failures"
+    failures: "failures",
+    invites: "invited",
+    converted: "qualified",
+    promo: "promo redemptions"
   }
 }

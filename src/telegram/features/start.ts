@@ -2,11 +2,13 @@
  * /start (registration happened on first contact; this welcomes and explains), /help,
  * /balance and the pages Telegram requires of bots that sell.
  */
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
+import { promoCodeOfStart } from "../../domain/growth.js"
 import { Composer } from "grammy"
 import { operatorTexts } from "../../i18n/operator.js"
 import { type BotContext, type BotEnv, handler, reply } from "../context.js"
 import { isAdmin } from "./admin.js"
+import { redeemPromo, startParameterOf } from "./growth.js"
 import { currentSettings } from "./settings.js"
 
 export const startFeature = (env: BotEnv) => {
@@ -18,6 +20,9 @@ export const startFeature = (env: BotEnv) => {
       const fresh = env.freshGrant.value
       env.freshGrant.value = 0
       yield* reply(env, ctx, ctx.texts.welcome(ctx.from?.first_name, fresh, balance))
+      // A promo link (`start=promo_CODE`) redeems after the welcome, new user or not.
+      const promo = Option.flatMap(startParameterOf(ctx), promoCodeOfStart)
+      if (Option.isSome(promo)) yield* redeemPromo(env, ctx, promo.value)
     })))
 
   composer.command("help", handler(env, "help", (ctx) => {
