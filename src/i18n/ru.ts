@@ -1,6 +1,6 @@
 /** Русский. */
 import type { Balance } from "../domain/balance.js"
-import type { Messages } from "./messages.js"
+import type { Messages, VideoPrice } from "./messages.js"
 import { minutesSeconds, pluralRules } from "./plural.js"
 
 const plural = pluralRules("ru", ["one", "few", "many", "other"])
@@ -16,6 +16,10 @@ const balanceLine = (balance: Balance) =>
       : ""
   }`
 
+/** "Видео с вашими настройками (Kling 2.6, 5 с) стоит 1 кредит." */
+const priceLine = (price: VideoPrice) =>
+  `Видео с вашими настройками (${price.model}, ${price.durationSeconds} с) стоит ${credits(price.cost)}.`
+
 const historyStates: Record<string, string> = {
   delivered: "✅ готово",
   refunded: "↩️ не получилось, возврат",
@@ -26,7 +30,7 @@ export const ru: Messages = {
   credits,
   balanceLine,
 
-  welcome: (name, freshGrant, balance) =>
+  welcome: (name, freshGrant, balance, price) =>
     `Привет, ${name ?? "друг"}! Я превращаю фото в короткое видео. 🎬\n\n` +
     `Как это работает: пришлите фото (или картинку файлом) с подписью, описывающей движение, ` +
     `например «волны накатывают, камера медленно движется влево». Через несколько минут я пришлю видео.\n\n` +
@@ -40,13 +44,16 @@ export const ru: Messages = {
         })
       }.\n`
       : "") +
-    `${balanceLine(balance)}\n/help — всё, что я умею.`,
-  help: (defaultCost) =>
+    `${priceLine(price)}\n${balanceLine(balance)}\n/buy — купить кредиты; /help — всё, что я умею.`,
+  help: (price) =>
     `Пришлите фото с подписью, описывающей движение. Без подписи я добавлю мягкое движение сам.\n` +
-    `Видео с настройками по умолчанию стоит ${credits(defaultCost)}; сначала тратятся бесплатные кредиты.\n\n` +
-    `/settings — модель и длительность\n/balance — баланс\n/history — последние 10 видео\n` +
-    `/terms, /privacy, /paysupport — правила, ваши данные, помощь с оплатой`,
-  balance: (balance, cost) => `${balanceLine(balance)}\nВидео с вашими настройками стоит ${credits(cost)}.`,
+    `${priceLine(price)} Сначала тратятся бесплатные кредиты.\n\n` +
+    `/settings — модель и длительность (от них зависит цена)\n/balance — баланс\n` +
+    `/buy — купить кредиты за звёзды Telegram\n/history — последние 10 видео\n` +
+    `/terms, /privacy, /paysupport — правила, ваши данные, помощь от человека`,
+  balance: (balance, price) =>
+    `${balanceLine(balance)}\n${priceLine(price)}` +
+    (balance.total < price.cost ? `\nНа видео не хватает: купить кредиты — /buy.` : ""),
   captionTooLong: (model, limit, length) =>
     `В подписи ${length} ${plural(length, { one: "символ", few: "символа", many: "символов", other: "символа" })}, ` +
     `а ${model} принимает не больше ${limit}. Сократите её и пришлите фото снова. Ничего не списано.`,
@@ -78,12 +85,38 @@ export const ru: Messages = {
   againAlreadyStarted: "Уже запущено, секунду.",
   privacy: "Конфиденциальность: мы храним ваш Telegram id, имя, язык, идентификаторы фото в Telegram, подписи " +
     "и историю видео и платежей — только чтобы делать видео и вести баланс. Фото отправляются в сервис " +
-    "генерации (KIE.AI). Мы не продаём и не передаём ваши данные иначе. Чтобы удалить данные, напишите в /paysupport.",
+    "генерации (KIE.AI). Мы не продаём и не передаём ваши данные иначе. Чтобы удалить данные, нажмите «Написать в поддержку» и попросите: " +
+    "мы удалим всё, кроме записей о платежах и кредитах, которые обязаны хранить по закону, и сообщим, когда это сделано.",
   terms: "Условия: видео стоит столько кредитов, сколько указано в /settings; сначала тратятся бесплатные кредиты. Если " +
     "видео не удалось сделать или доставить, кредиты возвращаются автоматически. Кредиты покупаются за Telegram " +
     "Stars и не сгорают. Не присылайте фото, на которые у вас нет прав, и контент, нарушающий закон или правила сервиса.",
-  paysupport: "Поддержка по оплате: если с покупкой что-то не так, напишите здесь, что случилось (дата, сумма в " +
-    "Stars), и мы разберёмся, включая возврат, в течение 48 часов.",
+  paysupport: "Поддержка: напишите сообщение прямо сейчас. Если что-то не так с покупкой, укажите, что случилось " +
+    "(дата, сумма в Stars). Следующее ваше сообщение получит человек из нашей команды, а ответ придёт сюда " +
+    "в течение 48 часов, включая возврат.",
+  commandMenu: {
+    start: "Начало: как это работает",
+    help: "Что я умею и цены",
+    settings: "Модель и длительность видео",
+    balance: "Ваши кредиты",
+    buy: "Купить кредиты за звёзды Telegram",
+    history: "Последние видео",
+    paysupport: "Написать человеку: оплата, данные",
+    privacy: "Ваши данные",
+    terms: "Правила"
+  },
+  support: {
+    contactButton: "✉️ Написать в поддержку",
+    cancelButton: "✖️ Отменить",
+    prompt: "Напишите сообщение для поддержки. Следующее ваше сообщение получит человек из нашей команды; " +
+      "ответ придёт сюда в течение 48 часов.",
+    cancelled: "Отменено: в поддержку ничего не отправлено.",
+    received: "✅ Ваше сообщение получила наша поддержка. Ответ придёт сюда.",
+    unavailable: "Извините, связаться с поддержкой через бота сейчас нельзя. Попробуйте позже.",
+    answer: (text) => `💬 Поддержка:\n${text}`,
+    forgotten: "Ваши данные удалены, как вы просили: имя, имя пользователя, язык, настройки, подписи и фото " +
+      "ваших видео и сообщения в поддержку. Мы храним только платежи и историю кредитов, как того требует " +
+      "закон; кредиты остаются на балансе."
+  },
 
   progress: {
     queued: (waitMs) => `⏳ В очереди…${waitMs > 0 ? ` Примерное ожидание: ${minutesSeconds(waitMs)}.` : ""}`,
@@ -140,7 +173,7 @@ export const ru: Messages = {
     "Попробуйте ещё раз, может быть чуть иначе. Если это повторяется, напишите в /paysupport.",
 
   payments: {
-    buyIntro: (balance) => `Купить кредиты за звёзды Telegram ⭐\n${balanceLine(balance)}`,
+    buyIntro: (balance, price) => `Купить кредиты за звёзды Telegram ⭐\n${priceLine(price)}\n${balanceLine(balance)}`,
     invoiceTitle: (offer) => credits(offer.credits),
     invoiceDescription: (offer) =>
       `${credits(offer.credits)} для видео из фото. Не сгорают; кредиты за видео, которое не получилось, возвращаются.`,
@@ -154,8 +187,8 @@ export const ru: Messages = {
       "wrong-amount": "Сумма не совпадает со счётом. Новый счёт — через /buy.",
       "not-your-invoice": "Этот счёт выставлен другому пользователю. Получите свой через /buy."
     },
-    thanks: (n, balance) =>
-      `Спасибо за покупку! Начислено: ${credits(n)}.\n${balanceLine(balance)}. Отправьте фото, чтобы начать.`,
+    thanks: (n, balance, price) =>
+      `Спасибо за покупку! Начислено: ${credits(n)}.\n${balanceLine(balance)}. ${priceLine(price)} Отправьте фото, чтобы начать.`,
     creditedLate: (n, balance) => `Мы нашли вашу оплату и начислили ${credits(n)}. ${balanceLine(balance)}.`,
     paymentProblem:
       "Оплата получена, но мы не смогли сопоставить её с пакетом. Администратор уже уведомлён; напишите /paysupport.",

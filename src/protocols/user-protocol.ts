@@ -128,7 +128,42 @@ export const HandleUpdate = Rpc.make("HandleUpdate", {
   primaryKey: ({ update }) => String(update.update_id)
 }).annotate(ClusterSchema.Persisted, true)
 
-export const UserEntity = Entity.make("User", [Register, GetBalance, StartJob, Capture, Refund, Grant, Adjust, HandleUpdate, RevokePayment])
+/** What an admin's /forget erased; a second /forget finds nothing left and says so. */
+export class ForgetReport extends Schema.Class<ForgetReport>("ForgetReport")({
+  /** Name, username or language were there to erase. */
+  profile: Schema.Boolean,
+  settings: Schema.Boolean,
+  /** Finished jobs whose caption and photo were erased. */
+  jobs: Schema.NonNegativeInt,
+  /** Jobs still running, which keep their photo and caption until they end. */
+  unfinishedJobs: Schema.NonNegativeInt,
+  supportRecords: Schema.NonNegativeInt,
+  setAsideUpdates: Schema.NonNegativeInt
+}) {}
+
+/**
+ * Erases what the privacy text promises to erase; the ledger, the balance and the payments
+ * stay, as the law requires. Run by the user's own entity so that none of their updates is
+ * handled halfway through it; keyed by the admin's request.
+ */
+export const Forget = Rpc.make("Forget", {
+  payload: { requestKey: RequestKey },
+  success: ForgetReport,
+  primaryKey: ({ requestKey }) => requestKey
+}).annotate(ClusterSchema.Persisted, true)
+
+export const UserEntity = Entity.make("User", [
+  Register,
+  GetBalance,
+  StartJob,
+  Capture,
+  Refund,
+  Grant,
+  Adjust,
+  HandleUpdate,
+  RevokePayment,
+  Forget
+])
 
 export type StartJobInput = Schema.Struct.Type<typeof StartJobFields>
 export type AdjustInput = Schema.Struct.Type<typeof AdjustFields>
@@ -148,6 +183,8 @@ export interface UserOps {
   readonly grant: (paymentId: string, credits: number) => Effect.Effect<Balance>
   /** RevokePayment's logic: the payment's credits back, if unspent. */
   readonly revokePayment: (requestKey: string, paymentId: string) => Effect.Effect<Balance, RevokeError>
+  /** Forget's logic, for an admin who forgets themselves. */
+  readonly forget: Effect.Effect<ForgetReport>
 }
 
 /**

@@ -11,6 +11,7 @@ export type CallbackAction =
   | { readonly _tag: "Cancel"; readonly jobId: JobId }
   | { readonly _tag: "Buy"; readonly credits: number }
   | { readonly _tag: "Settings"; readonly model: string; readonly durationSeconds: number }
+  | { readonly _tag: "Support"; readonly action: SupportAction }
   | { readonly _tag: "Unknown" }
 
 /** The buttons under a job: "generate again" and, while it has not reached KIE, "cancel". */
@@ -23,6 +24,10 @@ export const buyCallbackData = (credits: number) => `buy:${credits}`
  * before carried the catalog position ("set:0:5"); no slug is a number, so those are stale.
  */
 export const settingsCallbackData = (model: string, durationSeconds: number) => `set:${model}:${durationSeconds}`
+
+/** "Contact support" opens a request; "Cancel" under its prompt closes it unsent. */
+export type SupportAction = "open" | "cancel"
+export const supportCallbackData = (action: SupportAction) => `support:${action}`
 
 const isJobId = Schema.is(JobId)
 
@@ -46,6 +51,10 @@ export const parseCallbackData = (data: string): CallbackAction => {
         ? { _tag: "Settings", model, durationSeconds }
         : { _tag: "Unknown" }
     }
+    case "support":
+      return rest.length === 1 && (rest[0] === "open" || rest[0] === "cancel")
+        ? { _tag: "Support", action: rest[0] }
+        : { _tag: "Unknown" }
     default:
       return { _tag: "Unknown" }
   }

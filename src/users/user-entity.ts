@@ -31,6 +31,7 @@ import {
 import { CreditLedger } from "../storage/credit-ledger.js"
 import { JobRepo, storedNow } from "../storage/job-repo.js"
 import { UsersRepo } from "../storage/users-repo.js"
+import { makeForgetUser } from "./forget-user.js"
 
 /** Free tokens are spent before paid credits; one job may use both. */
 export const splitCost = (balance: Balance, cost: number): Option.Option<ReservationSplit> => {
@@ -49,6 +50,7 @@ export const UserEntityLive = UserEntity.toLayer(
     const sql = yield* SqlClient.SqlClient
     const { freeTokens } = yield* AppConfig
     const jobs = yield* JobEntity.client
+    const forgetUser = yield* makeForgetUser
 
     // The entity is the only writer of this user's balance, so the copy loaded here stays
     // exact; the database's CHECK constraints still refuse a negative balance.
@@ -214,7 +216,8 @@ export const UserEntityLive = UserEntity.toLayer(
       return result.balance
     }, transactional, Effect.catchTag("SqlError", Effect.die))
 
-    const ops: UserOps = { userId, register, balance: Ref.get(balance), startJob, adjust, grant, revokePayment }
+    const forget = forgetUser(userId)
+    const ops: UserOps = { userId, register, balance: Ref.get(balance), startJob, adjust, grant, revokePayment, forget }
     const updates = yield* Effect.serviceOption(UserUpdates)
     const handleUpdate = Option.isSome(updates) ? yield* updates.value.make(ops) : undefined
 
@@ -235,6 +238,8 @@ export const UserEntityLive = UserEntity.toLayer(
       RevokePayment: ({ payload }) => revokePayment(payload.requestKey, payload.paymentId),
 
       Adjust: ({ payload }) => adjust(payload),
+
+      Forget: () => forget,
 
       HandleUpdate: ({ payload }) =>
         handleUpdate === undefined
