@@ -12,6 +12,7 @@ import { type Language, languages, type Messages, messagesFor } from "../i18n/in
 import { operatorTexts } from "../i18n/operator.js"
 import { logFailure } from "../observability/error-summary.js"
 import { TelegramApi } from "./api.js"
+import { classifyFailure } from "./classify.js"
 import { type AdminCommand, botCommands, commandNames, type UserCommand } from "./commands.js"
 
 const userCommands = commandNames.filter((name): name is UserCommand => botCommands[name] === "user")
@@ -45,27 +46,43 @@ export const menuRegistrations = (adminIds: ReadonlyArray<number>): ReadonlyArra
     ]
   })
 
+/**
+ * One list, retried while Telegram cannot be reached. A refusal is final: an admin who has
+ * never opened the bot has no chat yet ("chat not found"), and keeps the users' menu until
+ * the next start.
+ */
 const register = (api: Api, registration: MenuRegistration) =>
-  Effect.tryPromise(() =>
-    api.setMyCommands(registration.commands, {
-      scope: registration.scope,
-      ...(registration.languageCode === undefined ? {} : { language_code: registration.languageCode })
-    })
+  Effect.tryPromise({
+    try: () =>
+      api.setMyCommands(registration.commands, {
+        scope: registration.scope,
+        ...(registration.languageCode === undefined ? {} : { language_code: registration.languageCode })
+      }),
+    catch: (failure) => classifyFailure("setMyCommands", failure)
+  }).pipe(
+    Effect.tapError((error) => logFailure(LogLevel.Warning, "could not register a command menu", error)),
+    Effect.retry({
+      schedule: Schedule.exponential("1 second").pipe(Schedule.union(Schedule.spaced("1 minute"))),
+      while: (error) => error._tag === "TelegramTransientError"
+    }),
+    Effect.as(true),
+    Effect.orElseSucceed(() => false),
+    Effect.annotateLogs({ scope: registration.scope.type, language: registration.languageCode ?? "default" })
   )
 
 /**
  * Registers the menu once per start, in the background: the bot works without a menu, so a
- * Telegram that cannot be reached delays the menu, not the start. Retried until it is set.
+ * Telegram that cannot be reached delays the menu, not the start.
  */
 export const CommandMenuLive = Layer.scopedDiscard(
   Effect.gen(function*() {
     const api = yield* TelegramApi
     const { adminIds } = yield* AppConfig
     const registrations = menuRegistrations(adminIds)
-    yield* Effect.forEach(registrations, (registration) => register(api, registration), { discard: true }).pipe(
-      Effect.tapError((error) => logFailure(LogLevel.Warning, "could not register the command menu; retrying", error)),
-      Effect.retry(Schedule.exponential("1 second").pipe(Schedule.union(Schedule.spaced("1 minute")))),
-      Effect.zipRight(Effect.logInfo(`command menu registered (${registrations.length} lists)`)),
+    yield* Effect.forEach(registrations, (registration) => register(api, registration)).pipe(
+      Effect.flatMap((done) =>
+        Effect.logInfo(`command menu registered: ${done.filter(Boolean).length} of ${registrations.length} lists`)
+      ),
       Effect.forkScoped
     )
   })
