@@ -4,6 +4,7 @@
  */
 import { Layer } from "effect"
 import { JobEntityLive } from "./jobs/job-entity.js"
+import { JobSteps } from "./jobs/job-steps.js"
 import { JobWatchdogLive } from "./jobs/job-watchdog.js"
 import { CreditLedger } from "./storage/credit-ledger.js"
 import { DeadLetterUpdates } from "./storage/dead-letter-updates.js"
@@ -24,6 +25,6 @@ export const StorageServicesLive = Layer.mergeAll(
 )
 
 /** Needs the KIE services and the Telegram gateway (the job entity's driver uses them). */
-export const EntitiesLive = Layer.mergeAll(UserEntityLive, JobEntityLive, JobWatchdogLive).pipe(
+export const EntitiesLive = Layer.mergeAll(UserEntityLive, JobEntityLive.pipe(Layer.provide(JobSteps.Default)), JobWatchdogLive).pipe(
   Layer.provideMerge(StorageServicesLive)
 )

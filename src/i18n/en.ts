@@ -30,8 +30,9 @@ export const en: Messages = {
     `for example “the waves roll in and the camera slowly pans left”. In a few minutes I send the video back.\n\n` +
     (freshGrant > 0 ? `🎁 You get ${freshGrant} free ${plural(freshGrant, { one: "credit", other: "credits" })} to start.\n` : "") +
     `${priceLine(price)}\n${balanceLine(balance)}\n/buy gets more credits; /help lists everything I can do.`,
-  help: (price) =>
-    `Send a photo with a caption that describes the motion. Without a caption I use a gentle default motion.\n` +
+  help: (price, presets) =>
+    `Send a photo with a caption that describes the motion. ` +
+    `${presets ? "Without a caption you pick one of my ready-made motions." : "Without a caption I use a gentle default motion."}\n` +
     `${priceLine(price)} Free credits are used first.\n\n` +
     `/settings: choose the model and duration (and so the price)\n/balance: your credits\n` +
     `/buy: buy credits with Telegram Stars\n/history: your last 10 videos\n` +
@@ -73,6 +74,23 @@ export const en: Messages = {
   tooLateToCancel: "Too late to cancel: the video service is already making this video.",
   againStarting: "Starting a new video…",
   againAlreadyStarted: "Already started, one moment.",
+  presetMenu: (cost) =>
+    `No caption? Pick a motion with one tap (${credits(cost)} with your settings), or describe it in your own words:`,
+  presetName: {
+    gentle: "🍃 Gentle motion",
+    zoom: "🔍 Zoom in",
+    turn: "↪️ Turn around",
+    wave: "👋 Wave",
+    smile: "😊 Smile",
+    drama: "🎬 Dramatic camera"
+  },
+  presetButton: (name, cost) => `${name} · ${credits(cost)}`,
+  ownWordsButton: "✍️ Use my own words",
+  ownWordsHint: "Send the photo again with a caption that describes the motion you want, for example: " +
+    "\"she laughs and the wind moves her hair\".",
+  presetStarting: (name) => `${name}: starting…`,
+  presetChosen: (name, cost) => `${name} · ${credits(cost)}. Your video is on its way.`,
+  presetAlreadyStarted: "This photo's video has already started.",
   privacy: "Privacy: we keep your Telegram id, name, language, your photos' Telegram file ids, captions and " +
     "the history of your videos and payments, only to make your videos and keep your balance. Photos are sent " +
     "to our video service (KIE.AI) to generate the video. We do not sell or share your data otherwise. " +

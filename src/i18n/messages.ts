@@ -5,9 +5,10 @@
  */
 import type { Balance } from "../domain/balance.js"
 import type { KieUserError } from "../errors/kie-errors.js"
+import type { MotionPresetId } from "../kie/motion-presets.js"
 import type { Refusal } from "../payments/packages.js"
+import type { JobFailure } from "../domain/job-failure.js"
 import type { UserCommand } from "../telegram/commands.js"
-import type { JobFailure } from "../telegram/replies.js"
 
 export interface PackageOffer {
   readonly credits: number
@@ -33,7 +34,8 @@ export interface Messages {
   // Commands and answers
   /** `name` is the user's first name, when Telegram gives one. */
   readonly welcome: (name: string | undefined, freshGrant: number, balance: Balance, price: VideoPrice) => string
-  readonly help: (price: VideoPrice) => string
+  /** `presets`: a photo without a caption gets the preset menu (BARE_PHOTO). */
+  readonly help: (price: VideoPrice, presets: boolean) => string
   /** Points to /buy when the balance does not pay for one more video. */
   readonly balance: (balance: Balance, price: VideoPrice) => string
   readonly captionTooLong: (model: string, limit: number, length: number) => string
@@ -57,6 +59,16 @@ export interface Messages {
   readonly tooLateToCancel: string
   readonly againStarting: string
   readonly againAlreadyStarted: string
+
+  // One-tap motion presets, for a photo without a caption
+  readonly presetMenu: (cost: number) => string
+  readonly presetName: Readonly<Record<MotionPresetId, string>>
+  readonly presetButton: (name: string, cost: number) => string
+  readonly ownWordsButton: string
+  readonly ownWordsHint: string
+  readonly presetStarting: (name: string) => string
+  readonly presetChosen: (name: string, cost: number) => string
+  readonly presetAlreadyStarted: string
   readonly privacy: string
   readonly terms: string
   /** The answer to /paysupport: it opens a support request (the next message goes to a person). */

@@ -28,7 +28,7 @@ import {
 
 export const usage = `usage: npm run sandbox -- [--lang ru] [--user 1002] <action>
   /start, /buy, any text      send it (the same as: text /start)
-  photo <file> ["caption"]    a photo; the caption is the prompt
+  photo <file> ["caption"]    a photo; the caption is the prompt (none: a menu of motions to press)
   document <file> ["caption"] a file (an image sent as a file also starts a video)
   video <file> ["caption"]    a video
   sticker [emoji]             a sticker

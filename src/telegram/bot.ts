@@ -24,6 +24,7 @@ import { PaymentService, PaymentsLive, PaymentsRepo, UserCredits } from "../paym
 import { RateLimits } from "../rate-limits/rate-limits.js"
 import { BotState } from "../storage/bot-state.js"
 import { DeadLetterUpdates } from "../storage/dead-letter-updates.js"
+import { PresetOffersRepo } from "../storage/preset-offers-repo.js"
 import { SupportRepo } from "../storage/support-repo.js"
 import { UserSettingsRepo } from "../storage/user-settings-repo.js"
 import { UsersRepo } from "../storage/users-repo.js"
@@ -35,6 +36,7 @@ import { historyFeature } from "./features/history.js"
 import { forgetFeature } from "./features/forget.js"
 import { floodFeature } from "./features/limits.js"
 import { membershipFeature } from "./features/membership.js"
+import { presetsFeature } from "./features/presets.js"
 import { paymentCommandsFeature, paymentEventsFeature, type PaymentsFeatureDeps } from "./features/payments.js"
 import { settingsFeature } from "./features/settings.js"
 import { startFeature } from "./features/start.js"
@@ -117,6 +119,7 @@ export const createBot = (
   bot.use(forgetFeature(env))
   bot.use(paymentCommandsFeature(env, payments))
   bot.use(generateFeature(env))
+  bot.use(presetsFeature(env))
   bot.use(membershipFeature(env))
   bot.use(unhandledFeature(env))
   return bot
@@ -141,6 +144,7 @@ export const UserUpdatesLive = Layer.effect(
     const deadLetters = yield* DeadLetterUpdates
     const userRepo = yield* UsersRepo
     const settingsRepo = yield* UserSettingsRepo
+    const presetOffers = yield* PresetOffersRepo
     const jobs = yield* JobEntity.client
     const users = yield* UserEntity.client
     const limiter = yield* RateLimits
@@ -163,6 +167,7 @@ export const UserUpdatesLive = Layer.effect(
             state,
             userRepo,
             settingsRepo,
+            presetOffers,
             jobs,
             users,
             limiter,
@@ -228,6 +233,7 @@ export const UserUpdatesLive = Layer.effect(
     BotState.Default,
     DeadLetterUpdates.Default,
     UserSettingsRepo.Default,
+    PresetOffersRepo.Default,
     UsersRepo.Default,
     SupportRepo.Default,
     StatsService.Default,

@@ -14,6 +14,7 @@ import type { Language, Messages } from "../i18n/index.js"
 import type { StatsService } from "../observability/stats.js"
 import type { RateLimitsService } from "../rate-limits/rate-limits.js"
 import type { BotState } from "../storage/bot-state.js"
+import type { PresetOffersRepo } from "../storage/preset-offers-repo.js"
 import type { UserSettingsRepo } from "../storage/user-settings-repo.js"
 import type { UsersRepo } from "../storage/users-repo.js"
 import type { InlineKeyboard, TelegramGatewayService } from "./gateway.js"
@@ -31,6 +32,8 @@ export interface BotEnv {
   readonly state: BotState
   readonly userRepo: UsersRepo
   readonly settingsRepo: UserSettingsRepo
+  /** Photos without a caption and the preset menu each was offered. */
+  readonly presetOffers: PresetOffersRepo
   readonly jobs: Effect.Effect.Success<typeof JobEntity.client>
   readonly users: Effect.Effect.Success<typeof UserEntity.client>
   readonly limiter: RateLimitsService

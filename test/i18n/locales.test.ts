@@ -3,7 +3,7 @@ import { Balance } from "../../src/domain/balance.js"
 import { failureText, type Language, languageOf, languages, type Messages, messagesFor } from "../../src/i18n/index.js"
 import { operatorTexts } from "../../src/i18n/operator.js"
 import { pluralRules } from "../../src/i18n/plural.js"
-import { type JobFailure, retryHelps } from "../../src/telegram/replies.js"
+import { type JobFailure, retryHelps } from "../../src/domain/job-failure.js"
 
 const counts = [0, 1, 2, 5, 11, 21, 22, 25, 101, 1.5]
 const balances = [{ credits: 0, freeTokens: 0 }, { credits: 1, freeTokens: 1 }, { credits: 5, freeTokens: 2 }, { credits: 21, freeTokens: 22 }]
@@ -30,7 +30,7 @@ const renderings: { readonly [K in keyof Messages]: (m: Messages) => ReadonlyArr
   credits: (m) => each(counts, m.credits),
   balanceLine: (m) => each(balances, m.balanceLine),
   welcome: (m) => each(counts, (n) => [m.welcome("Ann", n, balances[2]!, prices[3]!), m.welcome(undefined, n, balances[0]!, prices[2]!)]),
-  help: (m) => each(prices, m.help),
+  help: (m) => each(prices, (price) => [m.help(price, true), m.help(price, false)]),
   balance: (m) => each(prices, (price) => [m.balance(balances[3]!, price), m.balance(balances[0]!, price)]),
   captionTooLong: (m) => each(counts, (n) => m.captionTooLong("Kling 2.6", 1000, 1000 + n)),
   hint: (m) => [m.hint],
@@ -52,6 +52,14 @@ const renderings: { readonly [K in keyof Messages]: (m: Messages) => ReadonlyArr
   tooLateToCancel: (m) => [m.tooLateToCancel],
   againStarting: (m) => [m.againStarting],
   againAlreadyStarted: (m) => [m.againAlreadyStarted],
+  presetMenu: (m) => each(counts, m.presetMenu),
+  presetName: (m) => texts(m.presetName),
+  presetButton: (m) => each(counts, (n) => m.presetButton(m.presetName.zoom, n)),
+  ownWordsButton: (m) => [m.ownWordsButton],
+  ownWordsHint: (m) => [m.ownWordsHint],
+  presetStarting: (m) => [m.presetStarting(m.presetName.wave)],
+  presetChosen: (m) => each(counts, (n) => m.presetChosen(m.presetName.smile, n)),
+  presetAlreadyStarted: (m) => [m.presetAlreadyStarted],
   privacy: (m) => [m.privacy],
   terms: (m) => [m.terms],
   paysupport: (m) => [m.paysupport],
@@ -178,11 +186,11 @@ describe("prices and the way to buy", () => {
     const poor = new Balance({ credits: 0, freeTokens: 2 })
     const en = messagesFor("en")
     const line = "A video with your settings (Seedance, 12 s) costs 3 credits."
-    for (const text of [en.welcome("Ann", 2, poor, seedance), en.help(seedance), en.balance(poor, seedance), en.payments.buyIntro(poor, seedance)]) {
+    for (const text of [en.welcome("Ann", 2, poor, seedance), en.help(seedance, false), en.balance(poor, seedance), en.payments.buyIntro(poor, seedance)]) {
       expect(text).toContain(line)
     }
     expect(en.welcome("Ann", 2, poor, seedance)).toContain("/buy")
-    expect(en.help(seedance)).toContain("/buy")
+    expect(en.help(seedance, false)).toContain("/buy")
     expect(en.balance(poor, seedance)).toContain("/buy")
     expect(en.balance(new Balance({ credits: 5, freeTokens: 0 }), seedance)).not.toContain("/buy")
     expect(messagesFor("ru").balance(poor, seedance)).toBe(

@@ -21,6 +21,7 @@ const homes: Record<string, string> = {
   reconciliation_cursors: join("src", "payments", "reconciliation-store.ts"),
   reconciliation_alerts: join("src", "payments", "reconciliation-store.ts"),
   dead_letter_updates: join("src", "storage", "dead-letter-updates.ts"),
+  preset_offers: join("src", "storage", "preset-offers-repo.ts"),
   support_requests: join("src", "storage", "support-repo.ts"),
   support_relays: join("src", "storage", "support-repo.ts")
   // jobs and job_events: src/storage/job-repo.ts, once the job views of bot-state.ts move there.

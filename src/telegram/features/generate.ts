@@ -14,7 +14,9 @@ import { creditsFor, findModel, preparePrompt, type VideoModel } from "../../kie
 import { parseCallbackData } from "../callback-data.js"
 import { answer, type BotContext, type BotEnv, forJob, handler, reply } from "../context.js"
 import { replyInsufficient } from "./payments.js"
-import { currentSettings } from "./settings.js"
+import { PresetOffer } from "../../storage/preset-offers-repo.js"
+import { presetKeyboard } from "../keyboards.js"
+import { currentSettings, type EffectiveSettings } from "./settings.js"
 
 /** Two presses on one job's button within this window start one job. */
 export const doubleTapWindowMs = 10_000
@@ -25,7 +27,7 @@ const largest = (sizes: ReadonlyArray<PhotoSize>): PhotoSize | undefined =>
     undefined
   )
 
-interface NewJob {
+export interface NewJob {
   readonly requestKey: string
   readonly fileId: string
   readonly fileSize: number | undefined
@@ -35,46 +37,72 @@ interface NewJob {
   readonly cost: number
 }
 
+/** Whether the user may start one more job now (a request already started always may). */
+export const roomFor = (env: BotEnv, requestKey: string) =>
+  Effect.gen(function*() {
+    if (yield* env.state.requestKnown(requestKey)) return true
+    return (yield* env.state.jobsInFlight(env.ops.userId)) < env.config.bot.maxJobsInFlight
+  })
+
+/** Starts the job; the job entity sends the progress message. Only refusals are answered here. */
+export const startNewJob = (env: BotEnv, ctx: BotContext, job: NewJob) =>
+  env.ops.startJob({
+    requestKey: job.requestKey,
+    chatId: ctx.chat?.id ?? env.ops.userId,
+    photo: job.fileSize === undefined ? { fileId: job.fileId } : { fileId: job.fileId, fileSize: job.fileSize },
+    prompt: job.prompt,
+    model: job.model.slug,
+    durationSeconds: job.durationSeconds,
+    cost: job.cost,
+    languageCode: ctx.lang
+  }).pipe(
+    Effect.asVoid,
+    Effect.catchTag("InsufficientCredits", () =>
+      Effect.flatMap(env.ops.balance, (balance) => replyInsufficient(env, ctx, job.cost, balance))),
+    forJob(jobIdFor(env.ops.userId, job.requestKey))
+  )
+
+/** The request key of a job started by a photo: the same for its caption and a preset tap. */
+export const photoRequestKey = (chatId: number, messageId: number) => `msg:${chatId}:${messageId}`
+
 export const generateFeature = (env: BotEnv) => {
   const composer = new Composer<BotContext>()
   const { maxJobsInFlight } = env.config.bot
+  const start = (ctx: BotContext, job: NewJob) => startNewJob(env, ctx, job)
 
-  /** Whether the user may start one more job now (a request already started always may). */
-  const roomFor = (requestKey: string) =>
+  /** A photo without a caption: the preset menu, priced with the user's settings now (./presets.ts). */
+  const offerPresets = (ctx: BotContext, fileId: string, fileSize: number | undefined, settings: EffectiveSettings) =>
     Effect.gen(function*() {
-      if (yield* env.state.requestKnown(requestKey)) return true
-      return (yield* env.state.jobsInFlight(env.ops.userId)) < maxJobsInFlight
+      const message = ctx.message!
+      yield* env.presetOffers.save(
+        new PresetOffer({
+          chatId: message.chat.id,
+          messageId: message.message_id,
+          userId: env.ops.userId,
+          fileId,
+          fileSize,
+          model: settings.model.slug,
+          durationSeconds: settings.durationSeconds,
+          cost: settings.cost
+        })
+      )
+      yield* reply(env, ctx, ctx.texts.presetMenu(settings.cost), presetKeyboard(ctx.texts, message.message_id, settings.cost))
     })
-
-  /** Starts the job; the job entity sends the progress message. Only refusals are answered here. */
-  const start = (ctx: BotContext, job: NewJob) =>
-    env.ops.startJob({
-      requestKey: job.requestKey,
-      chatId: ctx.chat?.id ?? env.ops.userId,
-      photo: job.fileSize === undefined ? { fileId: job.fileId } : { fileId: job.fileId, fileSize: job.fileSize },
-      prompt: job.prompt,
-      model: job.model.slug,
-      durationSeconds: job.durationSeconds,
-      cost: job.cost,
-      languageCode: ctx.lang
-    }).pipe(
-      Effect.asVoid,
-      Effect.catchTag("InsufficientCredits", () =>
-        Effect.flatMap(env.ops.balance, (balance) => replyInsufficient(env, ctx, job.cost, balance))),
-      forJob(jobIdFor(env.ops.userId, job.requestKey))
-    )
 
   const fromImage = (ctx: BotContext, fileId: string, fileSize: number | undefined) =>
     Effect.gen(function*() {
       const message = ctx.message!
       const settings = yield* currentSettings(env)
+      if ((message.caption ?? "").trim() === "" && env.config.bot.barePhoto === "presets") {
+        return yield* offerPresets(ctx, fileId, fileSize, settings)
+      }
       const prompt = preparePrompt(settings.model, message.caption)
       if (Either.isLeft(prompt)) {
         const length = (message.caption ?? "").trim().length
         return yield* reply(env, ctx, ctx.texts.captionTooLong(settings.model.label, settings.model.promptLimit, length))
       }
-      const requestKey = `msg:${message.chat.id}:${message.message_id}`
-      if (!(yield* roomFor(requestKey))) return yield* reply(env, ctx, ctx.texts.tooManyInFlight(maxJobsInFlight))
+      const requestKey = photoRequestKey(message.chat.id, message.message_id)
+      if (!(yield* roomFor(env, requestKey))) return yield* reply(env, ctx, ctx.texts.tooManyInFlight(maxJobsInFlight))
       yield* start(ctx, {
         requestKey,
         fileId,
@@ -120,7 +148,7 @@ export const generateFeature = (env: BotEnv) => {
       if (model === undefined) return yield* answer(ctx, ctx.texts.staleButton)
       const cost = creditsFor(model, job.durationSeconds) ?? 1
       const requestKey = `again:${action.jobId}:${ctx.callbackQuery.id}`
-      if (!(yield* roomFor(requestKey))) {
+      if (!(yield* roomFor(env, requestKey))) {
         return yield* answer(ctx, ctx.texts.tooManyInFlight(maxJobsInFlight), { alert: true })
       }
       const balance = yield* env.ops.balance

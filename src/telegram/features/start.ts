@@ -28,7 +28,7 @@ export const startFeature = (env: BotEnv) => {
     Effect.gen(function*() {
       const price = yield* currentPrice(env)
       const admin = isAdmin(env, ctx) ? `\n\n${operatorTexts.adminHelp}` : ""
-      yield* reply(env, ctx, ctx.texts.help(price) + admin, contactSupportKeyboard(ctx.texts))
+      yield* reply(env, ctx, ctx.texts.help(price, env.config.bot.barePhoto === "presets") + admin, contactSupportKeyboard(ctx.texts))
     })))
 
   composer.command(command("balance"), handler(env, "balance", (ctx) =>
