@@ -28,9 +28,11 @@ export interface ForgetSummary {
   readonly unfinishedJobs: number
   readonly supportRecords: number
   readonly setAsideUpdates: number
+  readonly updates: number
 }
 
-const forgotAnything = (r: ForgetSummary) => r.profile || r.settings || r.jobs + r.supportRecords + r.setAsideUpdates > 0
+const forgotAnything = (r: ForgetSummary) =>
+  r.profile || r.settings || r.jobs + r.supportRecords + r.setAsideUpdates + r.updates > 0
 
 export const operatorTexts = {
   adminHelp: "Admin: /stats today's and 7 days' figures · /grant <user id> <credits> <note> · /refund <charge id> · " +
@@ -70,7 +72,7 @@ export const operatorTexts = {
   forgetDone: (userId: number, r: ForgetSummary, told: string) =>
     (forgotAnything(r)
       ? `Deleted the data of user ${userId}: ${r.profile ? "profile, " : ""}${r.settings ? "settings, " : ""}` +
-        `captions and photos of ${r.jobs} videos, ${r.supportRecords} support records, ${r.setAsideUpdates} set-aside updates. ` +
+        `captions and photos of ${r.jobs} videos, ${r.supportRecords} support records, ${r.setAsideUpdates} set-aside updates, ${r.updates} stored messages. ` +
         `Kept, as the law requires: payments and the credit ledger. ${told}`
       : `Nothing left to delete for user ${userId}: their data was already deleted.`) +
     (r.unfinishedJobs > 0

@@ -138,7 +138,9 @@ export class ForgetReport extends Schema.Class<ForgetReport>("ForgetReport")({
   /** Jobs still running, which keep their photo and caption until they end. */
   unfinishedJobs: Schema.NonNegativeInt,
   supportRecords: Schema.NonNegativeInt,
-  setAsideUpdates: Schema.NonNegativeInt
+  setAsideUpdates: Schema.NonNegativeInt,
+  /** Processed updates in the cluster's message table. */
+  updates: Schema.NonNegativeInt
 }) {}
 
 /**

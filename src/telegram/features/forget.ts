@@ -36,7 +36,8 @@ export const forgetFeature = (env: BotEnv) => {
       const report = target === env.ops.userId
         ? yield* env.ops.forget
         : yield* env.users(String(target)).Forget({ requestKey: `forget:${ctx.update.update_id}` })
-      const erased = report.profile || report.settings || report.jobs + report.supportRecords + report.setAsideUpdates > 0
+      const erased = report.profile || report.settings ||
+        report.jobs + report.supportRecords + report.setAsideUpdates + report.updates > 0
       const told = erased
         ? yield* env.gateway.sendMessage(target, texts.support.forgotten).pipe(
           Effect.as(operatorTexts.forgetTold),

@@ -109,6 +109,8 @@ describe.each(dialects)("support on %s", (dialect) => {
         dan.sendText("Please delete my data")
         yield* eventually(sims, "relayed", () => requestFrom(botMessages(sim, ADMIN_ID), 7601) !== undefined)
         const before = yield* checkBooks(7601)
+        const storedUpdates = sql`SELECT id FROM cluster_messages WHERE entity_type = 'User' AND entity_id = '7601' AND tag = 'HandleUpdate'`
+        assert.isAbove((yield* storedUpdates).length, 0)
 
         for (const [args, expected] of [["", operatorTexts.forgetUsage], ["abc", operatorTexts.forgetUsage], ["-5", operatorTexts.forgetUsage], ["12 13", operatorTexts.forgetUsage], ["123456", operatorTexts.grantNoSuchUser(123456)]] as const) {
           const count = countText(sim, ADMIN_ID, expected)
@@ -132,6 +134,8 @@ describe.each(dialects)("support on %s", (dialect) => {
         assert.deepStrictEqual(jobs.map((j) => [j.prompt, j.photo_file_id, j.result_url, j.state]), [["", "", null, "delivered"]])
         assert.strictEqual((yield* sql`SELECT 1 FROM user_settings WHERE user_id = 7601`).length, 0)
         assert.strictEqual((yield* sql`SELECT 1 FROM support_relays WHERE user_id = 7601`).length, 0)
+        // What the user wrote is gone from the cluster's stored messages too.
+        assert.deepStrictEqual(yield* storedUpdates, [])
         // The money records stay as they were.
         assert.deepStrictEqual(yield* checkBooks(7601), before)
         assert.isAbove((yield* sql`SELECT 1 FROM credit_ledger WHERE user_id = 7601`).length, 0)
