@@ -122,8 +122,9 @@ export const supportFeature = (env: BotEnv, deps: SupportFeatureDeps) => {
           if (sent.left._tag === "TelegramTransientError") transient = sent.left
         }
       }
-      // Nobody has it yet and Telegram may take it later: the update is handled again.
-      if (delivered === 0 && transient !== undefined) return yield* Effect.fail(transient)
+      // An admin Telegram may still take it later: the update is handled again, and the admins
+      // who have their copy are skipped. One who blocked the bot is not waited for.
+      if (transient !== undefined) return yield* Effect.fail(transient)
       yield* deps.support.close(userId)
       yield* Effect.logInfo(delivered > 0 ? "support request relayed" : "support request reached no admin").pipe(
         Effect.annotateLogs({ admins: delivered })

@@ -90,6 +90,31 @@ describe.each(dialects)("support on %s", (dialect) => {
       }))
     }), 180_000)
 
+  it.scoped("a relay that failed for one admin is handled again: each admin gets one copy, the user one confirmation", () =>
+    Effect.gen(function*() {
+      const sims = yield* startSystemSimulators(dialect, { env: { ADMIN_IDS: `${ADMIN_ID},9002` } })
+      const sim = sims.telegram
+      yield* inSystem(pollingSystem(sims), Effect.gen(function*() {
+        user(sims, ADMIN_ID)
+        user(sims, 9002)
+        const eva = user(sims, 7511)
+        // More failures than the gateway's own retries: the handling fails once and runs again.
+        sim.injectFault({ kind: "server_error", method: "sendMessage", chatId: 9002, times: 4 })
+        eva.sendCommand("paysupport")
+        yield* eventually(sims, "prompt", () => hasText(sim, 7511, "Support: write your message now"))
+        eva.sendText("where are my credits?")
+        yield* eventually(sims, "user told", () => hasText(sim, 7511, "Your message has reached our support team"))
+        yield* eventually(sims, "second admin", () => requestFrom(botMessages(sim, 9002), 7511) !== undefined)
+        const copies = (chatId: number) => botMessages(sim, chatId).filter((m) => m.text?.startsWith("✉️ Support request") === true).length
+        assert.deepStrictEqual([copies(ADMIN_ID), copies(9002)], [1, 1])
+        assert.strictEqual(sim.callsOf("sendMessage").filter((c) => Number(c.params.chat_id) === 9002 && !c.outcome.ok).length, 4)
+        assert.strictEqual(countText(sim, 7511, "Your message has reached our support team"), 1)
+        // Either admin's reply reaches the user.
+        user(sims, 9002).sendText("On it.", { replyTo: requestFrom(botMessages(sim, 9002), 7511)!.message_id })
+        yield* eventually(sims, "answer", () => hasText(sim, 7511, "💬 Support:\nOn it."))
+      }))
+    }), 180_000)
+
   it.scoped("/forget deletes the user's data but the money records, tells them once, and refuses a bad id", () =>
     Effect.gen(function*() {
       const sims = yield* startSystemSimulators(dialect)
@@ -154,4 +179,20 @@ describe.each(dialects)("support on %s", (dialect) => {
         yield* eventually(sims, "admin forgotten", () => hasText(sim, ADMIN_ID, `Deleted the data of user ${ADMIN_ID}: profile`))
       }))
     }), 180_000)
+})
+
+describe("support without admins", () => {
+  it.scoped("the user is told that support cannot be reached, and their message is not taken for a photo", () =>
+    Effect.gen(function*() {
+      const sims = yield* startSystemSimulators("sqlite", { env: { ADMIN_IDS: "" } })
+      const sim = sims.telegram
+      yield* inSystem(pollingSystem(sims), Effect.gen(function*() {
+        const fay = user(sims, 7521)
+        fay.sendCommand("paysupport")
+        yield* eventually(sims, "prompt", () => hasText(sim, 7521, "Support: write your message now"))
+        fay.sendText("hello?")
+        yield* eventually(sims, "unavailable", () => hasText(sim, 7521, "support cannot be reached through the bot"))
+        assert.isFalse(hasText(sim, 7521, "Your message has reached"))
+      }))
+    }), 120_000)
 })
