@@ -180,7 +180,28 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
       return rows.map((row) => row.id as JobId)
     })
 
-    return { get, stateOf, insertQueued, advance, update, recentUploadOf, stalledJobs } as const
+    /**
+     * /forget: the user's content in their finished jobs (caption, photo, KIE's copies, failure
+     * text) is erased; the rows stay, with their states, costs and dates, for the ledger they
+     * explain. Unfinished jobs still need theirs and are only counted.
+     */
+    const forgetContent = Effect.fn("JobRepo.forgetContent")(function*(userId: UserId) {
+      const finished = sql`state IN ('delivered', 'refunded', 'failed')`
+      yield* sql`
+        UPDATE job_events SET detail = NULL
+        WHERE detail IS NOT NULL AND job_id IN (SELECT id FROM jobs WHERE user_id = ${userId} AND ${finished})`
+      const erased = yield* sql`
+        UPDATE jobs SET prompt = '', photo_file_id = '', kie_file_url = NULL, result_url = NULL, error_detail = NULL
+        WHERE user_id = ${userId} AND ${finished}
+          AND (prompt <> '' OR photo_file_id <> '' OR kie_file_url IS NOT NULL OR result_url IS NOT NULL
+            OR error_detail IS NOT NULL)
+        RETURNING id`
+      const unfinished = yield* sql<{ n: number | string }>`
+        SELECT COUNT(*) AS n FROM jobs WHERE user_id = ${userId} AND state NOT IN ('delivered', 'refunded', 'failed')`
+      return { erased: erased.length, unfinished: Number(unfinished[0]?.n ?? 0) }
+    })
+
+    return { get, stateOf, insertQueued, advance, update, recentUploadOf, stalledJobs, forgetContent } as const
   }),
   dependencies: [CreditLedger.Default]
 }) {}
