@@ -7,32 +7,39 @@
  * The middleware, in order: language, first-contact registration, the flood limit, the
  * features, and last the answers for whatever no feature took.
  */
-import { Cause, Effect, Exit, FiberSet, Layer, LogLevel, Schedule } from "effect"
+import { Cause, Effect, Exit, FiberSet, Layer, LogLevel, Option, Schedule } from "effect"
 import { logFailure } from "../observability/error-summary.js"
 import { redactorOf, secretValuesIn } from "../observability/redaction.js"
 import { type Api, Bot, BotError } from "grammy"
 import type { Update, UserFromGetMe } from "grammy/types"
 import { JobEntity } from "../protocols/job-protocol.js"
 import type { TelegramUpdate } from "../domain/telegram-update.js"
-import { UserEntity, type UserOps, UserUpdates } from "../protocols/user-protocol.js"
+import { UserEntity, type UserNotice, type UserOps, UserUpdates } from "../protocols/user-protocol.js"
+import type { UserId } from "../domain/ids.js"
 import { AppConfig } from "../config/index.js"
 import { languageOf, messagesFor } from "../i18n/index.js"
 import { classifyFailure } from "../errors/failure-class.js"
 import { storableJson } from "../domain/text.js"
 import { StatsService } from "../observability/stats.js"
-import { PaymentService, PaymentsLive, UserCredits } from "../payments/index.js"
+import { PaymentService, PaymentsLive, PaymentsRepo, UserCredits } from "../payments/index.js"
 import { RateLimits } from "../rate-limits/rate-limits.js"
 import { BotState } from "../storage/bot-state.js"
 import { DeadLetterUpdates } from "../storage/dead-letter-updates.js"
 import { PresetOffersRepo } from "../storage/preset-offers-repo.js"
 import { BroadcastsRepo } from "../storage/broadcasts-repo.js"
+import { SupportRepo } from "../storage/support-repo.js"
 import { UserSettingsRepo } from "../storage/user-settings-repo.js"
 import { UsersRepo } from "../storage/users-repo.js"
 import { TelegramApi } from "./api.js"
 import type { BotContext, BotEnv } from "./context.js"
 import { adminFeature } from "./features/admin.js"
+import { growthFeature, startParameterOf } from "./features/growth.js"
+import { inviterOf } from "../domain/growth.js"
+import { PromoCodesRepo } from "../growth/promo-codes-repo.js"
+import { ReferralsRepo } from "../growth/referrals-repo.js"
 import { generateFeature } from "./features/generate.js"
 import { historyFeature } from "./features/history.js"
+import { forgetFeature } from "./features/forget.js"
 import { floodFeature } from "./features/limits.js"
 import { membershipFeature } from "./features/membership.js"
 import { presetsFeature } from "./features/presets.js"
@@ -40,6 +47,7 @@ import { broadcastFeature } from "./features/broadcast.js"
 import { paymentCommandsFeature, paymentEventsFeature, type PaymentsFeatureDeps } from "./features/payments.js"
 import { settingsFeature } from "./features/settings.js"
 import { startFeature } from "./features/start.js"
+import { supportFeature, type SupportFeatureDeps } from "./features/support.js"
 import { unhandledFeature } from "./features/unhandled.js"
 import { TelegramGateway } from "./gateway.js"
 import { handleBounded, recordSetAside, senderOf, type SetAside, setAsideRow } from "./update-failures.js"
@@ -78,7 +86,8 @@ export const createBot = (
   env: BotEnv,
   api: Api,
   botInfo: UserFromGetMe,
-  payments: PaymentsFeatureDeps
+  payments: PaymentsFeatureDeps,
+  support: SupportFeatureDeps
 ) => {
   // Handlers send through the gateway; this bot only routes updates, on the process's Api settings.
   const bot = new Bot<BotContext>(api.token, { botInfo, ...(api.options === undefined ? {} : { client: api.options }) })
@@ -98,7 +107,7 @@ export const createBot = (
         firstName: from.first_name,
         ...(from.username === undefined ? {} : { username: from.username }),
         ...(from.language_code === undefined ? {} : { languageCode: from.language_code })
-      }))
+      }, Option.getOrUndefined(Option.flatMap(startParameterOf(ctx), inviterOf))))
       registered = true
       if (result.newlyGranted) env.freshGrant.value = result.balance.freeTokens
     }
@@ -108,11 +117,15 @@ export const createBot = (
   // Money already taken, and checkouts that must be answered: never flood-limited.
   bot.use(paymentEventsFeature(env, payments))
   bot.use(floodFeature(env))
+  // Before the other features: a message for support is not a photo to animate.
+  bot.use(supportFeature(env, support))
   bot.use(startFeature(env))
+  bot.use(growthFeature(env))
   bot.use(settingsFeature(env))
   bot.use(historyFeature(env))
   bot.use(adminFeature(env))
   bot.use(broadcastFeature(env))
+  bot.use(forgetFeature(env))
   bot.use(paymentCommandsFeature(env, payments))
   bot.use(generateFeature(env))
   bot.use(presetsFeature(env))
@@ -148,12 +161,22 @@ export const UserUpdatesLive = Layer.effect(
     const stats = yield* StatsService
     const { run } = yield* BotBridge
     const payments = { payments: yield* PaymentService, userCredits: yield* UserCredits }
+    const support = { support: yield* SupportRepo, paymentsRepo: yield* PaymentsRepo }
     const api = yield* TelegramApi
     const botInfo = yield* makeBotInfo(api)
     // What is stored about a failure is no log line: it is redacted here, by the same rules.
     const redactor = redactorOf(secretValuesIn(config))
+    const growth = { referrals: yield* ReferralsRepo, promos: yield* PromoCodesRepo }
 
     return {
+      notify: (userId: UserId, notice: UserNotice) =>
+        Effect.gen(function*() {
+          const texts = messagesFor(languageOf(yield* userRepo.languageOf(userId)))
+          yield* gateway.sendMessage(userId, texts.invite.bonusReceived(notice.credits, notice.balance))
+        }).pipe(
+          Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not tell the user about their bonus", error)),
+          Effect.catchAllDefect((defect) => logFailure(LogLevel.Warning, "could not tell the user about their bonus", defect))
+        ),
       make: (ops: UserOps) =>
         Effect.map(botInfo, (info) => {
           const env: BotEnv = {
@@ -169,11 +192,12 @@ export const UserUpdatesLive = Layer.effect(
             users,
             limiter,
             stats,
+            growth,
             run,
             freshGrant: { value: 0 },
             unfinishedUpdate: { cause: undefined }
           }
-          const bot = createBot(env, api, info, payments)
+          const bot = createBot(env, api, info, payments, support)
 
           // One handling; fails with the cause a handler recorded, or with the rejection of
           // a middleware outside `handler` (first-contact registration, say).
@@ -233,6 +257,9 @@ export const UserUpdatesLive = Layer.effect(
     PresetOffersRepo.Default,
     BroadcastsRepo.Default,
     UsersRepo.Default,
+    ReferralsRepo.Default,
+    PromoCodesRepo.Default,
+    SupportRepo.Default,
     StatsService.Default,
     PaymentsLive,
     RateLimits.Default

@@ -16,6 +16,7 @@ export type CallbackAction =
   | { readonly _tag: "Preset"; readonly photoMessageId: number; readonly preset: MotionPresetId }
   | { readonly _tag: "OwnWords"; readonly photoMessageId: number }
   | { readonly _tag: "Broadcast"; readonly action: BroadcastAction; readonly broadcastId: number }
+  | { readonly _tag: "Support"; readonly action: SupportAction }
   | { readonly _tag: "Unknown" }
 
 /** The buttons under a job: "generate again" and, while it has not reached KIE, "cancel". */
@@ -32,6 +33,9 @@ export const settingsCallbackData = (model: string, durationSeconds: number) => 
 /** The preset menu under a photo without a caption: keyed by the photo's message id. */
 export const presetCallbackData = (photoMessageId: number, preset: MotionPresetId) => `pre:${photoMessageId}:${preset}`
 export const ownWordsCallbackData = (photoMessageId: number) => `own:${photoMessageId}`
+/** "Contact support" opens a request; "Cancel" under its prompt closes it unsent. */
+export type SupportAction = "open" | "cancel"
+export const supportCallbackData = (action: SupportAction) => `support:${action}`
 
 /** An admin's buttons on a broadcast: confirm or discard the draft, then pause, resume or cancel. */
 export const broadcastActions = ["go", "no", "pause", "resume", "cancel"] as const
@@ -84,6 +88,10 @@ export const parseCallbackData = (data: string): CallbackAction => {
         ? { _tag: "Broadcast", action, broadcastId }
         : { _tag: "Unknown" }
     }
+    case "support":
+      return rest.length === 1 && (rest[0] === "open" || rest[0] === "cancel")
+        ? { _tag: "Support", action: rest[0] }
+        : { _tag: "Unknown" }
     default:
       return { _tag: "Unknown" }
   }
