@@ -38,6 +38,9 @@ export const usage = `usage: npm run sandbox -- [--lang ru] [--user 1002] <actio
   edit <#id> "<new text>"     edit one of your own text messages
   block | unblock             block the bot, or unblock it
   balance                     the same as: text /balance
+  invite                      your invitation link (the same as: text /invite)
+  open <link | parameter>     open a deep link, t.me/<bot>?start=<parameter>, as Telegram does: /start <parameter>
+  promo <CODE>                redeem a promo code (the same as: text /promo CODE)
   messages                    the whole chat, with message ids`
 
 export type Action =
@@ -59,6 +62,13 @@ export interface Invocation {
 const messageId = (raw: string | undefined) => {
   const id = Number((raw ?? "").replace(/^#/, ""))
   return Number.isInteger(id) && id > 0 ? id : undefined
+}
+
+/** The `start` parameter of a deep link (`https://t.me/bot?start=x`, `t.me/bot?start=x`) or the bare parameter. */
+const startParameter = (raw: string): string | undefined => {
+  const fromLink = /[?&]start=([A-Za-z0-9_-]{1,64})(?:&|$)/.exec(raw)
+  const parameter = fromLink?.[1] ?? raw
+  return /^[A-Za-z0-9_-]{1,64}$/.test(parameter) ? parameter : undefined
 }
 
 /** The action and options of a command line, or a line saying what is wrong with it. */
@@ -85,6 +95,14 @@ export const parseArguments = (argv: ReadonlyArray<string>): Invocation | string
         return args.length === 0 ? "text needs the text to send" : { _tag: "Text", text: args.join(" ") }
       case "balance":
         return { _tag: "Text", text: "/balance" }
+      case "invite":
+        return { _tag: "Text", text: "/invite" }
+      case "open": {
+        const parameter = startParameter(args[0] ?? "")
+        return parameter === undefined ? "open needs a t.me link with ?start=… or the start parameter itself" : { _tag: "Text", text: `/start ${parameter}` }
+      }
+      case "promo":
+        return args[0] === undefined ? "promo needs the code" : { _tag: "Text", text: `/promo ${args[0]}` }
       case "photo":
       case "document":
       case "video":

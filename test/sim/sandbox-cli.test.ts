@@ -26,7 +26,8 @@ beforeAll(async () => {
   photo = join(dataDir, "photo.jpg")
   writeFileSync(photo, photoBytes)
   const httpPort = await freePort()
-  sandbox = startBot({ DATA_DIR: dataDir, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(httpPort), RUNNER_PORT: String(await freePort()) })
+  // User 1009 is the sandbox's admin (promo codes).
+  sandbox = startBot({ DATA_DIR: dataDir, ADMIN_IDS: "1009", HTTP_HOST: "127.0.0.1", HTTP_PORT: String(httpPort), RUNNER_PORT: String(await freePort()) })
   const ready = await waitFor(
     async () => existsSync(join(dataDir, "sandbox.json")) && (await getJson(`http://127.0.0.1:${httpPort}/readyz`)).status === 200,
     90_000
@@ -87,6 +88,25 @@ describe("npm run sandbox", { timeout: 120_000 }, () => {
       expect(sentVideo, video.text).toBeGreaterThan(0)
       expect(video.printed.slice(sentVideo + 1).some((line) => /^bot edits #\d+: /.test(line)), video.text).toBe(true)
       expect(video.text).toMatch(/^bot is sending a video…$/m)
+    }))
+
+  it.live("invitations and promo codes: invite, open a deep link, promo", () =>
+    Effect.gen(function*() {
+      const invite = yield* cli(["--user", "1004", "invite"])
+      expect(invite.printed[0]).toBe("you: /invite")
+      const link = /https:\/\/t\.me\/\S+\?start=ref_\w+/.exec(invite.text)?.[0]
+      expect(link, invite.text).toBeDefined()
+      const opened = yield* cli(["--user", "1005", "open", link!])
+      expect(opened.printed[0]).toMatch(/^you: \/start ref_\w+$/)
+      expect(opened.text).toMatch(/^bot #\d+: Hi Sandbox!/m)
+
+      const created = yield* cli(["--user", "1009", "/promo_new", "SANDBOX", "2", "5", "7d"])
+      expect(created.text).toMatch(/^bot #\d+: Created SANDBOX: 2 credits \(free\) per user, at most 5 uses/m)
+      expect((yield* cli(["--user", "1005", "promo", "sandbox"])).text).toMatch(/^bot #\d+: 🎁 Promo code accepted: 2 credits added\./m)
+      expect((yield* cli(["--user", "1005", "promo", "SANDBOX"])).text).toMatch(/already used the promo code “SANDBOX”/)
+      expect((yield* cli(["--user", "1004", "open", "promo_SANDBOX"])).text).toMatch(/Promo code accepted/)
+      expect(parseArguments(["open", "https://example.com/"])).toMatch(/^open needs a t\.me link/)
+      expect(parseArguments(["promo"])).toBe("promo needs the code")
     }))
 
   it.live("the other actions: sticker, voice, a document, a video, an edit, block and unblock, the chat; a Russian-speaking user", () =>
