@@ -141,6 +141,32 @@ export const ReferralBonus = Rpc.make("ReferralBonus", {
   primaryKey: ({ inviteeId }) => `referral:${inviteeId}`
 }).annotate(ClusterSchema.Persisted, true)
 
+/** What an admin's /forget erased; a second /forget finds nothing left and says so. */
+export class ForgetReport extends Schema.Class<ForgetReport>("ForgetReport")({
+  /** Name, username or language were there to erase. */
+  profile: Schema.Boolean,
+  settings: Schema.Boolean,
+  /** Finished jobs whose caption and photo were erased. */
+  jobs: Schema.NonNegativeInt,
+  /** Jobs still running, which keep their photo and caption until they end. */
+  unfinishedJobs: Schema.NonNegativeInt,
+  supportRecords: Schema.NonNegativeInt,
+  setAsideUpdates: Schema.NonNegativeInt,
+  /** Processed updates in the cluster's message table. */
+  updates: Schema.NonNegativeInt
+}) {}
+
+/**
+ * Erases what the privacy text promises to erase; the ledger, the balance and the payments
+ * stay, as the law requires. Run by the user's own entity so that none of their updates is
+ * handled halfway through it; keyed by the admin's request.
+ */
+export const Forget = Rpc.make("Forget", {
+  payload: { requestKey: RequestKey },
+  success: ForgetReport,
+  primaryKey: ({ requestKey }) => requestKey
+}).annotate(ClusterSchema.Persisted, true)
+
 export const UserEntity = Entity.make("User", [
   Register,
   GetBalance,
@@ -151,7 +177,8 @@ export const UserEntity = Entity.make("User", [
   Adjust,
   HandleUpdate,
   RevokePayment,
-  ReferralBonus
+  ReferralBonus,
+  Forget
 ])
 
 export type StartJobInput = Schema.Struct.Type<typeof StartJobFields>
@@ -175,6 +202,8 @@ export interface UserOps {
   readonly revokePayment: (requestKey: string, paymentId: string) => Effect.Effect<Balance, RevokeError>
   /** A promo code's credits (free kind), at most once per user and code; `requestKey` makes a replay succeed again. */
   readonly redeemPromo: (code: PromoCode, requestKey: string) => Effect.Effect<PromoRedeemed, PromoRefused>
+  /** Forget's logic, for an admin who forgets themselves. */
+  readonly forget: Effect.Effect<ForgetReport>
 }
 
 export interface PromoRedeemed {

@@ -61,6 +61,26 @@ const inBatches = <E, R>(batch: Effect.Effect<ReadonlyArray<unknown>, E, R>, bat
     }
   })
 
+/**
+ * /forget (src/users/forget-user.ts): an entity's processed `HandleUpdate` messages hold what
+ * the user wrote, so they go at once rather than after RETENTION_AGE, with their replies.
+ * The intake sends them with `discard`, so no sender waits to read a reply, and a processed
+ * update is never delivered again (its offset was confirmed after it was stored).
+ */
+export const forgetProcessedUpdates = (entityType: string, entityId: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const gone = yield* sql<{ id: string | number | bigint }>`
+      DELETE FROM ${sql(messagesTable)}
+      WHERE entity_type = ${entityType} AND entity_id = ${entityId} AND tag = 'HandleUpdate' AND processed = TRUE
+      RETURNING id`
+    for (let i = 0; i < gone.length; i += retentionBatchSize) {
+      const ids = gone.slice(i, i + retentionBatchSize).map((row) => String(row.id))
+      yield* sql`DELETE FROM ${sql(repliesTable)} WHERE ${sql.in("request_id", ids)}`
+    }
+    return gone.length
+  })
+
 /** One pass over every table with a retention; returns how many rows each lost. */
 export const pruneOnce = (settings: RetentionSettings, batchSize = retentionBatchSize) =>
   Effect.gen(function*() {

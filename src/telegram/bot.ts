@@ -21,11 +21,12 @@ import { languageOf, messagesFor } from "../i18n/index.js"
 import { classifyFailure } from "../errors/failure-class.js"
 import { storableJson } from "../domain/text.js"
 import { StatsService } from "../observability/stats.js"
-import { PaymentService, PaymentsLive, UserCredits } from "../payments/index.js"
+import { PaymentService, PaymentsLive, PaymentsRepo, UserCredits } from "../payments/index.js"
 import { RateLimits } from "../rate-limits/rate-limits.js"
 import { BotState } from "../storage/bot-state.js"
 import { DeadLetterUpdates } from "../storage/dead-letter-updates.js"
 import { PresetOffersRepo } from "../storage/preset-offers-repo.js"
+import { SupportRepo } from "../storage/support-repo.js"
 import { UserSettingsRepo } from "../storage/user-settings-repo.js"
 import { UsersRepo } from "../storage/users-repo.js"
 import { TelegramApi } from "./api.js"
@@ -37,12 +38,14 @@ import { PromoCodesRepo } from "../growth/promo-codes-repo.js"
 import { ReferralsRepo } from "../growth/referrals-repo.js"
 import { generateFeature } from "./features/generate.js"
 import { historyFeature } from "./features/history.js"
+import { forgetFeature } from "./features/forget.js"
 import { floodFeature } from "./features/limits.js"
 import { membershipFeature } from "./features/membership.js"
 import { presetsFeature } from "./features/presets.js"
 import { paymentCommandsFeature, paymentEventsFeature, type PaymentsFeatureDeps } from "./features/payments.js"
 import { settingsFeature } from "./features/settings.js"
 import { startFeature } from "./features/start.js"
+import { supportFeature, type SupportFeatureDeps } from "./features/support.js"
 import { unhandledFeature } from "./features/unhandled.js"
 import { TelegramGateway } from "./gateway.js"
 import { handleBounded, recordSetAside, senderOf, type SetAside, setAsideRow } from "./update-failures.js"
@@ -81,7 +84,8 @@ export const createBot = (
   env: BotEnv,
   api: Api,
   botInfo: UserFromGetMe,
-  payments: PaymentsFeatureDeps
+  payments: PaymentsFeatureDeps,
+  support: SupportFeatureDeps
 ) => {
   // Handlers send through the gateway; this bot only routes updates, on the process's Api settings.
   const bot = new Bot<BotContext>(api.token, { botInfo, ...(api.options === undefined ? {} : { client: api.options }) })
@@ -111,11 +115,14 @@ export const createBot = (
   // Money already taken, and checkouts that must be answered: never flood-limited.
   bot.use(paymentEventsFeature(env, payments))
   bot.use(floodFeature(env))
+  // Before the other features: a message for support is not a photo to animate.
+  bot.use(supportFeature(env, support))
   bot.use(startFeature(env))
   bot.use(growthFeature(env))
   bot.use(settingsFeature(env))
   bot.use(historyFeature(env))
   bot.use(adminFeature(env))
+  bot.use(forgetFeature(env))
   bot.use(paymentCommandsFeature(env, payments))
   bot.use(generateFeature(env))
   bot.use(presetsFeature(env))
@@ -150,6 +157,7 @@ export const UserUpdatesLive = Layer.effect(
     const stats = yield* StatsService
     const { run } = yield* BotBridge
     const payments = { payments: yield* PaymentService, userCredits: yield* UserCredits }
+    const support = { support: yield* SupportRepo, paymentsRepo: yield* PaymentsRepo }
     const api = yield* TelegramApi
     const botInfo = yield* makeBotInfo(api)
     // What is stored about a failure is no log line: it is redacted here, by the same rules.
@@ -184,7 +192,7 @@ export const UserUpdatesLive = Layer.effect(
             freshGrant: { value: 0 },
             unfinishedUpdate: { cause: undefined }
           }
-          const bot = createBot(env, api, info, payments)
+          const bot = createBot(env, api, info, payments, support)
 
           // One handling; fails with the cause a handler recorded, or with the rejection of
           // a middleware outside `handler` (first-contact registration, say).
@@ -245,6 +253,7 @@ export const UserUpdatesLive = Layer.effect(
     UsersRepo.Default,
     ReferralsRepo.Default,
     PromoCodesRepo.Default,
+    SupportRepo.Default,
     StatsService.Default,
     PaymentsLive,
     RateLimits.Default

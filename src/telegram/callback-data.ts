@@ -15,6 +15,7 @@ export type CallbackAction =
   /** A motion preset for the photo with this message id (in the button's chat). */
   | { readonly _tag: "Preset"; readonly photoMessageId: number; readonly preset: MotionPresetId }
   | { readonly _tag: "OwnWords"; readonly photoMessageId: number }
+  | { readonly _tag: "Support"; readonly action: SupportAction }
   | { readonly _tag: "Unknown" }
 
 /** The buttons under a job: "generate again" and, while it has not reached KIE, "cancel". */
@@ -31,6 +32,9 @@ export const settingsCallbackData = (model: string, durationSeconds: number) => 
 /** The preset menu under a photo without a caption: keyed by the photo's message id. */
 export const presetCallbackData = (photoMessageId: number, preset: MotionPresetId) => `pre:${photoMessageId}:${preset}`
 export const ownWordsCallbackData = (photoMessageId: number) => `own:${photoMessageId}`
+/** "Contact support" opens a request; "Cancel" under its prompt closes it unsent. */
+export type SupportAction = "open" | "cancel"
+export const supportCallbackData = (action: SupportAction) => `support:${action}`
 
 const isJobId = Schema.is(JobId)
 
@@ -70,6 +74,10 @@ export const parseCallbackData = (data: string): CallbackAction => {
       const photoMessageId = messageIdOf(rest[0])
       return rest.length === 1 && photoMessageId !== undefined ? { _tag: "OwnWords", photoMessageId } : { _tag: "Unknown" }
     }
+    case "support":
+      return rest.length === 1 && (rest[0] === "open" || rest[0] === "cancel")
+        ? { _tag: "Support", action: rest[0] }
+        : { _tag: "Unknown" }
     default:
       return { _tag: "Unknown" }
   }

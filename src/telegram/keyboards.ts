@@ -5,11 +5,27 @@ import type { StarPackage } from "../config/index.js"
 import type { Messages } from "../i18n/index.js"
 import { catalog, creditsFor } from "../kie/models.js"
 import { motionPresetIds } from "../kie/motion-presets.js"
-import { buyCallbackData, ownWordsCallbackData, presetCallbackData, settingsCallbackData } from "./callback-data.js"
+import {
+  buyCallbackData,
+  ownWordsCallbackData,
+  presetCallbackData,
+  settingsCallbackData,
+  supportCallbackData
+} from "./callback-data.js"
 import type { InlineKeyboard } from "./gateway.js"
 
 export const buyKeyboard = (texts: Messages, packages: ReadonlyArray<StarPackage>): InlineKeyboard =>
   packages.map((p) => [{ text: texts.buyButton(p.credits, p.stars), callbackData: buyCallbackData(p.credits) }])
+
+/** Under /help, /privacy and a support answer: opens a support request. */
+export const contactSupportKeyboard = (texts: Messages): InlineKeyboard => [[
+  { text: texts.support.contactButton, callbackData: supportCallbackData("open") }
+]]
+
+/** Under the prompt of an open support request. */
+export const cancelSupportKeyboard = (texts: Messages): InlineKeyboard => [[
+  { text: texts.support.cancelButton, callbackData: supportCallbackData("cancel") }
+]]
 
 /** One button per model and duration the catalog offers, with its price; the current one ticked. */
 export const settingsKeyboard = (

@@ -32,6 +32,7 @@ import { CreditLedger } from "../storage/credit-ledger.js"
 import { JobRepo, storedNow } from "../storage/job-repo.js"
 import { UsersRepo } from "../storage/users-repo.js"
 import { makeGrowthOps } from "./growth-ops.js"
+import { makeForgetUser } from "./forget-user.js"
 
 /** Free tokens are spent before paid credits; one job may use both. */
 export const splitCost = (balance: Balance, cost: number): Option.Option<ReservationSplit> => {
@@ -50,6 +51,7 @@ export const UserEntityLive = UserEntity.toLayer(
     const sql = yield* SqlClient.SqlClient
     const { freeTokens } = yield* AppConfig
     const jobs = yield* JobEntity.client
+    const forgetUser = yield* makeForgetUser
 
     // The entity is the only writer of this user's balance, so the copy loaded here stays
     // exact; the database's CHECK constraints still refuse a negative balance.
@@ -221,6 +223,7 @@ export const UserEntityLive = UserEntity.toLayer(
       return result.balance
     }, transactional, Effect.catchTag("SqlError", Effect.die))
 
+    const forget = forgetUser(userId)
     const ops: UserOps = {
       userId,
       register,
@@ -229,7 +232,8 @@ export const UserEntityLive = UserEntity.toLayer(
       adjust,
       grant,
       revokePayment,
-      redeemPromo: growth.redeemPromo
+      redeemPromo: growth.redeemPromo,
+      forget
     }
     const updates = yield* Effect.serviceOption(UserUpdates)
     const handleUpdate = Option.isSome(updates) ? yield* updates.value.make(ops) : undefined
@@ -258,6 +262,8 @@ export const UserEntityLive = UserEntity.toLayer(
       ReferralBonus: ({ payload }) => growth.receiveBonus(payload.inviteeId),
 
       Adjust: ({ payload }) => adjust(payload),
+
+      Forget: () => forget,
 
       HandleUpdate: ({ payload }) =>
         handleUpdate === undefined

@@ -25,7 +25,9 @@ const homes: Record<string, string> = {
   // A redemption and the use it claims move together, in one transaction.
   promo_codes: join("src", "growth", "promo-codes-repo.ts"),
   promo_redemptions: join("src", "growth", "promo-codes-repo.ts"),
-  preset_offers: join("src", "storage", "preset-offers-repo.ts")
+  preset_offers: join("src", "storage", "preset-offers-repo.ts"),
+  support_requests: join("src", "storage", "support-repo.ts"),
+  support_relays: join("src", "storage", "support-repo.ts")
   // jobs and job_events: src/storage/job-repo.ts, once the job views of bot-state.ts move there.
 }
 

@@ -134,7 +134,10 @@ export const generateFeature = (env: BotEnv) => {
     Effect.gen(function*() {
       const action = parseCallbackData(ctx.callbackQuery.data)
       const source = action._tag === "Again" ? yield* ownJob(action.jobId) : Option.none()
-      if (action._tag !== "Again" || Option.isNone(source)) return yield* answer(ctx, ctx.texts.staleButton)
+      // A job whose photo /forget erased has nothing to generate again from.
+      if (action._tag !== "Again" || Option.isNone(source) || source.value.photoFileId === "") {
+        return yield* answer(ctx, ctx.texts.staleButton)
+      }
       const job = source.value
       const now = yield* Clock.currentTimeMillis
       const previous = yield* env.state.latestRetryOf(action.jobId)

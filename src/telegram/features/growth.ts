@@ -9,6 +9,7 @@ import { Composer } from "grammy"
 import { inviteCodeOf, type PromoCode, promoCodeOf, promoStartParameter } from "../../domain/growth.js"
 import { parsePromo, promoLimits } from "../../growth/promo-input.js"
 import { operatorTexts } from "../../i18n/operator.js"
+import { command } from "../commands.js"
 import { type BotContext, type BotEnv, handler, reply } from "../context.js"
 import { isAdmin } from "./admin.js"
 
@@ -47,7 +48,7 @@ const isoMinute = (millis: number) => new Date(millis).toISOString().slice(0, 16
 export const growthFeature = (env: BotEnv) => {
   const composer = new Composer<BotContext>()
 
-  composer.command("invite", handler(env, "growth.invite", (ctx) =>
+  composer.command(command("invite"), handler(env, "growth.invite", (ctx) =>
     Effect.gen(function*() {
       const summary = yield* env.growth.referrals.summaryOf(env.ops.userId)
       const { referral } = env.config
@@ -61,7 +62,7 @@ export const growthFeature = (env: BotEnv) => {
       }))
     })))
 
-  composer.command("promo", handler(env, "growth.promo", (ctx) => {
+  composer.command(command("promo"), handler(env, "growth.promo", (ctx) => {
     const code = promoCodeOf(ctx.match)
     if (ctx.match.trim() === "") return reply(env, ctx, ctx.texts.promo.usage)
     // Not even the shape of a code: no such code, in the words of any other unknown one.
@@ -73,7 +74,7 @@ export const growthFeature = (env: BotEnv) => {
   // For admins only; to everybody else the commands do not exist.
   const admins = composer.filter((ctx) => isAdmin(env, ctx))
 
-  admins.command("promo_new", handler(env, "growth.promoNew", (ctx) =>
+  admins.command(command("promo_new"), handler(env, "growth.promoNew", (ctx) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const parsed = parsePromo(ctx.match, now)
@@ -100,14 +101,14 @@ export const growthFeature = (env: BotEnv) => {
       yield* reply(env, ctx, operatorTexts.promoCreated(parsed.code, parsed.credits, parsed.maxUses, expires, deepLink(ctx, promoStartParameter(parsed.code))))
     })))
 
-  admins.command("promo_list", handler(env, "growth.promoList", (ctx) =>
+  admins.command(command("promo_list"), handler(env, "growth.promoList", (ctx) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const promos = yield* env.growth.promos.list(30)
       yield* reply(env, ctx, promos.length === 0 ? operatorTexts.promoListEmpty : promos.map((promo) => promoLine(promo, now)).join("\n"))
     })))
 
-  admins.command("promo_disable", handler(env, "growth.promoDisable", (ctx) =>
+  admins.command(command("promo_disable"), handler(env, "growth.promoDisable", (ctx) =>
     Effect.gen(function*() {
       const code = promoCodeOf(ctx.match)
       if (Option.isNone(code)) return yield* reply(env, ctx, operatorTexts.promoDisableUsage)
