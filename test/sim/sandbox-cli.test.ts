@@ -12,7 +12,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll } from "vitest"
-import { parseArguments, runAction, targetFrom } from "../../src/sim/sandbox-cli.js"
+import { parseArguments } from "../../src/sim/sandbox-args.js"
+import { runAction, targetFrom } from "../../src/sim/sandbox-cli.js"
 import { defaultWaitPolicy, SandboxOutput } from "../../src/sim/sandbox-session.js"
 import { photoBytes } from "../support/job-harness.js"
 import { freePort, getJson, startBot, type StartedBot, waitFor } from "../../src/sim/runner-process.js"
@@ -26,8 +27,7 @@ beforeAll(async () => {
   photo = join(dataDir, "photo.jpg")
   writeFileSync(photo, photoBytes)
   const httpPort = await freePort()
-  // User 1009 is the sandbox's admin (promo codes).
-  sandbox = startBot({ DATA_DIR: dataDir, ADMIN_IDS: "1009", HTTP_HOST: "127.0.0.1", HTTP_PORT: String(httpPort), RUNNER_PORT: String(await freePort()) })
+  sandbox = startBot({ DATA_DIR: dataDir, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(httpPort), RUNNER_PORT: String(await freePort()) })
   const ready = await waitFor(
     async () => existsSync(join(dataDir, "sandbox.json")) && (await getJson(`http://127.0.0.1:${httpPort}/readyz`)).status === 200,
     90_000
@@ -100,7 +100,7 @@ describe("npm run sandbox", { timeout: 120_000 }, () => {
       expect(opened.printed[0]).toMatch(/^you: \/start ref_\w+$/)
       expect(opened.text).toMatch(/^bot #\d+: Hi Sandbox!/m)
 
-      const created = yield* cli(["--user", "1009", "/promo_new", "SANDBOX", "2", "5", "7d"])
+      const created = yield* cli(["--user", "1000", "/promo_new", "SANDBOX", "2", "5", "7d"])
       expect(created.text).toMatch(/^bot #\d+: Created SANDBOX: 2 credits \(free\) per user, at most 5 uses/m)
       expect((yield* cli(["--user", "1005", "promo", "sandbox"])).text).toMatch(/^bot #\d+: 🎁 Promo code accepted: 2 credits added\./m)
       expect((yield* cli(["--user", "1005", "promo", "SANDBOX"])).text).toMatch(/already used the promo code “SANDBOX”/)
