@@ -38,6 +38,8 @@ const promoLine = (promo: { code: string; credits: number; uses: number; maxUses
       ? operatorTexts.promoDisabledState
       : promo.expiresAtMs !== undefined && promo.expiresAtMs <= nowMs
       ? operatorTexts.promoExpiredState
+      : promo.uses >= promo.maxUses
+      ? operatorTexts.promoUsedUpState
       : promo.expiresAtMs === undefined
       ? `${operatorTexts.promoActive}, ${operatorTexts.promoNever}`
       : `${operatorTexts.promoActive}, ${operatorTexts.promoExpiresAt(isoMinute(promo.expiresAtMs))}`
