@@ -6,7 +6,7 @@
  */
 import { Clock, Effect, Option } from "effect"
 import { Composer } from "grammy"
-import { inviteCodeOf, type PromoCode, promoCodeOf, promoStartParameter } from "../../domain/growth.js"
+import { inviteCodeOf, inviterOf, type PromoCode, promoCodeOf, promoStartParameter } from "../../domain/growth.js"
 import { parsePromo, promoLimits } from "../../growth/promo-input.js"
 import { operatorTexts } from "../../i18n/operator.js"
 import { command } from "../commands.js"
@@ -27,6 +27,20 @@ export const redeemPromo = (env: BotEnv, ctx: BotContext, code: PromoCode) =>
     Effect.flatMap((done) => reply(env, ctx, ctx.texts.promo.redeemed(done.credits, done.balance))),
     Effect.catchTag("PromoRefused", (refused) => reply(env, ctx, ctx.texts.promo.refused[refused.reason](refused.code)))
   )
+
+/**
+ * After the welcome of a `start=ref_…` link: tells a user linked to that inviter so (the link
+ * was made at registration, src/telegram/bot.ts); anybody else hears nothing more.
+ */
+export const greetInvited = (env: BotEnv, ctx: BotContext) =>
+  Effect.gen(function*() {
+    const inviter = Option.flatMap(startParameterOf(ctx), inviterOf)
+    if (Option.isNone(inviter)) return
+    const referral = yield* env.growth.referrals.find(env.ops.userId)
+    if (Option.isNone(referral) || referral.value.inviterId !== inviter.value) return
+    const { bonus, trigger } = env.config.referral
+    yield* reply(env, ctx, ctx.texts.invite.joined(bonus > 0 ? trigger : undefined))
+  })
 
 const promoLine = (promo: { code: string; credits: number; uses: number; maxUses: number; disabled: boolean; expiresAtMs: number | undefined }, nowMs: number) =>
   operatorTexts.promoListLine(
