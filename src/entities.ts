@@ -7,6 +7,8 @@ import { JobEntityLive } from "./jobs/job-entity.js"
 import { JobSteps } from "./jobs/job-steps.js"
 import { JobWatchdogLive } from "./jobs/job-watchdog.js"
 import { CreditLedger } from "./storage/credit-ledger.js"
+import { PromoCodesRepo } from "./growth/promo-codes-repo.js"
+import { ReferralsRepo } from "./growth/referrals-repo.js"
 import { DeadLetterUpdates } from "./storage/dead-letter-updates.js"
 import { JobRepo } from "./storage/job-repo.js"
 import { SupportRepo } from "./storage/support-repo.js"
@@ -18,6 +20,8 @@ export const StorageServicesLive = Layer.mergeAll(
   CreditLedger.Default,
   JobRepo.Default,
   UsersRepo.Default,
+  ReferralsRepo.Default,
+  PromoCodesRepo.Default,
   // What /forget erases (src/users/forget-user.ts).
   UserSettingsRepo.Default,
   SupportRepo.Default,

@@ -36,6 +36,7 @@ export const en: Messages = {
     `${priceLine(price)} Free credits are used first.\n\n` +
     `/settings: choose the model and duration (and so the price)\n/balance: your credits\n` +
     `/buy: buy credits with Telegram Stars\n/history: your last 10 videos\n` +
+    `/invite: your invitation link\n/promo CODE: redeem a promo code\n` +
     `/terms, /privacy, /paysupport: the rules, your data, help from a person`,
   balance: (balance, price) =>
     `${balanceLine(balance)}\n${priceLine(price)}` +
@@ -110,6 +111,8 @@ export const en: Messages = {
     balance: "Your credits",
     buy: "Buy credits with Telegram Stars",
     history: "Your last videos",
+    invite: "Your invitation link",
+    promo: "CODE: redeem a promo code",
     paysupport: "Write to a person: payments, data",
     privacy: "Your data",
     terms: "The rules"
@@ -198,6 +201,32 @@ export const en: Messages = {
     refunded: (stars, balance) => `${stars} ⭐ have been refunded to you. ${balanceLine(balance)}.`
   },
 
+  invite: {
+    offer: (o) =>
+      `🤝 Invite friends with your personal link:\n${o.link}\n\n` +
+      `Your friend gets ${credits(o.friendGets)} free to start. ` +
+      (o.bonus > 0
+        ? `You get ${credits(o.bonus)} free when they ${
+          o.trigger === "purchase" ? "make their first purchase" : "receive their first video"
+        } (up to ${plural(o.dailyCap, { one: "one friend", other: `${o.dailyCap} friends` })} a day). ` +
+          `Only people who have never used the bot count.`
+        : `Invitations earn no bonus at the moment.`) +
+      `\n\nInvited so far: ${o.invited}, of them ${o.converted} qualified; you earned ${credits(o.earned)}.`,
+    bonusReceived: (n, balance) => `🎉 A friend you invited just qualified: ${credits(n)} added for you.\n${balanceLine(balance)}`
+  },
+
+  promo: {
+    usage: "Send the code after the command, for example: /promo SPRING25",
+    redeemed: (n, balance) => `🎁 Promo code accepted: ${credits(n)} added.\n${balanceLine(balance)}`,
+    refused: {
+      unknown: (code) => `There is no promo code “${code}”. Check the spelling and try again.`,
+      "already-redeemed": (code) => `You have already used the promo code “${code}”. Each code works once per person.`,
+      disabled: (code) => `The promo code “${code}” has been withdrawn and no longer works.`,
+      expired: (code) => `The promo code “${code}” has expired.`,
+      exhausted: (code) => `The promo code “${code}” has been used up: all its redemptions are taken.`
+    }
+  },
+
   stats: {
     title: (today) => `📊 Stats (UTC), today ${today}`,
     today: "Today",
@@ -215,6 +244,9 @@ export const en: Messages = {
     credits: "credits sold",
     kie: "KIE tasks/video",
     generation: "generation p50/p95",
-    failures: "failures"
+    failures: "failures",
+    invites: "invited",
+    converted: "qualified",
+    promo: "promo redemptions"
   }
 }

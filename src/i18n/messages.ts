@@ -8,6 +8,21 @@ import type { KieUserError } from "../errors/kie-errors.js"
 import type { MotionPresetId } from "../kie/motion-presets.js"
 import type { Refusal } from "../payments/packages.js"
 import type { JobFailure } from "../domain/job-failure.js"
+import type { PromoRefusalReason } from "../errors/growth-errors.js"
+
+/** What /invite shows: the link, what each side gets, and the inviter's results so far. */
+export interface InviteOffer {
+  readonly link: string
+  /** Credits the inviter gets per qualifying friend; 0 when invitations earn nothing now. */
+  readonly bonus: number
+  readonly trigger: "purchase" | "delivered"
+  /** Free credits every new user gets, the invited friend included. */
+  readonly friendGets: number
+  readonly dailyCap: number
+  readonly invited: number
+  readonly converted: number
+  readonly earned: number
+}
 import type { UserCommand } from "../telegram/commands.js"
 
 export interface PackageOffer {
@@ -129,6 +144,18 @@ export interface Messages {
     readonly refunded: (stars: number, balance: Balance) => string
   }
 
+  readonly invite: {
+    readonly offer: (offer: InviteOffer) => string
+    /** Told to the inviter when a friend's first purchase (or video) earned them the bonus. */
+    readonly bonusReceived: (credits: number, balance: Balance) => string
+  }
+
+  readonly promo: {
+    readonly usage: string
+    readonly redeemed: (credits: number, balance: Balance) => string
+    readonly refused: { readonly [R in PromoRefusalReason]: (code: string) => string }
+  }
+
   /** The labels of an admin's /stats. */
   readonly stats: {
     readonly title: (today: string) => string
@@ -148,5 +175,8 @@ export interface Messages {
     readonly kie: string
     readonly generation: string
     readonly failures: string
+    readonly invites: string
+    readonly converted: string
+    readonly promo: string
   }
 }

@@ -36,12 +36,16 @@ const forgotAnything = (r: ForgetSummary) =>
 
 export const operatorTexts = {
   adminHelp: "Admin: /stats today's and 7 days' figures · /grant <user id> <credits> <note> · /refund <charge id> · " +
+    "/promo_new <CODE> <credits> <max uses> [expires] · /promo_list · /promo_disable <CODE> · " +
     "/forget <user id> deletes a user's data · reply to a support message to answer it",
   /** The admins' lines of the command menu (src/telegram/commands.ts). */
   commandMenu: {
     stats: "Today's and 7 days' figures",
     grant: "<user id> <credits> <note>: adjust credits",
     refund: "<charge id>: refund a Stars payment",
+    promo_new: "<CODE> <credits> <max uses> [expires]: a promo code",
+    promo_list: "The promo codes and their uses",
+    promo_disable: "<CODE>: stop a promo code",
     forget: "<user id>: delete a user's data"
   },
   grantUsage: "Usage: /grant <user id> <credits> <note>, for example /grant 12345 5 apology for outage",
@@ -88,5 +92,27 @@ export const operatorTexts = {
   refundSpent: (chargeId: string, credits: number, available: number) =>
     `Not refunded: ${chargeId} granted ${en.credits(credits)} but the user has only ${available} left (already spent).`,
   refundTelegramFailed: (chargeId: string, detail: string) =>
-    `Credits of ${chargeId} were removed but Telegram refused the refund (${detail}). Run /refund again; the credits are not removed twice.`
+    `Credits of ${chargeId} were removed but Telegram refused the refund (${detail}). Run /refund again; the credits are not removed twice.`,
+  promoUsage: "Usage: /promo_new <CODE> <credits> <max uses> [expires], for example /promo_new SPRING25 3 100 2026-12-31\n" +
+    "expires: a UTC day (valid through it), a UTC time like 2026-12-31T18:00, or a span like 7d or 12h; none: never.",
+  promoBadCode: (raw: string) => `Refused: “${raw}” is not a code. Use 3 to 32 letters, digits, _ or -.`,
+  promoOutOfRange: (maxCredits: number, maxUses: number) =>
+    `Refused: credits must be 1 to ${maxCredits} and max uses 1 to ${maxUses.toLocaleString("en-US")}.`,
+  promoBadExpiry: (raw: string) => `Refused: “${raw}” is no expiry. Use 2026-12-31, 2026-12-31T18:00, 7d or 12h.`,
+  promoExpiryPast: "Refused: that expiry is already past.",
+  promoExists: (code: string) => `Refused: the code ${code} exists already (codes are never reused, even disabled ones).`,
+  promoCreated: (code: string, credits: number, maxUses: number, expires: string, link: string) =>
+    `Created ${code}: ${en.credits(credits)} (free) per user, at most ${maxUses} uses, ${expires}.\n` +
+    `Users send /promo ${code}, or open ${link}`,
+  promoNever: "no expiry",
+  promoExpiresAt: (iso: string) => `expires ${iso} UTC`,
+  promoListEmpty: "No promo codes yet. Create one with /promo_new.",
+  promoListLine: (code: string, credits: number, uses: number, maxUses: number, state: string) =>
+    `${code}: ${en.credits(credits)}, used ${uses}/${maxUses}, ${state}`,
+  promoActive: "active",
+  promoDisabledState: "disabled",
+  promoExpiredState: "expired",
+  promoDisableUsage: "Usage: /promo_disable <CODE>",
+  promoDisabled: (code: string) => `Disabled ${code}: it is refused from now on; redemptions already made stay.`,
+  promoNotFound: (code: string) => `There is no active promo code ${code}.`
 } as const

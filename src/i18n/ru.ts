@@ -51,6 +51,7 @@ export const ru: Messages = {
     `${priceLine(price)} Сначала тратятся бесплатные кредиты.\n\n` +
     `/settings — модель и длительность (от них зависит цена)\n/balance — баланс\n` +
     `/buy — купить кредиты за звёзды Telegram\n/history — последние 10 видео\n` +
+    `/invite — ваша ссылка-приглашение\n/promo КОД — активировать промокод\n` +
     `/terms, /privacy, /paysupport — правила, ваши данные, помощь от человека`,
   balance: (balance, price) =>
     `${balanceLine(balance)}\n${priceLine(price)}` +
@@ -118,6 +119,8 @@ export const ru: Messages = {
     balance: "Ваши кредиты",
     buy: "Купить кредиты за звёзды Telegram",
     history: "Последние видео",
+    invite: "Ваша ссылка-приглашение",
+    promo: "КОД: активировать промокод",
     paysupport: "Написать человеку: оплата, данные",
     privacy: "Ваши данные",
     terms: "Правила"
@@ -213,6 +216,32 @@ export const ru: Messages = {
     refunded: (stars, balance) => `Возвращено ${stars} ⭐. ${balanceLine(balance)}.`
   },
 
+  invite: {
+    offer: (o) =>
+      `🤝 Приглашайте друзей по вашей личной ссылке:\n${o.link}\n\n` +
+      `Друг получит ${credits(o.friendGets)} бесплатно для начала. ` +
+      (o.bonus > 0
+        ? `Вы получите ${credits(o.bonus)} бесплатно, когда он ${
+          o.trigger === "purchase" ? "сделает первую покупку" : "получит первое видео"
+        } (не больше ${o.dailyCap} ${plural(o.dailyCap, { one: "друга", few: "друзей", many: "друзей", other: "друга" })} в день). ` +
+          `Считаются только те, кто ещё ни разу не пользовался ботом.`
+        : `Сейчас за приглашения бонус не начисляется.`) +
+      `\n\nПриглашено: ${o.invited}, из них выполнили условие: ${o.converted}; вы заработали ${credits(o.earned)}.`,
+    bonusReceived: (n, balance) => `🎉 Приглашённый вами друг выполнил условие: вам начислено ${credits(n)}.\n${balanceLine(balance)}`
+  },
+
+  promo: {
+    usage: "Отправьте код после команды, например: /promo SPRING25",
+    redeemed: (n, balance) => `🎁 Промокод принят: начислено ${credits(n)}.\n${balanceLine(balance)}`,
+    refused: {
+      unknown: (code) => `Промокода «${code}» не существует. Проверьте написание и попробуйте снова.`,
+      "already-redeemed": (code) => `Вы уже использовали промокод «${code}». Каждый код действует один раз на человека.`,
+      disabled: (code) => `Промокод «${code}» отозван и больше не действует.`,
+      expired: (code) => `Срок действия промокода «${code}» истёк.`,
+      exhausted: (code) => `Промокод «${code}» исчерпан: все его активации уже использованы.`
+    }
+  },
+
   stats: {
     title: (today) => `📊 Статистика (UTC), сегодня ${today}`,
     today: "Сегодня",
@@ -230,6 +259,9 @@ export const ru: Messages = {
     credits: "продано кредитов",
     kie: "задач KIE/видео",
     generation: "генерация p50/p95",
-    failures: "ошибки"
+    failures: "ошибки",
+    invites: "приглашено",
+    converted: "выполнили условие",
+    promo: "активаций промокодов"
   }
 }

@@ -10,10 +10,11 @@ import { ClusterSchema, Entity } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
 import { Context, type Effect, Schema } from "effect"
 import { Balance, ReservationSplit } from "../domain/balance.js"
-import { JobId, RequestKey, type UserId } from "../domain/ids.js"
+import type { PromoCode } from "../domain/growth.js"
+import { JobId, RequestKey, UserId } from "../domain/ids.js"
 import { TelegramUpdate } from "../domain/telegram-update.js"
 import { UserProfile } from "../domain/user-profile.js"
-import { InsufficientCredits, RevokeError, SettlementError } from "../errors/index.js"
+import { InsufficientCredits, type PromoRefused, RevokeError, SettlementError } from "../errors/index.js"
 
 export const PhotoRef = Schema.Struct({
   fileId: Schema.String,
@@ -154,6 +155,17 @@ export const Forget = Rpc.make("Forget", {
   primaryKey: ({ requestKey }) => requestKey
 }).annotate(ClusterSchema.Persisted, true)
 
+/**
+ * Sent to the inviter's entity when the user they invited qualifies (first purchase or first
+ * delivered video). Keyed by the invited user: one decision per invitation, ever, and the
+ * ledger's op key (`referral:<invitee>`) repeats it.
+ */
+export const ReferralBonus = Rpc.make("ReferralBonus", {
+  payload: { inviteeId: UserId },
+  success: Schema.Literal("granted", "capped", "disabled", "not-found"),
+  primaryKey: ({ inviteeId }) => `referral:${inviteeId}`
+}).annotate(ClusterSchema.Persisted, true)
+
 export const UserEntity = Entity.make("User", [
   Register,
   GetBalance,
@@ -164,6 +176,7 @@ export const UserEntity = Entity.make("User", [
   Adjust,
   HandleUpdate,
   RevokePayment,
+  ReferralBonus,
   Forget
 ])
 
@@ -177,7 +190,8 @@ export type AdjustInput = Schema.Struct.Type<typeof AdjustFields>
  */
 export interface UserOps {
   readonly userId: UserId
-  readonly register: (requestKey: string, profile: typeof UserProfile.Type) => Effect.Effect<Registered>
+  /** `invitedBy`: the inviter of a `start` link, linked only if this is the user's first contact ever. */
+  readonly register: (requestKey: string, profile: typeof UserProfile.Type, invitedBy?: UserId) => Effect.Effect<Registered>
   readonly balance: Effect.Effect<Balance>
   readonly startJob: (payload: StartJobInput) => Effect.Effect<JobStarted, InsufficientCredits>
   readonly adjust: (payload: AdjustInput) => Effect.Effect<Balance, InsufficientCredits>
@@ -185,9 +199,19 @@ export interface UserOps {
   readonly grant: (paymentId: string, credits: number) => Effect.Effect<Balance>
   /** RevokePayment's logic: the payment's credits back, if unspent. */
   readonly revokePayment: (requestKey: string, paymentId: string) => Effect.Effect<Balance, RevokeError>
+  /** A promo code's credits (free kind), at most once per user and code; `requestKey` makes a replay succeed again. */
+  readonly redeemPromo: (code: PromoCode, requestKey: string) => Effect.Effect<PromoRedeemed, PromoRefused>
   /** Forget's logic, for an admin who forgets themselves. */
   readonly forget: Effect.Effect<ForgetReport>
 }
+
+export interface PromoRedeemed {
+  readonly credits: number
+  readonly balance: Balance
+}
+
+/** What the entity tells its user on its own (not as the answer to an update). */
+export type UserNotice = { readonly _tag: "ReferralBonus"; readonly credits: number; readonly balance: Balance }
 
 /**
  * Runs the bot's handlers for one update of the user whose entity calls it. Provided by the
@@ -195,4 +219,5 @@ export interface UserOps {
  */
 export class UserUpdates extends Context.Tag("app/UserUpdates")<UserUpdates, {
   readonly make: (ops: UserOps) => Effect.Effect<(update: TelegramUpdate) => Effect.Effect<void>>
+  readonly notify: (userId: UserId, notice: UserNotice) => Effect.Effect<void>
 }>() {}

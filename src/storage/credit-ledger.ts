@@ -10,7 +10,7 @@ import type { JobId, UserId } from "../domain/ids.js"
 import { column, optionalColumn, SqlNumber, SqlUserId } from "./sql-schemas.js"
 import { UsersRepo } from "./users-repo.js"
 
-export const LedgerKind = Schema.Literal("free_grant", "reserve", "capture", "refund", "grant", "adjust", "payment_refund")
+export const LedgerKind = Schema.Literal("free_grant", "reserve", "capture", "refund", "grant", "adjust", "payment_refund", "referral_bonus", "promo")
 export type LedgerKind = typeof LedgerKind.Type
 
 /** One `credit_ledger` row; `id` is absent until the row is stored. */

@@ -7,14 +7,15 @@
  * The middleware, in order: language, first-contact registration, the flood limit, the
  * features, and last the answers for whatever no feature took.
  */
-import { Cause, Effect, Exit, FiberSet, Layer, LogLevel, Schedule } from "effect"
+import { Cause, Effect, Exit, FiberSet, Layer, LogLevel, Option, Schedule } from "effect"
 import { logFailure } from "../observability/error-summary.js"
 import { redactorOf, secretValuesIn } from "../observability/redaction.js"
 import { type Api, Bot, BotError } from "grammy"
 import type { Update, UserFromGetMe } from "grammy/types"
 import { JobEntity } from "../protocols/job-protocol.js"
 import type { TelegramUpdate } from "../domain/telegram-update.js"
-import { UserEntity, type UserOps, UserUpdates } from "../protocols/user-protocol.js"
+import { UserEntity, type UserNotice, type UserOps, UserUpdates } from "../protocols/user-protocol.js"
+import type { UserId } from "../domain/ids.js"
 import { AppConfig } from "../config/index.js"
 import { languageOf, messagesFor } from "../i18n/index.js"
 import { classifyFailure } from "../errors/failure-class.js"
@@ -31,6 +32,10 @@ import { UsersRepo } from "../storage/users-repo.js"
 import { TelegramApi } from "./api.js"
 import type { BotContext, BotEnv } from "./context.js"
 import { adminFeature } from "./features/admin.js"
+import { growthFeature, startParameterOf } from "./features/growth.js"
+import { inviterOf } from "../domain/growth.js"
+import { PromoCodesRepo } from "../growth/promo-codes-repo.js"
+import { ReferralsRepo } from "../growth/referrals-repo.js"
 import { generateFeature } from "./features/generate.js"
 import { historyFeature } from "./features/history.js"
 import { forgetFeature } from "./features/forget.js"
@@ -100,7 +105,7 @@ export const createBot = (
         firstName: from.first_name,
         ...(from.username === undefined ? {} : { username: from.username }),
         ...(from.language_code === undefined ? {} : { languageCode: from.language_code })
-      }))
+      }, Option.getOrUndefined(Option.flatMap(startParameterOf(ctx), inviterOf))))
       registered = true
       if (result.newlyGranted) env.freshGrant.value = result.balance.freeTokens
     }
@@ -113,6 +118,7 @@ export const createBot = (
   // Before the other features: a message for support is not a photo to animate.
   bot.use(supportFeature(env, support))
   bot.use(startFeature(env))
+  bot.use(growthFeature(env))
   bot.use(settingsFeature(env))
   bot.use(historyFeature(env))
   bot.use(adminFeature(env))
@@ -156,8 +162,17 @@ export const UserUpdatesLive = Layer.effect(
     const botInfo = yield* makeBotInfo(api)
     // What is stored about a failure is no log line: it is redacted here, by the same rules.
     const redactor = redactorOf(secretValuesIn(config))
+    const growth = { referrals: yield* ReferralsRepo, promos: yield* PromoCodesRepo }
 
     return {
+      notify: (userId: UserId, notice: UserNotice) =>
+        Effect.gen(function*() {
+          const texts = messagesFor(languageOf(yield* userRepo.languageOf(userId)))
+          yield* gateway.sendMessage(userId, texts.invite.bonusReceived(notice.credits, notice.balance))
+        }).pipe(
+          Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not tell the user about their bonus", error)),
+          Effect.catchAllDefect((defect) => logFailure(LogLevel.Warning, "could not tell the user about their bonus", defect))
+        ),
       make: (ops: UserOps) =>
         Effect.map(botInfo, (info) => {
           const env: BotEnv = {
@@ -172,6 +187,7 @@ export const UserUpdatesLive = Layer.effect(
             users,
             limiter,
             stats,
+            growth,
             run,
             freshGrant: { value: 0 },
             unfinishedUpdate: { cause: undefined }
@@ -236,6 +252,8 @@ export const UserUpdatesLive = Layer.effect(
     PresetOffersRepo.Default,
     UsersRepo.Default,
     SupportRepo.Default,
+    ReferralsRepo.Default,
+    PromoCodesRepo.Default,
     StatsService.Default,
     PaymentsLive,
     RateLimits.Default

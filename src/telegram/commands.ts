@@ -14,12 +14,17 @@ export const botCommands = {
   balance: "user",
   buy: "user",
   history: "user",
+  invite: "user",
+  promo: "user",
   paysupport: "user",
   privacy: "user",
   terms: "user",
   stats: "admin",
   grant: "admin",
   refund: "admin",
+  promo_new: "admin",
+  promo_list: "admin",
+  promo_disable: "admin",
   forget: "admin"
 } as const satisfies Record<string, "user" | "admin">
 

@@ -11,6 +11,8 @@ import type { JobEntity } from "../protocols/job-protocol.js"
 import type { UserEntity, UserOps } from "../protocols/user-protocol.js"
 import type { AppSettings } from "../config/index.js"
 import type { Language, Messages } from "../i18n/index.js"
+import type { PromoCodesRepo } from "../growth/promo-codes-repo.js"
+import type { ReferralsRepo } from "../growth/referrals-repo.js"
 import type { StatsService } from "../observability/stats.js"
 import type { RateLimitsService } from "../rate-limits/rate-limits.js"
 import type { BotState } from "../storage/bot-state.js"
@@ -39,6 +41,8 @@ export interface BotEnv {
   readonly limiter: RateLimitsService
   /** The figures behind the admins' /stats. */
   readonly stats: StatsService
+  /** Invitations and promo codes: the tables behind /invite and the admins' /promo_* commands. */
+  readonly growth: { readonly referrals: ReferralsRepo; readonly promos: PromoCodesRepo }
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<A>
   /** Free tokens granted by this activation's first registration and not yet announced. */
   readonly freshGrant: { value: number }

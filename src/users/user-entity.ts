@@ -32,6 +32,7 @@ import { CreditLedger } from "../storage/credit-ledger.js"
 import { JobRepo, storedNow } from "../storage/job-repo.js"
 import { UsersRepo } from "../storage/users-repo.js"
 import { makeForgetUser } from "./forget-user.js"
+import { makeGrowthOps } from "./growth-ops.js"
 
 /** Free tokens are spent before paid credits; one job may use both. */
 export const splitCost = (balance: Balance, cost: number): Option.Option<ReservationSplit> => {
@@ -62,6 +63,7 @@ export const UserEntityLive = UserEntity.toLayer(
     const transactional = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       Effect.flatMap(Ref.get(balance), (before) =>
         sql.withTransaction(effect).pipe(Effect.onError(() => Ref.set(balance, before))))
+    const growth = yield* makeGrowthOps({ userId, applyEntry, transactional, balance: Ref.get(balance) })
 
     const settle = (jobId: JobId, kind: "capture" | "refund", reason: string) =>
       Effect.gen(function*() {
@@ -96,7 +98,7 @@ export const UserEntityLive = UserEntity.toLayer(
         Effect.annotateLogs({ jobId, userId })
       )
 
-    const register = Effect.fnUntraced(function*(_requestKey: string, profile: typeof UserProfile.Type) {
+    const register = Effect.fnUntraced(function*(_requestKey: string, profile: typeof UserProfile.Type, invitedBy?: UserId) {
       yield* usersRepo.saveProfile(userId, profile)
       const result = yield* applyEntry({
         userId,
@@ -105,6 +107,9 @@ export const UserEntityLive = UserEntity.toLayer(
         deltaCredits: 0,
         deltaFree: freeTokens
       })
+      // The free grant is applied once ever, so this is the user's first contact: in the same
+      // transaction, so a crash cannot leave a new user registered but not linked.
+      if (result.applied && invitedBy !== undefined) yield* growth.linkInviter(invitedBy)
       return new Registered({ balance: result.balance, newlyGranted: result.applied })
     }, transactional, Effect.orDie)
 
@@ -184,7 +189,8 @@ export const UserEntityLive = UserEntity.toLayer(
 
     const grant = Effect.fnUntraced(function*(paymentId: string, credits: number) {
       const previous = yield* ledger.paymentGrantOf(paymentId)
-      if (Option.isSome(previous)) return yield* Ref.get(balance)
+      // A replay qualifies again: the message to the inviter may be what the crash lost.
+      if (Option.isSome(previous)) return yield* Effect.as(growth.qualify("purchase"), yield* Ref.get(balance))
       const result = yield* applyEntry({
         userId,
         opKey: `grant:${paymentId}`,
@@ -193,6 +199,7 @@ export const UserEntityLive = UserEntity.toLayer(
         deltaCredits: credits,
         deltaFree: 0
       })
+      yield* growth.qualify("purchase")
       return result.balance
     }, Effect.orDie)
 
@@ -217,7 +224,17 @@ export const UserEntityLive = UserEntity.toLayer(
     }, transactional, Effect.catchTag("SqlError", Effect.die))
 
     const forget = forgetUser(userId)
-    const ops: UserOps = { userId, register, balance: Ref.get(balance), startJob, adjust, grant, revokePayment, forget }
+    const ops: UserOps = {
+      userId,
+      register,
+      balance: Ref.get(balance),
+      startJob,
+      adjust,
+      grant,
+      revokePayment,
+      redeemPromo: growth.redeemPromo,
+      forget
+    }
     const updates = yield* Effect.serviceOption(UserUpdates)
     const handleUpdate = Option.isSome(updates) ? yield* updates.value.make(ops) : undefined
 
@@ -228,7 +245,12 @@ export const UserEntityLive = UserEntity.toLayer(
 
       StartJob: ({ payload }) => startJob(payload),
 
-      Capture: ({ payload }) => settle(payload.jobId, "capture", "").pipe(transactional, Effect.catchTag("SqlError", Effect.die)),
+      Capture: ({ payload }) =>
+        settle(payload.jobId, "capture", "").pipe(
+          transactional,
+          Effect.catchTag("SqlError", Effect.die),
+          Effect.tap(() => growth.qualify("delivered"))
+        ),
 
       Refund: ({ payload }) =>
         settle(payload.jobId, "refund", payload.reason).pipe(transactional, Effect.catchTag("SqlError", Effect.die)),
@@ -236,6 +258,8 @@ export const UserEntityLive = UserEntity.toLayer(
       Grant: ({ payload }) => grant(payload.paymentId, payload.credits),
 
       RevokePayment: ({ payload }) => revokePayment(payload.requestKey, payload.paymentId),
+
+      ReferralBonus: ({ payload }) => growth.receiveBonus(payload.inviteeId),
 
       Adjust: ({ payload }) => adjust(payload),
 

@@ -92,6 +92,18 @@ const renderings: { readonly [K in keyof Messages]: (m: Messages) => ReadonlyArr
     ...each(counts, (n) => [m.payments.thanks(n, balances[2]!, prices[1]!), m.payments.creditedLate(n, balances[2]!), m.payments.refunded(n * 50, balances[1]!)]),
     m.payments.paymentProblem
   ],
+  invite: (m) => [
+    ...each(counts, (n) =>
+      each(["purchase", "delivered"] as const, (trigger) =>
+        m.invite.offer({ link: "https://t.me/bot?start=ref_a", bonus: n, trigger, friendGets: n, dailyCap: n, invited: n, converted: n, earned: n })
+      )),
+    ...each(counts, (n) => m.invite.bonusReceived(n, balances[2]!))
+  ],
+  promo: (m) => [
+    m.promo.usage,
+    ...each(counts, (n) => m.promo.redeemed(n, balances[3]!)),
+    ...Object.values(m.promo.refused).map((refusal) => refusal("SPRING25"))
+  ],
   stats: (m) => [
     ...Object.values(m.stats).filter((label): label is string => typeof label === "string"),
     m.stats.title("2026-01-02"),

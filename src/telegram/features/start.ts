@@ -3,13 +3,15 @@
  * /balance and the pages Telegram requires of bots that sell. Each shows what a video costs
  * with the user's current settings; /paysupport is the support feature's (./support.ts).
  */
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
+import { promoCodeOfStart } from "../../domain/growth.js"
 import { Composer } from "grammy"
 import { operatorTexts } from "../../i18n/operator.js"
 import { command } from "../commands.js"
 import { type BotContext, type BotEnv, handler, reply } from "../context.js"
 import { contactSupportKeyboard } from "../keyboards.js"
 import { isAdmin } from "./admin.js"
+import { redeemPromo, startParameterOf } from "./growth.js"
 import { currentPrice } from "./settings.js"
 
 export const startFeature = (env: BotEnv) => {
@@ -22,6 +24,9 @@ export const startFeature = (env: BotEnv) => {
       const fresh = env.freshGrant.value
       env.freshGrant.value = 0
       yield* reply(env, ctx, ctx.texts.welcome(ctx.from?.first_name, fresh, balance, price))
+      // A promo link (`start=promo_CODE`) redeems after the welcome, new user or not.
+      const promo = Option.flatMap(startParameterOf(ctx), promoCodeOfStart)
+      if (Option.isSome(promo)) yield* redeemPromo(env, ctx, promo.value)
     })))
 
   composer.command(command("help"), handler(env, "help", (ctx) =>
