@@ -111,8 +111,8 @@ export const en: Messages = {
     balance: "Your credits",
     buy: "Buy credits with Telegram Stars",
     history: "Your last videos",
-    invite: "Your invitation link",
-    promo: "CODE: redeem a promo code",
+    invite: "Invite friends, earn credits",
+    promo: "Redeem a promo code",
     paysupport: "Write to a person: payments, data",
     privacy: "Your data",
     terms: "The rules"

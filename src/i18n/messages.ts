@@ -9,6 +9,7 @@ import type { MotionPresetId } from "../kie/motion-presets.js"
 import type { Refusal } from "../payments/packages.js"
 import type { JobFailure } from "../domain/job-failure.js"
 import type { PromoRefusalReason } from "../errors/growth-errors.js"
+import type { UserCommand } from "../telegram/commands.js"
 
 /** What /invite shows: the link, what each side gets, and the inviter's results so far. */
 export interface InviteOffer {
@@ -23,7 +24,6 @@ export interface InviteOffer {
   readonly converted: number
   readonly earned: number
 }
-import type { UserCommand } from "../telegram/commands.js"
 
 export interface PackageOffer {
   readonly credits: number

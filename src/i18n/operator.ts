@@ -43,10 +43,10 @@ export const operatorTexts = {
     stats: "Today's and 7 days' figures",
     grant: "<user id> <credits> <note>: adjust credits",
     refund: "<charge id>: refund a Stars payment",
-    promo_new: "<CODE> <credits> <max uses> [expires]: a promo code",
-    promo_list: "The promo codes and their uses",
-    promo_disable: "<CODE>: stop a promo code",
-    forget: "<user id>: delete a user's data"
+    forget: "<user id>: delete a user's data",
+    promo_new: "<CODE> <credits> <max uses> [expires]: new promo code",
+    promo_list: "Promo codes and their uses",
+    promo_disable: "<CODE>: stop a promo code"
   },
   grantUsage: "Usage: /grant <user id> <credits> <note>, for example /grant 12345 5 apology for outage",
   grantOutOfRange: (limit: number) =>

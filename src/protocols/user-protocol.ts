@@ -129,6 +129,17 @@ export const HandleUpdate = Rpc.make("HandleUpdate", {
   primaryKey: ({ update }) => String(update.update_id)
 }).annotate(ClusterSchema.Persisted, true)
 
+/**
+ * Sent to the inviter's entity when the user they invited qualifies (first purchase or first
+ * delivered video). Keyed by the invited user: one decision per invitation, ever, and the
+ * ledger's op key (`referral:<invitee>`) repeats it.
+ */
+export const ReferralBonus = Rpc.make("ReferralBonus", {
+  payload: { inviteeId: UserId },
+  success: Schema.Literal("granted", "capped", "disabled", "not-found"),
+  primaryKey: ({ inviteeId }) => `referral:${inviteeId}`
+}).annotate(ClusterSchema.Persisted, true)
+
 /** What an admin's /forget erased; a second /forget finds nothing left and says so. */
 export class ForgetReport extends Schema.Class<ForgetReport>("ForgetReport")({
   /** Name, username or language were there to erase. */
@@ -153,17 +164,6 @@ export const Forget = Rpc.make("Forget", {
   payload: { requestKey: RequestKey },
   success: ForgetReport,
   primaryKey: ({ requestKey }) => requestKey
-}).annotate(ClusterSchema.Persisted, true)
-
-/**
- * Sent to the inviter's entity when the user they invited qualifies (first purchase or first
- * delivered video). Keyed by the invited user: one decision per invitation, ever, and the
- * ledger's op key (`referral:<invitee>`) repeats it.
- */
-export const ReferralBonus = Rpc.make("ReferralBonus", {
-  payload: { inviteeId: UserId },
-  success: Schema.Literal("granted", "capped", "disabled", "not-found"),
-  primaryKey: ({ inviteeId }) => `referral:${inviteeId}`
 }).annotate(ClusterSchema.Persisted, true)
 
 export const UserEntity = Entity.make("User", [

@@ -7,6 +7,7 @@ import { SqlClient } from "@effect/sql"
 import { Clock, Effect, Option, Schema } from "effect"
 import type { JobId, UserId } from "../domain/ids.js"
 import { JobState } from "../domain/job-state.js"
+import { CreditLedger } from "./credit-ledger.js"
 
 export interface NewJob {
   readonly id: JobId
@@ -90,6 +91,7 @@ export const storedNow = Effect.map(Clock.currentTimeMillis, Math.floor)
 export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const ledger = yield* CreditLedger
 
     const get = Effect.fn("JobRepo.get")(function*(jobId: JobId) {
       const rows = yield* sql`SELECT * FROM jobs WHERE id = ${jobId}`
@@ -139,13 +141,7 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
           yield* sql`INSERT INTO job_events (job_id, from_state, to_state, detail)
                      VALUES (${jobId}, ${expected.state}, ${next.state}, ${next.detail})`
         }
-        if (next.state === "delivered") {
-          yield* sql`
-            INSERT INTO credit_ledger (user_id, op_key, kind, delta_credits, delta_free, job_id)
-            SELECT user_id, ${`capture:${jobId}`}, 'capture', 0, 0, job_id FROM credit_ledger
-            WHERE job_id = ${jobId} AND kind = 'reserve'
-            ON CONFLICT DO NOTHING`
-        }
+        if (next.state === "delivered") yield* ledger.captureReservation(jobId)
         return true
       },
       sql.withTransaction
@@ -206,5 +202,6 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
     })
 
     return { get, stateOf, insertQueued, advance, update, recentUploadOf, stalledJobs, forgetContent } as const
-  })
+  }),
+  dependencies: [CreditLedger.Default]
 }) {}

@@ -251,9 +251,9 @@ export const UserUpdatesLive = Layer.effect(
     UserSettingsRepo.Default,
     PresetOffersRepo.Default,
     UsersRepo.Default,
-    SupportRepo.Default,
     ReferralsRepo.Default,
     PromoCodesRepo.Default,
+    SupportRepo.Default,
     StatsService.Default,
     PaymentsLive,
     RateLimits.Default

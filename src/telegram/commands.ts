@@ -22,10 +22,10 @@ export const botCommands = {
   stats: "admin",
   grant: "admin",
   refund: "admin",
+  forget: "admin",
   promo_new: "admin",
   promo_list: "admin",
-  promo_disable: "admin",
-  forget: "admin"
+  promo_disable: "admin"
 } as const satisfies Record<string, "user" | "admin">
 
 type Commands = typeof botCommands

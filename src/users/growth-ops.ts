@@ -11,8 +11,9 @@ import type { PromoCode } from "../domain/growth.js"
 import { UserId } from "../domain/ids.js"
 import { PromoRefused } from "../errors/index.js"
 import { PromoCodesRepo } from "../growth/promo-codes-repo.js"
+import { makeReferralQualification } from "../growth/referral-qualification.js"
 import { type ReferralOutcome, ReferralsRepo } from "../growth/referrals-repo.js"
-import { type PromoRedeemed, UserEntity, UserUpdates } from "../protocols/user-protocol.js"
+import { type PromoRedeemed, UserUpdates } from "../protocols/user-protocol.js"
 import type { CreditLedger, LedgerEntry } from "../storage/credit-ledger.js"
 import { UsersRepo } from "../storage/users-repo.js"
 
@@ -34,7 +35,7 @@ export const makeGrowthOps = (access: LedgerAccess) =>
     const promos = yield* PromoCodesRepo
     const usersRepo = yield* UsersRepo
     const { referral } = yield* AppConfig
-    const users = yield* UserEntity.client
+    const qualification = yield* makeReferralQualification
     const updates = yield* Effect.serviceOption(UserUpdates)
 
     /**
@@ -50,18 +51,8 @@ export const makeGrowthOps = (access: LedgerAccess) =>
         return linked
       })
 
-    /**
-     * After this user's purchase or delivered video: on the configured trigger, marks the
-     * invitation qualified and asks the inviter's entity for the bonus. Asked again on every
-     * later trigger until the inviter decided: the message's key makes the repeats harmless,
-     * and a crash between the qualification and the message loses nothing.
-     */
-    const qualify = (trigger: ReferralTrigger) =>
-      trigger !== referral.trigger ? Effect.void : Effect.gen(function*() {
-        const found = yield* referrals.qualify(userId)
-        if (Option.isNone(found) || found.value.outcome !== undefined) return
-        yield* users(String(found.value.inviterId)).ReferralBonus({ inviteeId: userId }, { discard: true })
-      }).pipe(Effect.orDie)
+    /** After this user's purchase or delivered video (../growth/referral-qualification.ts). */
+    const qualify = (trigger: ReferralTrigger) => qualification.qualify(userId, trigger)
 
     /** In the inviter's entity: the bonus for one qualified invitation, decided once. */
     const receiveBonus = (inviteeId: UserId) =>

@@ -31,8 +31,8 @@ import {
 import { CreditLedger } from "../storage/credit-ledger.js"
 import { JobRepo, storedNow } from "../storage/job-repo.js"
 import { UsersRepo } from "../storage/users-repo.js"
-import { makeForgetUser } from "./forget-user.js"
 import { makeGrowthOps } from "./growth-ops.js"
+import { makeForgetUser } from "./forget-user.js"
 
 /** Free tokens are spent before paid credits; one job may use both. */
 export const splitCost = (balance: Balance, cost: number): Option.Option<ReservationSplit> => {
