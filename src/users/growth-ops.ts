@@ -26,7 +26,7 @@ export interface LedgerAccess {
   readonly balance: Effect.Effect<Balance>
 }
 
-export const utcDay = (millis: number) => new Date(millis).toISOString().slice(0, 10)
+const utcDay = (millis: number) => new Date(millis).toISOString().slice(0, 10)
 
 export const makeGrowthOps = (access: LedgerAccess) =>
   Effect.gen(function*() {

@@ -89,6 +89,9 @@ describe.each(dialects)("promo codes through the bot on %s", (dialect) => {
         ])
         const [uses] = yield* sql<{ uses: unknown }>`SELECT uses FROM promo_codes WHERE code = 'SPRING25'`
         assert.strictEqual(Number(uses?.uses), 2)
+        const [view] = yield* sql<{ uses: unknown; redemptions: unknown; credits_granted: unknown; disabled: unknown }>`
+          SELECT uses, redemptions, credits_granted, disabled FROM analytics_promo_codes WHERE code = 'SPRING25'`
+        assert.deepStrictEqual([view?.uses, view?.redemptions, view?.credits_granted, view?.disabled].map(Number), [2, 2, 6, 0])
         assert.strictEqual((yield* checkBooks(7302)).freeTokens, 2 + 3)
         assert.strictEqual((yield* checkBooks(7303)).freeTokens, 2 + 3)
         assert.strictEqual((yield* checkBooks(7304)).freeTokens, 2)

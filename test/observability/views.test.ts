@@ -105,6 +105,9 @@ describe.each(dialects)("analytics views on %s", (dialect) => {
             "analytics_funnel",
             "analytics_kie_cost",
             "analytics_latency_daily",
+            "analytics_promo_codes",
+            "analytics_promo_redemptions_daily",
+            "analytics_referrals_daily",
             "analytics_revenue_daily"
           ])
           const role = yield* sql<{ rolcanlogin: boolean }>`SELECT rolcanlogin FROM pg_roles WHERE rolname = 'bot_readonly'`
