@@ -1,8 +1,10 @@
 /**
  * The entity layers this runner hosts, with the storage services their handlers use, and
- * the job watchdog singleton that wakes jobs a crash left without a driver.
+ * the job watchdog singleton that wakes jobs a crash left without a driver, and the
+ * broadcast sender singleton that sends admins' campaigns.
  */
 import { Layer } from "effect"
+import { BroadcastSenderLive } from "./broadcasts/broadcast-sender.js"
 import { JobEntityLive } from "./jobs/job-entity.js"
 import { JobSteps } from "./jobs/job-steps.js"
 import { JobWatchdogLive } from "./jobs/job-watchdog.js"
@@ -29,6 +31,11 @@ export const StorageServicesLive = Layer.mergeAll(
 )
 
 /** Needs the KIE services and the Telegram gateway (the job entity's driver uses them). */
-export const EntitiesLive = Layer.mergeAll(UserEntityLive, JobEntityLive.pipe(Layer.provide(JobSteps.Default)), JobWatchdogLive).pipe(
+export const EntitiesLive = Layer.mergeAll(
+  UserEntityLive,
+  JobEntityLive.pipe(Layer.provide(JobSteps.Default)),
+  JobWatchdogLive,
+  BroadcastSenderLive
+).pipe(
   Layer.provideMerge(StorageServicesLive)
 )

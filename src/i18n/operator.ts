@@ -34,10 +34,23 @@ export interface ForgetSummary {
 const forgotAnything = (r: ForgetSummary) =>
   r.profile || r.settings || r.jobs + r.supportRecords + r.setAsideUpdates + r.updates > 0
 
+/** A campaign's figures, as the sender counts them (src/storage/broadcasts-repo.ts). */
+interface CampaignFigures {
+  readonly pending: number
+  readonly sending: number
+  readonly sent: number
+  readonly blocked: number
+  readonly failed: number
+}
+
+const figures = (counts: CampaignFigures, total: number) =>
+  `sent ${counts.sent} of ${total} · blocked ${counts.blocked} · failed ${counts.failed}`
+
 export const operatorTexts = {
   adminHelp: "Admin: /stats today's and 7 days' figures · /grant <user id> <credits> <note> · /refund <charge id> · " +
     "/promo_new <CODE> <credits> <max uses> [expires] · /promo_list · /promo_disable <CODE> · " +
-    "/forget <user id> deletes a user's data · reply to a support message to answer it",
+    "/forget <user id> deletes a user's data · reply to a support message to answer it · " +
+    "/broadcast (as a reply to the message to send everyone)",
   /** The admins' lines of the command menu (src/telegram/commands.ts). */
   commandMenu: {
     stats: "Today's and 7 days' figures",
@@ -46,7 +59,8 @@ export const operatorTexts = {
     forget: "<user id>: delete a user's data",
     promo_new: "<CODE> <credits> <max uses> [expires]: new promo code",
     promo_list: "Promo codes and their uses",
-    promo_disable: "<CODE>: stop a promo code"
+    promo_disable: "<CODE>: stop a promo code",
+    broadcast: "Reply it to a message: send that to every user"
   },
   grantUsage: "Usage: /grant <user id> <credits> <note>, for example /grant 12345 5 apology for outage",
   grantOutOfRange: (limit: number) =>
@@ -70,6 +84,8 @@ export const operatorTexts = {
   supportAttachment: (kind: string, caption: string | undefined) =>
     `[${kind}: only its caption is relayed]${caption === undefined ? "" : ` ${caption}`}`,
   supportAnswerSent: (userId: number) => `Sent to user ${userId}.`,
+  /** To the other admins, so that a request is answered once. */
+  supportAnsweredBy: (admin: string, userId: number, answer: string) => `${admin} answered user ${userId}:\n${answer}`,
   supportAnswerNotText: "Only text answers reach the user. Please reply with text.",
   supportAnswerFailed: (userId: number, detail: string) => `Could not send your answer to user ${userId}: ${detail}`,
   forgetUsage: "Usage: /forget <user id>, for example /forget 12345",
@@ -93,6 +109,26 @@ export const operatorTexts = {
     `Not refunded: ${chargeId} granted ${en.credits(credits)} but the user has only ${available} left (already spent).`,
   refundTelegramFailed: (chargeId: string, detail: string) =>
     `Credits of ${chargeId} were removed but Telegram refused the refund (${detail}). Run /refund again; the credits are not removed twice.`,
+  broadcastUsage: "Reply /broadcast to the message to send to every user: a text, or a photo or a video with its caption. " +
+    "URL buttons go after the command, one per line: Label | https://example.com",
+  broadcastUnsupported: "Only a text, a photo or a video can be broadcast.",
+  broadcastBadButton: (line: string) =>
+    `Not a button line (at most 8, each "Label | https://…"): ${line}`,
+  broadcastConfirm: (id: number, users: number) =>
+    `📣 Broadcast #${id}: the message above goes to ${users} user${users === 1 ? "" : "s"} who have not blocked the bot. Send it?`,
+  broadcastSend: (users: number) => `✅ Send to ${users} user${users === 1 ? "" : "s"}`,
+  broadcastDiscard: "✖️ Discard",
+  broadcastDiscarded: (id: number) => `Broadcast #${id} discarded; nothing was sent.`,
+  broadcastPause: "⏸ Pause",
+  broadcastResume: "▶️ Resume",
+  broadcastCancel: "⏹ Cancel",
+  broadcastProgress: (id: number, state: "running" | "paused", counts: CampaignFigures, total: number) =>
+    `📣 Broadcast #${id} ${state === "paused" ? "paused" : "sending"}: ${figures(counts, total)}`,
+  broadcastReport: (id: number, state: "done" | "cancelled", counts: CampaignFigures, total: number) =>
+    `📣 Broadcast #${id} ${state === "done" ? "finished" : "cancelled"}: ${figures(counts, total)}` +
+    (counts.pending + counts.sending > 0 ? ` · not sent ${counts.pending + counts.sending}` : ""),
+  broadcastNow: (state: string) => `This broadcast is ${state} now.`,
+  broadcastNotFound: "No such broadcast.",
   promoUsage: "Usage: /promo_new <CODE> <credits> <max uses> [expires], for example /promo_new SPRING25 3 100 2026-12-31\n" +
     "expires: a UTC day (valid through it), a UTC time like 2026-12-31T18:00, or a span like 7d or 12h; none: never.",
   promoBadCode: (raw: string) => `Refused: “${raw}” is not a code. Use 3 to 32 letters, digits, _ or -.`,

@@ -14,7 +14,7 @@ export const usage = `usage: npm run sandbox -- [--lang ru] [--user 1002] <actio
   press "<button>"            press a button under the bot's latest message that has it (its text, or part of it)
   pay [invoice #id]           open the latest invoice (or #id) and pay it with Stars
   edit <#id> "<new text>"     edit one of your own text messages
-  reply <#id> "<text>"        answer message #id with a Telegram reply (an admin answering a support request)
+  reply <#id> "<text>"        answer message #id with a Telegram reply (an admin: a support request, or /broadcast)
   menu                        the command menu your Telegram app shows
   block | unblock             block the bot, or unblock it
   balance                     the same as: text /balance

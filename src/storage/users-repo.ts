@@ -47,6 +47,18 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("app/UsersRepo", {
       return rows[0]?.language ?? undefined
     })
 
+    /** Users who have not blocked the bot, by id after `afterId`: a broadcast's recipients, page by page. */
+    const reachable = Effect.fn("UsersRepo.reachable")(function*(afterId: number, limit: number) {
+      const rows = yield* sql<{ id: number | string }>`
+        SELECT id FROM users WHERE blocked_at IS NULL AND id > ${afterId} ORDER BY id LIMIT ${limit}`
+      return rows.map((row) => Number(row.id))
+    })
+
+    const countReachable = Effect.fn("UsersRepo.countReachable")(function*() {
+      const rows = yield* sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM users WHERE blocked_at IS NULL`
+      return Number(rows[0]?.n ?? 0)
+    })
+
     /** /forget: name, username and language erased; whether there was any to erase. */
     const forgetProfile = Effect.fn("UsersRepo.forgetProfile")(function*(userId: UserId) {
       const rows = yield* sql`
@@ -57,6 +69,6 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("app/UsersRepo", {
       return rows.length > 0
     })
 
-    return { ensure, saveProfile, markFreeGranted, exists, markBlocked, languageOf, forgetProfile } as const
+    return { ensure, saveProfile, markFreeGranted, exists, markBlocked, languageOf, reachable, countReachable, forgetProfile } as const
   })
 }) {}

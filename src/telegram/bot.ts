@@ -26,6 +26,7 @@ import { RateLimits } from "../rate-limits/rate-limits.js"
 import { BotState } from "../storage/bot-state.js"
 import { DeadLetterUpdates } from "../storage/dead-letter-updates.js"
 import { PresetOffersRepo } from "../storage/preset-offers-repo.js"
+import { BroadcastsRepo } from "../storage/broadcasts-repo.js"
 import { SupportRepo } from "../storage/support-repo.js"
 import { UserSettingsRepo } from "../storage/user-settings-repo.js"
 import { UsersRepo } from "../storage/users-repo.js"
@@ -42,6 +43,7 @@ import { forgetFeature } from "./features/forget.js"
 import { floodFeature } from "./features/limits.js"
 import { membershipFeature } from "./features/membership.js"
 import { presetsFeature } from "./features/presets.js"
+import { broadcastFeature } from "./features/broadcast.js"
 import { paymentCommandsFeature, paymentEventsFeature, type PaymentsFeatureDeps } from "./features/payments.js"
 import { settingsFeature } from "./features/settings.js"
 import { startFeature } from "./features/start.js"
@@ -122,6 +124,7 @@ export const createBot = (
   bot.use(settingsFeature(env))
   bot.use(historyFeature(env))
   bot.use(adminFeature(env))
+  bot.use(broadcastFeature(env))
   bot.use(forgetFeature(env))
   bot.use(paymentCommandsFeature(env, payments))
   bot.use(generateFeature(env))
@@ -151,6 +154,7 @@ export const UserUpdatesLive = Layer.effect(
     const userRepo = yield* UsersRepo
     const settingsRepo = yield* UserSettingsRepo
     const presetOffers = yield* PresetOffersRepo
+    const broadcasts = yield* BroadcastsRepo
     const jobs = yield* JobEntity.client
     const users = yield* UserEntity.client
     const limiter = yield* RateLimits
@@ -183,6 +187,7 @@ export const UserUpdatesLive = Layer.effect(
             userRepo,
             settingsRepo,
             presetOffers,
+            broadcasts,
             jobs,
             users,
             limiter,
@@ -250,6 +255,7 @@ export const UserUpdatesLive = Layer.effect(
     DeadLetterUpdates.Default,
     UserSettingsRepo.Default,
     PresetOffersRepo.Default,
+    BroadcastsRepo.Default,
     UsersRepo.Default,
     ReferralsRepo.Default,
     PromoCodesRepo.Default,

@@ -15,6 +15,7 @@ export type CallbackAction =
   /** A motion preset for the photo with this message id (in the button's chat). */
   | { readonly _tag: "Preset"; readonly photoMessageId: number; readonly preset: MotionPresetId }
   | { readonly _tag: "OwnWords"; readonly photoMessageId: number }
+  | { readonly _tag: "Broadcast"; readonly action: BroadcastAction; readonly broadcastId: number }
   | { readonly _tag: "Support"; readonly action: SupportAction }
   | { readonly _tag: "Unknown" }
 
@@ -36,8 +37,14 @@ export const ownWordsCallbackData = (photoMessageId: number) => `own:${photoMess
 export type SupportAction = "open" | "cancel"
 export const supportCallbackData = (action: SupportAction) => `support:${action}`
 
+/** An admin's buttons on a broadcast: confirm or discard the draft, then pause, resume or cancel. */
+export const broadcastActions = ["go", "no", "pause", "resume", "cancel"] as const
+export type BroadcastAction = typeof broadcastActions[number]
+export const broadcastCallbackData = (action: BroadcastAction, broadcastId: number) => `bc:${action}:${broadcastId}`
+
 const isJobId = Schema.is(JobId)
 
+/** A positive integer id (a message's, a campaign's) as callback data carries it. */
 const messageIdOf = (raw: string | undefined): number | undefined => {
   const id = Number(raw)
   return raw !== undefined && /^\d{1,15}$/.test(raw) && Number.isSafeInteger(id) && id > 0 ? id : undefined
@@ -73,6 +80,13 @@ export const parseCallbackData = (data: string): CallbackAction => {
     case "own": {
       const photoMessageId = messageIdOf(rest[0])
       return rest.length === 1 && photoMessageId !== undefined ? { _tag: "OwnWords", photoMessageId } : { _tag: "Unknown" }
+    }
+    case "bc": {
+      const action = broadcastActions.find((known) => known === rest[0])
+      const broadcastId = messageIdOf(rest[1])
+      return rest.length === 2 && action !== undefined && broadcastId !== undefined
+        ? { _tag: "Broadcast", action, broadcastId }
+        : { _tag: "Unknown" }
     }
     case "support":
       return rest.length === 1 && (rest[0] === "open" || rest[0] === "cancel")

@@ -25,7 +25,8 @@ export const botCommands = {
   forget: "admin",
   promo_new: "admin",
   promo_list: "admin",
-  promo_disable: "admin"
+  promo_disable: "admin",
+  broadcast: "admin"
 } as const satisfies Record<string, "user" | "admin">
 
 type Commands = typeof botCommands

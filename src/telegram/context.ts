@@ -16,6 +16,7 @@ import type { ReferralsRepo } from "../growth/referrals-repo.js"
 import type { StatsService } from "../observability/stats.js"
 import type { RateLimitsService } from "../rate-limits/rate-limits.js"
 import type { BotState } from "../storage/bot-state.js"
+import type { BroadcastsRepo } from "../storage/broadcasts-repo.js"
 import type { PresetOffersRepo } from "../storage/preset-offers-repo.js"
 import type { UserSettingsRepo } from "../storage/user-settings-repo.js"
 import type { UsersRepo } from "../storage/users-repo.js"
@@ -36,6 +37,8 @@ export interface BotEnv {
   readonly settingsRepo: UserSettingsRepo
   /** Photos without a caption and the preset menu each was offered. */
   readonly presetOffers: PresetOffersRepo
+  /** Admins' broadcasts (src/telegram/features/broadcast.ts). */
+  readonly broadcasts: BroadcastsRepo
   readonly jobs: Effect.Effect.Success<typeof JobEntity.client>
   readonly users: Effect.Effect.Success<typeof UserEntity.client>
   readonly limiter: RateLimitsService

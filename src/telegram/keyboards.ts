@@ -5,7 +5,9 @@ import type { StarPackage } from "../config/index.js"
 import type { Messages } from "../i18n/index.js"
 import { catalog, creditsFor } from "../kie/models.js"
 import { motionPresetIds } from "../kie/motion-presets.js"
+import { operatorTexts } from "../i18n/operator.js"
 import {
+  broadcastCallbackData,
   buyCallbackData,
   ownWordsCallbackData,
   presetCallbackData,
@@ -54,3 +56,17 @@ export const presetKeyboard = (texts: Messages, photoMessageId: number, cost: nu
   for (let i = 0; i < buttons.length; i += 2) rows.push(buttons.slice(i, i + 2))
   return [...rows, [{ text: texts.ownWordsButton, callbackData: ownWordsCallbackData(photoMessageId) }]]
 }
+
+/** Under a broadcast's preview: send it, or discard the draft. */
+export const broadcastConfirmKeyboard = (broadcastId: number, users: number): InlineKeyboard => [[
+  { text: operatorTexts.broadcastSend(users), callbackData: broadcastCallbackData("go", broadcastId) },
+  { text: operatorTexts.broadcastDiscard, callbackData: broadcastCallbackData("no", broadcastId) }
+]]
+
+/** Under a campaign's progress: pause or resume, and cancel. */
+export const broadcastControlKeyboard = (broadcastId: number, state: "running" | "paused"): InlineKeyboard => [[
+  state === "running"
+    ? { text: operatorTexts.broadcastPause, callbackData: broadcastCallbackData("pause", broadcastId) }
+    : { text: operatorTexts.broadcastResume, callbackData: broadcastCallbackData("resume", broadcastId) },
+  { text: operatorTexts.broadcastCancel, callbackData: broadcastCallbackData("cancel", broadcastId) }
+]]

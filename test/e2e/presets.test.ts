@@ -7,13 +7,12 @@
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import type { CallbackQuery } from "grammy/types"
 import { messagesFor } from "../../src/i18n/index.js"
 import { defaultPrompt } from "../../src/kie/models.js"
 import { motionPresetIds, motionPrompts } from "../../src/kie/motion-presets.js"
 import { settingsCallbackData } from "../../src/telegram/callback-data.js"
 import { dialects } from "../support/database.js"
-import { answerOf, botMessages, eventually, hasText, inSystem, photoBytes, pollingSystem, startSystemSimulators, user, videosTo } from "./support.js"
+import { answerOf, botMessages, eventually, hasText, inSystem, photoBytes, pollingSystem, pressForged, startSystemSimulators, user, videosTo } from "./support.js"
 
 const en = messagesFor("en")
 
@@ -74,16 +73,11 @@ describe.each(dialects)("motion presets on %s", (dialect) => {
         const bob = user(sims, 7502)
         bob.sendCommand("start")
         yield* eventually(sims, "bob's welcome", () => botMessages(sim, 7502).length > 0)
-        const forged = (data: string) => {
-          const callbacks = (sim as unknown as { readonly callbacks: { open: (userId: number) => string } }).callbacks
-          const query = { id: callbacks.open(7502), from: bob.user, chat_instance: "forged", data, message: botMessages(sim, 7502)[0] } as unknown as CallbackQuery
-          sim.pushUpdate({ callback_query: query })
-          return sim.waitForCallbackAnswer(query.id)
-        }
-        const stolen = yield* answerOf(forged(`pre:${photo.message_id}:smile`))
+        const forged = (data: string) => pressForged(sim, 7502, data, botMessages(sim, 7502)[0]!)
+        const stolen = yield* forged(`pre:${photo.message_id}:smile`)
         assert.strictEqual(stolen.text, en.staleButton)
         assert.isTrue(stolen.showAlert)
-        const nonsense = yield* answerOf(forged(`pre:${photo.message_id}:moonwalk`))
+        const nonsense = yield* forged(`pre:${photo.message_id}:moonwalk`)
         assert.strictEqual(nonsense.text, en.staleButton)
         assert.strictEqual((yield* jobsOf(7502)).length, 0)
 
@@ -94,6 +88,9 @@ describe.each(dialects)("motion presets on %s", (dialect) => {
         yield* answerOf(ann.pressButton(en.ownWordsButton).answered())
         yield* eventually(sims, "own words hint", () => hasText(sim, 7501, en.ownWordsHint))
         assert.strictEqual((yield* jobsOf(7501)).length, 1)
+        const view = yield* sql<{ bare_photos: number | string; started: number | string; delivered: number | string }>`
+          SELECT bare_photos, started, delivered FROM analytics_presets_daily`
+        assert.deepStrictEqual(view.map((row) => [Number(row.bare_photos), Number(row.started), Number(row.delivered)]), [[2, 1, 1]])
       }))
     }), 120_000)
 })

@@ -5,7 +5,7 @@
  * users through the simulator and read what the bot sent.
  */
 import { Effect, Layer } from "effect"
-import type { Message } from "grammy/types"
+import type { CallbackQuery, Message } from "grammy/types"
 import { EntitiesLive } from "../../src/entities.js"
 import { JobCallbackSinkLive } from "../../src/jobs/job-entity.js"
 import { HealthRoutes } from "../../src/http/health.js"
@@ -129,3 +129,12 @@ export { photoBytes }
  * flood limit before the invoice, say), so TestClock moves while the answer is awaited.
  */
 export const answerOf = <A>(answered: Promise<A>) => withTicks(Effect.promise(() => answered))
+
+/** A button press with any data (forged, or from a keyboard the bot never sent) on `message`; its answer. */
+export const pressForged = (sim: TelegramSimulator, userId: number, data: string, message: Message) => {
+  const callbacks = (sim as unknown as { readonly callbacks: { open: (userId: number) => string } }).callbacks
+  const from = sim.user(userId).user
+  const query = { id: callbacks.open(userId), from, chat_instance: "forged", data, message } as unknown as CallbackQuery
+  sim.pushUpdate({ callback_query: query })
+  return answerOf(sim.waitForCallbackAnswer(query.id))
+}

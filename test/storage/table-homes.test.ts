@@ -27,7 +27,9 @@ const homes: Record<string, string> = {
   promo_redemptions: join("src", "growth", "promo-codes-repo.ts"),
   preset_offers: join("src", "storage", "preset-offers-repo.ts"),
   support_requests: join("src", "storage", "support-repo.ts"),
-  support_relays: join("src", "storage", "support-repo.ts")
+  support_relays: join("src", "storage", "support-repo.ts"),
+  broadcasts: join("src", "storage", "broadcasts-repo.ts"),
+  broadcast_recipients: join("src", "storage", "broadcasts-repo.ts")
   // jobs and job_events: src/storage/job-repo.ts, once the job views of bot-state.ts move there.
 }
 

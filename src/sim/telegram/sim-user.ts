@@ -71,8 +71,8 @@ export class SimUser {
   }
 
   /** `/name` or `/name args`, with the bot_command entity; `name` without the slash. */
-  sendCommand(name: string, args?: string): Sent {
-    return this.sendText(`/${name}${args === undefined || args === "" ? "" : ` ${args}`}`)
+  sendCommand(name: string, args?: string, options: { replyTo?: number } = {}): Sent {
+    return this.sendText(`/${name}${args === undefined || args === "" ? "" : ` ${args}`}`, options)
   }
 
   /** A photo as Telegram delivers it: several PhotoSize entries, the last the largest. */
