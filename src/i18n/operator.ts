@@ -148,6 +148,7 @@ export const operatorTexts = {
   promoActive: "active",
   promoDisabledState: "disabled",
   promoExpiredState: "expired",
+  promoUsedUpState: "used up",
   promoDisableUsage: "Usage: /promo_disable <CODE>",
   promoDisabled: (code: string) => `Disabled ${code}: it is refused from now on; redemptions already made stay.`,
   promoNotFound: (code: string) => `There is no active promo code ${code}.`
