@@ -1,6 +1,6 @@
 /** Invitations: what an inviter earns, when, and how often a day. */
 import { Config } from "effect"
-import { integerIn, parsed } from "./parsers.js"
+import { integerIn, literal } from "./parsers.js"
 
 export type ReferralTrigger = "purchase" | "delivered"
 
@@ -8,12 +8,7 @@ export const referralSettings = Config.all({
   /** Free credits an inviter gets per invited user who qualifies; 0 turns the bonus off. */
   bonus: integerIn("REFERRAL_BONUS", 0, 1000, 2),
   /** What qualifies the invited user: their first Stars purchase or their first delivered video. */
-  trigger: parsed<ReferralTrigger>(
-    "REFERRAL_TRIGGER",
-    "purchase",
-    "purchase or delivered",
-    (raw) => raw.trim() === "purchase" || raw.trim() === "delivered" ? raw.trim() as ReferralTrigger : undefined
-  ),
+  trigger: literal("REFERRAL_TRIGGER", ["purchase", "delivered"], "purchase"),
   /** Bonuses one inviter may receive per UTC day; qualifying invitations past it earn nothing. */
   dailyCap: integerIn("REFERRAL_DAILY_CAP", 1, 10_000, 10)
 })

@@ -212,6 +212,11 @@ export const en: Messages = {
           `Only people who have never used the bot count.`
         : `Invitations earn no bonus at the moment.`) +
       `\n\nInvited so far: ${o.invited}, of them ${o.converted} qualified; you earned ${credits(o.earned)}.`,
+    joined: (trigger) =>
+      `🤝 You came through a friend's invitation. Welcome!` +
+      (trigger === undefined
+        ? ""
+        : ` Your friend gets a bonus when you ${trigger === "purchase" ? "make your first purchase" : "receive your first video"}.`),
     bonusReceived: (n, balance) => `🎉 A friend you invited just qualified: ${credits(n)} added for you.\n${balanceLine(balance)}`
   },
 

@@ -148,6 +148,8 @@ export interface Messages {
     readonly offer: (offer: InviteOffer) => string
     /** Told to the inviter when a friend's first purchase (or video) earned them the bonus. */
     readonly bonusReceived: (credits: number, balance: Balance) => string
+    /** To a new user who came through an invitation; `trigger` when the inviter earns a bonus. */
+    readonly joined: (trigger: "purchase" | "delivered" | undefined) => string
   }
 
   readonly promo: {

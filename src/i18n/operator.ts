@@ -84,6 +84,8 @@ export const operatorTexts = {
   supportAttachment: (kind: string, caption: string | undefined) =>
     `[${kind}: only its caption is relayed]${caption === undefined ? "" : ` ${caption}`}`,
   supportAnswerSent: (userId: number) => `Sent to user ${userId}.`,
+  /** To the other admins, so that a request is answered once. */
+  supportAnsweredBy: (admin: string, userId: number, answer: string) => `${admin} answered user ${userId}:\n${answer}`,
   supportAnswerNotText: "Only text answers reach the user. Please reply with text.",
   supportAnswerFailed: (userId: number, detail: string) => `Could not send your answer to user ${userId}: ${detail}`,
   forgetUsage: "Usage: /forget <user id>, for example /forget 12345",
@@ -147,6 +149,7 @@ export const operatorTexts = {
   promoActive: "active",
   promoDisabledState: "disabled",
   promoExpiredState: "expired",
+  promoUsedUpState: "used up",
   promoDisableUsage: "Usage: /promo_disable <CODE>",
   promoDisabled: (code: string) => `Disabled ${code}: it is refused from now on; redemptions already made stay.`,
   promoNotFound: (code: string) => `There is no active promo code ${code}.`

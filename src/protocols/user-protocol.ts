@@ -132,7 +132,8 @@ export const HandleUpdate = Rpc.make("HandleUpdate", {
 /**
  * Sent to the inviter's entity when the user they invited qualifies (first purchase or first
  * delivered video). Keyed by the invited user: one decision per invitation, ever, and the
- * ledger's op key (`referral:<invitee>`) repeats it.
+ * ledger's op key (`referral:<invitee>`) repeats it. Sent only once the invitation is
+ * qualified: its stored answer ("not-found" included) is final for that key.
  */
 export const ReferralBonus = Rpc.make("ReferralBonus", {
   payload: { inviteeId: UserId },

@@ -4,7 +4,7 @@
  * credit still moves through the entity that owns the balance.
  */
 import type { SqlError } from "@effect/sql/SqlError"
-import { Clock, Effect, Option } from "effect"
+import { Clock, Effect, Metric, Option } from "effect"
 import { AppConfig, type ReferralTrigger } from "../config/index.js"
 import type { Balance } from "../domain/balance.js"
 import type { PromoCode } from "../domain/growth.js"
@@ -13,6 +13,7 @@ import { PromoRefused } from "../errors/index.js"
 import { PromoCodesRepo } from "../growth/promo-codes-repo.js"
 import { makeReferralQualification } from "../growth/referral-qualification.js"
 import { type ReferralOutcome, ReferralsRepo } from "../growth/referrals-repo.js"
+import { promoRedemptions, referralBonuses } from "../observability/metrics.js"
 import { type PromoRedeemed, UserUpdates } from "../protocols/user-protocol.js"
 import type { CreditLedger, LedgerEntry } from "../storage/credit-ledger.js"
 import { UsersRepo } from "../storage/users-repo.js"
@@ -26,7 +27,7 @@ export interface LedgerAccess {
   readonly balance: Effect.Effect<Balance>
 }
 
-export const utcDay = (millis: number) => new Date(millis).toISOString().slice(0, 10)
+const utcDay = (millis: number) => new Date(millis).toISOString().slice(0, 10)
 
 export const makeGrowthOps = (access: LedgerAccess) =>
   Effect.gen(function*() {
@@ -83,7 +84,8 @@ export const makeGrowthOps = (access: LedgerAccess) =>
           yield* referrals.settle(inviteeId, outcome, outcome === "granted" ? referral.bonus : 0, day)
           return { outcome, fresh: true }
         }))
-        if (decided.fresh) {
+        if (decided.fresh && decided.outcome !== "not-found") {
+          yield* Metric.increment(Metric.tagged(referralBonuses, "outcome", decided.outcome))
           yield* Effect.logInfo(`referral bonus ${decided.outcome}`).pipe(
             Effect.annotateLogs({ inviteeId, bonus: referral.bonus, dailyCap: referral.dailyCap })
           )
@@ -128,11 +130,16 @@ export const makeGrowthOps = (access: LedgerAccess) =>
           note: code
         })
         yield* Effect.logInfo("promo code redeemed").pipe(Effect.annotateLogs({ code, credits: promo.credits }))
+        yield* Metric.increment(Metric.tagged(promoRedemptions, "outcome", "redeemed"))
         return { credits: promo.credits, balance: result.balance } satisfies PromoRedeemed
       }).pipe(
         transactional,
         Effect.catchTag("SqlError", Effect.die),
-        Effect.tapError((refused) => Effect.logInfo("promo code refused").pipe(Effect.annotateLogs({ code, reason: refused.reason })))
+        Effect.tapError((refused) =>
+          Effect.logInfo("promo code refused").pipe(
+            Effect.annotateLogs({ code, reason: refused.reason }),
+            Effect.zipRight(Metric.increment(Metric.tagged(promoRedemptions, "outcome", refused.reason)))
+          ))
       )
 
     return { linkInviter, qualify, receiveBonus, redeemPromo } as const

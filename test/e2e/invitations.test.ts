@@ -89,6 +89,10 @@ describe.each(dialects)("invitations through the bot on %s", (dialect) => {
           hasText(sim, 7202, "Hi User7202") && countText(sim, 7201, "Hi User7201") === 2 &&
           countText(sim, 7203, "Hi User7203") === 2 && hasText(sim, 7204, "Hi User7204"))
         assert.deepStrictEqual(yield* referralRows, [[7202, 7201, null, 0]])
+        // Told so: Bob, linked; not Carl, who had started before, nor Dan, whose link names nobody.
+        const joined = en.invite.joined("purchase")
+        yield* eventually(sims, "Bob told", () => hasText(sim, 7202, joined))
+        assert.deepStrictEqual([7201, 7203, 7204].map((id) => hasText(sim, id, "You came through")), [false, false, false])
 
         // Bob's first purchase pays Ann; his second does not.
         yield* buyFive(sims, 7202)

@@ -75,7 +75,7 @@ describe.each(dialects)("promo codes through the bot on %s", (dialect) => {
         yield* said(7304, ru.promo.refused.expired("SOON"))
 
         admin.sendCommand("promo_list")
-        yield* said(ADMIN_ID, "SPRING25: 3 credits, used 2/2, active, expires 2026-12-08 10:00 UTC")
+        yield* said(ADMIN_ID, "SPRING25: 3 credits, used 2/2, used up")
         const list = textsTo(sim, ADMIN_ID).at(-1)!
         assert.include(list, "SOON: 1 credit, used 0/10, expired")
         assert.include(list, "WITHDRAWN: 1 credit, used 0/10, disabled")
@@ -89,6 +89,9 @@ describe.each(dialects)("promo codes through the bot on %s", (dialect) => {
         ])
         const [uses] = yield* sql<{ uses: unknown }>`SELECT uses FROM promo_codes WHERE code = 'SPRING25'`
         assert.strictEqual(Number(uses?.uses), 2)
+        const [view] = yield* sql<{ uses: unknown; redemptions: unknown; credits_granted: unknown; disabled: unknown }>`
+          SELECT uses, redemptions, credits_granted, disabled FROM analytics_promo_codes WHERE code = 'SPRING25'`
+        assert.deepStrictEqual([view?.uses, view?.redemptions, view?.credits_granted, view?.disabled].map(Number), [2, 2, 6, 0])
         assert.strictEqual((yield* checkBooks(7302)).freeTokens, 2 + 3)
         assert.strictEqual((yield* checkBooks(7303)).freeTokens, 2 + 3)
         assert.strictEqual((yield* checkBooks(7304)).freeTokens, 2)

@@ -97,7 +97,8 @@ const renderings: { readonly [K in keyof Messages]: (m: Messages) => ReadonlyArr
       each(["purchase", "delivered"] as const, (trigger) =>
         m.invite.offer({ link: "https://t.me/bot?start=ref_a", bonus: n, trigger, friendGets: n, dailyCap: n, invited: n, converted: n, earned: n })
       )),
-    ...each(counts, (n) => m.invite.bonusReceived(n, balances[2]!))
+    ...each(counts, (n) => m.invite.bonusReceived(n, balances[2]!)),
+    ...each(["purchase", "delivered", undefined] as const, m.invite.joined)
   ],
   promo: (m) => [
     m.promo.usage,

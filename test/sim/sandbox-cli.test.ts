@@ -12,7 +12,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll } from "vitest"
-import { parseArguments, runAction, targetFrom } from "../../src/sim/sandbox-cli.js"
+import { parseArguments } from "../../src/sim/sandbox-args.js"
+import { runAction, targetFrom } from "../../src/sim/sandbox-cli.js"
 import { defaultWaitPolicy, SandboxOutput } from "../../src/sim/sandbox-session.js"
 import { photoBytes } from "../support/job-harness.js"
 import { freePort, getJson, startBot, type StartedBot, waitFor } from "../../src/sim/runner-process.js"
@@ -87,6 +88,25 @@ describe("npm run sandbox", { timeout: 120_000 }, () => {
       expect(sentVideo, video.text).toBeGreaterThan(0)
       expect(video.printed.slice(sentVideo + 1).some((line) => /^bot edits #\d+: /.test(line)), video.text).toBe(true)
       expect(video.text).toMatch(/^bot is sending a video…$/m)
+    }))
+
+  it.live("invitations and promo codes: invite, open a deep link, promo", () =>
+    Effect.gen(function*() {
+      const invite = yield* cli(["--user", "1004", "invite"])
+      expect(invite.printed[0]).toBe("you: /invite")
+      const link = /https:\/\/t\.me\/\S+\?start=ref_\w+/.exec(invite.text)?.[0]
+      expect(link, invite.text).toBeDefined()
+      const opened = yield* cli(["--user", "1005", "open", link!])
+      expect(opened.printed[0]).toMatch(/^you: \/start ref_\w+$/)
+      expect(opened.text).toMatch(/^bot #\d+: Hi Sandbox!/m)
+
+      const created = yield* cli(["--user", "1000", "/promo_new", "SANDBOX", "2", "5", "7d"])
+      expect(created.text).toMatch(/^bot #\d+: Created SANDBOX: 2 credits \(free\) per user, at most 5 uses/m)
+      expect((yield* cli(["--user", "1005", "promo", "sandbox"])).text).toMatch(/^bot #\d+: 🎁 Promo code accepted: 2 credits added\./m)
+      expect((yield* cli(["--user", "1005", "promo", "SANDBOX"])).text).toMatch(/already used the promo code “SANDBOX”/)
+      expect((yield* cli(["--user", "1004", "open", "promo_SANDBOX"])).text).toMatch(/Promo code accepted/)
+      expect(parseArguments(["open", "https://example.com/"])).toMatch(/^open needs a t\.me link/)
+      expect(parseArguments(["promo"])).toBe("promo needs the code")
     }))
 
   it.live("the other actions: sticker, voice, a document, a video, an edit, block and unblock, the chat; a Russian-speaking user", () =>

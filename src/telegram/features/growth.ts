@@ -6,7 +6,7 @@
  */
 import { Clock, Effect, Option } from "effect"
 import { Composer } from "grammy"
-import { inviteCodeOf, type PromoCode, promoCodeOf, promoStartParameter } from "../../domain/growth.js"
+import { inviteCodeOf, inviterOf, type PromoCode, promoCodeOf, promoStartParameter } from "../../domain/growth.js"
 import { parsePromo, promoLimits } from "../../growth/promo-input.js"
 import { operatorTexts } from "../../i18n/operator.js"
 import { command } from "../commands.js"
@@ -28,6 +28,20 @@ export const redeemPromo = (env: BotEnv, ctx: BotContext, code: PromoCode) =>
     Effect.catchTag("PromoRefused", (refused) => reply(env, ctx, ctx.texts.promo.refused[refused.reason](refused.code)))
   )
 
+/**
+ * After the welcome of a `start=ref_…` link: tells a user linked to that inviter so (the link
+ * was made at registration, src/telegram/bot.ts); anybody else hears nothing more.
+ */
+export const greetInvited = (env: BotEnv, ctx: BotContext) =>
+  Effect.gen(function*() {
+    const inviter = Option.flatMap(startParameterOf(ctx), inviterOf)
+    if (Option.isNone(inviter)) return
+    const referral = yield* env.growth.referrals.find(env.ops.userId)
+    if (Option.isNone(referral) || referral.value.inviterId !== inviter.value) return
+    const { bonus, trigger } = env.config.referral
+    yield* reply(env, ctx, ctx.texts.invite.joined(bonus > 0 ? trigger : undefined))
+  })
+
 const promoLine = (promo: { code: string; credits: number; uses: number; maxUses: number; disabled: boolean; expiresAtMs: number | undefined }, nowMs: number) =>
   operatorTexts.promoListLine(
     promo.code,
@@ -38,6 +52,8 @@ const promoLine = (promo: { code: string; credits: number; uses: number; maxUses
       ? operatorTexts.promoDisabledState
       : promo.expiresAtMs !== undefined && promo.expiresAtMs <= nowMs
       ? operatorTexts.promoExpiredState
+      : promo.uses >= promo.maxUses
+      ? operatorTexts.promoUsedUpState
       : promo.expiresAtMs === undefined
       ? `${operatorTexts.promoActive}, ${operatorTexts.promoNever}`
       : `${operatorTexts.promoActive}, ${operatorTexts.promoExpiresAt(isoMinute(promo.expiresAtMs))}`

@@ -11,7 +11,7 @@ import { command } from "../commands.js"
 import { type BotContext, type BotEnv, handler, reply } from "../context.js"
 import { contactSupportKeyboard } from "../keyboards.js"
 import { isAdmin } from "./admin.js"
-import { redeemPromo, startParameterOf } from "./growth.js"
+import { greetInvited, redeemPromo, startParameterOf } from "./growth.js"
 import { currentPrice } from "./settings.js"
 
 export const startFeature = (env: BotEnv) => {
@@ -27,6 +27,7 @@ export const startFeature = (env: BotEnv) => {
       // A promo link (`start=promo_CODE`) redeems after the welcome, new user or not.
       const promo = Option.flatMap(startParameterOf(ctx), promoCodeOfStart)
       if (Option.isSome(promo)) yield* redeemPromo(env, ctx, promo.value)
+      yield* greetInvited(env, ctx)
     })))
 
   composer.command(command("help"), handler(env, "help", (ctx) =>

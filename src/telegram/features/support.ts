@@ -155,6 +155,12 @@ export const supportFeature = (env: BotEnv, deps: SupportFeatureDeps) => {
       }
       yield* Effect.logInfo("support answer sent").pipe(Effect.annotateLogs({ target }))
       yield* reply(env, ctx, operatorTexts.supportAnswerSent(target))
+      const others = env.config.adminIds.filter((id) => id !== ctx.from?.id)
+      const note = operatorTexts.supportAnsweredBy(ctx.from?.first_name ?? "An admin", target, message.text)
+      yield* Effect.forEach(others, (adminId) =>
+        env.gateway.sendMessage(adminId, note).pipe(
+          Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not tell an admin that a request was answered", error))
+        ), { discard: true })
       return true
     })
 

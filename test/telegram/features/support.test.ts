@@ -112,6 +112,8 @@ describe.each(dialects)("support on %s", (dialect) => {
         // Either admin's reply reaches the user.
         user(sims, 9002).sendText("On it.", { replyTo: requestFrom(botMessages(sim, 9002), 7511)!.message_id })
         yield* eventually(sims, "answer", () => hasText(sim, 7511, "💬 Support:\nOn it."))
+        // The other admin learns that it has been answered.
+        yield* eventually(sims, "the other admin told", () => hasText(sim, ADMIN_ID, operatorTexts.supportAnsweredBy("User9002", 7511, "On it.")))
       }))
     }), 180_000)
 
