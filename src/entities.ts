@@ -5,12 +5,20 @@
 import { Layer } from "effect"
 import { JobEntityLive } from "./jobs/job-entity.js"
 import { JobWatchdogLive } from "./jobs/job-watchdog.js"
+import { Admission } from "./storage/admission.js"
 import { CreditLedger } from "./storage/credit-ledger.js"
 import { JobRepo } from "./storage/job-repo.js"
+import { TelegramInbox } from "./storage/telegram-inbox.js"
 import { UsersRepo } from "./storage/users-repo.js"
 import { UserEntityLive } from "./users/user-entity.js"
 
-export const StorageServicesLive = Layer.mergeAll(CreditLedger.Default, JobRepo.Default, UsersRepo.Default)
+export const StorageServicesLive = Layer.mergeAll(
+  Admission.Default,
+  CreditLedger.Default,
+  JobRepo.Default,
+  TelegramInbox.Default,
+  UsersRepo.Default
+)
 
 /** Needs the KIE services and the Telegram gateway (the job entity's driver uses them). */
 export const EntitiesLive = Layer.mergeAll(UserEntityLive, JobEntityLive, JobWatchdogLive).pipe(

@@ -13,6 +13,7 @@ import unfinishedJobs from "./migrations/0005_unfinished_jobs.js"
 import jobEventsByTime from "./migrations/0006_job_events_by_time.js"
 import deadLetterUpdates from "./migrations/0007_dead_letter_updates.js"
 import reconciliationCursors from "./migrations/0008_reconciliation_cursors.js"
+import telegramInbox from "./migrations/0010_telegram_inbox.js"
 
 const runMigrations = Migrator.make({})({
   loader: Migrator.fromRecord({
@@ -23,7 +24,8 @@ const runMigrations = Migrator.make({})({
     "0005_unfinished_jobs": unfinishedJobs,
     "0006_job_events_by_time": jobEventsByTime,
     "0007_dead_letter_updates": deadLetterUpdates,
-    "0008_reconciliation_cursors": reconciliationCursors
+    "0008_reconciliation_cursors": reconciliationCursors,
+    "0010_telegram_inbox": telegramInbox
   }),
   table: "app_migrations"
 })

@@ -39,42 +39,38 @@ export const generateFeature = (env: BotEnv) => {
   const composer = new Composer<BotContext>()
   const { maxJobsInFlight } = env.config.bot
 
-  /** Whether the user may start one more job now (a request already started always may). */
-  const roomFor = (requestKey: string) =>
-    Effect.gen(function*() {
-      if (yield* env.state.requestKnown(requestKey)) return true
-      return (yield* env.state.jobsInFlight(env.ops.userId)) < maxJobsInFlight
-    })
-
-  /** Starts the job; the job entity sends the progress message. Only refusals are answered here. */
-  const start = (ctx: BotContext, job: NewJob) =>
-    env.ops.startJob({
+  /**
+   * Starts the job, the room check included, in one commit; the job entity sends the
+   * progress message. Only refusals are answered here: `onNoRoom` when the user has
+   * `maxJobsInFlight` unfinished jobs (a request already started always has room).
+   */
+  const start = (ctx: BotContext, job: NewJob, onNoRoom: Effect.Effect<void>) =>
+    ctx.user.ops.admit({
       requestKey: job.requestKey,
-      chatId: ctx.chat?.id ?? env.ops.userId,
+      chatId: ctx.chat?.id ?? ctx.user.ops.userId,
       photo: job.fileSize === undefined ? { fileId: job.fileId } : { fileId: job.fileId, fileSize: job.fileSize },
       prompt: job.prompt,
       model: job.model.slug,
       durationSeconds: job.durationSeconds,
       cost: job.cost,
       languageCode: ctx.lang
-    }).pipe(
-      Effect.asVoid,
+    }, { maxInFlight: maxJobsInFlight, updateId: ctx.update.update_id }).pipe(
+      Effect.flatMap((started) => Option.isSome(started) ? Effect.void : onNoRoom),
       Effect.catchTag("InsufficientCredits", () =>
-        Effect.flatMap(env.ops.balance, (balance) => replyInsufficient(env, ctx, job.cost, balance))),
-      forJob(jobIdFor(env.ops.userId, job.requestKey))
+        Effect.flatMap(ctx.user.ops.balance, (balance) => replyInsufficient(env, ctx, job.cost, balance))),
+      forJob(jobIdFor(ctx.user.ops.userId, job.requestKey))
     )
 
   const fromImage = (ctx: BotContext, fileId: string, fileSize: number | undefined) =>
     Effect.gen(function*() {
       const message = ctx.message!
-      const settings = yield* currentSettings(env)
+      const settings = yield* currentSettings(env, ctx)
       const prompt = preparePrompt(settings.model, message.caption)
       if (Either.isLeft(prompt)) {
         const length = (message.caption ?? "").trim().length
         return yield* reply(env, ctx, ctx.texts.captionTooLong(settings.model.label, settings.model.promptLimit, length))
       }
       const requestKey = `msg:${message.chat.id}:${message.message_id}`
-      if (!(yield* roomFor(requestKey))) return yield* reply(env, ctx, ctx.texts.tooManyInFlight(maxJobsInFlight))
       yield* start(ctx, {
         requestKey,
         fileId,
@@ -83,7 +79,7 @@ export const generateFeature = (env: BotEnv) => {
         model: settings.model,
         durationSeconds: settings.durationSeconds,
         cost: settings.cost
-      })
+      }, reply(env, ctx, ctx.texts.tooManyInFlight(maxJobsInFlight)))
     })
 
   composer.on("message:photo", handler(env, "photo", (ctx) => {
@@ -99,13 +95,13 @@ export const generateFeature = (env: BotEnv) => {
   }))
 
   /** The job a button points at, if it is this user's. */
-  const ownJob = (jobId: JobId) =>
-    Effect.map(env.state.job(jobId), Option.filter((job) => job.userId === env.ops.userId))
+  const ownJob = (ctx: BotContext, jobId: JobId) =>
+    Effect.map(env.state.job(jobId), Option.filter((job) => job.userId === ctx.user.ops.userId))
 
   composer.callbackQuery(/^again:/, handler(env, "again", (ctx) =>
     Effect.gen(function*() {
       const action = parseCallbackData(ctx.callbackQuery.data)
-      const source = action._tag === "Again" ? yield* ownJob(action.jobId) : Option.none()
+      const source = action._tag === "Again" ? yield* ownJob(ctx, action.jobId) : Option.none()
       if (action._tag !== "Again" || Option.isNone(source)) return yield* answer(ctx, ctx.texts.staleButton)
       const job = source.value
       const now = yield* Clock.currentTimeMillis
@@ -117,15 +113,12 @@ export const generateFeature = (env: BotEnv) => {
       if (model === undefined) return yield* answer(ctx, ctx.texts.staleButton)
       const cost = creditsFor(model, job.durationSeconds) ?? 1
       const requestKey = `again:${action.jobId}:${ctx.callbackQuery.id}`
-      if (!(yield* roomFor(requestKey))) {
-        return yield* answer(ctx, ctx.texts.tooManyInFlight(maxJobsInFlight), { alert: true })
-      }
-      const balance = yield* env.ops.balance
+      const balance = yield* ctx.user.ops.balance
       if (balance.total < cost) {
         yield* answer(ctx)
         return yield* replyInsufficient(env, ctx, cost, balance)
       }
-      yield* answer(ctx, ctx.texts.againStarting)
+      let refused = false
       yield* start(ctx, {
         requestKey,
         fileId: job.photoFileId,
@@ -134,13 +127,19 @@ export const generateFeature = (env: BotEnv) => {
         model,
         durationSeconds: job.durationSeconds,
         cost
-      })
+      }, Effect.sync(() => {
+        refused = true
+      }))
+      // Answered after the start, which is one short commit: the press is answered well inside Telegram's limit.
+      yield* refused
+        ? answer(ctx, ctx.texts.tooManyInFlight(maxJobsInFlight), { alert: true })
+        : answer(ctx, ctx.texts.againStarting)
     })))
 
   composer.callbackQuery(/^cancel:/, handler(env, "cancel", (ctx) =>
     Effect.gen(function*() {
       const action = parseCallbackData(ctx.callbackQuery.data)
-      const found = action._tag === "Cancel" ? yield* ownJob(action.jobId) : Option.none()
+      const found = action._tag === "Cancel" ? yield* ownJob(ctx, action.jobId) : Option.none()
       if (action._tag !== "Cancel" || Option.isNone(found)) return yield* answer(ctx, ctx.texts.staleButton)
       const job = found.value
       const jobId = action.jobId
@@ -152,7 +151,7 @@ export const generateFeature = (env: BotEnv) => {
         // The job entity tells the user that it was cancelled and the credit is back.
         const outcome = yield* env.jobs(jobId).Cancel({
           jobId,
-          userId: env.ops.userId,
+          userId: ctx.user.ops.userId,
           requestKey: `cancel:${ctx.callbackQuery.id}`
         })
         yield* Effect.logInfo(`cancel requested: ${outcome}`)

@@ -14,22 +14,21 @@ export const startFeature = (env: BotEnv) => {
 
   composer.command("start", handler(env, "start", (ctx) =>
     Effect.gen(function*() {
-      const balance = yield* env.ops.balance
-      const fresh = env.freshGrant.value
-      env.freshGrant.value = 0
+      const balance = yield* ctx.user.ops.balance
+      const fresh = yield* ctx.user.ops.takeFreshGrant
       yield* reply(env, ctx, ctx.texts.welcome(ctx.from?.first_name, fresh, balance))
     })))
 
   composer.command("help", handler(env, "help", (ctx) => {
-    const defaults = currentSettings(env)
+    const defaults = currentSettings(env, ctx)
     const admin = isAdmin(env, ctx) ? `\n\n${operatorTexts.adminHelp}` : ""
     return Effect.flatMap(defaults, (settings) => reply(env, ctx, ctx.texts.help(settings.defaultCost) + admin))
   }))
 
   composer.command("balance", handler(env, "balance", (ctx) =>
     Effect.gen(function*() {
-      const settings = yield* currentSettings(env)
-      yield* reply(env, ctx, ctx.texts.balance(yield* env.ops.balance, settings.cost))
+      const settings = yield* currentSettings(env, ctx)
+      yield* reply(env, ctx, ctx.texts.balance(yield* ctx.user.ops.balance, settings.cost))
     })))
 
   composer.command("privacy", handler(env, "privacy", (ctx) => reply(env, ctx, ctx.texts.privacy)))
