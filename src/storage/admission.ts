@@ -69,7 +69,10 @@ interface Moved {
 const knownSplit = (row: CheckRow) =>
   row.known_credits === null
     ? Option.none()
-    : Option.some(new ReservationSplit({ fromCredits: -Number(row.known_credits), fromFreeTokens: -Number(row.known_free) }))
+    // Reservations are stored as negative deltas; abs keeps a zero from reading as -0.
+    : Option.some(
+      new ReservationSplit({ fromCredits: Math.abs(Number(row.known_credits)), fromFreeTokens: Math.abs(Number(row.known_free)) })
+    )
 
 const decide = (row: AdmitRow): AdmissionOutcome => {
   const known = knownSplit(row)

@@ -123,10 +123,21 @@ describe("RUNNER_PORT", () => {
     const users = Array.from({ length: 10 }, (_, i) => cluster.telegram.createUser({ id: 7_200_000 + i, first_name: "Ann" }))
     for (const user of users) user.sendText("/start")
     const answered = (id: number) => cluster.telegram.chatHistory(id).some((message) => message.sender === "bot")
-    await until("every user is answered", () => users.every((user) => answered(user.id)), 30_000)
-    // Users' entities live on both runners, so updates crossed between them (the poller is on one).
-    await until("both runners host user entities", async () =>
-      ((await activeUserEntities(runner)) ?? 0) > 0 && ((await activeUserEntities(second)) ?? 0) > 0, 10_000)
+    // Users' entities live on both runners, so updates crossed between them (the poller is on
+    // one). Sampled while the answers come: an idle user entity is passivated after seconds.
+    const hosted = [0, 0]
+    const sample = async () => {
+      hosted[0] = Math.max(hosted[0]!, (await activeUserEntities(runner)) ?? 0)
+      hosted[1] = Math.max(hosted[1]!, (await activeUserEntities(second)) ?? 0)
+    }
+    await until("every user is answered", async () => {
+      await sample()
+      return users.every((user) => answered(user.id))
+    }, 30_000)
+    await until("both runners hosted user entities", async () => {
+      await sample()
+      return hosted.every((count) => count > 0)
+    }, 10_000)
     expect(runner.output().slice(quietFrom) + second.output()).not.toContain("refused a connection")
   }, 120_000)
 })

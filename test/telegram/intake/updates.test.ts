@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { inboxRowsOf } from "../../src/telegram/intake/updates.js"
+import { inboxRowsOf } from "../../../src/telegram/intake/updates.js"
 
 const message = (updateId: number, userId: number | undefined, text = String(updateId)) => ({
   update_id: updateId,
