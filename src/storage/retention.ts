@@ -6,6 +6,7 @@
  * - processed cluster messages older than RETENTION_AGE, and their replies. Unprocessed
  *   messages are never touched, whatever their age: a job's keep-alive, a message waiting
  *   for its `deliver_at`, or one a crash left behind are all unprocessed.
+ * - handled `telegram_inbox` rows older than RETENTION_AGE (an unhandled one is never touched);
  * - `job_events` of finished jobs older than JOB_EVENTS_RETENTION (unless "forever").
  * Money and job rows (`credit_ledger`, `balances`, `payments`, `jobs`, `users`) are never
  * deleted. The rows go in small batches, each its own short statement, so a large backlog
@@ -30,6 +31,7 @@ export const retentionBatchSize = 1_000
 export interface RetentionReport {
   readonly messages: number
   readonly replies: number
+  readonly inbox: number
   readonly jobEvents: number
 }
 
@@ -89,6 +91,15 @@ export const pruneOnce = (settings: RetentionSettings, batchSize = retentionBatc
       batchSize
     )
 
+    const inbox = yield* inBatches(
+      sql`DELETE FROM telegram_inbox WHERE update_id IN (
+        SELECT update_id FROM telegram_inbox
+        WHERE handled_at_ms < ${Math.floor(now - settings.messageAgeMs)}
+        ORDER BY handled_at_ms LIMIT ${batchSize}
+      ) RETURNING 1 AS gone`,
+      batchSize
+    )
+
     const jobEvents = yield* Option.match(settings.jobEventsAgeMs, {
       onNone: () => Effect.succeed(0),
       onSome: (ageMs) => {
@@ -111,11 +122,13 @@ export const pruneOnce = (settings: RetentionSettings, batchSize = retentionBatc
     yield* Effect.all([
       Metric.incrementBy(Metric.tagged(retentionRowsDeleted, "table", messagesTable), messages),
       Metric.incrementBy(Metric.tagged(retentionRowsDeleted, "table", repliesTable), replies),
+      Metric.incrementBy(Metric.tagged(retentionRowsDeleted, "table", "telegram_inbox"), inbox),
       Metric.incrementBy(Metric.tagged(retentionRowsDeleted, "table", "job_events"), jobEvents)
     ], { discard: true })
-    const report: RetentionReport = { messages, replies, jobEvents }
+    const report: RetentionReport = { messages, replies, inbox, jobEvents }
     yield* Effect.logInfo(
-      `retention pass: deleted ${messages} processed cluster messages, ${replies} replies, ${jobEvents} job events`
+      `retention pass: deleted ${messages} processed cluster messages, ${replies} replies, ${inbox} handled updates, ` +
+        `${jobEvents} job events`
     ).pipe(Effect.annotateLogs({ ...report }))
     return report
   }).pipe(Effect.withSpan("Retention.pruneOnce"))
