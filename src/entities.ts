@@ -4,11 +4,17 @@
  */
 import { Layer } from "effect"
 import { JobEntityLive } from "./jobs/job-entity.js"
+import { JobSteps } from "./jobs/job-steps.js"
 import { JobWatchdogLive } from "./jobs/job-watchdog.js"
 import { Admission } from "./storage/admission.js"
 import { CreditLedger } from "./storage/credit-ledger.js"
+import { PromoCodesRepo } from "./growth/promo-codes-repo.js"
+import { ReferralsRepo } from "./growth/referrals-repo.js"
+import { DeadLetterUpdates } from "./storage/dead-letter-updates.js"
 import { JobRepo } from "./storage/job-repo.js"
 import { TelegramInbox } from "./storage/telegram-inbox.js"
+import { SupportRepo } from "./storage/support-repo.js"
+import { UserSettingsRepo } from "./storage/user-settings-repo.js"
 import { UsersRepo } from "./storage/users-repo.js"
 import { UserEntityLive } from "./users/user-entity.js"
 
@@ -17,10 +23,16 @@ export const StorageServicesLive = Layer.mergeAll(
   CreditLedger.Default,
   JobRepo.Default,
   TelegramInbox.Default,
-  UsersRepo.Default
+  UsersRepo.Default,
+  ReferralsRepo.Default,
+  PromoCodesRepo.Default,
+  // What /forget erases (src/users/forget-user.ts).
+  UserSettingsRepo.Default,
+  SupportRepo.Default,
+  DeadLetterUpdates.Default
 )
 
 /** Needs the KIE services and the Telegram gateway (the job entity's driver uses them). */
-export const EntitiesLive = Layer.mergeAll(UserEntityLive, JobEntityLive, JobWatchdogLive).pipe(
+export const EntitiesLive = Layer.mergeAll(UserEntityLive, JobEntityLive.pipe(Layer.provide(JobSteps.Default)), JobWatchdogLive).pipe(
   Layer.provideMerge(StorageServicesLive)
 )

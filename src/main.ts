@@ -16,6 +16,7 @@ import { ReconciliationLive } from "./payments/index.js"
 import { AppConfigWithSandbox } from "./sim/sandbox.js"
 import { TelegramApiLive } from "./telegram/api.js"
 import { UserUpdatesLive } from "./telegram/bot.js"
+import { CommandMenuLive } from "./telegram/command-menu.js"
 import { TelegramGatewayLive } from "./telegram/gateway-live.js"
 import { InboxSweepLive } from "./telegram/intake/inbox-sweep.js"
 import { TelegramPollerLive } from "./telegram/intake/poller.js"
@@ -74,7 +75,7 @@ const AnnounceMode = Layer.effectDiscard(
   })
 )
 
-const AppLive = Layer.mergeAll(TelegramIntakeLive, HttpLive, AnnounceMode).pipe(
+const AppLive = Layer.mergeAll(TelegramIntakeLive, CommandMenuLive, HttpLive, AnnounceMode).pipe(
   Layer.provideMerge(EntitiesAndSingletonsLive),
   Layer.provideMerge(OutsideServicesLive),
   // Storage and cluster: the runner (sharding, message storage) on the SQL database.

@@ -60,8 +60,7 @@ const bigFiles: Record<string, string> = {
   "src/sim/telegram/updates.ts": "test double: builders for every update kind the bot reads",
   "src/sim/telegram/payments.ts": "test double: invoices, pre-checkout, Star transactions and refunds",
   "src/sim/telegram/simulator.ts": "test double: the simulator's server and its observable state",
-  "src/telegram/gateway-live.ts": "every outgoing Bot API call with its own limits and retries",
-  "src/jobs/job-driver.ts": "the job's steps; being split into a state machine and its interpreters"
+  "src/telegram/gateway-live.ts": "every outgoing Bot API call with its own limits and retries"
 }
 
 describe("architecture", () => {

@@ -11,6 +11,3 @@ export const JobState = Schema.Literal(
   "failed"
 )
 export type JobState = typeof JobState.Type
-
-export const terminalStates: ReadonlyArray<JobState> = ["delivered", "refunded", "failed"]
-export const isTerminal = (state: JobState) => terminalStates.includes(state)

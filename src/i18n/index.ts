@@ -4,8 +4,8 @@
  * (./plural.ts). To add a language, add its module here and one line to `locales`;
  * users whose Telegram language_code starts with its key then read it.
  */
-import type { JobFailure } from "../telegram/replies.js"
-import { retryHelps } from "../telegram/replies.js"
+import type { JobFailure } from "../domain/job-failure.js"
+import { retryHelps } from "../domain/job-failure.js"
 import { en } from "./en.js"
 import type { InputRefusalReason, Messages } from "./messages.js"
 import { ru } from "./ru.js"

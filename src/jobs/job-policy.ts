@@ -3,6 +3,7 @@
  * can drive them with TestClock.
  */
 import { Duration, Schedule } from "effect"
+import type { KieError } from "../errors/kie-errors.js"
 import type { TelegramError } from "../errors/telegram-errors.js"
 
 /** KIE tasks per job: the first and one automatic resubmission when KIE, not the user, failed. */
@@ -38,11 +39,12 @@ export const photoDownloadRetry: Schedule.Schedule<unknown, TelegramError> = Sch
  */
 export const uploadReuseWindow = Duration.hours(12)
 
-/** A job driver that died of a defect (e.g. the database went away) first starts over after this. */
-export const driverRestartDelay = Duration.seconds(5)
-
-/** Each further death of the same failure doubles the pause before the restart, up to this. */
-export const driverRestartDelayCap = Duration.seconds(30)
+/**
+ * A run of a job that died (a defect: the database went away, a write refused) starts over
+ * after 5 s, then 10, 20, 30, 30… while it dies of the same failure.
+ */
+export const runRestartPause = (deaths: number): Duration.Duration =>
+  Duration.millis(Math.min(5_000 * 2 ** Math.max(0, deaths - 1), 30_000))
 
 /**
  * Deaths of the same deterministic or unknown failure in a row after which the job is
@@ -50,14 +52,13 @@ export const driverRestartDelayCap = Duration.seconds(30)
  * operators are alerted: about 2.5 minutes with the pauses above. Transient failures (the
  * database unreachable) never end a job; they only slow its restarts down.
  */
-export const driverFailureLimit = 8
+export const runFailureLimit = 8
 
-/** The pause before restarting a driver that died `deaths` times in a row of the same failure. */
-export const driverRestartPause = (deaths: number): Duration.Duration =>
-  Duration.min(Duration.times(driverRestartDelay, 2 ** Math.max(0, deaths - 1)), driverRestartDelayCap)
-
-/** How long the driver first waits for the user entity's reply (balance, capture, refund) before asking again. */
+/** How long the job first waits for the user entity's reply (balance, refund) before asking again. */
 export const userEntityReplyTimeout = Duration.minutes(1)
+
+/** The first pause before a settlement is asked again after a busy or interrupted reply. */
+export const settlementRetryDelay = Duration.seconds(5)
 
 /**
  * A settlement left unanswered is asked again under a new key, each time after twice the
@@ -66,12 +67,56 @@ export const userEntityReplyTimeout = Duration.minutes(1)
  */
 export const settlementPatienceCap = Duration.minutes(15)
 
-/** Unanswered settlement asks after which operators are alerted (once per driver), about 15 minutes in. */
+/** Unanswered settlement asks after which operators are alerted, about 15 minutes in. */
 export const settlementAlertAfter = 4
 
+/** What a KIE error class does to a job: one entry per class, so a class without one does not compile. */
+export interface KieClassPolicy {
+  /**
+   * A task (or its creation) that failed with it: refund at once; resubmit while
+   * `generationAttempts` allows; or wait in the queue while the circuit breaker is open
+   * (refund when it is not: the error was about this request alone).
+   */
+  readonly generation: "refund" | "resubmit" | "wait-for-operator"
+  /** A poll that failed with it: poll again soon (backing off), or keep the cadence (asking sooner fixes nothing). */
+  readonly poll: "retry-soon" | "keep-cadence" | "task-failed"
+}
+
+/** The KIE calls themselves are retried by src/kie/retry-schedules.ts; this is what the job does after. */
+export const kieClassPolicy: { readonly [Tag in KieError["_tag"]]: KieClassPolicy } = {
+  KieUserError: { generation: "refund", poll: "task-failed" },
+  KieTransientError: { generation: "resubmit", poll: "retry-soon" },
+  KieOperatorError: { generation: "wait-for-operator", poll: "keep-cadence" },
+  KieUnknownError: { generation: "resubmit", poll: "retry-soon" }
+}
+
 /**
- * A live driver that has not moved for this long, anywhere but in a wait for KIE, is
- * reported when the watchdog wakes its job (a video upload with all its retries stays
- * well under it).
+ * How long a job's row says "not due" while a step works on it (ms): longer than the
+ * longest step (an upload with its retries, a video send with its 429 waits), so the waker
+ * does not wake a job whose step is still running; a step that died is picked up after it.
  */
-export const stuckDriverReportAfter = Duration.minutes(2)
+export const wakeLeaseMs = 5 * 60_000
+
+/** While KIE is paused for an operator, a queued job looks again this often (ms). */
+export const operatorRecheck = 15_000
+export const operatorWaitLimitMs = Duration.toMillis(operatorWaitLimit)
+
+/** Past this much time since the photo, "generating" becomes "taking longer than usual" (ms). */
+export const slowAfterMs = 5 * 60_000
+
+/** A poll that failed (5xx, timeout) is repeated after 5 s, 10 s, 20 s, … never slower than the cadence. */
+export const failedPollRetryAfterMs = 5_000
+
+/**
+ * The wait after `polls` polls of a running task. Without callbacks: 5 s growing by 1.5×
+ * to 30 s. With callbacks, polling only catches a lost one: 1 minute, doubling to 5
+ * (with 10,000 jobs in flight, every second of interval is KIE traffic). After failed
+ * polls the task may well be done, so the next poll comes sooner: a KIE blip must not
+ * cost minutes.
+ */
+export const nextPollDelay = (at: { readonly polls: number; readonly failedPolls: number; readonly callbacksOn: boolean }): number => {
+  const cadence = at.callbacksOn
+    ? Math.min(60_000 * 2 ** at.polls, 300_000)
+    : Math.min(5_000 * 1.5 ** Math.max(0, at.polls - 1), 30_000)
+  return at.failedPolls > 0 ? Math.min(cadence, failedPollRetryAfterMs * 2 ** (at.failedPolls - 1)) : cadence
+}

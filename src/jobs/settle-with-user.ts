@@ -18,7 +18,7 @@
  */
 import { Cause, Duration, Effect, Exit, LogLevel, Option } from "effect"
 import { logFailure } from "../observability/error-summary.js"
-import { driverRestartDelay, settlementAlertAfter, settlementPatienceCap, userEntityReplyTimeout } from "./job-policy.js"
+import { settlementRetryDelay, settlementAlertAfter, settlementPatienceCap, userEntityReplyTimeout } from "./job-policy.js"
 
 const isBusy = (error: unknown) =>
   typeof error === "object" && error !== null && "_tag" in error &&
@@ -54,14 +54,14 @@ export const settleWithUser = <A, E, R>(
         )
       } else if (Cause.isInterruptedOnly(reply.cause)) {
         // The first is asked again at once: a stored interruption is answered at once.
-        if (attempt > 0) pause = doubled(driverRestartDelay, attempt - 1)
+        if (attempt > 0) pause = doubled(settlementRetryDelay, attempt - 1)
         yield* Effect.logWarning("the user entity's reply was an interruption; settling again under a new key").pipe(
           Effect.annotateLogs({ attempt: attempt + 1 })
         )
       } else {
         const failure = Cause.failureOption(reply.cause)
         if (Option.isNone(failure) || !isBusy(failure.value)) return yield* Effect.failCause(reply.cause)
-        pause = doubled(driverRestartDelay, attempt)
+        pause = doubled(settlementRetryDelay, attempt)
         yield* logFailure(LogLevel.Warning, "the user entity is busy with this settlement; settling again under a new key", failure.value)
       }
       if (attempt + 1 === settlementAlertAfter) yield* onUnanswered(attempt + 1)

@@ -56,22 +56,6 @@ export const retryKieFrom = (base: Duration.Duration) => {
 
 export const retryKie = retryKieFrom(transientBase)
 
-/** The job's polling cadence: 5 s at first, growing to 30 s; the deadline is per model. */
-export const pollCadence: Schedule.Schedule<Duration.Duration> = Schedule.exponential("5 seconds", 1.5).pipe(
-  Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(30)))
-)
-
-/**
- * With callbacks on, polling only catches a lost callback: after 1 minute, then 2, 4, …
- * up to every 5 minutes (the deadline still ends the wait, with one last poll).
- */
-export const callbackSafetyNetCadence: Schedule.Schedule<Duration.Duration> = Schedule.exponential("1 minute", 2).pipe(
-  Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.minutes(5)))
-)
-
-/** A poll that failed (5xx, timeout) is repeated this soon, whatever the cadence. */
-export const failedPollRetryAfter = Duration.seconds(5)
-
 /** The poll at the deadline: two more tries, 5 s apart, when KIE's answer is a transient error. */
 export const lastPollRetry: Schedule.Schedule<number, KieError> = Schedule.spaced("5 seconds").pipe(
   Schedule.intersect(Schedule.recurs(2)),

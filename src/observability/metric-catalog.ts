@@ -14,7 +14,7 @@ import type { FailureClass } from "../errors/failure-class.js"
 import { transfersInProgress, transfersWaiting } from "../jobs/transfer-permits.js"
 import { openGauge as kieCircuitOpen, tripCounter as kieCircuitTrips } from "../kie/circuit-breaker.js"
 import { retentionRowsDeleted } from "../storage/retention.js"
-import type { JobFailure } from "../telegram/replies.js"
+import type { JobFailure } from "../domain/job-failure.js"
 import {
   deliverySeconds,
   generationSeconds,

@@ -28,7 +28,7 @@ import {
 
 export const usage = `usage: npm run sandbox -- [--lang ru] [--user 1002] <action>
   /start, /buy, any text      send it (the same as: text /start)
-  photo <file> ["caption"]    a photo; the caption is the prompt
+  photo <file> ["caption"]    a photo; the caption is the prompt (none: a menu of motions to press)
   document <file> ["caption"] a file (an image sent as a file also starts a video)
   video <file> ["caption"]    a video
   sticker [emoji]             a sticker
@@ -36,6 +36,8 @@ export const usage = `usage: npm run sandbox -- [--lang ru] [--user 1002] <actio
   press "<button>"            press a button under the bot's latest message that has it (its text, or part of it)
   pay [invoice #id]           open the latest invoice (or #id) and pay it with Stars
   edit <#id> "<new text>"     edit one of your own text messages
+  reply <#id> "<text>"        answer message #id with a Telegram reply (an admin answering a support request)
+  menu                        the command menu your Telegram app shows
   block | unblock             block the bot, or unblock it
   balance                     the same as: text /balance
   messages                    the whole chat, with message ids`
@@ -47,8 +49,8 @@ export type Action =
   | { readonly _tag: "Voice"; readonly seconds: number }
   | { readonly _tag: "Press"; readonly label: string }
   | { readonly _tag: "Pay"; readonly messageId: number | undefined }
-  | { readonly _tag: "Edit"; readonly messageId: number; readonly text: string }
-  | { readonly _tag: "Block" | "Unblock" | "Messages" }
+  | { readonly _tag: "Edit" | "Reply"; readonly messageId: number; readonly text: string }
+  | { readonly _tag: "Block" | "Unblock" | "Messages" | "Menu" }
 
 export interface Invocation {
   readonly action: Action
@@ -97,10 +99,14 @@ export const parseArguments = (argv: ReadonlyArray<string>): Invocation | string
         return args.length === 0 ? "press needs the button's text" : { _tag: "Press", label: args.join(" ") }
       case "pay":
         return { _tag: "Pay", messageId: messageId(args[0]) }
-      case "edit": {
+      case "edit":
+      case "reply": {
         const id = messageId(args[0])
-        return id === undefined || args.length < 2 ? "edit needs a message id and the new text" : { _tag: "Edit", messageId: id, text: args.slice(1).join(" ") }
+        if (id === undefined || args.length < 2) return `${verb} needs a message id and the text`
+        return { _tag: verb === "edit" ? "Edit" : "Reply", messageId: id, text: args.slice(1).join(" ") }
       }
+      case "menu":
+        return { _tag: "Menu" }
       case "block":
         return { _tag: "Block" }
       case "unblock":
@@ -176,6 +182,15 @@ const perform = (target: SandboxTarget, action: Action, say: (line: string) => E
       case "Edit":
         yield* say(`you: [edit #${action.messageId}] ${action.text}`)
         return sent(yield* control(target, "POST", `${user}/edit`, { messageId: action.messageId, text: action.text }))
+      case "Reply":
+        yield* say(`you: [reply to #${action.messageId}] ${action.text}`)
+        return sent(yield* control(target, "POST", `${user}/text`, { text: action.text, replyTo: action.messageId }))
+      case "Menu": {
+        const menu: ReadonlyArray<{ command: string; description: string }> = yield* control(target, "GET", `${user}/menu`)
+        if (menu.length === 0) yield* say("(no command menu: the bot has not registered one)")
+        for (const entry of menu) yield* say(`/${entry.command} — ${entry.description}`)
+        return undefined
+      }
       case "Press": {
         const { messageId, button } = yield* findButton(target, action.label)
         yield* say(`you: [press "${button.text}" under #${messageId}]`)

@@ -13,7 +13,7 @@ import { Effect, Option } from "effect"
 import { Balance, ReservationSplit } from "../domain/balance.js"
 import type { UserId } from "../domain/ids.js"
 import type { UserProfile } from "../domain/user-profile.js"
-import type { NewJob } from "./job-repo.js"
+import { firstDueAt, type NewJob } from "./job-repo.js"
 
 /** The first contact, not yet written: the profile and the free tokens granted once ever. */
 export interface Registration {
@@ -163,9 +163,10 @@ export class Admission extends Effect.Service<Admission>()("app/Admission", {
     const jobRow = (job: NewJob, src: string) =>
       sql`
         INSERT INTO jobs (id, user_id, chat_id, request_key, state, model, prompt, cost, duration_seconds, photo_file_id,
-                          language, created_at_ms)
+                          language, created_at_ms, due_at_ms)
         SELECT ${job.id}, ${job.userId}, ${job.chatId}, ${job.requestKey}, 'queued', ${job.model}, ${job.prompt},
-               ${job.cost}, ${job.durationSeconds}, ${job.photoFileId}, ${job.language ?? null}, ${job.createdAtMs}
+               ${job.cost}, ${job.durationSeconds}, ${job.photoFileId}, ${job.language ?? null}, ${job.createdAtMs},
+               ${firstDueAt(job.createdAtMs)}
         FROM ${sql.literal(src)} RETURNING id`
     const markInbox = (updateId: number | undefined, nowMs: number, src: string) =>
       sql`

@@ -1,12 +1,13 @@
 /**
- * Rows of `jobs` and `job_events`. Every state change is written here, with its event,
- * before the next step of a job starts; a transition names the state it leaves, so a
- * stale writer changes nothing.
+ * Rows of `jobs` and `job_events`. Every step of a job is written here, with its event and
+ * the time the job is next due, before the next step starts; each write names the version
+ * it read and bumps it, so a stale writer (a second wake-up, another runner) changes nothing.
  */
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect, Option, Schema } from "effect"
 import type { JobId, UserId } from "../domain/ids.js"
 import { JobState } from "../domain/job-state.js"
+import { CreditLedger } from "./credit-ledger.js"
 
 export interface NewJob {
   readonly id: JobId
@@ -21,6 +22,15 @@ export interface NewJob {
   readonly language: string | undefined
   readonly createdAtMs: number
 }
+
+/**
+ * A new job is run by its persisted Start; the waker (src/jobs/job-waker.ts) looks at it
+ * only if that has not moved it within this time.
+ */
+const startGraceMs = 60_000
+
+/** When a new job is first due (src/storage/admission.ts inserts jobs too). */
+export const firstDueAt = (createdAtMs: number) => Math.ceil(createdAtMs + startGraceMs)
 
 const nullableNumber = Schema.NullOr(Schema.Union(Schema.Number, Schema.NumberFromString))
 
@@ -46,7 +56,12 @@ export class JobRecord extends Schema.Class<JobRecord>("JobRecord")({
   poll_deadline_ms: nullableNumber,
   kie_succeeded_at_ms: nullableNumber,
   video_message_id: nullableNumber,
-  outcome: Schema.NullOr(Schema.Literal("deliver", "refund"))
+  outcome: Schema.NullOr(Schema.Literal("deliver", "refund")),
+  version: Schema.Union(Schema.Number, Schema.NumberFromString),
+  due_at_ms: nullableNumber,
+  polls: Schema.Number,
+  failed_polls: Schema.Number,
+  paused: Schema.Number
 }) {}
 
 /** Columns a step may set along with (or without) a state change. */
@@ -62,6 +77,9 @@ export type JobChanges = {
   readonly kie_succeeded_at_ms?: number | null
   readonly video_message_id?: number | null
   readonly outcome?: "deliver" | "refund" | null
+  readonly polls?: number
+  readonly failed_polls?: number
+  readonly paused?: number
 }
 
 const decodeRecord = Schema.decodeUnknown(JobRecord)
@@ -76,6 +94,7 @@ export const storedNow = Effect.map(Clock.currentTimeMillis, Math.floor)
 export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const ledger = yield* CreditLedger
 
     const get = Effect.fn("JobRepo.get")(function*(jobId: JobId) {
       const rows = yield* sql`SELECT * FROM jobs WHERE id = ${jobId}`
@@ -91,29 +110,47 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
     const insertQueued = Effect.fn("JobRepo.insertQueued")(function*(job: NewJob) {
       yield* sql`
         INSERT INTO jobs (id, user_id, chat_id, request_key, state, model, prompt, cost, duration_seconds, photo_file_id,
-                          language, created_at_ms)
+                          language, created_at_ms, due_at_ms)
         VALUES (${job.id}, ${job.userId}, ${job.chatId}, ${job.requestKey}, 'queued', ${job.model}, ${job.prompt},
-                ${job.cost}, ${job.durationSeconds}, ${job.photoFileId}, ${job.language ?? null}, ${job.createdAtMs})`
+                ${job.cost}, ${job.durationSeconds}, ${job.photoFileId}, ${job.language ?? null}, ${job.createdAtMs},
+                ${firstDueAt(job.createdAtMs)})`
       yield* sql`INSERT INTO job_events (job_id, from_state, to_state, detail) VALUES (${job.id}, NULL, 'queued', NULL)`
     })
 
-    /** Moves the job from `from` to `to`; false when it was not in `from` (nothing written). */
-    const transition = Effect.fn("JobRepo.transition")(
-      function*(jobId: JobId, from: JobState, to: JobState, changes: JobChanges = {}, detail: string | null = null) {
-        const delivered = to === "delivered" ? sql`, delivered_at = CURRENT_TIMESTAMP` : sql``
-        const set = Object.keys(changes).length > 0 ? sql`, ${sql.update(changes)}` : sql``
+    /**
+     * One step's write: the next state and the time the job is next due (null when it is
+     * finished), only if the row is still at `version`; false when it is not (nothing
+     * written). A delivered job's capture is written with it, in the same transaction: a
+     * capture changes no balance, only marks the reservation spent (the ledger keeps one
+     * settlement per job).
+     */
+    const advance = Effect.fn("JobRepo.advance")(
+      function*(jobId: JobId, expected: { readonly version: number; readonly state: JobState }, next: {
+        readonly state: JobState
+        readonly changes: JobChanges
+        readonly dueAtMs: number | null
+        readonly detail: string | null
+      }) {
+        const delivered = next.state === "delivered" ? sql`, delivered_at = CURRENT_TIMESTAMP` : sql``
+        const set = Object.keys(next.changes).length > 0 ? sql`, ${sql.update(next.changes)}` : sql``
+        const due = next.dueAtMs === null ? null : Math.ceil(next.dueAtMs)
         const updated = yield* sql`
-          UPDATE jobs SET state = ${to}, updated_at = CURRENT_TIMESTAMP ${delivered} ${set}
-          WHERE id = ${jobId} AND state = ${from}
+          UPDATE jobs SET state = ${next.state}, version = version + 1, due_at_ms = ${due},
+                          updated_at = CURRENT_TIMESTAMP ${delivered} ${set}
+          WHERE id = ${jobId} AND version = ${expected.version}
           RETURNING id`
         if (updated.length === 0) return false
-        yield* sql`INSERT INTO job_events (job_id, from_state, to_state, detail) VALUES (${jobId}, ${from}, ${to}, ${detail})`
+        if (next.state !== expected.state) {
+          yield* sql`INSERT INTO job_events (job_id, from_state, to_state, detail)
+                     VALUES (${jobId}, ${expected.state}, ${next.state}, ${next.detail})`
+        }
+        if (next.state === "delivered") yield* ledger.captureReservation(jobId)
         return true
       },
       sql.withTransaction
     )
 
-    /** A checkpoint inside a state: message ids, the decided outcome. */
+    /** A checkpoint inside a step that moves no state: message ids, the KIE copy of the photo. */
     const update = Effect.fn("JobRepo.update")(function*(jobId: JobId, changes: JobChanges) {
       yield* sql`UPDATE jobs SET ${sql.update(changes)}, updated_at = CURRENT_TIMESTAMP WHERE id = ${jobId}`
     })
@@ -146,6 +183,28 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
       return rows.map((row) => row.id as JobId)
     })
 
-    return { get, stateOf, insertQueued, transition, update, recentUploadOf, stalledJobs } as const
-  })
+    /**
+     * /forget: the user's content in their finished jobs (caption, photo, KIE's copies, failure
+     * text) is erased; the rows stay, with their states, costs and dates, for the ledger they
+     * explain. Unfinished jobs still need theirs and are only counted.
+     */
+    const forgetContent = Effect.fn("JobRepo.forgetContent")(function*(userId: UserId) {
+      const finished = sql`state IN ('delivered', 'refunded', 'failed')`
+      yield* sql`
+        UPDATE job_events SET detail = NULL
+        WHERE detail IS NOT NULL AND job_id IN (SELECT id FROM jobs WHERE user_id = ${userId} AND ${finished})`
+      const erased = yield* sql`
+        UPDATE jobs SET prompt = '', photo_file_id = '', kie_file_url = NULL, result_url = NULL, error_detail = NULL
+        WHERE user_id = ${userId} AND ${finished}
+          AND (prompt <> '' OR photo_file_id <> '' OR kie_file_url IS NOT NULL OR result_url IS NOT NULL
+            OR error_detail IS NOT NULL)
+        RETURNING id`
+      const unfinished = yield* sql<{ n: number | string }>`
+        SELECT COUNT(*) AS n FROM jobs WHERE user_id = ${userId} AND state NOT IN ('delivered', 'refunded', 'failed')`
+      return { erased: erased.length, unfinished: Number(unfinished[0]?.n ?? 0) }
+    })
+
+    return { get, stateOf, insertQueued, advance, update, recentUploadOf, stalledJobs, forgetContent } as const
+  }),
+  dependencies: [CreditLedger.Default]
 }) {}

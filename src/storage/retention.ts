@@ -63,6 +63,28 @@ const inBatches = <E, R>(batch: Effect.Effect<ReadonlyArray<unknown>, E, R>, bat
     }
   })
 
+/**
+ * /forget (src/users/forget-user.ts): the user's handled updates in the inbox hold what the
+ * user wrote, so they go at once rather than after RETENTION_AGE. So do the processed
+ * `HandleUpdate` cluster messages (with their replies) that intake wrote before the inbox.
+ * An unhandled update stays: it is the one being handled, or one still to come.
+ */
+export const forgetProcessedUpdates = (entityType: string, entityId: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const handled = yield* sql<{ update_id: unknown }>`
+      DELETE FROM telegram_inbox WHERE user_id = ${Number(entityId)} AND handled_at_ms IS NOT NULL RETURNING update_id`
+    const gone = yield* sql<{ id: string | number | bigint }>`
+      DELETE FROM ${sql(messagesTable)}
+      WHERE entity_type = ${entityType} AND entity_id = ${entityId} AND tag = 'HandleUpdate' AND processed = TRUE
+      RETURNING id`
+    for (let i = 0; i < gone.length; i += retentionBatchSize) {
+      const ids = gone.slice(i, i + retentionBatchSize).map((row) => String(row.id))
+      yield* sql`DELETE FROM ${sql(repliesTable)} WHERE ${sql.in("request_id", ids)}`
+    }
+    return handled.length + gone.length
+  })
+
 /** One pass over every table with a retention; returns how many rows each lost. */
 export const pruneOnce = (settings: RetentionSettings, batchSize = retentionBatchSize) =>
   Effect.gen(function*() {

@@ -7,37 +7,47 @@
  * through the update's context (`ctx.user`), looked up by the update object grammY is given.
  *
  * The middleware, in order: the user's scope and language, first-contact registration, the
- * flood limit, the features, and last the answers for whatever no feature took.
+ * flood limit, support, the features, and last the answers for whatever no feature took.
  */
-import { Cause, Effect, Exit, FiberSet, Layer, LogLevel, Schedule } from "effect"
+import { Cause, Effect, Exit, FiberSet, Layer, LogLevel, Option, Schedule } from "effect"
 import { logFailure } from "../observability/error-summary.js"
 import { redactorOf, secretValuesIn } from "../observability/redaction.js"
 import { type Api, Bot, BotError } from "grammy"
 import type { Update, UserFromGetMe } from "grammy/types"
 import { JobEntity } from "../protocols/job-protocol.js"
 import type { TelegramUpdate } from "../domain/telegram-update.js"
-import { UserEntity, type UserOps, UserUpdates } from "../protocols/user-protocol.js"
+import { UserEntity, type UserNotice, type UserOps, UserUpdates } from "../protocols/user-protocol.js"
+import type { UserId } from "../domain/ids.js"
 import { AppConfig } from "../config/index.js"
 import { languageOf, messagesFor } from "../i18n/index.js"
 import { classifyFailure } from "../errors/failure-class.js"
 import { storableJson } from "../domain/text.js"
 import { StatsService } from "../observability/stats.js"
-import { PaymentService, PaymentsLive, UserCredits } from "../payments/index.js"
+import { PaymentService, PaymentsLive, PaymentsRepo, UserCredits } from "../payments/index.js"
 import { RateLimits } from "../rate-limits/rate-limits.js"
 import { BotState } from "../storage/bot-state.js"
 import { DeadLetterUpdates } from "../storage/dead-letter-updates.js"
+import { PresetOffersRepo } from "../storage/preset-offers-repo.js"
+import { SupportRepo } from "../storage/support-repo.js"
 import { UserSettingsRepo } from "../storage/user-settings-repo.js"
 import { UsersRepo } from "../storage/users-repo.js"
 import { TelegramApi } from "./api.js"
 import type { BotContext, BotEnv, UserScope } from "./context.js"
 import { adminFeature } from "./features/admin.js"
+import { growthFeature, startParameterOf } from "./features/growth.js"
+import { inviterOf } from "../domain/growth.js"
+import { PromoCodesRepo } from "../growth/promo-codes-repo.js"
+import { ReferralsRepo } from "../growth/referrals-repo.js"
 import { generateFeature } from "./features/generate.js"
 import { historyFeature } from "./features/history.js"
+import { forgetFeature } from "./features/forget.js"
 import { floodFeature } from "./features/limits.js"
 import { membershipFeature } from "./features/membership.js"
+import { presetsFeature } from "./features/presets.js"
 import { paymentCommandsFeature, paymentEventsFeature, type PaymentsFeatureDeps } from "./features/payments.js"
 import { settingsFeature } from "./features/settings.js"
 import { startFeature } from "./features/start.js"
+import { supportFeature, type SupportFeatureDeps } from "./features/support.js"
 import { unhandledFeature } from "./features/unhandled.js"
 import { TelegramGateway } from "./gateway.js"
 import { handleBounded, recordSetAside, senderOf, type SetAside, setAsideRow } from "./update-failures.js"
@@ -77,6 +87,7 @@ const createBot = (
   api: Api,
   botInfo: UserFromGetMe,
   payments: PaymentsFeatureDeps,
+  support: SupportFeatureDeps,
   scopes: WeakMap<object, UserScope>
 ) => {
   // Handlers send through the gateway; this bot only routes updates, on the process's Api settings.
@@ -100,7 +111,7 @@ const createBot = (
         firstName: from.first_name,
         ...(from.username === undefined ? {} : { username: from.username }),
         ...(from.language_code === undefined ? {} : { languageCode: from.language_code })
-      }))
+      }, Option.getOrUndefined(Option.flatMap(startParameterOf(ctx), inviterOf))))
     }
     await next()
   })
@@ -108,12 +119,17 @@ const createBot = (
   // Money already taken, and checkouts that must be answered: never flood-limited.
   bot.use(paymentEventsFeature(env, payments))
   bot.use(floodFeature(env))
+  // Before the other features: a message for support is not a photo to animate.
+  bot.use(supportFeature(env, support))
   bot.use(startFeature(env))
+  bot.use(growthFeature(env))
   bot.use(settingsFeature(env))
   bot.use(historyFeature(env))
   bot.use(adminFeature(env))
+  bot.use(forgetFeature(env))
   bot.use(paymentCommandsFeature(env, payments))
   bot.use(generateFeature(env))
+  bot.use(presetsFeature(env))
   bot.use(membershipFeature(env))
   bot.use(unhandledFeature(env))
   return bot
@@ -135,24 +151,28 @@ export const UserUpdatesLive = Layer.effect(
     const config = yield* AppConfig
     const gateway = yield* TelegramGateway
     const deadLetters = yield* DeadLetterUpdates
+    const userRepo = yield* UsersRepo
     const { run } = yield* BotBridge
     const api = yield* TelegramApi
     const env: BotEnv = {
       config,
       gateway,
       state: yield* BotState,
-      userRepo: yield* UsersRepo,
+      userRepo,
       settingsRepo: yield* UserSettingsRepo,
+      presetOffers: yield* PresetOffersRepo,
       jobs: yield* JobEntity.client,
       users: yield* UserEntity.client,
       limiter: yield* RateLimits,
       stats: yield* StatsService,
+      growth: { referrals: yield* ReferralsRepo, promos: yield* PromoCodesRepo },
       run
     }
     const payments = { payments: yield* PaymentService, userCredits: yield* UserCredits }
+    const support = { support: yield* SupportRepo, paymentsRepo: yield* PaymentsRepo }
     const scopes = new WeakMap<object, UserScope>()
     const bot = yield* Effect.flatten(makeBotInfo(api)).pipe(
-      Effect.map((info) => createBot(env, api, info, payments, scopes)),
+      Effect.map((info) => createBot(env, api, info, payments, support, scopes)),
       Effect.cached
     )
     // What is stored about a failure is no log line: it is redacted here, by the same rules.
@@ -200,6 +220,14 @@ export const UserUpdatesLive = Layer.effect(
       })
 
     return {
+      notify: (userId: UserId, notice: UserNotice) =>
+        Effect.gen(function*() {
+          const texts = messagesFor(languageOf(yield* userRepo.languageOf(userId)))
+          yield* gateway.sendMessage(userId, texts.invite.bonusReceived(notice.credits, notice.balance))
+        }).pipe(
+          Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not tell the user about their bonus", error)),
+          Effect.catchAllDefect((defect) => logFailure(LogLevel.Warning, "could not tell the user about their bonus", defect))
+        ),
       // Text is made storable at this edge: a caption or name with U+0000 is a fine
       // update on SQLite and a failing INSERT on Postgres otherwise.
       handle: (ops: UserOps, update: TelegramUpdate) =>
@@ -215,7 +243,11 @@ export const UserUpdatesLive = Layer.effect(
     BotState.Default,
     DeadLetterUpdates.Default,
     UserSettingsRepo.Default,
+    PresetOffersRepo.Default,
     UsersRepo.Default,
+    ReferralsRepo.Default,
+    PromoCodesRepo.Default,
+    SupportRepo.Default,
     StatsService.Default,
     PaymentsLive,
     RateLimits.Default

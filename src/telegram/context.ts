@@ -12,9 +12,12 @@ import type { JobEntity } from "../protocols/job-protocol.js"
 import type { UserEntity, UserOps } from "../protocols/user-protocol.js"
 import type { AppSettings } from "../config/index.js"
 import type { Language, Messages } from "../i18n/index.js"
+import type { PromoCodesRepo } from "../growth/promo-codes-repo.js"
+import type { ReferralsRepo } from "../growth/referrals-repo.js"
 import type { StatsService } from "../observability/stats.js"
 import type { RateLimitsService } from "../rate-limits/rate-limits.js"
 import type { BotState } from "../storage/bot-state.js"
+import type { PresetOffersRepo } from "../storage/preset-offers-repo.js"
 import type { UserSettingsRepo } from "../storage/user-settings-repo.js"
 import type { UsersRepo } from "../storage/users-repo.js"
 import type { InlineKeyboard, TelegramGatewayService } from "./gateway.js"
@@ -43,17 +46,21 @@ export interface BotEnv {
   readonly state: BotState
   readonly userRepo: UsersRepo
   readonly settingsRepo: UserSettingsRepo
+  /** Photos without a caption and the preset menu each was offered. */
+  readonly presetOffers: PresetOffersRepo
   readonly jobs: Effect.Effect.Success<typeof JobEntity.client>
   readonly users: Effect.Effect.Success<typeof UserEntity.client>
   readonly limiter: RateLimitsService
   /** The figures behind the admins' /stats. */
   readonly stats: StatsService
+  /** Invitations and promo codes: the tables behind /invite and the admins' /promo_* commands. */
+  readonly growth: { readonly referrals: ReferralsRepo; readonly promos: PromoCodesRepo }
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<A>
 }
 
 /**
  * A grammY handler that runs one Effect. Its failures are never thrown back at grammY: they
- * are logged and recorded in `env.unfinishedUpdate` for the update's own retry policy.
+ * are logged and recorded in `ctx.user.unfinishedUpdate` for the update's own retry policy.
  */
 export const handler = <C extends BotContext>(
   env: BotEnv,

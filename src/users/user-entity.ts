@@ -10,9 +10,9 @@
  * the same commit) or are written when the update's handling ends.
  */
 import { Entity } from "@effect/cluster"
-import { Clock, Effect, Option } from "effect"
-import { Balance } from "../domain/balance.js"
-import { jobIdFor, type JobId, UserId } from "../domain/ids.js"
+import { Effect, Option } from "effect"
+import { type JobId, UserId } from "../domain/ids.js"
+import type { UserProfile } from "../domain/user-profile.js"
 import {
   CreditsAlreadySpent,
   InsufficientCredits,
@@ -20,22 +20,19 @@ import {
   PaymentNotFound,
   ReservationNotFound
 } from "../errors/index.js"
-import { recordJobStarted } from "../observability/metrics.js"
-import { JobEntity } from "../protocols/job-protocol.js"
 import {
   type AdjustInput,
-  type AdmitOptions,
-  JobStarted,
-  type StartJobInput,
   UserEntity,
   type UserOps,
   UserUpdates
 } from "../protocols/user-protocol.js"
-import { Admission } from "../storage/admission.js"
 import { CreditLedger } from "../storage/credit-ledger.js"
 import { storedNow } from "../storage/job-repo.js"
 import { TelegramInbox } from "../storage/telegram-inbox.js"
-import { makeUserState, splitCost } from "./user-state.js"
+import { makeForgetUser } from "./forget-user.js"
+import { makeGrowthOps } from "./growth-ops.js"
+import { makeAdmission } from "./user-admission.js"
+import { makeUserState } from "./user-state.js"
 
 /** Inbox rows one read takes; a wake handles them all, one read after another. */
 const inboxBatch = 20
@@ -45,13 +42,11 @@ export const UserEntityLive = UserEntity.toLayer(
     const address = yield* Entity.CurrentAddress
     const userId = UserId.make(Number(address.entityId))
     const ledger = yield* CreditLedger
-    const admission = yield* Admission
     const inbox = yield* TelegramInbox
-    const jobs = yield* JobEntity.client
+    const forgetUser = yield* makeForgetUser
 
-    const { loaded, currentBalance, transactional, flushRegistration, register, takeFreshGrant } = yield* makeUserState(
-      userId
-    )
+    const { loaded, currentBalance, transactional, flushRegistration, registerDeferred, takeFreshGrant, reload } =
+      yield* makeUserState(userId)
 
     const applyEntry = (entry: Parameters<typeof ledger.apply>[0]) =>
       Effect.gen(function*() {
@@ -60,6 +55,18 @@ export const UserEntityLive = UserEntity.toLayer(
         ;(yield* loaded).balance = result.balance
         return result
       })
+    const growth = yield* makeGrowthOps({ userId, applyEntry, transactional, balance: Effect.orDie(currentBalance) })
+
+    // An invited first contact is written at once, with its link: the link must not wait
+    // for a write that may never come, and a crash must not leave it registered but unlinked.
+    const register = (requestKey: string, profile: UserProfile, invitedBy?: UserId) =>
+      Effect.gen(function*() {
+        const registered = yield* registerDeferred(requestKey, profile)
+        if (!registered.newlyGranted || invitedBy === undefined) return registered
+        yield* flushRegistration
+        yield* growth.linkInviter(invitedBy)
+        return registered
+      }).pipe(transactional, Effect.orDie)
 
     const settle = (jobId: JobId, kind: "capture" | "refund", reason: string) =>
       Effect.gen(function*() {
@@ -96,71 +103,7 @@ export const UserEntityLive = UserEntity.toLayer(
 
     /** Updates marked handled by their admission's commit, so not marked again. */
     const markedUpdates = new Set<number>()
-
-    const admit = Effect.fnUntraced(function*(payload: StartJobInput, options: AdmitOptions | undefined) {
-      const s = yield* loaded
-      const jobId = jobIdFor(userId, payload.requestKey)
-      const job = {
-        id: jobId,
-        userId,
-        chatId: payload.chatId,
-        requestKey: payload.requestKey,
-        model: payload.model,
-        prompt: payload.prompt,
-        cost: payload.cost,
-        durationSeconds: payload.durationSeconds,
-        photoFileId: payload.photo.fileId,
-        language: payload.languageCode,
-        createdAtMs: yield* storedNow
-      }
-      const split = splitCost(s.balance, payload.cost)
-      let started: JobStarted
-      if (Option.isNone(split)) {
-        const known = yield* admission.knownRequest(job)
-        if (Option.isNone(known)) {
-          const available = s.balance.total
-          return yield* new InsufficientCredits({ required: payload.cost, available, shortfall: payload.cost - available })
-        }
-        started = new JobStarted({ jobId, balance: s.balance, split: known.value })
-      } else {
-        const { fromCredits, fromFreeTokens } = split.value
-        const outcome = yield* admission.admit({
-          job,
-          split: split.value,
-          expected: new Balance({ credits: s.balance.credits - fromCredits, freeTokens: s.balance.freeTokens - fromFreeTokens }),
-          maxInFlight: options?.maxInFlight,
-          registration: s.pending,
-          updateId: options?.updateId,
-          nowMs: yield* Clock.currentTimeMillis.pipe(Effect.map(Math.floor))
-        })
-        if (outcome._tag === "NoRoom") return Option.none<JobStarted>()
-        if (outcome._tag === "Known") {
-          started = new JobStarted({ jobId, balance: s.balance, split: outcome.split })
-        } else {
-          s.balance = outcome.balance
-          if (Option.isSome(s.pending)) {
-            s.pending = Option.none()
-            s.freeGranted = true
-          }
-          if (options !== undefined) markedUpdates.add(options.updateId)
-          yield* recordJobStarted
-          yield* Effect.logInfo("job reserved").pipe(
-            Effect.annotateLogs({ cost: payload.cost, fromFreeTokens, fromCredits, requestKey: payload.requestKey })
-          )
-          started = new JobStarted({ jobId, balance: outcome.balance, split: split.value })
-        }
-      }
-      // Sent after the commit; a crash before this line leaves a queued job without its
-      // Start, which the job watchdog wakes (src/jobs/job-watchdog.ts); Start is keyed by the job.
-      yield* jobs(jobId).Start({ jobId, userId }, { discard: true }).pipe(Effect.orDie)
-      return Option.some(started)
-    }, Effect.catchTag("SqlError", Effect.die), (effect, payload) =>
-      // Also covers the bot handler that calls this directly: every line of the start carries both ids.
-      Effect.annotateLogs(effect, { jobId: jobIdFor(userId, payload.requestKey), userId }))
-
-    const startJob = (payload: StartJobInput) =>
-      Effect.flatMap(admit(payload, undefined), (started) =>
-        Option.isSome(started) ? Effect.succeed(started.value) : Effect.dieMessage("refused for room without a room check"))
+    const { admit, startJob } = yield* makeAdmission({ userId, loaded, markedUpdates })
 
     const adjust = Effect.fnUntraced(function*(payload: AdjustInput) {
       const current = yield* currentBalance
@@ -185,7 +128,8 @@ export const UserEntityLive = UserEntity.toLayer(
 
     const grant = Effect.fnUntraced(function*(paymentId: string, credits: number) {
       const previous = yield* ledger.paymentGrantOf(paymentId)
-      if (Option.isSome(previous)) return yield* currentBalance
+      // A replay qualifies again: the message to the inviter may be what the crash lost.
+      if (Option.isSome(previous)) return yield* Effect.as(growth.qualify("purchase"), yield* currentBalance)
       const result = yield* applyEntry({
         userId,
         opKey: `grant:${paymentId}`,
@@ -194,6 +138,7 @@ export const UserEntityLive = UserEntity.toLayer(
         deltaCredits: credits,
         deltaFree: 0
       })
+      yield* growth.qualify("purchase")
       return result.balance
     }, transactional, Effect.orDie)
 
@@ -217,6 +162,8 @@ export const UserEntityLive = UserEntity.toLayer(
       return result.balance
     }, transactional, Effect.catchTag("SqlError", Effect.die))
 
+    // What /forget erased is loaded again by the next message.
+    const forget = forgetUser(userId).pipe(Effect.tap(reload))
     const ops: UserOps = {
       userId,
       register,
@@ -226,7 +173,9 @@ export const UserEntityLive = UserEntity.toLayer(
       admit,
       adjust,
       grant,
-      revokePayment
+      revokePayment,
+      redeemPromo: growth.redeemPromo,
+      forget
     }
     const updates = yield* Effect.serviceOption(UserUpdates)
 
@@ -247,13 +196,18 @@ export const UserEntityLive = UserEntity.toLayer(
 
     return UserEntity.of({
       Register: ({ payload }) =>
-        register(payload.requestKey, payload.profile).pipe(Effect.zipLeft(flushRegistration), transactional, Effect.orDie),
+        registerDeferred(payload.requestKey, payload.profile).pipe(Effect.zipLeft(flushRegistration), transactional, Effect.orDie),
 
       GetBalance: () => ops.balance,
 
       StartJob: ({ payload }) => startJob(payload),
 
-      Capture: ({ payload }) => settle(payload.jobId, "capture", "").pipe(transactional, Effect.catchTag("SqlError", Effect.die)),
+      Capture: ({ payload }) =>
+        settle(payload.jobId, "capture", "").pipe(
+          transactional,
+          Effect.catchTag("SqlError", Effect.die),
+          Effect.tap(() => growth.qualify("delivered"))
+        ),
 
       Refund: ({ payload }) =>
         settle(payload.jobId, "refund", payload.reason).pipe(transactional, Effect.catchTag("SqlError", Effect.die)),
@@ -262,7 +216,11 @@ export const UserEntityLive = UserEntity.toLayer(
 
       RevokePayment: ({ payload }) => revokePayment(payload.requestKey, payload.paymentId),
 
+      ReferralBonus: ({ payload }) => growth.receiveBonus(payload.inviteeId),
+
       Adjust: ({ payload }) => adjust(payload),
+
+      Forget: () => forget,
 
       HandleInbox: () => handleInbox
     })

@@ -26,7 +26,7 @@ const profileChanged = (stored: UserProfile, given: UserProfile) =>
   (given.username !== undefined && given.username !== stored.username) ||
   (given.languageCode !== undefined && given.languageCode !== stored.languageCode)
 
-interface UserState {
+export interface UserState {
   balance: Balance
   freeGranted: boolean
   profile: UserProfile
@@ -71,7 +71,7 @@ export const makeUserState = (userId: UserId) =>
       s.freeGranted = true
     })
 
-    const register = Effect.fnUntraced(function*(_requestKey: string, profile: UserProfile) {
+    const registerDeferred = Effect.fnUntraced(function*(_requestKey: string, profile: UserProfile) {
       const s = yield* loaded
       if (!s.freeGranted && Option.isNone(s.pending)) {
         s.pending = Option.some({ profile, freeTokens })
@@ -93,5 +93,9 @@ export const makeUserState = (userId: UserId) =>
       return fresh
     }).pipe(Effect.orDie)
 
-    return { loaded, currentBalance, transactional, flushRegistration, register, takeFreshGrant } as const
+    const reload = Effect.sync(() => {
+      state = undefined
+    })
+
+    return { loaded, currentBalance, transactional, flushRegistration, registerDeferred, takeFreshGrant, reload } as const
     })

@@ -1,7 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Logger, LogLevel, Option, Redacted } from "effect"
-import { driverFailureLimit } from "../../src/jobs/job-policy.js"
+import { runFailureLimit } from "../../src/jobs/job-policy.js"
 import { SimFaults } from "../../src/sim/kie/index.js"
 import type { JobState } from "../../src/domain/job-state.js"
 import { dialects, refuseRows } from "../support/database.js"
@@ -109,7 +109,7 @@ describe.each(dialects)("JobEntity driver that keeps failing on %s", (dialect) =
       const alerts: Array<string> = []
       const capture = Logger.add(Logger.make(({ date, message }) => {
         const text = String(message)
-        if (text.includes("job driver died")) deaths.push(date.getTime())
+        if (text.includes("job run died")) deaths.push(date.getTime())
         if (text.startsWith("OPERATOR ALERT")) alerts.push(text)
       }))
       yield* inRunner(sims, Effect.gen(function*() {
@@ -124,7 +124,7 @@ describe.each(dialects)("JobEntity driver that keeps failing on %s", (dialect) =
         const kinds = yield* sql<{ kind: string }>`SELECT kind FROM credit_ledger WHERE job_id = ${started.jobId} ORDER BY id`
         assert.deepStrictEqual(kinds.map((row) => row.kind), ["reserve", "refund"])
       })).pipe(Effect.provide(capture))
-      assert.strictEqual(deaths.length, driverFailureLimit, "deaths before the job was ended")
+      assert.strictEqual(deaths.length, runFailureLimit, "deaths before the job was ended")
       // Each pause as planned, plus the few clock steps the restarted driver's poll of KIE took.
       const pauses = deaths.slice(1).map((at, i) => (at - deaths[i]!) / 1000)
       const planned = [5, 10, 20, 30, 30, 30, 30]

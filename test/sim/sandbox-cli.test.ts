@@ -119,6 +119,24 @@ describe("npm run sandbox", { timeout: 120_000 }, () => {
       expect(byEnv.text).toMatch(/^bot #\d+: [^\n]*[А-Яа-я]/m)
     }))
 
+  it.live("a support request: the user writes, the sandbox's admin (user 1000) answers with a reply; the menu", () =>
+    Effect.gen(function*() {
+      expect((yield* cli(["--user", "1004", "/paysupport"])).text).toMatch(/^bot #\d+: Support: write your message now.*\[✖️ Cancel\]/ms)
+      const sent = yield* cli(["--user", "1004", "text", "I paid 250 stars and got nothing"])
+      expect(sent.text).toMatch(/^bot #\d+: ✅ Your message has reached our support team/m)
+      const inbox = (yield* cli(["--user", "1000", "messages"])).text
+      const id = /^bot #(\d+): ✉️ Support request from Sandbox, user 1004/m.exec(inbox)?.[1]
+      expect(id, inbox).toBeDefined()
+      const answered = yield* cli(["--user", "1000", "reply", `#${id}`, "Refunded, sorry!"])
+      expect(answered.printed[0]).toBe(`you: [reply to #${id}] Refunded, sorry!`)
+      expect(answered.text).toMatch(/^bot #\d+: Sent to user 1004\./m)
+      expect((yield* cli(["--user", "1004", "messages"])).text).toMatch(/^bot #\d+: 💬 Support:/m)
+      const menu = yield* cli(["--user", "1004", "menu"])
+      expect(menu.printed[0]).toBe("/start — Start: how it works")
+      expect(menu.printed).not.toContain("/forget — <user id>: delete a user's data")
+      expect((yield* cli(["--user", "1000", "menu"])).printed).toContain("/forget — <user id>: delete a user's data")
+    }))
+
   it.live("the command itself, as a Russian-speaking user short of credits: the refusal, then it exits at once", () =>
     Effect.gen(function*() {
       yield* cli(["--lang", "ru", "--user", "1003", "/settings"])

@@ -20,7 +20,14 @@ const homes: Record<string, string> = {
   telegram_offsets: join("src", "storage", "telegram-offsets.ts"),
   reconciliation_cursors: join("src", "payments", "reconciliation-store.ts"),
   reconciliation_alerts: join("src", "payments", "reconciliation-store.ts"),
-  dead_letter_updates: join("src", "storage", "dead-letter-updates.ts")
+  dead_letter_updates: join("src", "storage", "dead-letter-updates.ts"),
+  referrals: join("src", "growth", "referrals-repo.ts"),
+  // A redemption and the use it claims move together, in one transaction.
+  promo_codes: join("src", "growth", "promo-codes-repo.ts"),
+  promo_redemptions: join("src", "growth", "promo-codes-repo.ts"),
+  preset_offers: join("src", "storage", "preset-offers-repo.ts"),
+  support_requests: join("src", "storage", "support-repo.ts"),
+  support_relays: join("src", "storage", "support-repo.ts")
   // jobs and job_events: src/storage/job-repo.ts, once the job views of bot-state.ts move there.
 }
 

@@ -5,16 +5,19 @@
  * again (a new job with the same photo and prompt). Handlers start jobs and return; they
  * never wait for a generation.
  */
-import { Clock, Effect, Either, Option } from "effect"
+import { Cause, Clock, Effect, Either, Option } from "effect"
 import { Composer } from "grammy"
 import type { PhotoSize } from "grammy/types"
+import { classifyFailure } from "../../errors/failure-class.js"
 import { jobIdFor } from "../../domain/ids.js"
 import type { JobId } from "../../domain/ids.js"
 import { creditsFor, findModel, preparePrompt, type VideoModel } from "../../kie/models.js"
 import { parseCallbackData } from "../callback-data.js"
 import { answer, type BotContext, type BotEnv, forJob, handler, reply } from "../context.js"
 import { replyInsufficient } from "./payments.js"
-import { currentSettings } from "./settings.js"
+import { PresetOffer } from "../../storage/preset-offers-repo.js"
+import { presetKeyboard } from "../keyboards.js"
+import { currentSettings, type EffectiveSettings } from "./settings.js"
 
 /** Two presses on one job's button within this window start one job. */
 export const doubleTapWindowMs = 10_000
@@ -25,7 +28,7 @@ const largest = (sizes: ReadonlyArray<PhotoSize>): PhotoSize | undefined =>
     undefined
   )
 
-interface NewJob {
+export interface NewJob {
   readonly requestKey: string
   readonly fileId: string
   readonly fileSize: number | undefined
@@ -35,43 +38,75 @@ interface NewJob {
   readonly cost: number
 }
 
+/**
+ * Starts the job, the room check included, in one commit (src/storage/admission.ts); the
+ * job entity sends the progress message. A user short of credits is answered here; "no-room"
+ * (`maxJobsInFlight` unfinished jobs; a request already started always has room) is the
+ * caller's to answer, as a reply or a button's alert.
+ */
+export const startNewJob = (env: BotEnv, ctx: BotContext, job: NewJob) =>
+  ctx.user.ops.admit({
+    requestKey: job.requestKey,
+    chatId: ctx.chat?.id ?? ctx.user.ops.userId,
+    photo: job.fileSize === undefined ? { fileId: job.fileId } : { fileId: job.fileId, fileSize: job.fileSize },
+    prompt: job.prompt,
+    model: job.model.slug,
+    durationSeconds: job.durationSeconds,
+    cost: job.cost,
+    languageCode: ctx.lang
+  }, { maxInFlight: env.config.bot.maxJobsInFlight, updateId: ctx.update.update_id }).pipe(
+    Effect.map((started) => Option.isSome(started) ? "started" as const : "no-room" as const),
+    Effect.catchTag("InsufficientCredits", () =>
+      Effect.flatMap(ctx.user.ops.balance, (balance) => replyInsufficient(env, ctx, job.cost, balance)).pipe(
+        Effect.as("insufficient" as const)
+      )),
+    Effect.tapErrorCause((cause) =>
+      Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logWarning(`the job's request failed (${classifyFailure(cause)})`)
+    ),
+    Effect.annotateLogs({ jobId: jobIdFor(ctx.user.ops.userId, job.requestKey) })
+  )
+
+/** The request key of a job started by a photo: the same for its caption and a preset tap. */
+export const photoRequestKey = (chatId: number, messageId: number) => `msg:${chatId}:${messageId}`
+
 export const generateFeature = (env: BotEnv) => {
   const composer = new Composer<BotContext>()
   const { maxJobsInFlight } = env.config.bot
+  const start = (ctx: BotContext, job: NewJob) => startNewJob(env, ctx, job)
 
-  /**
-   * Starts the job, the room check included, in one commit; the job entity sends the
-   * progress message. Only refusals are answered here: `onNoRoom` when the user has
-   * `maxJobsInFlight` unfinished jobs (a request already started always has room).
-   */
-  const start = (ctx: BotContext, job: NewJob, onNoRoom: Effect.Effect<void>) =>
-    ctx.user.ops.admit({
-      requestKey: job.requestKey,
-      chatId: ctx.chat?.id ?? ctx.user.ops.userId,
-      photo: job.fileSize === undefined ? { fileId: job.fileId } : { fileId: job.fileId, fileSize: job.fileSize },
-      prompt: job.prompt,
-      model: job.model.slug,
-      durationSeconds: job.durationSeconds,
-      cost: job.cost,
-      languageCode: ctx.lang
-    }, { maxInFlight: maxJobsInFlight, updateId: ctx.update.update_id }).pipe(
-      Effect.flatMap((started) => Option.isSome(started) ? Effect.void : onNoRoom),
-      Effect.catchTag("InsufficientCredits", () =>
-        Effect.flatMap(ctx.user.ops.balance, (balance) => replyInsufficient(env, ctx, job.cost, balance))),
-      forJob(jobIdFor(ctx.user.ops.userId, job.requestKey))
-    )
+  /** A photo without a caption: the preset menu, priced with the user's settings now (./presets.ts). */
+  const offerPresets = (ctx: BotContext, fileId: string, fileSize: number | undefined, settings: EffectiveSettings) =>
+    Effect.gen(function*() {
+      const message = ctx.message!
+      yield* env.presetOffers.save(
+        new PresetOffer({
+          chatId: message.chat.id,
+          messageId: message.message_id,
+          userId: ctx.user.ops.userId,
+          fileId,
+          fileSize,
+          model: settings.model.slug,
+          durationSeconds: settings.durationSeconds,
+          cost: settings.cost
+        })
+      )
+      yield* reply(env, ctx, ctx.texts.presetMenu(settings.cost), presetKeyboard(ctx.texts, message.message_id, settings.cost))
+    })
 
   const fromImage = (ctx: BotContext, fileId: string, fileSize: number | undefined) =>
     Effect.gen(function*() {
       const message = ctx.message!
       const settings = yield* currentSettings(env, ctx)
+      if ((message.caption ?? "").trim() === "" && env.config.bot.barePhoto === "presets") {
+        return yield* offerPresets(ctx, fileId, fileSize, settings)
+      }
       const prompt = preparePrompt(settings.model, message.caption)
       if (Either.isLeft(prompt)) {
         const length = (message.caption ?? "").trim().length
         return yield* reply(env, ctx, ctx.texts.captionTooLong(settings.model.label, settings.model.promptLimit, length))
       }
-      const requestKey = `msg:${message.chat.id}:${message.message_id}`
-      yield* start(ctx, {
+      const requestKey = photoRequestKey(message.chat.id, message.message_id)
+      const started = yield* start(ctx, {
         requestKey,
         fileId,
         fileSize,
@@ -79,7 +114,8 @@ export const generateFeature = (env: BotEnv) => {
         model: settings.model,
         durationSeconds: settings.durationSeconds,
         cost: settings.cost
-      }, reply(env, ctx, ctx.texts.tooManyInFlight(maxJobsInFlight)))
+      })
+      if (started === "no-room") yield* reply(env, ctx, ctx.texts.tooManyInFlight(maxJobsInFlight))
     })
 
   composer.on("message:photo", handler(env, "photo", (ctx) => {
@@ -102,7 +138,10 @@ export const generateFeature = (env: BotEnv) => {
     Effect.gen(function*() {
       const action = parseCallbackData(ctx.callbackQuery.data)
       const source = action._tag === "Again" ? yield* ownJob(ctx, action.jobId) : Option.none()
-      if (action._tag !== "Again" || Option.isNone(source)) return yield* answer(ctx, ctx.texts.staleButton)
+      // A job whose photo /forget erased has nothing to generate again from.
+      if (action._tag !== "Again" || Option.isNone(source) || source.value.photoFileId === "") {
+        return yield* answer(ctx, ctx.texts.staleButton)
+      }
       const job = source.value
       const now = yield* Clock.currentTimeMillis
       const previous = yield* env.state.latestRetryOf(action.jobId)
@@ -118,8 +157,7 @@ export const generateFeature = (env: BotEnv) => {
         yield* answer(ctx)
         return yield* replyInsufficient(env, ctx, cost, balance)
       }
-      let refused = false
-      yield* start(ctx, {
+      const started = yield* start(ctx, {
         requestKey,
         fileId: job.photoFileId,
         fileSize: undefined,
@@ -127,13 +165,11 @@ export const generateFeature = (env: BotEnv) => {
         model,
         durationSeconds: job.durationSeconds,
         cost
-      }, Effect.sync(() => {
-        refused = true
-      }))
-      // Answered after the start, which is one short commit: the press is answered well inside Telegram's limit.
-      yield* refused
+      })
+      // Answered after the start, one short commit, well inside Telegram's limit for a press.
+      yield* started === "no-room"
         ? answer(ctx, ctx.texts.tooManyInFlight(maxJobsInFlight), { alert: true })
-        : answer(ctx, ctx.texts.againStarting)
+        : answer(ctx, started === "started" ? ctx.texts.againStarting : undefined)
     })))
 
   composer.callbackQuery(/^cancel:/, handler(env, "cancel", (ctx) =>

@@ -16,7 +16,9 @@ import { creditsResolver, type UserCredits } from "../../payments/user-credits.j
 import { parseCallbackData } from "../callback-data.js"
 import { answer, type BotContext, type BotEnv, handler, reply } from "../context.js"
 import { buyKeyboard } from "../keyboards.js"
+import { command } from "../commands.js"
 import { isAdmin } from "./admin.js"
+import { currentPrice } from "./settings.js"
 
 export interface PaymentsFeatureDeps {
   readonly payments: PaymentService
@@ -56,7 +58,9 @@ export const paymentEventsFeature = (env: BotEnv, deps: PaymentsFeatureDeps) => 
       totalAmount: paid.total_amount,
       invoicePayload: paid.invoice_payload
     }, credits(ctx)(ctx.from.id)).pipe(
-      Effect.flatMap((done) => reply(env, ctx, texts.thanks(done.payment.credits, done.balance))),
+      Effect.flatMap((done) =>
+        Effect.flatMap(currentPrice(env, ctx), (price) => reply(env, ctx, texts.thanks(done.payment.credits, done.balance, price)))
+      ),
       Effect.catchTag("UnverifiablePayment", () => reply(env, ctx, texts.paymentProblem))
     )
   }))
@@ -68,10 +72,11 @@ export const paymentCommandsFeature = (env: BotEnv, deps: PaymentsFeatureDeps) =
   const composer = new Composer<BotContext>()
   const credits = (ctx: BotContext) => creditsResolver(ctx.user.ops, deps.userCredits)
 
-  composer.command("buy", handler(env, "payments.buy", (ctx) =>
+  composer.command(command("buy"), handler(env, "payments.buy", (ctx) =>
     Effect.gen(function*() {
       const balance = yield* ctx.user.ops.balance
-      yield* reply(env, ctx, ctx.texts.payments.buyIntro(balance), buyKeyboard(ctx.texts, env.config.starPackages))
+      const price = yield* currentPrice(env, ctx)
+      yield* reply(env, ctx, ctx.texts.payments.buyIntro(balance, price), buyKeyboard(ctx.texts, env.config.starPackages))
     })))
 
   composer.callbackQuery(/^buy:/, handler(env, "payments.buyPackage", (ctx) =>
@@ -84,7 +89,7 @@ export const paymentCommandsFeature = (env: BotEnv, deps: PaymentsFeatureDeps) =
 
   // For admins only; to everybody else the command does not exist.
   const admins = composer.filter((ctx) => isAdmin(env, ctx))
-  admins.command("refund", handler(env, "payments.refund", (ctx) =>
+  admins.command(command("refund"), handler(env, "payments.refund", (ctx) =>
     Effect.gen(function*() {
       const chargeId = ctx.match.trim()
       if (chargeId === "" || /\s/.test(chargeId)) return yield* reply(env, ctx, operatorTexts.refundUsage)

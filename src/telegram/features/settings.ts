@@ -10,6 +10,8 @@ import { parseCallbackData } from "../callback-data.js"
 import { answer, type BotContext, type BotEnv, handler, reply } from "../context.js"
 import { settingsKeyboard } from "../keyboards.js"
 import { UserSettings } from "../../storage/user-settings-repo.js"
+import type { VideoPrice } from "../../i18n/messages.js"
+import { command } from "../commands.js"
 
 export interface EffectiveSettings {
   readonly model: VideoModel
@@ -38,6 +40,14 @@ export const currentSettings = (env: BotEnv, ctx: BotContext) =>
     } satisfies EffectiveSettings
   })
 
+/** What a video costs with these settings, as the texts show it. */
+export const currentPrice = (env: BotEnv, ctx: BotContext) =>
+  Effect.map(currentSettings(env, ctx), (settings): VideoPrice => ({
+    model: settings.model.label,
+    durationSeconds: settings.durationSeconds,
+    cost: settings.cost
+  }))
+
 /** The model and duration a settings button names, while the catalog still offers them. */
 export const chosenSetting = (data: string): { readonly model: VideoModel; readonly durationSeconds: number } | undefined => {
   const action = parseCallbackData(data)
@@ -49,7 +59,7 @@ export const chosenSetting = (data: string): { readonly model: VideoModel; reado
 export const settingsFeature = (env: BotEnv) => {
   const composer = new Composer<BotContext>()
 
-  composer.command("settings", handler(env, "settings", (ctx) =>
+  composer.command(command("settings"), handler(env, "settings", (ctx) =>
     Effect.gen(function*() {
       const current = yield* currentSettings(env, ctx)
       yield* reply(

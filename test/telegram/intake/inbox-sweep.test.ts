@@ -24,6 +24,7 @@ const recorder = () => {
   const handled = new Map<number, Array<number>>()
   const failing = new Set<number>()
   const layer = Layer.succeed(UserUpdates, {
+    notify: () => Effect.void,
     handle: (ops, received) =>
       failing.has(received.update_id)
         ? Effect.die(new Error("database unreachable"))

@@ -1,0 +1,153 @@
+/**
+ * Runs the job's state machine (./job-machine.ts): feeds it an event, writes the state it
+ * returns (one guarded statement, with the next due time), then does its commands with the
+ * interpreters in ./job-work.ts, whose outcomes are the next events. A run ends when the
+ * job waits (for KIE, or for an operator) or is finished; whatever wakes it next starts a
+ * new run from the row.
+ */
+import { Clock, Effect, Either, Option } from "effect"
+import { type JobId, UserId } from "../domain/ids.js"
+import { makeReferralQualification } from "../growth/referral-qualification.js"
+import { recordDelivery, recordJobRefunded } from "../observability/metrics.js"
+import { type JobChanges, type JobRecord, JobRepo } from "../storage/job-repo.js"
+import { type Command, IllegalTransition, isFinished, type MachineEvent, type MachineState, transition } from "./job-machine.js"
+import { wakeLeaseMs } from "./job-policy.js"
+import { columnsOf, machineStateOf } from "./job-row.js"
+import { makeJobWork, type RunContext } from "./job-work.js"
+
+/** Immediate wake-ups one run follows at most (a resubmission, a due poll) before it returns. */
+const maxWakesPerRun = 8
+
+const describe = (event: MachineEvent): string | null => {
+  switch (event._tag) {
+    case "TaskCreated":
+      return `task ${event.taskId}`
+    case "SubmitFailed":
+      return event.failure._tag
+    case "VideoFailed":
+      return `DeliveryFailed ${event.reason}`
+    case "Polled":
+      return event.result._tag === "Failed" ? event.result.error.message : null
+    default:
+      return event._tag
+  }
+}
+
+export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
+  effect: Effect.gen(function*() {
+    const repo = yield* JobRepo
+    const work = yield* makeJobWork
+    const referrals = yield* makeReferralQualification
+
+    /**
+     * Runs `jobId` from its stored row, first with `first` (a wake-up when undefined).
+     * Returns the row's state when the run stopped, none when there is no such job.
+     */
+    const run = (jobId: JobId, acknowledgement: RunContext["acknowledgement"], first?: MachineEvent) =>
+      Effect.gen(function*() {
+        const stored = yield* repo.get(jobId)
+        if (Option.isNone(stored)) return Option.none<MachineState>()
+        let row = stored.value
+        let state = yield* Effect.orDie(machineStateOf(row))
+        let due: number | null = row.due_at_ms === null ? null : Number(row.due_at_ms)
+        let moved = false
+
+        const runCommand = (command: Command): Effect.Effect<boolean> => {
+          const context: RunContext = { row, state, acknowledgement, feed }
+          switch (command._tag) {
+            case "WakeAt":
+              return Effect.succeed(true)
+            case "Log":
+              return (command.level === "error" ? Effect.logError(command.message) : Effect.logWarning(command.message))
+                .pipe(Effect.as(true))
+            case "Show":
+              return work.show(context, command.text, command.force).pipe(Effect.as(true))
+            case "Submit":
+              return work.submit(context)
+            case "Poll":
+              return work.poll(context, command.taskId, command.lastChance)
+            case "SendVideo":
+              return work.sendVideo(context, command.resultUrl)
+            case "Refund":
+              return work.refund(context, command.failure)
+            case "Tell":
+              return work.tell(context, command.failure, command.refunded)
+          }
+        }
+
+        function feed(event: MachineEvent): Effect.Effect<boolean> {
+          return Effect.gen(function*() {
+            const next = transition(state, event)
+            if (next instanceof IllegalTransition) {
+              // A stale message (a Cancel after submission, a late answer): its work is dropped.
+              yield* Effect.logDebug(next.message)
+              return false
+            }
+            const wakeAt = next.commands.find((command) => command._tag === "WakeAt")
+            const now = yield* Clock.currentTimeMillis
+            if (next.state !== state || wakeAt !== undefined) {
+              const columns = columnsOf(next.state, row.state)
+              const extra: JobChanges = next.state._tag === "Delivering" && state._tag === "Polling"
+                ? { kie_succeeded_at_ms: Math.floor(now) }
+                : {}
+              // The lease: if this run dies before its next write, the waker wakes the job then.
+              const dueAtMs = isFinished(next.state) ? null : wakeAt?.atMs ?? now + wakeLeaseMs
+              const written = yield* repo.advance(jobId, { version: row.version, state: row.state }, {
+                state: columns.state,
+                changes: { ...columns.changes, ...extra },
+                dueAtMs,
+                detail: describe(event)
+              }).pipe(Effect.orDie)
+              if (!written) {
+                yield* Effect.logDebug("the job moved on elsewhere; this run stops")
+                return false
+              }
+              const previous = state
+              row = Object.assign(Object.create(Object.getPrototypeOf(row)), row, columns.changes, extra, {
+                state: columns.state,
+                version: row.version + 1,
+                due_at_ms: dueAtMs
+              }) as JobRecord
+              due = dueAtMs
+              moved = true
+              if (next.state._tag === "Delivered") {
+                yield* recordDelivery(row)
+                yield* referrals.qualify(UserId.make(row.user_id), "delivered")
+              }
+              if ((next.state._tag === "Refunded" || next.state._tag === "Failed") && previous._tag === "Refunding") {
+                yield* recordJobRefunded(previous.failure._tag)
+              }
+            }
+            state = next.state
+            for (const command of next.commands) {
+              if (!(yield* runCommand(command))) return false
+            }
+            return true
+          })
+        }
+
+        const wake = Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const breakerOpen = yield* work.breakerOpen
+          return yield* feed({ _tag: "Wake", now, createdAtMs: Number(row.created_at_ms ?? now), breakerOpen })
+        })
+
+        yield* work.acknowledge({ row, state, acknowledgement, feed })
+        let going = yield* (first === undefined ? wake : feed(first))
+        // Work that is due already (a first poll, a resubmission) is done in this run.
+        for (let i = 0; going && i < maxWakesPerRun && !isFinished(state); i++) {
+          const now = yield* Clock.currentTimeMillis
+          if (due === null || due > now || !moved) break
+          moved = false
+          going = yield* wake
+        }
+        return Option.some(state)
+      }).pipe(Effect.orDie, Effect.annotateLogs({ jobId }), Effect.withSpan("JobSteps.run", { attributes: { jobId } }))
+
+    /** The machine's state as stored (for answers that need no run). */
+    const stateOf = (jobId: JobId) =>
+      Effect.map(repo.get(jobId), Option.map((row) => Either.getOrUndefined(machineStateOf(row)))).pipe(Effect.orDie)
+
+    return { run, stateOf } as const
+  })
+}) {}

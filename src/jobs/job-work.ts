@@ -1,0 +1,264 @@
+/**
+ * The job's effects, one small interpreter per command of the state machine
+ * (./job-machine.ts): submit to KIE, poll it, send the video, refund, tell the user, edit
+ * the progress message. Each does its I/O and feeds the outcome back as an event; none
+ * decides what the job does next.
+ */
+import { Clock, Duration, Effect, Either, Fiber, LogLevel, Option, Schedule } from "effect"
+import { OperatorAlerts } from "../alerts/operator-alerts.js"
+import { AppConfig } from "../config/index.js"
+import { type JobFailure, retryHelps } from "../domain/job-failure.js"
+import { type JobId, UserId } from "../domain/ids.js"
+import type { TelegramError } from "../errors/telegram-errors.js"
+import { failureText, languageOf, messagesFor } from "../i18n/index.js"
+import { KieCallbackAuth } from "../kie/callback-auth.js"
+import { KieCircuitBreaker } from "../kie/circuit-breaker.js"
+import { KieClient } from "../kie/kie-client.js"
+import { KieSubmitter } from "../kie/kie-submitter.js"
+import { findModel } from "../kie/models.js"
+import { lastPollRetry } from "../kie/retry-schedules.js"
+import { logFailure } from "../observability/error-summary.js"
+import { UserEntity } from "../protocols/user-protocol.js"
+import { CreditLedger } from "../storage/credit-ledger.js"
+import { type JobRecord, JobRepo, storedNow } from "../storage/job-repo.js"
+import { againCallbackData, cancelCallbackData } from "../telegram/callback-data.js"
+import { TelegramGateway } from "../telegram/gateway.js"
+import type { Acknowledgement } from "./job-acknowledgement.js"
+import { failureOf, isCancellable, type MachineEvent, type MachineState, type PollResult, type ProgressText } from "./job-machine.js"
+import { chatActionInterval, deliveryRetry, kieClassPolicy, photoDownloadRetry, uploadReuseWindow } from "./job-policy.js"
+import { settleWithUser } from "./settle-with-user.js"
+import { TransferPermits } from "./transfer-permits.js"
+
+/** What a run is working on: the row as last written, the machine's state, and the way back to it. */
+export interface RunContext {
+  readonly row: JobRecord
+  readonly state: MachineState
+  readonly acknowledgement: Acknowledgement
+  /** Feeds an outcome back to the machine; false when the job moved elsewhere (the run stops). */
+  readonly feed: (event: MachineEvent) => Effect.Effect<boolean>
+}
+
+const chatOf = (job: JobRecord) => Number(job.chat_id)
+const langOf = (job: JobRecord) => languageOf(job.language)
+const jobIdOf = (job: JobRecord) => job.id as JobId
+const targetOf = (job: JobRecord) => ({
+  chatId: chatOf(job),
+  storedMessageId: job.progress_message_id === null ? null : Number(job.progress_message_id)
+})
+
+export const makeJobWork = Effect.gen(function*() {
+  const repo = yield* JobRepo
+  const gateway = yield* TelegramGateway
+  const kie = yield* KieClient
+  const submitter = yield* KieSubmitter
+  const breaker = yield* KieCircuitBreaker
+  const callbackAuth = yield* KieCallbackAuth
+  const users = yield* UserEntity.client
+  const ledger = yield* CreditLedger
+  const transfers = yield* TransferPermits
+  const alerts = yield* OperatorAlerts
+  const { jobs: timings } = yield* AppConfig
+  // Operators (and the chaos test) may cap every model's deadline with KIE_TASK_DEADLINE.
+  const deadlineOf = (model: { readonly deadline: Duration.Duration } | undefined) =>
+    Option.match(timings.taskDeadlineMs, {
+      onNone: () => model?.deadline ?? Duration.zero,
+      onSome: (ms) => Duration.millis(ms)
+    })
+  const callbacksOn = (job: JobRecord) => Option.isSome(callbackAuth.callbackUrl(job.id))
+
+  const cancelKeyboard = (job: JobRecord) => [[{ text: messagesFor(langOf(job)).buttons.cancel, callbackData: cancelCallbackData(job.id) }]]
+
+  const textOf = (job: JobRecord, text: ProgressText) => {
+    const progress = messagesFor(langOf(job)).progress
+    switch (text._tag) {
+      case "Paused":
+        return progress.paused(job.cost)
+      case "Generating":
+        return progress.generating(text.elapsedMs)
+      case "Slow":
+        return progress.slow(text.elapsedMs)
+      case "Done":
+        return progress.done
+      case "Ended":
+        return progress.ended
+    }
+  }
+
+  const showText = (context: RunContext, text: string, force: boolean) =>
+    context.acknowledgement.show(targetOf(context.row), text, {
+      force,
+      // An edit without a keyboard removes the one the message had: Cancel goes once it can no longer work.
+      keyboard: isCancellable(context.state) ? cancelKeyboard(context.row) : undefined
+    })
+
+  const show = (context: RunContext, text: ProgressText, force: boolean) => showText(context, textOf(context.row, text), force)
+
+  /** A job that has not reached its outcome posts its progress message, beside its work. */
+  const acknowledge = (context: RunContext) =>
+    context.state._tag === "Queued" || context.state._tag === "Submitting" || context.state._tag === "Polling"
+      ? context.acknowledgement.post(
+        targetOf(context.row),
+        messagesFor(langOf(context.row)).progress.queued(0),
+        isCancellable(context.state) ? cancelKeyboard(context.row) : undefined
+      )
+      : Effect.void
+
+  const submissionFailed = (context: RunContext, failure: JobFailure, kieError: Parameters<typeof failureOf>[0] | null) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      return yield* context.feed({ _tag: "SubmitFailed", failure, kie: kieError, breakerOpen: yield* breaker.isOpen, now })
+    })
+
+  /** Photo to KIE (reusing a fresh upload of the same photo), then createTask; the task id is written with KIE's answer. */
+  const submit = (context: RunContext) =>
+    Effect.gen(function*() {
+      const job = context.row
+      const model = findModel(job.model)
+      if (model === undefined) return yield* submissionFailed(context, { _tag: "KieOperatorError", reason: "ModelDisabled" }, null)
+      const now = yield* Clock.currentTimeMillis
+      const earlierUpload = yield* repo.recentUploadOf(Number(job.user_id), job.photo_file_id, now - Duration.toMillis(uploadReuseWindow))
+      let imageUrl: string
+      if (Option.isSome(earlierUpload)) {
+        imageUrl = earlierUpload.value
+      } else {
+        // The photo's bytes are held from its download to the end of its upload: one permit.
+        const uploaded = yield* transfers.withPermit(Effect.gen(function*() {
+          const photo = yield* gateway.downloadFile(job.photo_file_id).pipe(Effect.retry(photoDownloadRetry), Effect.either)
+          if (photo._tag === "Left") return Either.left({ failure: { _tag: "PhotoUnavailable", reason: photo.left.reason } as const, kie: null })
+          return Either.mapLeft(
+            yield* breaker.observe(submitter.uploadFile(photo.right)).pipe(Effect.either),
+            (error) => ({ failure: failureOf(error), kie: error })
+          ).pipe(Either.map((file) => file.url))
+        }))
+        if (uploaded._tag === "Left") return yield* submissionFailed(context, uploaded.left.failure, uploaded.left.kie)
+        imageUrl = uploaded.right
+        yield* repo.update(jobIdOf(job), { kie_file_url: imageUrl })
+      }
+      let fed = true
+      const created = yield* submitter.submit({
+        model: model.slug,
+        input: model.buildInput({ imageUrl, prompt: job.prompt, durationSeconds: job.duration_seconds }),
+        callBackUrl: Option.getOrUndefined(callbackAuth.callbackUrl(job.id))
+      }, {
+        onQueued: (wait) => showText(context, messagesFor(langOf(job)).progress.queued(Duration.toMillis(wait)), false),
+        // Inside the call's uninterruptible region: the task id cannot be cut off from its creation.
+        // The deadline counts from the task's creation, not from the start of this step.
+        onCreated: (taskId) =>
+          Effect.flatMap(storedNow, (createdAt) =>
+            context.feed({
+              _tag: "TaskCreated",
+              taskId,
+              deadlineMs: createdAt + Duration.toMillis(deadlineOf(model)),
+              now: createdAt,
+              callbacksOn: callbacksOn(job)
+            })).pipe(Effect.map((going) => {
+              fed = going
+            }))
+      }).pipe(Effect.either)
+      if (created._tag === "Left") return yield* submissionFailed(context, failureOf(created.left), created.left)
+      return fed
+    }).pipe(Effect.orDie)
+
+  /** One recordInfo; at the deadline the task's last chance, so a transient blip is retried. */
+  const poll = (context: RunContext, taskId: string, lastChance: boolean) =>
+    Effect.gen(function*() {
+      const job = context.row
+      const submittedAt = Number(job.poll_deadline_ms ?? 0) - Duration.toMillis(deadlineOf(findModel(job.model)))
+      const result: PollResult = yield* breaker.observe(kie.getTask(taskId, { createdAt: submittedAt })).pipe(
+        lastChance ? Effect.retry(lastPollRetry) : (effect) => effect,
+        Effect.map((task): PollResult => {
+          if (task._tag === "Failed") return { _tag: "Failed", error: task.error }
+          if (task._tag === "Succeeded" && task.resultUrls[0] !== undefined) return { _tag: "Succeeded", resultUrl: task.resultUrls[0] }
+          return { _tag: "Running" }
+        }),
+        Effect.catchAll((error) =>
+          Effect.succeed<PollResult>(
+            kieClassPolicy[error._tag].poll === "task-failed" ? { _tag: "Failed", error } : { _tag: "Unanswered", error }
+          )
+        )
+      )
+      const now = yield* Clock.currentTimeMillis
+      return yield* context.feed({
+        _tag: "Polled",
+        result,
+        now,
+        createdAtMs: Number(job.created_at_ms ?? now),
+        breakerOpen: yield* breaker.isOpen,
+        callbacksOn: callbacksOn(job)
+      })
+    })
+
+  const keepUploadingAction = (chatId: number) =>
+    gateway.sendChatAction(chatId, "upload_video").pipe(Effect.ignore, Effect.repeat(Schedule.spaced(chatActionInterval)))
+
+  /** Sends the video with its caption and button, retrying what Telegram fails transiently; a video once sent is not sent again. */
+  const sendVideo = (context: RunContext, resultUrl: string) =>
+    Effect.gen(function*() {
+      const job = context.row
+      if (job.video_message_id !== null) return yield* context.feed({ _tag: "VideoSent" })
+      yield* context.acknowledgement.beforeOutcome
+      const lang = langOf(job)
+      const messages = messagesFor(lang)
+      // Only for the caption: the stored balance (a capture changes none).
+      const balance = yield* ledger.balanceOf(UserId.make(Number(job.user_id))).pipe(Effect.orDie)
+      const action = yield* Effect.fork(keepUploadingAction(chatOf(job)))
+      // Once Telegram has answered, the message id is recorded before an interruption can land.
+      const sendOnce = Effect.uninterruptibleMask((restore) =>
+        restore(gateway.sendVideo(chatOf(job), {
+          url: resultUrl,
+          caption: messages.videoCaption(balance),
+          keyboard: [[{ text: messages.buttons.generateAgain, callbackData: againCallbackData(job.id) }]],
+          tooBigText: (size) => messages.videoTooBig(resultUrl, size, balance)
+        })).pipe(Effect.tap((delivery) => repo.update(jobIdOf(job), { video_message_id: delivery.messageId }).pipe(Effect.orDie)))
+      )
+      const sent = yield* sendOnce.pipe(Effect.retry(deliveryRetry), Effect.either, Effect.ensuring(Fiber.interrupt(action)))
+      return yield* context.feed(sent._tag === "Left" ? { _tag: "VideoFailed", reason: sent.left.reason } : { _tag: "VideoSent" })
+    })
+
+  /** The unit back, through the user entity that owns the balance; the ledger is asked first. */
+  const refund = (context: RunContext, failure: JobFailure) =>
+    Effect.gen(function*() {
+      const jobId = jobIdOf(context.row)
+      const settled = yield* ledger.settlementOf(jobId).pipe(Effect.orDie)
+      if (Option.isSome(settled)) return yield* context.feed({ _tag: "RefundAnswered", refunded: settled.value === "refund" })
+      const answer = yield* settleWithUser(
+        (attempt) => users(String(context.row.user_id)).Refund({ jobId, reason: failure._tag, attempt }),
+        undefined,
+        (attempts) =>
+          alerts.alert({
+            subject: "a job's settlement gets no reply",
+            detail: `job ${jobId}: ${attempts} asks to its user's entity went unanswered; asking again every 15 minutes`
+          })
+      ).pipe(
+        Effect.catchTags({ MailboxFull: Effect.die, AlreadyProcessingMessage: Effect.die, PersistenceError: Effect.die }),
+        Effect.either
+      )
+      const refunded = answer._tag === "Right" ||
+        (answer.left._tag === "JobAlreadySettled" && answer.left.settledAs === "refund")
+      if (answer._tag === "Left" && !refunded) yield* logFailure(LogLevel.Error, "the refund was refused", answer.left)
+      return yield* context.feed({ _tag: "RefundAnswered", refunded })
+    })
+
+  /** Why the job ended, its credit back, and Try again where it can help. */
+  const tell = (context: RunContext, failure: JobFailure, refunded: boolean) =>
+    Effect.gen(function*() {
+      const job = context.row
+      const lang = langOf(job)
+      const messages = messagesFor(lang)
+      yield* context.acknowledgement.beforeOutcome
+      yield* show(context, { _tag: "Ended" }, true)
+      const keyboard = retryHelps(failure)
+        ? [[{ text: messages.buttons.tryAgain, callbackData: againCallbackData(job.id) }]]
+        : undefined
+      const balance = refunded
+        ? `\n${messages.balanceLine(yield* ledger.balanceOf(UserId.make(Number(job.user_id))).pipe(Effect.orDie))}`
+        : ""
+      yield* gateway.sendMessage(chatOf(job), failureText(lang, failure, job.cost) + balance, { keyboard }).pipe(
+        Effect.retry(deliveryRetry),
+        Effect.catchAll((error: TelegramError) => logFailure(LogLevel.Warning, "could not tell the user about the refund", error))
+      )
+      return yield* context.feed({ _tag: "Told" })
+    })
+
+  return { breakerOpen: breaker.isOpen, acknowledge, show, submit, poll, sendVideo, refund, tell } as const
+})
