@@ -44,12 +44,18 @@ const until = (what: string, check: () => boolean) =>
     return yield* Effect.dieMessage(`never happened: ${what}`)
   })
 
+/** Runs `body` with a runner on a fresh database whose user entities hand their updates to `bot`. */
+const withRunner = <A, E, R>(dialect: "sqlite" | "pg", body: (bot: ReturnType<typeof recorder>) => Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const settings = yield* freshSettings(dialect)
+    const bot = recorder()
+    return yield* body(bot).pipe(Effect.provide(runnerLayer(settings, LedgerOnlyActors.pipe(Layer.provideMerge(bot.layer)))))
+  }).pipe(Effect.scoped)
+
 describe.each(dialects)("the inbox on %s", (dialect) => {
   it.live("stores a batch in one write; each user's updates are handled once, in order; a replay adds nothing", () =>
-    Effect.gen(function*() {
-      const settings = yield* freshSettings(dialect)
-      const bot = recorder()
-      yield* Effect.gen(function*() {
+    withRunner(dialect, (bot) =>
+      Effect.gen(function*() {
         const handOver = yield* makeHandOver
         const batch = [update(1, 11), update(2, 12), update(3, 11), { update_id: 4, channel_post: { text: "x" } }, update(5, 11)]
         const sent: Array<string> = []
@@ -71,14 +77,11 @@ describe.each(dialects)("the inbox on %s", (dialect) => {
         assert.deepStrictEqual(bot.handled.get(12), [2])
         const inbox = yield* TelegramInbox
         assert.deepStrictEqual(yield* inbox.pendingOf(11 as never, 10), [])
-      }).pipe(Effect.provide(runnerLayer(settings, LedgerOnlyActors.pipe(Layer.provideMerge(bot.layer)))))
-    }).pipe(Effect.scoped), 60_000)
+      })), 60_000)
 
   it.live("the sweep hands over what a lost wake and a handling that died left, still in order", () =>
-    Effect.gen(function*() {
-      const settings = yield* freshSettings(dialect)
-      const bot = recorder()
-      yield* Effect.gen(function*() {
+    withRunner(dialect, (bot) =>
+      Effect.gen(function*() {
         const inbox = yield* TelegramInbox
         const now = yield* Clock.currentTimeMillis
         const old = now - 2 * Duration.toMillis(sweepAge)
@@ -104,6 +107,5 @@ describe.each(dialects)("the inbox on %s", (dialect) => {
         yield* until("the user after the outage handled", () => bot.handled.get(33)?.length === 2)
         assert.deepStrictEqual(bot.handled.get(33), [41, 42])
         assert.strictEqual(yield* sweepOnce, 0)
-      }).pipe(Effect.provide(runnerLayer(settings, LedgerOnlyActors.pipe(Layer.provideMerge(bot.layer)))))
-    }).pipe(Effect.scoped), 60_000)
+      })), 60_000)
 })
