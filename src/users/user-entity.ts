@@ -59,14 +59,14 @@ export const UserEntityLive = UserEntity.toLayer(
 
     // An invited first contact is written at once, with its link: the link must not wait
     // for a write that may never come, and a crash must not leave it registered but unlinked.
+    // Every update calls this: without an invitation it stays in memory (no transaction).
     const register = (requestKey: string, profile: UserProfile, invitedBy?: UserId) =>
       Effect.gen(function*() {
         const registered = yield* registerDeferred(requestKey, profile)
         if (!registered.newlyGranted || invitedBy === undefined) return registered
-        yield* flushRegistration
-        yield* growth.linkInviter(invitedBy)
+        yield* flushRegistration.pipe(Effect.zipRight(growth.linkInviter(invitedBy)), transactional)
         return registered
-      }).pipe(transactional, Effect.orDie)
+      }).pipe(Effect.orDie)
 
     const settle = (jobId: JobId, kind: "capture" | "refund", reason: string) =>
       Effect.gen(function*() {
