@@ -8,19 +8,23 @@ import { BroadcastSenderLive } from "./broadcasts/broadcast-sender.js"
 import { JobEntityLive } from "./jobs/job-entity.js"
 import { JobSteps } from "./jobs/job-steps.js"
 import { JobWatchdogLive } from "./jobs/job-watchdog.js"
+import { Admission } from "./storage/admission.js"
 import { CreditLedger } from "./storage/credit-ledger.js"
 import { PromoCodesRepo } from "./growth/promo-codes-repo.js"
 import { ReferralsRepo } from "./growth/referrals-repo.js"
 import { DeadLetterUpdates } from "./storage/dead-letter-updates.js"
 import { JobRepo } from "./storage/job-repo.js"
+import { TelegramInbox } from "./storage/telegram-inbox.js"
 import { SupportRepo } from "./storage/support-repo.js"
 import { UserSettingsRepo } from "./storage/user-settings-repo.js"
 import { UsersRepo } from "./storage/users-repo.js"
 import { UserEntityLive } from "./users/user-entity.js"
 
 export const StorageServicesLive = Layer.mergeAll(
+  Admission.Default,
   CreditLedger.Default,
   JobRepo.Default,
+  TelegramInbox.Default,
   UsersRepo.Default,
   ReferralsRepo.Default,
   PromoCodesRepo.Default,

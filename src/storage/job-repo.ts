@@ -29,6 +29,9 @@ export interface NewJob {
  */
 const startGraceMs = 60_000
 
+/** When a new job is first due (src/storage/admission.ts inserts jobs too). */
+export const firstDueAt = (createdAtMs: number) => Math.ceil(createdAtMs + startGraceMs)
+
 const nullableNumber = Schema.NullOr(Schema.Union(Schema.Number, Schema.NumberFromString))
 
 /** A job as stored; BIGINT columns arrive as strings from Postgres. */
@@ -110,7 +113,7 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
                           language, created_at_ms, due_at_ms)
         VALUES (${job.id}, ${job.userId}, ${job.chatId}, ${job.requestKey}, 'queued', ${job.model}, ${job.prompt},
                 ${job.cost}, ${job.durationSeconds}, ${job.photoFileId}, ${job.language ?? null}, ${job.createdAtMs},
-                ${Math.ceil(job.createdAtMs + startGraceMs)})`
+                ${firstDueAt(job.createdAtMs)})`
       yield* sql`INSERT INTO job_events (job_id, from_state, to_state, detail) VALUES (${job.id}, NULL, 'queued', NULL)`
     })
 

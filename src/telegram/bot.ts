@@ -1,11 +1,13 @@
 /**
- * The grammY bot, run inside each user's entity (docs/architecture.md). The intake hands
- * every update to its user's entity as a persisted message; the entity calls the handler
- * made here, which runs the grammY middleware chain with `bot.handleUpdate`. One user's
- * updates are therefore handled one at a time, in order, wherever that user's shard lives.
+ * The grammY bot: one per process, run by each user's entity for that user's updates
+ * (docs/architecture.md). The intake stores every update in the inbox and wakes the user's
+ * entity; the entity calls the handler made here, which runs the grammY middleware chain
+ * with `bot.handleUpdate`. One user's updates are therefore handled one at a time, in
+ * order, wherever that user's shard lives. The entity's own logic reaches the handlers
+ * through the update's context (`ctx.user`), looked up by the update object grammY is given.
  *
- * The middleware, in order: language, first-contact registration, the flood limit, the
- * features, and last the answers for whatever no feature took.
+ * The middleware, in order: the user's scope and language, first-contact registration, the
+ * flood limit, support, the features, and last the answers for whatever no feature took.
  */
 import { Cause, Effect, Exit, FiberSet, Layer, LogLevel, Option, Schedule } from "effect"
 import { logFailure } from "../observability/error-summary.js"
@@ -31,7 +33,7 @@ import { SupportRepo } from "../storage/support-repo.js"
 import { UserSettingsRepo } from "../storage/user-settings-repo.js"
 import { UsersRepo } from "../storage/users-repo.js"
 import { TelegramApi } from "./api.js"
-import type { BotContext, BotEnv } from "./context.js"
+import type { BotContext, BotEnv, UserScope } from "./context.js"
 import { adminFeature } from "./features/admin.js"
 import { growthFeature, startParameterOf } from "./features/growth.js"
 import { inviterOf } from "../domain/growth.js"
@@ -82,34 +84,36 @@ export class BotBridge extends Effect.Service<BotBridge>()("app/BotBridge", {
   })
 }) {}
 
-export const createBot = (
+const createBot = (
   env: BotEnv,
   api: Api,
   botInfo: UserFromGetMe,
   payments: PaymentsFeatureDeps,
-  support: SupportFeatureDeps
+  support: SupportFeatureDeps,
+  scopes: WeakMap<object, UserScope>
 ) => {
   // Handlers send through the gateway; this bot only routes updates, on the process's Api settings.
   const bot = new Bot<BotContext>(api.token, { botInfo, ...(api.options === undefined ? {} : { client: api.options }) })
-  let registered = false
 
   bot.use(async (ctx, next) => {
+    const scope = scopes.get(ctx.update)
+    if (scope === undefined) throw new Error("an update reached the bot without its user's entity")
+    ctx.user = scope
     ctx.lang = languageOf(ctx.from?.language_code)
     ctx.texts = messagesFor(ctx.lang)
     await next()
   })
 
-  // First contact of this activation: Register is idempotent, the free tokens come once ever.
+  // First contact: cheap after the first time (the entity compares with what it loaded);
+  // the free tokens come once ever.
   bot.use(async (ctx, next) => {
-    if (!registered && ctx.from !== undefined) {
+    if (ctx.from !== undefined) {
       const from = ctx.from
-      const result = await env.run(env.ops.register(`register:${from.id}`, {
+      await env.run(ctx.user.ops.register(`register:${from.id}`, {
         firstName: from.first_name,
         ...(from.username === undefined ? {} : { username: from.username }),
         ...(from.language_code === undefined ? {} : { languageCode: from.language_code })
       }, Option.getOrUndefined(Option.flatMap(startParameterOf(ctx), inviterOf))))
-      registered = true
-      if (result.newlyGranted) env.freshGrant.value = result.balance.freeTokens
     }
     await next()
   })
@@ -143,30 +147,81 @@ const makeBotInfo = (api: Api) =>
     Effect.cached
   )
 
-/** Gives every user entity its bot. */
+/** The process's one bot, built on first use (its identity needs Telegram), for every user entity. */
 export const UserUpdatesLive = Layer.effect(
   UserUpdates,
   Effect.gen(function*() {
     const config = yield* AppConfig
     const gateway = yield* TelegramGateway
-    const state = yield* BotState
     const deadLetters = yield* DeadLetterUpdates
     const userRepo = yield* UsersRepo
-    const settingsRepo = yield* UserSettingsRepo
-    const presetOffers = yield* PresetOffersRepo
-    const broadcasts = yield* BroadcastsRepo
-    const jobs = yield* JobEntity.client
-    const users = yield* UserEntity.client
-    const limiter = yield* RateLimits
-    const stats = yield* StatsService
     const { run } = yield* BotBridge
+    const api = yield* TelegramApi
+    const env: BotEnv = {
+      config,
+      gateway,
+      state: yield* BotState,
+      userRepo,
+      settingsRepo: yield* UserSettingsRepo,
+      presetOffers: yield* PresetOffersRepo,
+      broadcasts: yield* BroadcastsRepo,
+      jobs: yield* JobEntity.client,
+      users: yield* UserEntity.client,
+      limiter: yield* RateLimits,
+      stats: yield* StatsService,
+      growth: { referrals: yield* ReferralsRepo, promos: yield* PromoCodesRepo },
+      run
+    }
     const payments = { payments: yield* PaymentService, userCredits: yield* UserCredits }
     const support = { support: yield* SupportRepo, paymentsRepo: yield* PaymentsRepo }
-    const api = yield* TelegramApi
-    const botInfo = yield* makeBotInfo(api)
+    const scopes = new WeakMap<object, UserScope>()
+    const bot = yield* Effect.flatten(makeBotInfo(api)).pipe(
+      Effect.map((info) => createBot(env, api, info, payments, support, scopes)),
+      Effect.cached
+    )
     // What is stored about a failure is no log line: it is redacted here, by the same rules.
     const redactor = redactorOf(secretValuesIn(config))
-    const growth = { referrals: yield* ReferralsRepo, promos: yield* PromoCodesRepo }
+
+    // One handling; fails with the cause a handler recorded, or with the rejection of a
+    // middleware outside `handler` (first-contact registration, say).
+    const handleOnce = (ops: UserOps, update: Update) =>
+      Effect.gen(function*() {
+        const scope: UserScope = { ops, unfinishedUpdate: { cause: undefined } }
+        const routed = yield* bot
+        scopes.set(update, scope)
+        const rejected = yield* Effect.promise(() => routed.handleUpdate(update).then(() => undefined, causeOfRejection)).pipe(
+          Effect.ensuring(Effect.sync(() => scopes.delete(update)))
+        )
+        const cause = scope.unfinishedUpdate.cause ?? rejected
+        if (cause !== undefined) return yield* Effect.fail(cause)
+      })
+
+    const setAside = (ops: UserOps, update: TelegramUpdate): SetAside => (cause, failureClass, attempts) =>
+      Effect.gen(function*() {
+        const row = setAsideRow(update, ops.userId, cause, failureClass, attempts, redactor)
+        // Only an outage may keep the update: anything else would make this a loop again.
+        yield* deadLetters.record(row).pipe(
+          Effect.catchAllCause((failure) =>
+            classifyFailure(failure) === "transient"
+              ? Effect.die(Cause.squash(failure))
+              : Effect.logError("could not record the update set aside", failure)
+          )
+        )
+        yield* recordSetAside(failureClass)
+        yield* Effect.logError(`update set aside after ${attempts} failed handlings`, cause).pipe(
+          Effect.annotateLogs({
+            failureClass,
+            errorTag: row.errorTag,
+            errorCode: row.errorCode ?? "",
+            updateKind: row.updateKind
+          })
+        )
+        const sender = senderOf(update)
+        const chatId = sender.chatId ?? ops.userId
+        yield* gateway.sendMessage(chatId, messagesFor(languageOf(sender.languageCode)).updateSetAside).pipe(
+          Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not tell the user that an update was skipped", error))
+        )
+      })
 
     return {
       notify: (userId: UserId, notice: UserNotice) =>
@@ -177,75 +232,13 @@ export const UserUpdatesLive = Layer.effect(
           Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not tell the user about their bonus", error)),
           Effect.catchAllDefect((defect) => logFailure(LogLevel.Warning, "could not tell the user about their bonus", defect))
         ),
-      make: (ops: UserOps) =>
-        Effect.map(botInfo, (info) => {
-          const env: BotEnv = {
-            ops,
-            config,
-            gateway,
-            state,
-            userRepo,
-            settingsRepo,
-            presetOffers,
-            broadcasts,
-            jobs,
-            users,
-            limiter,
-            stats,
-            growth,
-            run,
-            freshGrant: { value: 0 },
-            unfinishedUpdate: { cause: undefined }
-          }
-          const bot = createBot(env, api, info, payments, support)
-
-          // One handling; fails with the cause a handler recorded, or with the rejection of
-          // a middleware outside `handler` (first-contact registration, say).
-          const handleOnce = (update: Update) =>
-            Effect.gen(function*() {
-              env.unfinishedUpdate.cause = undefined
-              const rejected = yield* Effect.promise(() =>
-                bot.handleUpdate(update).then(() => undefined, causeOfRejection)
-              )
-              const cause = env.unfinishedUpdate.cause ?? rejected
-              env.unfinishedUpdate.cause = undefined
-              if (cause !== undefined) return yield* Effect.fail(cause)
-            })
-
-          const setAside = (update: TelegramUpdate): SetAside => (cause, failureClass, attempts) =>
-            Effect.gen(function*() {
-              const row = setAsideRow(update, ops.userId, cause, failureClass, attempts, redactor)
-              // Only an outage may keep the update: anything else would make this a loop again.
-              yield* deadLetters.record(row).pipe(
-                Effect.catchAllCause((failure) =>
-                  classifyFailure(failure) === "transient"
-                    ? Effect.die(Cause.squash(failure))
-                    : Effect.logError("could not record the update set aside", failure)
-                )
-              )
-              yield* recordSetAside(failureClass)
-              yield* Effect.logError(`update set aside after ${attempts} failed handlings`, cause).pipe(
-                Effect.annotateLogs({
-                  failureClass,
-                  errorTag: row.errorTag,
-                  errorCode: row.errorCode ?? "",
-                  updateKind: row.updateKind
-                })
-              )
-              const sender = senderOf(update)
-              const chatId = sender.chatId ?? ops.userId
-              yield* gateway.sendMessage(chatId, messagesFor(languageOf(sender.languageCode)).updateSetAside).pipe(
-                Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not tell the user that an update was skipped", error))
-              )
-            })
-
-          // Text is made storable at this edge: a caption or name with U+0000 is a fine
-          // update on SQLite and a failing INSERT on Postgres otherwise.
-          return (update: TelegramUpdate) =>
-            handleBounded(handleOnce(storableJson(update) as Update), setAside(update)).pipe(
-              Effect.annotateLogs({ updateId: update.update_id, userId: ops.userId })
-            )
-        })
+      // Text is made storable at this edge: a caption or name with U+0000 is a fine
+      // update on SQLite and a failing INSERT on Postgres otherwise.
+      handle: (ops: UserOps, update: TelegramUpdate) =>
+        handleBounded(
+          Effect.suspend(() => handleOnce(ops, storableJson(update) as Update)),
+          setAside(ops, update)
+        ).pipe(Effect.annotateLogs({ updateId: update.update_id, userId: ops.userId }))
     }
   })
 ).pipe(

@@ -1,7 +1,7 @@
 /**
  * The whole system for end-to-end tests: both simulators on loopback, the runner with its
- * entities, the bot inside the user entities, and the Telegram intake (the polling
- * singleton, or the webhook route on a real HTTP server). Tests act only as Telegram
+ * entities, the bot run by the user entities, and the Telegram intake (the polling
+ * singleton, or the webhook route on a real HTTP server, and the inbox sweep). Tests act only as Telegram
  * users through the simulator and read what the bot sent.
  */
 import { Effect, Layer } from "effect"
@@ -18,6 +18,7 @@ import type { TelegramSimulator } from "../../src/sim/telegram/index.js"
 import { UserUpdatesLive } from "../../src/telegram/bot.js"
 import { TelegramApiLive } from "../../src/telegram/api.js"
 import { TelegramGatewayLive } from "../../src/telegram/gateway-live.js"
+import { InboxSweepLive } from "../../src/telegram/intake/inbox-sweep.js"
 import { TelegramPollerLive } from "../../src/telegram/intake/poller.js"
 import { RegisterWebhookLive, TelegramWebhookRoutes } from "../../src/telegram/intake/webhook.js"
 import { OperatorAlertsLive } from "../../src/alerts/operator-alerts.js"
@@ -52,7 +53,7 @@ const outside = KieServicesLive.pipe(
 export const pollingSystem = (sims: Simulators, options: { readonly health?: boolean } = {}) =>
   runnerLayer(
     sims.settings,
-    Layer.mergeAll(EntitiesLive, TelegramPollerLive, options.health === true ? HttpServerLive.pipe(Layer.provide(HealthRoutes)) : Layer.empty).pipe(
+    Layer.mergeAll(EntitiesLive, TelegramPollerLive, InboxSweepLive, options.health === true ? HttpServerLive.pipe(Layer.provide(HealthRoutes)) : Layer.empty).pipe(
       Layer.provideMerge(UserUpdatesLive),
       Layer.provideMerge(outside)
     )
@@ -65,6 +66,7 @@ export const webhookSystem = (sims: Simulators) =>
     Layer.mergeAll(
       EntitiesLive,
       RegisterWebhookLive,
+      InboxSweepLive,
       HttpServerLive.pipe(
         Layer.provide([HealthRoutes, KieCallbackRoutes.pipe(Layer.provide(JobCallbackSinkLive)), TelegramWebhookRoutes])
       )

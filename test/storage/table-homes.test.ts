@@ -33,6 +33,17 @@ const homes: Record<string, string> = {
   // jobs and job_events: src/storage/job-repo.ts, once the job views of bot-state.ts move there.
 }
 
+/**
+ * Modules that may also write a homed table: admission writes a first contact, the
+ * reservation and the balance with the job in one statement (issue 18), which no single
+ * repository can own.
+ */
+const alsoIn: Record<string, ReadonlyArray<string>> = {
+  users: [join("src", "storage", "admission.ts")],
+  credit_ledger: [join("src", "storage", "admission.ts")],
+  balances: [join("src", "storage", "admission.ts")]
+}
+
 const statements = sourceFiles("src").flatMap((file) =>
   [...readFileSync(file, "utf8").matchAll(/\b(?:FROM|INTO|UPDATE|JOIN)\s+([a-z_]+)\b/g)].map((match) => ({ file, table: match[1]! }))
 )
@@ -40,7 +51,7 @@ const statements = sourceFiles("src").flatMap((file) =>
 describe("tables", () => {
   it("each is read and written by its one repository", () => {
     const elsewhere = statements
-      .filter(({ file, table }) => homes[table] !== undefined && homes[table] !== file)
+      .filter(({ file, table }) => homes[table] !== undefined && homes[table] !== file && !alsoIn[table]?.includes(file))
       .map(({ file, table }) => `${table} in ${file}`)
     assert.deepStrictEqual(elsewhere, [])
     for (const table of Object.keys(homes)) {

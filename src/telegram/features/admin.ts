@@ -50,8 +50,8 @@ export const adminFeature = (env: BotEnv) => {
         note: grant.note
       }
       // An admin granting to themselves is handled here: their own entity is busy with this update.
-      const adjusted = grant.user === env.ops.userId
-        ? env.ops.adjust(payload)
+      const adjusted = grant.user === ctx.user.ops.userId
+        ? ctx.user.ops.adjust(payload)
         : env.users(String(grant.user)).Adjust(payload)
       const result = yield* Effect.either(adjusted)
       if (result._tag === "Right") {

@@ -33,8 +33,8 @@ export const forgetFeature = (env: BotEnv) => {
       // Read before it is erased: the user is told in their own language.
       const texts = messagesFor(languageOf(yield* env.userRepo.languageOf(target)))
       // An admin forgetting themselves is handled here: their own entity is busy with this update.
-      const report = target === env.ops.userId
-        ? yield* env.ops.forget
+      const report = target === ctx.user.ops.userId
+        ? yield* ctx.user.ops.forget
         : yield* env.users(String(target)).Forget({ requestKey: `forget:${ctx.update.update_id}` })
       const erased = report.profile || report.settings ||
         report.jobs + report.supportRecords + report.setAsideUpdates + report.updates > 0

@@ -5,9 +5,10 @@
  * again (a new job with the same photo and prompt). Handlers start jobs and return; they
  * never wait for a generation.
  */
-import { Clock, Effect, Either, Option } from "effect"
+import { Cause, Clock, Effect, Either, Option } from "effect"
 import { Composer } from "grammy"
 import type { PhotoSize } from "grammy/types"
+import { classifyFailure } from "../../errors/failure-class.js"
 import { jobIdFor } from "../../domain/ids.js"
 import type { JobId } from "../../domain/ids.js"
 import { creditsFor, findModel, preparePrompt, type VideoModel } from "../../kie/models.js"
@@ -37,29 +38,32 @@ export interface NewJob {
   readonly cost: number
 }
 
-/** Whether the user may start one more job now (a request already started always may). */
-export const roomFor = (env: BotEnv, requestKey: string) =>
-  Effect.gen(function*() {
-    if (yield* env.state.requestKnown(requestKey)) return true
-    return (yield* env.state.jobsInFlight(env.ops.userId)) < env.config.bot.maxJobsInFlight
-  })
-
-/** Starts the job; the job entity sends the progress message. Only refusals are answered here. */
+/**
+ * Starts the job, the room check included, in one commit (src/storage/admission.ts); the
+ * job entity sends the progress message. A user short of credits is answered here; "no-room"
+ * (`maxJobsInFlight` unfinished jobs; a request already started always has room) is the
+ * caller's to answer, as a reply or a button's alert.
+ */
 export const startNewJob = (env: BotEnv, ctx: BotContext, job: NewJob) =>
-  env.ops.startJob({
+  ctx.user.ops.admit({
     requestKey: job.requestKey,
-    chatId: ctx.chat?.id ?? env.ops.userId,
+    chatId: ctx.chat?.id ?? ctx.user.ops.userId,
     photo: job.fileSize === undefined ? { fileId: job.fileId } : { fileId: job.fileId, fileSize: job.fileSize },
     prompt: job.prompt,
     model: job.model.slug,
     durationSeconds: job.durationSeconds,
     cost: job.cost,
     languageCode: ctx.lang
-  }).pipe(
-    Effect.asVoid,
+  }, { maxInFlight: env.config.bot.maxJobsInFlight, updateId: ctx.update.update_id }).pipe(
+    Effect.map((started) => Option.isSome(started) ? "started" as const : "no-room" as const),
     Effect.catchTag("InsufficientCredits", () =>
-      Effect.flatMap(env.ops.balance, (balance) => replyInsufficient(env, ctx, job.cost, balance))),
-    forJob(jobIdFor(env.ops.userId, job.requestKey))
+      Effect.flatMap(ctx.user.ops.balance, (balance) => replyInsufficient(env, ctx, job.cost, balance)).pipe(
+        Effect.as("insufficient" as const)
+      )),
+    Effect.tapErrorCause((cause) =>
+      Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logWarning(`the job's request failed (${classifyFailure(cause)})`)
+    ),
+    Effect.annotateLogs({ jobId: jobIdFor(ctx.user.ops.userId, job.requestKey) })
   )
 
 /** The request key of a job started by a photo: the same for its caption and a preset tap. */
@@ -78,7 +82,7 @@ export const generateFeature = (env: BotEnv) => {
         new PresetOffer({
           chatId: message.chat.id,
           messageId: message.message_id,
-          userId: env.ops.userId,
+          userId: ctx.user.ops.userId,
           fileId,
           fileSize,
           model: settings.model.slug,
@@ -92,7 +96,7 @@ export const generateFeature = (env: BotEnv) => {
   const fromImage = (ctx: BotContext, fileId: string, fileSize: number | undefined) =>
     Effect.gen(function*() {
       const message = ctx.message!
-      const settings = yield* currentSettings(env)
+      const settings = yield* currentSettings(env, ctx)
       if ((message.caption ?? "").trim() === "" && env.config.bot.barePhoto === "presets") {
         return yield* offerPresets(ctx, fileId, fileSize, settings)
       }
@@ -102,8 +106,7 @@ export const generateFeature = (env: BotEnv) => {
         return yield* reply(env, ctx, ctx.texts.captionTooLong(settings.model.label, settings.model.promptLimit, length))
       }
       const requestKey = photoRequestKey(message.chat.id, message.message_id)
-      if (!(yield* roomFor(env, requestKey))) return yield* reply(env, ctx, ctx.texts.tooManyInFlight(maxJobsInFlight))
-      yield* start(ctx, {
+      const started = yield* start(ctx, {
         requestKey,
         fileId,
         fileSize,
@@ -112,6 +115,7 @@ export const generateFeature = (env: BotEnv) => {
         durationSeconds: settings.durationSeconds,
         cost: settings.cost
       })
+      if (started === "no-room") yield* reply(env, ctx, ctx.texts.tooManyInFlight(maxJobsInFlight))
     })
 
   composer.on("message:photo", handler(env, "photo", (ctx) => {
@@ -127,13 +131,13 @@ export const generateFeature = (env: BotEnv) => {
   }))
 
   /** The job a button points at, if it is this user's. */
-  const ownJob = (jobId: JobId) =>
-    Effect.map(env.state.job(jobId), Option.filter((job) => job.userId === env.ops.userId))
+  const ownJob = (ctx: BotContext, jobId: JobId) =>
+    Effect.map(env.state.job(jobId), Option.filter((job) => job.userId === ctx.user.ops.userId))
 
   composer.callbackQuery(/^again:/, handler(env, "again", (ctx) =>
     Effect.gen(function*() {
       const action = parseCallbackData(ctx.callbackQuery.data)
-      const source = action._tag === "Again" ? yield* ownJob(action.jobId) : Option.none()
+      const source = action._tag === "Again" ? yield* ownJob(ctx, action.jobId) : Option.none()
       // A job whose photo /forget erased has nothing to generate again from.
       if (action._tag !== "Again" || Option.isNone(source) || source.value.photoFileId === "") {
         return yield* answer(ctx, ctx.texts.staleButton)
@@ -148,16 +152,12 @@ export const generateFeature = (env: BotEnv) => {
       if (model === undefined) return yield* answer(ctx, ctx.texts.staleButton)
       const cost = creditsFor(model, job.durationSeconds) ?? 1
       const requestKey = `again:${action.jobId}:${ctx.callbackQuery.id}`
-      if (!(yield* roomFor(env, requestKey))) {
-        return yield* answer(ctx, ctx.texts.tooManyInFlight(maxJobsInFlight), { alert: true })
-      }
-      const balance = yield* env.ops.balance
+      const balance = yield* ctx.user.ops.balance
       if (balance.total < cost) {
         yield* answer(ctx)
         return yield* replyInsufficient(env, ctx, cost, balance)
       }
-      yield* answer(ctx, ctx.texts.againStarting)
-      yield* start(ctx, {
+      const started = yield* start(ctx, {
         requestKey,
         fileId: job.photoFileId,
         fileSize: undefined,
@@ -166,12 +166,16 @@ export const generateFeature = (env: BotEnv) => {
         durationSeconds: job.durationSeconds,
         cost
       })
+      // Answered after the start, one short commit, well inside Telegram's limit for a press.
+      yield* started === "no-room"
+        ? answer(ctx, ctx.texts.tooManyInFlight(maxJobsInFlight), { alert: true })
+        : answer(ctx, started === "started" ? ctx.texts.againStarting : undefined)
     })))
 
   composer.callbackQuery(/^cancel:/, handler(env, "cancel", (ctx) =>
     Effect.gen(function*() {
       const action = parseCallbackData(ctx.callbackQuery.data)
-      const found = action._tag === "Cancel" ? yield* ownJob(action.jobId) : Option.none()
+      const found = action._tag === "Cancel" ? yield* ownJob(ctx, action.jobId) : Option.none()
       if (action._tag !== "Cancel" || Option.isNone(found)) return yield* answer(ctx, ctx.texts.staleButton)
       const job = found.value
       const jobId = action.jobId
@@ -183,7 +187,7 @@ export const generateFeature = (env: BotEnv) => {
         // The job entity tells the user that it was cancelled and the credit is back.
         const outcome = yield* env.jobs(jobId).Cancel({
           jobId,
-          userId: env.ops.userId,
+          userId: ctx.user.ops.userId,
           requestKey: `cancel:${ctx.callbackQuery.id}`
         })
         yield* Effect.logInfo(`cancel requested: ${outcome}`)

@@ -23,7 +23,7 @@ const deepLink = (ctx: BotContext, parameter: string) => `https://t.me/${ctx.me.
 
 /** Redeems `code` for this user and answers either way; a refusal is an answer, not a failure. */
 export const redeemPromo = (env: BotEnv, ctx: BotContext, code: PromoCode) =>
-  env.ops.redeemPromo(code, `promo:${ctx.update.update_id}`).pipe(
+  ctx.user.ops.redeemPromo(code, `promo:${ctx.update.update_id}`).pipe(
     Effect.flatMap((done) => reply(env, ctx, ctx.texts.promo.redeemed(done.credits, done.balance))),
     Effect.catchTag("PromoRefused", (refused) => reply(env, ctx, ctx.texts.promo.refused[refused.reason](refused.code)))
   )
@@ -36,7 +36,7 @@ export const greetInvited = (env: BotEnv, ctx: BotContext) =>
   Effect.gen(function*() {
     const inviter = Option.flatMap(startParameterOf(ctx), inviterOf)
     if (Option.isNone(inviter)) return
-    const referral = yield* env.growth.referrals.find(env.ops.userId)
+    const referral = yield* env.growth.referrals.find(ctx.user.ops.userId)
     if (Option.isNone(referral) || referral.value.inviterId !== inviter.value) return
     const { bonus, trigger } = env.config.referral
     yield* reply(env, ctx, ctx.texts.invite.joined(bonus > 0 ? trigger : undefined))
@@ -66,10 +66,10 @@ export const growthFeature = (env: BotEnv) => {
 
   composer.command(command("invite"), handler(env, "growth.invite", (ctx) =>
     Effect.gen(function*() {
-      const summary = yield* env.growth.referrals.summaryOf(env.ops.userId)
+      const summary = yield* env.growth.referrals.summaryOf(ctx.user.ops.userId)
       const { referral } = env.config
       yield* reply(env, ctx, ctx.texts.invite.offer({
-        link: deepLink(ctx, inviteCodeOf(env.ops.userId)),
+        link: deepLink(ctx, inviteCodeOf(ctx.user.ops.userId)),
         bonus: referral.bonus,
         trigger: referral.trigger,
         friendGets: env.config.freeTokens,

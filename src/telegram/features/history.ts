@@ -12,7 +12,7 @@ export const historyFeature = (env: BotEnv) => {
   const composer = new Composer<BotContext>()
   composer.command(command("history"), handler(env, "history", (ctx) =>
     Effect.gen(function*() {
-      const jobs = yield* env.state.recentJobs(env.ops.userId, 10)
+      const jobs = yield* env.state.recentJobs(ctx.user.ops.userId, 10)
       if (jobs.length === 0) return yield* reply(env, ctx, ctx.texts.historyEmpty)
       const lines = jobs.map((job) =>
         ctx.texts.historyLine(formatDate(job.createdAt), findModel(job.model)?.label ?? job.model, job.durationSeconds, job.state)

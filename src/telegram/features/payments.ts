@@ -35,7 +35,7 @@ export const replyInsufficient = (env: BotEnv, ctx: BotContext, cost: number, ba
  */
 export const paymentEventsFeature = (env: BotEnv, deps: PaymentsFeatureDeps) => {
   const composer = new Composer<BotContext>()
-  const credits = creditsResolver(env.ops, deps.userCredits)
+  const credits = (ctx: BotContext) => creditsResolver(ctx.user.ops, deps.userCredits)
 
   // Telegram gives the bot 10 s, and this answer needs neither the cluster nor SQL.
   composer.on("pre_checkout_query", handler(env, "payments.preCheckout", (ctx) => {
@@ -57,9 +57,9 @@ export const paymentEventsFeature = (env: BotEnv, deps: PaymentsFeatureDeps) => 
       currency: paid.currency,
       totalAmount: paid.total_amount,
       invoicePayload: paid.invoice_payload
-    }, credits(ctx.from.id)).pipe(
+    }, credits(ctx)(ctx.from.id)).pipe(
       Effect.flatMap((done) =>
-        Effect.flatMap(currentPrice(env), (price) => reply(env, ctx, texts.thanks(done.payment.credits, done.balance, price)))
+        Effect.flatMap(currentPrice(env, ctx), (price) => reply(env, ctx, texts.thanks(done.payment.credits, done.balance, price)))
       ),
       Effect.catchTag("UnverifiablePayment", () => reply(env, ctx, texts.paymentProblem))
     )
@@ -70,12 +70,12 @@ export const paymentEventsFeature = (env: BotEnv, deps: PaymentsFeatureDeps) => 
 /** /buy, the package buttons, /refund (admins). /paysupport and /terms are the start feature's. */
 export const paymentCommandsFeature = (env: BotEnv, deps: PaymentsFeatureDeps) => {
   const composer = new Composer<BotContext>()
-  const credits = creditsResolver(env.ops, deps.userCredits)
+  const credits = (ctx: BotContext) => creditsResolver(ctx.user.ops, deps.userCredits)
 
   composer.command(command("buy"), handler(env, "payments.buy", (ctx) =>
     Effect.gen(function*() {
-      const balance = yield* env.ops.balance
-      const price = yield* currentPrice(env)
+      const balance = yield* ctx.user.ops.balance
+      const price = yield* currentPrice(env, ctx)
       yield* reply(env, ctx, ctx.texts.payments.buyIntro(balance, price), buyKeyboard(ctx.texts, env.config.starPackages))
     })))
 
@@ -95,7 +95,7 @@ export const paymentCommandsFeature = (env: BotEnv, deps: PaymentsFeatureDeps) =
       if (chargeId === "" || /\s/.test(chargeId)) return yield* reply(env, ctx, operatorTexts.refundUsage)
       // One refund request per admin message: a refusal is final for this message only.
       const requestKey = `refund:${ctx.chat.id}:${ctx.msg.message_id}`
-      const text = yield* deps.payments.refund(chargeId, requestKey, credits).pipe(
+      const text = yield* deps.payments.refund(chargeId, requestKey, credits(ctx)).pipe(
         Effect.map(({ payment }) => operatorTexts.refundDone(chargeId, payment.userId, payment.stars, payment.credits)),
         Effect.catchTags({
           PaymentNotFound: () => Effect.succeed(operatorTexts.refundNotFound(chargeId)),

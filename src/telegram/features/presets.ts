@@ -12,7 +12,7 @@ import { motionPrompts } from "../../kie/motion-presets.js"
 import { logFailure } from "../../observability/error-summary.js"
 import { parseCallbackData } from "../callback-data.js"
 import { answer, type BotContext, type BotEnv, handler, reply } from "../context.js"
-import { photoRequestKey, roomFor, startNewJob } from "./generate.js"
+import { photoRequestKey, startNewJob } from "./generate.js"
 import { replyInsufficient } from "./payments.js"
 
 export const presetsFeature = (env: BotEnv) => {
@@ -21,27 +21,23 @@ export const presetsFeature = (env: BotEnv) => {
   composer.callbackQuery(/^pre:/, handler(env, "preset", (ctx) =>
     Effect.gen(function*() {
       const action = parseCallbackData(ctx.callbackQuery.data)
-      const chatId = ctx.chat?.id ?? env.ops.userId
+      const chatId = ctx.chat?.id ?? ctx.user.ops.userId
       const offer = action._tag === "Preset"
-        ? yield* env.presetOffers.find(env.ops.userId, chatId, action.photoMessageId)
+        ? yield* env.presetOffers.find(ctx.user.ops.userId, chatId, action.photoMessageId)
         : Option.none()
       if (action._tag !== "Preset" || Option.isNone(offer)) return yield* answer(ctx, ctx.texts.staleButton, { alert: true })
       const model = findModel(offer.value.model)
       if (model === undefined) return yield* answer(ctx, ctx.texts.staleButton, { alert: true })
       const requestKey = photoRequestKey(chatId, action.photoMessageId)
       if (yield* env.state.requestKnown(requestKey)) return yield* answer(ctx, ctx.texts.presetAlreadyStarted)
-      if (!(yield* roomFor(env, requestKey))) {
-        return yield* answer(ctx, ctx.texts.tooManyInFlight(env.config.bot.maxJobsInFlight), { alert: true })
-      }
       const cost = offer.value.cost
-      const balance = yield* env.ops.balance
+      const balance = yield* ctx.user.ops.balance
       if (balance.total < cost) {
         yield* answer(ctx)
         return yield* replyInsufficient(env, ctx, cost, balance)
       }
       const name = ctx.texts.presetName[action.preset]
-      yield* answer(ctx, ctx.texts.presetStarting(name))
-      yield* startNewJob(env, ctx, {
+      const started = yield* startNewJob(env, ctx, {
         requestKey,
         fileId: offer.value.fileId,
         fileSize: offer.value.fileSize,
@@ -50,6 +46,12 @@ export const presetsFeature = (env: BotEnv) => {
         durationSeconds: offer.value.durationSeconds,
         cost
       })
+      // Answered after the start, one short commit, well inside Telegram's limit for a press.
+      if (started === "no-room") {
+        return yield* answer(ctx, ctx.texts.tooManyInFlight(env.config.bot.maxJobsInFlight), { alert: true })
+      }
+      yield* answer(ctx, started === "started" ? ctx.texts.presetStarting(name) : undefined)
+      if (started !== "started") return
       // The menu becomes the choice, without buttons: nothing left to tap.
       const menu = ctx.callbackQuery.message
       if (menu !== undefined) {

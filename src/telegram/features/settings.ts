@@ -22,11 +22,11 @@ export interface EffectiveSettings {
 }
 
 /** The user's stored choice, or the default; a choice the catalog no longer offers falls back. */
-export const currentSettings = (env: BotEnv) =>
+export const currentSettings = (env: BotEnv, ctx: BotContext) =>
   Effect.gen(function*() {
     const fallback = findModel(env.config.kie.model) ?? catalog[0]!
     const defaultCost = creditsFor(fallback, fallback.defaultDuration) ?? 1
-    const stored = yield* env.settingsRepo.of(env.ops.userId)
+    const stored = yield* env.settingsRepo.of(ctx.user.ops.userId)
     const model = Option.flatMap(stored, (s) => Option.fromNullable(findModel(s.model))).pipe(
       Option.getOrElse(() => fallback)
     )
@@ -41,8 +41,8 @@ export const currentSettings = (env: BotEnv) =>
   })
 
 /** What a video costs with these settings, as the texts show it. */
-export const currentPrice = (env: BotEnv) =>
-  Effect.map(currentSettings(env), (settings): VideoPrice => ({
+export const currentPrice = (env: BotEnv, ctx: BotContext) =>
+  Effect.map(currentSettings(env, ctx), (settings): VideoPrice => ({
     model: settings.model.label,
     durationSeconds: settings.durationSeconds,
     cost: settings.cost
@@ -61,7 +61,7 @@ export const settingsFeature = (env: BotEnv) => {
 
   composer.command(command("settings"), handler(env, "settings", (ctx) =>
     Effect.gen(function*() {
-      const current = yield* currentSettings(env)
+      const current = yield* currentSettings(env, ctx)
       yield* reply(
         env,
         ctx,
@@ -77,7 +77,7 @@ export const settingsFeature = (env: BotEnv) => {
       const { durationSeconds, model } = chosen
       const cost = creditsFor(model, durationSeconds) ?? 1
       yield* answer(ctx, ctx.texts.settingsSaved(model.label, durationSeconds, cost))
-      yield* env.settingsRepo.save(env.ops.userId, new UserSettings({ model: model.slug, durationSeconds }))
+      yield* env.settingsRepo.save(ctx.user.ops.userId, new UserSettings({ model: model.slug, durationSeconds }))
       const message = ctx.callbackQuery.message
       if (message !== undefined) {
         yield* env.gateway.editMessageText(

@@ -19,10 +19,9 @@ export const startFeature = (env: BotEnv) => {
 
   composer.command(command("start"), handler(env, "start", (ctx) =>
     Effect.gen(function*() {
-      const balance = yield* env.ops.balance
-      const price = yield* currentPrice(env)
-      const fresh = env.freshGrant.value
-      env.freshGrant.value = 0
+      const balance = yield* ctx.user.ops.balance
+      const price = yield* currentPrice(env, ctx)
+      const fresh = yield* ctx.user.ops.takeFreshGrant
       yield* reply(env, ctx, ctx.texts.welcome(ctx.from?.first_name, fresh, balance, price))
       // A promo link (`start=promo_CODE`) redeems after the welcome, new user or not.
       const promo = Option.flatMap(startParameterOf(ctx), promoCodeOfStart)
@@ -32,15 +31,15 @@ export const startFeature = (env: BotEnv) => {
 
   composer.command(command("help"), handler(env, "help", (ctx) =>
     Effect.gen(function*() {
-      const price = yield* currentPrice(env)
+      const price = yield* currentPrice(env, ctx)
       const admin = isAdmin(env, ctx) ? `\n\n${operatorTexts.adminHelp}` : ""
       yield* reply(env, ctx, ctx.texts.help(price, env.config.bot.barePhoto === "presets") + admin, contactSupportKeyboard(ctx.texts))
     })))
 
   composer.command(command("balance"), handler(env, "balance", (ctx) =>
     Effect.gen(function*() {
-      const price = yield* currentPrice(env)
-      yield* reply(env, ctx, ctx.texts.balance(yield* env.ops.balance, price))
+      const price = yield* currentPrice(env, ctx)
+      yield* reply(env, ctx, ctx.texts.balance(yield* ctx.user.ops.balance, price))
     })))
 
   composer.command(

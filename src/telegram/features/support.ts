@@ -11,6 +11,7 @@
  * skips the admins who already have it.
  */
 import { Clock, Effect, LogLevel, Option } from "effect"
+import type { UserId } from "../../domain/ids.js"
 import { Composer } from "grammy"
 import type { Message } from "grammy/types"
 import { languageOf, messagesFor } from "../../i18n/index.js"
@@ -58,11 +59,9 @@ const relayedText = (message: Message): string => {
 
 export const supportFeature = (env: BotEnv, deps: SupportFeatureDeps) => {
   const composer = new Composer<BotContext>()
-  const userId = env.ops.userId
-
   const open = (ctx: BotContext, text: string) =>
     Effect.gen(function*() {
-      yield* deps.support.open(userId, yield* Clock.currentTimeMillis)
+      yield* deps.support.open(ctx.user.ops.userId, yield* Clock.currentTimeMillis)
       yield* reply(env, ctx, text, cancelSupportKeyboard(ctx.texts))
     })
 
@@ -76,7 +75,7 @@ export const supportFeature = (env: BotEnv, deps: SupportFeatureDeps) => {
         yield* answer(ctx)
         return yield* open(ctx, ctx.texts.support.prompt)
       }
-      yield* deps.support.close(userId)
+      yield* deps.support.close(ctx.user.ops.userId)
       yield* answer(ctx, ctx.texts.support.cancelled)
       const message = ctx.callbackQuery.message
       if (message !== undefined) {
@@ -87,7 +86,7 @@ export const supportFeature = (env: BotEnv, deps: SupportFeatureDeps) => {
     })))
 
   /** Whether this user has a request open now. */
-  const requestOpen = Effect.gen(function*() {
+  const requestOpen = (userId: UserId) => Effect.gen(function*() {
     const opened = yield* deps.support.openedAt(userId)
     const now = yield* Clock.currentTimeMillis
     return Option.isSome(opened) && now - opened.value < supportRequestLifetimeMs
@@ -95,12 +94,13 @@ export const supportFeature = (env: BotEnv, deps: SupportFeatureDeps) => {
 
   const relay = (ctx: BotContext, message: Message) =>
     Effect.gen(function*() {
+      const userId = ctx.user.ops.userId
       const requestKey = `support:${message.chat.id}:${message.message_id}`
       const payments = yield* deps.paymentsRepo.recentOf(userId, 3)
       const from = ctx.from!
       const text = operatorTexts.supportRequest(
         { id: from.id, name: from.first_name, username: from.username, language: from.language_code },
-        yield* env.ops.balance,
+        yield* ctx.user.ops.balance,
         payments.map(({ paidAt, payment }) => ({ paidAt, stars: payment.stars, credits: payment.credits, state: payment.state })),
         relayedText(message)
       )
@@ -172,13 +172,13 @@ export const supportFeature = (env: BotEnv, deps: SupportFeatureDeps) => {
     await handler(env, "support.message", (c: BotContext) =>
       Effect.gen(function*() {
         if (isAdmin(env, c)) taken = yield* answerUser(c, message)
-        if (!taken && (yield* requestOpen)) {
+        if (!taken && (yield* requestOpen(c.user.ops.userId))) {
           taken = true
           yield* relay(c, message)
         }
       }))(ctx)
     // A failed handling is tried again as a whole; it must not fall through to the photo handler meanwhile.
-    if (!taken && env.unfinishedUpdate.cause === undefined) await next()
+    if (!taken && ctx.user.unfinishedUpdate.cause === undefined) await next()
   })
   return composer
 }

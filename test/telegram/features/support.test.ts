@@ -136,7 +136,7 @@ describe.each(dialects)("support on %s", (dialect) => {
         dan.sendText("Please delete my data")
         yield* eventually(sims, "relayed", () => requestFrom(botMessages(sim, ADMIN_ID), 7601) !== undefined)
         const before = yield* checkBooks(7601)
-        const storedUpdates = sql`SELECT id FROM cluster_messages WHERE entity_type = 'User' AND entity_id = '7601' AND tag = 'HandleUpdate'`
+        const storedUpdates = sql`SELECT update_id FROM telegram_inbox WHERE user_id = 7601`
         assert.isAbove((yield* storedUpdates).length, 0)
 
         for (const [args, expected] of [["", operatorTexts.forgetUsage], ["abc", operatorTexts.forgetUsage], ["-5", operatorTexts.forgetUsage], ["12 13", operatorTexts.forgetUsage], ["123456", operatorTexts.grantNoSuchUser(123456)]] as const) {
