@@ -112,6 +112,7 @@ export const operatorTexts = {
   broadcastUsage: "Reply /broadcast to the message to send to every user: a text, or a photo or a video with its caption. " +
     "URL buttons go after the command, one per line: Label | https://example.com",
   broadcastUnsupported: "Only a text, a photo or a video can be broadcast.",
+  broadcastPreviewFailed: (reason: string) => `Telegram refused the preview, so nothing will be sent: ${reason}`,
   broadcastBadButton: (line: string) =>
     `Not a button line (at most 8, each "Label | https://…"): ${line}`,
   broadcastConfirm: (id: number, users: number) =>

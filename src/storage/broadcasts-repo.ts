@@ -97,10 +97,11 @@ export class BroadcastsRepo extends Effect.Service<BroadcastsRepo>()("app/Broadc
       return yield* decodeBroadcasts(rows)
     })
 
-    /** Campaigns that ended (done or cancelled) and whose admin has not had the report yet. */
+    /** Campaigns that ran and ended (done or cancelled) and whose admin has not had the report yet; a discarded draft has none. */
     const unreported = Effect.fn("BroadcastsRepo.unreported")(function*() {
       const rows = yield* sql`
-        SELECT ${sql.literal(columns)} FROM broadcasts WHERE state IN ('done', 'cancelled') AND reported_at IS NULL ORDER BY id`
+        SELECT ${sql.literal(columns)} FROM broadcasts
+        WHERE state IN ('done', 'cancelled') AND started_at IS NOT NULL AND reported_at IS NULL ORDER BY id`
       return yield* decodeBroadcasts(rows)
     })
 

@@ -269,7 +269,7 @@ const makeGatewayOn = (
         Effect.withSpan("TelegramGateway.sendProgressMessage")
       )
 
-    const sendBroadcast: TelegramGatewayService["sendBroadcast"] = (chatId, content) => {
+    const sendBroadcast: TelegramGatewayService["sendBroadcast"] = (chatId, content, priority = "bulk") => {
       const markup = inlineKeyboard(content.buttons.length === 0 ? undefined : content.buttons)
       const entities = JSON.parse(content.entitiesJson) as Array<MessageEntity>
       const formatted = entities.length === 0 ? {} : content.kind === "text" ? { entities } : { caption_entities: entities }
@@ -285,7 +285,7 @@ const makeGatewayOn = (
           case "video":
             return api.sendVideo(chatId, media, { ...caption, ...formatted, ...markup }, signal)
         }
-      }, "bulk").pipe(Effect.map((message) => message.message_id), Effect.withSpan("TelegramGateway.sendBroadcast"))
+      }, priority).pipe(Effect.map((message) => message.message_id), Effect.withSpan("TelegramGateway.sendBroadcast"))
     }
 
     const editMessageText: TelegramGatewayService["editMessageText"] = (chatId, messageId, text, options) =>

@@ -68,9 +68,14 @@ export interface TelegramGatewayService {
   ) => Effect.Effect<Option.Option<number>, TelegramError>
   /**
    * One recipient's copy of a broadcast; it waits behind every other message and takes only
-   * the budget they leave (see outgoing-limits.ts). Returns the message id.
+   * the budget they leave (see outgoing-limits.ts); the admin's preview goes as a normal
+   * message. Returns the message id.
    */
-  readonly sendBroadcast: (chatId: number, content: BroadcastContent) => Effect.Effect<number, TelegramError>
+  readonly sendBroadcast: (
+    chatId: number,
+    content: BroadcastContent,
+    priority?: OutgoingPriority
+  ) => Effect.Effect<number, TelegramError>
   /** "message is not modified" counts as success; progress edits wait behind other messages. */
   readonly editMessageText: (
     chatId: number,

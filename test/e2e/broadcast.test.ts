@@ -37,6 +37,14 @@ describe.each(dialects)("broadcasts on %s", (dialect) => {
         user(sims, 7601).sendCommand("broadcast")
         yield* eventually(sims, "unknown command", () => hasText(sim, 7601, "Unknown command"))
 
+        // A preview Telegram refuses: no campaign, and the admin is told why.
+        const draft = admin.sendText("Draft").message
+        // The bot answers the text itself first (a hint); the fault is for the preview.
+        yield* eventually(sims, "hint", () => hasText(sim, ADMIN_ID, "Please send me a photo"))
+        sim.injectFault({ kind: "error", code: 400, description: "Bad Request: can't parse entities", method: "sendMessage", chatId: ADMIN_ID, times: 1 })
+        admin.sendCommand("broadcast", undefined, { replyTo: draft.message_id })
+        yield* eventually(sims, "preview refused", () => hasText(sim, ADMIN_ID, "Telegram refused the preview"))
+
         const news = admin.sendText("Big news: a new model is out!").message
         admin.sendCommand("broadcast", "\nTry it | https://example.com/new", { replyTo: news.message_id })
         yield* eventually(sims, "confirm", () => hasText(sim, ADMIN_ID, "📣 Broadcast #"))
@@ -60,6 +68,8 @@ describe.each(dialects)("broadcasts on %s", (dialect) => {
         yield* eventually(sims, "report", () => hasText(sim, ADMIN_ID, `📣 Broadcast #${id} finished`))
         const report = botMessages(sim, ADMIN_ID).filter((m) => m.text?.startsWith(`📣 Broadcast #${id} finished`))
         assert.include(report.at(-1)!.text!, "sent 5 of 6 · blocked 1 · failed 0")
+        // The refused draft was never started, so it has no report.
+        assert.isFalse(hasText(sim, ADMIN_ID, `📣 Broadcast #${id - 1}`))
         for (const target of [7601, 7602, 7603, 7605]) assert.strictEqual(receivedBy(sims, target, "Big news"), 1, `user ${target}`)
         // The admin: the preview and their own copy.
         assert.strictEqual(receivedBy(sims, ADMIN_ID, "Big news"), 2)

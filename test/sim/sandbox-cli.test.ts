@@ -157,6 +157,24 @@ describe("npm run sandbox", { timeout: 120_000 }, () => {
       expect((yield* cli(["--user", "1000", "menu"])).printed).toContain("/forget — <user id>: delete a user's data")
     }))
 
+  it.live("a bare photo's preset menu, one tap; the admin broadcasts a reply's text to everyone", () =>
+    Effect.gen(function*() {
+      const menu = yield* cli(["--user", "1005", "photo", photo])
+      expect(menu.text).toMatch(/^bot #\d+: No caption\? Pick a motion.*\[🔍 Zoom in · 1 credit\]/ms)
+      const tapped = yield* cli(["--user", "1005", "press", "Zoom in"])
+      expect(tapped.text).toMatch(/Zoom in: starting…/)
+      yield* cli(["--user", "1000", "text", "Big news: a new model"])
+      const history = (yield* cli(["--user", "1000", "messages"])).text
+      const id = /^you #(\d+): Big news: a new model$/m.exec(history)?.[1]
+      expect(id, history).toBeDefined()
+      const draft = yield* cli(["--user", "1000", "reply", `#${id}`, "/broadcast"])
+      expect(draft.text).toMatch(/📣 Broadcast #\d+: the message above goes to \d+ users/)
+      yield* cli(["--user", "1000", "press", "Send to"])
+      const chat = (yield* cli(["--user", "1000", "messages"])).text
+      expect(chat).toMatch(/📣 Broadcast #\d+ finished: sent \d+ of \d+ · blocked 0 · failed 0/)
+      expect((yield* cli(["--user", "1005", "messages"])).text).toContain("Big news: a new model")
+    }))
+
   it.live("the command itself, as a Russian-speaking user short of credits: the refusal, then it exits at once", () =>
     Effect.gen(function*() {
       yield* cli(["--lang", "ru", "--user", "1003", "/settings"])

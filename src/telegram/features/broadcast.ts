@@ -48,8 +48,12 @@ export const broadcastFeature = (env: BotEnv) => {
         sourceKey: `update:${ctx.update.update_id}`,
         content: parsed.content
       })
-      // The preview is the very message users get.
-      yield* env.gateway.sendBroadcast(chatId, parsed.content)
+      // The preview is the very message users get; one Telegram refuses is no campaign.
+      const preview = yield* Effect.either(env.gateway.sendBroadcast(chatId, parsed.content, "normal"))
+      if (preview._tag === "Left") {
+        yield* env.broadcasts.transition(id, ["draft"], "cancelled")
+        return yield* reply(env, ctx, operatorTexts.broadcastPreviewFailed(preview.left.message))
+      }
       const users = yield* env.userRepo.countReachable()
       yield* reply(env, ctx, operatorTexts.broadcastConfirm(id, users), broadcastConfirmKeyboard(id, users))
     })))
