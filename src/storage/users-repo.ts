@@ -47,15 +47,18 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("app/UsersRepo", {
       return rows[0]?.language ?? undefined
     })
 
-    /** Users who have not blocked the bot, by id after `afterId`: a broadcast's recipients, page by page. */
+    /**
+     * Users who have not blocked the bot, by id after `afterId`: a broadcast's recipients, page
+     * by page. A user whose data an admin deleted (/forget) asked to be left alone: not one.
+     */
     const reachable = Effect.fn("UsersRepo.reachable")(function*(afterId: number, limit: number) {
       const rows = yield* sql<{ id: number | string }>`
-        SELECT id FROM users WHERE blocked_at IS NULL AND id > ${afterId} ORDER BY id LIMIT ${limit}`
+        SELECT id FROM users WHERE blocked_at IS NULL AND forgotten_at IS NULL AND id > ${afterId} ORDER BY id LIMIT ${limit}`
       return rows.map((row) => Number(row.id))
     })
 
     const countReachable = Effect.fn("UsersRepo.countReachable")(function*() {
-      const rows = yield* sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM users WHERE blocked_at IS NULL`
+      const rows = yield* sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM users WHERE blocked_at IS NULL AND forgotten_at IS NULL`
       return Number(rows[0]?.n ?? 0)
     })
 

@@ -10,6 +10,7 @@ import { Composer } from "grammy"
 import { parseBroadcast } from "../../broadcasts/broadcast-content.js"
 import type { BroadcastState } from "../../domain/broadcast.js"
 import { operatorTexts } from "../../i18n/operator.js"
+import { command } from "../commands.js"
 import { type BroadcastAction, parseCallbackData } from "../callback-data.js"
 import { answer, type BotContext, type BotEnv, handler, reply } from "../context.js"
 import { broadcastConfirmKeyboard, broadcastControlKeyboard } from "../keyboards.js"
@@ -30,7 +31,7 @@ export const broadcastFeature = (env: BotEnv) => {
   const composer = new Composer<BotContext>()
   const admins = composer.filter((ctx) => isAdmin(env, ctx))
 
-  admins.command("broadcast", handler(env, "admin.broadcast", (ctx) =>
+  admins.command(command("broadcast"), handler(env, "admin.broadcast", (ctx) =>
     Effect.gen(function*() {
       const parsed = parseBroadcast(ctx.message?.reply_to_message, ctx.match)
       switch (parsed._tag) {
