@@ -1,13 +1,13 @@
 /**
  * The entity layers this runner hosts, with the storage services their handlers use, and
- * the job watchdog singleton that wakes jobs a crash left without a driver, and the
+ * the job waker singleton that wakes waiting jobs when they are due, and the
  * broadcast sender singleton that sends admins' campaigns.
  */
 import { Layer } from "effect"
 import { BroadcastSenderLive } from "./broadcasts/broadcast-sender.js"
 import { JobEntityLive } from "./jobs/job-entity.js"
 import { JobSteps } from "./jobs/job-steps.js"
-import { JobWatchdogLive } from "./jobs/job-watchdog.js"
+import { JobWakerLive } from "./jobs/job-waker.js"
 import { Admission } from "./storage/admission.js"
 import { CreditLedger } from "./storage/credit-ledger.js"
 import { PromoCodesRepo } from "./growth/promo-codes-repo.js"
@@ -38,7 +38,7 @@ export const StorageServicesLive = Layer.mergeAll(
 export const EntitiesLive = Layer.mergeAll(
   UserEntityLive,
   JobEntityLive.pipe(Layer.provide(JobSteps.Default)),
-  JobWatchdogLive,
+  JobWakerLive,
   BroadcastSenderLive
 ).pipe(
   Layer.provideMerge(StorageServicesLive)

@@ -1,4 +1,4 @@
-/** How long jobs may take, how stalled ones are found again, and how much they hold in memory. */
+/** How long jobs may take and how much they hold in memory. */
 import { Config } from "effect"
 import { durationIn, integerIn, optionalDurationIn } from "./parsers.js"
 
@@ -6,16 +6,12 @@ import { durationIn, integerIn, optionalDurationIn } from "./parsers.js"
 export const jobTimings = Config.all({
   /** Overrides every model's generation deadline; unset: the model's own. */
   taskDeadlineMs: optionalDurationIn("KIE_TASK_DEADLINE", 5_000, 3_600_000, "a duration from 5 s to 60 m, like 40s or 20m"),
-  /** How often one runner looks for unfinished jobs that nothing is driving. */
-  watchdogIntervalMs: durationIn("JOB_WATCHDOG_INTERVAL", 1_000, 3_600_000, "1m"),
   /**
    * The first wait before a transient KIE failure is retried, doubling up to 12 times it
    * (10 s: one of KIE's 10-second rate windows; shorter only for tests or an account whose
    * limit KIE has raised).
    */
-  kieRetryBaseMs: durationIn("KIE_RETRY_BASE", 1_000, 60_000, "10s"),
-  /** An unfinished job whose row has not changed for this long is woken. */
-  staleAfterMs: durationIn("JOB_STALE_AFTER", 1_000, 3_600_000, "2m")
+  kieRetryBaseMs: durationIn("KIE_RETRY_BASE", 1_000, 60_000, "10s")
 })
 
 export type JobTimings = Config.Config.Success<typeof jobTimings>

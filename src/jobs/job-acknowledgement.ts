@@ -70,7 +70,17 @@ export const makeAcknowledgement = (jobId: JobId, gateway: TelegramGatewayServic
         return messageId === undefined ? Effect.void : progress.show(target.chatId, messageId, text, options)
       })
 
-    return { post, beforeOutcome, show } as const
+    /**
+     * Until the message and a pending edit are out (or given up): the entity stays active
+     * meanwhile, so that its reaper does not cut them off, and the outcome can still drop them.
+     */
+    const posted = Effect.suspend(() => posting === undefined ? Effect.void : Effect.asVoid(Fiber.await(posting))).pipe(
+      Effect.zipRight(progress.pendingDone)
+    )
+
+    const isPosted = (target: ProgressTarget) => Effect.sync(() => messageOf(target) !== undefined)
+
+    return { post, beforeOutcome, show, posted, isPosted } as const
   })
 
 export type Acknowledgement = Effect.Effect.Success<ReturnType<typeof makeAcknowledgement>>

@@ -1,21 +1,24 @@
 /**
  * JobEntity (id = job id) runs one generation's state machine (./job-machine.ts, run by
- * ./job-steps.ts).
+ * ./job-steps.ts). It holds nothing while the job waits: each message runs the job from its
+ * row until it waits again (its next due time written with its last step), then the entity
+ * goes idle and is reaped within seconds. What wakes a waiting job is its due time, seen by
+ * the waker (./job-waker.ts), or a KIE callback.
  *
- * The runs happen in a fiber the entity owns, so the mailbox stays free: a `KieCallback`
- * or a `Cancel` reaches a job at once instead of queueing behind its step. While the job
- * is unfinished the entity keeps itself alive; that keep-alive is a persisted message, so a
- * job whose runner died is re-activated on its next owner and resumes from its stored row.
+ * Messages are handled concurrently so that a Cancel can stop a step that waits (behind the
+ * KIE rate limit, on an upload); one run at a time per activation, and across runners the
+ * row's version keeps one step at a time per job.
  */
 import { Entity } from "@effect/cluster"
-import { Clock, Duration, Effect, FiberHandle, Layer, Option, Queue, Schema } from "effect"
+import { Effect, Fiber, FiberHandle, Layer, Option, Schema } from "effect"
 import { JobId } from "../domain/ids.js"
 import { KieCallbackSink } from "../kie/callback-sink.js"
 import { JobEntity } from "../protocols/job-protocol.js"
 import { JobRepo } from "../storage/job-repo.js"
 import { TelegramGateway } from "../telegram/gateway.js"
 import { makeAcknowledgement } from "./job-acknowledgement.js"
-import { isCancellable, isFinished } from "./job-machine.js"
+import { isCancellable, type MachineEvent, type MachineState } from "./job-machine.js"
+import { entityIdleTime } from "./job-policy.js"
 import { JobSteps } from "./job-steps.js"
 import { makeSupervision } from "./job-supervision.js"
 
@@ -26,49 +29,35 @@ export const JobEntityLive = JobEntity.toLayer(
     const repo = yield* JobRepo
     const steps = yield* JobSteps
     const acknowledgement = yield* makeAcknowledgement(jobId, yield* TelegramGateway, repo)
-    const context = yield* Effect.context<never>()
-    const keepAlive = (enabled: boolean) => Effect.provide(Entity.keepAlive(enabled) as Effect.Effect<void>, context)
-
-    const wake = yield* Queue.sliding<void>(1)
-    const driver = yield* FiberHandle.make<void, never>()
-
     const { supervised } = yield* makeSupervision(jobId)
+    const running = yield* FiberHandle.make<Option.Option<MachineState>, never>()
+    const lock = yield* Effect.makeSemaphore(1)
 
-    // Runs until finished, waiting between runs for the due time or a wake-up.
-    const drive = Effect.gen(function*() {
-      while (true) {
-        const state = yield* supervised(steps.run(jobId, acknowledgement))
-        if (Option.isNone(state) || isFinished(state.value)) return
-        const row = yield* repo.get(jobId).pipe(Effect.orDie)
-        const due = Option.match(row, { onNone: () => null, onSome: (job) => job.due_at_ms })
-        if (due === null) return
-        const wait = Number(due) - (yield* Clock.currentTimeMillis)
-        if (wait > 0) yield* Effect.raceFirst(Effect.sleep(Duration.millis(wait)), Queue.take(wake))
-      }
-    }).pipe(Effect.ensuring(keepAlive(false)))
+    const start = (first?: MachineEvent) => FiberHandle.run(running, supervised(steps.run(jobId, acknowledgement, first)))
 
-    const ensureRunning = keepAlive(true).pipe(Effect.zipRight(FiberHandle.run(driver, drive, { onlyIfMissing: true })), Effect.asVoid)
-
-    const unfinished = Effect.map(steps.stateOf(jobId), (state) => Option.isSome(state) && state.value !== undefined && !isFinished(state.value))
-
-    if (yield* unfinished) yield* ensureRunning
-    // A keep-alive left unanswered by a crash would otherwise pin a finished job.
-    else yield* keepAlive(false)
+    /** Joins the run under way, or starts one; returns once it and the progress message it posts are done. */
+    const runOnce = (first?: MachineEvent) =>
+      lock.withPermits(1)(Effect.suspend(() => Option.match(FiberHandle.unsafeGet(running), { onNone: () => start(first), onSome: Effect.succeed }))).pipe(
+        Effect.flatMap(Fiber.join),
+        Effect.zipLeft(acknowledgement.posted)
+      )
 
     return JobEntity.of({
       Start: () =>
-        Effect.gen(function*() {
-          const state = yield* repo.stateOf(jobId)
-          if (Option.isNone(state)) return "failed" as const
-          if (yield* unfinished) yield* ensureRunning
-          return state.value
-        }).pipe(Effect.orDie),
+        runOnce().pipe(
+          Effect.zipRight(repo.stateOf(jobId)),
+          Effect.map(Option.getOrElse(() => "failed" as const)),
+          Effect.orDie
+        ),
 
+      Wake: () => Effect.asVoid(runOnce()),
+
+      // A callback that comes while a poll is under way may carry news that poll missed.
       KieCallback: () =>
         Effect.gen(function*() {
-          if (!(yield* unfinished)) return
-          yield* ensureRunning
-          yield* Queue.offer(wake, undefined)
+          const current = FiberHandle.unsafeGet(running)
+          if (Option.isSome(current)) yield* Fiber.await(current.value)
+          yield* runOnce()
         }),
 
       Cancel: ({ payload }) =>
@@ -77,30 +66,23 @@ export const JobEntityLive = JobEntity.toLayer(
           if (Option.isNone(row) || Number(row.value.user_id) !== payload.userId) return "not-found" as const
           const before = yield* steps.stateOf(jobId)
           if (Option.isNone(before) || before.value === undefined || !isCancellable(before.value)) return "too-late" as const
-          // Stop the run where it is; the Cancel event is then taken only if the job still had not reached KIE.
-          yield* FiberHandle.clear(driver)
-          yield* steps.run(jobId, acknowledgement, { _tag: "Cancel" })
-          yield* ensureRunning
+          // Stop the step where it is (in the rate limit's queue, uploading); the machine takes
+          // the Cancel only if the job still had not reached KIE.
+          const run = yield* lock.withPermits(1)(FiberHandle.clear(running).pipe(Effect.zipRight(start({ _tag: "Cancel" }))))
+          yield* Fiber.join(run)
           const after = yield* repo.get(jobId)
           return Option.isSome(after) && after.value.outcome === "refund" && after.value.error_class === "Cancelled"
             ? "cancelled" as const
             : "too-late" as const
         }).pipe(Effect.orDie),
 
-      GetState: () => repo.stateOf(jobId).pipe(Effect.orDie),
-
-      Resume: () =>
-        Effect.gen(function*() {
-          if (!(yield* unfinished)) return false
-          yield* ensureRunning
-          return true
-        })
+      GetState: () => repo.stateOf(jobId).pipe(Effect.orDie)
     })
   }).pipe(Effect.orDie),
-  { maxIdleTime: "1 minute" }
+  { maxIdleTime: entityIdleTime, concurrency: "unbounded" }
 )
 
-/** KIE callbacks from the HTTP endpoint become persisted wake-ups of their job. */
+/** KIE callbacks from the HTTP endpoint wake their job at once. */
 export const JobCallbackSinkLive = Layer.effect(
   KieCallbackSink,
   Effect.map(JobEntity.client, (jobs) => ({

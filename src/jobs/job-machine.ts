@@ -15,7 +15,15 @@
  */
 import type { JobFailure } from "../domain/job-failure.js"
 import type { KieError } from "../errors/kie-errors.js"
-import { generationAttempts, kieClassPolicy, nextPollDelay, operatorRecheck, operatorWaitLimitMs, slowAfterMs } from "./job-policy.js"
+import {
+  generationAttempts,
+  kieClassPolicy,
+  nextPollDelay,
+  operatorRecheck,
+  operatorWaitLimitMs,
+  progressEditIntervalMs,
+  slowAfterMs
+} from "./job-policy.js"
 
 export type MachineState =
   /** Waiting for its turn at KIE; `paused` while KIE is unusable for an operator reason. */
@@ -30,6 +38,8 @@ export type MachineState =
     /** Polls that found the task still running, and of those, the failed ones in a row. */
     readonly polls: number
     readonly failedPolls: number
+    /** When "generating" was last shown (null: not yet): at most one such edit per `progressEditIntervalMs`. */
+    readonly shownAtMs: number | null
   }
   | { readonly _tag: "Delivering"; readonly resultUrl: string }
   /** The decided outcome is a refund; `settled` once the ledger has answered. */
@@ -60,6 +70,8 @@ export type MachineEvent =
     readonly createdAtMs: number
     readonly breakerOpen: boolean
     readonly callbacksOn: boolean
+    /** Whether the progress message is out yet: an edit of none would be lost. */
+    readonly progressPosted: boolean
   }
   | { readonly _tag: "VideoSent" }
   | { readonly _tag: "VideoFailed"; readonly reason: string }
@@ -185,12 +197,17 @@ const polled = (state: Extract<MachineState, { _tag: "Polling" }>, event: Extrac
       const failedPolls = failed ? state.failedPolls + 1 : 0
       const delay = nextPollDelay({ polls: state.polls + 1, failedPolls, callbacksOn: event.callbacksOn })
       const elapsedMs = now - event.createdAtMs
+      // Each edit spends one of the bot's 30 messages a second, and a job may sleep between polls.
+      const showing = event.progressPosted && (state.shownAtMs === null || now - state.shownAtMs >= progressEditIntervalMs)
+      const text: ProgressText = elapsedMs > slowAfterMs ? { _tag: "Slow", elapsedMs } : { _tag: "Generating", elapsedMs }
       return to(
-        { ...state, polls: state.polls + 1, failedPolls },
+        { ...state, polls: state.polls + 1, failedPolls, shownAtMs: showing ? now : state.shownAtMs },
         ...(result._tag === "Unanswered"
           ? [{ _tag: "Log", level: "warning", message: `polling KIE failed; will poll again: ${result.error.message}` } as const]
           : []),
-        { _tag: "Show", text: elapsedMs > slowAfterMs ? { _tag: "Slow", elapsedMs } : { _tag: "Generating", elapsedMs }, force: false },
+        ...(showing
+          ? [{ _tag: "Show", text, force: false } as const]
+          : []),
         { _tag: "WakeAt", atMs: Math.min(now + delay, state.deadlineMs) }
       )
     }
@@ -209,7 +226,15 @@ export const transition = (state: MachineState, event: MachineEvent): Transition
         // With callbacks on, the first poll only catches a lost callback.
         const firstPoll = nextPollDelay({ polls: 0, failedPolls: 0, callbacksOn: event.callbacksOn })
         return to(
-          { _tag: "Polling", attempts: state.attempts + 1, taskId: event.taskId, deadlineMs: event.deadlineMs, polls: 0, failedPolls: 0 },
+          {
+            _tag: "Polling",
+            attempts: state.attempts + 1,
+            taskId: event.taskId,
+            deadlineMs: event.deadlineMs,
+            polls: 0,
+            failedPolls: 0,
+            shownAtMs: null
+          },
           { _tag: "WakeAt", atMs: event.callbacksOn ? Math.min(event.now + firstPoll, event.deadlineMs) : event.now }
         )
       }

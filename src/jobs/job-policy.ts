@@ -14,6 +14,7 @@ export const operatorWaitLimit = Duration.minutes(30)
 
 /** Progress edits while generating: at most one per interval, and only when the text changes. */
 export const progressEditInterval = Duration.seconds(30)
+export const progressEditIntervalMs = Duration.toMillis(progressEditInterval)
 
 /** `upload_video` lasts at most 5 s on the client, so it is repeated while the video is sent. */
 export const chatActionInterval = Duration.seconds(4)
@@ -96,6 +97,16 @@ export const kieClassPolicy: { readonly [Tag in KieError["_tag"]]: KieClassPolic
  * does not wake a job whose step is still running; a step that died is picked up after it.
  */
 export const wakeLeaseMs = 5 * 60_000
+
+/** A job entity with nothing to do is reaped after this (the reaper looks every 5 s or so). */
+export const entityIdleTime = Duration.seconds(5)
+
+/** The waker looks for due jobs this often, and claims at most this many at a time. */
+export const wakerInterval = Duration.seconds(1)
+export const wakerBatch = 500
+
+/** Wake-ups the waker has in flight at once. */
+export const wakerConcurrency = 64
 
 /** While KIE is paused for an operator, a queued job looks again this often (ms). */
 export const operatorRecheck = 15_000

@@ -22,6 +22,8 @@ export const makeProgress = (gateway: TelegramGatewayService): Effect.Effect<{
   ) => Effect.Effect<void>
   /** Drops an update still waiting for its slot (the outcome is about to be sent). */
   readonly dropPending: Effect.Effect<void>
+  /** Until an update waiting for its slot is sent or dropped. */
+  readonly pendingDone: Effect.Effect<void>
 }, never, Scope.Scope> =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
@@ -58,5 +60,7 @@ export const makeProgress = (gateway: TelegramGatewayService): Effect.Effect<{
         pending = yield* Effect.forkIn(edit, scope)
       })
 
-    return { show, dropPending } as const
+    const pendingDone = Effect.suspend(() => pending === undefined ? Effect.void : Effect.asVoid(Fiber.await(pending)))
+
+    return { show, dropPending, pendingDone } as const
   })

@@ -40,7 +40,8 @@ export const machineStateOf = (job: JobRecord): Either.Either<MachineState, Pars
             taskId,
             deadlineMs: Number(job.poll_deadline_ms ?? 0),
             polls: job.polls,
-            failedPolls: job.failed_polls
+            failedPolls: job.failed_polls,
+            shownAtMs: job.progress_at_ms === null ? null : Number(job.progress_at_ms)
           }
       )
     case "delivering":
@@ -63,7 +64,8 @@ export const columnsOf = (state: MachineState, at: JobState): { readonly state: 
           attempts: state.attempts,
           poll_deadline_ms: state.deadlineMs,
           polls: state.polls,
-          failed_polls: state.failedPolls
+          failed_polls: state.failedPolls,
+          progress_at_ms: state.shownAtMs === null ? null : Math.floor(state.shownAtMs)
         }
       }
     case "Delivering":

@@ -184,7 +184,8 @@ export const makeJobWork = Effect.gen(function*() {
         now,
         createdAtMs: Number(job.created_at_ms ?? now),
         breakerOpen: yield* breaker.isOpen,
-        callbacksOn: callbacksOn(job)
+        callbacksOn: callbacksOn(job),
+        progressPosted: yield* context.acknowledgement.isPosted(targetOf(job))
       })
     })
 

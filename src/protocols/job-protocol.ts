@@ -1,6 +1,8 @@
 /**
  * The JobEntity's protocol (id = job id): the messages that start, wake, cancel and query
- * one generation. Its behaviour is src/jobs/job-entity.ts.
+ * one generation. Its behaviour is src/jobs/job-entity.ts. A waiting job has no entity in
+ * memory: what wakes it is its row's due time (src/jobs/job-waker.ts), so wake-ups are
+ * volatile; a lost one costs a lease, never the job.
  */
 import { ClusterSchema, Entity } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
@@ -14,11 +16,11 @@ export const Start = Rpc.make("Start", {
   primaryKey: ({ jobId }) => jobId
 }).annotate(ClusterSchema.Persisted, true)
 
-/** An authenticated KIE callback: only a wake-up, the driver re-reads the task itself. */
-export const KieCallback = Rpc.make("KieCallback", {
-  payload: { jobId: JobId, taskId: Schema.String },
-  primaryKey: ({ taskId }) => taskId
-}).annotate(ClusterSchema.Persisted, true)
+/** An authenticated KIE callback: only a wake-up, the job asks KIE about its task itself. */
+export const KieCallback = Rpc.make("KieCallback", { payload: { jobId: JobId, taskId: Schema.String } })
+
+/** The waker's: the job is due. */
+export const Wake = Rpc.make("Wake")
 
 /**
  * The user's Cancel button: honoured only while the job has not reached KIE. Keyed by the
@@ -32,10 +34,4 @@ export const Cancel = Rpc.make("Cancel", {
 
 export const GetState = Rpc.make("GetState", { success: Schema.OptionFromSelf(JobState) })
 
-/**
- * The watchdog's wake-up for an unfinished job that may have no driver (its keep-alive
- * lost in a shard hand-over). Volatile: a lost one is simply sent again on the next pass.
- */
-export const Resume = Rpc.make("Resume", { success: Schema.Boolean })
-
-export const JobEntity = Entity.make("Job", [Start, KieCallback, Cancel, GetState, Resume])
+export const JobEntity = Entity.make("Job", [Start, KieCallback, Wake, Cancel, GetState])

@@ -61,7 +61,8 @@ export class JobRecord extends Schema.Class<JobRecord>("JobRecord")({
   due_at_ms: nullableNumber,
   polls: Schema.Number,
   failed_polls: Schema.Number,
-  paused: Schema.Number
+  paused: Schema.Number,
+  progress_at_ms: nullableNumber
 }) {}
 
 /** Columns a step may set along with (or without) a state change. */
@@ -80,6 +81,7 @@ export type JobChanges = {
   readonly polls?: number
   readonly failed_polls?: number
   readonly paused?: number
+  readonly progress_at_ms?: number | null
 }
 
 const decodeRecord = Schema.decodeUnknown(JobRecord)
@@ -168,18 +170,18 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
     )
 
     /**
-     * Unfinished jobs whose row has not changed for `staleAfterMs` (database time), oldest
-     * first: the candidates a crash may have left without a driver.
+     * Claims up to `limit` jobs due by `nowMs`, earliest first: each one's due time moves
+     * `leaseMs` ahead, so that the next pass (on any runner) leaves it to the wake-up this
+     * claim sends. Postgres skips rows another claim holds; SQLite has one runner.
      */
-    const stalledJobs = Effect.fn("JobRepo.stalledJobs")(function*(staleAfterMs: number, limit: number) {
-      const cutoff = sql.onDialectOrElse({
-        pg: () => sql`CURRENT_TIMESTAMP - make_interval(secs => ${staleAfterMs / 1000})`,
-        orElse: () => sql`datetime('now', ${`-${Math.ceil(staleAfterMs / 1000)} seconds`})`
+    const claimDue = Effect.fn("JobRepo.claimDue")(function*(nowMs: number, leaseMs: number, limit: number) {
+      const now = Math.floor(nowMs)
+      const lease = Math.ceil(nowMs + leaseMs)
+      const due = sql.onDialectOrElse({
+        pg: () => sql`SELECT id FROM jobs WHERE due_at_ms <= ${now} ORDER BY due_at_ms LIMIT ${limit} FOR UPDATE SKIP LOCKED`,
+        orElse: () => sql`SELECT id FROM jobs WHERE due_at_ms <= ${now} ORDER BY due_at_ms LIMIT ${limit}`
       })
-      const rows = yield* sql<{ id: string }>`
-        SELECT id FROM jobs
-        WHERE state NOT IN ('delivered', 'refunded', 'failed') AND updated_at < ${cutoff}
-        ORDER BY updated_at LIMIT ${limit}`
+      const rows = yield* sql<{ id: string }>`UPDATE jobs SET due_at_ms = ${lease} WHERE id IN (${due}) RETURNING id`
       return rows.map((row) => row.id as JobId)
     })
 
@@ -204,7 +206,7 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
       return { erased: erased.length, unfinished: Number(unfinished[0]?.n ?? 0) }
     })
 
-    return { get, stateOf, insertQueued, advance, update, recentUploadOf, stalledJobs, forgetContent } as const
+    return { get, stateOf, insertQueued, advance, update, recentUploadOf, claimDue, forgetContent } as const
   }),
   dependencies: [CreditLedger.Default]
 }) {}

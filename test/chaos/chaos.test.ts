@@ -63,9 +63,7 @@ describe(`chaos: ${JOBS} jobs, KIE and Bot API faults, a runner killed and repla
         // The product's 10 s first retry (KIE's rate window) makes a job that meets several
         // transient errors in a row wait up to six minutes; the schedule's shape is the same
         // at 2 s (tested in test/kie/retry-schedules.test.ts), and the run stays in CI's budget.
-        KIE_RETRY_BASE: "2s",
-        JOB_WATCHDOG_INTERVAL: "5s",
-        JOB_STALE_AFTER: "10s"
+        KIE_RETRY_BASE: "2s"
       }
     })
   }, 60_000)

@@ -46,9 +46,7 @@ describe(`failover: ${JOBS} jobs from ${USERS} users, two kill -9 and a new runn
         FREE_TOKENS: String(PHOTOS),
         // A callback lost at a killed runner is caught by the poll at the task's deadline,
         // 30 s after createTask, instead of the first safety-net poll a minute after it.
-        KIE_TASK_DEADLINE: "30s",
-        JOB_WATCHDOG_INTERVAL: "5s",
-        JOB_STALE_AFTER: "10s"
+        KIE_TASK_DEADLINE: "30s"
       }
     })
   }, 60_000)

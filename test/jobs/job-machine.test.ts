@@ -23,7 +23,7 @@ const cancelled: JobFailure = { _tag: "Cancelled" }
 const queued: MachineState = { _tag: "Queued", attempts: 0, paused: false }
 const paused: MachineState = { _tag: "Queued", attempts: 0, paused: true }
 const submitting: MachineState = { _tag: "Submitting", attempts: 0 }
-const polling: MachineState = { _tag: "Polling", attempts: 1, taskId: "t1", deadlineMs, polls: 2, failedPolls: 0 }
+const polling: MachineState = { _tag: "Polling", attempts: 1, taskId: "t1", deadlineMs, polls: 2, failedPolls: 0, shownAtMs: null }
 const delivering: MachineState = { _tag: "Delivering", resultUrl: "https://r/v.mp4" }
 const refunding: MachineState = { _tag: "Refunding", failure: cancelled, settled: null }
 const refundAnswered: MachineState = { _tag: "Refunding", failure: cancelled, settled: "refunded" }
@@ -42,6 +42,7 @@ const polled = (result: Extract<MachineEvent, { _tag: "Polled" }>["result"], ove
   createdAtMs,
   breakerOpen: false,
   callbacksOn: false,
+  progressPosted: true,
   ...overrides
 })
 const userError = new KieUserError({ operation: "recordInfo", reason: "ContentPolicy" })
@@ -99,7 +100,7 @@ const table: ReadonlyArray<Row> = [
     to: "Polling",
     commands: ["WakeAt"],
     check: (state, commands) => {
-      expect(state).toEqual({ _tag: "Polling", attempts: 1, taskId: "t9", deadlineMs, polls: 0, failedPolls: 0 })
+      expect(state).toEqual({ _tag: "Polling", attempts: 1, taskId: "t9", deadlineMs, polls: 0, failedPolls: 0, shownAtMs: null })
       wakeAt(now)(state, commands)
     }
   },
@@ -159,6 +160,21 @@ const table: ReadonlyArray<Row> = [
       expect(state._tag === "Polling" && state.polls).toBe(3)
       wakeAt(now + nextPollDelay({ polls: 3, failedPolls: 0, callbacksOn: false }))(state, commands)
     }
+  },
+  {
+    name: "a running task gets no edit before its progress message is out, and shows it once it is",
+    from: polling,
+    event: polled({ _tag: "Running" }, { progressPosted: false }),
+    to: "Polling",
+    commands: ["WakeAt"],
+    check: (state) => expect(state._tag === "Polling" && state.shownAtMs).toBe(null)
+  },
+  {
+    name: "a running task shown less than 30 s ago gets no edit",
+    from: { ...polling, shownAtMs: now - 20_000 },
+    event: polled({ _tag: "Running" }),
+    to: "Polling",
+    commands: ["WakeAt"]
   },
   {
     name: "a failed poll is repeated soon",

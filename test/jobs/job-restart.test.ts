@@ -68,12 +68,11 @@ describe.each(dialects)("JobEntity restarts on %s", (dialect) => {
 })
 
 describe.each(dialects)("JobEntity driver defects on %s", (dialect) => {
-  // The driver dies on a defect when the database goes away under it. It must start over by
-  // itself after driverRestartDelay: the watchdog is an hour away here, so only the
-  // entity's own restart can finish the job.
+  // A run dies on a defect when the database goes away under it. It must start over by
+  // itself after its restart pause, long before the waker's lease would wake the job.
   it.scoped("a driver that dies while its writes are refused starts over by itself and delivers once", () =>
     Effect.gen(function*() {
-      const sims = yield* startSimulators(dialect, { ...quickGeneration, env: { JOB_WATCHDOG_INTERVAL: "60m" } })
+      const sims = yield* startSimulators(dialect, quickGeneration)
       yield* inRunner(sims, Effect.gen(function*() {
         const started = yield* sendPhotoAndStart(sims, 7201)
         assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, "polling"), "3 minutes", "1 second"))
@@ -104,7 +103,7 @@ describe.each(dialects)("JobEntity driver that keeps failing on %s", (dialect) =
   // a constraint-class trigger) must not restart the driver every 5 s for ever.
   it.scoped("backs off, gives up after the limit: the job is refunded with an apology and operators are alerted", () =>
     Effect.gen(function*() {
-      const sims = yield* startSimulators(dialect, { ...quickGeneration, env: { JOB_WATCHDOG_INTERVAL: "60m" } })
+      const sims = yield* startSimulators(dialect, quickGeneration)
       const deaths: Array<number> = []
       const alerts: Array<string> = []
       const capture = Logger.add(Logger.make(({ date, message }) => {

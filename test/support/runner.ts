@@ -42,7 +42,7 @@ export const IdleJobEntity = JobEntity.toLayer(Effect.succeed(JobEntity.of({
   KieCallback: () => Effect.void,
   Cancel: () => Effect.succeed("too-late" as const),
   GetState: () => Effect.succeed(Option.none()),
-  Resume: () => Effect.succeed(false)
+  Wake: () => Effect.void
 })))
 
 export const LedgerOnlyActors = Layer.mergeAll(UserEntityLive, IdleJobEntity).pipe(Layer.provideMerge(StorageServicesLive))
