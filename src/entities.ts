@@ -1,19 +1,45 @@
 /**
  * The entity layers this runner hosts, with the storage services their handlers use, and
- * the job waker singleton that wakes waiting jobs when they are due.
+ * the job waker singleton that wakes waiting jobs when they are due, and the
+ * broadcast sender singleton that sends admins' campaigns.
  */
 import { Layer } from "effect"
+import { BroadcastSenderLive } from "./broadcasts/broadcast-sender.js"
 import { JobEntityLive } from "./jobs/job-entity.js"
 import { JobSteps } from "./jobs/job-steps.js"
 import { JobWakerLive } from "./jobs/job-waker.js"
+import { Admission } from "./storage/admission.js"
 import { CreditLedger } from "./storage/credit-ledger.js"
+import { PromoCodesRepo } from "./growth/promo-codes-repo.js"
+import { ReferralsRepo } from "./growth/referrals-repo.js"
+import { DeadLetterUpdates } from "./storage/dead-letter-updates.js"
 import { JobRepo } from "./storage/job-repo.js"
+import { TelegramInbox } from "./storage/telegram-inbox.js"
+import { SupportRepo } from "./storage/support-repo.js"
+import { UserSettingsRepo } from "./storage/user-settings-repo.js"
 import { UsersRepo } from "./storage/users-repo.js"
 import { UserEntityLive } from "./users/user-entity.js"
 
-export const StorageServicesLive = Layer.mergeAll(CreditLedger.Default, JobRepo.Default, UsersRepo.Default)
+export const StorageServicesLive = Layer.mergeAll(
+  Admission.Default,
+  CreditLedger.Default,
+  JobRepo.Default,
+  TelegramInbox.Default,
+  UsersRepo.Default,
+  ReferralsRepo.Default,
+  PromoCodesRepo.Default,
+  // What /forget erases (src/users/forget-user.ts).
+  UserSettingsRepo.Default,
+  SupportRepo.Default,
+  DeadLetterUpdates.Default
+)
 
 /** Needs the KIE services and the Telegram gateway (the job entity's driver uses them). */
-export const EntitiesLive = Layer.mergeAll(UserEntityLive, JobEntityLive.pipe(Layer.provide(JobSteps.Default)), JobWakerLive).pipe(
+export const EntitiesLive = Layer.mergeAll(
+  UserEntityLive,
+  JobEntityLive.pipe(Layer.provide(JobSteps.Default)),
+  JobWakerLive,
+  BroadcastSenderLive
+).pipe(
   Layer.provideMerge(StorageServicesLive)
 )

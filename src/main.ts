@@ -16,7 +16,9 @@ import { ReconciliationLive } from "./payments/index.js"
 import { AppConfigWithSandbox } from "./sim/sandbox.js"
 import { TelegramApiLive } from "./telegram/api.js"
 import { UserUpdatesLive } from "./telegram/bot.js"
+import { CommandMenuLive } from "./telegram/command-menu.js"
 import { TelegramGatewayLive } from "./telegram/gateway-live.js"
+import { InboxSweepLive } from "./telegram/intake/inbox-sweep.js"
 import { TelegramPollerLive } from "./telegram/intake/poller.js"
 import { RegisterWebhookLive, TelegramWebhookRoutes } from "./telegram/intake/webhook.js"
 import { HttpServerLive } from "./http/router.js"
@@ -24,10 +26,14 @@ import { TransferPermits } from "./jobs/transfer-permits.js"
 import { DatabaseLive, describeDatabase } from "./storage/database.js"
 import { RetentionLive } from "./storage/retention.js"
 
-// Intake: updates in (the polling singleton, or the webhook route and its registration)
-// and the HTTP routes (health, KIE callbacks, metrics and dashboard).
-const TelegramIntakeLive = Layer.unwrapEffect(
-  Effect.map(AppConfig, (config) => config.telegram.mode === "webhook" ? RegisterWebhookLive : TelegramPollerLive)
+// Intake: updates in (the polling singleton, or the webhook route and its registration,
+// both storing into the inbox; the inbox sweep wakes whoever a lost wake missed) and the
+// HTTP routes (health, KIE callbacks, metrics and dashboard).
+const TelegramIntakeLive = Layer.merge(
+  Layer.unwrapEffect(
+    Effect.map(AppConfig, (config) => config.telegram.mode === "webhook" ? RegisterWebhookLive : TelegramPollerLive)
+  ),
+  InboxSweepLive
 )
 
 const TelegramRoutesLive = Layer.unwrapEffect(
@@ -69,7 +75,7 @@ const AnnounceMode = Layer.effectDiscard(
   })
 )
 
-const AppLive = Layer.mergeAll(TelegramIntakeLive, HttpLive, AnnounceMode).pipe(
+const AppLive = Layer.mergeAll(TelegramIntakeLive, CommandMenuLive, HttpLive, AnnounceMode).pipe(
   Layer.provideMerge(EntitiesAndSingletonsLive),
   Layer.provideMerge(OutsideServicesLive),
   // Storage and cluster: the runner (sharding, message storage) on the SQL database.

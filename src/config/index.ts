@@ -7,6 +7,7 @@ import { Config, ConfigError, ConfigProvider, Context, Effect, Either, Layer, Op
 import { adminIds, botLimits } from "./bot.js"
 import { clusterSecret, clusterSecretRequired, clusterTimings, runnerHost, runnerPort } from "./cluster.js"
 import { databaseSettings, redisUrl } from "./database.js"
+import { referralSettings } from "./growth.js"
 import { httpHost, httpPort, publicUrl } from "./http.js"
 import { jobTimings, maxConcurrentTransfers } from "./jobs.js"
 import { kieSettings } from "./kie.js"
@@ -17,6 +18,7 @@ import { telegramSettings } from "./telegram.js"
 
 export { clusterSecretRequired } from "./cluster.js"
 export type { DatabaseSettings } from "./database.js"
+export type { ReferralTrigger } from "./growth.js"
 export type { StarPackage } from "./payments.js"
 export type { RetentionSettings } from "./retention.js"
 
@@ -41,6 +43,7 @@ const fields = Config.all({
   starPackages,
   bot: botLimits,
   payments: paymentsSettings,
+  referral: referralSettings,
   logLevel,
   dashboardToken,
   jobs: jobTimings

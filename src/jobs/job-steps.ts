@@ -6,7 +6,8 @@
  * new run from the row.
  */
 import { Clock, Effect, Either, Option } from "effect"
-import type { JobId } from "../domain/ids.js"
+import { type JobId, UserId } from "../domain/ids.js"
+import { makeReferralQualification } from "../growth/referral-qualification.js"
 import { recordDelivery, recordJobRefunded } from "../observability/metrics.js"
 import { type JobChanges, type JobRecord, JobRepo } from "../storage/job-repo.js"
 import { type Command, IllegalTransition, isFinished, type MachineEvent, type MachineState, transition } from "./job-machine.js"
@@ -36,6 +37,7 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
   effect: Effect.gen(function*() {
     const repo = yield* JobRepo
     const work = yield* makeJobWork
+    const referrals = yield* makeReferralQualification
 
     /**
      * Runs `jobId` from its stored row, first with `first` (a wake-up when undefined).
@@ -108,7 +110,10 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
               }) as JobRecord
               due = dueAtMs
               moved = true
-              if (next.state._tag === "Delivered") yield* recordDelivery(row)
+              if (next.state._tag === "Delivered") {
+                yield* recordDelivery(row)
+                yield* referrals.qualify(UserId.make(row.user_id), "delivered")
+              }
               if ((next.state._tag === "Refunded" || next.state._tag === "Failed") && previous._tag === "Refunding") {
                 yield* recordJobRefunded(previous.failure._tag)
               }

@@ -11,6 +11,7 @@ import { Effect, Metric, MetricLabel } from "effect"
 import { runnerConnectionsRefused } from "../cluster/transport.js"
 import type { KieOperation } from "../errors/kie-errors.js"
 import type { FailureClass } from "../errors/failure-class.js"
+import { PromoRefusalReason } from "../errors/growth-errors.js"
 import { transfersInProgress, transfersWaiting } from "../jobs/transfer-permits.js"
 import { openGauge as kieCircuitOpen, tripCounter as kieCircuitTrips } from "../kie/circuit-breaker.js"
 import { retentionRowsDeleted } from "../storage/retention.js"
@@ -26,6 +27,8 @@ import {
   kieCalls,
   payments,
   paymentStars,
+  promoRedemptions,
+  referralBonuses,
   rateLimitsLocal,
   rateLimitsOutages,
   shardsHeld,
@@ -84,6 +87,8 @@ export const declareDocumentedMetrics = Effect.all([
   ...withLabel(updatesSetAside, "failure_class", Object.keys(failureClasses)),
   ...withLabel(jobDriverDeaths, "failure_class", Object.keys(failureClasses)),
   ...withLabel(payments, "outcome", ["credited", "refunded"]),
+  ...withLabel(promoRedemptions, "outcome", ["redeemed", ...PromoRefusalReason.literals]),
+  ...withLabel(referralBonuses, "outcome", ["granted", "capped", "disabled"]),
   ...withLabel(retentionRowsDeleted, "table", retentionTables),
   ...withLabels(kieCalls, Object.keys(kieEndpoints).map((endpoint) => ({ endpoint, outcome: "ok" }))),
   ...withLabels(telegramCalls, telegramMethods.map((method) => ({ method, outcome: "ok" }))),

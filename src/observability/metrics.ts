@@ -35,6 +35,14 @@ export const paymentStars = Metric.counter("payment_stars_total", {
   description: "Stars of credited payments",
   incremental: true
 })
+export const promoRedemptions = Metric.counter("promo_redemptions_total", {
+  description: "Promo code attempts by outcome (redeemed, or the refusal: unknown, already-redeemed, disabled, expired, exhausted)",
+  incremental: true
+})
+export const referralBonuses = Metric.counter("referral_bonuses_total", {
+  description: "Qualified invitations by the inviter's outcome (granted, capped, disabled)",
+  incremental: true
+})
 export const updatesRetried = Metric.counter("bot_updates_retried_total", {
   description: "failed handlings of an update that are followed by another (the update is handled again)"
 })

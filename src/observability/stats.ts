@@ -19,6 +19,10 @@ export interface PeriodFigures {
   readonly stars: number
   readonly creditsSold: number
   readonly kieTasks: number
+  /** Users who started through an invitation, and those of them who qualified since. */
+  readonly invited: number
+  readonly converted: number
+  readonly promoRedemptions: number
   /** Failure classes, most frequent first. */
   readonly failures: ReadonlyArray<{ readonly errorClass: string; readonly jobs: number }>
   /** Generation time p50/p95 (ms): the highest daily nearest-rank value in the period. */
@@ -66,6 +70,12 @@ export class StatsService extends Effect.Service<StatsService>()("app/StatsServi
         const [latency] = yield* sql<{ p50: number | null; p95: number | null }>`
           SELECT CAST(MAX(generation_p50_ms) AS INTEGER) AS p50, CAST(MAX(generation_p95_ms) AS INTEGER) AS p95
           FROM analytics_latency_daily WHERE day >= ${from} AND day <= ${to}`
+        const [invites] = yield* sql<{ invited: number | null; converted: number | null }>`
+          SELECT CAST(SUM(invited) AS INTEGER) AS invited, CAST(SUM(converted) AS INTEGER) AS converted
+          FROM analytics_referrals_daily WHERE day >= ${from} AND day <= ${to}`
+        const [promos] = yield* sql<{ redemptions: number | null }>`
+          SELECT CAST(SUM(redemptions) AS INTEGER) AS redemptions
+          FROM analytics_promo_redemptions_daily WHERE day >= ${from} AND day <= ${to}`
         const n = (value: number | null | undefined) => Number(value ?? 0)
         return {
           newUsers: n(users?.new_users),
@@ -79,6 +89,9 @@ export class StatsService extends Effect.Service<StatsService>()("app/StatsServi
           stars: n(revenue?.stars),
           creditsSold: n(revenue?.credits_sold),
           kieTasks: n(cost?.kie_tasks),
+          invited: n(invites?.invited),
+          converted: n(invites?.converted),
+          promoRedemptions: n(promos?.redemptions),
           failures: failures.map((row) => ({ errorClass: row.error_class ?? "unknown", jobs: n(row.jobs) })),
           generationP50Ms: latency?.p50 ?? null,
           generationP95Ms: latency?.p95 ?? null
@@ -105,6 +118,8 @@ export class StatsService extends Effect.Service<StatsService>()("app/StatsServi
 
 const seconds = (ms: number | null) => ms === null ? "–" : `${Math.round(ms / 1000)}s`
 
+const percent = (part: number, whole: number) => whole === 0 ? "–" : `${Math.round((100 * part) / whole)}%`
+
 /** Delivered share of finished jobs, as a whole percentage; "–" before any job finished. */
 export const successRate = (figures: Pick<PeriodFigures, "delivered" | "refunded" | "failed">) => {
   const finished = figures.delivered + figures.refunded + figures.failed
@@ -122,7 +137,11 @@ export const formatStats = (stats: Stats, language: Language): string => {
       `${t.revenue} ${f.stars} ⭐ (${t.payments} ${f.payments}, ${t.credits} ${f.creditsSold})`,
       `${t.kie} ${f.delivered === 0 ? "–" : (f.kieTasks / f.delivered).toFixed(2)} · ${t.generation} ` +
       `${seconds(f.generationP50Ms)}/${seconds(f.generationP95Ms)}`,
-      ...(f.failures.length === 0 ? [] : [`${t.failures}: ${f.failures.map((x) => `${x.errorClass} ${x.jobs}`).join(", ")}`])
+      ...(f.failures.length === 0 ? [] : [`${t.failures}: ${f.failures.map((x) => `${x.errorClass} ${x.jobs}`).join(", ")}`]),
+      // Shown once there is something to show, like the failures.
+      ...(f.invited === 0 && f.promoRedemptions === 0 ? [] : [
+        `${t.invites} ${f.invited}, ${t.converted} ${f.converted} (${percent(f.converted, f.invited)}) · ${t.promo} ${f.promoRedemptions}`
+      ])
     ].join("\n")
   return [t.title(stats.today), block(t.today, stats.day), block(t.week(stats.since), stats.week)].join("\n\n")
 }

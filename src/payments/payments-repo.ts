@@ -113,7 +113,16 @@ export class PaymentsRepo extends Effect.Service<PaymentsRepo>()("app/PaymentsRe
       return yield* decodePayments(rows)
     })
 
-    return { find, record, markCredited, markRefunding, markRefunded, findMany, stuckRefunds } as const
+    /** A user's latest payments, newest first, with when each came ("2026-12-05 14:03", UTC). */
+    const recentOf = Effect.fn("PaymentsRepo.recentOf")(function*(userId: number, limit: number) {
+      const rows = yield* sql<{ paid_at: string }>`
+        SELECT *, CAST(created_at AS TEXT) AS paid_at FROM payments WHERE user_id = ${userId}
+        ORDER BY created_at DESC, telegram_payment_charge_id LIMIT ${limit}`
+      const payments = yield* decodePayments(rows)
+      return payments.map((payment, i) => ({ payment, paidAt: String(rows[i]!.paid_at).slice(0, 16) }))
+    })
+
+    return { find, record, markCredited, markRefunding, markRefunded, findMany, stuckRefunds, recentOf } as const
   }),
   dependencies: [UsersRepo.Default]
 }) {}

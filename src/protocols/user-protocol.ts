@@ -8,12 +8,13 @@
  */
 import { ClusterSchema, Entity } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
-import { Context, type Effect, Schema } from "effect"
+import { Context, type Effect, type Option, Schema } from "effect"
 import { Balance, ReservationSplit } from "../domain/balance.js"
-import { JobId, RequestKey, type UserId } from "../domain/ids.js"
-import { TelegramUpdate } from "../domain/telegram-update.js"
+import type { PromoCode } from "../domain/growth.js"
+import { JobId, RequestKey, UserId } from "../domain/ids.js"
+import type { TelegramUpdate } from "../domain/telegram-update.js"
 import { UserProfile } from "../domain/user-profile.js"
-import { InsufficientCredits, RevokeError, SettlementError } from "../errors/index.js"
+import { InsufficientCredits, type PromoRefused, RevokeError, SettlementError } from "../errors/index.js"
 
 export const PhotoRef = Schema.Struct({
   fileId: Schema.String,
@@ -120,18 +121,74 @@ export const Adjust = Rpc.make("Adjust", {
 }).annotate(ClusterSchema.Persisted, true)
 
 /**
- * One Telegram update of this user, handed over by the intake (poller or webhook). Keyed by
- * `update_id`, so a redelivered update is stored once and handled once.
+ * A wake-up: handle this user's unhandled updates in `telegram_inbox`, oldest first. Sent
+ * by the intake after it stored them and by the inbox sweep. Volatile and empty: the
+ * updates themselves are only ever read from the inbox, so a lost wake costs a sweep's
+ * delay, a repeated one finds nothing to do, and a forged one carries nothing to forge.
  */
-export const HandleUpdate = Rpc.make("HandleUpdate", {
-  payload: { update: TelegramUpdate },
-  primaryKey: ({ update }) => String(update.update_id)
+export const HandleInbox = Rpc.make("HandleInbox")
+
+/**
+ * Sent to the inviter's entity when the user they invited qualifies (first purchase or first
+ * delivered video). Keyed by the invited user: one decision per invitation, ever, and the
+ * ledger's op key (`referral:<invitee>`) repeats it. Sent only once the invitation is
+ * qualified: its stored answer ("not-found" included) is final for that key.
+ */
+export const ReferralBonus = Rpc.make("ReferralBonus", {
+  payload: { inviteeId: UserId },
+  success: Schema.Literal("granted", "capped", "disabled", "not-found"),
+  primaryKey: ({ inviteeId }) => `referral:${inviteeId}`
 }).annotate(ClusterSchema.Persisted, true)
 
-export const UserEntity = Entity.make("User", [Register, GetBalance, StartJob, Capture, Refund, Grant, Adjust, HandleUpdate, RevokePayment])
+/** What an admin's /forget erased; a second /forget finds nothing left and says so. */
+export class ForgetReport extends Schema.Class<ForgetReport>("ForgetReport")({
+  /** Name, username or language were there to erase. */
+  profile: Schema.Boolean,
+  settings: Schema.Boolean,
+  /** Finished jobs whose caption and photo were erased. */
+  jobs: Schema.NonNegativeInt,
+  /** Jobs still running, which keep their photo and caption until they end. */
+  unfinishedJobs: Schema.NonNegativeInt,
+  supportRecords: Schema.NonNegativeInt,
+  setAsideUpdates: Schema.NonNegativeInt,
+  /** Processed updates in the cluster's message table. */
+  updates: Schema.NonNegativeInt
+}) {}
+
+/**
+ * Erases what the privacy text promises to erase; the ledger, the balance and the payments
+ * stay, as the law requires. Run by the user's own entity so that none of their updates is
+ * handled halfway through it; keyed by the admin's request.
+ */
+export const Forget = Rpc.make("Forget", {
+  payload: { requestKey: RequestKey },
+  success: ForgetReport,
+  primaryKey: ({ requestKey }) => requestKey
+}).annotate(ClusterSchema.Persisted, true)
+
+export const UserEntity = Entity.make("User", [
+  Register,
+  GetBalance,
+  StartJob,
+  Capture,
+  Refund,
+  Grant,
+  Adjust,
+  HandleInbox,
+  RevokePayment,
+  ReferralBonus,
+  Forget
+])
 
 export type StartJobInput = Schema.Struct.Type<typeof StartJobFields>
 export type AdjustInput = Schema.Struct.Type<typeof AdjustFields>
+
+/** Where the update being handled stands, for an admission that marks it handled in its own commit. */
+export interface AdmitOptions {
+  /** Refuses (with `Option.none`) when the user already has this many unfinished jobs. */
+  readonly maxInFlight: number
+  readonly updateId: number
+}
 
 /**
  * The entity's own logic, for the bot's handlers that run inside this entity. They must
@@ -140,20 +197,43 @@ export type AdjustInput = Schema.Struct.Type<typeof AdjustFields>
  */
 export interface UserOps {
   readonly userId: UserId
-  readonly register: (requestKey: string, profile: typeof UserProfile.Type) => Effect.Effect<Registered>
+  /**
+   * First contact of this activation: nothing is written until the first write (or the
+   * update's end). `invitedBy`: the inviter of a `start` link, linked only if this is the
+   * user's first contact ever (written at once, with the link).
+   */
+  readonly register: (requestKey: string, profile: typeof UserProfile.Type, invitedBy?: UserId) => Effect.Effect<Registered>
+  /** Free tokens granted by a registration and not yet announced (then zero). */
+  readonly takeFreshGrant: Effect.Effect<number>
   readonly balance: Effect.Effect<Balance>
   readonly startJob: (payload: StartJobInput) => Effect.Effect<JobStarted, InsufficientCredits>
+  /** `startJob` with the room check, in one commit; none when the user has no room. */
+  readonly admit: (payload: StartJobInput, options: AdmitOptions) => Effect.Effect<Option.Option<JobStarted>, InsufficientCredits>
   readonly adjust: (payload: AdjustInput) => Effect.Effect<Balance, InsufficientCredits>
   /** Grant for a Stars payment, once per payment id. */
   readonly grant: (paymentId: string, credits: number) => Effect.Effect<Balance>
   /** RevokePayment's logic: the payment's credits back, if unspent. */
   readonly revokePayment: (requestKey: string, paymentId: string) => Effect.Effect<Balance, RevokeError>
+  /** A promo code's credits (free kind), at most once per user and code; `requestKey` makes a replay succeed again. */
+  readonly redeemPromo: (code: PromoCode, requestKey: string) => Effect.Effect<PromoRedeemed, PromoRefused>
+  /** Forget's logic, for an admin who forgets themselves. */
+  readonly forget: Effect.Effect<ForgetReport>
 }
 
+export interface PromoRedeemed {
+  readonly credits: number
+  readonly balance: Balance
+}
+
+/** What the entity tells its user on its own (not as the answer to an update). */
+export type UserNotice = { readonly _tag: "ReferralBonus"; readonly credits: number; readonly balance: Balance }
+
 /**
- * Runs the bot's handlers for one update of the user whose entity calls it. Provided by the
- * Telegram front (src/telegram/bot.ts); a runner without it logs and drops updates.
+ * Runs the bot's handlers for one update of the user whose entity calls it (one grammY bot
+ * for the whole process). Provided by the Telegram front (src/telegram/bot.ts); a runner
+ * without it logs and drops updates.
  */
 export class UserUpdates extends Context.Tag("app/UserUpdates")<UserUpdates, {
-  readonly make: (ops: UserOps) => Effect.Effect<(update: TelegramUpdate) => Effect.Effect<void>>
+  readonly handle: (ops: UserOps, update: TelegramUpdate) => Effect.Effect<void>
+  readonly notify: (userId: UserId, notice: UserNotice) => Effect.Effect<void>
 }>() {}

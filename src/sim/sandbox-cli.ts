@@ -12,6 +12,7 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Option } from "effect"
 import { readFileSync } from "node:fs"
 import { basename, extname, join } from "node:path"
+import { type Action, type Invocation, parseArguments, usage } from "./sandbox-args.js"
 import { describeMessage } from "./sandbox-print.js"
 import {
   chatOf,
@@ -25,94 +26,6 @@ import {
   type UserAction,
   type WaitPolicy
 } from "./sandbox-session.js"
-
-export const usage = `usage: npm run sandbox -- [--lang ru] [--user 1002] <action>
-  /start, /buy, any text      send it (the same as: text /start)
-  photo <file> ["caption"]    a photo; the caption is the prompt
-  document <file> ["caption"] a file (an image sent as a file also starts a video)
-  video <file> ["caption"]    a video
-  sticker [emoji]             a sticker
-  voice [seconds]             a voice note
-  press "<button>"            press a button under the bot's latest message that has it (its text, or part of it)
-  pay [invoice #id]           open the latest invoice (or #id) and pay it with Stars
-  edit <#id> "<new text>"     edit one of your own text messages
-  block | unblock             block the bot, or unblock it
-  balance                     the same as: text /balance
-  messages                    the whole chat, with message ids`
-
-export type Action =
-  | { readonly _tag: "Text"; readonly text: string }
-  | { readonly _tag: "Media"; readonly kind: "photo" | "document" | "video"; readonly file: string; readonly caption: string | undefined }
-  | { readonly _tag: "Sticker"; readonly emoji: string | undefined }
-  | { readonly _tag: "Voice"; readonly seconds: number }
-  | { readonly _tag: "Press"; readonly label: string }
-  | { readonly _tag: "Pay"; readonly messageId: number | undefined }
-  | { readonly _tag: "Edit"; readonly messageId: number; readonly text: string }
-  | { readonly _tag: "Block" | "Unblock" | "Messages" }
-
-export interface Invocation {
-  readonly action: Action
-  readonly language: Option.Option<string>
-  readonly userId: Option.Option<number>
-}
-
-const messageId = (raw: string | undefined) => {
-  const id = Number((raw ?? "").replace(/^#/, ""))
-  return Number.isInteger(id) && id > 0 ? id : undefined
-}
-
-/** The action and options of a command line, or a line saying what is wrong with it. */
-export const parseArguments = (argv: ReadonlyArray<string>): Invocation | string => {
-  let language: Option.Option<string> = Option.none()
-  let userId: Option.Option<number> = Option.none()
-  const rest: Array<string> = []
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined]
-    if (flag === "--lang" || flag === "--user") {
-      const value = inline ?? argv[++i]
-      if (value === undefined || value === "") return `${flag} needs a value`
-      if (flag === "--lang") language = Option.some(value)
-      else if (Number.isSafeInteger(Number(value)) && Number(value) > 0) userId = Option.some(Number(value))
-      else return `--user needs a user id, got "${value}"`
-    } else rest.push(argv[i]!)
-  }
-  const [verb, ...args] = rest
-  const action = ((): Action | string => {
-    if (verb === undefined) return "no action given"
-    if (verb.startsWith("/")) return { _tag: "Text", text: rest.join(" ") }
-    switch (verb) {
-      case "text":
-        return args.length === 0 ? "text needs the text to send" : { _tag: "Text", text: args.join(" ") }
-      case "balance":
-        return { _tag: "Text", text: "/balance" }
-      case "photo":
-      case "document":
-      case "video":
-        return args[0] === undefined ? `${verb} needs a file` : { _tag: "Media", kind: verb, file: args[0], caption: args[1] }
-      case "sticker":
-        return { _tag: "Sticker", emoji: args[0] }
-      case "voice":
-        return { _tag: "Voice", seconds: Math.max(1, Math.round(Number(args[0] ?? "2")) || 2) }
-      case "press":
-        return args.length === 0 ? "press needs the button's text" : { _tag: "Press", label: args.join(" ") }
-      case "pay":
-        return { _tag: "Pay", messageId: messageId(args[0]) }
-      case "edit": {
-        const id = messageId(args[0])
-        return id === undefined || args.length < 2 ? "edit needs a message id and the new text" : { _tag: "Edit", messageId: id, text: args.slice(1).join(" ") }
-      }
-      case "block":
-        return { _tag: "Block" }
-      case "unblock":
-        return { _tag: "Unblock" }
-      case "messages":
-        return { _tag: "Messages" }
-      default:
-        return `unknown action "${verb}"`
-    }
-  })()
-  return typeof action === "string" ? action : { action, language, userId }
-}
 
 const mimeTypes: Record<string, string> = {
   ".jpg": "image/jpeg",
@@ -176,6 +89,15 @@ const perform = (target: SandboxTarget, action: Action, say: (line: string) => E
       case "Edit":
         yield* say(`you: [edit #${action.messageId}] ${action.text}`)
         return sent(yield* control(target, "POST", `${user}/edit`, { messageId: action.messageId, text: action.text }))
+      case "Reply":
+        yield* say(`you: [reply to #${action.messageId}] ${action.text}`)
+        return sent(yield* control(target, "POST", `${user}/text`, { text: action.text, replyTo: action.messageId }))
+      case "Menu": {
+        const menu: ReadonlyArray<{ command: string; description: string }> = yield* control(target, "GET", `${user}/menu`)
+        if (menu.length === 0) yield* say("(no command menu: the bot has not registered one)")
+        for (const entry of menu) yield* say(`/${entry.command} — ${entry.description}`)
+        return undefined
+      }
       case "Press": {
         const { messageId, button } = yield* findButton(target, action.label)
         yield* say(`you: [press "${button.text}" under #${messageId}]`)

@@ -26,9 +26,15 @@ const banner = (lines: ReadonlyArray<string>) => {
  */
 export const SANDBOX_CLUSTER_SECRET = Redacted.make("sandbox-only-cluster-secret-published-in-the-source")
 
+/** The sandbox's admin when ADMIN_IDS is unset: support requests and alerts reach this user. */
+export const SANDBOX_ADMIN_ID = 1000
+
 const withSimulators = (settings: AppSettings) =>
   Effect.gen(function*() {
     const telegram = yield* makeTelegramSimulator({ host: "127.0.0.1" })
+    const adminIds = settings.adminIds.length > 0 ? settings.adminIds : [SANDBOX_ADMIN_ID]
+    // The admins' chats exist from the start, so relayed support requests have somewhere to go.
+    for (const id of adminIds) telegram.createUser({ id, first_name: "Admin", language_code: "en" })
     const kie = yield* kieSimulator({ host: "127.0.0.1", clock: "real", phases: { generatingMs: 10_000 } })
     // Lets `npm run sandbox` (src/sim/sandbox-cli.ts) find this simulator.
     if (settings.database._tag === "Sqlite") {
@@ -48,7 +54,9 @@ const withSimulators = (settings: AppSettings) =>
       `  read the chat:  curl ${telegram.url}/sim/users/1001/messages`,
       `  or, as user 1001 from another terminal (npm run sandbox alone lists every action):`,
       `    npm run sandbox -- photo path/to.jpg "the waves roll in"`,
-      `    npm run sandbox -- /buy  |  press "5 credits"  |  pay  |  --lang ru /start  |  messages`,
+      `    npm run sandbox -- /buy  |  press "5 credits"  |  pay  |  --lang ru /start  |  messages  |  menu`,
+      `  support: npm run sandbox -- /paysupport, then: npm run sandbox -- text "what happened"`,
+      `    the admin (user ${adminIds[0]}) answers: npm run sandbox -- --user ${adminIds[0]} reply <#id> "the answer"`,
       `KIE simulator: ${kie.url} (videos take about 12 s)`
     ]
     const unauthenticatedCluster = settings.database._tag === "Postgres" && Option.isNone(settings.clusterSecret)
@@ -63,6 +71,7 @@ const withSimulators = (settings: AppSettings) =>
     yield* Console.log(banner(notes))
     return {
       ...settings,
+      adminIds,
       telegram: { ...settings.telegram, botToken: Option.some(Redacted.make(telegram.token)), apiRoot: telegram.url },
       kie: { ...settings.kie, apiKey: Option.some(Redacted.make(kie.apiKey)), baseUrl: kie.url, uploadBaseUrl: kie.url },
       ...(unauthenticatedCluster ? { clusterSecret: Option.some(SANDBOX_CLUSTER_SECRET) } : {})

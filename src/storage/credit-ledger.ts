@@ -10,7 +10,7 @@ import type { JobId, UserId } from "../domain/ids.js"
 import { column, optionalColumn, SqlNumber, SqlUserId } from "./sql-schemas.js"
 import { UsersRepo } from "./users-repo.js"
 
-export const LedgerKind = Schema.Literal("free_grant", "reserve", "capture", "refund", "grant", "adjust", "payment_refund")
+export const LedgerKind = Schema.Literal("free_grant", "reserve", "capture", "refund", "grant", "adjust", "payment_refund", "referral_bonus", "promo")
 export type LedgerKind = typeof LedgerKind.Type
 
 /** One `credit_ledger` row; `id` is absent until the row is stored. */
@@ -120,7 +120,21 @@ export class CreditLedger extends Effect.Service<CreditLedger>()("app/CreditLedg
       return yield* decodeEntries(rows)
     })
 
+    /**
+     * A delivered job's reservation becomes spent. It moves no balance (the reservation already
+     * took the credits), so the job writes it inside its delivered transition (JobRepo.advance)
+     * instead of asking the user entity; the unique (job, kind) keeps it to one per job.
+     */
+    const captureReservation = Effect.fn("CreditLedger.captureReservation")(function*(jobId: JobId) {
+      yield* sql`
+        INSERT INTO credit_ledger (user_id, op_key, kind, delta_credits, delta_free, job_id)
+        SELECT user_id, ${`capture:${jobId}`}, 'capture', 0, 0, job_id FROM credit_ledger
+        WHERE job_id = ${jobId} AND kind = 'reserve'
+        ON CONFLICT DO NOTHING`
+    })
+
     return {
+      captureReservation,
       balanceOf,
       ledgerSumOf,
       apply,

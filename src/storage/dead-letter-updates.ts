@@ -31,6 +31,12 @@ export class DeadLetterUpdates extends Effect.Service<DeadLetterUpdates>()("app/
         ON CONFLICT (update_id) DO NOTHING`
     })
 
-    return { record } as const
+    /** /forget: a set-aside update is the user's message as sent; returns how many went. */
+    const forget = Effect.fn("DeadLetterUpdates.forget")(function*(userId: UserId) {
+      const rows = yield* sql`DELETE FROM dead_letter_updates WHERE user_id = ${userId} RETURNING update_id`
+      return rows.length
+    })
+
+    return { record, forget } as const
   })
 }) {}

@@ -7,6 +7,7 @@ import { SqlClient } from "@effect/sql"
 import { Clock, Effect, Option, Schema } from "effect"
 import type { JobId, UserId } from "../domain/ids.js"
 import { JobState } from "../domain/job-state.js"
+import { CreditLedger } from "./credit-ledger.js"
 
 export interface NewJob {
   readonly id: JobId
@@ -27,6 +28,9 @@ export interface NewJob {
  * only if that has not moved it within this time.
  */
 const startGraceMs = 60_000
+
+/** When a new job is first due (src/storage/admission.ts inserts jobs too). */
+export const firstDueAt = (createdAtMs: number) => Math.ceil(createdAtMs + startGraceMs)
 
 const nullableNumber = Schema.NullOr(Schema.Union(Schema.Number, Schema.NumberFromString))
 
@@ -92,6 +96,7 @@ export const storedNow = Effect.map(Clock.currentTimeMillis, Math.floor)
 export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const ledger = yield* CreditLedger
 
     const get = Effect.fn("JobRepo.get")(function*(jobId: JobId) {
       const rows = yield* sql`SELECT * FROM jobs WHERE id = ${jobId}`
@@ -110,7 +115,7 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
                           language, created_at_ms, due_at_ms)
         VALUES (${job.id}, ${job.userId}, ${job.chatId}, ${job.requestKey}, 'queued', ${job.model}, ${job.prompt},
                 ${job.cost}, ${job.durationSeconds}, ${job.photoFileId}, ${job.language ?? null}, ${job.createdAtMs},
-                ${Math.ceil(job.createdAtMs + startGraceMs)})`
+                ${firstDueAt(job.createdAtMs)})`
       yield* sql`INSERT INTO job_events (job_id, from_state, to_state, detail) VALUES (${job.id}, NULL, 'queued', NULL)`
     })
 
@@ -141,13 +146,7 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
           yield* sql`INSERT INTO job_events (job_id, from_state, to_state, detail)
                      VALUES (${jobId}, ${expected.state}, ${next.state}, ${next.detail})`
         }
-        if (next.state === "delivered") {
-          yield* sql`
-            INSERT INTO credit_ledger (user_id, op_key, kind, delta_credits, delta_free, job_id)
-            SELECT user_id, ${`capture:${jobId}`}, 'capture', 0, 0, job_id FROM credit_ledger
-            WHERE job_id = ${jobId} AND kind = 'reserve'
-            ON CONFLICT DO NOTHING`
-        }
+        if (next.state === "delivered") yield* ledger.captureReservation(jobId)
         return true
       },
       sql.withTransaction
@@ -186,6 +185,28 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
       return rows.map((row) => row.id as JobId)
     })
 
-    return { get, stateOf, insertQueued, advance, update, recentUploadOf, claimDue } as const
-  })
+    /**
+     * /forget: the user's content in their finished jobs (caption, photo, KIE's copies, failure
+     * text) is erased; the rows stay, with their states, costs and dates, for the ledger they
+     * explain. Unfinished jobs still need theirs and are only counted.
+     */
+    const forgetContent = Effect.fn("JobRepo.forgetContent")(function*(userId: UserId) {
+      const finished = sql`state IN ('delivered', 'refunded', 'failed')`
+      yield* sql`
+        UPDATE job_events SET detail = NULL
+        WHERE detail IS NOT NULL AND job_id IN (SELECT id FROM jobs WHERE user_id = ${userId} AND ${finished})`
+      const erased = yield* sql`
+        UPDATE jobs SET prompt = '', photo_file_id = '', kie_file_url = NULL, result_url = NULL, error_detail = NULL
+        WHERE user_id = ${userId} AND ${finished}
+          AND (prompt <> '' OR photo_file_id <> '' OR kie_file_url IS NOT NULL OR result_url IS NOT NULL
+            OR error_detail IS NOT NULL)
+        RETURNING id`
+      const unfinished = yield* sql<{ n: number | string }>`
+        SELECT COUNT(*) AS n FROM jobs WHERE user_id = ${userId} AND state NOT IN ('delivered', 'refunded', 'failed')`
+      return { erased: erased.length, unfinished: Number(unfinished[0]?.n ?? 0) }
+    })
+
+    return { get, stateOf, insertQueued, advance, update, recentUploadOf, claimDue, forgetContent } as const
+  }),
+  dependencies: [CreditLedger.Default]
 }) {}

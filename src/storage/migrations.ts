@@ -14,6 +14,10 @@ import jobEventsByTime from "./migrations/0006_job_events_by_time.js"
 import deadLetterUpdates from "./migrations/0007_dead_letter_updates.js"
 import reconciliationCursors from "./migrations/0008_reconciliation_cursors.js"
 import jobWakeUps from "./migrations/0009_job_wake_ups.js"
+import telegramInbox from "./migrations/0010_telegram_inbox.js"
+import support from "./migrations/0011_support.js"
+import invitationsAndPromoCodes from "./migrations/0012_invitations_and_promo_codes.js"
+import presetsAndBroadcasts from "./migrations/0013_presets_and_broadcasts.js"
 
 const runMigrations = Migrator.make({})({
   loader: Migrator.fromRecord({
@@ -25,7 +29,11 @@ const runMigrations = Migrator.make({})({
     "0006_job_events_by_time": jobEventsByTime,
     "0007_dead_letter_updates": deadLetterUpdates,
     "0008_reconciliation_cursors": reconciliationCursors,
-    "0009_job_wake_ups": jobWakeUps
+    "0009_job_wake_ups": jobWakeUps,
+    "0010_telegram_inbox": telegramInbox,
+    "0011_support": support,
+    "0012_invitations_and_promo_codes": invitationsAndPromoCodes,
+    "0013_presets_and_broadcasts": presetsAndBroadcasts
   }),
   table: "app_migrations"
 })

@@ -6,6 +6,7 @@
  * - processed cluster messages older than RETENTION_AGE, and their replies. Unprocessed
  *   messages are never touched, whatever their age: a job's keep-alive, a message waiting
  *   for its `deliver_at`, or one a crash left behind are all unprocessed.
+ * - handled `telegram_inbox` rows older than RETENTION_AGE (an unhandled one is never touched);
  * - `job_events` of finished jobs older than JOB_EVENTS_RETENTION (unless "forever").
  * Money and job rows (`credit_ledger`, `balances`, `payments`, `jobs`, `users`) are never
  * deleted. The rows go in small batches, each its own short statement, so a large backlog
@@ -30,6 +31,7 @@ export const retentionBatchSize = 1_000
 export interface RetentionReport {
   readonly messages: number
   readonly replies: number
+  readonly inbox: number
   readonly jobEvents: number
 }
 
@@ -61,6 +63,28 @@ const inBatches = <E, R>(batch: Effect.Effect<ReadonlyArray<unknown>, E, R>, bat
     }
   })
 
+/**
+ * /forget (src/users/forget-user.ts): the user's handled updates in the inbox hold what the
+ * user wrote, so they go at once rather than after RETENTION_AGE. So do the processed
+ * `HandleUpdate` cluster messages (with their replies) that intake wrote before the inbox.
+ * An unhandled update stays: it is the one being handled, or one still to come.
+ */
+export const forgetProcessedUpdates = (entityType: string, entityId: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const handled = yield* sql<{ update_id: unknown }>`
+      DELETE FROM telegram_inbox WHERE user_id = ${Number(entityId)} AND handled_at_ms IS NOT NULL RETURNING update_id`
+    const gone = yield* sql<{ id: string | number | bigint }>`
+      DELETE FROM ${sql(messagesTable)}
+      WHERE entity_type = ${entityType} AND entity_id = ${entityId} AND tag = 'HandleUpdate' AND processed = TRUE
+      RETURNING id`
+    for (let i = 0; i < gone.length; i += retentionBatchSize) {
+      const ids = gone.slice(i, i + retentionBatchSize).map((row) => String(row.id))
+      yield* sql`DELETE FROM ${sql(repliesTable)} WHERE ${sql.in("request_id", ids)}`
+    }
+    return handled.length + gone.length
+  })
+
 /** One pass over every table with a retention; returns how many rows each lost. */
 export const pruneOnce = (settings: RetentionSettings, batchSize = retentionBatchSize) =>
   Effect.gen(function*() {
@@ -89,6 +113,15 @@ export const pruneOnce = (settings: RetentionSettings, batchSize = retentionBatc
       batchSize
     )
 
+    const inbox = yield* inBatches(
+      sql`DELETE FROM telegram_inbox WHERE update_id IN (
+        SELECT update_id FROM telegram_inbox
+        WHERE handled_at_ms < ${Math.floor(now - settings.messageAgeMs)}
+        ORDER BY handled_at_ms LIMIT ${batchSize}
+      ) RETURNING 1 AS gone`,
+      batchSize
+    )
+
     const jobEvents = yield* Option.match(settings.jobEventsAgeMs, {
       onNone: () => Effect.succeed(0),
       onSome: (ageMs) => {
@@ -111,11 +144,13 @@ export const pruneOnce = (settings: RetentionSettings, batchSize = retentionBatc
     yield* Effect.all([
       Metric.incrementBy(Metric.tagged(retentionRowsDeleted, "table", messagesTable), messages),
       Metric.incrementBy(Metric.tagged(retentionRowsDeleted, "table", repliesTable), replies),
+      Metric.incrementBy(Metric.tagged(retentionRowsDeleted, "table", "telegram_inbox"), inbox),
       Metric.incrementBy(Metric.tagged(retentionRowsDeleted, "table", "job_events"), jobEvents)
     ], { discard: true })
-    const report: RetentionReport = { messages, replies, jobEvents }
+    const report: RetentionReport = { messages, replies, inbox, jobEvents }
     yield* Effect.logInfo(
-      `retention pass: deleted ${messages} processed cluster messages, ${replies} replies, ${jobEvents} job events`
+      `retention pass: deleted ${messages} processed cluster messages, ${replies} replies, ${inbox} handled updates, ` +
+        `${jobEvents} job events`
     ).pipe(Effect.annotateLogs({ ...report }))
     return report
   }).pipe(Effect.withSpan("Retention.pruneOnce"))

@@ -31,6 +31,12 @@ export class UserSettingsRepo extends Effect.Service<UserSettingsRepo>()("app/Us
           updated_at = CURRENT_TIMESTAMP`
     })
 
-    return { of, save } as const
+    /** /forget: the user's choice goes; returns whether there was one. */
+    const forget = Effect.fn("UserSettingsRepo.forget")(function*(userId: UserId) {
+      const rows = yield* sql`DELETE FROM user_settings WHERE user_id = ${userId} RETURNING user_id`
+      return rows.length > 0
+    })
+
+    return { of, save, forget } as const
   })
 }) {}

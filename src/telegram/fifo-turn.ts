@@ -13,6 +13,8 @@ export interface FifoTurn {
   readonly withTurn: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** Callers waiting for their turn (the holder not counted). */
   readonly waiting: Effect.Effect<number>
+  /** Whether somebody holds the turn or waits for it. */
+  readonly busy: Effect.Effect<boolean>
 }
 
 export const makeFifoTurn = Effect.sync((): FifoTurn => {
@@ -50,6 +52,7 @@ export const makeFifoTurn = Effect.sync((): FifoTurn => {
           )
         })
       ),
-    waiting: Effect.sync(() => line.size)
+    waiting: Effect.sync(() => line.size),
+    busy: Effect.sync(() => held || line.size > 0)
   }
 })

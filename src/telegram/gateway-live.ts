@@ -13,9 +13,9 @@
  * use Effect's Clock.
  */
 import { Api, InputFile } from "grammy"
-import type { InlineKeyboardMarkup, Message, StarTransaction, TransactionPartner } from "grammy/types"
+import type { InlineKeyboardMarkup, Message, MessageEntity, StarTransaction, TransactionPartner } from "grammy/types"
 import { Duration, Effect, Either, Layer, Option, type Redacted } from "effect"
-import type { AppConfig } from "../config/index.js"
+import { AppConfig } from "../config/index.js"
 import { type TelegramError, TelegramPermanentError } from "../errors/telegram-errors.js"
 import { TransferPermits } from "../jobs/transfer-permits.js"
 import { RateLimits } from "../rate-limits/rate-limits.js"
@@ -269,6 +269,25 @@ const makeGatewayOn = (
         Effect.withSpan("TelegramGateway.sendProgressMessage")
       )
 
+    const sendBroadcast: TelegramGatewayService["sendBroadcast"] = (chatId, content, priority = "bulk") => {
+      const markup = inlineKeyboard(content.buttons.length === 0 ? undefined : content.buttons)
+      const entities = JSON.parse(content.entitiesJson) as Array<MessageEntity>
+      const formatted = entities.length === 0 ? {} : content.kind === "text" ? { entities } : { caption_entities: entities }
+      const caption = content.body === "" ? {} : { caption: content.body }
+      const method = content.kind === "text" ? "sendMessage" : content.kind === "photo" ? "sendPhoto" : "sendVideo"
+      const media = content.fileId ?? ""
+      return call(method, chatId, (signal): Promise<Message> => {
+        switch (content.kind) {
+          case "text":
+            return api.sendMessage(chatId, content.body, { ...formatted, ...markup }, signal)
+          case "photo":
+            return api.sendPhoto(chatId, media, { ...caption, ...formatted, ...markup }, signal)
+          case "video":
+            return api.sendVideo(chatId, media, { ...caption, ...formatted, ...markup }, signal)
+        }
+      }, priority).pipe(Effect.map((message) => message.message_id), Effect.withSpan("TelegramGateway.sendBroadcast"))
+    }
+
     const editMessageText: TelegramGatewayService["editMessageText"] = (chatId, messageId, text, options) =>
       call(
         "editMessageText",
@@ -415,6 +434,7 @@ const makeGatewayOn = (
     return TelegramGateway.of({
       sendMessage,
       sendProgressMessage,
+      sendBroadcast,
       editMessageText,
       deleteMessage,
       sendChatAction,
@@ -433,7 +453,15 @@ const makeGatewayOn = (
  * all limiters share one Redis connection.
  */
 export const TelegramGatewayLive: Layer.Layer<TelegramGateway, never, AppConfig | TelegramApi | TransferPermits> = Layer
-  .effect(TelegramGateway, Effect.flatMap(TelegramApi, (api) => makeGatewayOn(api, {})))
+  .effect(
+    TelegramGateway,
+    Effect.gen(function*() {
+      const { telegram } = yield* AppConfig
+      return yield* makeGatewayOn(yield* TelegramApi, {
+        limits: { globalPerSecond: telegram.messagesPerSecond, bulkPerSecond: telegram.broadcastPerSecond }
+      })
+    })
+  )
   .pipe(Layer.provide(RateLimits.Default))
 
 export type { TelegramLimits } from "./outgoing-limits.js"

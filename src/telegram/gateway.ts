@@ -3,6 +3,7 @@
  * this service, so limits, retry_after and error classification live in one place.
  */
 import { Context, type Effect, type Option } from "effect"
+import type { BroadcastContent } from "../domain/broadcast.js"
 import type { TelegramError, TelegramPermanentError } from "../errors/telegram-errors.js"
 import type { OutgoingPriority } from "./outgoing-limits.js"
 
@@ -65,6 +66,16 @@ export interface TelegramGatewayService {
     text: string,
     options: { readonly keyboard?: InlineKeyboard | undefined; readonly stillWanted: Effect.Effect<boolean> }
   ) => Effect.Effect<Option.Option<number>, TelegramError>
+  /**
+   * One recipient's copy of a broadcast; it waits behind every other message and takes only
+   * the budget they leave (see outgoing-limits.ts); the admin's preview goes as a normal
+   * message. Returns the message id.
+   */
+  readonly sendBroadcast: (
+    chatId: number,
+    content: BroadcastContent,
+    priority?: OutgoingPriority
+  ) => Effect.Effect<number, TelegramError>
   /** "message is not modified" counts as success; progress edits wait behind other messages. */
   readonly editMessageText: (
     chatId: number,

@@ -17,6 +17,11 @@
  * 10,000 photos in a minute must not put 10,000 "queued" messages between the first video
  * and its user. Each runner lets one progress message at a time ask the store, so a
  * backlog of them costs one store request per wait, not one per message.
+ *
+ * A "bulk" message (an admin's broadcast) comes last: it takes a spare slot like a progress
+ * message, but only while no progress message of this runner waits, and never more than
+ * `bulkPerSecond` across all runners, so the global bucket keeps refilling and a video
+ * that comes along finds a slot at once instead of waiting behind the campaign.
  */
 import { Duration, Effect, Option } from "effect"
 import { type LimitRequest, RateLimits } from "../rate-limits/rate-limits.js"
@@ -30,15 +35,18 @@ export interface TelegramLimits {
   readonly perChatInterval: Duration.DurationInput
   /** Messages per second across all chats and runners. */
   readonly globalPerSecond: number
+  /** Of those, what bulk messages (broadcasts) may take at most. */
+  readonly bulkPerSecond: number
 }
 
 export const defaultTelegramLimits: TelegramLimits = {
   perChatBurst: 3,
   perChatInterval: Duration.seconds(1),
-  globalPerSecond: 30
+  globalPerSecond: 30,
+  bulkPerSecond: 20
 }
 
-export type OutgoingPriority = "normal" | "progress"
+export type OutgoingPriority = "normal" | "progress" | "bulk"
 
 export interface OutgoingLimiter {
   /** Waits (on Effect's Clock) until a message to `chatId` may go out. */
@@ -57,6 +65,7 @@ export const makeOutgoingLimiter = (options: {
     const chatInterval = Duration.decode(limits.perChatInterval)
     // Burst + refills stay below the limit in every one-second span, not only in aligned windows.
     const global = bucketFor(limits.globalPerSecond, Duration.seconds(1))
+    const bulk = bucketFor(Math.min(limits.bulkPerSecond, limits.globalPerSecond), Duration.seconds(1))
 
     const globalKey = `${prefix}global`
     const request = (key: string, limit: number, step: Duration.Duration, onExceeded: "delay" | "fail"): LimitRequest => ({
@@ -96,10 +105,35 @@ export const makeOutgoingLimiter = (options: {
       })
     )
 
+    // No turn here: a broadcast has a handful of sends in flight (src/broadcasts/broadcast-sender.ts),
+    // each booked on the bulk cap first, so a store request per waiting send is cheap.
+    const spareSlotForBulk = wait(`${prefix}bulk`, bulk.burst, bulk.step).pipe(Effect.zipRight(
+      Effect.gen(function*() {
+        while (true) {
+          if (yield* progressTurn.busy) {
+            yield* Effect.sleep(global.step)
+            continue
+          }
+          const retryAfter = yield* takeIfFree(globalKey, global.burst, global.step)
+          if (Option.isNone(retryAfter)) return
+          yield* Effect.sleep(Duration.max(retryAfter.value, global.step))
+        }
+      })
+    ))
+
+    const globalSlot = (priority: OutgoingPriority) => {
+      switch (priority) {
+        case "normal":
+          return wait(globalKey, global.burst, global.step)
+        case "progress":
+          return spareGlobalSlot
+        case "bulk":
+          return spareSlotForBulk
+      }
+    }
+
     return {
       acquire: (chatId, priority = "normal") =>
-        wait(`${prefix}chat:${chatId}`, limits.perChatBurst, chatInterval).pipe(
-          Effect.zipRight(priority === "normal" ? wait(globalKey, global.burst, global.step) : spareGlobalSlot)
-        )
+        wait(`${prefix}chat:${chatId}`, limits.perChatBurst, chatInterval).pipe(Effect.zipRight(globalSlot(priority)))
     }
   })

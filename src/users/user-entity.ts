@@ -2,12 +2,16 @@
  * The UserEntity's behaviour (protocol in src/protocols/user-protocol.ts): the only writer
  * of a user's balance. The ledger's unique keys repeat the messages' replay keys in the
  * database, so a replay that bypasses the message storage changes nothing either.
+ *
+ * The build does no I/O: the cluster's storage-read loop builds a new entity inline, so a
+ * query here would hold up delivery to every entity of the runner. The user's state is
+ * loaded by the first message that needs it, once per activation. A first contact writes
+ * nothing by itself: its profile and free grant go into the next write (an admission, in
+ * the same commit) or are written when the update's handling ends.
  */
 import { Entity } from "@effect/cluster"
-import { SqlClient } from "@effect/sql"
-import { Effect, Option, Ref } from "effect"
-import { type Balance, ReservationSplit } from "../domain/balance.js"
-import { jobIdFor, type JobId, UserId } from "../domain/ids.js"
+import { Effect, Option } from "effect"
+import { type JobId, UserId } from "../domain/ids.js"
 import type { UserProfile } from "../domain/user-profile.js"
 import {
   CreditsAlreadySpent,
@@ -16,50 +20,53 @@ import {
   PaymentNotFound,
   ReservationNotFound
 } from "../errors/index.js"
-import { AppConfig } from "../config/index.js"
-import { recordJobStarted } from "../observability/metrics.js"
-import { JobEntity } from "../protocols/job-protocol.js"
 import {
   type AdjustInput,
-  JobStarted,
-  Registered,
-  type StartJobInput,
   UserEntity,
   type UserOps,
   UserUpdates
 } from "../protocols/user-protocol.js"
 import { CreditLedger } from "../storage/credit-ledger.js"
-import { JobRepo, storedNow } from "../storage/job-repo.js"
-import { UsersRepo } from "../storage/users-repo.js"
+import { storedNow } from "../storage/job-repo.js"
+import { TelegramInbox } from "../storage/telegram-inbox.js"
+import { makeForgetUser } from "./forget-user.js"
+import { makeGrowthOps } from "./growth-ops.js"
+import { makeAdmission } from "./user-admission.js"
+import { makeUserState } from "./user-state.js"
 
-/** Free tokens are spent before paid credits; one job may use both. */
-export const splitCost = (balance: Balance, cost: number): Option.Option<ReservationSplit> => {
-  if (balance.total < cost) return Option.none()
-  const fromFreeTokens = Math.min(balance.freeTokens, cost)
-  return Option.some(new ReservationSplit({ fromFreeTokens, fromCredits: cost - fromFreeTokens }))
-}
+/** Inbox rows one read takes; a wake handles them all, one read after another. */
+const inboxBatch = 20
 
 export const UserEntityLive = UserEntity.toLayer(
   Effect.gen(function*() {
     const address = yield* Entity.CurrentAddress
     const userId = UserId.make(Number(address.entityId))
     const ledger = yield* CreditLedger
-    const usersRepo = yield* UsersRepo
-    const jobRepo = yield* JobRepo
-    const sql = yield* SqlClient.SqlClient
-    const { freeTokens } = yield* AppConfig
-    const jobs = yield* JobEntity.client
+    const inbox = yield* TelegramInbox
+    const forgetUser = yield* makeForgetUser
 
-    // The entity is the only writer of this user's balance, so the copy loaded here stays
-    // exact; the database's CHECK constraints still refuse a negative balance.
-    const balance = yield* Ref.make(yield* ledger.balanceOf(userId))
+    const { loaded, currentBalance, transactional, flushRegistration, registerDeferred, takeFreshGrant, reload } =
+      yield* makeUserState(userId)
+
     const applyEntry = (entry: Parameters<typeof ledger.apply>[0]) =>
-      ledger.apply(entry).pipe(Effect.tap((result) => Ref.set(balance, result.balance)))
-    // A transaction that rolls back takes its entries' balance out of the copy too: a failed
-    // update is handled again in this same activation (src/telegram/update-failures.ts).
-    const transactional = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.flatMap(Ref.get(balance), (before) =>
-        sql.withTransaction(effect).pipe(Effect.onError(() => Ref.set(balance, before))))
+      Effect.gen(function*() {
+        yield* flushRegistration
+        const result = yield* ledger.apply(entry)
+        ;(yield* loaded).balance = result.balance
+        return result
+      })
+    const growth = yield* makeGrowthOps({ userId, applyEntry, transactional, balance: Effect.orDie(currentBalance) })
+
+    // An invited first contact is written at once, with its link: the link must not wait
+    // for a write that may never come, and a crash must not leave it registered but unlinked.
+    // Every update calls this: without an invitation it stays in memory (no transaction).
+    const register = (requestKey: string, profile: UserProfile, invitedBy?: UserId) =>
+      Effect.gen(function*() {
+        const registered = yield* registerDeferred(requestKey, profile)
+        if (!registered.newlyGranted || invitedBy === undefined) return registered
+        yield* flushRegistration.pipe(Effect.zipRight(growth.linkInviter(invitedBy)), transactional)
+        return registered
+      }).pipe(Effect.orDie)
 
     const settle = (jobId: JobId, kind: "capture" | "refund", reason: string) =>
       Effect.gen(function*() {
@@ -70,7 +77,7 @@ export const UserEntityLive = UserEntity.toLayer(
         const settled = yield* ledger.settlementOf(jobId)
         if (Option.isSome(settled)) {
           if (settled.value !== kind) return yield* new JobAlreadySettled({ jobId, settledAs: settled.value })
-          return yield* Ref.get(balance)
+          return yield* currentBalance
         }
         const { split } = reservation.value
         const result = yield* applyEntry({
@@ -94,73 +101,12 @@ export const UserEntityLive = UserEntity.toLayer(
         Effect.annotateLogs({ jobId, userId })
       )
 
-    const register = Effect.fnUntraced(function*(_requestKey: string, profile: typeof UserProfile.Type) {
-      yield* usersRepo.saveProfile(userId, profile)
-      const result = yield* applyEntry({
-        userId,
-        opKey: `free_grant:${userId}`,
-        kind: "free_grant",
-        deltaCredits: 0,
-        deltaFree: freeTokens
-      })
-      return new Registered({ balance: result.balance, newlyGranted: result.applied })
-    }, transactional, Effect.orDie)
-
-    const startJob = Effect.fnUntraced(function*(payload: StartJobInput) {
-      const jobId = jobIdFor(userId, payload.requestKey)
-      const existing = yield* ledger.reservationOf(jobId)
-      const started = Option.isSome(existing)
-        ? new JobStarted({ jobId, balance: yield* Ref.get(balance), split: existing.value.split })
-        : yield* Effect.gen(function*() {
-          const current = yield* Ref.get(balance)
-          const split = splitCost(current, payload.cost)
-          if (Option.isNone(split)) {
-            return yield* new InsufficientCredits({
-              required: payload.cost,
-              available: current.total,
-              shortfall: payload.cost - current.total
-            })
-          }
-          const result = yield* applyEntry({
-            userId,
-            opKey: `reserve:${jobId}`,
-            kind: "reserve",
-            jobId,
-            deltaCredits: -split.value.fromCredits,
-            deltaFree: -split.value.fromFreeTokens
-          })
-          yield* jobRepo.insertQueued({
-            id: jobId,
-            userId,
-            chatId: payload.chatId,
-            requestKey: payload.requestKey,
-            model: payload.model,
-            prompt: payload.prompt,
-            cost: payload.cost,
-            durationSeconds: payload.durationSeconds,
-            photoFileId: payload.photo.fileId,
-            language: payload.languageCode,
-            createdAtMs: yield* storedNow
-          })
-          yield* recordJobStarted
-          yield* Effect.logInfo("job reserved").pipe(Effect.annotateLogs({
-            cost: payload.cost,
-            fromFreeTokens: split.value.fromFreeTokens,
-            fromCredits: split.value.fromCredits,
-            requestKey: payload.requestKey
-          }))
-          return new JobStarted({ jobId, balance: result.balance, split: split.value })
-        }).pipe(transactional)
-      // Sent after the commit; a crash before this line redelivers StartJob, which finds
-      // the reservation above and sends Start again (deduplicated by the job id).
-      yield* jobs(jobId).Start({ jobId, userId }, { discard: true }).pipe(Effect.orDie)
-      return started
-    }, Effect.catchTag("SqlError", Effect.die), (effect, payload) =>
-      // Also covers the bot handler that calls this directly: every line of the start carries both ids.
-      Effect.annotateLogs(effect, { jobId: jobIdFor(userId, payload.requestKey), userId }))
+    /** Updates marked handled by their admission's commit, so not marked again. */
+    const markedUpdates = new Set<number>()
+    const { admit, startJob } = yield* makeAdmission({ userId, loaded, markedUpdates })
 
     const adjust = Effect.fnUntraced(function*(payload: AdjustInput) {
-      const current = yield* Ref.get(balance)
+      const current = yield* currentBalance
       if (current.credits + payload.delta < 0) {
         return yield* new InsufficientCredits({
           required: -payload.delta,
@@ -178,11 +124,12 @@ export const UserEntityLive = UserEntity.toLayer(
         deltaFree: 0
       })
       return result.balance
-    }, Effect.catchTag("SqlError", Effect.die))
+    }, transactional, Effect.catchTag("SqlError", Effect.die))
 
     const grant = Effect.fnUntraced(function*(paymentId: string, credits: number) {
       const previous = yield* ledger.paymentGrantOf(paymentId)
-      if (Option.isSome(previous)) return yield* Ref.get(balance)
+      // A replay qualifies again: the message to the inviter may be what the crash lost.
+      if (Option.isSome(previous)) return yield* Effect.as(growth.qualify("purchase"), yield* currentBalance)
       const result = yield* applyEntry({
         userId,
         opKey: `grant:${paymentId}`,
@@ -191,14 +138,15 @@ export const UserEntityLive = UserEntity.toLayer(
         deltaCredits: credits,
         deltaFree: 0
       })
+      yield* growth.qualify("purchase")
       return result.balance
-    }, Effect.orDie)
+    }, transactional, Effect.orDie)
 
     const revokePayment = Effect.fnUntraced(function*(_requestKey: string, paymentId: string) {
       const granted = yield* ledger.paymentGrantOf(paymentId)
       if (Option.isNone(granted) || granted.value.userId !== userId) return yield* new PaymentNotFound({ paymentId })
-      if (Option.isSome(yield* ledger.paymentRefundOf(paymentId))) return yield* Ref.get(balance)
-      const current = yield* Ref.get(balance)
+      if (Option.isSome(yield* ledger.paymentRefundOf(paymentId))) return yield* currentBalance
+      const current = yield* currentBalance
       const credits = granted.value.credits
       if (current.credits < credits) {
         return yield* new CreditsAlreadySpent({ paymentId, credits, available: current.credits })
@@ -214,18 +162,52 @@ export const UserEntityLive = UserEntity.toLayer(
       return result.balance
     }, transactional, Effect.catchTag("SqlError", Effect.die))
 
-    const ops: UserOps = { userId, register, balance: Ref.get(balance), startJob, adjust, grant, revokePayment }
+    // What /forget erased is loaded again by the next message.
+    const forget = forgetUser(userId).pipe(Effect.tap(reload))
+    const ops: UserOps = {
+      userId,
+      register,
+      takeFreshGrant,
+      balance: Effect.orDie(currentBalance),
+      startJob,
+      admit,
+      adjust,
+      grant,
+      revokePayment,
+      redeemPromo: growth.redeemPromo,
+      forget
+    }
     const updates = yield* Effect.serviceOption(UserUpdates)
-    const handleUpdate = Option.isSome(updates) ? yield* updates.value.make(ops) : undefined
+
+    // Each pending update in order; a handling that died (an outage) leaves its row for the
+    // next wake, and an update set aside counts as handled.
+    const handleInbox = Effect.gen(function*() {
+      if (Option.isNone(updates)) return yield* Effect.logError("a wake reached a runner without the Telegram bot; ignored")
+      while (true) {
+        const pending = yield* inbox.pendingOf(userId, inboxBatch)
+        for (const row of pending) {
+          yield* updates.value.handle(ops, JSON.parse(row.payload))
+          yield* flushRegistration
+          if (!markedUpdates.delete(row.updateId)) yield* inbox.markHandled(row.updateId, yield* storedNow)
+        }
+        if (pending.length < inboxBatch) return
+      }
+    }).pipe(Effect.orDie)
 
     return UserEntity.of({
-      Register: ({ payload }) => register(payload.requestKey, payload.profile),
+      Register: ({ payload }) =>
+        registerDeferred(payload.requestKey, payload.profile).pipe(Effect.zipLeft(flushRegistration), transactional, Effect.orDie),
 
-      GetBalance: () => Ref.get(balance),
+      GetBalance: () => ops.balance,
 
       StartJob: ({ payload }) => startJob(payload),
 
-      Capture: ({ payload }) => settle(payload.jobId, "capture", "").pipe(transactional, Effect.catchTag("SqlError", Effect.die)),
+      Capture: ({ payload }) =>
+        settle(payload.jobId, "capture", "").pipe(
+          transactional,
+          Effect.catchTag("SqlError", Effect.die),
+          Effect.tap(() => growth.qualify("delivered"))
+        ),
 
       Refund: ({ payload }) =>
         settle(payload.jobId, "refund", payload.reason).pipe(transactional, Effect.catchTag("SqlError", Effect.die)),
@@ -234,15 +216,15 @@ export const UserEntityLive = UserEntity.toLayer(
 
       RevokePayment: ({ payload }) => revokePayment(payload.requestKey, payload.paymentId),
 
+      ReferralBonus: ({ payload }) => growth.receiveBonus(payload.inviteeId),
+
       Adjust: ({ payload }) => adjust(payload),
 
-      HandleUpdate: ({ payload }) =>
-        handleUpdate === undefined
-          ? Effect.logError("an update reached a runner without the Telegram bot; dropped").pipe(
-            Effect.annotateLogs({ updateId: payload.update.update_id })
-          )
-          : handleUpdate(payload.update)
+      Forget: () => forget,
+
+      HandleInbox: () => handleInbox
     })
   }).pipe(Effect.orDie),
-  { maxIdleTime: "5 minutes" }
+  // Short: an idle user costs nothing, and the next message loads the state again in one query.
+  { maxIdleTime: "15 seconds" }
 )

@@ -128,11 +128,11 @@ describe(`chaos: ${JOBS} jobs, KIE and Bot API faults, a runner killed and repla
     await startRunner()
 
     // Blocked users: once every job exists, a few users with unfinished jobs block the bot.
-    // Every photo handled by its user's entity (the HandleUpdate messages processed); then
-    // the jobs that exist are all the jobs there will be.
+    // Every photo handled by its user's entity (its inbox row marked handled); then the
+    // jobs that exist are all the jobs there will be.
     const handled = async () =>
       Number((await cluster.query<{ n: string }>(
-        `SELECT COUNT(*) AS n FROM cluster_messages WHERE entity_type = 'User' AND tag = 'HandleUpdate' AND processed`
+        `SELECT COUNT(*) AS n FROM telegram_inbox WHERE handled_at_ms IS NOT NULL`
       ))[0]!.n)
     await until(`${JOBS} photos handled`, async () => (await handled()) >= USERS * PHOTOS,
       Math.max(1_000, DRAIN_BOUND_MS - (Date.now() - start))).catch((error) => {

@@ -148,7 +148,7 @@ describe("inputs, buttons and commands (SQLite, polling)", () => {
         const texts = textsTo(sim, 7204)
         assert.isTrue(texts.some((t) => t.startsWith("Privacy:")))
         assert.isTrue(texts.some((t) => t.startsWith("Terms:")))
-        assert.isTrue(texts.some((t) => t.startsWith("Payment support:")))
+        assert.isTrue(texts.some((t) => t.startsWith("Support: write your message now")))
       }))
     }), 120_000)
 })

@@ -70,7 +70,7 @@ describe("updates in", () => {
       yield* Effect.gen(function*() {
         lee.sendCommand("help")
         lee.sendCommand("balance")
-        yield* eventually(sims, "A answered", () => hasText(sim, 7303, "One video with your settings"))
+        yield* eventually(sims, "A answered", () => hasText(sim, 7303, "Balance:"))
       }).pipe(Effect.provide(runnerA))
       yield* Scope.close(scopeA, Exit.void)
       // While no runner polls, the user keeps writing.
@@ -89,7 +89,7 @@ describe("updates in", () => {
         const fetchedByB = sim.deliveries().slice(deliveriesBefore).map((d) => d.update.update_id)
         assert.strictEqual(new Set(fetchedByB).size, 2)
       }))
-      for (const fragment of ["/settings: choose the model", "One video with your settings", "Terms:", "Privacy:"]) {
+      for (const fragment of ["/settings: choose the model", "Balance:", "Terms:", "Privacy:"]) {
         assert.strictEqual(countText(sim, 7303, fragment), 1, fragment)
       }
     }), 180_000)

@@ -46,7 +46,7 @@ describe("the user's journey (SQLite, polling)", () => {
         // One progress message per job, sent by the job; the handler added none.
         assert.strictEqual(countText(sim, 7001, "In the queue") + countText(sim, 7001, "Done"), 2)
         ann.sendCommand("balance")
-        yield* eventually(sims, "balance", () => hasText(sim, 7001, "One video with your settings costs 1 credit"))
+        yield* eventually(sims, "balance", () => hasText(sim, 7001, "s) costs 1 credit."))
         ann.sendCommand("history")
         yield* eventually(sims, "history", () => hasText(sim, 7001, "Your last videos:"))
         const history = textsTo(sim, 7001).find((t) => t.startsWith("Your last videos:"))!

@@ -1,11 +1,11 @@
 /**
  * The whole system for end-to-end tests: both simulators on loopback, the runner with its
- * entities, the bot inside the user entities, and the Telegram intake (the polling
- * singleton, or the webhook route on a real HTTP server). Tests act only as Telegram
+ * entities, the bot run by the user entities, and the Telegram intake (the polling
+ * singleton, or the webhook route on a real HTTP server, and the inbox sweep). Tests act only as Telegram
  * users through the simulator and read what the bot sent.
  */
 import { Effect, Layer } from "effect"
-import type { Message } from "grammy/types"
+import type { CallbackQuery, Message } from "grammy/types"
 import { EntitiesLive } from "../../src/entities.js"
 import { JobCallbackSinkLive } from "../../src/jobs/job-entity.js"
 import { HealthRoutes } from "../../src/http/health.js"
@@ -18,6 +18,7 @@ import type { TelegramSimulator } from "../../src/sim/telegram/index.js"
 import { UserUpdatesLive } from "../../src/telegram/bot.js"
 import { TelegramApiLive } from "../../src/telegram/api.js"
 import { TelegramGatewayLive } from "../../src/telegram/gateway-live.js"
+import { InboxSweepLive } from "../../src/telegram/intake/inbox-sweep.js"
 import { TelegramPollerLive } from "../../src/telegram/intake/poller.js"
 import { RegisterWebhookLive, TelegramWebhookRoutes } from "../../src/telegram/intake/webhook.js"
 import { OperatorAlertsLive } from "../../src/alerts/operator-alerts.js"
@@ -52,7 +53,7 @@ const outside = KieServicesLive.pipe(
 export const pollingSystem = (sims: Simulators, options: { readonly health?: boolean } = {}) =>
   runnerLayer(
     sims.settings,
-    Layer.mergeAll(EntitiesLive, TelegramPollerLive, options.health === true ? HttpServerLive.pipe(Layer.provide(HealthRoutes)) : Layer.empty).pipe(
+    Layer.mergeAll(EntitiesLive, TelegramPollerLive, InboxSweepLive, options.health === true ? HttpServerLive.pipe(Layer.provide(HealthRoutes)) : Layer.empty).pipe(
       Layer.provideMerge(UserUpdatesLive),
       Layer.provideMerge(outside)
     )
@@ -65,6 +66,7 @@ export const webhookSystem = (sims: Simulators) =>
     Layer.mergeAll(
       EntitiesLive,
       RegisterWebhookLive,
+      InboxSweepLive,
       HttpServerLive.pipe(
         Layer.provide([HealthRoutes, KieCallbackRoutes.pipe(Layer.provide(JobCallbackSinkLive)), TelegramWebhookRoutes])
       )
@@ -129,3 +131,12 @@ export { photoBytes }
  * flood limit before the invoice, say), so TestClock moves while the answer is awaited.
  */
 export const answerOf = <A>(answered: Promise<A>) => withTicks(Effect.promise(() => answered))
+
+/** A button press with any data (forged, or from a keyboard the bot never sent) on `message`; its answer. */
+export const pressForged = (sim: TelegramSimulator, userId: number, data: string, message: Message) => {
+  const callbacks = (sim as unknown as { readonly callbacks: { open: (userId: number) => string } }).callbacks
+  const from = sim.user(userId).user
+  const query = { id: callbacks.open(userId), from, chat_instance: "forged", data, message } as unknown as CallbackQuery
+  sim.pushUpdate({ callback_query: query })
+  return answerOf(sim.waitForCallbackAnswer(query.id))
+}

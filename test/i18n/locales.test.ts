@@ -20,6 +20,8 @@ const failures: ReadonlyArray<JobFailure> = [
   { _tag: "Cancelled" }
 ]
 
+const prices = counts.map((cost) => ({ model: "Kling 2.6", durationSeconds: 5, cost }))
+
 const each = <A>(values: ReadonlyArray<A>, render: (value: A) => string | ReadonlyArray<string>) => values.flatMap(render)
 const texts = (section: Record<string, string>) => Object.values(section)
 
@@ -27,9 +29,9 @@ const texts = (section: Record<string, string>) => Object.values(section)
 const renderings: { readonly [K in keyof Messages]: (m: Messages) => ReadonlyArray<string> } = {
   credits: (m) => each(counts, m.credits),
   balanceLine: (m) => each(balances, m.balanceLine),
-  welcome: (m) => each(counts, (n) => [m.welcome("Ann", n, balances[2]!), m.welcome(undefined, n, balances[0]!)]),
-  help: (m) => each(counts, m.help),
-  balance: (m) => each(counts, (n) => m.balance(balances[3]!, n)),
+  welcome: (m) => each(counts, (n) => [m.welcome("Ann", n, balances[2]!, prices[3]!), m.welcome(undefined, n, balances[0]!, prices[2]!)]),
+  help: (m) => each(prices, (price) => [m.help(price, true), m.help(price, false)]),
+  balance: (m) => each(prices, (price) => [m.balance(balances[3]!, price), m.balance(balances[0]!, price)]),
   captionTooLong: (m) => each(counts, (n) => m.captionTooLong("Kling 2.6", 1000, 1000 + n)),
   hint: (m) => [m.hint],
   notAnImage: (m) => [m.notAnImage],
@@ -50,9 +52,22 @@ const renderings: { readonly [K in keyof Messages]: (m: Messages) => ReadonlyArr
   tooLateToCancel: (m) => [m.tooLateToCancel],
   againStarting: (m) => [m.againStarting],
   againAlreadyStarted: (m) => [m.againAlreadyStarted],
+  presetMenu: (m) => each(counts, m.presetMenu),
+  presetName: (m) => texts(m.presetName),
+  presetButton: (m) => each(counts, (n) => m.presetButton(m.presetName.zoom, n)),
+  ownWordsButton: (m) => [m.ownWordsButton],
+  ownWordsHint: (m) => [m.ownWordsHint],
+  presetStarting: (m) => [m.presetStarting(m.presetName.wave)],
+  presetChosen: (m) => each(counts, (n) => m.presetChosen(m.presetName.smile, n)),
+  presetAlreadyStarted: (m) => [m.presetAlreadyStarted],
   privacy: (m) => [m.privacy],
   terms: (m) => [m.terms],
   paysupport: (m) => [m.paysupport],
+  commandMenu: (m) => texts(m.commandMenu),
+  support: (m) => [
+    ...Object.values(m.support).filter((text): text is string => typeof text === "string"),
+    m.support.answer("We refunded you.")
+  ],
   progress: (m) => [
     ...each([0, 65_000], m.progress.queued),
     ...each(counts, m.progress.paused),
@@ -70,12 +85,25 @@ const renderings: { readonly [K in keyof Messages]: (m: Messages) => ReadonlyArr
   pressTryAgain: (m) => [m.pressTryAgain],
   updateSetAside: (m) => [m.updateSetAside],
   payments: (m) => [
-    ...each(balances, m.payments.buyIntro),
+    ...each(balances, (balance) => each(prices, (price) => m.payments.buyIntro(balance, price))),
     ...each(offers, (o) => [m.payments.invoiceTitle(o), m.payments.invoiceDescription(o), m.payments.invoiceLabel(o)]),
     m.payments.packageGone,
     ...texts(m.payments.refusal),
-    ...each(counts, (n) => [m.payments.thanks(n, balances[2]!), m.payments.creditedLate(n, balances[2]!), m.payments.refunded(n * 50, balances[1]!)]),
+    ...each(counts, (n) => [m.payments.thanks(n, balances[2]!, prices[1]!), m.payments.creditedLate(n, balances[2]!), m.payments.refunded(n * 50, balances[1]!)]),
     m.payments.paymentProblem
+  ],
+  invite: (m) => [
+    ...each(counts, (n) =>
+      each(["purchase", "delivered"] as const, (trigger) =>
+        m.invite.offer({ link: "https://t.me/bot?start=ref_a", bonus: n, trigger, friendGets: n, dailyCap: n, invited: n, converted: n, earned: n })
+      )),
+    ...each(counts, (n) => m.invite.bonusReceived(n, balances[2]!)),
+    ...each(["purchase", "delivered", undefined] as const, m.invite.joined)
+  ],
+  promo: (m) => [
+    m.promo.usage,
+    ...each(counts, (n) => m.promo.redeemed(n, balances[3]!)),
+    ...Object.values(m.promo.refused).map((refusal) => refusal("SPRING25"))
   ],
   stats: (m) => [
     ...Object.values(m.stats).filter((label): label is string => typeof label === "string"),
@@ -112,7 +140,7 @@ describe("locales", () => {
       "Баланс: 0 кредитов и 11 бесплатных", "Баланс: 0 кредитов и 21 бесплатный", "Баланс: 0 кредитов и 22 бесплатных",
       "Баланс: 0 кредитов и 25 бесплатных"
     ])
-    const welcome = (n: number) => ru.welcome("Аня", n, new Balance({ credits: 0, freeTokens: n })).split("\n").find((line) => line.startsWith("🎁"))
+    const welcome = (n: number) => ru.welcome("Аня", n, new Balance({ credits: 0, freeTokens: n }), prices[1]!).split("\n").find((line) => line.startsWith("🎁"))
     expect([1, 2, 5, 11, 21, 22, 25].map(welcome)).toEqual([
       "🎁 Для начала — 1 бесплатный кредит.", "🎁 Для начала — 2 бесплатных кредита.", "🎁 Для начала — 5 бесплатных кредитов.",
       "🎁 Для начала — 11 бесплатных кредитов.", "🎁 Для начала — 21 бесплатный кредит.", "🎁 Для начала — 22 бесплатных кредита.",
@@ -131,7 +159,7 @@ describe("locales", () => {
     expect([1, 2, 21].map(en.credits)).toEqual(["1 credit", "2 credits", "21 credits"])
     expect([1, 3].map(en.creditsBack)).toEqual(["Your credit is back on your balance.", "Your 3 credits are back on your balance."])
     expect(en.flood(1)).toContain("Please wait 1 second;")
-    expect(en.welcome("Ann", 1, new Balance({ credits: 0, freeTokens: 1 }))).toContain("🎁 You get 1 free credit to start.")
+    expect(en.welcome("Ann", 1, new Balance({ credits: 0, freeTokens: 1 }), prices[1]!)).toContain("🎁 You get 1 free credit to start.")
     const offer = { credits: 5, stars: 250 }
     expect([en.payments.invoiceTitle(offer), en.payments.invoiceLabel(offer), en.buyButton(5, 250)]).toEqual(["5 credits", "5 credits", "Buy 5 credits for 250 ⭐"])
     for (const text of [...renderAll("en"), operatorTexts.refundDone("c", 1, 250, 5)]) {
@@ -162,5 +190,33 @@ describe("locales", () => {
   it("a locale that names fewer plural categories than its language has is refused", () => {
     expect(() => pluralRules("ru", ["one", "other"])).toThrow(/few, many/)
     expect(pluralRules("en", ["one", "other"])(1, { one: "a", other: "b" })).toBe("a")
+  })
+})
+
+describe("prices and the way to buy", () => {
+  it("the price of the user's settings is shown, and /buy where credits may be needed", () => {
+    const seedance = { model: "Seedance", durationSeconds: 12, cost: 3 }
+    const poor = new Balance({ credits: 0, freeTokens: 2 })
+    const en = messagesFor("en")
+    const line = "A video with your settings (Seedance, 12 s) costs 3 credits."
+    for (const text of [en.welcome("Ann", 2, poor, seedance), en.help(seedance, false), en.balance(poor, seedance), en.payments.buyIntro(poor, seedance)]) {
+      expect(text).toContain(line)
+    }
+    expect(en.welcome("Ann", 2, poor, seedance)).toContain("/buy")
+    expect(en.help(seedance, false)).toContain("/buy")
+    expect(en.balance(poor, seedance)).toContain("/buy")
+    expect(en.balance(new Balance({ credits: 5, freeTokens: 0 }), seedance)).not.toContain("/buy")
+    expect(messagesFor("ru").balance(poor, seedance)).toBe(
+      "Баланс: 0 кредитов и 2 бесплатных\nВидео с вашими настройками (Seedance, 12 с) стоит 3 кредита.\nНа видео не хватает: купить кредиты — /buy."
+    )
+  })
+
+  it("every menu line fits Telegram's 3-256 characters", () => {
+    for (const language of languages) {
+      for (const description of Object.values(messagesFor(language).commandMenu)) {
+        expect(description.length).toBeGreaterThanOrEqual(3)
+        expect(description.length).toBeLessThanOrEqual(256)
+      }
+    }
   })
 })

@@ -100,11 +100,16 @@ describe.each(dialects)("analytics views on %s", (dialect) => {
             ORDER BY table_name`
           assert.deepStrictEqual(grants.map((g) => g.table_name), [
             "analytics_active_users",
+            "analytics_broadcasts",
             "analytics_daily_jobs",
             "analytics_failures",
             "analytics_funnel",
             "analytics_kie_cost",
             "analytics_latency_daily",
+            "analytics_presets_daily",
+            "analytics_promo_codes",
+            "analytics_promo_redemptions_daily",
+            "analytics_referrals_daily",
             "analytics_revenue_daily"
           ])
           const role = yield* sql<{ rolcanlogin: boolean }>`SELECT rolcanlogin FROM pg_roles WHERE rolname = 'bot_readonly'`

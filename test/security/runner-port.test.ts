@@ -1,9 +1,11 @@
 /**
  * The runner port against an outsider: a real runner (`src/main.ts`, cluster mode on a fresh
  * Postgres) and a client that speaks the cluster's RPC to RUNNER_PORT (test/support/
- * runner-probe.ts). A forged Grant, Adjust and admin HandleUpdate, over plain TCP and over
- * TLS with a wrong secret, are refused and change nothing; the same forgeries with the
- * right secret are applied, which shows the probe is real. Then: a runner with a different
+ * runner-probe.ts). A forged Grant, Adjust and HandleInbox (the wake-up of an admin's
+ * entity), over plain TCP and over TLS with a wrong secret, are refused and change nothing;
+ * the same forgeries with the right secret reach the entities, which shows the probe is
+ * real. A wake carries no update (the entity reads its updates from the inbox table), so
+ * even the insider's forged wake makes the admin's entity do nothing. Then: a runner with a different
  * secret is refused at start-up, and a second runner with the right one shares the work.
  */
 import { Effect } from "effect"
@@ -19,8 +21,7 @@ const GRANTEE = 7_100_003
 const ADJUSTED = 7_100_004
 const SUBJECTS = [ADMIN, VICTIM, GRANTEE, ADJUSTED]
 
-const UPDATE_IDS = { plain: 900_001, wrong: 900_002, right: 900_003 } as const
-type Attempt = keyof typeof UPDATE_IDS
+type Attempt = "plain" | "wrong" | "right"
 
 /** The three forgeries of the issue, with ids of their own per attempt. */
 const forgeries = (attempt: Attempt) => [
@@ -30,23 +31,8 @@ const forgeries = (attempt: Attempt) => [
     tag: "Adjust",
     payload: { adjustmentId: `forged-${attempt}`, adminId: ADMIN, delta: 1000, note: "forged" }
   },
-  {
-    entityId: String(ADMIN),
-    tag: "HandleUpdate",
-    payload: {
-      update: {
-        update_id: UPDATE_IDS[attempt],
-        message: {
-          message_id: 1,
-          date: Math.floor(Date.now() / 1000),
-          chat: { id: ADMIN, type: "private", first_name: "Mallory" },
-          from: { id: ADMIN, is_bot: false, first_name: "Mallory" },
-          text: `/grant ${VICTIM} 1000 forged`,
-          entities: [{ type: "bot_command", offset: 0, length: 6 }]
-        }
-      }
-    }
-  }
+  // Any entity message of the intake: a wake-up is all there is, and it carries nothing.
+  { entityId: String(ADMIN), tag: "HandleInbox", payload: undefined }
 ]
 
 const forgeAll = (runner: Runner, transport: ProbeTransport, attempt: Attempt) =>
@@ -80,7 +66,7 @@ describe("RUNNER_PORT", () => {
     await cluster?.close()
   }, 60_000)
 
-  it("refuses forged Grant, Adjust and admin HandleUpdate without the cluster secret or with a wrong one", async () => {
+  it("refuses forged Grant, Adjust and HandleInbox without the cluster secret or with a wrong one", async () => {
     await cluster.query(`INSERT INTO users (id, first_name) VALUES ($1, 'Victim')`, [VICTIM])
     cluster.telegram.createUser({ id: ADMIN, first_name: "Mallory", language_code: "en" })
     const moneyRows = () =>
@@ -108,13 +94,14 @@ describe("RUNNER_PORT", () => {
     // The same forgeries with the cluster's secret go through: the probe is real.
     const insider = await forgeAll(runner, { _tag: "psk", secret: cluster.secrets.CLUSTER_SECRET }, "right")
     expect(insider.map(isSuccess), JSON.stringify(insider)).toEqual([true, true, true])
-    // (The forged admin's update also registered the admin, with free tokens only.)
-    const credits = (await moneyRows()).filter((row) => row.kind !== "free_grant")
+    const credits = await moneyRows()
     expect(credits.map((row) => [Number(row.user_id), row.kind, row.delta_credits])).toEqual([
-      [VICTIM, "adjust", 1000],
       [GRANTEE, "grant", 1000],
       [ADJUSTED, "adjust", 1000]
     ])
+    // The wake found an empty inbox: the admin's entity ran no handler and sent nothing.
+    expect(await cluster.query(`SELECT id FROM users WHERE id = $1`, [ADMIN])).toEqual([])
+    expect(cluster.telegram.callsOf("sendMessage").filter((call) => Number(call.params.chat_id) === ADMIN)).toEqual([])
     expect(await scanSecrets(cluster)).toEqual([])
   }, 60_000)
 
@@ -136,10 +123,21 @@ describe("RUNNER_PORT", () => {
     const users = Array.from({ length: 10 }, (_, i) => cluster.telegram.createUser({ id: 7_200_000 + i, first_name: "Ann" }))
     for (const user of users) user.sendText("/start")
     const answered = (id: number) => cluster.telegram.chatHistory(id).some((message) => message.sender === "bot")
-    await until("every user is answered", () => users.every((user) => answered(user.id)), 30_000)
-    // Users' entities live on both runners, so updates crossed between them (the poller is on one).
-    await until("both runners host user entities", async () =>
-      ((await activeUserEntities(runner)) ?? 0) > 0 && ((await activeUserEntities(second)) ?? 0) > 0, 10_000)
+    // Users' entities live on both runners, so updates crossed between them (the poller is on
+    // one). Sampled while the answers come: an idle user entity is passivated after seconds.
+    const hosted = [0, 0]
+    const sample = async () => {
+      hosted[0] = Math.max(hosted[0]!, (await activeUserEntities(runner)) ?? 0)
+      hosted[1] = Math.max(hosted[1]!, (await activeUserEntities(second)) ?? 0)
+    }
+    await until("every user is answered", async () => {
+      await sample()
+      return users.every((user) => answered(user.id))
+    }, 30_000)
+    await until("both runners hosted user entities", async () => {
+      await sample()
+      return hosted.every((count) => count > 0)
+    }, 10_000)
     expect(runner.output().slice(quietFrom) + second.output()).not.toContain("refused a connection")
   }, 120_000)
 })

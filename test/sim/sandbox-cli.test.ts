@@ -12,7 +12,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll } from "vitest"
-import { parseArguments, runAction, targetFrom } from "../../src/sim/sandbox-cli.js"
+import { parseArguments } from "../../src/sim/sandbox-args.js"
+import { runAction, targetFrom } from "../../src/sim/sandbox-cli.js"
 import { defaultWaitPolicy, SandboxOutput } from "../../src/sim/sandbox-session.js"
 import { photoBytes } from "../support/job-harness.js"
 import { freePort, getJson, startBot, type StartedBot, waitFor } from "../../src/sim/runner-process.js"
@@ -89,6 +90,25 @@ describe("npm run sandbox", { timeout: 120_000 }, () => {
       expect(video.text).toMatch(/^bot is sending a video…$/m)
     }))
 
+  it.live("invitations and promo codes: invite, open a deep link, promo", () =>
+    Effect.gen(function*() {
+      const invite = yield* cli(["--user", "1004", "invite"])
+      expect(invite.printed[0]).toBe("you: /invite")
+      const link = /https:\/\/t\.me\/\S+\?start=ref_\w+/.exec(invite.text)?.[0]
+      expect(link, invite.text).toBeDefined()
+      const opened = yield* cli(["--user", "1005", "open", link!])
+      expect(opened.printed[0]).toMatch(/^you: \/start ref_\w+$/)
+      expect(opened.text).toMatch(/^bot #\d+: Hi Sandbox!/m)
+
+      const created = yield* cli(["--user", "1000", "/promo_new", "SANDBOX", "2", "5", "7d"])
+      expect(created.text).toMatch(/^bot #\d+: Created SANDBOX: 2 credits \(free\) per user, at most 5 uses/m)
+      expect((yield* cli(["--user", "1005", "promo", "sandbox"])).text).toMatch(/^bot #\d+: 🎁 Promo code accepted: 2 credits added\./m)
+      expect((yield* cli(["--user", "1005", "promo", "SANDBOX"])).text).toMatch(/already used the promo code “SANDBOX”/)
+      expect((yield* cli(["--user", "1004", "open", "promo_SANDBOX"])).text).toMatch(/Promo code accepted/)
+      expect(parseArguments(["open", "https://example.com/"])).toMatch(/^open needs a t\.me link/)
+      expect(parseArguments(["promo"])).toBe("promo needs the code")
+    }))
+
   it.live("the other actions: sticker, voice, a document, a video, an edit, block and unblock, the chat; a Russian-speaking user", () =>
     Effect.gen(function*() {
       for (const [line, answer] of [
@@ -117,6 +137,42 @@ describe("npm run sandbox", { timeout: 120_000 }, () => {
       expect(russian.text).toMatch(/^bot #\d+: Привет, Sandbox!/m)
       const byEnv = yield* cli(["/help"], { SANDBOX_USER: "1002" })
       expect(byEnv.text).toMatch(/^bot #\d+: [^\n]*[А-Яа-я]/m)
+    }))
+
+  it.live("a support request: the user writes, the sandbox's admin (user 1000) answers with a reply; the menu", () =>
+    Effect.gen(function*() {
+      expect((yield* cli(["--user", "1004", "/paysupport"])).text).toMatch(/^bot #\d+: Support: write your message now.*\[✖️ Cancel\]/ms)
+      const sent = yield* cli(["--user", "1004", "text", "I paid 250 stars and got nothing"])
+      expect(sent.text).toMatch(/^bot #\d+: ✅ Your message has reached our support team/m)
+      const inbox = (yield* cli(["--user", "1000", "messages"])).text
+      const id = /^bot #(\d+): ✉️ Support request from Sandbox, user 1004/m.exec(inbox)?.[1]
+      expect(id, inbox).toBeDefined()
+      const answered = yield* cli(["--user", "1000", "reply", `#${id}`, "Refunded, sorry!"])
+      expect(answered.printed[0]).toBe(`you: [reply to #${id}] Refunded, sorry!`)
+      expect(answered.text).toMatch(/^bot #\d+: Sent to user 1004\./m)
+      expect((yield* cli(["--user", "1004", "messages"])).text).toMatch(/^bot #\d+: 💬 Support:/m)
+      const menu = yield* cli(["--user", "1004", "menu"])
+      expect(menu.printed[0]).toBe("/start — Start: how it works")
+      expect(menu.printed).not.toContain("/forget — <user id>: delete a user's data")
+      expect((yield* cli(["--user", "1000", "menu"])).printed).toContain("/forget — <user id>: delete a user's data")
+    }))
+
+  it.live("a bare photo's preset menu, one tap; the admin broadcasts a reply's text to everyone", () =>
+    Effect.gen(function*() {
+      const menu = yield* cli(["--user", "1005", "photo", photo])
+      expect(menu.text).toMatch(/^bot #\d+: No caption\? Pick a motion.*\[🔍 Zoom in · 1 credit\]/ms)
+      const tapped = yield* cli(["--user", "1005", "press", "Zoom in"])
+      expect(tapped.text).toMatch(/Zoom in: starting…/)
+      yield* cli(["--user", "1000", "text", "Big news: a new model"])
+      const history = (yield* cli(["--user", "1000", "messages"])).text
+      const id = /^you #(\d+): Big news: a new model$/m.exec(history)?.[1]
+      expect(id, history).toBeDefined()
+      const draft = yield* cli(["--user", "1000", "reply", `#${id}`, "/broadcast"])
+      expect(draft.text).toMatch(/📣 Broadcast #\d+: the message above goes to \d+ users/)
+      yield* cli(["--user", "1000", "press", "Send to"])
+      const chat = (yield* cli(["--user", "1000", "messages"])).text
+      expect(chat).toMatch(/📣 Broadcast #\d+ finished: sent \d+ of \d+ · blocked 0 · failed 0/)
+      expect((yield* cli(["--user", "1005", "messages"])).text).toContain("Big news: a new model")
     }))
 
   it.live("the command itself, as a Russian-speaking user short of credits: the refusal, then it exits at once", () =>

@@ -77,6 +77,18 @@ describe.each(dialects)("repositories on %s", (dialect) => {
         yield* offsets.save(7, 12)
         yield* offsets.save(7, 11)
         assert.deepStrictEqual(yield* offsets.of(7), Option.some(12))
+
+        // A broadcast reaches neither a user who blocked the bot nor one whose data was deleted.
+        const [bea, cid] = [UserId.make(9_000_000_002), UserId.make(9_000_000_003)]
+        yield* users.saveProfile(bea, { firstName: "Bea" })
+        yield* users.saveProfile(cid, { firstName: "Cid" })
+        assert.deepStrictEqual(yield* users.reachable(0, 10), [ann, bea, cid])
+        yield* users.markBlocked(bea, true)
+        yield* users.forgetProfile(cid)
+        assert.deepStrictEqual(yield* users.reachable(0, 10), [ann])
+        assert.strictEqual(yield* users.countReachable(), 1)
+        yield* users.markBlocked(bea, false)
+        assert.deepStrictEqual(yield* users.reachable(ann, 10), [bea])
       }).pipe(Effect.provide(layer))
     }), 60_000)
 })

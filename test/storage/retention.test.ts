@@ -36,7 +36,7 @@ const insertReply = (requestId: bigint, at: number) =>
     sql`INSERT INTO cluster_replies (id, kind, request_id, payload, sequence)
       VALUES (${idAt(at)}, 0, ${requestId}, '{"_tag":"Success"}', NULL)`)
 
-const remaining = (table: "cluster_messages" | "cluster_replies", column: "id" | "request_id") =>
+const remaining = (table: "cluster_messages" | "cluster_replies" | "telegram_inbox", column: "id" | "request_id" | "update_id") =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     sql<{ id: string }>`SELECT CAST(${sql(column)} AS TEXT) AS id FROM ${sql(table)} ORDER BY ${sql(column)}`
   ).pipe(Effect.map((rows) => rows.map((row) => row.id)))
@@ -141,10 +141,20 @@ describe.each(dialects)("retention on %s", (dialect) => {
       yield* sql`INSERT INTO payments (telegram_payment_charge_id, user_id, package, stars, credits, state, created_at)
         VALUES ('charge-1', 501, '5', 250, 5, 'credited', ${daysAgo(sql, 400)})`
 
+      // Handled updates: the old ones go; an old one never handled and a recent one stay.
+      const inboxRow = (updateId: number, handledAtMs: number | null) =>
+        sql`INSERT INTO telegram_inbox (update_id, user_id, payload, received_at_ms, handled_at_ms)
+          VALUES (${updateId}, 501, '{}', ${old}, ${handledAtMs})`
+      yield* inboxRow(1, old)
+      yield* inboxRow(2, old + 1)
+      yield* inboxRow(3, null)
+      yield* inboxRow(4, recent)
+
       // Batches of two, so the backlog takes several statements.
       const report = yield* pruneOnce(settings, 2)
 
-      assert.deepStrictEqual(report, { messages: 4, replies: 4, jobEvents: 1 })
+      assert.deepStrictEqual(report, { messages: 4, replies: 4, inbox: 2, jobEvents: 1 })
+      assert.deepStrictEqual(yield* remaining("telegram_inbox", "update_id"), ["3", "4"])
       assert.deepStrictEqual(
         yield* remaining("cluster_messages", "id"),
         [keepAlive, unanswered, recentProcessed, recentUnprocessed].map(String)
@@ -163,7 +173,7 @@ describe.each(dialects)("retention on %s", (dialect) => {
       assert.strictEqual(yield* count("users"), 1)
 
       // A second pass finds nothing; "forever" keeps every event.
-      assert.deepStrictEqual(yield* pruneOnce(settings, 2), { messages: 0, replies: 0, jobEvents: 0 })
+      assert.deepStrictEqual(yield* pruneOnce(settings, 2), { messages: 0, replies: 0, inbox: 0, jobEvents: 0 })
       yield* sql`INSERT INTO job_events (job_id, at, from_state, to_state) VALUES ('job-done', ${
         daysAgo(sql, 200)
       }, NULL, 'queued')`

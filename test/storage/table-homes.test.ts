@@ -20,8 +20,28 @@ const homes: Record<string, string> = {
   telegram_offsets: join("src", "storage", "telegram-offsets.ts"),
   reconciliation_cursors: join("src", "payments", "reconciliation-store.ts"),
   reconciliation_alerts: join("src", "payments", "reconciliation-store.ts"),
-  dead_letter_updates: join("src", "storage", "dead-letter-updates.ts")
+  dead_letter_updates: join("src", "storage", "dead-letter-updates.ts"),
+  referrals: join("src", "growth", "referrals-repo.ts"),
+  // A redemption and the use it claims move together, in one transaction.
+  promo_codes: join("src", "growth", "promo-codes-repo.ts"),
+  promo_redemptions: join("src", "growth", "promo-codes-repo.ts"),
+  preset_offers: join("src", "storage", "preset-offers-repo.ts"),
+  support_requests: join("src", "storage", "support-repo.ts"),
+  support_relays: join("src", "storage", "support-repo.ts"),
+  broadcasts: join("src", "storage", "broadcasts-repo.ts"),
+  broadcast_recipients: join("src", "storage", "broadcasts-repo.ts")
   // jobs and job_events: src/storage/job-repo.ts, once the job views of bot-state.ts move there.
+}
+
+/**
+ * Modules that may also write a homed table: admission writes a first contact, the
+ * reservation and the balance with the job in one statement (issue 18), which no single
+ * repository can own.
+ */
+const alsoIn: Record<string, ReadonlyArray<string>> = {
+  users: [join("src", "storage", "admission.ts")],
+  credit_ledger: [join("src", "storage", "admission.ts")],
+  balances: [join("src", "storage", "admission.ts")]
 }
 
 const statements = sourceFiles("src").flatMap((file) =>
@@ -31,7 +51,7 @@ const statements = sourceFiles("src").flatMap((file) =>
 describe("tables", () => {
   it("each is read and written by its one repository", () => {
     const elsewhere = statements
-      .filter(({ file, table }) => homes[table] !== undefined && homes[table] !== file)
+      .filter(({ file, table }) => homes[table] !== undefined && homes[table] !== file && !alsoIn[table]?.includes(file))
       .map(({ file, table }) => `${table} in ${file}`)
     assert.deepStrictEqual(elsewhere, [])
     for (const table of Object.keys(homes)) {

@@ -13,6 +13,7 @@ import { UserUpdatesLive } from "../../src/telegram/bot.js"
 import { CreditLedger } from "../../src/storage/credit-ledger.js"
 import { TelegramApiLive } from "../../src/telegram/api.js"
 import { TelegramGatewayLive } from "../../src/telegram/gateway-live.js"
+import { InboxSweepLive } from "../../src/telegram/intake/inbox-sweep.js"
 import { TelegramPollerLive } from "../../src/telegram/intake/poller.js"
 import { eventually } from "../e2e/support.js"
 import type { Simulators } from "./job-harness.js"
@@ -45,7 +46,7 @@ export const paymentsRunner = (settings: AppSettings) =>
 export const paymentsBotSystem = (settings: AppSettings) =>
   runnerLayer(
     settings,
-    Layer.mergeAll(LedgerOnlyActors, TelegramPollerLive).pipe(
+    Layer.mergeAll(LedgerOnlyActors, TelegramPollerLive, InboxSweepLive).pipe(
       Layer.provideMerge(UserUpdatesLive),
       Layer.provideMerge(PaymentsLive),
       Layer.provideMerge(OperatorAlertsLive),

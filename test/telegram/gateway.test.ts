@@ -521,6 +521,44 @@ describe("TelegramGateway against the Bot API simulator", () => {
       })
     ))
 
+  it.scoped("broadcast sends take only spare budget: videos arriving behind a campaign go first, and the campaign keeps to its cap", () =>
+    scenario((sim) =>
+      Effect.gen(function*() {
+        const gateway = yield* gatewayFor(sim, { limits: { globalPerSecond: 10, bulkPerSecond: 6 } })
+        const audience = Array.from({ length: 24 }, (_, i) => sim.createUser({ id: 7300 + i, first_name: `B${i}` }))
+        const videoUsers = Array.from({ length: 4 }, (_, i) => sim.createUser({ id: 7200 + i, first_name: `V${i}` }))
+        const clock = callClock(sim)
+        const content = { kind: "text", body: "big news", entitiesJson: "[]", fileId: undefined, buttons: [] } as const
+        const campaign = yield* Effect.forEach(audience, (user) => Effect.fork(gateway.sendBroadcast(user.id, content)))
+        yield* eventually(Effect.sync(() => sim.callsOf("sendMessage").length >= 1))
+        const backlogStart = sim.calls.last
+        const videos = yield* Effect.forEach(videoUsers, (user) => Effect.fork(gateway.sendMessage(user.id, "your video")))
+        const all: ReadonlyArray<Fiber.Fiber<unknown, unknown>> = [...campaign, ...videos]
+        while (true) {
+          const exits = yield* Effect.forEach(all, Fiber.poll)
+          clock.atRest(yield* Clock.currentTimeMillis)
+          if (exits.every(Option.isSome)) break
+          yield* realSleep(2)
+          yield* TestClock.adjust("20 millis")
+        }
+        const sends = sim.callsOf("sendMessage")
+        const timesOf = (text: string, after = 0) =>
+          sends.filter((c) => c.params.text === text && c.seq > after).map((c) => clock.timeOf(c.seq))
+        const videoTimes = timesOf("your video")
+        expect(videoTimes).toHaveLength(4)
+        expect(timesOf("big news")).toHaveLength(24)
+        // Broadcast sends booked after the videos arrived go out after them.
+        expect(Math.min(...timesOf("big news", backlogStart + 4))).toBeGreaterThanOrEqual(Math.max(...videoTimes))
+        // Within one second: at most the cap for the campaign, at most the global limit in all.
+        const campaignTimes = timesOf("big news")
+        const times = [...videoTimes, ...campaignTimes].sort((a, b) => a - b)
+        for (const from of times) {
+          expect(campaignTimes.filter((t) => t >= from && t < from + 1_000).length).toBeLessThanOrEqual(6)
+          expect(times.filter((t) => t >= from && t < from + 1_000).length).toBeLessThanOrEqual(10)
+        }
+      })
+    ))
+
   it.scoped("no error or log line carries the bot token", () =>
     scenario((sim) =>
       Effect.gen(function*() {

@@ -3,10 +3,11 @@
  * against the spec. Methods a photo-to-video bot with Stars payments uses are implemented;
  * any other method that returns True is accepted and recorded; the rest answer 400.
  */
-import type { BotCommand, InlineKeyboardMarkup, Message, MessageEntity, UserFromGetMe } from "grammy/types"
+import type { InlineKeyboardMarkup, Message, MessageEntity, UserFromGetMe } from "grammy/types"
 import { badRequest } from "./api-error.js"
 import type { CallbackQueries } from "./callback-queries.js"
 import type { Chats, StoredMessage } from "./chats.js"
+import type { BotCommands } from "./commands.js"
 import type { FileKind, FileStore } from "./files.js"
 import { checkCaption, checkReplyMarkup, checkText, type Formatted } from "./formatting.js"
 import { randomToken, unixTime } from "./ids.js"
@@ -32,8 +33,7 @@ export interface World {
   readonly payments: Payments
   readonly callbacks: CallbackQueries
   readonly urlPolicy: UrlPolicy
-  /** Commands by scope/language key. */
-  readonly commands: Map<string, Array<BotCommand>>
+  readonly commands: BotCommands
 }
 
 export interface CallContext {
@@ -175,9 +175,6 @@ const applyEdit = (stored: StoredMessage, changes: Partial<Message>, removed: Re
   return stored.message
 }
 
-const commandsKey = (params: Params): string =>
-  `${JSON.stringify(params["scope"] ?? { type: "default" })}|${str(params, "language_code") ?? ""}`
-
 const handlers: Record<string, Handler> = {
   getMe: (world) => world.bot,
   logOut: () => true,
@@ -300,23 +297,9 @@ const handlers: Record<string, Handler> = {
     return { ...chat, accent_color_id: 0, max_reaction_count: 11, accepted_gift_types: { unlimited_gifts: false, limited_gifts: false, unique_gifts: false, premium_subscription: false, gifts_from_channels: false } }
   },
 
-  setMyCommands: (world, params) => {
-    const commands = params["commands"] as Array<Partial<BotCommand>>
-    if (commands.length > 100) throw badRequest("BOT_COMMANDS_TOO_MUCH")
-    for (const c of commands) {
-      if (typeof c.command !== "string" || !/^[a-z0-9_]{1,32}$/.test(c.command)) throw badRequest("BOT_COMMAND_INVALID")
-      if (typeof c.description !== "string" || c.description.length < 1 || c.description.length > 256) {
-        throw badRequest("BOT_COMMAND_DESCRIPTION_INVALID")
-      }
-    }
-    world.commands.set(commandsKey(params), commands as Array<BotCommand>)
-    return true
-  },
-  getMyCommands: (world, params) => world.commands.get(commandsKey(params)) ?? [],
-  deleteMyCommands: (world, params) => {
-    world.commands.delete(commandsKey(params))
-    return true
-  },
+  setMyCommands: (world, params) => world.commands.set(params),
+  getMyCommands: (world, params) => world.commands.get(params),
+  deleteMyCommands: (world, params) => world.commands.delete(params),
 
   sendInvoice: (world, params) => {
     const chatId = world.chats.resolveChatId(params["chat_id"])

@@ -4,7 +4,8 @@
  *
  *   POST /sim/users                     { id, first_name, language_code? }
  *   POST /sim/users/:id/language        { language_code }   the user's next updates carry it
- *   POST /sim/users/:id/text            { text }
+ *   POST /sim/users/:id/text            { text, replyTo? }   replyTo: a message id of the chat
+ *   GET  /sim/users/:id/menu            → the command menu the user's app shows
  *   POST /sim/users/:id/photo           { base64, caption?, width?, height? }
  *   POST /sim/users/:id/document        { base64, fileName?, mimeType?, caption? }
  *   POST /sim/users/:id/sticker         { emoji? }
@@ -25,7 +26,7 @@ import type { NewUser } from "./chats.js"
 import type { Fault, Faults, FaultSpec } from "./faults.js"
 import type { SuccessfulPaymentDelivery } from "./payments.js"
 import type { SimUser } from "./sim-user.js"
-import type { User } from "grammy/types"
+import type { BotCommand, User } from "grammy/types"
 
 /** The part of the simulator the control API drives (the simulator passes itself). */
 export interface ControlledSimulator {
@@ -36,6 +37,7 @@ export interface ControlledSimulator {
   injectFault(spec: FaultSpec): Fault
   isUpdatePending(updateId: number): boolean
   setUserLanguage(userId: number, languageCode: string): User
+  commandMenu(userId: number): Array<BotCommand>
 }
 
 export interface ControlAnswer {
@@ -69,7 +71,7 @@ export const handleControl = async (sim: ControlledSimulator, method: string, ur
     const user = sim.user(Number(path[1]))
     switch (`${method} ${path[2]}`) {
       case "POST text":
-        return ok(user.sendText(text(body, "text") ?? ""))
+        return ok(user.sendText(text(body, "text") ?? "", options({ replyTo: num(body, "replyTo") })))
       case "POST photo":
         return ok(user.sendPhoto(bytes(body), options({ caption: text(body, "caption"), width: num(body, "width"), height: num(body, "height") })))
       case "POST document":
@@ -107,6 +109,8 @@ export const handleControl = async (sim: ControlledSimulator, method: string, ur
       }
       case "GET messages":
         return ok(user.history())
+      case "GET menu":
+        return ok(sim.commandMenu(user.id))
     }
   }
   if (path[0] === "updates" && path.length === 2 && method === "GET") {

@@ -51,17 +51,28 @@ export class SimUser {
     return this.initial.id
   }
 
-  sendText(text: string): Sent {
+  /** Text, or with `replyTo` a Telegram reply to one of the chat's messages (by id). */
+  sendText(text: string, options: { replyTo?: number } = {}): Sent {
     const command = /^\/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?/.exec(text)
     return this.post({
       text,
-      ...(command === null ? {} : { entities: [{ type: "bot_command", offset: 0, length: command[0].length }] })
+      ...(command === null ? {} : { entities: [{ type: "bot_command", offset: 0, length: command[0].length }] }),
+      ...this.replyTo(options.replyTo)
     })
   }
 
+  /** A sticker sent as a reply, and the like: `reply_to_message` for a message of this chat. */
+  private replyTo(messageId: number | undefined): Pick<Message, "reply_to_message"> {
+    if (messageId === undefined) return {}
+    const target = this.history().find((m) => !m.deleted && m.message.message_id === messageId)
+    if (target === undefined) throw new Error(`user ${this.id} has no message ${messageId} to reply to`)
+    const { reply_to_message: _nested, ...message } = target.message
+    return { reply_to_message: message as NonNullable<Message["reply_to_message"]> }
+  }
+
   /** `/name` or `/name args`, with the bot_command entity; `name` without the slash. */
-  sendCommand(name: string, args?: string): Sent {
-    return this.sendText(`/${name}${args === undefined || args === "" ? "" : ` ${args}`}`)
+  sendCommand(name: string, args?: string, options: { replyTo?: number } = {}): Sent {
+    return this.sendText(`/${name}${args === undefined || args === "" ? "" : ` ${args}`}`, options)
   }
 
   /** A photo as Telegram delivers it: several PhotoSize entries, the last the largest. */
@@ -79,9 +90,9 @@ export class SimUser {
     return this.post({ document: documentObject(file), ...caption(options.caption) })
   }
 
-  sendSticker(options: { emoji?: string; bytes?: Uint8Array } = {}): Sent {
+  sendSticker(options: { emoji?: string; bytes?: Uint8Array; replyTo?: number } = {}): Sent {
     const file = this.world.files.add("sticker", Buffer.from(options.bytes ?? new Uint8Array(64)), { mime_type: "image/webp" })
-    return this.post({ sticker: stickerObject(file, options.emoji ?? "👍") })
+    return this.post({ sticker: stickerObject(file, options.emoji ?? "👍"), ...this.replyTo(options.replyTo) })
   }
 
   sendVideo(bytes: Uint8Array, options: { caption?: string; duration?: number; width?: number; height?: number; fileName?: string } = {}): Sent {

@@ -8,6 +8,7 @@ import type { World } from "./bot-methods.js"
 import { CallbackQueries, type CallbackAnswer } from "./callback-queries.js"
 import { type BotCall, CallLog } from "./call-log.js"
 import { Chats, type NewUser, type StoredMessage } from "./chats.js"
+import { BotCommands } from "./commands.js"
 import { handleControl } from "./control.js"
 import { type Fault, Faults, type FaultSpec } from "./faults.js"
 import { seededStream } from "../kie/faults.js"
@@ -68,7 +69,7 @@ export class TelegramSimulator {
   private readonly updates: Updates
   private readonly payments: Payments
   private readonly callbacks = new CallbackQueries()
-  private readonly commands = new Map<string, Array<BotCommand>>()
+  private readonly commands: BotCommands
   private readonly users = new Map<number, SimUser>()
   private readonly pipeline: Pipeline
   private server: RunningServer | undefined
@@ -95,6 +96,7 @@ export class TelegramSimulator {
     this.successfulPaymentDelivery = options.successfulPaymentDelivery ?? "once"
     this.spec = BotApiSpec.load(options.specPath)
     this.chats = new Chats(this.botInfo)
+    this.commands = new BotCommands(this.chats)
     this.updates = new Updates(
       {
         retryDelayMs: options.webhook?.retryDelayMs ?? 100,
@@ -261,6 +263,11 @@ export class TelegramSimulator {
   }
 
   /** The user's next updates carry this language_code, as after a change of the app's language. */
+  /** The command menu the user's app shows (the bot's setMyCommands lists, as Telegram picks one). */
+  commandMenu(userId: number): Array<BotCommand> {
+    return this.commands.menuFor(userId)
+  }
+
   setUserLanguage(userId: number, languageCode: string): User {
     this.user(userId)
     return this.chats.setLanguage(userId, languageCode)

@@ -9,6 +9,7 @@ import { Composer } from "grammy"
 import { UserId } from "../../domain/ids.js"
 import { operatorTexts } from "../../i18n/operator.js"
 import { formatStats } from "../../observability/stats.js"
+import { command } from "../commands.js"
 import { type BotContext, type BotEnv, handler, reply } from "../context.js"
 
 /**
@@ -36,7 +37,7 @@ export const adminFeature = (env: BotEnv) => {
   const composer = new Composer<BotContext>()
   const admins = composer.filter((ctx) => isAdmin(env, ctx))
 
-  admins.command("grant", handler(env, "admin.grant", (ctx) =>
+  admins.command(command("grant"), handler(env, "admin.grant", (ctx) =>
     Effect.gen(function*() {
       const grant = parseGrant(ctx.match)
       if (grant._tag === "Usage") return yield* reply(env, ctx, operatorTexts.grantUsage)
@@ -49,8 +50,8 @@ export const adminFeature = (env: BotEnv) => {
         note: grant.note
       }
       // An admin granting to themselves is handled here: their own entity is busy with this update.
-      const adjusted = grant.user === env.ops.userId
-        ? env.ops.adjust(payload)
+      const adjusted = grant.user === ctx.user.ops.userId
+        ? ctx.user.ops.adjust(payload)
         : env.users(String(grant.user)).Adjust(payload)
       const result = yield* Effect.either(adjusted)
       if (result._tag === "Right") {
@@ -66,7 +67,7 @@ export const adminFeature = (env: BotEnv) => {
     })))
   // Read from the analytics views on each call: a handful of aggregate queries, run only on
   // an admin's request, so nothing is cached.
-  admins.command("stats", handler(env, "admin.stats", (ctx) =>
+  admins.command(command("stats"), handler(env, "admin.stats", (ctx) =>
     Effect.flatMap(env.stats.current, (stats) => reply(env, ctx, formatStats(stats, ctx.lang)))))
   return composer
 }

@@ -5,16 +5,19 @@
  * again (a new job with the same photo and prompt). Handlers start jobs and return; they
  * never wait for a generation.
  */
-import { Clock, Effect, Either, Option } from "effect"
+import { Cause, Clock, Effect, Either, Option } from "effect"
 import { Composer } from "grammy"
 import type { PhotoSize } from "grammy/types"
+import { classifyFailure } from "../../errors/failure-class.js"
 import { jobIdFor } from "../../domain/ids.js"
 import type { JobId } from "../../domain/ids.js"
 import { creditsFor, findModel, preparePrompt, type VideoModel } from "../../kie/models.js"
 import { parseCallbackData } from "../callback-data.js"
 import { answer, type BotContext, type BotEnv, forJob, handler, reply } from "../context.js"
 import { replyInsufficient } from "./payments.js"
-import { currentSettings } from "./settings.js"
+import { PresetOffer } from "../../storage/preset-offers-repo.js"
+import { presetKeyboard } from "../keyboards.js"
+import { currentSettings, type EffectiveSettings } from "./settings.js"
 
 /** Two presses on one job's button within this window start one job. */
 export const doubleTapWindowMs = 10_000
@@ -25,7 +28,7 @@ const largest = (sizes: ReadonlyArray<PhotoSize>): PhotoSize | undefined =>
     undefined
   )
 
-interface NewJob {
+export interface NewJob {
   readonly requestKey: string
   readonly fileId: string
   readonly fileSize: number | undefined
@@ -35,47 +38,75 @@ interface NewJob {
   readonly cost: number
 }
 
+/**
+ * Starts the job, the room check included, in one commit (src/storage/admission.ts); the
+ * job entity sends the progress message. A user short of credits is answered here; "no-room"
+ * (`maxJobsInFlight` unfinished jobs; a request already started always has room) is the
+ * caller's to answer, as a reply or a button's alert.
+ */
+export const startNewJob = (env: BotEnv, ctx: BotContext, job: NewJob) =>
+  ctx.user.ops.admit({
+    requestKey: job.requestKey,
+    chatId: ctx.chat?.id ?? ctx.user.ops.userId,
+    photo: job.fileSize === undefined ? { fileId: job.fileId } : { fileId: job.fileId, fileSize: job.fileSize },
+    prompt: job.prompt,
+    model: job.model.slug,
+    durationSeconds: job.durationSeconds,
+    cost: job.cost,
+    languageCode: ctx.lang
+  }, { maxInFlight: env.config.bot.maxJobsInFlight, updateId: ctx.update.update_id }).pipe(
+    Effect.map((started) => Option.isSome(started) ? "started" as const : "no-room" as const),
+    Effect.catchTag("InsufficientCredits", () =>
+      Effect.flatMap(ctx.user.ops.balance, (balance) => replyInsufficient(env, ctx, job.cost, balance)).pipe(
+        Effect.as("insufficient" as const)
+      )),
+    Effect.tapErrorCause((cause) =>
+      Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logWarning(`the job's request failed (${classifyFailure(cause)})`)
+    ),
+    Effect.annotateLogs({ jobId: jobIdFor(ctx.user.ops.userId, job.requestKey) })
+  )
+
+/** The request key of a job started by a photo: the same for its caption and a preset tap. */
+export const photoRequestKey = (chatId: number, messageId: number) => `msg:${chatId}:${messageId}`
+
 export const generateFeature = (env: BotEnv) => {
   const composer = new Composer<BotContext>()
   const { maxJobsInFlight } = env.config.bot
+  const start = (ctx: BotContext, job: NewJob) => startNewJob(env, ctx, job)
 
-  /** Whether the user may start one more job now (a request already started always may). */
-  const roomFor = (requestKey: string) =>
+  /** A photo without a caption: the preset menu, priced with the user's settings now (./presets.ts). */
+  const offerPresets = (ctx: BotContext, fileId: string, fileSize: number | undefined, settings: EffectiveSettings) =>
     Effect.gen(function*() {
-      if (yield* env.state.requestKnown(requestKey)) return true
-      return (yield* env.state.jobsInFlight(env.ops.userId)) < maxJobsInFlight
+      const message = ctx.message!
+      yield* env.presetOffers.save(
+        new PresetOffer({
+          chatId: message.chat.id,
+          messageId: message.message_id,
+          userId: ctx.user.ops.userId,
+          fileId,
+          fileSize,
+          model: settings.model.slug,
+          durationSeconds: settings.durationSeconds,
+          cost: settings.cost
+        })
+      )
+      yield* reply(env, ctx, ctx.texts.presetMenu(settings.cost), presetKeyboard(ctx.texts, message.message_id, settings.cost))
     })
-
-  /** Starts the job; the job entity sends the progress message. Only refusals are answered here. */
-  const start = (ctx: BotContext, job: NewJob) =>
-    env.ops.startJob({
-      requestKey: job.requestKey,
-      chatId: ctx.chat?.id ?? env.ops.userId,
-      photo: job.fileSize === undefined ? { fileId: job.fileId } : { fileId: job.fileId, fileSize: job.fileSize },
-      prompt: job.prompt,
-      model: job.model.slug,
-      durationSeconds: job.durationSeconds,
-      cost: job.cost,
-      languageCode: ctx.lang
-    }).pipe(
-      Effect.asVoid,
-      Effect.catchTag("InsufficientCredits", () =>
-        Effect.flatMap(env.ops.balance, (balance) => replyInsufficient(env, ctx, job.cost, balance))),
-      forJob(jobIdFor(env.ops.userId, job.requestKey))
-    )
 
   const fromImage = (ctx: BotContext, fileId: string, fileSize: number | undefined) =>
     Effect.gen(function*() {
       const message = ctx.message!
-      const settings = yield* currentSettings(env)
+      const settings = yield* currentSettings(env, ctx)
+      if ((message.caption ?? "").trim() === "" && env.config.bot.barePhoto === "presets") {
+        return yield* offerPresets(ctx, fileId, fileSize, settings)
+      }
       const prompt = preparePrompt(settings.model, message.caption)
       if (Either.isLeft(prompt)) {
         const length = (message.caption ?? "").trim().length
         return yield* reply(env, ctx, ctx.texts.captionTooLong(settings.model.label, settings.model.promptLimit, length))
       }
-      const requestKey = `msg:${message.chat.id}:${message.message_id}`
-      if (!(yield* roomFor(requestKey))) return yield* reply(env, ctx, ctx.texts.tooManyInFlight(maxJobsInFlight))
-      yield* start(ctx, {
+      const requestKey = photoRequestKey(message.chat.id, message.message_id)
+      const started = yield* start(ctx, {
         requestKey,
         fileId,
         fileSize,
@@ -84,6 +115,7 @@ export const generateFeature = (env: BotEnv) => {
         durationSeconds: settings.durationSeconds,
         cost: settings.cost
       })
+      if (started === "no-room") yield* reply(env, ctx, ctx.texts.tooManyInFlight(maxJobsInFlight))
     })
 
   composer.on("message:photo", handler(env, "photo", (ctx) => {
@@ -99,14 +131,17 @@ export const generateFeature = (env: BotEnv) => {
   }))
 
   /** The job a button points at, if it is this user's. */
-  const ownJob = (jobId: JobId) =>
-    Effect.map(env.state.job(jobId), Option.filter((job) => job.userId === env.ops.userId))
+  const ownJob = (ctx: BotContext, jobId: JobId) =>
+    Effect.map(env.state.job(jobId), Option.filter((job) => job.userId === ctx.user.ops.userId))
 
   composer.callbackQuery(/^again:/, handler(env, "again", (ctx) =>
     Effect.gen(function*() {
       const action = parseCallbackData(ctx.callbackQuery.data)
-      const source = action._tag === "Again" ? yield* ownJob(action.jobId) : Option.none()
-      if (action._tag !== "Again" || Option.isNone(source)) return yield* answer(ctx, ctx.texts.staleButton)
+      const source = action._tag === "Again" ? yield* ownJob(ctx, action.jobId) : Option.none()
+      // A job whose photo /forget erased has nothing to generate again from.
+      if (action._tag !== "Again" || Option.isNone(source) || source.value.photoFileId === "") {
+        return yield* answer(ctx, ctx.texts.staleButton)
+      }
       const job = source.value
       const now = yield* Clock.currentTimeMillis
       const previous = yield* env.state.latestRetryOf(action.jobId)
@@ -117,16 +152,12 @@ export const generateFeature = (env: BotEnv) => {
       if (model === undefined) return yield* answer(ctx, ctx.texts.staleButton)
       const cost = creditsFor(model, job.durationSeconds) ?? 1
       const requestKey = `again:${action.jobId}:${ctx.callbackQuery.id}`
-      if (!(yield* roomFor(requestKey))) {
-        return yield* answer(ctx, ctx.texts.tooManyInFlight(maxJobsInFlight), { alert: true })
-      }
-      const balance = yield* env.ops.balance
+      const balance = yield* ctx.user.ops.balance
       if (balance.total < cost) {
         yield* answer(ctx)
         return yield* replyInsufficient(env, ctx, cost, balance)
       }
-      yield* answer(ctx, ctx.texts.againStarting)
-      yield* start(ctx, {
+      const started = yield* start(ctx, {
         requestKey,
         fileId: job.photoFileId,
         fileSize: undefined,
@@ -135,12 +166,16 @@ export const generateFeature = (env: BotEnv) => {
         durationSeconds: job.durationSeconds,
         cost
       })
+      // Answered after the start, one short commit, well inside Telegram's limit for a press.
+      yield* started === "no-room"
+        ? answer(ctx, ctx.texts.tooManyInFlight(maxJobsInFlight), { alert: true })
+        : answer(ctx, started === "started" ? ctx.texts.againStarting : undefined)
     })))
 
   composer.callbackQuery(/^cancel:/, handler(env, "cancel", (ctx) =>
     Effect.gen(function*() {
       const action = parseCallbackData(ctx.callbackQuery.data)
-      const found = action._tag === "Cancel" ? yield* ownJob(action.jobId) : Option.none()
+      const found = action._tag === "Cancel" ? yield* ownJob(ctx, action.jobId) : Option.none()
       if (action._tag !== "Cancel" || Option.isNone(found)) return yield* answer(ctx, ctx.texts.staleButton)
       const job = found.value
       const jobId = action.jobId
@@ -153,7 +188,7 @@ export const generateFeature = (env: BotEnv) => {
         // The job entity tells the user that it was cancelled and the credit is back.
         const outcome = yield* env.jobs(jobId).Cancel({
           jobId,
-          userId: env.ops.userId,
+          userId: ctx.user.ops.userId,
           requestKey: `cancel:${ctx.callbackQuery.id}`
         })
         yield* Effect.logInfo(`cancel requested: ${outcome}`)

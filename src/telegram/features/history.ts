@@ -2,6 +2,7 @@
 import { Effect } from "effect"
 import { Composer } from "grammy"
 import { findModel } from "../../kie/models.js"
+import { command } from "../commands.js"
 import { type BotContext, type BotEnv, handler, reply } from "../context.js"
 
 const formatDate = (date: Date | undefined) =>
@@ -9,9 +10,9 @@ const formatDate = (date: Date | undefined) =>
 
 export const historyFeature = (env: BotEnv) => {
   const composer = new Composer<BotContext>()
-  composer.command("history", handler(env, "history", (ctx) =>
+  composer.command(command("history"), handler(env, "history", (ctx) =>
     Effect.gen(function*() {
-      const jobs = yield* env.state.recentJobs(env.ops.userId, 10)
+      const jobs = yield* env.state.recentJobs(ctx.user.ops.userId, 10)
       if (jobs.length === 0) return yield* reply(env, ctx, ctx.texts.historyEmpty)
       const lines = jobs.map((job) =>
         ctx.texts.historyLine(formatDate(job.createdAt), findModel(job.model)?.label ?? job.model, job.durationSeconds, job.state)

@@ -14,7 +14,7 @@ export const floodFeature = (env: BotEnv) => {
 
   const check = (ctx: BotContext) =>
     env.limiter.consume({
-      key: `flood:${env.ops.userId}`,
+      key: `flood:${ctx.user.ops.userId}`,
       limit,
       window: "1 minute",
       algorithm: "fixed-window",
@@ -29,7 +29,7 @@ export const floodFeature = (env: BotEnv) => {
             return false
           }
           const warnedAlready = yield* env.limiter.consume({
-            key: `flood-warned:${env.ops.userId}`,
+            key: `flood-warned:${ctx.user.ops.userId}`,
             limit: 1,
             window: "1 minute",
             algorithm: "fixed-window",

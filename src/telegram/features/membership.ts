@@ -6,7 +6,7 @@ export const membershipFeature = (env: BotEnv) => {
   const composer = new Composer<BotContext>()
   composer.on("my_chat_member", handler(env, "membership", (ctx) => {
     const status = ctx.myChatMember.new_chat_member.status
-    return env.userRepo.markBlocked(env.ops.userId, status === "kicked")
+    return env.userRepo.markBlocked(ctx.user.ops.userId, status === "kicked")
   }))
   return composer
 }

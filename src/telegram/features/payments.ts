@@ -16,7 +16,9 @@ import { creditsResolver, type UserCredits } from "../../payments/user-credits.j
 import { parseCallbackData } from "../callback-data.js"
 import { answer, type BotContext, type BotEnv, handler, reply } from "../context.js"
 import { buyKeyboard } from "../keyboards.js"
+import { command } from "../commands.js"
 import { isAdmin } from "./admin.js"
+import { currentPrice } from "./settings.js"
 
 export interface PaymentsFeatureDeps {
   readonly payments: PaymentService
@@ -33,7 +35,7 @@ export const replyInsufficient = (env: BotEnv, ctx: BotContext, cost: number, ba
  */
 export const paymentEventsFeature = (env: BotEnv, deps: PaymentsFeatureDeps) => {
   const composer = new Composer<BotContext>()
-  const credits = creditsResolver(env.ops, deps.userCredits)
+  const credits = (ctx: BotContext) => creditsResolver(ctx.user.ops, deps.userCredits)
 
   // Telegram gives the bot 10 s, and this answer needs neither the cluster nor SQL.
   composer.on("pre_checkout_query", handler(env, "payments.preCheckout", (ctx) => {
@@ -55,8 +57,10 @@ export const paymentEventsFeature = (env: BotEnv, deps: PaymentsFeatureDeps) => 
       currency: paid.currency,
       totalAmount: paid.total_amount,
       invoicePayload: paid.invoice_payload
-    }, credits(ctx.from.id)).pipe(
-      Effect.flatMap((done) => reply(env, ctx, texts.thanks(done.payment.credits, done.balance))),
+    }, credits(ctx)(ctx.from.id)).pipe(
+      Effect.flatMap((done) =>
+        Effect.flatMap(currentPrice(env, ctx), (price) => reply(env, ctx, texts.thanks(done.payment.credits, done.balance, price)))
+      ),
       Effect.catchTag("UnverifiablePayment", () => reply(env, ctx, texts.paymentProblem))
     )
   }))
@@ -66,12 +70,13 @@ export const paymentEventsFeature = (env: BotEnv, deps: PaymentsFeatureDeps) => 
 /** /buy, the package buttons, /refund (admins). /paysupport and /terms are the start feature's. */
 export const paymentCommandsFeature = (env: BotEnv, deps: PaymentsFeatureDeps) => {
   const composer = new Composer<BotContext>()
-  const credits = creditsResolver(env.ops, deps.userCredits)
+  const credits = (ctx: BotContext) => creditsResolver(ctx.user.ops, deps.userCredits)
 
-  composer.command("buy", handler(env, "payments.buy", (ctx) =>
+  composer.command(command("buy"), handler(env, "payments.buy", (ctx) =>
     Effect.gen(function*() {
-      const balance = yield* env.ops.balance
-      yield* reply(env, ctx, ctx.texts.payments.buyIntro(balance), buyKeyboard(ctx.texts, env.config.starPackages))
+      const balance = yield* ctx.user.ops.balance
+      const price = yield* currentPrice(env, ctx)
+      yield* reply(env, ctx, ctx.texts.payments.buyIntro(balance, price), buyKeyboard(ctx.texts, env.config.starPackages))
     })))
 
   composer.callbackQuery(/^buy:/, handler(env, "payments.buyPackage", (ctx) =>
@@ -84,13 +89,13 @@ export const paymentCommandsFeature = (env: BotEnv, deps: PaymentsFeatureDeps) =
 
   // For admins only; to everybody else the command does not exist.
   const admins = composer.filter((ctx) => isAdmin(env, ctx))
-  admins.command("refund", handler(env, "payments.refund", (ctx) =>
+  admins.command(command("refund"), handler(env, "payments.refund", (ctx) =>
     Effect.gen(function*() {
       const chargeId = ctx.match.trim()
       if (chargeId === "" || /\s/.test(chargeId)) return yield* reply(env, ctx, operatorTexts.refundUsage)
       // One refund request per admin message: a refusal is final for this message only.
       const requestKey = `refund:${ctx.chat.id}:${ctx.msg.message_id}`
-      const text = yield* deps.payments.refund(chargeId, requestKey, credits).pipe(
+      const text = yield* deps.payments.refund(chargeId, requestKey, credits(ctx)).pipe(
         Effect.map(({ payment }) => operatorTexts.refundDone(chargeId, payment.userId, payment.stars, payment.credits)),
         Effect.catchTags({
           PaymentNotFound: () => Effect.succeed(operatorTexts.refundNotFound(chargeId)),

@@ -10,6 +10,8 @@ import { parseCallbackData } from "../callback-data.js"
 import { answer, type BotContext, type BotEnv, handler, reply } from "../context.js"
 import { settingsKeyboard } from "../keyboards.js"
 import { UserSettings } from "../../storage/user-settings-repo.js"
+import type { VideoPrice } from "../../i18n/messages.js"
+import { command } from "../commands.js"
 
 export interface EffectiveSettings {
   readonly model: VideoModel
@@ -20,11 +22,11 @@ export interface EffectiveSettings {
 }
 
 /** The user's stored choice, or the default; a choice the catalog no longer offers falls back. */
-export const currentSettings = (env: BotEnv) =>
+export const currentSettings = (env: BotEnv, ctx: BotContext) =>
   Effect.gen(function*() {
     const fallback = findModel(env.config.kie.model) ?? catalog[0]!
     const defaultCost = creditsFor(fallback, fallback.defaultDuration) ?? 1
-    const stored = yield* env.settingsRepo.of(env.ops.userId)
+    const stored = yield* env.settingsRepo.of(ctx.user.ops.userId)
     const model = Option.flatMap(stored, (s) => Option.fromNullable(findModel(s.model))).pipe(
       Option.getOrElse(() => fallback)
     )
@@ -38,6 +40,14 @@ export const currentSettings = (env: BotEnv) =>
     } satisfies EffectiveSettings
   })
 
+/** What a video costs with these settings, as the texts show it. */
+export const currentPrice = (env: BotEnv, ctx: BotContext) =>
+  Effect.map(currentSettings(env, ctx), (settings): VideoPrice => ({
+    model: settings.model.label,
+    durationSeconds: settings.durationSeconds,
+    cost: settings.cost
+  }))
+
 /** The model and duration a settings button names, while the catalog still offers them. */
 export const chosenSetting = (data: string): { readonly model: VideoModel; readonly durationSeconds: number } | undefined => {
   const action = parseCallbackData(data)
@@ -49,9 +59,9 @@ export const chosenSetting = (data: string): { readonly model: VideoModel; reado
 export const settingsFeature = (env: BotEnv) => {
   const composer = new Composer<BotContext>()
 
-  composer.command("settings", handler(env, "settings", (ctx) =>
+  composer.command(command("settings"), handler(env, "settings", (ctx) =>
     Effect.gen(function*() {
-      const current = yield* currentSettings(env)
+      const current = yield* currentSettings(env, ctx)
       yield* reply(
         env,
         ctx,
@@ -67,7 +77,7 @@ export const settingsFeature = (env: BotEnv) => {
       const { durationSeconds, model } = chosen
       const cost = creditsFor(model, durationSeconds) ?? 1
       yield* answer(ctx, ctx.texts.settingsSaved(model.label, durationSeconds, cost))
-      yield* env.settingsRepo.save(env.ops.userId, new UserSettings({ model: model.slug, durationSeconds }))
+      yield* env.settingsRepo.save(ctx.user.ops.userId, new UserSettings({ model: model.slug, durationSeconds }))
       const message = ctx.callbackQuery.message
       if (message !== undefined) {
         yield* env.gateway.editMessageText(

@@ -1,8 +1,8 @@
 /**
  * Long polling as a cluster Singleton: exactly one runner calls getUpdates. Each batch is
- * handed to the users' entities (persisted) before the offset is stored and confirmed, so
- * a runner killed anywhere loses no update; the next poller, on any runner, resumes from
- * the stored offset, and an update fetched twice is stored once (keyed by update_id).
+ * stored in the inbox, in one statement, before the offset is stored and confirmed, so a
+ * runner killed anywhere loses no update; the next poller, on any runner, resumes from the
+ * stored offset, and an update fetched twice is stored once (keyed by update_id).
  *
  * A singleton whose effect fails stays down until its shard moves (docs/architecture.md,
  * "Cluster pitfalls"), so the loop never fails: each failed round is logged and retried.
@@ -13,24 +13,10 @@ import { logFailure } from "../../observability/error-summary.js"
 import type { Api } from "grammy"
 import type { Update } from "grammy/types"
 import { AppConfig } from "../../config/index.js"
+import { TelegramInbox } from "../../storage/telegram-inbox.js"
 import { TelegramOffsets } from "../../storage/telegram-offsets.js"
 import { botIdOf, TelegramApi } from "../api.js"
-import { allowedUpdates, makeHandOver, userOfUpdate } from "./updates.js"
-
-/** How many users' updates of one getUpdates batch (at most 100) are stored at once. */
-const handOverConcurrency = 16
-
-/** A batch's updates grouped by sender, each group in Telegram's order; updates without a user form their own groups. */
-export const byUser = (updates: ReadonlyArray<Update>): ReadonlyArray<ReadonlyArray<Update>> => {
-  const groups = new Map<number | Update, Array<Update>>()
-  for (const update of updates) {
-    const key = Option.getOrElse(userOfUpdate(update as unknown as Record<string, unknown>), (): number | Update => update)
-    const group = groups.get(key)
-    if (group === undefined) groups.set(key, [update])
-    else group.push(update)
-  }
-  return [...groups.values()]
-}
+import { allowedUpdates, makeHandOver } from "./updates.js"
 
 const retryPause = Schedule.exponential("1 second").pipe(Schedule.union(Schedule.spaced("30 seconds")))
 
@@ -50,14 +36,9 @@ export const pollOnce = Effect.gen(function*() {
         signal as Parameters<Api["getUpdates"]>[1]
       )
     )
-    // One user's updates are stored in the order Telegram sent them (their entity handles
-    // them in that order); different users' are stored concurrently, because one insert
-    // after another caps intake at one round-trip per update when a burst arrives.
-    yield* Effect.forEach(
-      byUser(updates),
-      (sameUser) => Effect.forEach(sameUser, (update) => handOver(update as unknown as Parameters<typeof handOver>[0]), { discard: true }),
-      { concurrency: handOverConcurrency, discard: true }
-    )
+    // One statement for the whole batch; each user's entity reads its rows in update_id
+    // order, which is the order Telegram sent them.
+    yield* handOver(updates as unknown as Parameters<typeof handOver>[0])
     const last = updates[updates.length - 1]
     if (last !== undefined) yield* offsets.save(botId, last.update_id + 1)
     return updates.length
@@ -94,4 +75,7 @@ export const pollLoop = Effect.gen(function*() {
 })
 
 /** The poller; only in polling mode. */
-export const TelegramPollerLive = Singleton.make("telegram-poller", pollLoop.pipe(Effect.provide(TelegramOffsets.Default)))
+export const TelegramPollerLive = Singleton.make(
+  "telegram-poller",
+  pollLoop.pipe(Effect.provide([TelegramOffsets.Default, TelegramInbox.Default]))
+)

@@ -1,10 +1,12 @@
 /**
  * What both intake sources share: which user an update belongs to, the update types the
- * bot asks for, and the hand-over to that user's entity as a persisted message.
+ * bot asks for, and the hand-over: the updates stored in the inbox (one statement for a
+ * whole batch), then their users' entities woken.
  */
-import { Effect, Option } from "effect"
+import { Clock, Duration, Effect, Option } from "effect"
 import type { TelegramUpdate } from "../../domain/telegram-update.js"
 import { UserEntity } from "../../protocols/user-protocol.js"
+import { type InboxRow, TelegramInbox } from "../../storage/telegram-inbox.js"
 
 export const allowedUpdates = ["message", "edited_message", "callback_query", "pre_checkout_query", "my_chat_member"] as const
 
@@ -18,17 +20,46 @@ export const userOfUpdate = (update: Record<string, unknown>): Option.Option<num
   return Option.none()
 }
 
+/** The inbox rows of a batch: one per update with a user, in Telegram's order. */
+export const inboxRowsOf = (updates: ReadonlyArray<TelegramUpdate>): ReadonlyArray<InboxRow> =>
+  updates.flatMap((update) =>
+    Option.match(userOfUpdate(update), {
+      onNone: () => [],
+      onSome: (userId) => [{ updateId: update.update_id, userId, payload: JSON.stringify(update) }]
+    })
+  )
+
+/** How many wakes are in flight at once, and how long a batch's wakes may hold up intake. */
+const wakeConcurrency = 16
+const wakeBudget = Duration.seconds(2)
+
 /**
- * Stores the update as a message to its user's entity and returns once it is persisted
- * (keyed by update_id: a replay is stored once). Updates without a user are skipped.
+ * Wakes users' entities to handle their inbox. A wake is volatile and may be lost (a
+ * shard moving, a full mailbox): the sweep (./inbox-sweep.ts) wakes whoever it missed.
  */
-export const makeHandOver = Effect.map(UserEntity.client, (users) => (update: TelegramUpdate) => {
-  const user = userOfUpdate(update)
-  if (Option.isNone(user)) {
-    return Effect.logDebug("update without a user ignored").pipe(
-      Effect.annotateLogs({ updateId: update.update_id }),
-      Effect.as(false)
-    )
-  }
-  return users(String(user.value)).HandleUpdate({ update }, { discard: true }).pipe(Effect.as(true))
+export const makeWake = Effect.map(UserEntity.client, (users) => (userIds: Iterable<number>) =>
+  Effect.forEach(
+    new Set(userIds),
+    (userId) => users(String(userId)).HandleInbox(undefined, { discard: true }).pipe(Effect.ignore),
+    { concurrency: wakeConcurrency, discard: true }
+  ).pipe(Effect.timeout(wakeBudget), Effect.ignore))
+
+/**
+ * Stores the updates in the inbox (a replay is stored once, keyed by update_id) and
+ * returns once they are committed, after waking their users. Updates without a user are
+ * skipped. Returns how many were for a user.
+ */
+export const makeHandOver = Effect.gen(function*() {
+  const inbox = yield* TelegramInbox
+  const wake = yield* makeWake
+  return (updates: ReadonlyArray<TelegramUpdate>) =>
+    Effect.gen(function*() {
+      const rows = inboxRowsOf(updates)
+      if (rows.length < updates.length) {
+        yield* Effect.logDebug(`${updates.length - rows.length} update(s) without a user ignored`)
+      }
+      yield* inbox.store(rows, yield* Clock.currentTimeMillis.pipe(Effect.map(Math.floor)))
+      yield* wake(rows.map((row) => row.userId))
+      return rows.length
+    })
 })

@@ -1,7 +1,7 @@
 /**
  * Webhook mode: POST /telegram/webhook checks Telegram's secret header (401 otherwise),
- * stores the update as a message to its user's entity and only then answers 200, so an
- * update Telegram saw acknowledged is never lost. The webhook is registered with
+ * stores the update in the inbox and only then answers 200, so an update Telegram saw
+ * acknowledged is never lost. The webhook is registered with
  * PUBLIC_URL at start-up.
  */
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
@@ -11,6 +11,7 @@ import { timingSafeEqual } from "node:crypto"
 import { TelegramUpdate } from "../../domain/telegram-update.js"
 import { AppConfig } from "../../config/index.js"
 import { AppRouter, bodyTooLarge } from "../../http/router.js"
+import { TelegramInbox } from "../../storage/telegram-inbox.js"
 import { TelegramApi } from "../api.js"
 import { allowedUpdates, makeHandOver } from "./updates.js"
 
@@ -36,7 +37,7 @@ const parseJson = (text: string): unknown => {
 export const TelegramWebhookRoutes = AppRouter.use((router) =>
   Effect.gen(function*() {
     const config = yield* AppConfig
-    const handOver = yield* makeHandOver
+    const handOver = yield* makeHandOver.pipe(Effect.provide(TelegramInbox.Default))
     const secret = Option.map(config.telegram.webhookSecret, Redacted.value)
 
     yield* router.post(
@@ -57,7 +58,7 @@ export const TelegramWebhookRoutes = AppRouter.use((router) =>
         // JSON that is not an update (a kind this bot does not know) will not become one on
         // a retry, and an unanswered update holds back the next ones: acknowledge and drop it.
         if (Option.isNone(update)) return HttpServerResponse.text("not an update", { status: 200 })
-        const stored = yield* handOver(update.value).pipe(Effect.either)
+        const stored = yield* handOver([update.value]).pipe(Effect.either)
         if (stored._tag === "Left") {
           yield* logFailure(LogLevel.Error, "could not store a webhook update; Telegram will retry", stored.left)
           return HttpServerResponse.text("retry later", { status: 503 })

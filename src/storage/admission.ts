@@ -1,0 +1,277 @@
+/**
+ * Admission: a photo becomes a job in one statement on Postgres (a `WITH` whose parts are
+ * the request-key check, the room check, the first contact's free grant, the reservation,
+ * the balance, the job row, its event and the inbox mark) and in one short transaction on
+ * SQLite, which has no writing `WITH`. Either way: one commit per admitted photo.
+ *
+ * The caller (the user's entity, the balance's only writer) decides the split from its copy
+ * of the balance; the statement applies it only when the request is new and the user has
+ * room, and returns the balance the database now holds.
+ */
+import { SqlClient } from "@effect/sql"
+import { Effect, Option } from "effect"
+import { Balance, ReservationSplit } from "../domain/balance.js"
+import type { UserId } from "../domain/ids.js"
+import type { UserProfile } from "../domain/user-profile.js"
+import { firstDueAt, type NewJob } from "./job-repo.js"
+
+/** The first contact, not yet written: the profile and the free tokens granted once ever. */
+export interface Registration {
+  readonly profile: UserProfile
+  readonly freeTokens: number
+}
+
+/** What the entity loads once per activation. */
+export interface UserSnapshot {
+  readonly known: boolean
+  readonly freeGranted: boolean
+  readonly profile: UserProfile
+  readonly balance: Balance
+}
+
+export interface AdmissionInput {
+  readonly job: NewJob
+  readonly split: ReservationSplit
+  /** The balance after the reservation (and the grant), for a user who has no `balances` row yet. */
+  readonly expected: Balance
+  /** No room check when undefined (a StartJob message from elsewhere). */
+  readonly maxInFlight: number | undefined
+  readonly registration: Option.Option<Registration>
+  /** The inbox row of the update being handled, marked handled in the same commit. */
+  readonly updateId: number | undefined
+  readonly nowMs: number
+}
+
+export type AdmissionOutcome =
+  | { readonly _tag: "Admitted"; readonly balance: Balance }
+  | { readonly _tag: "Known"; readonly split: ReservationSplit }
+  | { readonly _tag: "NoRoom"; readonly inFlight: number }
+
+const unfinished = "('delivered', 'refunded', 'failed')"
+
+interface CheckRow {
+  readonly known_credits: number | string | null
+  readonly known_free: number | string | null
+  readonly in_flight: number | string
+}
+
+interface AdmitRow extends CheckRow {
+  readonly admitted: number | string
+  readonly credits: number | string | null
+  readonly free_tokens: number | string | null
+}
+
+interface Moved {
+  readonly delta_credits: number | string
+  readonly delta_free: number | string
+}
+
+const knownSplit = (row: CheckRow) =>
+  row.known_credits === null
+    ? Option.none()
+    // Reservations are stored as negative deltas; abs keeps a zero from reading as -0.
+    : Option.some(
+      new ReservationSplit({ fromCredits: Math.abs(Number(row.known_credits)), fromFreeTokens: Math.abs(Number(row.known_free)) })
+    )
+
+const decide = (row: AdmitRow): AdmissionOutcome => {
+  const known = knownSplit(row)
+  if (Option.isSome(known)) return { _tag: "Known", split: known.value }
+  if (Number(row.admitted) === 0) return { _tag: "NoRoom", inFlight: Number(row.in_flight) }
+  return { _tag: "Admitted", balance: new Balance({ credits: Number(row.credits), freeTokens: Number(row.free_tokens) }) }
+}
+
+export class Admission extends Effect.Service<Admission>()("app/Admission", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    const snapshotOf = Effect.fn("Admission.snapshotOf")(function*(userId: UserId) {
+      const rows = yield* sql<{
+        first_name: string | null
+        username: string | null
+        language: string | null
+        granted: number | boolean
+        credits: number | string | null
+        free_tokens: number | string | null
+      }>`
+        SELECT u.first_name, u.username, u.language,
+               CASE WHEN u.free_tokens_granted_at IS NULL THEN 0 ELSE 1 END AS granted,
+               b.credits, b.free_tokens
+        FROM users u LEFT JOIN balances b ON b.user_id = u.id WHERE u.id = ${userId}`
+      const row = rows[0]
+      if (row === undefined) {
+        return { known: false, freeGranted: false, profile: {}, balance: Balance.zero } satisfies UserSnapshot
+      }
+      return {
+        known: true,
+        freeGranted: Number(row.granted) === 1,
+        profile: {
+          ...(row.first_name === null ? {} : { firstName: row.first_name }),
+          ...(row.username === null ? {} : { username: row.username }),
+          ...(row.language === null ? {} : { languageCode: row.language })
+        },
+        balance: new Balance({ credits: Number(row.credits ?? 0), freeTokens: Number(row.free_tokens ?? 0) })
+      } satisfies UserSnapshot
+    })
+
+    const profileValues = (userId: UserId, profile: UserProfile) => ({
+      id: userId,
+      first_name: profile.firstName ?? null,
+      username: profile.username ?? null,
+      language: profile.languageCode ?? null
+    })
+
+    // The parts both dialects share, as fragments over `src` (a one-row source that exists
+    // only when the write goes ahead).
+    const upsertUser = (userId: UserId, registration: Option.Option<Registration>, src: string) =>
+      Option.match(registration, {
+        onNone: () => sql`INSERT INTO users (id) SELECT ${userId} FROM ${sql.literal(src)} WHERE TRUE ON CONFLICT (id) DO NOTHING`,
+        onSome: ({ profile }) => {
+          const v = profileValues(userId, profile)
+          return sql`
+            INSERT INTO users (id, first_name, username, language, free_tokens_granted_at)
+            SELECT ${v.id}, ${v.first_name}, ${v.username}, ${v.language}, CURRENT_TIMESTAMP FROM ${sql.literal(src)} WHERE TRUE
+            ON CONFLICT (id) DO UPDATE SET
+              first_name = COALESCE(excluded.first_name, users.first_name),
+              username = COALESCE(excluded.username, users.username),
+              language = COALESCE(excluded.language, users.language),
+              free_tokens_granted_at = COALESCE(users.free_tokens_granted_at, excluded.free_tokens_granted_at)`
+        }
+      })
+    const grantRow = (userId: UserId, freeTokens: number, src: string) =>
+      sql<Moved>`
+        INSERT INTO credit_ledger (user_id, op_key, kind, delta_credits, delta_free)
+        SELECT ${userId}, ${`free_grant:${userId}`}, 'free_grant', 0, ${freeTokens} FROM ${sql.literal(src)} WHERE TRUE
+        ON CONFLICT DO NOTHING RETURNING delta_credits, delta_free`
+    const reserveRow = (input: AdmissionInput, src: string) =>
+      sql<Moved>`
+        INSERT INTO credit_ledger (user_id, op_key, kind, delta_credits, delta_free, job_id)
+        SELECT ${input.job.userId}, ${`reserve:${input.job.id}`}, 'reserve', ${-input.split.fromCredits},
+               ${-input.split.fromFreeTokens}, ${input.job.id} FROM ${sql.literal(src)} WHERE TRUE
+        ON CONFLICT DO NOTHING RETURNING delta_credits, delta_free`
+    // The VALUES row holds the expected balance, never a bare delta: Postgres checks the CHECK
+    // constraints on the proposed row before it looks for a conflict.
+    const moveBalance = (userId: UserId, expected: Balance, moved: string) =>
+      sql`
+        INSERT INTO balances (user_id, credits, free_tokens)
+        SELECT ${userId}, ${expected.credits}, ${expected.freeTokens} FROM ${sql.literal(moved)} WHERE TRUE
+        ON CONFLICT (user_id) DO UPDATE SET
+          credits = balances.credits + ${sql.literal(`(SELECT dc FROM ${moved})`)},
+          free_tokens = balances.free_tokens + ${sql.literal(`(SELECT df FROM ${moved})`)},
+          updated_at = CURRENT_TIMESTAMP
+        RETURNING credits, free_tokens`
+    const jobRow = (job: NewJob, src: string) =>
+      sql`
+        INSERT INTO jobs (id, user_id, chat_id, request_key, state, model, prompt, cost, duration_seconds, photo_file_id,
+                          language, created_at_ms, due_at_ms)
+        SELECT ${job.id}, ${job.userId}, ${job.chatId}, ${job.requestKey}, 'queued', ${job.model}, ${job.prompt},
+               ${job.cost}, ${job.durationSeconds}, ${job.photoFileId}, ${job.language ?? null}, ${job.createdAtMs},
+               ${firstDueAt(job.createdAtMs)}
+        FROM ${sql.literal(src)} RETURNING id`
+    const markInbox = (updateId: number | undefined, nowMs: number, src: string) =>
+      sql`
+        UPDATE telegram_inbox SET handled_at_ms = ${nowMs}
+        WHERE update_id = ${updateId ?? -1} AND handled_at_ms IS NULL AND EXISTS (SELECT 1 FROM ${sql.literal(src)})`
+    const checks = (job: NewJob) =>
+      sql`
+        SELECT l.delta_credits AS known_credits, l.delta_free AS known_free,
+               (SELECT COUNT(*) FROM jobs WHERE user_id = ${job.userId} AND state NOT IN ${sql.literal(unfinished)}) AS in_flight
+        FROM (SELECT 1 AS one) o
+        LEFT JOIN jobs j ON j.request_key = ${job.requestKey}
+        LEFT JOIN credit_ledger l ON l.job_id = j.id AND l.kind = 'reserve'`
+
+    const admitPg = (input: AdmissionInput) => {
+      const grant = Option.match(input.registration, {
+        onNone: () => sql`SELECT 0 AS delta_credits, 0 AS delta_free WHERE FALSE`,
+        onSome: (registration) => grantRow(input.job.userId, registration.freeTokens, "go")
+      })
+      const room = input.maxInFlight === undefined ? sql`TRUE` : sql`(SELECT in_flight FROM checks) < ${input.maxInFlight}`
+      return sql<AdmitRow>`
+        WITH checks AS (${checks(input.job)}),
+        go AS (SELECT 1 AS ok FROM checks WHERE known_credits IS NULL AND ${room}),
+        usr AS (${upsertUser(input.job.userId, input.registration, "go")} RETURNING id),
+        granted AS (${grant}),
+        reserved AS (${reserveRow(input, "go")}),
+        moved AS (
+          SELECT COALESCE(SUM(delta_credits), 0) AS dc, COALESCE(SUM(delta_free), 0) AS df
+          FROM (SELECT delta_credits, delta_free FROM granted UNION ALL SELECT delta_credits, delta_free FROM reserved) d
+          HAVING EXISTS (SELECT 1 FROM go)
+        ),
+        bal AS (${moveBalance(input.job.userId, input.expected, "moved")}),
+        job AS (${jobRow(input.job, "go")}),
+        event AS (INSERT INTO job_events (job_id, from_state, to_state, detail) SELECT id, NULL, 'queued', NULL FROM job),
+        inbox AS (${markInbox(input.updateId, input.nowMs, "go")})
+        SELECT c.known_credits, c.known_free, c.in_flight, (SELECT COUNT(*) FROM job) AS admitted,
+               (SELECT credits FROM bal) AS credits, (SELECT free_tokens FROM bal) AS free_tokens
+        FROM checks c`.pipe(Effect.map((rows) => decide(rows[0]!)))
+    }
+
+    const admitSqlite = (input: AdmissionInput) =>
+      Effect.gen(function*() {
+        const check = (yield* sql<CheckRow>`${checks(input.job)}`)[0]!
+        const known = knownSplit(check)
+        if (Option.isSome(known)) return { _tag: "Known", split: known.value } as AdmissionOutcome
+        if (input.maxInFlight !== undefined && Number(check.in_flight) >= input.maxInFlight) {
+          return { _tag: "NoRoom", inFlight: Number(check.in_flight) } as AdmissionOutcome
+        }
+        const rows = yield* writeSqlite(input.job.userId, input.registration, input.expected, input)
+        return { _tag: "Admitted", balance: rows } as AdmissionOutcome
+      }).pipe(sql.withTransaction)
+
+    // SQLite: the same parts one after another; `(SELECT 1)` stands for the one-row source.
+    const writeSqlite = (
+      userId: UserId,
+      registration: Option.Option<Registration>,
+      expected: Balance,
+      admission: AdmissionInput | undefined
+    ) =>
+      Effect.gen(function*() {
+        const one = "(SELECT 1 AS ok)"
+        yield* upsertUser(userId, registration, one)
+        const moved = [
+          ...(Option.isSome(registration) ? yield* grantRow(userId, registration.value.freeTokens, one) : []),
+          ...(admission === undefined ? [] : yield* reserveRow(admission, one))
+        ]
+        const dc = moved.reduce((sum, row) => sum + Number(row.delta_credits), 0)
+        const df = moved.reduce((sum, row) => sum + Number(row.delta_free), 0)
+        const movedSource = `(SELECT ${dc} AS dc, ${df} AS df)`
+        const balance = (yield* moveBalance(userId, expected, movedSource))[0] as { credits: unknown; free_tokens: unknown }
+        if (admission !== undefined) {
+          const job = yield* jobRow(admission.job, one)
+          yield* sql`INSERT INTO job_events (job_id, from_state, to_state, detail) VALUES (${job[0]!.id as string}, NULL, 'queued', NULL)`
+          yield* markInbox(admission.updateId, admission.nowMs, one)
+        }
+        return new Balance({ credits: Number(balance.credits), freeTokens: Number(balance.free_tokens) })
+      })
+
+    /** Reserves, inserts the job and applies a pending registration, all or nothing. */
+    const admit = Effect.fn("Admission.admit")(function*(input: AdmissionInput) {
+      return yield* sql.onDialectOrElse({ pg: () => admitPg(input), orElse: () => admitSqlite(input) })
+    })
+
+    /** A first contact without a job: profile and free grant in one commit. Returns the balance. */
+    const register = Effect.fn("Admission.register")(
+      function*(userId: UserId, registration: Registration, expected: Balance) {
+        return yield* sql.onDialectOrElse({
+          pg: () =>
+            sql<{ credits: number | string; free_tokens: number | string }>`
+              WITH usr AS (${upsertUser(userId, Option.some(registration), "(SELECT 1 AS ok) one")} RETURNING id),
+              granted AS (${grantRow(userId, registration.freeTokens, "(SELECT 1 AS ok) one")}),
+              moved AS (SELECT COALESCE(SUM(delta_credits), 0) AS dc, COALESCE(SUM(delta_free), 0) AS df FROM granted),
+              bal AS (${moveBalance(userId, expected, "moved")})
+              SELECT credits, free_tokens FROM bal`.pipe(
+              Effect.map((rows) => new Balance({ credits: Number(rows[0]!.credits), freeTokens: Number(rows[0]!.free_tokens) }))
+            ),
+          orElse: () => writeSqlite(userId, Option.some(registration), expected, undefined).pipe(sql.withTransaction)
+        })
+      }
+    )
+
+    /** The reservation split of a known request, for a user whose balance would not cover a new one. */
+    const knownRequest = Effect.fn("Admission.knownRequest")(function*(job: NewJob) {
+      return knownSplit((yield* sql<CheckRow>`${checks(job)}`)[0]!)
+    })
+
+    return { snapshotOf, admit, register, knownRequest } as const
+  })
+}) {}

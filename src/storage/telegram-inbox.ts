@@ -1,0 +1,65 @@
+/**
+ * The `telegram_inbox` table: updates stored by the intake and handled by their user's
+ * entity. A row is written once (keyed by `update_id`, so a redelivered update adds
+ * nothing, handled or not) and marked handled once its handling ended.
+ */
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+import type { UserId } from "../domain/ids.js"
+
+export interface InboxRow {
+  readonly updateId: number
+  readonly userId: number
+  /** The update as Telegram sent it, JSON (which escapes U+0000, so any update is storable text). */
+  readonly payload: string
+}
+
+export interface PendingUpdate {
+  readonly updateId: number
+  readonly payload: string
+}
+
+export class TelegramInbox extends Effect.Service<TelegramInbox>()("app/TelegramInbox", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    /** One statement for the whole batch; rows already stored are left as they are. */
+    const store = Effect.fn("TelegramInbox.store")(function*(rows: ReadonlyArray<InboxRow>, nowMs: number) {
+      if (rows.length === 0) return
+      yield* sql`
+        INSERT INTO telegram_inbox ${
+        sql.insert(rows.map((row) => ({
+          update_id: row.updateId,
+          user_id: row.userId,
+          payload: row.payload,
+          received_at_ms: nowMs
+        })))
+      }
+        ON CONFLICT (update_id) DO NOTHING`
+    })
+
+    /** The user's unhandled updates, oldest first. */
+    const pendingOf = Effect.fn("TelegramInbox.pendingOf")(function*(userId: UserId, limit: number) {
+      const rows = yield* sql<{ update_id: number | string; payload: string }>`
+        SELECT update_id, payload FROM telegram_inbox
+        WHERE user_id = ${userId} AND handled_at_ms IS NULL
+        ORDER BY update_id LIMIT ${limit}`
+      return rows.map((row): PendingUpdate => ({ updateId: Number(row.update_id), payload: row.payload }))
+    })
+
+    const markHandled = Effect.fn("TelegramInbox.markHandled")(function*(updateId: number, nowMs: number) {
+      yield* sql`UPDATE telegram_inbox SET handled_at_ms = ${nowMs} WHERE update_id = ${updateId} AND handled_at_ms IS NULL`
+    })
+
+    /** Users with an update stored before `receivedBeforeMs` and still unhandled. */
+    const usersWaiting = Effect.fn("TelegramInbox.usersWaiting")(function*(receivedBeforeMs: number, limit: number) {
+      const rows = yield* sql<{ user_id: number | string }>`
+        SELECT DISTINCT user_id FROM telegram_inbox
+        WHERE handled_at_ms IS NULL AND received_at_ms < ${receivedBeforeMs}
+        LIMIT ${limit}`
+      return rows.map((row) => Number(row.user_id))
+    })
+
+    return { store, pendingOf, markHandled, usersWaiting } as const
+  })
+}) {}

@@ -1,0 +1,95 @@
+/**
+ * A user's admissions, inside their entity: a photo becomes a job in one commit
+ * (src/storage/admission.ts) from the entity's copy of the balance, then the job's Start.
+ */
+import type { SqlError } from "@effect/sql/SqlError"
+import { Clock, Effect, Option } from "effect"
+import { Balance } from "../domain/balance.js"
+import { jobIdFor, type UserId } from "../domain/ids.js"
+import { InsufficientCredits } from "../errors/index.js"
+import { recordJobStarted } from "../observability/metrics.js"
+import { JobEntity } from "../protocols/job-protocol.js"
+import { type AdmitOptions, JobStarted, type StartJobInput } from "../protocols/user-protocol.js"
+import { Admission } from "../storage/admission.js"
+import { storedNow } from "../storage/job-repo.js"
+import { splitCost, type UserState } from "./user-state.js"
+
+export const makeAdmission = (
+  { loaded, markedUpdates, userId }: {
+    readonly userId: UserId
+    readonly loaded: Effect.Effect<UserState, SqlError>
+    /** Updates marked handled by their admission's commit, so not marked again. */
+    readonly markedUpdates: Set<number>
+  }
+) =>
+  Effect.gen(function*() {
+    const admission = yield* Admission
+    const jobs = yield* JobEntity.client
+
+    const admit = Effect.fnUntraced(function*(payload: StartJobInput, options: AdmitOptions | undefined) {
+      const s = yield* loaded
+      const jobId = jobIdFor(userId, payload.requestKey)
+      const job = {
+        id: jobId,
+        userId,
+        chatId: payload.chatId,
+        requestKey: payload.requestKey,
+        model: payload.model,
+        prompt: payload.prompt,
+        cost: payload.cost,
+        durationSeconds: payload.durationSeconds,
+        photoFileId: payload.photo.fileId,
+        language: payload.languageCode,
+        createdAtMs: yield* storedNow
+      }
+      const split = splitCost(s.balance, payload.cost)
+      let started: JobStarted
+      if (Option.isNone(split)) {
+        const known = yield* admission.knownRequest(job)
+        if (Option.isNone(known)) {
+          const available = s.balance.total
+          return yield* new InsufficientCredits({ required: payload.cost, available, shortfall: payload.cost - available })
+        }
+        started = new JobStarted({ jobId, balance: s.balance, split: known.value })
+      } else {
+        const { fromCredits, fromFreeTokens } = split.value
+        const outcome = yield* admission.admit({
+          job,
+          split: split.value,
+          expected: new Balance({ credits: s.balance.credits - fromCredits, freeTokens: s.balance.freeTokens - fromFreeTokens }),
+          maxInFlight: options?.maxInFlight,
+          registration: s.pending,
+          updateId: options?.updateId,
+          nowMs: yield* Clock.currentTimeMillis.pipe(Effect.map(Math.floor))
+        })
+        if (outcome._tag === "NoRoom") return Option.none<JobStarted>()
+        if (outcome._tag === "Known") {
+          started = new JobStarted({ jobId, balance: s.balance, split: outcome.split })
+        } else {
+          s.balance = outcome.balance
+          if (Option.isSome(s.pending)) {
+            s.pending = Option.none()
+            s.freeGranted = true
+          }
+          if (options !== undefined) markedUpdates.add(options.updateId)
+          yield* recordJobStarted
+          yield* Effect.logInfo("job reserved").pipe(
+            Effect.annotateLogs({ cost: payload.cost, fromFreeTokens, fromCredits, requestKey: payload.requestKey })
+          )
+          started = new JobStarted({ jobId, balance: outcome.balance, split: split.value })
+        }
+      }
+      // Sent after the commit; a crash before this line leaves a queued job without its
+      // Start, which is taken up once its first due time passes (src/storage/job-repo.ts).
+      yield* jobs(jobId).Start({ jobId, userId }, { discard: true }).pipe(Effect.orDie)
+      return Option.some(started)
+    }, Effect.catchTag("SqlError", Effect.die), (effect, payload) =>
+      // Also covers the bot handler that calls this directly: every line of the start carries both ids.
+      Effect.annotateLogs(effect, { jobId: jobIdFor(userId, payload.requestKey), userId }))
+
+    const startJob = (payload: StartJobInput) =>
+      Effect.flatMap(admit(payload, undefined), (started) =>
+        Option.isSome(started) ? Effect.succeed(started.value) : Effect.dieMessage("refused for room without a room check"))
+
+    return { admit, startJob } as const
+  })

@@ -1,0 +1,101 @@
+/**
+ * A user's state inside its entity: loaded by the first message that needs it (never in
+ * the entity's build, see ./user-entity.ts), kept exact because the entity is the balance's
+ * only writer, and put back when a transaction rolls back.
+ */
+import { SqlClient } from "@effect/sql"
+import { Effect, Option } from "effect"
+import { Balance, ReservationSplit } from "../domain/balance.js"
+import type { UserId } from "../domain/ids.js"
+import type { UserProfile } from "../domain/user-profile.js"
+import { AppConfig } from "../config/index.js"
+import { Registered } from "../protocols/user-protocol.js"
+import { Admission, type Registration } from "../storage/admission.js"
+import { UsersRepo } from "../storage/users-repo.js"
+
+/** Free tokens are spent before paid credits; one job may use both. */
+export const splitCost = (balance: Balance, cost: number): Option.Option<ReservationSplit> => {
+  if (balance.total < cost) return Option.none()
+  const fromFreeTokens = Math.min(balance.freeTokens, cost)
+  return Option.some(new ReservationSplit({ fromFreeTokens, fromCredits: cost - fromFreeTokens }))
+}
+
+/** What a first contact says that the stored profile does not (an absent field keeps the stored one). */
+const profileChanged = (stored: UserProfile, given: UserProfile) =>
+  (given.firstName !== undefined && given.firstName !== stored.firstName) ||
+  (given.username !== undefined && given.username !== stored.username) ||
+  (given.languageCode !== undefined && given.languageCode !== stored.languageCode)
+
+export interface UserState {
+  balance: Balance
+  freeGranted: boolean
+  profile: UserProfile
+  /** A first contact not yet written; its free tokens are already in `balance`. */
+  pending: Option.Option<Registration>
+  freshGrant: number
+}
+
+export const makeUserState = (userId: UserId) =>
+  Effect.gen(function*() {
+    const admission = yield* Admission
+    const usersRepo = yield* UsersRepo
+    const sql = yield* SqlClient.SqlClient
+    const { freeTokens } = yield* AppConfig
+
+    // The entity is the only writer of this user's balance, so the copy loaded once stays
+    // exact; the database's CHECK constraints still refuse a negative balance. An entity
+    // handles one message at a time, so nothing else touches `state` meanwhile.
+    let state: UserState | undefined
+    const loaded = Effect.suspend(() =>
+      state !== undefined ? Effect.succeed(state) : Effect.map(admission.snapshotOf(userId), (snapshot): UserState => {
+        state = { ...snapshot, pending: Option.none(), freshGrant: 0 }
+        return state
+      })
+    )
+    const currentBalance = Effect.map(loaded, (s) => s.balance)
+
+    // A transaction that rolls back takes its changes out of the copy too: a failed update
+    // is handled again in this same activation (src/telegram/update-failures.ts).
+    const transactional = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.flatMap(loaded, (s) => {
+        const before = { ...s }
+        return sql.withTransaction(effect).pipe(Effect.onError(() => Effect.sync(() => Object.assign(s, before))))
+      })
+
+    /** Writes a pending first contact (profile and free grant) in one commit. */
+    const flushRegistration = Effect.gen(function*() {
+      const s = yield* loaded
+      if (Option.isNone(s.pending)) return
+      s.balance = yield* admission.register(userId, s.pending.value, s.balance)
+      s.pending = Option.none()
+      s.freeGranted = true
+    })
+
+    const registerDeferred = Effect.fnUntraced(function*(_requestKey: string, profile: UserProfile) {
+      const s = yield* loaded
+      if (!s.freeGranted && Option.isNone(s.pending)) {
+        s.pending = Option.some({ profile, freeTokens })
+        s.balance = new Balance({ credits: s.balance.credits, freeTokens: s.balance.freeTokens + freeTokens })
+        s.freshGrant = freeTokens
+        s.profile = profile
+        return new Registered({ balance: s.balance, newlyGranted: true })
+      }
+      if (Option.isNone(s.pending) && profileChanged(s.profile, profile)) {
+        yield* usersRepo.saveProfile(userId, profile)
+        s.profile = { ...s.profile, ...profile }
+      }
+      return new Registered({ balance: s.balance, newlyGranted: false })
+    }, Effect.orDie)
+
+    const takeFreshGrant = Effect.map(loaded, (s) => {
+      const fresh = s.freshGrant
+      s.freshGrant = 0
+      return fresh
+    }).pipe(Effect.orDie)
+
+    const reload = Effect.sync(() => {
+      state = undefined
+    })
+
+    return { loaded, currentBalance, transactional, flushRegistration, registerDeferred, takeFreshGrant, reload } as const
+    })

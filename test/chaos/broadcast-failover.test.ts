@@ -1,0 +1,172 @@
+/**
+ * Issue #20, broadcasts under failure: two runner processes on Postgres + Redis, 5,000
+ * simulated users (50 of whom blocked the bot without it knowing), an admin's campaign
+ * confirmed through the bot, jobs running at the same time, and kill -9 of the runner that
+ * sends. Every reachable user gets the message exactly once, bar the sends in flight when a
+ * sender stopped (the kill, or a singleton restarted because its shard lock lapsed on a
+ * loaded machine): at most the recipients claimed by more than one run. The blocked ones are
+ * marked, and the report adds up. Reports the campaign's rate and the delay it added to the
+ * videos of concurrent jobs (KIE's completion → sendVideo, against a baseline without it).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { makeCluster } from "../cluster/support.js"
+import { type Runner, sendPhotos, TERMINAL, type TestCluster, until, waitReady } from "../../src/sim/local-cluster.js"
+import { operatorTexts } from "../../src/i18n/operator.js"
+
+const USERS = Number(process.env.BROADCAST_USERS ?? 5_000)
+const BLOCKED = 50
+const FIRST = 200_001
+const ADMIN = 99_000
+const NEWS = "Big news: a new model is out! Try it today."
+const JOBS = 20
+
+const percentile = (values: ReadonlyArray<number>, p: number) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
+}
+
+describe(`broadcast to ${USERS} users with a runner killed mid-campaign`, () => {
+  let cluster: TestCluster
+  const report: Array<string> = []
+
+  beforeAll(async () => {
+    cluster = await makeCluster({
+      callbacks: true,
+      kiePhases: { waitingMs: 300, queuingMs: 300, generatingMs: 1_500 },
+      runnerEnv: {
+        ADMIN_IDS: String(ADMIN),
+        MAX_JOBS_IN_FLIGHT: "5",
+        TELEGRAM_MESSAGES_PER_SECOND: process.env.BROADCAST_GLOBAL_RATE ?? "300",
+        BROADCAST_MESSAGES_PER_SECOND: process.env.BROADCAST_RATE ?? "200"
+      }
+    })
+  }, 120_000)
+
+  afterAll(async () => {
+    console.log(report.map((line) => `[broadcast] ${line}`).join("\n"))
+    await cluster?.close()
+  }, 60_000)
+
+  /** For each job of these users: KIE's completion → the video's sendVideo, in ms. */
+  const videoDelays = (userIds: ReadonlyArray<number>) => {
+    const chats = new Set(userIds)
+    const completedAt = new Map<string, number>()
+    for (const task of cluster.kie.tasks()) if (task.completedAt !== undefined) completedAt.set(String(task.input.prompt), task.completedAt)
+    return cluster.telegram.callsOf("sendVideo")
+      .filter((call) => call.outcome.ok && chats.has(Number(call.params.chat_id)))
+      .map((call) => {
+        const user = Number(call.params.chat_id)
+        const done = completedAt.get(`scene 0 of user ${user}`)
+        return done === undefined ? Number.NaN : call.at - done
+      })
+      .filter((delay) => Number.isFinite(delay))
+  }
+
+  const jobsDone = async (userIds: ReadonlyArray<number>) =>
+    Number((await cluster.query<{ n: string }>(
+      `SELECT COUNT(*) AS n FROM jobs WHERE user_id = ANY($1::bigint[]) AND state = ANY($2::text[])`,
+      [userIds, TERMINAL]
+    ))[0]!.n)
+
+  const recipientStates = async () => {
+    const rows = await cluster.query<{ state: string; n: string }>(`SELECT state, COUNT(*) AS n FROM broadcast_recipients GROUP BY state`)
+    return Object.fromEntries(rows.map((row) => [row.state, Number(row.n)])) as Record<string, number>
+  }
+
+  const newsCalls = () => cluster.telegram.callsOf("sendMessage").filter((call) => call.params.text === NEWS)
+
+  it("every reachable user gets it exactly once (bar sends in flight at the kill); the blocked are marked; jobs are not held up", async () => {
+    const a = await cluster.start("A")
+    const b = await cluster.start("B")
+    await waitReady(a)
+    await waitReady(b)
+
+    // The audience: known to the bot (a row each) and to Telegram (a chat each).
+    const ids = Array.from({ length: USERS }, (_, i) => FIRST + i)
+    for (const id of ids) cluster.telegram.createUser({ id, first_name: `User${id}`, language_code: "en" })
+    await cluster.query(`INSERT INTO users (id, first_name, language) SELECT g, 'User' || g, 'en' FROM generate_series($1::bigint, $2::bigint) g`, [FIRST, FIRST + USERS - 1])
+    const blocked = ids.filter((_, i) => i % Math.floor(USERS / BLOCKED) === 7).slice(0, BLOCKED)
+    for (const id of blocked) cluster.telegram.injectFault({ kind: "blocked", chatId: id })
+
+    // Baseline: videos with no campaign running.
+    const baselineUsers = sendPhotos(cluster, 300_001, JOBS, 1)
+    await until("baseline jobs done", async () => (await jobsDone(baselineUsers)) === JOBS, 120_000)
+    const baseline = videoDelays(baselineUsers)
+
+    const admin = cluster.telegram.createUser({ id: ADMIN, first_name: "Admin", language_code: "en" })
+    const news = admin.sendText(NEWS).message
+    admin.sendCommand("broadcast", undefined, { replyTo: news.message_id })
+    await until("confirm", () => admin.botMessages().some((m) => m.text?.startsWith("📣 Broadcast #")), 60_000)
+    const confirm = admin.botMessages().find((m) => m.text?.startsWith("📣 Broadcast #"))!
+    // The audience, the baseline's users and the admin.
+    const total = USERS + JOBS + 1
+    expect(confirm.text).toContain(`goes to ${total} users`)
+    const confirmedAt = Date.now()
+    admin.pressButton(operatorTexts.broadcastSend(total), confirm)
+    await until("campaign under way", async () => ((await recipientStates()).sent ?? 0) >= 200, 60_000)
+
+    // Jobs while the campaign runs.
+    const duringUsers = sendPhotos(cluster, 310_001, JOBS, 1)
+    await until("concurrent jobs done", async () => (await jobsDone(duringUsers)) === JOBS, 120_000)
+    const during = videoDelays(duringUsers)
+    const beforeKill = await recipientStates()
+    const sentBeforeKill = newsCalls().filter((call) => call.outcome.ok)
+    const rate = (sentBeforeKill.length - 1) / ((sentBeforeKill.at(-1)!.at - sentBeforeKill[0]!.at) / 1000)
+
+    // kill -9 the runner that sends.
+    const sender: Runner = [a, b].find((runner) => runner.output().includes("broadcast sender: sending"))!
+    expect(sender).toBeDefined()
+    expect(beforeKill.pending ?? 0).toBeGreaterThan(0)
+    sender.child.kill("SIGKILL")
+    await sender.exited
+    const killedAt = Date.now()
+    const inFlightAtKill = (await recipientStates()).sending ?? 0
+
+    await until("campaign done", async () =>
+      (await cluster.query<{ state: string }>(`SELECT state FROM broadcasts`))[0]?.state === "done", 240_000)
+    const doneAt = Date.now()
+    const survivor = sender === a ? b : a
+    await until("report", () => admin.botMessages().some((m) => m.text?.includes("finished:")), 60_000)
+    const final = admin.botMessages().filter((m) => m.text?.includes("finished:")).at(-1)!.text!
+
+    // Exactly once, bar the in-flight sends at the kill.
+    const perChat = new Map<number, number>()
+    for (const call of newsCalls().filter((call) => call.outcome.ok)) {
+      perChat.set(Number(call.params.chat_id), (perChat.get(Number(call.params.chat_id)) ?? 0) + 1)
+    }
+    const reachable = [...ids.filter((id) => !blocked.includes(id)), ...baselineUsers]
+    const missing = reachable.filter((id) => (perChat.get(id) ?? 0) === 0)
+    const twice = [...perChat.entries()].filter(([chat, n]) => n > (chat === ADMIN ? 2 : 1)).map(([chat]) => chat)
+    const states = await recipientStates()
+    // Recipients claimed by more than one run: their sender stopped (the kill, or a singleton
+    // restarted when its shard lock lapsed) with their send in flight.
+    const resent = Number((await cluster.query<{ n: string }>(`SELECT COUNT(*) AS n FROM broadcast_recipients WHERE attempts > 1`))[0]!.n)
+    const senderRuns = [a, b].map((runner) => runner.output().split("broadcast sender: sending").length - 1)
+    const blockedRows = await cluster.query<{ n: string }>(`SELECT COUNT(*) AS n FROM users WHERE id = ANY($1::bigint[]) AND blocked_at IS NOT NULL`, [blocked])
+
+    report.push(`${USERS} users (${BLOCKED} blocked unnoticed), ${total} recipients; runners A, B; ${survivor.name} survived`)
+    report.push(`rate before the kill: ${rate.toFixed(1)} messages/s (BROADCAST_MESSAGES_PER_SECOND=${process.env.BROADCAST_RATE ?? "200"})`)
+    report.push(`confirm → done: ${((doneAt - confirmedAt) / 1000).toFixed(1)} s, of which kill → done ${((doneAt - killedAt) / 1000).toFixed(1)} s`)
+    report.push(`at the kill: ${JSON.stringify(beforeKill)}; claimed in flight ${inFlightAtKill}`)
+    report.push(`final: ${JSON.stringify(states)}; missing ${missing.length}; twice ${twice.length}; resent (claimed again) ${resent}; sender runs A ${senderRuns[0]}, B ${senderRuns[1]}`)
+    report.push(`report to the admin: ${final}`)
+    // Sends per 5 s from the confirm: where the campaign was fast or slow.
+    const buckets = new Map<number, number>()
+    for (const call of newsCalls().filter((call) => call.outcome.ok)) {
+      const bucket = Math.floor((call.at - confirmedAt) / 5000)
+      buckets.set(bucket, (buckets.get(bucket) ?? 0) + 1)
+    }
+    const timeline = [...buckets.entries()].sort((x, y) => x[0] - y[0]).map(([bucket, n]) => `${bucket * 5}s:${n}`)
+    report.push(`sends per 5 s after the confirm (kill at ${((killedAt - confirmedAt) / 1000).toFixed(0)} s): ${timeline.join(" ")}`)
+    report.push(`video delay (KIE done → sendVideo, ms) without a campaign: p50 ${percentile(baseline, 50)}, p95 ${percentile(baseline, 95)}, max ${Math.max(...baseline)}`)
+    report.push(`video delay (KIE done → sendVideo, ms) during the campaign: p50 ${percentile(during, 50)}, p95 ${percentile(during, 95)}, max ${Math.max(...during)}`)
+
+    expect(missing).toEqual([])
+    expect(twice.length).toBeLessThanOrEqual(resent)
+    expect(states).toEqual({ sent: reachable.length + 1, blocked: BLOCKED })
+    expect(Number(blockedRows[0]!.n)).toBe(BLOCKED)
+    expect(final).toContain(`sent ${reachable.length + 1} of ${total} · blocked ${BLOCKED} · failed 0`)
+    expect(during.length).toBe(JOBS)
+    expect(baseline.length).toBe(JOBS)
+  }, 600_000)
+})

@@ -1,0 +1,153 @@
+/**
+ * Admission on both dialects: a photo of a first contact becomes its job in one statement
+ * on Postgres (one short transaction on SQLite), with the profile, the free grant, the
+ * reservation, the balance, the job, its event and the inbox mark; a request already known
+ * and a user without room write nothing.
+ */
+import { SqlClient, Statement } from "@effect/sql"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Option } from "effect"
+import { Balance, ReservationSplit } from "../../src/domain/balance.js"
+import { jobIdFor, UserId } from "../../src/domain/ids.js"
+import { Admission, type AdmissionInput } from "../../src/storage/admission.js"
+import { CreditLedger } from "../../src/storage/credit-ledger.js"
+import { DatabaseLive } from "../../src/storage/database.js"
+import { TelegramInbox } from "../../src/storage/telegram-inbox.js"
+import { configLayer, dialects, freshSettings } from "../support/database.js"
+
+/** Runs `body` on a fresh database of the dialect, with the admission and its neighbours. */
+const onFreshStorage = <A, E>(
+  dialect: "sqlite" | "pg",
+  body: Effect.Effect<A, E, Admission | CreditLedger | TelegramInbox | SqlClient.SqlClient>
+) =>
+  Effect.flatMap(freshSettings(dialect), (settings) =>
+    body.pipe(Effect.provide(
+      Layer.mergeAll(Admission.Default, CreditLedger.Default, TelegramInbox.Default).pipe(
+        Layer.provideMerge(DatabaseLive),
+        Layer.provide(configLayer(settings))
+      )
+    )))
+
+const ann = UserId.make(9_100_000_001)
+
+const input = (requestKey: string, balance: Balance, overrides: Partial<AdmissionInput> = {}): AdmissionInput => {
+  const split = new ReservationSplit({ fromFreeTokens: Math.min(1, balance.freeTokens), fromCredits: balance.freeTokens > 0 ? 0 : 1 })
+  return {
+    job: {
+      id: jobIdFor(ann, requestKey),
+      userId: ann,
+      chatId: ann,
+      requestKey,
+      model: "kling-2.6/image-to-video",
+      prompt: "waves",
+      cost: 1,
+      durationSeconds: 5,
+      photoFileId: "photo-1",
+      language: "en",
+      createdAtMs: 1_000
+    },
+    split,
+    expected: new Balance({ credits: balance.credits - split.fromCredits, freeTokens: balance.freeTokens - split.fromFreeTokens }),
+    maxInFlight: 2,
+    registration: Option.none(),
+    updateId: undefined,
+    nowMs: 2_000,
+    ...overrides
+  }
+}
+
+/** The statements `effect` sends, as SQL text. */
+const statementsOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const sent: Array<string> = []
+    const result = yield* effect.pipe(Statement.withTransformer((statement) =>
+      Effect.sync(() => {
+        sent.push(statement.compile()[0])
+        return statement
+      })
+    ))
+    return [result, sent] as const
+  })
+
+describe.each(dialects)("admission on %s", (dialect) => {
+  it.scoped("a first contact's photo: profile, free grant, reservation, balance, job, event and inbox mark in one commit", () =>
+    onFreshStorage(dialect, Effect.gen(function*() {
+      const admission = yield* Admission
+      const inbox = yield* TelegramInbox
+      const sql = yield* SqlClient.SqlClient
+      assert.deepStrictEqual(yield* admission.snapshotOf(ann), { known: false, freeGranted: false, profile: {}, balance: Balance.zero })
+      yield* inbox.store([{ updateId: 501, userId: ann, payload: "{}" }], 1_500)
+
+      const granted = new Balance({ credits: 0, freeTokens: 2 })
+      const [outcome, sent] = yield* statementsOf(admission.admit(input("msg:1:1", granted, {
+        registration: Option.some({ profile: { firstName: "Ann", languageCode: "en" }, freeTokens: 2 }),
+        updateId: 501
+      })))
+      assert.deepStrictEqual(outcome, { _tag: "Admitted", balance: new Balance({ credits: 0, freeTokens: 1 }) })
+      if (dialect === "pg") assert.strictEqual(sent.length, 1, sent.join("\n---\n"))
+      else assert.isAtMost(sent.length, 8)
+
+      const snapshot = yield* admission.snapshotOf(ann)
+      assert.deepStrictEqual(snapshot, {
+        known: true,
+        freeGranted: true,
+        profile: { firstName: "Ann", languageCode: "en" },
+        balance: new Balance({ credits: 0, freeTokens: 1 })
+      })
+      const ledger = yield* CreditLedger
+      assert.deepStrictEqual(yield* ledger.ledgerSumOf(ann), snapshot.balance)
+      const kinds = yield* sql<{ kind: string }>`SELECT kind FROM credit_ledger WHERE user_id = ${ann} ORDER BY id`
+      assert.deepStrictEqual(kinds.map((row) => row.kind), ["free_grant", "reserve"])
+      const jobs = yield* sql<{ state: string }>`SELECT state FROM jobs WHERE user_id = ${ann}`
+      assert.deepStrictEqual(jobs.map((row) => row.state), ["queued"])
+      const events = yield* sql<{ to_state: string }>`SELECT to_state FROM job_events`
+      assert.deepStrictEqual(events.map((row) => row.to_state), ["queued"])
+      assert.deepStrictEqual(yield* inbox.pendingOf(ann, 10), [])
+
+      // The same request again: its split, nothing written.
+      const again = yield* admission.admit(input("msg:1:1", snapshot.balance, { updateId: 502 }))
+      assert.deepStrictEqual(again, { _tag: "Known", split: new ReservationSplit({ fromFreeTokens: 1, fromCredits: 0 }) })
+      assert.deepStrictEqual(yield* ledger.balanceOf(ann), snapshot.balance)
+      assert.isTrue(Option.isSome(yield* admission.knownRequest(input("msg:1:1", snapshot.balance).job)))
+    })), 60_000)
+
+  it.scoped("no room: the user's unfinished jobs are counted in the same statement, and nothing is written", () =>
+    onFreshStorage(dialect, Effect.gen(function*() {
+      const admission = yield* Admission
+      const inbox = yield* TelegramInbox
+      const ledger = yield* CreditLedger
+      const sql = yield* SqlClient.SqlClient
+      yield* ledger.apply({ userId: ann, opKey: "grant:p1", kind: "grant", paymentId: "p1", deltaCredits: 5, deltaFree: 0 })
+      const five = new Balance({ credits: 5, freeTokens: 0 })
+      const first = yield* admission.admit(input("msg:1:1", five, { maxInFlight: 1 }))
+      assert.strictEqual(first._tag, "Admitted")
+      const four = new Balance({ credits: 4, freeTokens: 0 })
+      yield* inbox.store([{ updateId: 601, userId: ann, payload: "{}" }], 1_500)
+      const refused = yield* admission.admit(input("msg:1:2", four, { maxInFlight: 1, updateId: 601 }))
+      assert.deepStrictEqual(refused, { _tag: "NoRoom", inFlight: 1 })
+      assert.deepStrictEqual(yield* ledger.balanceOf(ann), four)
+      const count = yield* sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM jobs`
+      assert.strictEqual(Number(count[0]!.n), 1)
+      assert.deepStrictEqual((yield* inbox.pendingOf(ann, 10)).map((row) => row.updateId), [601])
+
+      // A finished job makes room again; without a room check there is always room.
+      yield* sql`UPDATE jobs SET state = 'delivered'`
+      assert.strictEqual((yield* admission.admit(input("msg:1:2", four, { maxInFlight: 1 })))._tag, "Admitted")
+      const unchecked = yield* admission.admit(input("msg:1:3", new Balance({ credits: 3, freeTokens: 0 }), { maxInFlight: undefined }))
+      assert.deepStrictEqual(unchecked, { _tag: "Admitted", balance: new Balance({ credits: 2, freeTokens: 0 }) })
+      assert.deepStrictEqual(yield* ledger.ledgerSumOf(ann), yield* ledger.balanceOf(ann))
+    })), 60_000)
+
+  it.scoped("a first contact without a photo: profile and free grant in one commit, once ever", () =>
+    onFreshStorage(dialect, Effect.gen(function*() {
+      const admission = yield* Admission
+      const ledger = yield* CreditLedger
+      const registration = { profile: { firstName: "Ann" }, freeTokens: 2 }
+      const [balance, sent] = yield* statementsOf(admission.register(ann, registration, new Balance({ credits: 0, freeTokens: 2 })))
+      assert.deepStrictEqual(balance, new Balance({ credits: 0, freeTokens: 2 }))
+      if (dialect === "pg") assert.strictEqual(sent.length, 1)
+      // Written again (a stale copy), the ledger's one-free-grant rule moves nothing.
+      assert.deepStrictEqual(yield* admission.register(ann, registration, new Balance({ credits: 0, freeTokens: 4 })), balance)
+      assert.deepStrictEqual(yield* ledger.ledgerSumOf(ann), balance)
+    })), 60_000)
+})

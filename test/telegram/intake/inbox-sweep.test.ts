@@ -1,0 +1,111 @@
+/**
+ * The inbox with the real user entity and runner: one write per batch, each user's updates
+ * handled once and in update_id order whoever wakes the entity, and the sweep handing over
+ * what a lost wake or a handling that died (an outage) left behind. The bot is replaced by
+ * a recorder of the updates the entity hands it.
+ */
+import { Statement } from "@effect/sql"
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Duration, Effect, Layer } from "effect"
+import { UserEntity, UserUpdates } from "../../../src/protocols/user-protocol.js"
+import { TelegramInbox } from "../../../src/storage/telegram-inbox.js"
+import { sweepAge, sweepOnce } from "../../../src/telegram/intake/inbox-sweep.js"
+import { makeHandOver } from "../../../src/telegram/intake/updates.js"
+import { dialects, freshSettings } from "../../support/database.js"
+import { LedgerOnlyActors, runnerLayer } from "../../support/runner.js"
+
+const update = (updateId: number, userId: number) => ({
+  update_id: updateId,
+  message: { message_id: updateId, date: 0, chat: { id: userId, type: "private" }, from: { id: userId, is_bot: false, first_name: "U" }, text: "hi" }
+})
+
+/** What the entities handed the bot, per user, and an outage switch for one update. */
+const recorder = () => {
+  const handled = new Map<number, Array<number>>()
+  const failing = new Set<number>()
+  const layer = Layer.succeed(UserUpdates, {
+    notify: () => Effect.void,
+    handle: (ops, received) =>
+      failing.has(received.update_id)
+        ? Effect.die(new Error("database unreachable"))
+        : Effect.sync(() => {
+          handled.set(ops.userId, [...(handled.get(ops.userId) ?? []), received.update_id])
+        })
+  })
+  return { handled, failing, layer }
+}
+
+const until = (what: string, check: () => boolean) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 300; i++) {
+      if (check()) return
+      yield* Effect.sleep("50 millis")
+    }
+    return yield* Effect.dieMessage(`never happened: ${what}`)
+  })
+
+/** Runs `body` with a runner on a fresh database whose user entities hand their updates to `bot`. */
+const withRunner = <A, E, R>(dialect: "sqlite" | "pg", body: (bot: ReturnType<typeof recorder>) => Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const settings = yield* freshSettings(dialect)
+    const bot = recorder()
+    return yield* body(bot).pipe(Effect.provide(runnerLayer(settings, LedgerOnlyActors.pipe(Layer.provideMerge(bot.layer)))))
+  }).pipe(Effect.scoped)
+
+describe.each(dialects)("the inbox on %s", (dialect) => {
+  it.live("stores a batch in one write; each user's updates are handled once, in order; a replay adds nothing", () =>
+    withRunner(dialect, (bot) =>
+      Effect.gen(function*() {
+        const handOver = yield* makeHandOver
+        const batch = [update(1, 11), update(2, 12), update(3, 11), { update_id: 4, channel_post: { text: "x" } }, update(5, 11)]
+        const sent: Array<string> = []
+        const stored = yield* handOver(batch).pipe(Statement.withTransformer((statement) =>
+          Effect.sync(() => {
+            sent.push(statement.compile()[0])
+            return statement
+          })
+        ))
+        assert.strictEqual(stored, 4)
+        // (The entities' reads and marks run under the same transformer when they are local.)
+        const writes = sent.map((text) => text.trim().split(/\s+/).slice(0, 3).join(" ")).filter((text) => text.startsWith("INSERT"))
+        assert.deepStrictEqual(writes, ["INSERT INTO telegram_inbox"])
+        yield* until("both users handled", () => bot.handled.get(11)?.length === 3 && bot.handled.get(12)?.length === 1)
+        // Telegram sends the batch again (the offset was never confirmed) and another wake arrives.
+        assert.strictEqual(yield* handOver(batch), 4)
+        yield* (yield* UserEntity.client)("11").HandleInbox()
+        assert.deepStrictEqual(bot.handled.get(11), [1, 3, 5])
+        assert.deepStrictEqual(bot.handled.get(12), [2])
+        const inbox = yield* TelegramInbox
+        assert.deepStrictEqual(yield* inbox.pendingOf(11 as never, 10), [])
+      })), 60_000)
+
+  it.live("the sweep hands over what a lost wake and a handling that died left, still in order", () =>
+    withRunner(dialect, (bot) =>
+      Effect.gen(function*() {
+        const inbox = yield* TelegramInbox
+        const now = yield* Clock.currentTimeMillis
+        const old = now - 2 * Duration.toMillis(sweepAge)
+        // Stored, and the wake lost: nothing happens until the sweep.
+        yield* inbox.store([21, 22].map((id) => ({ updateId: id, userId: 31, payload: JSON.stringify(update(id, 31)) })), old)
+        // Young rows are left to their own wake.
+        yield* inbox.store([{ updateId: 23, userId: 32, payload: JSON.stringify(update(23, 32)) }], now)
+        assert.strictEqual(yield* sweepOnce, 1)
+        yield* until("the swept user handled", () => bot.handled.get(31)?.length === 2)
+        assert.deepStrictEqual(bot.handled.get(31), [21, 22])
+        assert.isUndefined(bot.handled.get(32))
+
+        // An outage kills the handling of 41: the entity dies, 41 and 42 stay in the inbox.
+        bot.failing.add(41)
+        yield* inbox.store([41, 42].map((id) => ({ updateId: id, userId: 33, payload: JSON.stringify(update(id, 33)) })), old)
+        yield* (yield* UserEntity.client)("33").HandleInbox(undefined, { discard: true })
+        yield* Effect.sleep("300 millis")
+        assert.isUndefined(bot.handled.get(33))
+        assert.deepStrictEqual((yield* inbox.pendingOf(33 as never, 10)).map((row) => row.updateId), [41, 42])
+        // The database is back; the next sweep hands both over, 41 first.
+        bot.failing.delete(41)
+        yield* sweepOnce
+        yield* until("the user after the outage handled", () => bot.handled.get(33)?.length === 2)
+        assert.deepStrictEqual(bot.handled.get(33), [41, 42])
+        assert.strictEqual(yield* sweepOnce, 0)
+      })), 60_000)
+})
