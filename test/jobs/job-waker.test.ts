@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { checkInvariants, makeCluster } from "../cluster/support.js"
 import { type Runner, sendPhotos, type TestCluster, until, waitReady } from "../../src/sim/local-cluster.js"
 
-const JOBS = 1_000
+/** The issue's 1,000 by default; PASSIVATION_JOBS for a loaded machine. */
+const JOBS = Number(process.env.PASSIVATION_JOBS ?? 1_000)
 
 const jobEntities = async (runner: Runner) => {
   const text = await (await fetch(`http://127.0.0.1:${runner.httpPort}/metrics`)).text()
@@ -28,8 +29,9 @@ describe(`passivated jobs: ${JOBS} waiting for KIE`, () => {
       kieRateLimit: false,
       runnerEnv: { KIE_RATE_LIMIT: "1000", FREE_TOKENS: "1", MAX_JOBS_IN_FLIGHT: "5" }
     })
-    await Promise.all([cluster.start("R1"), cluster.start("R2")])
-    await Promise.all(cluster.runners.map((runner) => waitReady(runner)))
+    // One after the other: the cluster's own migrations are not safe to run twice at once.
+    await waitReady(await cluster.start("R1"))
+    await waitReady(await cluster.start("R2"))
   }, 180_000)
 
   afterAll(async () => {
@@ -38,7 +40,7 @@ describe(`passivated jobs: ${JOBS} waiting for KIE`, () => {
 
   it("hold no job entity while they wait, and all complete once after a runner is killed", async () => {
     const users = sendPhotos(cluster, 8_100_000, JOBS, 1)
-    await until("every job submitted to KIE", async () => (await countIn(cluster, "polling")) === JOBS, 240_000)
+    await until("every job submitted to KIE", async () => (await countIn(cluster, "polling")) === JOBS, 480_000)
 
     // Entities idle out 5 s after their last step; the reaper looks every 5 s.
     let active = Number.POSITIVE_INFINITY
@@ -60,5 +62,5 @@ describe(`passivated jobs: ${JOBS} waiting for KIE`, () => {
     expect(invariants.orphanTasks).toBe(0)
     expect(invariants.duplicateVideos).toBe(0)
     expect(invariants.ledgerMismatches).toEqual([])
-  }, 720_000)
+  }, 1_200_000)
 })
