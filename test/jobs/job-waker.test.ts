@@ -1,12 +1,13 @@
 /**
  * Issue #18's acceptance for passivated jobs, on a real cluster (two runner processes on
- * Postgres, src/sim/local-cluster.ts): 1,000 jobs waiting for KIE (its clock held still)
- * leave no job entity in memory (the runners' `effect_cluster_entities` gauge), and after a
- * `kill -9` of one runner they all complete once, woken by the job waker.
+ * Postgres, src/sim/local-cluster.ts, KIE callbacks on as in production): 1,000 jobs waiting
+ * for KIE (its clock held still) leave no job entity in memory (the runners'
+ * `effect_cluster_entities` gauge) between their safety-net polls, and after a `kill -9` of
+ * one runner they all complete once on the other.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { checkInvariants, makeCluster } from "../cluster/support.js"
-import { type Runner, sendPhotos, type TestCluster, until, waitReady } from "../../src/sim/local-cluster.js"
+import { type Runner, sendPhotos, shardsOf, type TestCluster, until, waitReady } from "../../src/sim/local-cluster.js"
 
 /** The issue's 1,000 by default; PASSIVATION_JOBS for a loaded machine. */
 const JOBS = Number(process.env.PASSIVATION_JOBS ?? 1_000)
@@ -27,6 +28,7 @@ describe(`passivated jobs: ${JOBS} waiting for KIE`, () => {
     cluster = await makeCluster({
       kieClock: "manual",
       kieRateLimit: false,
+      callbacks: true,
       runnerEnv: { KIE_RATE_LIMIT: "1000", FREE_TOKENS: "1", MAX_JOBS_IN_FLIGHT: "5" }
     })
     // One after the other: the cluster's own migrations are not safe to run twice at once.
@@ -51,8 +53,10 @@ describe(`passivated jobs: ${JOBS} waiting for KIE`, () => {
     expect(active).toBeLessThanOrEqual(JOBS / 100)
     expect(await countIn(cluster, "polling")).toBe(JOBS)
 
+    const shards = (await Promise.all(cluster.runners.map(shardsOf))).reduce((sum, n) => sum + n, 0)
     cluster.runners[0]!.child.kill("SIGKILL")
-    // KIE finishes every task; only their due polls (on the survivor) can notice.
+    await until("the survivor owns every shard", async () => (await shardsOf(cluster.runners[1]!)) === shards, 60_000)
+    // KIE finishes every task and calls back; the survivor wakes each job.
     await cluster.kie.advance(300_000)
     await until("every job delivered", async () => (await countIn(cluster, "delivered")) === JOBS, 300_000)
 
