@@ -33,12 +33,16 @@ export const JobEntityLive = JobEntity.toLayer(
     const running = yield* FiberHandle.make<Option.Option<MachineState>, never>()
     const lock = yield* Effect.makeSemaphore(1)
 
-    const start = (first?: MachineEvent) => FiberHandle.run(running, supervised(steps.run(jobId, acknowledgement, first)))
+    const start = (first?: MachineEvent, options?: { readonly eventOnly?: boolean }) =>
+      FiberHandle.run(running, supervised(steps.run(jobId, acknowledgement, first, options)))
 
-    /** Joins the run under way, or starts one; returns once it and the progress message it posts are done. */
+    /**
+     * Joins the run under way, or starts one; returns once it and the progress message it
+     * posts are done. A run cut off by a Cancel is not this message's failure.
+     */
     const runOnce = (first?: MachineEvent) =>
       lock.withPermits(1)(Effect.suspend(() => Option.match(FiberHandle.unsafeGet(running), { onNone: () => start(first), onSome: Effect.succeed }))).pipe(
-        Effect.flatMap(Fiber.join),
+        Effect.flatMap(Fiber.await),
         Effect.zipLeft(acknowledgement.posted)
       )
 
@@ -67,9 +71,13 @@ export const JobEntityLive = JobEntity.toLayer(
           const before = yield* steps.stateOf(jobId)
           if (Option.isNone(before) || before.value === undefined || !isCancellable(before.value)) return "too-late" as const
           // Stop the step where it is (in the rate limit's queue, uploading); the machine takes
-          // the Cancel only if the job still had not reached KIE.
-          const run = yield* lock.withPermits(1)(FiberHandle.clear(running).pipe(Effect.zipRight(start({ _tag: "Cancel" }))))
-          yield* Fiber.join(run)
+          // the Cancel only if the job still had not reached KIE. The refund is left to the
+          // next wake-up (the job is due at once): the press that sent this is handled by the
+          // user's entity, which the refund needs.
+          const run = yield* lock.withPermits(1)(
+            FiberHandle.clear(running).pipe(Effect.zipRight(start({ _tag: "Cancel" }, { eventOnly: true })))
+          )
+          yield* Fiber.await(run)
           const after = yield* repo.get(jobId)
           return Option.isSome(after) && after.value.outcome === "refund" && after.value.error_class === "Cancelled"
             ? "cancelled" as const

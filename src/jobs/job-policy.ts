@@ -108,6 +108,12 @@ export const wakerBatch = 500
 /** Wake-ups the waker has in flight at once. */
 export const wakerConcurrency = 64
 
+/**
+ * A wait behind the KIE rate limit at least this long is shown, with Cancel (ms); a shorter
+ * one is not: the button would be gone before it could be pressed.
+ */
+export const cancelOfferedAfterMs = 3_000
+
 /** While KIE is paused for an operator, a queued job looks again this often (ms). */
 export const operatorRecheck = 15_000
 export const operatorWaitLimitMs = Duration.toMillis(operatorWaitLimit)

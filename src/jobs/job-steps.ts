@@ -43,11 +43,24 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
      * Runs `jobId` from its stored row, first with `first` (a wake-up when undefined).
      * Returns the row's state when the run stopped, none when there is no such job.
      */
-    const run = (jobId: JobId, acknowledgement: RunContext["acknowledgement"], first?: MachineEvent) =>
-      Effect.gen(function*() {
+    const run = (
+      jobId: JobId,
+      acknowledgement: RunContext["acknowledgement"],
+      first?: MachineEvent,
+      options: {
+        /** Take `first` and write it with the job due now, but leave its work to the next wake-up. */
+        readonly eventOnly?: boolean
+      } = {}
+    ) => Effect.suspend(() => {
+      // The version this run last read or wrote: an interrupted run (a shutdown, a Cancel)
+      // makes the job due at once, unless someone moved it meanwhile.
+      let held: number | undefined
+      let holdCommands = options.eventOnly === true
+      return Effect.gen(function*() {
         const stored = yield* repo.get(jobId)
         if (Option.isNone(stored)) return Option.none<MachineState>()
         let row = stored.value
+        held = row.version
         let state = yield* Effect.orDie(machineStateOf(row))
         let due: number | null = row.due_at_ms === null ? null : Number(row.due_at_ms)
         let moved = false
@@ -91,7 +104,7 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
                 ? { kie_succeeded_at_ms: Math.floor(now) }
                 : {}
               // The lease: if this run dies before its next write, the waker wakes the job then.
-              const dueAtMs = isFinished(next.state) ? null : wakeAt?.atMs ?? now + wakeLeaseMs
+              const dueAtMs = isFinished(next.state) ? null : wakeAt?.atMs ?? (holdCommands ? now : now + wakeLeaseMs)
               const written = yield* repo.advance(jobId, { version: row.version, state: row.state }, {
                 state: columns.state,
                 changes: { ...columns.changes, ...extra },
@@ -109,6 +122,7 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
                 due_at_ms: dueAtMs
               }) as JobRecord
               due = dueAtMs
+              held = row.version
               moved = true
               if (next.state._tag === "Delivered") {
                 yield* recordDelivery(row)
@@ -119,6 +133,10 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
               }
             }
             state = next.state
+            if (holdCommands) {
+              holdCommands = false
+              return false
+            }
             for (const command of next.commands) {
               if (!(yield* runCommand(command))) return false
             }
@@ -142,7 +160,13 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
           going = yield* wake
         }
         return Option.some(state)
-      }).pipe(Effect.orDie, Effect.annotateLogs({ jobId }), Effect.withSpan("JobSteps.run", { attributes: { jobId } }))
+      }).pipe(
+        Effect.onInterrupt(() => held === undefined ? Effect.void : Effect.ignore(repo.release(jobId, held))),
+        Effect.orDie,
+        Effect.annotateLogs({ jobId }),
+        Effect.withSpan("JobSteps.run", { attributes: { jobId } })
+      )
+    })
 
     /** The machine's state as stored (for answers that need no run). */
     const stateOf = (jobId: JobId) =>

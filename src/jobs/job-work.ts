@@ -25,7 +25,14 @@ import { againCallbackData, cancelCallbackData } from "../telegram/callback-data
 import { TelegramGateway } from "../telegram/gateway.js"
 import type { Acknowledgement } from "./job-acknowledgement.js"
 import { failureOf, isCancellable, type MachineEvent, type MachineState, type PollResult, type ProgressText } from "./job-machine.js"
-import { chatActionInterval, deliveryRetry, kieClassPolicy, photoDownloadRetry, uploadReuseWindow } from "./job-policy.js"
+import {
+  cancelOfferedAfterMs,
+  chatActionInterval,
+  deliveryRetry,
+  kieClassPolicy,
+  photoDownloadRetry,
+  uploadReuseWindow
+} from "./job-policy.js"
 import { settleWithUser } from "./settle-with-user.js"
 import { TransferPermits } from "./transfer-permits.js"
 
@@ -93,13 +100,17 @@ export const makeJobWork = Effect.gen(function*() {
 
   const show = (context: RunContext, text: ProgressText, force: boolean) => showText(context, textOf(context.row, text), force)
 
-  /** A job that has not reached its outcome posts its progress message, beside its work. */
+  /**
+   * A job that has not reached its outcome posts its progress message, beside its work.
+   * Cancel is offered only while the job waits before KIE (paused, or behind the rate
+   * limit): a button that vanishes a second later cannot be pressed.
+   */
   const acknowledge = (context: RunContext) =>
     context.state._tag === "Queued" || context.state._tag === "Submitting" || context.state._tag === "Polling"
       ? context.acknowledgement.post(
         targetOf(context.row),
         messagesFor(langOf(context.row)).progress.queued(0),
-        isCancellable(context.state) ? cancelKeyboard(context.row) : undefined
+        context.state._tag === "Queued" && context.state.paused ? cancelKeyboard(context.row) : undefined
       )
       : Effect.void
 
@@ -140,7 +151,10 @@ export const makeJobWork = Effect.gen(function*() {
         input: model.buildInput({ imageUrl, prompt: job.prompt, durationSeconds: job.duration_seconds }),
         callBackUrl: Option.getOrUndefined(callbackAuth.callbackUrl(job.id))
       }, {
-        onQueued: (wait) => showText(context, messagesFor(langOf(job)).progress.queued(Duration.toMillis(wait)), false),
+        onQueued: (wait) =>
+          Duration.toMillis(wait) >= cancelOfferedAfterMs
+            ? showText(context, messagesFor(langOf(job)).progress.queued(Duration.toMillis(wait)), false)
+            : Effect.void,
         // Inside the call's uninterruptible region: the task id cannot be cut off from its creation.
         // The deadline counts from the task's creation, not from the start of this step.
         onCreated: (taskId) =>

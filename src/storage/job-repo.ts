@@ -169,6 +169,12 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
       }
     )
 
+    /** Makes an unfinished job due now, if it is still at `version` (its run was cut off). */
+    const release = Effect.fn("JobRepo.release")(function*(jobId: JobId, version: number) {
+      const now = Math.floor(yield* Clock.currentTimeMillis)
+      yield* sql`UPDATE jobs SET due_at_ms = ${now} WHERE id = ${jobId} AND version = ${version} AND due_at_ms IS NOT NULL`
+    })
+
     /**
      * Claims up to `limit` jobs due by `nowMs`, earliest first: each one's due time moves
      * `leaseMs` ahead, so that the next pass (on any runner) leaves it to the wake-up this
@@ -206,7 +212,7 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
       return { erased: erased.length, unfinished: Number(unfinished[0]?.n ?? 0) }
     })
 
-    return { get, stateOf, insertQueued, advance, update, recentUploadOf, claimDue, forgetContent } as const
+    return { get, stateOf, insertQueued, advance, update, recentUploadOf, claimDue, release, forgetContent } as const
   }),
   dependencies: [CreditLedger.Default]
 }) {}

@@ -26,7 +26,9 @@ const restartIn = (
   release: (sims: Simulators) => void
 ) =>
   Effect.gen(function*() {
-    const sims = yield* startSimulators(dialect, quickGeneration)
+    // The stopped runner interrupts a step under way at once: its handlers' grace period
+    // would run on the TestClock, which nothing moves while the runner's layer closes.
+    const sims = yield* startSimulators(dialect, { ...quickGeneration, env: { ENTITY_TERMINATION_TIMEOUT: "0s" } })
     hold(sims)
     const jobId = yield* inRunner(sims, Effect.gen(function*() {
       const started = yield* sendPhotoAndStart(sims, 7001)

@@ -180,9 +180,10 @@ export const generateFeature = (env: BotEnv) => {
       const job = found.value
       const jobId = action.jobId
       yield* Effect.gen(function*() {
-        const cancellable = job.kieTaskId === null && job.outcome === null &&
-          (job.state === "queued" || job.state === "submitting")
-        if (!cancellable) return yield* answer(ctx, ctx.texts.tooLateToCancel)
+        // Whether it still can be cancelled is the job's own answer (src/jobs/job-machine.ts).
+        if (job.state === "delivered" || job.state === "refunded" || job.state === "failed") {
+          return yield* answer(ctx, ctx.texts.tooLateToCancel)
+        }
         yield* answer(ctx, ctx.texts.cancelling)
         // The job entity tells the user that it was cancelled and the credit is back.
         const outcome = yield* env.jobs(jobId).Cancel({
