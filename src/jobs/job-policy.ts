@@ -92,11 +92,12 @@ export const kieClassPolicy: { readonly [Tag in KieError["_tag"]]: KieClassPolic
 }
 
 /**
- * How long a job's row says "not due" while a step works on it (ms): longer than the
- * longest step (an upload with its retries, a video send with its 429 waits), so the waker
- * does not wake a job whose step is still running; a step that died is picked up after it.
+ * How long a job's row says "not due" while a step works on it (ms), and so what a
+ * `kill -9` mid-step costs. A step longer than this (an upload with its retries, a video
+ * send waiting out 429s) is woken again and the wake-up joins it on the same runner; on
+ * another runner the row's version keeps its writes apart.
  */
-export const wakeLeaseMs = 5 * 60_000
+export const wakeLeaseMs = 60_000
 
 /** A job entity with nothing to do is reaped after this (the reaper looks every 5 s or so). */
 export const entityIdleTime = Duration.seconds(5)
