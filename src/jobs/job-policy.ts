@@ -16,9 +16,6 @@ export const operatorWaitLimit = Duration.minutes(30)
 export const progressEditInterval = Duration.seconds(30)
 export const progressEditIntervalMs = Duration.toMillis(progressEditInterval)
 
-/** `upload_video` lasts at most 5 s on the client, so it is repeated while the video is sent. */
-export const chatActionInterval = Duration.seconds(4)
-
 /**
  * The delivery loop: the gateway already waits out 429s; this retries what is still
  * transient after that (5xx, network) a few times, then the job refunds.

@@ -4,7 +4,7 @@
  * the progress message. Each does its I/O and feeds the outcome back as an event; none
  * decides what the job does next.
  */
-import { Clock, Duration, Effect, Either, Fiber, LogLevel, Option, Schedule } from "effect"
+import { Clock, Duration, Effect, Either, Fiber, LogLevel, Option } from "effect"
 import { OperatorAlerts } from "../alerts/operator-alerts.js"
 import { AppConfig } from "../config/index.js"
 import { type JobFailure, retryHelps } from "../domain/job-failure.js"
@@ -27,7 +27,6 @@ import type { Acknowledgement } from "./job-acknowledgement.js"
 import { failureOf, isCancellable, type MachineEvent, type MachineState, type PollResult, type ProgressText } from "./job-machine.js"
 import {
   cancelOfferedAfterMs,
-  chatActionInterval,
   deliveryRetry,
   kieClassPolicy,
   photoDownloadRetry,
@@ -203,8 +202,9 @@ export const makeJobWork = Effect.gen(function*() {
       })
     })
 
-  const keepUploadingAction = (chatId: number) =>
-    gateway.sendChatAction(chatId, "upload_video").pipe(Effect.ignore, Effect.repeat(Schedule.spaced(chatActionInterval)))
+  // Once per video, not every 4 s: the indicator shows for up to 5 s or until the video
+  // arrives, and each repeat spent a message of the bot's shared 30/s (~5 calls per job).
+  const showUploading = (chatId: number) => gateway.sendChatAction(chatId, "upload_video").pipe(Effect.ignore)
 
   /** Sends the video with its caption and button, retrying what Telegram fails transiently; a video once sent is not sent again. */
   const sendVideo = (context: RunContext, resultUrl: string) =>
@@ -216,7 +216,7 @@ export const makeJobWork = Effect.gen(function*() {
       const messages = messagesFor(lang)
       // Only for the caption: the stored balance (a capture changes none).
       const balance = yield* ledger.balanceOf(UserId.make(Number(job.user_id))).pipe(Effect.orDie)
-      const action = yield* Effect.fork(keepUploadingAction(chatOf(job)))
+      const action = yield* Effect.fork(showUploading(chatOf(job)))
       // Once Telegram has answered, the message id is recorded before an interruption can land.
       const sendOnce = Effect.uninterruptibleMask((restore) =>
         restore(gateway.sendVideo(chatOf(job), {
