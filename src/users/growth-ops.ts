@@ -25,6 +25,8 @@ export interface LedgerAccess {
   ) => Effect.Effect<Effect.Effect.Success<ReturnType<CreditLedger["apply"]>>, SqlError>
   readonly transactional: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
   readonly balance: Effect.Effect<Balance>
+  /** Writes a first contact that is still pending, so rows that refer to the user can follow. */
+  readonly registered: Effect.Effect<void, SqlError>
 }
 
 const utcDay = (millis: number) => new Date(millis).toISOString().slice(0, 10)
@@ -117,6 +119,7 @@ export const makeGrowthOps = (access: LedgerAccess) =>
         }
         if (promo.disabled) return yield* refuse("disabled")
         if (promo.expiresAtMs !== undefined && promo.expiresAtMs <= now) return yield* refuse("expired")
+        yield* access.registered
         if (!(yield* promos.claim(code, userId, requestKey, promo.credits, now))) {
           const after = yield* promos.find(code)
           return yield* refuse(Option.isSome(after) && after.value.disabled ? "disabled" : "exhausted")

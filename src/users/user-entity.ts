@@ -55,7 +55,13 @@ export const UserEntityLive = UserEntity.toLayer(
         ;(yield* loaded).balance = result.balance
         return result
       })
-    const growth = yield* makeGrowthOps({ userId, applyEntry, transactional, balance: Effect.orDie(currentBalance) })
+    const growth = yield* makeGrowthOps({
+      userId,
+      applyEntry,
+      transactional,
+      balance: Effect.orDie(currentBalance),
+      registered: flushRegistration
+    })
 
     // An invited first contact is written at once, with its link: the link must not wait
     // for a write that may never come, and a crash must not leave it registered but unlinked.

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { messagesFor } from "../../src/i18n/index.js"
 import { readyz, type Runner, type TestCluster, until, waitReady } from "../../src/sim/local-cluster.js"
-import { makeCluster } from "./support.js"
+import { makeCluster } from "../cluster/support.js"
 
 const ADMIN = 9_100
 const USERS = 200
