@@ -76,6 +76,9 @@ export const freshDatabase = async (label: string): Promise<BenchDatabase> => {
   await admin.connect()
   const name = `bench_${label}_${process.pid}_${Date.now()}`
   await admin.query(`CREATE DATABASE ${name}`)
+  // BENCH_LOG_STATEMENTS=1: every statement of the run's database goes to the server log, to
+  // count commits by statement kind (pg_stat_statements is not assumed to be installed).
+  if (process.env.BENCH_LOG_STATEMENTS === "1") await admin.query(`ALTER DATABASE ${name} SET log_statement = 'all'`)
   const url = new URL(DATABASE_ADMIN_URL)
   url.pathname = `/${name}`
   const pool = new pg.Pool({ connectionString: url.toString(), max: 4 })
@@ -232,7 +235,9 @@ export const startRunner = async (
     PAYMENTS_SECRET: "bench-payments-secret",
     KIE_CALLBACK_SECRET: "bench-callback-secret",
     CLUSTER_SECRET: "bench-cluster-secret-of-at-least-32-characters",
-    ...(typeof env === "function" ? env(httpPort) : env)
+    ...(typeof env === "function" ? env(httpPort) : env),
+    // BENCH_RUNNER_ENV='{"MAX_CONCURRENT_TRANSFERS":"32"}': a setting tried on the runner.
+    ...JSON.parse(process.env.BENCH_RUNNER_ENV ?? "{}") as Record<string, string>
   })
   const runner = { ...child, httpPort }
   // BENCH_RUNNER_LOG=/path: every line the runner prints, for a run that needs explaining.

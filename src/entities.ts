@@ -6,6 +6,7 @@
 import { Layer } from "effect"
 import { BroadcastSenderLive } from "./broadcasts/broadcast-sender.js"
 import { JobEntityLive } from "./jobs/job-entity.js"
+import { ProgressMessages } from "./jobs/job-acknowledgement.js"
 import { JobSteps } from "./jobs/job-steps.js"
 import { JobWakerLive } from "./jobs/job-waker.js"
 import { Admission } from "./storage/admission.js"
@@ -37,8 +38,8 @@ export const StorageServicesLive = Layer.mergeAll(
 /** Needs the KIE services and the Telegram gateway (the job entity's driver uses them). */
 export const EntitiesLive = Layer.mergeAll(
   UserEntityLive,
-  JobEntityLive.pipe(Layer.provide(JobSteps.Default)),
-  JobWakerLive,
+  // The waker polls waiting jobs with the same steps as their entities (src/jobs/job-waker.ts).
+  Layer.mergeAll(JobEntityLive, JobWakerLive).pipe(Layer.provide([JobSteps.Default, ProgressMessages.Default])),
   BroadcastSenderLive
 ).pipe(
   Layer.provideMerge(StorageServicesLive)

@@ -93,6 +93,10 @@ const stopWith = async (send: (npmPid: number) => void) => {
   try {
     const ready = await waitFor(async () => (await getJson(`http://127.0.0.1:${started.httpPort}/readyz`)).status === 200, 90_000)
     expect(ready, started.output()).toBe(true)
+    // Ready means the shards are held; the poller singleton starts a moment later, and a
+    // clean stop is only shown by a poller that was running.
+    const polling = await waitFor(async () => started.output().includes("Telegram poller started"), 30_000)
+    expect(polling, started.output()).toBe(true)
     runners = descendants(npmPid).filter((p) => isRunner(p.argv))
     expect(runners, JSON.stringify(descendants(npmPid))).toHaveLength(1)
     send(npmPid)

@@ -57,8 +57,11 @@ const sendLoop = Effect.gen(function*() {
         onSuccess: (messageId) => repo.record(campaign.id, userId, "sent", { messageId }),
         onFailure: (error) => {
           const outcome = outcomeOf(error)
-          return repo.record(campaign.id, userId, outcome, { error: `${error._tag}: ${error.reason}` }).pipe(
-            Effect.zipRight(outcome === "blocked" ? users.markBlocked(UserId.make(userId), true) : Effect.void)
+          // The user first: a kill between the two writes then leaves the recipient claimed,
+          // and the next run sends again and records it. The other way round left a recipient
+          // recorded blocked whose user was never marked (seen in the broadcast failover).
+          return (outcome === "blocked" ? users.markBlocked(UserId.make(userId), true) : Effect.void).pipe(
+            Effect.zipRight(repo.record(campaign.id, userId, outcome, { error: `${error._tag}: ${error.reason}` }))
           )
         }
       })

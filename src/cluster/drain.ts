@@ -12,7 +12,7 @@
  * The runtime (`NodeRuntime.runMain`) installs its SIGTERM and SIGINT listener before the
  * program is built; this layer takes those listeners and calls them once the grace has
  * passed. A second signal during the grace stops at once; later ones are absorbed while
- * the runner stops. Ctrl-C on `npm start` delivers SIGINT twice (the terminal's, and npm's
+ * the runner stops, until the process exits. Ctrl-C on `npm start` delivers SIGINT twice (the terminal's, and npm's
  * forwarded copy): without a listener left, the second would kill the process mid-stop.
  */
 import { Context, Effect, Layer, Option } from "effect"
@@ -73,10 +73,14 @@ export const DrainOnSigterm = Layer.scoped(
       }),
       () =>
         Effect.sync(() => {
-          for (const signal of stopSignals) process.removeListener(signal, onSignal)
           if (timer !== undefined) clearTimeout(timer)
+          // Stopping on a signal: the listener stays to absorb the ones still on their way
+          // (npm's forwarded copy can come after this scope closed, before the process
+          // exits; with no listener it would kill the process by SIGINT).
+          if (Option.isSome(since)) return
           // Stopped for another reason: the runtime's listeners go back.
-          if (Option.isNone(since)) for (const [signal, listener] of deferred) process.on(signal, listener)
+          for (const signal of stopSignals) process.removeListener(signal, onSignal)
+          for (const [signal, listener] of deferred) process.on(signal, listener)
         })
     )
     return { since: () => since }

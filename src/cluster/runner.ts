@@ -23,6 +23,7 @@ import { SqlClient } from "@effect/sql"
 import { ConfigError, Effect, Layer, Option, type Redacted, Schema } from "effect"
 import { AppConfig, type AppSettings, clusterSecretRequired } from "../config/index.js"
 import { DrainOnSigterm } from "./drain.js"
+import { underMigrationLock } from "../storage/migrations.js"
 import * as RunnerTransport from "./transport.js"
 
 /** Must be equal on every runner of a cluster. */
@@ -47,13 +48,23 @@ export const shardingSettings = (config: AppSettings): Partial<ShardingConfig.Sh
   entityMessagePollInterval: "1 second"
 })
 
-const runnerStorage = Layer.orDie(SqlRunnerStorage.layer)
+/**
+ * The cluster's storage layers create their tables when built (each with a migrator whose
+ * first statement, CREATE TABLE IF NOT EXISTS, races on Postgres: two runners starting
+ * together on a fresh database failed with a duplicate pg_type row). They are built under
+ * the app's migration lock, one runner after the other.
+ */
+export const builtUnderMigrationLock = <A, E, R>(layer: Layer.Layer<A, E, R>) =>
+  Layer.scopedContext(underMigrationLock(Layer.build(layer)))
+
+const runnerStorage = Layer.orDie(builtUnderMigrationLock(SqlRunnerStorage.layer))
+const messageStorage = Layer.orDie(builtUnderMigrationLock(SqlMessageStorage.layer))
 
 /** One runner on the local database: no socket, no health pings. */
 export const embeddedRunner = (settings: Partial<ShardingConfig.ShardingConfig["Type"]>) =>
   Sharding.layer.pipe(
     Layer.provideMerge(Runners.layerNoop),
-    Layer.provideMerge(SqlMessageStorage.layer),
+    Layer.provideMerge(messageStorage),
     Layer.provide([runnerStorage, RunnerHealth.layerNoop]),
     Layer.provide(ShardingConfig.layer(settings))
   )
@@ -72,7 +83,7 @@ export const socketRunner = (
   return SocketRunner.layer.pipe(
     Layer.provide([RunnerTransport.layerSocketServer(clusterSecret), clientProtocol]),
     Layer.provide(RunnerHealth.layerPing.pipe(Layer.provide(Runners.layerRpc), Layer.provide(clientProtocol))),
-    Layer.provideMerge(Layer.orDie(SqlMessageStorage.layer)),
+    Layer.provideMerge(messageStorage),
     Layer.provide(runnerStorage),
     Layer.provide(ShardingConfig.layer(settings)),
     Layer.provide(RpcSerialization.layerMsgPack)

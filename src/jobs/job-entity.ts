@@ -15,8 +15,7 @@ import { JobId } from "../domain/ids.js"
 import { KieCallbackSink } from "../kie/callback-sink.js"
 import { JobEntity } from "../protocols/job-protocol.js"
 import { JobRepo } from "../storage/job-repo.js"
-import { TelegramGateway } from "../telegram/gateway.js"
-import { makeAcknowledgement } from "./job-acknowledgement.js"
+import { ProgressMessages } from "./job-acknowledgement.js"
 import { isCancellable, type MachineEvent, type MachineState } from "./job-machine.js"
 import { entityIdleTime } from "./job-policy.js"
 import { JobSteps } from "./job-steps.js"
@@ -28,33 +27,30 @@ export const JobEntityLive = JobEntity.toLayer(
     const jobId = JobId.make(address.entityId)
     const repo = yield* JobRepo
     const steps = yield* JobSteps
-    const acknowledgement = yield* makeAcknowledgement(jobId, yield* TelegramGateway, repo)
+    const acknowledgement = (yield* ProgressMessages).of(jobId)
     const { supervised } = yield* makeSupervision(jobId)
     const running = yield* FiberHandle.make<Option.Option<MachineState>, never>()
     const lock = yield* Effect.makeSemaphore(1)
 
-    const start = (first?: MachineEvent, options?: { readonly eventOnly?: boolean }) =>
+    const start = (first?: MachineEvent, options?: Parameters<JobSteps["run"]>[3]) =>
       FiberHandle.run(running, supervised(steps.run(jobId, acknowledgement, first, options)))
 
     /**
-     * Joins the run under way, or starts one; returns once it and the progress message it
-     * posts are done. A run cut off by a Cancel is not this message's failure.
+     * Joins the run under way, or starts one; returns once it is done (the progress message
+     * it posted may still wait for its turn: ./job-acknowledgement.ts keeps it). A run cut
+     * off by a Cancel is not this message's failure.
      */
-    const runOnce = (first?: MachineEvent) =>
-      lock.withPermits(1)(Effect.suspend(() => Option.match(FiberHandle.unsafeGet(running), { onNone: () => start(first), onSome: Effect.succeed }))).pipe(
-        Effect.flatMap(Fiber.await),
-        Effect.zipLeft(acknowledgement.posted)
-      )
+    const runOnce = (first?: MachineEvent, options?: Parameters<JobSteps["run"]>[3]) =>
+      lock.withPermits(1)(
+        Effect.suspend(() => Option.match(FiberHandle.unsafeGet(running), { onNone: () => start(first, options), onSome: Effect.succeed }))
+      ).pipe(Effect.flatMap(Fiber.await))
 
     return JobEntity.of({
-      Start: () =>
-        runOnce().pipe(
-          Effect.zipRight(repo.stateOf(jobId)),
-          Effect.map(Option.getOrElse(() => "failed" as const)),
-          Effect.orDie
-        ),
-
-      Wake: () => Effect.asVoid(runOnce()),
+      Wake: ({ payload }) =>
+        Effect.asVoid(runOnce(undefined, {
+          row: payload.row,
+          found: payload.found && { taskId: payload.found.taskId, result: { _tag: "Succeeded", resultUrl: payload.found.resultUrl } }
+        })),
 
       // A callback that comes while a poll is under way may carry news that poll missed.
       KieCallback: () =>

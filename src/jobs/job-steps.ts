@@ -6,17 +6,30 @@
  * new run from the row.
  */
 import { Clock, Effect, Either, Option } from "effect"
+import type { Balance } from "../domain/balance.js"
 import { type JobId, UserId } from "../domain/ids.js"
 import { makeReferralQualification } from "../growth/referral-qualification.js"
 import { recordDelivery, recordJobRefunded } from "../observability/metrics.js"
 import { type JobChanges, type JobRecord, JobRepo } from "../storage/job-repo.js"
-import { type Command, IllegalTransition, isFinished, type MachineEvent, type MachineState, transition } from "./job-machine.js"
+import {
+  type Command,
+  IllegalTransition,
+  isFinished,
+  type MachineEvent,
+  type MachineState,
+  type PollResult,
+  transition
+} from "./job-machine.js"
 import { wakeLeaseMs } from "./job-policy.js"
 import { columnsOf, machineStateOf } from "./job-row.js"
 import { makeJobWork, type RunContext } from "./job-work.js"
 
 /** Immediate wake-ups one run follows at most (a resubmission, a due poll) before it returns. */
 const maxWakesPerRun = 8
+
+/** What a run outside the entity may do: ask KIE, log, edit the progress message, sleep. */
+const isPollingCommand = (command: Command): boolean =>
+  command._tag === "Poll" || command._tag === "Log" || command._tag === "WakeAt" || (command._tag === "Show" && !command.force)
 
 const describe = (event: MachineEvent): string | null => {
   switch (event._tag) {
@@ -49,24 +62,52 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
       first?: MachineEvent,
       options: {
         /** Take `first` and write it with the job due now, but leave its work to the next wake-up. */
-        readonly eventOnly?: boolean
+        readonly eventOnly?: boolean | undefined
+        /** The row as the caller has just read it (the waker's claim), instead of reading it again. */
+        readonly row?: JobRecord | undefined
+        /**
+         * Run only while the job polls (./job-waker.ts, outside the job's entity): at a
+         * transition whose commands need more than a poll, a log line and a progress edit, the
+         * run stops without writing it and calls `handOver`, which wakes the entity to act on
+         * it (with the video found, see `found`; other news the entity asks KIE about again).
+         */
+        readonly pollsOnly?: {
+          readonly handOver: (state: MachineState, event: MachineEvent) => Effect.Effect<void>
+        } | undefined
+        /** A poll of this task already made (the waker's): the run's first poll of it takes its answer. */
+        readonly found?: { readonly taskId: string; readonly result: PollResult } | undefined
       } = {}
     ) => Effect.suspend(() => {
       // The version this run last read or wrote: an interrupted run (a shutdown, a Cancel)
       // makes the job due at once, unless someone moved it meanwhile.
       let held: number | undefined
       let holdCommands = options.eventOnly === true
+      let found = options.found
+      // Checkpoints inside a step (the KIE copy of the photo, the video's message id) ride on
+      // the step's own write, one commit instead of two. Whatever no write took is written
+      // on its own when the run stops, as each was before.
+      let staged: JobChanges = {}
+      const flushStaged = Effect.suspend(() => {
+        const changes = staged
+        staged = {}
+        return Object.keys(changes).length === 0 ? Effect.void : Effect.ignore(repo.update(jobId, changes))
+      })
       return Effect.gen(function*() {
-        const stored = yield* repo.get(jobId)
+        const stored = options.row === undefined ? yield* repo.get(jobId) : Option.some(options.row)
         if (Option.isNone(stored)) return Option.none<MachineState>()
         let row = stored.value
         held = row.version
         let state = yield* Effect.orDie(machineStateOf(row))
         let due: number | null = row.due_at_ms === null ? null : Number(row.due_at_ms)
         let moved = false
+        let balance: Balance | undefined
+        const stage = (changes: JobChanges) =>
+          Effect.sync(() => {
+            staged = { ...staged, ...changes }
+          })
 
         const runCommand = (command: Command): Effect.Effect<boolean> => {
-          const context: RunContext = { row, state, acknowledgement, feed }
+          const context: RunContext = { row, state, acknowledgement, feed, stage, balance }
           switch (command._tag) {
             case "WakeAt":
               return Effect.succeed(true)
@@ -77,8 +118,11 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
               return work.show(context, command.text, command.force).pipe(Effect.as(true))
             case "Submit":
               return work.submit(context)
-            case "Poll":
-              return work.poll(context, command.taskId, command.lastChance)
+            case "Poll": {
+              const answer = found?.taskId === command.taskId ? found.result : undefined
+              found = undefined
+              return work.poll(context, command.taskId, command.lastChance, answer)
+            }
             case "SendVideo":
               return work.sendVideo(context, command.resultUrl)
             case "Refund":
@@ -97,6 +141,10 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
               return false
             }
             const wakeAt = next.commands.find((command) => command._tag === "WakeAt")
+            if (options.pollsOnly !== undefined && !next.commands.every(isPollingCommand)) {
+              yield* options.pollsOnly.handOver(state, event)
+              return false
+            }
             const now = yield* Clock.currentTimeMillis
             if (next.state !== state || wakeAt !== undefined) {
               const columns = columnsOf(next.state, row.state)
@@ -105,9 +153,10 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
                 : {}
               // The lease: if this run dies before its next write, the waker wakes the job then.
               const dueAtMs = isFinished(next.state) ? null : wakeAt?.atMs ?? (holdCommands ? now : now + wakeLeaseMs)
+              const changes: JobChanges = { ...staged, ...columns.changes, ...extra }
               const written = yield* repo.advance(jobId, { version: row.version, state: row.state }, {
                 state: columns.state,
-                changes: { ...columns.changes, ...extra },
+                changes,
                 dueAtMs,
                 detail: describe(event)
               }).pipe(Effect.orDie)
@@ -115,8 +164,10 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
                 yield* Effect.logDebug("the job moved on elsewhere; this run stops")
                 return false
               }
+              staged = {}
+              balance = written.balance ?? balance
               const previous = state
-              row = Object.assign(Object.create(Object.getPrototypeOf(row)), row, columns.changes, extra, {
+              row = Object.assign(Object.create(Object.getPrototypeOf(row)), row, changes, {
                 state: columns.state,
                 version: row.version + 1,
                 due_at_ms: dueAtMs
@@ -150,7 +201,7 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
           return yield* feed({ _tag: "Wake", now, createdAtMs: Number(row.created_at_ms ?? now), breakerOpen })
         })
 
-        yield* work.acknowledge({ row, state, acknowledgement, feed })
+        yield* work.acknowledge({ row, state, acknowledgement, feed, stage, balance })
         let going = yield* (first === undefined ? wake : feed(first))
         // Work that is due already (a first poll, a resubmission) is done in this run.
         for (let i = 0; going && i < maxWakesPerRun && !isFinished(state); i++) {
@@ -161,6 +212,7 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
         }
         return Option.some(state)
       }).pipe(
+        Effect.ensuring(flushStaged),
         Effect.onInterrupt(() => held === undefined ? Effect.void : Effect.ignore(repo.release(jobId, held))),
         Effect.orDie,
         Effect.annotateLogs({ jobId }),

@@ -1,30 +1,83 @@
 /**
  * Wakes waiting jobs when they are due. On one runner at a time (a cluster singleton) it
  * claims the due rows in batches (each claim pushes the row's due time a lease ahead) and
- * sends each job a volatile `Wake`, without waiting for the job's step. A wake-up lost with
+ * sends each job a volatile `Wake`, without waiting for the job's step (a due poll it makes
+ * itself, below, and waits for). A wake-up lost with
  * a runner, or a step that died, costs the lease: the row is due again when it runs out.
  * This replaces a live fiber per waiting job: a job waiting for KIE is only a row.
+ *
+ * A due poll that finds nothing new is the commonest wake-up by far (a job is polled about
+ * eight times while KIE generates), and it needs no actor: it asks KIE, writes the next due
+ * time (and perhaps edits the progress message) in one guarded statement, and is done. The
+ * waker does those itself (`pollsOnly`, ./job-steps.ts), so a polling job's entity is not
+ * activated, and kept in memory until it is reaped, once per poll. News (the video, a
+ * failure, the deadline) wakes the entity to act on it; a video found goes with the
+ * wake-up, rarer news the entity asks KIE about again.
  */
 import { Singleton } from "@effect/cluster"
 import { Clock, Effect, Schedule } from "effect"
+import { JobId } from "../domain/ids.js"
 import { JobEntity } from "../protocols/job-protocol.js"
-import { JobRepo } from "../storage/job-repo.js"
+import { type JobRecord, JobRepo } from "../storage/job-repo.js"
+import { ProgressMessages } from "./job-acknowledgement.js"
 import { wakeLeaseMs, wakerBatch, wakerConcurrency, wakerInterval } from "./job-policy.js"
+import { JobSteps } from "./job-steps.js"
 
 const wakeDueJobs = Effect.gen(function*() {
   const repo = yield* JobRepo
+  const steps = yield* JobSteps
+  const progressMessages = yield* ProgressMessages
   const jobs = yield* JobEntity.client
 
-  const wake = (jobId: Parameters<typeof jobs>[0]) =>
-    jobs(jobId).Wake(undefined, { discard: true }).pipe(
+  // A queued or polling job's row goes with its wake, so its run reads nothing first. Only
+  // those: should the row be stale by the time the run starts (another run wrote it since),
+  // a queued job's first step is a write guarded by the row's version, and a poll only asks
+  // KIE before such a write; the write fails and the run stops. A stale row in another
+  // state could send a video or create a task again before its first write.
+  const wake = (row: JobRecord, withRow: boolean, found?: { readonly taskId: string; readonly resultUrl: string }) =>
+    jobs(row.id).Wake({ ...(withRow && (row.state === "polling" || row.state === "queued") ? { row } : {}), found }, {
+      discard: true
+    }).pipe(
       Effect.catchAllCause((cause) => Effect.logWarning("could not wake a due job; it is due again after its lease", cause)),
-      Effect.annotateLogs({ jobId })
+      Effect.annotateLogs({ jobId: row.id })
     )
 
-  // A full batch means more are due: the next pass follows at once.
+  // Only a job whose progress message is out (its entity may still be posting it otherwise)
+  // and whose deadline is ahead (the last poll retries, and then the job refunds).
+  const pollsHere = (row: JobRecord, now: number) =>
+    row.state === "polling" && row.progress_message_id !== null && row.poll_deadline_ms !== null &&
+    Number(row.poll_deadline_ms) > now
+
+  const pollOrWake = (row: JobRecord, now: number) => {
+    if (!pollsHere(row, now)) return wake(row, true)
+    const jobId = JobId.make(row.id)
+    return steps.run(jobId, progressMessages.of(jobId), undefined, {
+      row,
+      // The row this run read is stale once the entity runs: it reads its own. A video found
+      // goes with the wake-up; other news (a failure, the deadline) the entity asks KIE again.
+      pollsOnly: {
+        handOver: (state, event) =>
+          wake(
+            row,
+            false,
+            state._tag === "Polling" && event._tag === "Polled" && event.result._tag === "Succeeded"
+              ? { taskId: state.taskId, resultUrl: event.result.resultUrl }
+              : undefined
+          )
+      }
+    }).pipe(
+      Effect.asVoid,
+      Effect.catchAllCause((cause) => Effect.logWarning("a poll from the waker failed; the job is due again after its lease", cause)),
+      Effect.annotateLogs({ jobId: row.id })
+    )
+  }
+
+  // One batch a second at most, even when more are due: under a backlog a pass that
+  // followed at once would activate thousands of entities together.
   const pass: Effect.Effect<number> = Effect.gen(function*() {
-    const claimed = yield* repo.claimDue(yield* Clock.currentTimeMillis, wakeLeaseMs, wakerBatch)
-    yield* Effect.forEach(claimed, wake, { concurrency: wakerConcurrency, discard: true })
+    const now = yield* Clock.currentTimeMillis
+    const claimed = yield* repo.claimDue(now, wakeLeaseMs, wakerBatch)
+    yield* Effect.forEach(claimed, (row) => pollOrWake(row, now), { concurrency: wakerConcurrency, discard: true })
     return claimed.length
   }).pipe(
     Effect.catchAllCause((cause) => Effect.logWarning("job waker pass failed", cause).pipe(Effect.as(0))),

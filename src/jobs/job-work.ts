@@ -7,6 +7,7 @@
 import { Clock, Duration, Effect, Either, Fiber, LogLevel, Option } from "effect"
 import { OperatorAlerts } from "../alerts/operator-alerts.js"
 import { AppConfig } from "../config/index.js"
+import type { Balance } from "../domain/balance.js"
 import { type JobFailure, retryHelps } from "../domain/job-failure.js"
 import { type JobId, UserId } from "../domain/ids.js"
 import type { TelegramError } from "../errors/telegram-errors.js"
@@ -20,7 +21,7 @@ import { lastPollRetry } from "../kie/retry-schedules.js"
 import { logFailure } from "../observability/error-summary.js"
 import { UserEntity } from "../protocols/user-protocol.js"
 import { CreditLedger } from "../storage/credit-ledger.js"
-import { type JobRecord, JobRepo, storedNow } from "../storage/job-repo.js"
+import { type JobChanges, type JobRecord, storedNow } from "../storage/job-repo.js"
 import { againCallbackData, cancelCallbackData } from "../telegram/callback-data.js"
 import { TelegramGateway } from "../telegram/gateway.js"
 import type { Acknowledgement } from "./job-acknowledgement.js"
@@ -29,8 +30,7 @@ import {
   cancelOfferedAfterMs,
   deliveryRetry,
   kieClassPolicy,
-  photoDownloadRetry,
-  uploadReuseWindow
+  photoDownloadRetry
 } from "./job-policy.js"
 import { settleWithUser } from "./settle-with-user.js"
 import { TransferPermits } from "./transfer-permits.js"
@@ -42,6 +42,10 @@ export interface RunContext {
   readonly acknowledgement: Acknowledgement
   /** Feeds an outcome back to the machine; false when the job moved elsewhere (the run stops). */
   readonly feed: (event: MachineEvent) => Effect.Effect<boolean>
+  /** Columns for the next write of the job (or, failing one, for a write when the run stops). */
+  readonly stage: (changes: JobChanges) => Effect.Effect<void>
+  /** The user's balance as the write to `delivering` found it, for the video's caption. */
+  readonly balance: Balance | undefined
 }
 
 const chatOf = (job: JobRecord) => Number(job.chat_id)
@@ -49,11 +53,11 @@ const langOf = (job: JobRecord) => languageOf(job.language)
 const jobIdOf = (job: JobRecord) => job.id as JobId
 const targetOf = (job: JobRecord) => ({
   chatId: chatOf(job),
-  storedMessageId: job.progress_message_id === null ? null : Number(job.progress_message_id)
+  storedMessageId: job.progress_message_id === null ? null : Number(job.progress_message_id),
+  askedAtMs: Number(job.created_at_ms ?? 0)
 })
 
 export const makeJobWork = Effect.gen(function*() {
-  const repo = yield* JobRepo
   const gateway = yield* TelegramGateway
   const kie = yield* KieClient
   const submitter = yield* KieSubmitter
@@ -119,17 +123,16 @@ export const makeJobWork = Effect.gen(function*() {
       return yield* context.feed({ _tag: "SubmitFailed", failure, kie: kieError, breakerOpen: yield* breaker.isOpen, now })
     })
 
-  /** Photo to KIE (reusing a fresh upload of the same photo), then createTask; the task id is written with KIE's answer. */
+  /** Photo to KIE (unless the row has a fresh upload of it), then createTask; the task id is written with KIE's answer. */
   const submit = (context: RunContext) =>
     Effect.gen(function*() {
       const job = context.row
       const model = findModel(job.model)
       if (model === undefined) return yield* submissionFailed(context, { _tag: "KieOperatorError", reason: "ModelDisabled" }, null)
-      const now = yield* Clock.currentTimeMillis
-      const earlierUpload = yield* repo.recentUploadOf(Number(job.user_id), job.photo_file_id, now - Duration.toMillis(uploadReuseWindow))
+      // A fresh upload of the same photo was copied to the row by its admission (src/storage/admission.ts).
       let imageUrl: string
-      if (Option.isSome(earlierUpload)) {
-        imageUrl = earlierUpload.value
+      if (job.kie_file_url !== null) {
+        imageUrl = job.kie_file_url
       } else {
         // The photo's bytes are held from its download to the end of its upload: one permit.
         const uploaded = yield* transfers.withPermit(Effect.gen(function*() {
@@ -142,7 +145,7 @@ export const makeJobWork = Effect.gen(function*() {
         }))
         if (uploaded._tag === "Left") return yield* submissionFailed(context, uploaded.left.failure, uploaded.left.kie)
         imageUrl = uploaded.right
-        yield* repo.update(jobIdOf(job), { kie_file_url: imageUrl })
+        yield* context.stage({ kie_file_url: imageUrl })
       }
       let fed = true
       const created = yield* submitter.submit({
@@ -172,12 +175,15 @@ export const makeJobWork = Effect.gen(function*() {
       return fed
     }).pipe(Effect.orDie)
 
-  /** One recordInfo; at the deadline the task's last chance, so a transient blip is retried. */
-  const poll = (context: RunContext, taskId: string, lastChance: boolean) =>
+  /**
+   * One recordInfo; at the deadline the task's last chance, so a transient blip is retried.
+   * `answer`, when given, is a recordInfo made already (the waker's), taken instead.
+   */
+  const poll = (context: RunContext, taskId: string, lastChance: boolean, answer?: PollResult) =>
     Effect.gen(function*() {
       const job = context.row
       const submittedAt = Number(job.poll_deadline_ms ?? 0) - Duration.toMillis(deadlineOf(findModel(job.model)))
-      const result: PollResult = yield* breaker.observe(kie.getTask(taskId, { createdAt: submittedAt })).pipe(
+      const result: PollResult = answer ?? (yield* breaker.observe(kie.getTask(taskId, { createdAt: submittedAt })).pipe(
         lastChance ? Effect.retry(lastPollRetry) : (effect) => effect,
         Effect.map((task): PollResult => {
           if (task._tag === "Failed") return { _tag: "Failed", error: task.error }
@@ -189,7 +195,7 @@ export const makeJobWork = Effect.gen(function*() {
             kieClassPolicy[error._tag].poll === "task-failed" ? { _tag: "Failed", error } : { _tag: "Unanswered", error }
           )
         )
-      )
+      ))
       const now = yield* Clock.currentTimeMillis
       return yield* context.feed({
         _tag: "Polled",
@@ -211,20 +217,22 @@ export const makeJobWork = Effect.gen(function*() {
     Effect.gen(function*() {
       const job = context.row
       if (job.video_message_id !== null) return yield* context.feed({ _tag: "VideoSent" })
-      yield* context.acknowledgement.beforeOutcome
+      const place = yield* context.acknowledgement.beforeOutcome(targetOf(job))
       const lang = langOf(job)
       const messages = messagesFor(lang)
       // Only for the caption: the stored balance (a capture changes none).
-      const balance = yield* ledger.balanceOf(UserId.make(Number(job.user_id))).pipe(Effect.orDie)
+      const balance = context.balance ?? (yield* ledger.balanceOf(UserId.make(Number(job.user_id))).pipe(Effect.orDie))
       const action = yield* Effect.fork(showUploading(chatOf(job)))
-      // Once Telegram has answered, the message id is recorded before an interruption can land.
+      // Once Telegram has answered, the message id is staged before an interruption can land:
+      // it goes out with the delivered write, or on its own if the run stops first.
       const sendOnce = Effect.uninterruptibleMask((restore) =>
         restore(gateway.sendVideo(chatOf(job), {
           url: resultUrl,
           caption: messages.videoCaption(balance),
           keyboard: [[{ text: messages.buttons.generateAgain, callbackData: againCallbackData(job.id) }]],
-          tooBigText: (size) => messages.videoTooBig(resultUrl, size, balance)
-        })).pipe(Effect.tap((delivery) => repo.update(jobIdOf(job), { video_message_id: delivery.messageId }).pipe(Effect.orDie)))
+          tooBigText: (size) => messages.videoTooBig(resultUrl, size, balance),
+          ...place
+        })).pipe(Effect.tap((delivery) => context.stage({ video_message_id: delivery.messageId })))
       )
       const sent = yield* sendOnce.pipe(Effect.retry(deliveryRetry), Effect.either, Effect.ensuring(Fiber.interrupt(action)))
       return yield* context.feed(sent._tag === "Left" ? { _tag: "VideoFailed", reason: sent.left.reason } : { _tag: "VideoSent" })
@@ -260,7 +268,7 @@ export const makeJobWork = Effect.gen(function*() {
       const job = context.row
       const lang = langOf(job)
       const messages = messagesFor(lang)
-      yield* context.acknowledgement.beforeOutcome
+      const place = yield* context.acknowledgement.beforeOutcome(targetOf(job))
       yield* show(context, { _tag: "Ended" }, true)
       const keyboard = retryHelps(failure)
         ? [[{ text: messages.buttons.tryAgain, callbackData: againCallbackData(job.id) }]]
@@ -268,7 +276,7 @@ export const makeJobWork = Effect.gen(function*() {
       const balance = refunded
         ? `\n${messages.balanceLine(yield* ledger.balanceOf(UserId.make(Number(job.user_id))).pipe(Effect.orDie))}`
         : ""
-      yield* gateway.sendMessage(chatOf(job), failureText(lang, failure, job.cost) + balance, { keyboard }).pipe(
+      yield* gateway.sendMessage(chatOf(job), failureText(lang, failure, job.cost) + balance, { keyboard, ...place }).pipe(
         Effect.retry(deliveryRetry),
         Effect.catchAll((error: TelegramError) => logFailure(LogLevel.Warning, "could not tell the user about the refund", error))
       )

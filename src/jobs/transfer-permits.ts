@@ -6,9 +6,14 @@
  * which every job keeps its photo through the retries) holds as many buffers as there are
  * jobs. A permit covers the whole time the bytes are held, retries included; everything
  * else (API calls, videos Telegram fetches itself) needs none.
+ *
+ * The permits are an ordered turn, not Effect's Semaphore: under a burst thousands of jobs
+ * wait here, and the Semaphore's wake-ups and stacks grow with every release
+ * (../rate-limits/ordered-turn.ts). Waiters are served in the order they came.
  */
 import { Effect, Layer, Metric } from "effect"
 import { AppConfig } from "../config/index.js"
+import { makeOrderedTurn } from "../rate-limits/ordered-turn.js"
 
 export const transfersInProgress = Metric.gauge("file_transfers_in_progress", {
   description: "photo and video transfers this runner holds in memory now"
@@ -18,7 +23,7 @@ export const transfersWaiting = Metric.gauge("file_transfers_waiting", {
 })
 
 export const makeTransferPermits = (permits: number) =>
-  Effect.map(Effect.makeSemaphore(permits), (semaphore) => ({
+  Effect.map(makeOrderedTurn(permits), (line) => ({
     permits,
     /** Runs `transfer` holding one permit; waits for one first when all are taken. */
     withPermit: <A, E, R>(transfer: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
@@ -36,7 +41,7 @@ export const makeTransferPermits = (permits: number) =>
           () => Metric.incrementBy(transfersInProgress, -1)
         )
         return Metric.increment(transfersWaiting).pipe(
-          Effect.zipRight(semaphore.withPermits(1)(holding)),
+          Effect.zipRight(line.withTurn(holding)),
           Effect.ensuring(stopWaiting)
         )
       })

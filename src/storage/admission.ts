@@ -1,7 +1,8 @@
 /**
  * Admission: a photo becomes a job in one statement on Postgres (a `WITH` whose parts are
  * the request-key check, the room check, the first contact's free grant, the reservation,
- * the balance, the job row, its event and the inbox mark) and in one short transaction on
+ * the balance, the job row (with a fresh KIE upload of the same photo, for "Generate
+ * again"), its event and the inbox mark) and in one short transaction on
  * SQLite, which has no writing `WITH`. Either way: one commit per admitted photo.
  *
  * The caller (the user's entity, the balance's only writer) decides the split from its copy
@@ -9,10 +10,11 @@
  * room, and returns the balance the database now holds.
  */
 import { SqlClient } from "@effect/sql"
-import { Effect, Option } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { Balance, ReservationSplit } from "../domain/balance.js"
 import type { UserId } from "../domain/ids.js"
 import type { UserProfile } from "../domain/user-profile.js"
+import { JobRecord } from "../domain/job-record.js"
 import { firstDueAt, type NewJob } from "./job-repo.js"
 
 /** The first contact, not yet written: the profile and the free tokens granted once ever. */
@@ -43,7 +45,8 @@ export interface AdmissionInput {
 }
 
 export type AdmissionOutcome =
-  | { readonly _tag: "Admitted"; readonly balance: Balance }
+  /** `job` is the new row as written: its first run need not read it again. */
+  | { readonly _tag: "Admitted"; readonly balance: Balance; readonly job: JobRecord }
   | { readonly _tag: "Known"; readonly split: ReservationSplit }
   | { readonly _tag: "NoRoom"; readonly inFlight: number }
 
@@ -59,6 +62,8 @@ interface AdmitRow extends CheckRow {
   readonly admitted: number | string
   readonly credits: number | string | null
   readonly free_tokens: number | string | null
+  /** The new job's row (JSON on Postgres), null when none was written. */
+  readonly job: unknown
 }
 
 interface Moved {
@@ -74,11 +79,18 @@ const knownSplit = (row: CheckRow) =>
       new ReservationSplit({ fromCredits: Math.abs(Number(row.known_credits)), fromFreeTokens: Math.abs(Number(row.known_free)) })
     )
 
-const decide = (row: AdmitRow): AdmissionOutcome => {
+// A row that does not decode is a broken database, not a case to handle.
+const decodeJob = (row: unknown) => Effect.orDie(Schema.decodeUnknown(JobRecord)(row))
+
+const decide = (row: AdmitRow): Effect.Effect<AdmissionOutcome> => {
   const known = knownSplit(row)
-  if (Option.isSome(known)) return { _tag: "Known", split: known.value }
-  if (Number(row.admitted) === 0) return { _tag: "NoRoom", inFlight: Number(row.in_flight) }
-  return { _tag: "Admitted", balance: new Balance({ credits: Number(row.credits), freeTokens: Number(row.free_tokens) }) }
+  if (Option.isSome(known)) return Effect.succeed({ _tag: "Known", split: known.value })
+  if (Number(row.admitted) === 0) return Effect.succeed({ _tag: "NoRoom", inFlight: Number(row.in_flight) })
+  return Effect.map(decodeJob(typeof row.job === "string" ? JSON.parse(row.job) : row.job), (job) => ({
+    _tag: "Admitted",
+    balance: new Balance({ credits: Number(row.credits), freeTokens: Number(row.free_tokens) }),
+    job
+  }))
 }
 
 export class Admission extends Effect.Service<Admission>()("app/Admission", {
@@ -163,11 +175,15 @@ export class Admission extends Effect.Service<Admission>()("app/Admission", {
     const jobRow = (job: NewJob, src: string) =>
       sql`
         INSERT INTO jobs (id, user_id, chat_id, request_key, state, model, prompt, cost, duration_seconds, photo_file_id,
-                          language, created_at_ms, due_at_ms)
+                          language, created_at_ms, due_at_ms, kie_file_url)
         SELECT ${job.id}, ${job.userId}, ${job.chatId}, ${job.requestKey}, 'queued', ${job.model}, ${job.prompt},
                ${job.cost}, ${job.durationSeconds}, ${job.photoFileId}, ${job.language ?? null}, ${job.createdAtMs},
-               ${firstDueAt(job.createdAtMs)}
-        FROM ${sql.literal(src)} RETURNING id`
+               ${firstDueAt(job.createdAtMs)},
+               (SELECT p.kie_file_url FROM jobs p
+                WHERE p.user_id = ${job.userId} AND p.photo_file_id = ${job.photoFileId} AND p.kie_file_url IS NOT NULL
+                  AND p.created_at_ms >= ${job.uploadsReusableSinceMs}
+                ORDER BY p.created_at_ms DESC LIMIT 1)
+        FROM ${sql.literal(src)} RETURNING *`
     const markInbox = (updateId: number | undefined, nowMs: number, src: string) =>
       sql`
         UPDATE telegram_inbox SET handled_at_ms = ${nowMs}
@@ -202,8 +218,9 @@ export class Admission extends Effect.Service<Admission>()("app/Admission", {
         event AS (INSERT INTO job_events (job_id, from_state, to_state, detail) SELECT id, NULL, 'queued', NULL FROM job),
         inbox AS (${markInbox(input.updateId, input.nowMs, "go")})
         SELECT c.known_credits, c.known_free, c.in_flight, (SELECT COUNT(*) FROM job) AS admitted,
-               (SELECT credits FROM bal) AS credits, (SELECT free_tokens FROM bal) AS free_tokens
-        FROM checks c`.pipe(Effect.map((rows) => decide(rows[0]!)))
+               (SELECT credits FROM bal) AS credits, (SELECT free_tokens FROM bal) AS free_tokens,
+               (SELECT row_to_json(job) FROM job) AS job
+        FROM checks c`.pipe(Effect.flatMap((rows) => decide(rows[0]!)))
     }
 
     const admitSqlite = (input: AdmissionInput) =>
@@ -214,8 +231,8 @@ export class Admission extends Effect.Service<Admission>()("app/Admission", {
         if (input.maxInFlight !== undefined && Number(check.in_flight) >= input.maxInFlight) {
           return { _tag: "NoRoom", inFlight: Number(check.in_flight) } as AdmissionOutcome
         }
-        const rows = yield* writeSqlite(input.job.userId, input.registration, input.expected, input)
-        return { _tag: "Admitted", balance: rows } as AdmissionOutcome
+        const written = yield* writeSqlite(input.job.userId, input.registration, input.expected, input)
+        return { _tag: "Admitted", balance: written.balance, job: yield* decodeJob(written.job) } as AdmissionOutcome
       }).pipe(sql.withTransaction)
 
     // SQLite: the same parts one after another; `(SELECT 1)` stands for the one-row source.
@@ -236,12 +253,13 @@ export class Admission extends Effect.Service<Admission>()("app/Admission", {
         const df = moved.reduce((sum, row) => sum + Number(row.delta_free), 0)
         const movedSource = `(SELECT ${dc} AS dc, ${df} AS df)`
         const balance = (yield* moveBalance(userId, expected, movedSource))[0] as { credits: unknown; free_tokens: unknown }
+        let job: unknown
         if (admission !== undefined) {
-          const job = yield* jobRow(admission.job, one)
-          yield* sql`INSERT INTO job_events (job_id, from_state, to_state, detail) VALUES (${job[0]!.id as string}, NULL, 'queued', NULL)`
+          job = (yield* jobRow(admission.job, one))[0]
+          yield* sql`INSERT INTO job_events (job_id, from_state, to_state, detail) VALUES (${admission.job.id}, NULL, 'queued', NULL)`
           yield* markInbox(admission.updateId, admission.nowMs, one)
         }
-        return new Balance({ credits: Number(balance.credits), freeTokens: Number(balance.free_tokens) })
+        return { balance: new Balance({ credits: Number(balance.credits), freeTokens: Number(balance.free_tokens) }), job }
       })
 
     /** Reserves, inserts the job and applies a pending registration, all or nothing. */
@@ -262,7 +280,11 @@ export class Admission extends Effect.Service<Admission>()("app/Admission", {
               SELECT credits, free_tokens FROM bal`.pipe(
               Effect.map((rows) => new Balance({ credits: Number(rows[0]!.credits), freeTokens: Number(rows[0]!.free_tokens) }))
             ),
-          orElse: () => writeSqlite(userId, Option.some(registration), expected, undefined).pipe(sql.withTransaction)
+          orElse: () =>
+            writeSqlite(userId, Option.some(registration), expected, undefined).pipe(
+              Effect.map((written) => written.balance),
+              sql.withTransaction
+            )
         })
       }
     )

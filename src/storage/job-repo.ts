@@ -5,7 +5,9 @@
  */
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect, Option, Schema } from "effect"
+import { Balance } from "../domain/balance.js"
 import type { JobId, UserId } from "../domain/ids.js"
+import { JobRecord } from "../domain/job-record.js"
 import { JobState } from "../domain/job-state.js"
 import { CreditLedger } from "./credit-ledger.js"
 
@@ -21,49 +23,20 @@ export interface NewJob {
   readonly photoFileId: string
   readonly language: string | undefined
   readonly createdAtMs: number
+  /** An upload of the same photo by this user since then is reused (its URL copied to the new row). */
+  readonly uploadsReusableSinceMs: number
 }
 
 /**
- * A new job is run by its persisted Start; the waker (src/jobs/job-waker.ts) looks at it
- * only if that has not moved it within this time.
+ * A new job is run by the volatile Wake its admission sends; the waker
+ * (src/jobs/job-waker.ts) takes it up only if that has not moved it within this time. Short,
+ * because it is what a lost Wake costs; a claim of a job whose run is merely slow to write
+ * its first step only sends a second Wake, which joins that run.
  */
-const startGraceMs = 60_000
+const startGraceMs = 5_000
 
 /** When a new job is first due (src/storage/admission.ts inserts jobs too). */
 export const firstDueAt = (createdAtMs: number) => Math.ceil(createdAtMs + startGraceMs)
-
-const nullableNumber = Schema.NullOr(Schema.Union(Schema.Number, Schema.NumberFromString))
-
-/** A job as stored; BIGINT columns arrive as strings from Postgres. */
-export class JobRecord extends Schema.Class<JobRecord>("JobRecord")({
-  id: Schema.String,
-  user_id: Schema.Union(Schema.Number, Schema.NumberFromString),
-  chat_id: Schema.Union(Schema.Number, Schema.NumberFromString),
-  state: JobState,
-  model: Schema.String,
-  prompt: Schema.String,
-  cost: Schema.Number,
-  duration_seconds: Schema.Number,
-  photo_file_id: Schema.String,
-  language: Schema.NullOr(Schema.String),
-  kie_task_id: Schema.NullOr(Schema.String),
-  attempts: Schema.Number,
-  result_url: Schema.NullOr(Schema.String),
-  error_class: Schema.NullOr(Schema.String),
-  error_detail: Schema.NullOr(Schema.String),
-  progress_message_id: nullableNumber,
-  created_at_ms: nullableNumber,
-  poll_deadline_ms: nullableNumber,
-  kie_succeeded_at_ms: nullableNumber,
-  video_message_id: nullableNumber,
-  outcome: Schema.NullOr(Schema.Literal("deliver", "refund")),
-  version: Schema.Union(Schema.Number, Schema.NumberFromString),
-  due_at_ms: nullableNumber,
-  polls: Schema.Number,
-  failed_polls: Schema.Number,
-  paused: Schema.Number,
-  progress_at_ms: nullableNumber
-}) {}
 
 /** Columns a step may set along with (or without) a state change. */
 export type JobChanges = {
@@ -84,6 +57,8 @@ export type JobChanges = {
   readonly progress_at_ms?: number | null
 }
 
+export { JobRecord }
+
 const decodeRecord = Schema.decodeUnknown(JobRecord)
 
 /**
@@ -97,6 +72,7 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const ledger = yield* CreditLedger
+    const writingWith = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
 
     const get = Effect.fn("JobRepo.get")(function*(jobId: JobId) {
       const rows = yield* sql`SELECT * FROM jobs WHERE id = ${jobId}`
@@ -109,65 +85,71 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
       return Option.map(Option.fromNullable(rows[0]), (row) => row.state)
     })
 
-    const insertQueued = Effect.fn("JobRepo.insertQueued")(function*(job: NewJob) {
-      yield* sql`
-        INSERT INTO jobs (id, user_id, chat_id, request_key, state, model, prompt, cost, duration_seconds, photo_file_id,
-                          language, created_at_ms, due_at_ms)
-        VALUES (${job.id}, ${job.userId}, ${job.chatId}, ${job.requestKey}, 'queued', ${job.model}, ${job.prompt},
-                ${job.cost}, ${job.durationSeconds}, ${job.photoFileId}, ${job.language ?? null}, ${job.createdAtMs},
-                ${firstDueAt(job.createdAtMs)})`
-      yield* sql`INSERT INTO job_events (job_id, from_state, to_state, detail) VALUES (${job.id}, NULL, 'queued', NULL)`
-    })
-
     /**
      * One step's write: the next state and the time the job is next due (null when it is
      * finished), only if the row is still at `version`; false when it is not (nothing
      * written). A delivered job's capture is written with it, in the same transaction: a
      * capture changes no balance, only marks the reservation spent (the ledger keeps one
-     * settlement per job).
+     * settlement per job). The write to `delivering` returns the user's balance, which the
+     * video's caption shows, so that the delivery needs no read of its own.
      */
-    const advance = Effect.fn("JobRepo.advance")(
-      function*(jobId: JobId, expected: { readonly version: number; readonly state: JobState }, next: {
+    const advance = Effect.fn("JobRepo.advance")(function*(
+      jobId: JobId,
+      expected: { readonly version: number; readonly state: JobState },
+      next: {
         readonly state: JobState
         readonly changes: JobChanges
         readonly dueAtMs: number | null
         readonly detail: string | null
-      }) {
-        const delivered = next.state === "delivered" ? sql`, delivered_at = CURRENT_TIMESTAMP` : sql``
-        const set = Object.keys(next.changes).length > 0 ? sql`, ${sql.update(next.changes)}` : sql``
-        const due = next.dueAtMs === null ? null : Math.ceil(next.dueAtMs)
-        const updated = yield* sql`
-          UPDATE jobs SET state = ${next.state}, version = version + 1, due_at_ms = ${due},
-                          updated_at = CURRENT_TIMESTAMP ${delivered} ${set}
-          WHERE id = ${jobId} AND version = ${expected.version}
-          RETURNING id`
-        if (updated.length === 0) return false
-        if (next.state !== expected.state) {
-          yield* sql`INSERT INTO job_events (job_id, from_state, to_state, detail)
-                     VALUES (${jobId}, ${expected.state}, ${next.state}, ${next.detail})`
-        }
-        if (next.state === "delivered") yield* ledger.captureReservation(jobId)
-        return true
-      },
-      sql.withTransaction
-    )
+      }
+    ) {
+      const delivered = next.state === "delivered" ? sql`, delivered_at = CURRENT_TIMESTAMP` : sql``
+      const set = Object.keys(next.changes).length > 0 ? sql`, ${sql.update(next.changes)}` : sql``
+      const due = next.dueAtMs === null ? null : Math.ceil(next.dueAtMs)
+      const balance = next.state === "delivering"
+        ? sql`, (SELECT b.credits FROM balances b WHERE b.user_id = jobs.user_id) AS credits,
+                (SELECT b.free_tokens FROM balances b WHERE b.user_id = jobs.user_id) AS free_tokens`
+        : sql``
+      const update = sql<{ credits?: number | string | null; free_tokens?: number | string | null }>`
+        UPDATE jobs SET state = ${next.state}, version = version + 1, due_at_ms = ${due},
+                        updated_at = CURRENT_TIMESTAMP ${delivered} ${set}
+        WHERE id = ${jobId} AND version = ${expected.version}
+        RETURNING id ${balance}`
+      const moved = next.state !== expected.state
+      // Postgres: the row and its event in one statement, which needs no transaction (one
+      // round trip instead of four). The delivered write also captures (CreditLedger), and
+      // SQLite has no writing WITH: both take a short transaction.
+      const updated = yield* next.state !== "delivered" && writingWith
+        ? (moved
+          ? sql<{ credits?: number | string | null; free_tokens?: number | string | null }>`
+              WITH upd AS (${update}),
+              ev AS (INSERT INTO job_events (job_id, from_state, to_state, detail)
+                     SELECT id, ${expected.state}, ${next.state}, ${next.detail} FROM upd)
+              SELECT * FROM upd`
+          : update)
+        : Effect.gen(function*() {
+          const rows = yield* update
+          if (rows.length === 0) return rows
+          if (moved) {
+            yield* sql`INSERT INTO job_events (job_id, from_state, to_state, detail)
+                       VALUES (${jobId}, ${expected.state}, ${next.state}, ${next.detail})`
+          }
+          if (next.state === "delivered") yield* ledger.captureReservation(jobId)
+          return rows
+        }).pipe(sql.withTransaction)
+      const row = updated[0]
+      if (row === undefined) return false as const
+      return {
+        balance: row.credits === undefined
+          ? undefined
+          : new Balance({ credits: Number(row.credits ?? 0), freeTokens: Number(row.free_tokens ?? 0) })
+      }
+    })
 
     /** A checkpoint inside a step that moves no state: message ids, the KIE copy of the photo. */
     const update = Effect.fn("JobRepo.update")(function*(jobId: JobId, changes: JobChanges) {
       yield* sql`UPDATE jobs SET ${sql.update(changes)}, updated_at = CURRENT_TIMESTAMP WHERE id = ${jobId}`
     })
-
-    /** The KIE copy of this user's photo from a job created since `sinceMs`, if any. */
-    const recentUploadOf = Effect.fn("JobRepo.recentUploadOf")(
-      function*(userId: number, photoFileId: string, sinceMs: number) {
-        const rows = yield* sql<{ kie_file_url: string }>`
-          SELECT kie_file_url FROM jobs
-          WHERE user_id = ${userId} AND photo_file_id = ${photoFileId} AND kie_file_url IS NOT NULL
-            AND created_at_ms >= ${sinceMs}
-          ORDER BY created_at_ms DESC LIMIT 1`
-        return Option.map(Option.fromNullable(rows[0]), (row) => row.kie_file_url)
-      }
-    )
 
     /** Makes an unfinished job due now, if it is still at `version` (its run was cut off). */
     const release = Effect.fn("JobRepo.release")(function*(jobId: JobId, version: number) {
@@ -178,7 +160,8 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
     /**
      * Claims up to `limit` jobs due by `nowMs`, earliest first: each one's due time moves
      * `leaseMs` ahead, so that the next pass (on any runner) leaves it to the wake-up this
-     * claim sends. Postgres skips rows another claim holds; SQLite has one runner.
+     * claim sends. Postgres skips rows another claim holds; SQLite has one runner. Returns
+     * the claimed rows as the claim left them.
      */
     const claimDue = Effect.fn("JobRepo.claimDue")(function*(nowMs: number, leaseMs: number, limit: number) {
       const now = Math.floor(nowMs)
@@ -187,8 +170,8 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
         pg: () => sql`SELECT id FROM jobs WHERE due_at_ms <= ${now} ORDER BY due_at_ms LIMIT ${limit} FOR UPDATE SKIP LOCKED`,
         orElse: () => sql`SELECT id FROM jobs WHERE due_at_ms <= ${now} ORDER BY due_at_ms LIMIT ${limit}`
       })
-      const rows = yield* sql<{ id: string }>`UPDATE jobs SET due_at_ms = ${lease} WHERE id IN (${due}) RETURNING id`
-      return rows.map((row) => row.id as JobId)
+      const rows = yield* sql`UPDATE jobs SET due_at_ms = ${lease} WHERE id IN (${due}) RETURNING *`
+      return yield* Effect.orDie(Schema.decodeUnknown(Schema.Array(JobRecord))(rows))
     })
 
     /**
@@ -212,7 +195,7 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
       return { erased: erased.length, unfinished: Number(unfinished[0]?.n ?? 0) }
     })
 
-    return { get, stateOf, insertQueued, advance, update, recentUploadOf, claimDue, release, forgetContent } as const
+    return { get, stateOf, advance, update, claimDue, release, forgetContent } as const
   }),
   dependencies: [CreditLedger.Default]
 }) {}

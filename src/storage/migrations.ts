@@ -4,7 +4,7 @@
  * advisory lock keeps runners that start together from migrating at the same time.
  */
 import { Migrator, SqlClient } from "@effect/sql"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Scope } from "effect"
 import appTables from "./migrations/0001_app_tables.js"
 import jobProgress from "./migrations/0002_job_progress.js"
 import botIntake from "./migrations/0003_bot_intake.js"
@@ -41,21 +41,32 @@ const runMigrations = Migrator.make({})({
 // An arbitrary constant that names "the app's migration lock" among advisory locks.
 const MIGRATION_LOCK_ID = 7_340_113
 
-export const migrate = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  yield* sql.onDialectOrElse({
-    // A session lock on a reserved connection: the migrator runs its own statements (and
-    // expects failures on a fresh database), which an enclosing transaction would abort.
-    pg: () =>
-      Effect.scoped(Effect.gen(function*() {
-        const connection = yield* sql.reserve
-        yield* connection.executeRaw("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_ID])
-        yield* runMigrations.pipe(
-          Effect.ensuring(Effect.ignore(connection.executeRaw("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_ID])))
-        )
-      })),
-    orElse: () => runMigrations
-  })
-}).pipe(Effect.withSpan("Storage.migrate"))
+/**
+ * Runs `effect` while holding the app's migration lock on Postgres (on SQLite, with one
+ * runner, as it is). The lock is a session lock on a reserved connection, released when
+ * `effect` ends, while whatever `effect` builds in the caller's scope lives on.
+ */
+export const underMigrationLock = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql.onDialectOrElse({
+      // Not a transaction: migrators run statements of their own (and expect failures on a
+      // fresh database), which an enclosing transaction would abort.
+      pg: () =>
+        Effect.acquireUseRelease(
+          Scope.make(),
+          (lockScope) =>
+            Effect.gen(function*() {
+              const connection = yield* Scope.extend(sql.reserve, lockScope)
+              yield* connection.executeRaw("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_ID])
+              return yield* effect.pipe(
+                Effect.ensuring(Effect.ignore(connection.executeRaw("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_ID])))
+              )
+            }),
+          (lockScope, exit) => Scope.close(lockScope, exit)
+        ),
+      orElse: () => effect
+    }))
+
+export const migrate = underMigrationLock(runMigrations).pipe(Effect.withSpan("Storage.migrate"))
 
 export const MigrationsLive = Layer.effectDiscard(migrate.pipe(Effect.orDie))

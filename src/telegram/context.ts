@@ -100,9 +100,13 @@ export const forJob = (jobId: string) => <A, E, R>(self: Effect.Effect<A, E, R>)
     Effect.annotateLogs({ jobId })
   )
 
-/** Sends a message to the update's chat; a failure (blocked, say) is logged, not raised. */
+/**
+ * Sends a message to the update's chat; a failure (blocked, say) is logged, not raised. It
+ * answers the update, so it goes ahead of videos to users who have heard from us
+ * (src/telegram/outgoing-limits.ts).
+ */
 export const reply = (env: BotEnv, ctx: BotContext, text: string, keyboard?: InlineKeyboard) =>
-  env.gateway.sendMessage(ctx.chat?.id ?? ctx.user.ops.userId, text, { keyboard }).pipe(
+  env.gateway.sendMessage(ctx.chat?.id ?? ctx.user.ops.userId, text, { keyboard, priority: "answer" }).pipe(
     Effect.asVoid,
     Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not reply", error))
   )

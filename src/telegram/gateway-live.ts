@@ -24,12 +24,13 @@ import { classifyAnswer, classifyFailure, isAlreadyDeleted, isNotModified, isUrl
 import {
   type DownloadedFile,
   type InlineKeyboard,
+  type OutgoingPlace,
   type StarTransactionEntry,
   TelegramGateway,
   type TelegramGatewayService,
   type VideoDelivery
 } from "./gateway.js"
-import { makeOutgoingLimiter, type OutgoingPriority, type TelegramLimits } from "./outgoing-limits.js"
+import { makeOutgoingLimiter, type TelegramLimits } from "./outgoing-limits.js"
 import { telegramRetry } from "./retry-schedules.js"
 import { countTelegramCall } from "../observability/metrics.js"
 
@@ -221,7 +222,7 @@ const makeGatewayOn = (
       method: string,
       chatId: number | undefined,
       run: (signal: GrammySignal) => Promise<A>,
-      turn: { readonly priority: OutgoingPriority; readonly stillWanted: Effect.Effect<boolean> }
+      turn: { readonly place: OutgoingPlace; readonly stillWanted: Effect.Effect<boolean> }
     ): Effect.Effect<Option.Option<A>, TelegramError> => {
       const attempt = Effect.tryPromise({
         // Interrupting the fiber aborts the request.
@@ -229,7 +230,8 @@ const makeGatewayOn = (
         catch: (error) => classifyFailure(method, error)
       }).pipe(countTelegramCall(method), Effect.map(Option.some))
       const ifWanted = Effect.flatMap(turn.stillWanted, (wanted) => wanted ? attempt : Effect.succeedNone)
-      return (chatId === undefined ? ifWanted : Effect.zipRight(limiter.acquire(chatId, turn.priority), ifWanted)).pipe(
+      const acquire = (chatId: number) => limiter.acquire(chatId, turn.place.priority, turn.place.askedAtMs)
+      return (chatId === undefined ? ifWanted : Effect.zipRight(acquire(chatId), ifWanted)).pipe(
         Effect.tapError(logRetryable),
         Effect.retry(telegramRetry)
       )
@@ -240,9 +242,9 @@ const makeGatewayOn = (
       method: string,
       chatId: number | undefined,
       run: (signal: GrammySignal) => Promise<A>,
-      priority: OutgoingPriority = "normal"
+      place: OutgoingPlace = {}
     ): Effect.Effect<A, TelegramError> =>
-      callIfWanted(method, chatId, run, { priority, stillWanted: always }).pipe(
+      callIfWanted(method, chatId, run, { place, stillWanted: always }).pipe(
         Effect.flatMap(Option.match({
           onNone: () => Effect.dieMessage(`${method}: a call that is always wanted was not made`),
           onSome: Effect.succeed
@@ -253,7 +255,12 @@ const makeGatewayOn = (
       fetchBytes(method, url, limit, downloadTimeout).pipe(Effect.tapError(logRetryable), Effect.retry(telegramRetry))
 
     const sendMessage: TelegramGatewayService["sendMessage"] = (chatId, text, options) =>
-      call("sendMessage", chatId, (signal) => api.sendMessage(chatId, text, inlineKeyboard(options?.keyboard), signal)).pipe(
+      call(
+        "sendMessage",
+        chatId,
+        (signal) => api.sendMessage(chatId, text, inlineKeyboard(options?.keyboard), signal),
+        { priority: options?.priority, askedAtMs: options?.askedAtMs }
+      ).pipe(
         Effect.map((message) => message.message_id),
         Effect.withSpan("TelegramGateway.sendMessage")
       )
@@ -263,7 +270,7 @@ const makeGatewayOn = (
         "sendMessage",
         chatId,
         (signal) => api.sendMessage(chatId, text, inlineKeyboard(options.keyboard), signal),
-        { priority: "progress", stillWanted: options.stillWanted }
+        { place: { priority: "answer", askedAtMs: options.askedAtMs }, stillWanted: options.stillWanted }
       ).pipe(
         Effect.map(Option.map((message) => message.message_id)),
         Effect.withSpan("TelegramGateway.sendProgressMessage")
@@ -285,15 +292,15 @@ const makeGatewayOn = (
           case "video":
             return api.sendVideo(chatId, media, { ...caption, ...formatted, ...markup }, signal)
         }
-      }, priority).pipe(Effect.map((message) => message.message_id), Effect.withSpan("TelegramGateway.sendBroadcast"))
+      }, { priority }).pipe(Effect.map((message) => message.message_id), Effect.withSpan("TelegramGateway.sendBroadcast"))
     }
 
     const editMessageText: TelegramGatewayService["editMessageText"] = (chatId, messageId, text, options) =>
-      call(
+      callIfWanted(
         "editMessageText",
         chatId,
         (signal) => api.editMessageText(chatId, messageId, text, inlineKeyboard(options?.keyboard), signal),
-        options?.priority
+        { place: { priority: options?.priority }, stillWanted: options?.stillWanted ?? always }
       ).pipe(
         Effect.asVoid,
         Effect.catchIf(isNotModified, () => Effect.void),
@@ -319,10 +326,15 @@ const makeGatewayOn = (
       chatId: number,
       video: string | InputFile,
       caption: string,
-      keyboard: InlineKeyboard | undefined
+      keyboard: InlineKeyboard | undefined,
+      place: OutgoingPlace
     ): Effect.Effect<VideoDelivery, TelegramError> =>
-      call("sendVideo", chatId, (signal) =>
-        api.sendVideo(chatId, video, { caption, supports_streaming: true, ...inlineKeyboard(keyboard) }, signal)).pipe(
+      call(
+        "sendVideo",
+        chatId,
+        (signal) => api.sendVideo(chatId, video, { caption, supports_streaming: true, ...inlineKeyboard(keyboard) }, signal),
+        place
+      ).pipe(
           Effect.map((message): VideoDelivery => ({
             _tag: "Sent",
             messageId: message.message_id,
@@ -334,8 +346,9 @@ const makeGatewayOn = (
 
     const sendVideo: TelegramGatewayService["sendVideo"] = (chatId, video) =>
       Effect.gen(function*() {
+        const place: OutgoingPlace = { priority: video.priority, askedAtMs: video.askedAtMs }
         const asLink = (sizeBytes: number) =>
-          sendMessage(chatId, video.tooBigText(sizeBytes), { keyboard: video.keyboard }).pipe(
+          sendMessage(chatId, video.tooBigText(sizeBytes), { keyboard: video.keyboard, ...place }).pipe(
             Effect.map((messageId): VideoDelivery => ({ _tag: "SentAsLink", messageId, sizeBytes }))
           )
         const size = yield* probeSize(video.url, probeTimeout)
@@ -343,7 +356,7 @@ const makeGatewayOn = (
 
         // Small or unknown: let Telegram fetch it, which costs us no bandwidth.
         if (Option.isNone(size) || size.value <= fileLimits.videoByUrl) {
-          const byUrl = yield* postVideo(chatId, video.url, video.caption, video.keyboard).pipe(
+          const byUrl = yield* postVideo(chatId, video.url, video.caption, video.keyboard, place).pipe(
             Effect.map(Option.some),
             Effect.catchIf(isUrlRefused, () => Effect.succeedNone)
           )
@@ -356,7 +369,7 @@ const makeGatewayOn = (
           if (fetched._tag === "TooBig") return Either.left(fetched.sizeBytes)
           // Buffers, not streams: a retried upload must resend the same bytes.
           const upload = new InputFile(fetched.bytes, videoFileName(video.url))
-          return yield* postVideo(chatId, upload, video.caption, video.keyboard).pipe(
+          return yield* postVideo(chatId, upload, video.caption, video.keyboard, place).pipe(
             Effect.map(Either.right),
             Effect.catchIf(
               (error) => error._tag === "TelegramPermanentError" && error.reason === "FileTooBig",

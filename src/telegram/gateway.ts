@@ -50,21 +50,34 @@ export interface StarTransactionEntry {
   readonly invoicePayload: string | undefined
 }
 
+/**
+ * Where a message stands in line for Telegram's shared budget (see outgoing-limits.ts):
+ * "normal" by default; an answer is placed by when its request came (`askedAtMs`).
+ */
+export interface OutgoingPlace {
+  readonly priority?: OutgoingPriority | undefined
+  readonly askedAtMs?: number | undefined
+}
+
 export interface TelegramGatewayService {
   readonly sendMessage: (
     chatId: number,
     text: string,
-    options?: { readonly keyboard?: InlineKeyboard | undefined }
+    options?: { readonly keyboard?: InlineKeyboard | undefined } & OutgoingPlace
   ) => Effect.Effect<number, TelegramError>
   /**
-   * A job's progress message: it waits behind every other message for Telegram's shared
-   * budget (see outgoing-limits.ts), and `stillWanted` is asked when its turn has come,
-   * right before it is posted. None when it was no longer wanted, and so never sent.
+   * A job's progress message, the user's answer to the request that came at `askedAtMs`
+   * (see outgoing-limits.ts). `stillWanted` is asked when its turn has come, right before
+   * it is posted. None when it was no longer wanted, and so never sent.
    */
   readonly sendProgressMessage: (
     chatId: number,
     text: string,
-    options: { readonly keyboard?: InlineKeyboard | undefined; readonly stillWanted: Effect.Effect<boolean> }
+    options: {
+      readonly keyboard?: InlineKeyboard | undefined
+      readonly stillWanted: Effect.Effect<boolean>
+      readonly askedAtMs: number
+    }
   ) => Effect.Effect<Option.Option<number>, TelegramError>
   /**
    * One recipient's copy of a broadcast; it waits behind every other message and takes only
@@ -76,7 +89,10 @@ export interface TelegramGatewayService {
     content: BroadcastContent,
     priority?: OutgoingPriority
   ) => Effect.Effect<number, TelegramError>
-  /** "message is not modified" counts as success; progress edits wait behind other messages. */
+  /**
+   * "message is not modified" counts as success; progress edits wait behind other messages.
+   * `stillWanted`, when given, is asked when the edit's turn has come: false drops it.
+   */
   readonly editMessageText: (
     chatId: number,
     messageId: number,
@@ -84,6 +100,7 @@ export interface TelegramGatewayService {
     options?: {
       readonly keyboard?: InlineKeyboard | undefined
       readonly priority?: OutgoingPriority | undefined
+      readonly stillWanted?: Effect.Effect<boolean> | undefined
     }
   ) => Effect.Effect<void, TelegramError>
   readonly deleteMessage: (chatId: number, messageId: number) => Effect.Effect<void, TelegramError>
@@ -100,7 +117,7 @@ export interface TelegramGatewayService {
       readonly caption: string
       readonly keyboard?: InlineKeyboard | undefined
       readonly tooBigText: (sizeBytes: number) => string
-    }
+    } & OutgoingPlace
   ) => Effect.Effect<VideoDelivery, TelegramError>
   /** getFile + download; the token-bearing file URL never leaves this service. */
   readonly downloadFile: (fileId: string) => Effect.Effect<DownloadedFile, TelegramError | TelegramPermanentError>

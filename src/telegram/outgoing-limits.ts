@@ -10,23 +10,29 @@
  * so a message held back by its chat does not reserve a global slot it will use later
  * (which would let slots pile up at one instant).
  *
- * Two priorities share the global budget. A "normal" message (a video, a refund, a reply)
- * books the next free slot, however far ahead. A "progress" message (a job's progress
- * message and its edits) takes a slot only when one is free now and nobody has booked
- * ahead, so under load it waits behind every normal message instead of in front of them:
- * 10,000 photos in a minute must not put 10,000 "queued" messages between the first video
- * and its user. Each runner lets one progress message at a time ask the store, so a
- * backlog of them costs one store request per wait, not one per message.
+ * Who gets the next global slot is decided on each runner by one line (../rate-limits/ordered-turn.ts):
+ * nobody books a slot ahead, the first in line (the first `slotSeekers`) take a slot when
+ * one is free. The line's order is what a user sees under a burst:
  *
- * A "bulk" message (an admin's broadcast) comes last: it takes a spare slot like a progress
- * message, but only while no progress message of this runner waits, and never more than
- * `bulkPerSecond` across all runners, so the global bucket keeps refilling and a video
- * that comes along finds a slot at once instead of waiting behind the campaign.
+ * - An "answer" (the first message a user gets about a request: a job's progress message,
+ *   or its video or refund when that is ready before the progress message had its turn;
+ *   a reply to a command) goes first, oldest request first. A user who has heard nothing
+ *   may send the photo again or leave; one who has heard waits knowingly.
+ * - A "normal" message (a video, a refund, a notice to a user who has heard from us) counts
+ *   as asked `answerLead` after it came: it lets the answers to requests up to that much
+ *   younger go first, then takes its place among them, so a steady stream of new photos
+ *   cannot hold the videos back for ever.
+ * - A "progress" message (an edit of a progress message) comes after all of those: it
+ *   goes stale and may be dropped.
+ * - A "bulk" message (an admin's broadcast) comes last: it takes a spare slot only while
+ *   nothing of this runner waits in the line, and never more than `bulkPerSecond` across
+ *   all runners, so the global bucket keeps refilling and a video that comes along finds a
+ *   slot at once instead of waiting behind the campaign.
  */
-import { Duration, Effect, Option } from "effect"
+import { Clock, Duration, Effect, Option } from "effect"
 import { type LimitRequest, RateLimits } from "../rate-limits/rate-limits.js"
 import { bucketFor } from "../rate-limits/token-bucket.js"
-import { makeFifoTurn } from "./fifo-turn.js"
+import { makeOrderedTurn } from "../rate-limits/ordered-turn.js"
 
 export interface TelegramLimits {
   /** Messages a chat may get at once before pacing starts. */
@@ -37,20 +43,29 @@ export interface TelegramLimits {
   readonly globalPerSecond: number
   /** Of those, what bulk messages (broadcasts) may take at most. */
   readonly bulkPerSecond: number
+  /** How much younger a request's answer may be and still go before a normal message. */
+  readonly answerLead: Duration.DurationInput
 }
 
 export const defaultTelegramLimits: TelegramLimits = {
   perChatBurst: 3,
   perChatInterval: Duration.seconds(1),
   globalPerSecond: 30,
-  bulkPerSecond: 20
+  bulkPerSecond: 20,
+  answerLead: Duration.seconds(30)
 }
 
-export type OutgoingPriority = "normal" | "progress" | "bulk"
+/** How many of a runner's waiting messages look for a free global slot at once. */
+export const slotSeekers = 4
+
+export type OutgoingPriority = "answer" | "normal" | "progress" | "bulk"
 
 export interface OutgoingLimiter {
-  /** Waits (on Effect's Clock) until a message to `chatId` may go out. */
-  readonly acquire: (chatId: number, priority?: OutgoingPriority) => Effect.Effect<void>
+  /**
+   * Waits (on Effect's Clock) until a message to `chatId` may go out. `askedAtMs` places an
+   * answer: when its request came (a job's admission); the time of the call by default.
+   */
+  readonly acquire: (chatId: number, priority?: OutgoingPriority, askedAtMs?: number) => Effect.Effect<void>
 }
 
 export const makeOutgoingLimiter = (options: {
@@ -93,24 +108,33 @@ export const makeOutgoingLimiter = (options: {
         Effect.catchAll((error) => Effect.succeed(Option.some(error.retryAfter)))
       )
 
-    const progressTurn = yield* makeFifoTurn
-    const spareGlobalSlot = progressTurn.withTurn(
-      Effect.gen(function*() {
-        while (true) {
-          const retryAfter = yield* takeIfFree(globalKey, global.burst, global.step)
-          if (Option.isNone(retryAfter)) return
-          // Normal messages booked ahead; the store says when the last of them is due.
-          yield* Effect.sleep(Duration.max(retryAfter.value, global.step))
-        }
-      })
-    )
+    /**
+     * The next free global slot. The bucket counts the tokens that refill while the line's
+     * first waits, so taking them one at a time loses none of the rate.
+     */
+    const freeGlobalSlot = Effect.gen(function*() {
+      while (true) {
+        const retryAfter = yield* takeIfFree(globalKey, global.burst, global.step)
+        if (Option.isNone(retryAfter)) return
+        // Another runner may have booked ahead; the store says when its last slot is due.
+        yield* Effect.sleep(Duration.max(retryAfter.value, global.step))
+      }
+    })
 
-    // No turn here: a broadcast has a handful of sends in flight (src/broadcasts/broadcast-sender.ts),
-    // each booked on the bulk cap first, so a store request per waiting send is cheap.
+    // The first few in line look for the next free slots together. One at a time, each slot
+    // cost a store round trip, a step's sleep and another round trip in series: on a busy
+    // event loop that held a runner to ~11 messages/s (bench:pipeline). The order holds
+    // but among those few.
+    const line = yield* makeOrderedTurn(slotSeekers)
+    const answerLeadMs = Duration.toMillis(Duration.decode(limits.answerLead))
+
+    // No place in the line here: a broadcast has a handful of sends in flight
+    // (src/broadcasts/broadcast-sender.ts), each booked on the bulk cap first, so a store
+    // request per waiting send is cheap.
     const spareSlotForBulk = wait(`${prefix}bulk`, bulk.burst, bulk.step).pipe(Effect.zipRight(
       Effect.gen(function*() {
         while (true) {
-          if (yield* progressTurn.busy) {
+          if (yield* line.busy) {
             yield* Effect.sleep(global.step)
             continue
           }
@@ -121,19 +145,24 @@ export const makeOutgoingLimiter = (options: {
       })
     ))
 
-    const globalSlot = (priority: OutgoingPriority) => {
-      switch (priority) {
-        case "normal":
-          return wait(globalKey, global.burst, global.step)
-        case "progress":
-          return spareGlobalSlot
-        case "bulk":
-          return spareSlotForBulk
-      }
-    }
+    const globalSlot = (priority: OutgoingPriority, askedAtMs: number | undefined) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        switch (priority) {
+          case "answer":
+            return line.withTurn(freeGlobalSlot, { tier: 0, key: askedAtMs ?? now })
+          case "normal":
+            return line.withTurn(freeGlobalSlot, { tier: 0, key: now + answerLeadMs })
+          case "progress":
+            return line.withTurn(freeGlobalSlot, { tier: 1, key: 0 })
+          case "bulk":
+            return spareSlotForBulk
+        }
+      })
 
     return {
-      acquire: (chatId, priority = "normal") =>
-        wait(`${prefix}chat:${chatId}`, limits.perChatBurst, chatInterval).pipe(Effect.zipRight(globalSlot(priority)))
+      acquire: (chatId, priority = "normal", askedAtMs) =>
+        wait(`${prefix}chat:${chatId}`, limits.perChatBurst, chatInterval).pipe(
+          Effect.zipRight(globalSlot(priority, askedAtMs))
+        )
     }
   })

@@ -1,12 +1,14 @@
 /**
  * A user's admissions, inside their entity: a photo becomes a job in one commit
- * (src/storage/admission.ts) from the entity's copy of the balance, then the job's Start.
+ * (src/storage/admission.ts) from the entity's copy of the balance, then a volatile `Wake`
+ * to the new job.
  */
 import type { SqlError } from "@effect/sql/SqlError"
-import { Clock, Effect, Option } from "effect"
+import { Clock, Duration, Effect, Option } from "effect"
 import { Balance } from "../domain/balance.js"
 import { jobIdFor, type UserId } from "../domain/ids.js"
 import { InsufficientCredits } from "../errors/index.js"
+import { uploadReuseWindow } from "../jobs/job-policy.js"
 import { recordJobStarted } from "../observability/metrics.js"
 import { JobEntity } from "../protocols/job-protocol.js"
 import { type AdmitOptions, JobStarted, type StartJobInput } from "../protocols/user-protocol.js"
@@ -29,6 +31,7 @@ export const makeAdmission = (
     const admit = Effect.fnUntraced(function*(payload: StartJobInput, options: AdmitOptions | undefined) {
       const s = yield* loaded
       const jobId = jobIdFor(userId, payload.requestKey)
+      const createdAtMs = yield* storedNow
       const job = {
         id: jobId,
         userId,
@@ -40,17 +43,17 @@ export const makeAdmission = (
         durationSeconds: payload.durationSeconds,
         photoFileId: payload.photo.fileId,
         language: payload.languageCode,
-        createdAtMs: yield* storedNow
+        createdAtMs,
+        uploadsReusableSinceMs: createdAtMs - Duration.toMillis(uploadReuseWindow)
       }
       const split = splitCost(s.balance, payload.cost)
-      let started: JobStarted
       if (Option.isNone(split)) {
         const known = yield* admission.knownRequest(job)
         if (Option.isNone(known)) {
           const available = s.balance.total
           return yield* new InsufficientCredits({ required: payload.cost, available, shortfall: payload.cost - available })
         }
-        started = new JobStarted({ jobId, balance: s.balance, split: known.value })
+        return Option.some(new JobStarted({ jobId, balance: s.balance, split: known.value }))
       } else {
         const { fromCredits, fromFreeTokens } = split.value
         const outcome = yield* admission.admit({
@@ -63,26 +66,26 @@ export const makeAdmission = (
           nowMs: yield* Clock.currentTimeMillis.pipe(Effect.map(Math.floor))
         })
         if (outcome._tag === "NoRoom") return Option.none<JobStarted>()
-        if (outcome._tag === "Known") {
-          started = new JobStarted({ jobId, balance: s.balance, split: outcome.split })
-        } else {
-          s.balance = outcome.balance
-          if (Option.isSome(s.pending)) {
-            s.pending = Option.none()
-            s.freeGranted = true
-          }
-          if (options !== undefined) markedUpdates.add(options.updateId)
-          yield* recordJobStarted
-          yield* Effect.logInfo("job reserved").pipe(
-            Effect.annotateLogs({ cost: payload.cost, fromFreeTokens, fromCredits, requestKey: payload.requestKey })
-          )
-          started = new JobStarted({ jobId, balance: outcome.balance, split: split.value })
+        // A known request's job was woken when it was admitted, or is due by now.
+        if (outcome._tag === "Known") return Option.some(new JobStarted({ jobId, balance: s.balance, split: outcome.split }))
+        s.balance = outcome.balance
+        if (Option.isSome(s.pending)) {
+          s.pending = Option.none()
+          s.freeGranted = true
         }
+        if (options !== undefined) markedUpdates.add(options.updateId)
+        yield* recordJobStarted
+        yield* Effect.logInfo("job reserved").pipe(
+          Effect.annotateLogs({ cost: payload.cost, fromFreeTokens, fromCredits, requestKey: payload.requestKey })
+        )
+        // Volatile and after the commit: a persisted start would cost a saved message and its
+        // reply (two commits). A Wake lost here (a crash, a full mailbox) costs the job its
+        // first due time, a few seconds (src/storage/job-repo.ts), after which the waker runs it.
+        yield* jobs(jobId).Wake({ row: outcome.job }, { discard: true }).pipe(
+          Effect.catchAllCause((cause) => Effect.logWarning("could not wake the new job; the waker runs it when it is due", cause))
+        )
+        return Option.some(new JobStarted({ jobId, balance: outcome.balance, split: split.value }))
       }
-      // Sent after the commit; a crash before this line leaves a queued job without its
-      // Start, which is taken up once its first due time passes (src/storage/job-repo.ts).
-      yield* jobs(jobId).Start({ jobId, userId }, { discard: true }).pipe(Effect.orDie)
-      return Option.some(started)
     }, Effect.catchTag("SqlError", Effect.die), (effect, payload) =>
       // Also covers the bot handler that calls this directly: every line of the start carries both ids.
       Effect.annotateLogs(effect, { jobId: jobIdFor(userId, payload.requestKey), userId }))

@@ -86,19 +86,22 @@ describe(`failover: ${JOBS} jobs from ${USERS} users, two kill -9 and a new runn
       return killedAt
     }
 
-    // First kill once jobs are in every state. `submitting` lasts a moment, so after 10 s a
-    // kill with three unfinished states (and some delivered) will do; the kill must land
-    // while work is in flight, or the test proves nothing (a fast run once delivered all
-    // 300 before a 60 s wait for "every state" ran out).
+    // First kill once jobs are in every state. `submitting` lasts a moment and a fast machine
+    // delivers all 90 within 10 s, so the wish lowers with time: three unfinished states and
+    // some delivered; after 3 s two and some delivered; after 10 s any job in flight. The kill
+    // must land while work is in flight, or the test proves nothing.
     const unfinishedStates = ["queued", "submitting", "polling", "delivering"]
     let allSeen = false
     await until("jobs in flight in (nearly) every state", async () => {
       const states = await byState()
       const unfinished = unfinishedStates.filter((state) => (states[state] ?? 0) > 0).length
+      const elapsed = Date.now() - start
       allSeen = unfinished === 4 && (states.delivered ?? 0) > 0
-      return allSeen || (Date.now() - start > 10_000 && unfinished >= 3)
+      const delivered = (states.delivered ?? 0) > 0
+      return allSeen || (delivered && unfinished >= 3) || (elapsed > 3_000 && delivered && unfinished >= 2) ||
+        (elapsed > 10_000 && unfinished >= 1)
     }, 60_000)
-    if (!allSeen) events.push(`${at()} not every state seen at once; killing with three`)
+    if (!allSeen) events.push(`${at()} not every state seen at once; killing with what is in flight`)
     const inFlightAtKill = Object.entries(await byState()).filter(([state]) => unfinishedStates.includes(state))
       .reduce((sum, [, n]) => sum + n, 0)
     expect(inFlightAtKill, "jobs in flight at the first kill").toBeGreaterThan(0)

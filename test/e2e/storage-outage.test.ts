@@ -11,15 +11,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Metric } from "effect"
 import { updatesRetried } from "../../src/observability/metrics.js"
 import { advance } from "../support/job-harness.js"
-import { eventually, hasText, inSystem, photoBytes, pollingSystem, startSystemSimulators, user, videosTo } from "./support.js"
-
-/** Every insert into `table` fails with a serialization failure (40001), a transient failure, until the trigger is dropped. */
-const conflictsOn = (table: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql.unsafe(`CREATE FUNCTION conflicts_on_${table}() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = 'serialization_failure'; END $$`).pipe(
-      Effect.zipRight(sql.unsafe(`CREATE TRIGGER conflicts_on_${table} BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION conflicts_on_${table}()`))
-    ))
+import { conflictsOn, eventually, hasText, inSystem, photoBytes, pollingSystem, startSystemSimulators, user, videosTo } from "./support.js"
 
 describe("a storage outage during an update (Postgres, polling)", () => {
   it.scoped("the photo is handled again when the database is back: one job, one video, one credit", () =>

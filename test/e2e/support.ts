@@ -4,6 +4,7 @@
  * singleton, or the webhook route on a real HTTP server, and the inbox sweep). Tests act only as Telegram
  * users through the simulator and read what the bot sent.
  */
+import { SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
 import type { CallbackQuery, Message } from "grammy/types"
 import { EntitiesLive } from "../../src/entities.js"
@@ -140,3 +141,11 @@ export const pressForged = (sim: TelegramSimulator, userId: number, data: string
   sim.pushUpdate({ callback_query: query })
   return answerOf(sim.waitForCallbackAnswer(query.id))
 }
+
+/** Every insert into `table` fails with a serialization failure (40001), a transient failure, until the trigger is dropped. */
+export const conflictsOn = (table: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql.unsafe(`CREATE FUNCTION conflicts_on_${table}() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = 'serialization_failure'; END $$`).pipe(
+      Effect.zipRight(sql.unsafe(`CREATE TRIGGER conflicts_on_${table} BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION conflicts_on_${table}()`))
+    ))

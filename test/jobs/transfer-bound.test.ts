@@ -6,11 +6,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Metric } from "effect"
 import { makeTransferPermits, transfersInProgress, transfersWaiting } from "../../src/jobs/transfer-permits.js"
+import { keepStandardTestClock } from "../support/prompt-test-clock.js"
 import { advanceUntil, inRunner, quickGeneration, reaches, sendPhotoAndStart, startSimulators } from "../support/job-harness.js"
 
 describe("file transfers per runner", () => {
   it.scoped("with MAX_CONCURRENT_TRANSFERS=2, four photos sent at once are fetched two at a time, and all four become videos", () =>
     Effect.gen(function*() {
+      yield* keepStandardTestClock
       const sims = yield* startSimulators("sqlite", { kie: quickGeneration.kie, env: { MAX_CONCURRENT_TRANSFERS: "2" } })
       // Slow enough that unbounded downloads would all overlap, and bounded ones fill the bound.
       sims.telegram.fileDownloads.delayMs = 1_000

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Metric, Redacted, Schedule, TestClock } from "effect"
-import { type BreakerState, makeCircuitBreaker } from "../../src/kie/circuit-breaker.js"
+import { type BreakerState, makeCircuitBreaker, openGauge } from "../../src/kie/circuit-breaker.js"
 import { KieClient } from "../../src/kie/kie-client.js"
 import { kling26 } from "../../src/kie/models.js"
 import { type OperatorAlert, OperatorAlerts } from "../../src/alerts/operator-alerts.js"
@@ -74,7 +74,7 @@ describe("KIE circuit breaker", () => {
       expect(taskId).toMatch(/^task_/)
       expect(yield* breaker.state).toEqual({ _tag: "Closed" })
       expect(alerts.map((a) => a.subject)).toEqual(["KIE submissions paused", "KIE is usable again"])
-      const gauge = yield* Metric.value(Metric.gauge("kie_circuit_open"))
+      const gauge = yield* Metric.value(openGauge)
       expect(gauge.value).toBe(0)
     }))
 

@@ -178,6 +178,16 @@ describe("/dashboard", () => {
       )
       const page = yield* Effect.promise(() => browser.newPage({ viewport: { width: 1400, height: 1000 } }))
       const run = <A>(f: () => Promise<A>) => Effect.promise(f)
+      // Not page.waitForFunction: it runs its predicate through eval, which the page's CSP
+      // (no 'unsafe-eval') refused in a CI run. page.evaluate goes through CDP instead.
+      const waitUntilTrue = (expression: string) =>
+        run(async () => {
+          for (const deadline = Date.now() + 15_000; Date.now() < deadline;) {
+            if ((await page.evaluate(expression)) === true) return
+            await new Promise((resolve) => setTimeout(resolve, 25))
+          }
+          throw new Error(`still false after 15 s: ${expression}`)
+        })
       assert.strictEqual((yield* run(() => page.goto(`${base}/dashboard`)))?.status(), 401)
       yield* run(() => page.fill(`input[name="token"]`, TOKEN))
       yield* run(() => Promise.all([page.waitForURL(`${base}/dashboard`), page.click(`button[type="submit"]`)]))
@@ -215,13 +225,13 @@ describe("/dashboard", () => {
       // Another window and a refresh swap the fragments in; the page itself stays (the marker survives).
       yield* run(() => page.evaluate("window.stillTheSamePage = true"))
       yield* run(() => Promise.all([page.waitForResponse((r) => r.url().endsWith("/dashboard/data.json?days=1")), page.selectOption("#days", "1")]))
-      yield* run(() => page.waitForFunction(`document.querySelectorAll('svg[data-chart="jobs-per-day"] [data-series="delivered"]').length === 1`))
+      yield* waitUntilTrue(`document.querySelectorAll('svg[data-chart="jobs-per-day"] [data-series="delivered"]').length === 1`)
       assert.strictEqual(yield* text(`[data-kpi="success-rate"]`), "success, today33%")
       assert.notMatch(yield* text("body"), /\b1 days\b/)
       assert.strictEqual(page.url(), `${base}/dashboard?days=1`)
       yield* TestClock.adjust("7 hours")
       yield* run(() => Promise.all([page.waitForResponse((r) => r.url().includes("/dashboard/data.json")), page.click("#refresh")]))
-      yield* run(() => page.waitForFunction(`document.body.dataset.generatedAt.startsWith("2026-11-22")`))
+      yield* waitUntilTrue(`document.body.dataset.generatedAt.startsWith("2026-11-22")`)
       assert.strictEqual(yield* run(() => page.evaluate("window.stillTheSamePage")), true)
     }), { timeout: 120_000 })
 })

@@ -12,6 +12,7 @@ import { jobIdFor, UserId } from "../../src/domain/ids.js"
 import { Admission, type AdmissionInput } from "../../src/storage/admission.js"
 import { CreditLedger } from "../../src/storage/credit-ledger.js"
 import { DatabaseLive } from "../../src/storage/database.js"
+import { firstDueAt } from "../../src/storage/job-repo.js"
 import { TelegramInbox } from "../../src/storage/telegram-inbox.js"
 import { configLayer, dialects, freshSettings } from "../support/database.js"
 
@@ -44,7 +45,8 @@ const input = (requestKey: string, balance: Balance, overrides: Partial<Admissio
       durationSeconds: 5,
       photoFileId: "photo-1",
       language: "en",
-      createdAtMs: 1_000
+      createdAtMs: 1_000,
+      uploadsReusableSinceMs: 0
     },
     split,
     expected: new Balance({ credits: balance.credits - split.fromCredits, freeTokens: balance.freeTokens - split.fromFreeTokens }),
@@ -83,7 +85,13 @@ describe.each(dialects)("admission on %s", (dialect) => {
         registration: Option.some({ profile: { firstName: "Ann", languageCode: "en" }, freeTokens: 2 }),
         updateId: 501
       })))
-      assert.deepStrictEqual(outcome, { _tag: "Admitted", balance: new Balance({ credits: 0, freeTokens: 1 }) })
+      assert.strictEqual(outcome._tag, "Admitted")
+      if (outcome._tag === "Admitted") {
+        assert.deepStrictEqual(outcome.balance, new Balance({ credits: 0, freeTokens: 1 }))
+        // The new row as written, for the job's first run.
+        assert.deepStrictEqual([outcome.job.id, outcome.job.state, Number(outcome.job.version)], [jobIdFor(ann, "msg:1:1"), "queued", 0])
+        assert.strictEqual(Number(outcome.job.due_at_ms), firstDueAt(1_000))
+      }
       if (dialect === "pg") assert.strictEqual(sent.length, 1, sent.join("\n---\n"))
       else assert.isAtMost(sent.length, 8)
 
@@ -133,8 +141,18 @@ describe.each(dialects)("admission on %s", (dialect) => {
       // A finished job makes room again; without a room check there is always room.
       yield* sql`UPDATE jobs SET state = 'delivered'`
       assert.strictEqual((yield* admission.admit(input("msg:1:2", four, { maxInFlight: 1 })))._tag, "Admitted")
+      // An earlier job's KIE upload of the same photo is copied to the new row while it is fresh.
+      yield* sql`UPDATE jobs SET kie_file_url = 'https://kie.test/upload-1' WHERE request_key = 'msg:1:1'`
       const unchecked = yield* admission.admit(input("msg:1:3", new Balance({ credits: 3, freeTokens: 0 }), { maxInFlight: undefined }))
-      assert.deepStrictEqual(unchecked, { _tag: "Admitted", balance: new Balance({ credits: 2, freeTokens: 0 }) })
+      assert.deepStrictEqual(unchecked._tag === "Admitted" && unchecked.balance, new Balance({ credits: 2, freeTokens: 0 }))
+      const stale = input("msg:1:4", new Balance({ credits: 2, freeTokens: 0 }), { maxInFlight: undefined })
+      yield* admission.admit({ ...stale, job: { ...stale.job, uploadsReusableSinceMs: 1_001 } })
+      const uploads = yield* sql<{ request_key: string; kie_file_url: string | null }>`
+        SELECT request_key, kie_file_url FROM jobs WHERE request_key IN ('msg:1:3', 'msg:1:4') ORDER BY request_key`
+      assert.deepStrictEqual(uploads.map((row) => [row.request_key, row.kie_file_url]), [
+        ["msg:1:3", "https://kie.test/upload-1"],
+        ["msg:1:4", null]
+      ])
       assert.deepStrictEqual(yield* ledger.ledgerSumOf(ann), yield* ledger.balanceOf(ann))
     })), 60_000)
 

@@ -18,6 +18,7 @@ import { makeTelegramSimulator, type TelegramSimulator } from "../../src/sim/tel
 import { TelegramApiLive } from "../../src/telegram/api.js"
 import { TelegramGatewayLive } from "../../src/telegram/gateway-live.js"
 import { type Dialect, freshSettings } from "./database.js"
+import { promptTestClock } from "./prompt-test-clock.js"
 import { pastStartUp, runnerLayer } from "./runner.js"
 
 export interface Simulators {
@@ -31,6 +32,7 @@ export const startSimulators = (
   options: { readonly kie?: KieSimOptions; readonly env?: Record<string, string> } = {}
 ): Effect.Effect<Simulators, never, Scope.Scope> =>
   Effect.gen(function*() {
+    yield* promptTestClock
     const telegram = yield* makeTelegramSimulator({ host: "127.0.0.1" })
     const kie = yield* kieSimulator({
       host: "127.0.0.1",
@@ -70,7 +72,12 @@ export const jobRunnerLayer = (settings: AppSettings) =>
 export const realPause = (millis = 25) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, millis)))
 
 /** Moves the KIE simulator's clock and the TestClock together, a step at a time. */
-export const advance = (kie: KieSimulator, total: Duration.DurationInput, step: Duration.DurationInput = "5 seconds") =>
+export const advance = (
+  kie: KieSimulator,
+  total: Duration.DurationInput,
+  step: Duration.DurationInput = "5 seconds",
+  pauseMs = 25
+) =>
   Effect.gen(function*() {
     let left = Duration.toMillis(total)
     const stepMs = Duration.toMillis(step)
@@ -78,7 +85,7 @@ export const advance = (kie: KieSimulator, total: Duration.DurationInput, step: 
       const ms = Math.min(stepMs, left)
       yield* Effect.promise(() => kie.advance(ms))
       yield* TestClock.adjust(Duration.millis(ms))
-      yield* realPause()
+      yield* realPause(pauseMs)
       left -= ms
     }
   })
@@ -93,8 +100,12 @@ export const advanceUntil = (
   Effect.gen(function*() {
     const steps = Math.ceil(Duration.toMillis(limit) / Duration.toMillis(step))
     for (let i = 0; i < steps; i++) {
+      const checkStarted = Date.now()
       if (yield* done()) return true
-      yield* advance(kie, step, step)
+      // The check is a database read: on a loaded machine it is slow, and so is the I/O the
+      // step sets off. Each step then waits in proportion, so virtual time does not run ahead
+      // of work still in flight (a retry budget spent before its attempts could run).
+      yield* advance(kie, step, step, Math.max(25, 3 * (Date.now() - checkStarted)))
     }
     return yield* done()
   })

@@ -11,15 +11,46 @@ import type { AppSettings } from "../../src/config/index.js"
 import { TransferPermits } from "../../src/jobs/transfer-permits.js"
 import { DatabaseLive } from "../../src/storage/database.js"
 import { configLayer } from "./database.js"
+import { promptTestClock } from "./prompt-test-clock.js"
 
 /** The runner around the given entity layers. */
 export const runnerLayer = <A, E, R>(settings: AppSettings, actors: Layer.Layer<A, E, R>) =>
-  actors.pipe(
+  releasedWithTicks(actors.pipe(
     Layer.provideMerge(embeddedRunner(shardingSettings(settings))),
     Layer.provideMerge(DatabaseLive),
     Layer.provideMerge(TransferPermits.Default),
     Layer.provideMerge(configLayer(settings))
-  )
+  ))
+
+/**
+ * On the TestClock a runner's release can wait for the clock: the cluster gives a running
+ * handler ENTITY_TERMINATION_TIMEOUT to finish, and the handler may itself be asleep (a job
+ * whose last edit waits for its chat's one message a second). Once the test's body is done
+ * nobody moves the clock, so without this the release waits for ever. The layer's release
+ * ticks the clock until it is over; a live clock needs nothing.
+ */
+const releasedWithTicks = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, E, R> =>
+  Layer.scopedContext(Effect.gen(function*() {
+    const clock = yield* Effect.clock
+    if (!("adjust" in clock)) return yield* Layer.build(layer)
+    let releasing = false
+    // Scope finalizers run last-added first: this one, added before the layer's, stops the
+    // ticks after the layer is released; the one added after the layer starts them before.
+    // (Not an interruption: TestClock.adjust does not give way to one while it settles.)
+    yield* Effect.addFinalizer(() => Effect.sync(() => {
+      releasing = false
+    }))
+    const context = yield* Layer.build(layer)
+    const tick = Effect.zipRight(
+      Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 10))),
+      TestClock.adjust("200 millis")
+    )
+    yield* Effect.addFinalizer(() => {
+      releasing = true
+      return Effect.forkDaemon(Effect.whileLoop({ while: () => releasing, body: () => tick, step: () => {} }))
+    })
+    return context
+  }))
 
 /**
  * Past the runner's start-up on the TestClock: its shard acquisition retries on the clock,
@@ -27,6 +58,7 @@ export const runnerLayer = <A, E, R>(settings: AppSettings, actors: Layer.Layer<
  * the test then waits for ever on a clock nobody moves). Ticks until every shard is held.
  */
 export const pastStartUp = Effect.gen(function*() {
+  yield* promptTestClock
   yield* TestClock.adjust(1)
   for (let attempt = 0; attempt < 600; attempt++) {
     if ((yield* ownedShardCount) === SHARDS_PER_GROUP) return
@@ -38,7 +70,6 @@ export const pastStartUp = Effect.gen(function*() {
 
 /** A job entity that acknowledges and does nothing: for testing the ledger on its own. */
 export const IdleJobEntity = JobEntity.toLayer(Effect.succeed(JobEntity.of({
-  Start: () => Effect.succeed("queued" as const),
   KieCallback: () => Effect.void,
   Cancel: () => Effect.succeed("too-late" as const),
   GetState: () => Effect.succeed(Option.none()),

@@ -34,6 +34,7 @@ import {
 } from "../../src/telegram/gateway-live.js"
 import { TelegramGateway } from "../../src/telegram/gateway.js"
 import { retryDelay } from "../../src/telegram/retry-schedules.js"
+import { slotSeekers } from "../../src/telegram/outgoing-limits.js"
 
 const MB = 1024 * 1024
 const redisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
@@ -79,16 +80,24 @@ const drive = <A, E>(
 ): Effect.Effect<Array<Exit.Exit<A, E>>> =>
   Effect.gen(function*() {
     const fibers = yield* Effect.forEach(effects, (effect) => Effect.fork(effect))
+    // Messages waiting in the runner's line block on their turn, not on a sleep: time also
+    // moves on once nothing has changed for a while.
+    let quiet = 0
+    let before = ""
     while (true) {
       const exits = yield* Effect.forEach(fibers, Fiber.poll)
       const running = exits.filter(Option.isNone).length
       const sleeps = Chunk.toReadonlyArray(yield* TestClock.sleeps())
-      if (running === 0 || sleeps.length >= running) {
+      const state = `${running}:${sleeps.join(",")}`
+      quiet = state === before ? quiet + 1 : 0
+      before = state
+      if (running === 0 || sleeps.length >= running || (quiet >= 5 && sleeps.length > 0)) {
         atRest(yield* Clock.currentTimeMillis)
         if (running === 0) return exits.map((exit) => Option.getOrThrow(exit))
         yield* TestClock.setTime(Math.min(...sleeps))
+        quiet = 0
       } else {
-        yield* realSleep(1)
+        yield* realSleep(quiet > 0 ? 2 : 1)
       }
     }
   })
@@ -454,40 +463,51 @@ describe("TelegramGateway against the Bot API simulator", () => {
       })
     ), 30_000)
 
-  it.scoped("progress messages wait behind every other message for the global budget, and are skipped when no longer wanted", () =>
+  it.scoped("answers go ahead of videos for the global budget, oldest request first, and are skipped when no longer wanted; a video waiting longer than the lead goes first", () =>
     scenario((sim) =>
       Effect.gen(function*() {
         const limit = 5
-        const gateway = yield* gatewayFor(sim, { limits: { globalPerSecond: limit } })
-        const queuedUsers = Array.from({ length: 9 }, (_, i) => sim.createUser({ id: 7100 + i, first_name: `Q${i}` }))
-        const videoUsers = Array.from({ length: 4 }, (_, i) => sim.createUser({ id: 7000 + i, first_name: `V${i}` }))
+        const gateway = yield* gatewayFor(sim, { limits: { globalPerSecond: limit, answerLead: "3 seconds" } })
+        const videoUsers = Array.from({ length: 12 }, (_, i) => sim.createUser({ id: 7000 + i, first_name: `V${i}` }))
+        const answerUsers = Array.from({ length: 9 }, (_, i) => sim.createUser({ id: 7100 + i, first_name: `Q${i}` }))
+        const lateUsers = Array.from({ length: 3 }, (_, i) => sim.createUser({ id: 7200 + i, first_name: `L${i}` }))
         const clock = callClock(sim)
         let unwantedAsked = 0
-        // A backlog of progress messages first: they take the free slots, then wait.
-        const progress = yield* Effect.forEach(queuedUsers, (user, i) =>
-          Effect.fork(gateway.sendProgressMessage(user.id, "queued", {
-            // The last one's outcome overtook it while it waited.
-            stillWanted: Effect.sync(() => {
-              if (i < queuedUsers.length - 1) return true
-              unwantedAsked++
-              return false
-            })
-          })))
+        // A backlog of videos first: the first takes the free slot, the others wait in line.
+        const videos = yield* Effect.forEach(videoUsers, (user) => Effect.fork(gateway.sendMessage(user.id, "your video")))
         yield* eventually(
           Effect.map(TestClock.sleeps(), (sleeps) => sleeps.length >= 1 && sim.callsOf("sendMessage").length >= 1)
         )
         const backlogStart = sim.calls.last
-        // Videos arriving behind that backlog still go out first.
-        const normal = yield* Effect.forEach(videoUsers, (user) => Effect.fork(gateway.sendMessage(user.id, "your video")))
-        const all: ReadonlyArray<Fiber.Fiber<unknown, unknown>> = [...progress, ...normal]
-        // Waiting progress messages block on the runner's progress turn (not a sleep), so
-        // time moves on once the simulator and the sleep queue have stayed still a while.
+        // Answers to photos that came after those videos were queued; the youngest photo's first.
+        const now = yield* Clock.currentTimeMillis
+        const answers = yield* Effect.forEach(answerUsers, (user, i) =>
+          Effect.fork(gateway.sendProgressMessage(user.id, `queued ${i}`, {
+            askedAtMs: now - i,
+            // The oldest one's outcome overtook it while it waited.
+            stillWanted: Effect.sync(() => {
+              if (i < answerUsers.length - 1) return true
+              unwantedAsked++
+              return false
+            })
+          })))
+        const all: Array<Fiber.Fiber<unknown, unknown>> = [...videos, ...answers]
+        let late: ReadonlyArray<Fiber.Fiber<unknown, unknown>> = []
+        // Waiting messages block on the runner's line (not a sleep), so time moves on once
+        // the simulator and the sleep queue have stayed still a while.
         let quiet = 0
         let before = ""
         while (true) {
           const exits = yield* Effect.forEach(all, Fiber.poll)
-          clock.atRest(yield* Clock.currentTimeMillis)
-          if (exits.every(Option.isSome)) break
+          const at = yield* Clock.currentTimeMillis
+          clock.atRest(at)
+          // Answers to photos 4 s younger than the videos: the videos waited longer than the lead.
+          if (late.length === 0 && at >= now + 4_000) {
+            late = yield* Effect.forEach(lateUsers, (user) => Effect.fork(gateway.sendMessage(user.id, "late answer", { priority: "answer" })))
+            all.push(...late)
+            continue
+          }
+          if (exits.every(Option.isSome) && late.length > 0) break
           const sleeps = Chunk.toReadonlyArray(yield* TestClock.sleeps())
           const state = `${sim.calls.all().length}:${sleeps.join(",")}`
           quiet = state === before ? quiet + 1 : 0
@@ -499,22 +519,33 @@ describe("TelegramGateway against the Bot API simulator", () => {
             yield* realSleep(2)
           }
         }
-        const results = yield* Effect.forEach(progress, Fiber.join)
+        const results = yield* Effect.forEach(answers, Fiber.join)
         expect(results.slice(0, -1).every(Option.isSome)).toBe(true)
         expect(results.at(-1)).toEqual(Option.none())
         expect(unwantedAsked).toBe(1)
 
         const sends = sim.callsOf("sendMessage")
-        const timesOf = (text: string) => sends.filter((c) => c.params.text === text).map((c) => clock.timeOf(c.seq))
-        const videoTimes = timesOf("your video")
-        const queuedTimes = timesOf("queued")
-        expect(videoTimes).toHaveLength(4)
-        // The unwanted one was never posted.
-        expect(queuedTimes).toHaveLength(8)
-        const laterQueued = sends.filter((c) => c.params.text === "queued" && c.seq > backlogStart)
-        expect(laterQueued.length).toBeGreaterThan(0)
-        expect(Math.min(...laterQueued.map((c) => clock.timeOf(c.seq)))).toBeGreaterThan(Math.max(...videoTimes))
-        const times = [...videoTimes, ...queuedTimes].sort((a, b) => a - b)
+        const after = (call: { readonly seq: number }) => call.seq > backlogStart
+        const videoSends = sends.filter((c) => c.params.text === "your video")
+        const answerSends = sends.filter((c) => String(c.params.text).startsWith("queued"))
+        expect(videoSends).toHaveLength(12)
+        // The unwanted one was never posted; the others went out oldest photo first, but for
+        // the few in line that look for a slot together.
+        const order = answerSends.map((c) => Number(String(c.params.text).split(" ")[1]))
+        expect([...order].sort((a, b) => b - a)).toEqual([7, 6, 5, 4, 3, 2, 1, 0])
+        order.forEach((answer, i) => expect(order.slice(0, i).filter((earlier) => earlier < answer).length).toBeLessThan(slotSeekers))
+        // Every video still waiting when the answers came went out after them, but those
+        // already looking for a slot (nobody can pass them).
+        const lastAnswer = Math.max(...answerSends.map((c) => c.seq))
+        expect(videoSends.filter((c) => after(c) && c.seq < lastAnswer).length).toBeLessThanOrEqual(slotSeekers)
+        expect(videoSends.filter((c) => c.seq > lastAnswer).length).toBeGreaterThanOrEqual(1)
+        // The late answers came after the videos had waited more than the lead: the videos
+        // still waiting went first, but for those looking for a slot beside the answers.
+        const lateSends = sends.filter((c) => c.params.text === "late answer")
+        expect(lateSends).toHaveLength(3)
+        const firstLate = Math.min(...lateSends.map((c) => c.seq))
+        expect(videoSends.filter((c) => c.seq > firstLate).length).toBeLessThan(slotSeekers)
+        const times = sends.map((c) => clock.timeOf(c.seq)).sort((a, b) => a - b)
         for (const from of times) {
           expect(times.filter((t) => t >= from && t < from + 1_000).length).toBeLessThanOrEqual(limit)
         }

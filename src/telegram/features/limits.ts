@@ -3,14 +3,29 @@
  * shared limits (Redis when REDIS_URL is set, so it holds across runners; this runner's
  * own count while Redis fails). Over the limit the update is dropped; the user is told once
  * per window. An edit counts as a message: each one is an update the bot must take in.
+ *
+ * An update counts once however often it is handled: a handling that met an outage is
+ * handled again (src/telegram/update-failures.ts), and counting each handling would let a
+ * long outage push the user over the limit and drop the very update it was retrying. The
+ * updates already let through are remembered in this process; a redelivery on another
+ * runner after a failover counts at most once more.
  */
 import { Duration, Effect } from "effect"
 import { Composer } from "grammy"
 import { answer, type BotContext, type BotEnv, reply } from "../context.js"
 
+/** How many admitted update ids are remembered: far more than are handled again at once. */
+const rememberedUpdates = 10_000
+
 export const floodFeature = (env: BotEnv) => {
   const composer = new Composer<BotContext>()
   const limit = env.config.bot.floodLimitPerMinute
+  // Insertion-ordered, so the oldest id is the first one evicted.
+  const admitted = new Set<number>()
+  const remember = (updateId: number) => {
+    admitted.add(updateId)
+    if (admitted.size > rememberedUpdates) admitted.delete(admitted.values().next().value!)
+  }
 
   const check = (ctx: BotContext) =>
     env.limiter.consume({
@@ -42,7 +57,12 @@ export const floodFeature = (env: BotEnv) => {
     )
 
   composer.on(["message", "edited_message", "callback_query"], async (ctx, next) => {
-    if (await env.run(check(ctx))) await next()
+    const updateId = ctx.update.update_id
+    if (!admitted.has(updateId)) {
+      if (!(await env.run(check(ctx)))) return
+      remember(updateId)
+    }
+    await next()
   })
   return composer
 }

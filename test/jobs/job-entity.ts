@@ -5,7 +5,8 @@ import { UserEntity } from "../../src/protocols/user-protocol.js"
 import { Balance } from "../../src/domain/balance.js"
 import { JobRepo } from "../../src/storage/job-repo.js"
 import { TelegramGateway } from "../../src/telegram/gateway.js"
-import { dialects } from "../support/database.js"
+import { slotSeekers } from "../../src/telegram/outgoing-limits.js"
+import type { Dialect } from "../support/database.js"
 import {
   advanceUntil,
   jobRunnerLayer,
@@ -19,7 +20,7 @@ import {
 } from "../support/job-harness.js"
 
 
-describe.each(dialects)("JobEntity on %s", (dialect) => {
+export const jobEntitySuite = (dialect: Dialect) => describe(`JobEntity on ${dialect}`, () => {
   it.scoped("KIE does not wait for Telegram: with the progress message held back by a 429, the task is created first, and the video still follows the progress message", () =>
     Effect.gen(function*() {
       const sims = yield* startSimulators(dialect, { kie: { phases: { waitingMs: 2_000, queuingMs: 3_000, generatingMs: 20_000 } } })
@@ -44,7 +45,7 @@ describe.each(dialects)("JobEntity on %s", (dialect) => {
   // runner's pings and shard-lock refreshes also run on the TestClock, and with 1,800
   // loopback sends racing virtual time the job was seen to stall in submitting while
   // Postgres sat idle: a harness artefact (real clocks do not outrun real I/O).
-  it.scoped.skipIf(dialect === "pg")("a video ready before its progress message had a turn goes out alone: progress messages wait behind other users' videos", () =>
+  it.scoped.skipIf(dialect === "pg")("a user who has not heard from us goes ahead of other users' videos: the progress message at once, the video behind those videos", () =>
     Effect.gen(function*() {
       const sims = yield* startSimulators(dialect, quickGeneration)
       yield* Effect.gen(function*() {
@@ -57,14 +58,46 @@ describe.each(dialects)("JobEntity on %s", (dialect) => {
         // Small steps: each lets ~30 of those messages out, not a burst that starves the runner.
         assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, "delivered"), "3 minutes", "1 second"))
         const toUser = sims.telegram.calls.all().filter((call) => Number(call.params.chat_id) === 5005 && call.method !== "sendChatAction")
+        assert.deepStrictEqual(toUser.map((call) => call.method), ["sendMessage", "sendVideo", "editMessageText"])
+        assert.isTrue(toUser.every((call) => call.outcome.ok))
+        const othersSent = sims.telegram.callsOf("sendMessage").filter((call) => call.outcome.ok && Number(call.params.chat_id) >= 900_000)
+        // The progress message passed all but the few sent while the job started ...
+        assert.isBelow(othersSent.filter((call) => call.seq < toUser[0]!.seq).length, 200)
+        // ... and the video, to a user who had heard from us, waited behind the videos queued
+        // before it, but for those looking for a slot beside it.
+        assert.isAbove(othersSent.filter((call) => call.seq < toUser[1]!.seq).length, others.length - slotSeekers)
+      }).pipe(Effect.provide(jobRunnerLayer(sims.settings)))
+    }), 120_000)
+
+  it.scoped.skipIf(dialect === "pg")("a video ready before its progress message had a turn takes the message's place in line and goes out alone", () =>
+    Effect.gen(function*() {
+      const sims = yield* startSimulators(dialect, quickGeneration)
+      yield* Effect.gen(function*() {
+        yield* TestClock.adjust(1)
+        const gateway = yield* TelegramGateway
+        const answer = (id: number, askedAtMs: number) =>
+          Effect.fork(gateway.sendProgressMessage(id, "queued", { askedAtMs, stillWanted: Effect.succeed(true) }))
+        // Answers to older photos of other users hold the line for the next minute.
+        const older = Array.from({ length: 1_800 }, (_, i) => sims.telegram.createUser({ id: 900_000 + i, first_name: "Older" }))
+        yield* Effect.forEach(older, (user) => answer(user.id, 0), { discard: true })
+        const started = yield* sendPhotoAndStart(sims, 5005)
+        const createdAt = Number(Option.getOrThrow(yield* Effect.flatMap(JobRepo, (repo) => repo.get(started.jobId))).created_at_ms)
+        // And answers to younger photos wait behind it.
+        const younger = Array.from({ length: 300 }, (_, i) => sims.telegram.createUser({ id: 950_000 + i, first_name: "Younger" }))
+        yield* Effect.forEach(younger, (user) => answer(user.id, createdAt + 1), { discard: true })
+        assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, "delivered"), "3 minutes", "1 second"))
+        const toUser = sims.telegram.calls.all().filter((call) => Number(call.params.chat_id) === 5005 && call.method !== "sendChatAction")
         // No "queued" message after the fact, and so no edits of it either.
         assert.deepStrictEqual(toUser.map((call) => call.method), ["sendVideo"])
         assert.isTrue(toUser[0]!.outcome.ok)
         assert.isNull(Option.getOrThrow(yield* Effect.flatMap(JobRepo, (repo) => repo.get(started.jobId))).progress_message_id)
-        // The other users' messages all went out, before this video.
-        const othersSent = sims.telegram.callsOf("sendMessage").filter((call) => call.outcome.ok && Number(call.params.chat_id) >= 900_000)
-        assert.strictEqual(othersSent.length, others.length)
-        assert.isBelow(Math.max(...othersSent.map((call) => call.seq)), toUser[0]!.seq)
+        const sentTo = (from: number, to: number) =>
+          sims.telegram.callsOf("sendMessage").filter((call) =>
+            call.outcome.ok && Number(call.params.chat_id) >= from && Number(call.params.chat_id) < to
+          )
+        // Older answers before it, younger ones after it, but for those that looked for a slot beside it.
+        assert.isAbove(sentTo(900_000, 950_000).filter((call) => call.seq < toUser[0]!.seq).length, older.length - slotSeekers)
+        assert.isBelow(sentTo(950_000, 960_000).filter((call) => call.seq < toUser[0]!.seq).length, slotSeekers)
       }).pipe(Effect.provide(jobRunnerLayer(sims.settings)))
     }), 120_000)
 

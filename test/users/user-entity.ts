@@ -5,7 +5,7 @@ import { Balance } from "../../src/domain/balance.js"
 import { JobId, jobIdFor, UserId } from "../../src/domain/ids.js"
 import { UserEntity } from "../../src/protocols/user-protocol.js"
 import { CreditLedger } from "../../src/storage/credit-ledger.js"
-import { dialects, freshSettings } from "../support/database.js"
+import { type Dialect, freshSettings } from "../support/database.js"
 import { LedgerOnlyActors, runnerLayer, seededRandom } from "../support/runner.js"
 
 const photo = { fileId: "AgACAgIAAx-photo" }
@@ -13,7 +13,7 @@ const job = (requestKey: string, cost = 1) => ({ requestKey, chatId: 1, photo, p
 const profile = { firstName: "Ann", languageCode: "en" }
 const balance = (credits: number, freeTokens: number) => new Balance({ credits, freeTokens })
 
-describe.each(dialects)("UserEntity on %s", (dialect) => {
+export const userEntitySuite = (dialect: Dialect) => describe(`UserEntity on ${dialect}`, () => {
   const withRunner = <A, E, R>(body: Effect.Effect<A, E, R>, env: Record<string, string> = {}) =>
     Effect.gen(function*() {
       const settings = yield* freshSettings(dialect, { FREE_TOKENS: "2", ...env })

@@ -1,0 +1,3 @@
+import { jobEntitySuite } from "./job-entity.js"
+
+jobEntitySuite("sqlite")

@@ -1,0 +1,3 @@
+import { jobRestartSuite } from "./job-restart.js"
+
+jobRestartSuite("pg")

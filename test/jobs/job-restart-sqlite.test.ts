@@ -1,0 +1,4 @@
+import { jobRestartSuite, secretsSuite } from "./job-restart.js"
+
+jobRestartSuite("sqlite")
+secretsSuite()

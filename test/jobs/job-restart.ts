@@ -1,0 +1,172 @@
+import { SqlClient } from "@effect/sql"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Logger, LogLevel, Option, Redacted } from "effect"
+import { runFailureLimit } from "../../src/jobs/job-policy.js"
+import { SimFaults } from "../../src/sim/kie/index.js"
+import type { JobState } from "../../src/domain/job-state.js"
+import { type Dialect, refuseRows } from "../support/database.js"
+import {
+  advance,
+  advanceUntil,
+  inRunner,
+  quickGeneration,
+  reaches,
+  sendPhotoAndStart,
+  type Simulators,
+  startSimulators,
+  stateOf
+} from "../support/job-harness.js"
+
+
+/** Stops the runner while the job is in `state` (held there by `hold`), then finishes it on a new runner. */
+const restartIn = (
+  dialect: "sqlite" | "pg",
+  state: JobState,
+  hold: (sims: Simulators) => void,
+  release: (sims: Simulators) => void
+) =>
+  Effect.gen(function*() {
+    // The stopped runner interrupts a step under way at once: its handlers' grace period
+    // would run on the TestClock, which nothing moves while the runner's layer closes.
+    const sims = yield* startSimulators(dialect, { ...quickGeneration, env: { ENTITY_TERMINATION_TIMEOUT: "0s" } })
+    hold(sims)
+    const jobId = yield* inRunner(sims, Effect.gen(function*() {
+      const started = yield* sendPhotoAndStart(sims, 7001)
+      assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, state), "6 minutes", "1 second"))
+      return started.jobId
+    }))
+    release(sims)
+    yield* inRunner(sims, Effect.gen(function*() {
+      assert.isTrue(yield* advanceUntil(sims.kie, reaches(jobId, "delivered"), "8 minutes"))
+      const sql = yield* SqlClient.SqlClient
+      const kinds = yield* sql<{ kind: string }>`SELECT kind FROM credit_ledger WHERE job_id = ${jobId} ORDER BY id`
+      assert.deepStrictEqual(kinds.map((row) => row.kind), ["reserve", "capture"])
+      const balance = yield* sql<{ free_tokens: number }>`SELECT free_tokens FROM balances WHERE user_id = 7001`
+      assert.strictEqual(Number(balance[0]!.free_tokens), 1)
+    }))
+    assert.strictEqual(sims.kie.tasks().length, 1, "one KIE task")
+    assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1, "one video")
+  })
+
+/** The restart suite for one database; each dialect runs it from its own file, in parallel. */
+export const jobRestartSuite = (dialect: Dialect) => {
+  describe(`JobEntity restarts on ${dialect}`, () => {
+    it.scoped("a runner stopped while the job is submitting: the job resumes and completes once", () =>
+      restartIn(
+        dialect,
+        "submitting",
+        (sims) => sims.kie.setFaults({ upload: [SimFaults.hang] }),
+        (sims) => sims.kie.resetFaults()
+      ), 120_000)
+
+    it.scoped("a runner stopped while the job is polling: no second KIE task, one video", () =>
+      restartIn(dialect, "polling", () => {}, () => {}), 120_000)
+
+    it.scoped("a runner stopped while the job is delivering: one video, captured once", () =>
+      restartIn(
+        dialect,
+        "delivering",
+        (sims) => sims.telegram.injectFault({ kind: "server_error", method: "sendVideo" }),
+        (sims) => sims.telegram.faults.clear()
+      ), 120_000)
+  })
+
+  describe(`JobEntity driver defects on ${dialect}`, () => {
+    // A run dies on a defect when the database goes away under it. It must start over by
+    // itself after its restart pause, long before the waker's lease would wake the job.
+    it.scoped("a driver that dies while its writes are refused starts over by itself and delivers once", () =>
+      Effect.gen(function*() {
+        const sims = yield* startSimulators(dialect, quickGeneration)
+        yield* inRunner(sims, Effect.gen(function*() {
+          const started = yield* sendPhotoAndStart(sims, 7201)
+          assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, "polling"), "3 minutes", "1 second"))
+          const sql = yield* SqlClient.SqlClient
+          // Every write to the job's row fails, as when the database goes away under the driver.
+          yield* sql.onDialectOrElse({
+            pg: () =>
+              sql`CREATE FUNCTION refuse_job_writes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'unreachable'; END $$`.pipe(
+                Effect.zipRight(sql`CREATE TRIGGER refuse_job_writes BEFORE UPDATE ON jobs FOR EACH ROW EXECUTE FUNCTION refuse_job_writes()`)
+              ),
+            orElse: () => sql`CREATE TRIGGER refuse_job_writes BEFORE UPDATE ON jobs BEGIN SELECT RAISE(ABORT, 'unreachable'); END`
+          })
+          // The task finishes meanwhile: the driver's poll sees it and its write fails.
+          yield* advance(sims.kie, "2 minutes", "1 second")
+          assert.strictEqual(yield* stateOf(started.jobId), "polling")
+          yield* sql`DROP TRIGGER refuse_job_writes${sql.onDialectOrElse({ pg: () => sql` ON jobs`, orElse: () => sql`` })}`
+          assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, "delivered"), "1 minute", "1 second"))
+          const kinds = yield* sql<{ kind: string }>`SELECT kind FROM credit_ledger WHERE job_id = ${started.jobId} ORDER BY id`
+          assert.deepStrictEqual(kinds.map((row) => row.kind), ["reserve", "capture"])
+        }))
+        assert.strictEqual(sims.kie.tasks().length, 1, "one KIE task")
+        assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1, "one video")
+      }), 120_000)
+  })
+
+  describe(`JobEntity driver that keeps failing on ${dialect}`, () => {
+    // A defect that every restart meets again (here: the write of `delivering` is refused by
+    // a constraint-class trigger) must not restart the driver every 5 s for ever.
+    it.scoped("backs off, gives up after the limit: the job is refunded with an apology and operators are alerted", () =>
+      Effect.gen(function*() {
+        const sims = yield* startSimulators(dialect, quickGeneration)
+        const deaths: Array<number> = []
+        const alerts: Array<string> = []
+        const capture = Logger.add(Logger.make(({ date, message }) => {
+          const text = String(message)
+          if (text.includes("job run died")) deaths.push(date.getTime())
+          if (text.startsWith("OPERATOR ALERT")) alerts.push(text)
+        }))
+        yield* inRunner(sims, Effect.gen(function*() {
+          const started = yield* sendPhotoAndStart(sims, 7301)
+          assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, "polling"), "3 minutes", "1 second"))
+          const sql = yield* SqlClient.SqlClient
+          yield* refuseRows("refuse_delivering", "UPDATE", "jobs", "NEW.state = 'delivering'")
+          // Steps of 2 s: longer jumps of the TestClock make Postgres' shard locks look expired.
+          assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, "refunded"), "8 minutes", "2 seconds"), "the job ended")
+          const job = yield* sql<{ error_class: string }>`SELECT error_class FROM jobs WHERE id = ${started.jobId}`
+          assert.strictEqual(job[0]!.error_class, "InternalError")
+          const kinds = yield* sql<{ kind: string }>`SELECT kind FROM credit_ledger WHERE job_id = ${started.jobId} ORDER BY id`
+          assert.deepStrictEqual(kinds.map((row) => row.kind), ["reserve", "refund"])
+        })).pipe(Effect.provide(capture))
+        assert.strictEqual(deaths.length, runFailureLimit, "deaths before the job was ended")
+        // Each pause as planned, plus the few clock steps the restarted driver's poll of KIE took.
+        const pauses = deaths.slice(1).map((at, i) => (at - deaths[i]!) / 1000)
+        const planned = [5, 10, 20, 30, 30, 30, 30]
+        assert.isTrue(pauses.every((pause, i) => pause >= planned[i]! && pause <= planned[i]! + 6), `pauses ${pauses}`)
+        assert.strictEqual(alerts.length, 1)
+        assert.include(alerts[0]!, "a job's driver kept failing")
+        const texts = sims.telegram.callsOf("sendMessage").map((call) => String(call.params.text))
+        assert.isTrue(texts.some((text) => text.includes("Something went wrong on our side while making your video")))
+        assert.strictEqual(sims.telegram.callsOf("sendVideo").length, 0)
+      }), 180_000)
+  })
+}
+
+/** Not about the database: run from the SQLite file only. */
+export const secretsSuite = () =>
+  describe("secrets stay in the process", () => {
+    it.scoped("no KIE request carries the bot token and no log line carries the token or the KIE key", () =>
+      Effect.gen(function*() {
+        const sims = yield* startSimulators("sqlite", quickGeneration)
+        const lines: Array<string> = []
+        const capture = Logger.replace(
+          Logger.defaultLogger,
+          Logger.map(Logger.logfmtLogger, (line) => {
+            lines.push(line)
+          })
+        )
+        sims.kie.setFaults({ outcomes: [SimFaults.outcomes.generationFailed, SimFaults.outcomes.contentPolicy] })
+        yield* inRunner(sims, Effect.gen(function*() {
+          const started = yield* sendPhotoAndStart(sims, 7101)
+          assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, "refunded"), "12 minutes", "10 seconds"))
+        })).pipe(Effect.provide(capture), Logger.withMinimumLogLevel(LogLevel.All))
+        const token = Redacted.value(Option.getOrThrow(sims.settings.telegram.botToken))
+        const key = Redacted.value(Option.getOrThrow(sims.settings.kie.apiKey))
+        assert.isAbove(lines.length, 0)
+        for (const line of lines) {
+          assert.notInclude(line, token)
+          assert.notInclude(line, key)
+        }
+        for (const task of sims.kie.tasks()) assert.notInclude(JSON.stringify(task), token)
+        assert.notInclude(JSON.stringify(sims.kie.uploads()), token)
+      }), 120_000)
+  })

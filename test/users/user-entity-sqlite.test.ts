@@ -1,0 +1,3 @@
+import { userEntitySuite } from "./user-entity.js"
+
+userEntitySuite("sqlite")
