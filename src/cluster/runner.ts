@@ -19,10 +19,10 @@ import {
   SqlRunnerStorage
 } from "@effect/cluster"
 import { RpcSerialization } from "@effect/rpc"
-import { SqlClient } from "@effect/sql"
 import { ConfigError, Effect, Layer, Option, type Redacted, Schema } from "effect"
 import { AppConfig, type AppSettings, clusterSecretRequired } from "../config/index.js"
 import { DrainOnSigterm } from "./drain.js"
+import { liveRunnerAddresses } from "./live-runners.js"
 import { underMigrationLock } from "../storage/migrations.js"
 import * as RunnerTransport from "./transport.js"
 
@@ -99,19 +99,11 @@ export class ClusterRefused extends Schema.TaggedError<ClusterRefused>()("Cluste
 }
 
 /**
- * Other runners whose heartbeat is younger than the lock expiration, read from the
- * cluster's runner table before this runner registers (none when the table does not exist
- * yet, on a fresh database).
+ * Other runners that are live (./live-runners.ts), read before this runner registers: none
+ * on a fresh database.
  */
 export const liveRunnersOtherThan = (self: string, expirationMs: number) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const rows = yield* sql<{ address: string }>`
-      SELECT address FROM cluster_runners
-      WHERE last_heartbeat > NOW() - make_interval(secs => ${expirationMs / 1000}) AND address <> ${self}
-    `.pipe(Effect.orElseSucceed(() => []))
-    return rows.map((row) => row.address)
-  })
+  Effect.map(liveRunnerAddresses(expirationMs), (addresses) => addresses.filter((address) => address !== self))
 
 /**
  * Several runners share Postgres only together with Redis: the KIE rate limit and the

@@ -89,8 +89,9 @@ export const kieClassPolicy: { readonly [Tag in KieError["_tag"]]: KieClassPolic
 }
 
 /**
- * How long a job's row says "not due" while a step works on it (ms), and so what a
- * `kill -9` mid-step costs. A step longer than this (an upload with its retries, a video
+ * How long a job's row says "not due" while a step works on it (ms), and so the most a
+ * `kill -9` mid-step costs (the waker ends a gone runner's leases sooner,
+ * ./job-waker.ts). A step longer than this (an upload with its retries, a video
  * send waiting out 429s) is woken again and the wake-up joins it on the same runner; on
  * another runner the row's version keeps its writes apart.
  */
@@ -98,6 +99,9 @@ export const wakeLeaseMs = 60_000
 
 /** A job entity with nothing to do is reaped after this (the reaper looks every 5 s or so). */
 export const entityIdleTime = Duration.seconds(5)
+
+/** The waker looks this often for runners gone (and their steps' leases with them). */
+export const goneRunnerLookInterval = Duration.seconds(3)
 
 /** The waker looks for due jobs this often, and claims at most this many at a time. */
 export const wakerInterval = Duration.seconds(1)

@@ -152,12 +152,14 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
                 ? { kie_succeeded_at_ms: Math.floor(now) }
                 : {}
               // The lease: if this run dies before its next write, the waker wakes the job then.
+              const leased = !isFinished(next.state) && wakeAt === undefined && !holdCommands
               const dueAtMs = isFinished(next.state) ? null : wakeAt?.atMs ?? (holdCommands ? now : now + wakeLeaseMs)
               const changes: JobChanges = { ...staged, ...columns.changes, ...extra }
               const written = yield* repo.advance(jobId, { version: row.version, state: row.state }, {
                 state: columns.state,
                 changes,
                 dueAtMs,
+                leasedAtMs: leased ? now : null,
                 detail: describe(event)
               }).pipe(Effect.orDie)
               if (!written) {

@@ -28,7 +28,7 @@ export const makeSupervision = (jobId: JobId) =>
         const detail = `${failure.tag}${failure.code === undefined ? "" : ` ${failure.code}`}: ${failure.detail}`
         const expected = { version: job.version, state: job.state }
         const ending = job.video_message_id !== null
-          ? yield* repo.advance(jobId, expected, { state: "delivered", changes: {}, dueAtMs: null, detail: `gave up: ${detail}` }).pipe(
+          ? yield* repo.advance(jobId, expected, { state: "delivered", changes: {}, dueAtMs: null, leasedAtMs: null, detail: `gave up: ${detail}` }).pipe(
             Effect.as("marked delivered (its video was sent)")
           )
           : job.outcome === "refund"
@@ -37,6 +37,7 @@ export const makeSupervision = (jobId: JobId) =>
             state: job.state,
             changes: { outcome: "refund", error_class: "InternalError", error_detail: null },
             dueAtMs: 0,
+            leasedAtMs: null,
             detail: `gave up: ${detail}`
           }).pipe(Effect.as("refunded"))
         if (alerted) return

@@ -16,11 +16,13 @@
  */
 import { Singleton } from "@effect/cluster"
 import { Clock, Effect, Schedule } from "effect"
+import { liveRunnerAddresses } from "../cluster/live-runners.js"
+import { AppConfig } from "../config/index.js"
 import { JobId } from "../domain/ids.js"
 import { JobEntity } from "../protocols/job-protocol.js"
 import { type JobRecord, JobRepo } from "../storage/job-repo.js"
 import { ProgressMessages } from "./job-acknowledgement.js"
-import { wakeLeaseMs, wakerBatch, wakerConcurrency, wakerInterval } from "./job-policy.js"
+import { goneRunnerLookInterval, wakeLeaseMs, wakerBatch, wakerConcurrency, wakerInterval } from "./job-policy.js"
 import { JobSteps } from "./job-steps.js"
 
 const wakeDueJobs = Effect.gen(function*() {
@@ -90,4 +92,39 @@ const wakeDueJobs = Effect.gen(function*() {
   )
 })
 
-export const JobWakerLive = Singleton.make("job-waker", wakeDueJobs)
+/**
+ * A step holds its job with a lease (`wakeLeaseMs`), which a runner that dies mid-step
+ * leaves behind: its jobs would wait the lease out, a minute with nothing happening. The
+ * waker ends the leases when it starts (the runner it ran on before may be gone; on SQLite
+ * the process itself restarted) and whenever a runner it saw live is gone. Wake-ups for the
+ * gone runner's shards wait in the cluster until the survivors own them.
+ */
+const endLeasesOfGoneRunners = Effect.gen(function*() {
+  const repo = yield* JobRepo
+  const { cluster } = yield* AppConfig
+  let seen: ReadonlySet<string> | undefined
+  const look = Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const live = new Set(yield* liveRunnerAddresses(cluster.shardLockExpirationMs))
+    const gone = seen === undefined ? undefined : [...seen].filter((address) => !live.has(address))
+    seen = live
+    if (gone !== undefined && gone.length === 0) return
+    const ended = yield* repo.endLeases(now)
+    if (ended > 0) {
+      yield* Effect.logInfo(
+        `${ended} job(s) due now instead of at the end of their lease: ` +
+          (gone === undefined ? "the job waker started" : `runner(s) gone: ${gone.join(", ")}`)
+      )
+    }
+  })
+  yield* look.pipe(
+    Effect.catchAllCause((cause) => Effect.logWarning("could not look for gone runners", cause)),
+    Effect.repeat({ schedule: Schedule.spaced(goneRunnerLookInterval), while: () => true }),
+    Effect.asVoid
+  )
+})
+
+export const JobWakerLive = Singleton.make(
+  "job-waker",
+  Effect.all([wakeDueJobs, endLeasesOfGoneRunners], { concurrency: "unbounded", discard: true })
+)

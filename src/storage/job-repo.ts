@@ -100,18 +100,21 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
         readonly state: JobState
         readonly changes: JobChanges
         readonly dueAtMs: number | null
+        /** Set when `dueAtMs` is a lease (see `endLeases`): the time it was taken. */
+        readonly leasedAtMs: number | null
         readonly detail: string | null
       }
     ) {
       const delivered = next.state === "delivered" ? sql`, delivered_at = CURRENT_TIMESTAMP` : sql``
       const set = Object.keys(next.changes).length > 0 ? sql`, ${sql.update(next.changes)}` : sql``
       const due = next.dueAtMs === null ? null : Math.ceil(next.dueAtMs)
+      const leasedAt = next.leasedAtMs === null ? null : Math.floor(next.leasedAtMs)
       const balance = next.state === "delivering"
         ? sql`, (SELECT b.credits FROM balances b WHERE b.user_id = jobs.user_id) AS credits,
                 (SELECT b.free_tokens FROM balances b WHERE b.user_id = jobs.user_id) AS free_tokens`
         : sql``
       const update = sql<{ credits?: number | string | null; free_tokens?: number | string | null }>`
-        UPDATE jobs SET state = ${next.state}, version = version + 1, due_at_ms = ${due},
+        UPDATE jobs SET state = ${next.state}, version = version + 1, due_at_ms = ${due}, leased_at_ms = ${leasedAt},
                         updated_at = CURRENT_TIMESTAMP ${delivered} ${set}
         WHERE id = ${jobId} AND version = ${expected.version}
         RETURNING id ${balance}`
@@ -154,7 +157,23 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
     /** Makes an unfinished job due now, if it is still at `version` (its run was cut off). */
     const release = Effect.fn("JobRepo.release")(function*(jobId: JobId, version: number) {
       const now = Math.floor(yield* Clock.currentTimeMillis)
-      yield* sql`UPDATE jobs SET due_at_ms = ${now} WHERE id = ${jobId} AND version = ${version} AND due_at_ms IS NOT NULL`
+      yield* sql`UPDATE jobs SET due_at_ms = ${now}, leased_at_ms = NULL
+                 WHERE id = ${jobId} AND version = ${version} AND due_at_ms IS NOT NULL`
+    })
+
+    /**
+     * Ends the leases taken up to `takenByMs`: those jobs are due now. For when a runner is
+     * gone (a `kill -9` leaves its steps' leases behind): a lease of a step still running
+     * elsewhere only costs a second wake-up, which joins that step or finds its row moved on.
+     * How many jobs it made due.
+     */
+    const endLeases = Effect.fn("JobRepo.endLeases")(function*(takenByMs: number) {
+      const now = Math.floor(yield* Clock.currentTimeMillis)
+      const rows = yield* sql`
+        UPDATE jobs SET due_at_ms = ${now}, leased_at_ms = NULL
+        WHERE leased_at_ms IS NOT NULL AND leased_at_ms <= ${Math.floor(takenByMs)} AND due_at_ms > ${now}
+        RETURNING id`
+      return rows.length
     })
 
     /**
@@ -170,7 +189,7 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
         pg: () => sql`SELECT id FROM jobs WHERE due_at_ms <= ${now} ORDER BY due_at_ms LIMIT ${limit} FOR UPDATE SKIP LOCKED`,
         orElse: () => sql`SELECT id FROM jobs WHERE due_at_ms <= ${now} ORDER BY due_at_ms LIMIT ${limit}`
       })
-      const rows = yield* sql`UPDATE jobs SET due_at_ms = ${lease} WHERE id IN (${due}) RETURNING *`
+      const rows = yield* sql`UPDATE jobs SET due_at_ms = ${lease}, leased_at_ms = ${now} WHERE id IN (${due}) RETURNING *`
       return yield* Effect.orDie(Schema.decodeUnknown(Schema.Array(JobRecord))(rows))
     })
 
@@ -195,7 +214,7 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
       return { erased: erased.length, unfinished: Number(unfinished[0]?.n ?? 0) }
     })
 
-    return { get, stateOf, advance, update, claimDue, release, forgetContent } as const
+    return { get, stateOf, advance, update, claimDue, release, endLeases, forgetContent } as const
   }),
   dependencies: [CreditLedger.Default]
 }) {}

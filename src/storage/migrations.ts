@@ -18,6 +18,7 @@ import telegramInbox from "./migrations/0010_telegram_inbox.js"
 import support from "./migrations/0011_support.js"
 import invitationsAndPromoCodes from "./migrations/0012_invitations_and_promo_codes.js"
 import presetsAndBroadcasts from "./migrations/0013_presets_and_broadcasts.js"
+import jobLeases from "./migrations/0014_job_leases.js"
 
 const runMigrations = Migrator.make({})({
   loader: Migrator.fromRecord({
@@ -33,7 +34,8 @@ const runMigrations = Migrator.make({})({
     "0010_telegram_inbox": telegramInbox,
     "0011_support": support,
     "0012_invitations_and_promo_codes": invitationsAndPromoCodes,
-    "0013_presets_and_broadcasts": presetsAndBroadcasts
+    "0013_presets_and_broadcasts": presetsAndBroadcasts,
+    "0014_job_leases": jobLeases
   }),
   table: "app_migrations"
 })

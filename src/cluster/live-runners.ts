@@ -1,0 +1,23 @@
+/**
+ * The runners that are live now, as the cluster's own runner table says: those whose
+ * heartbeat is younger than the shard lock expiration (a runner that stops beating loses
+ * its shards at that same age). Read with SQL because the cluster's RunnerStorage is
+ * private to the runtime's layers. Embedded runners (SQLite) do not register: none there.
+ */
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+
+export const liveRunnerAddresses = (expirationMs: number) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const seconds = Math.max(1, Math.ceil(expirationMs / 1000))
+    const fresh = sql.onDialectOrElse({
+      pg: () => sql`last_heartbeat > NOW() - make_interval(secs => ${seconds})`,
+      orElse: () => sql`last_heartbeat > datetime('now', ${`-${seconds} seconds`})`
+    })
+    // Before the first runner registers the table does not exist: nobody is live.
+    const rows = yield* sql<{ address: string }>`SELECT address FROM cluster_runners WHERE ${fresh}`.pipe(
+      Effect.orElseSucceed(() => [])
+    )
+    return rows.map((row) => row.address)
+  })

@@ -1,0 +1,45 @@
+/**
+ * A step's lease outlives a runner that dies mid-step (kill -9: nothing releases it). The
+ * job waker ends such leases when it starts, and when a runner it saw live is gone, so the
+ * job goes on at once instead of a lease later; a wake-up a job asked for (its next poll, a
+ * backoff) stays as it was. The dead runner's lease is written into the row by hand, as a
+ * step's write leaves it, before the runner stops.
+ */
+import { SqlClient } from "@effect/sql"
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Effect } from "effect"
+import { wakeLeaseMs } from "../../src/jobs/job-policy.js"
+import { dialects } from "../support/database.js"
+import { advanceUntil, inRunner, quickGeneration, reaches, sendPhotoAndStart, startSimulators } from "../support/job-harness.js"
+
+for (const dialect of dialects) {
+  describe(`job leases on ${dialect}`, () => {
+    it.scoped("a lease left by a dead runner ends when the next waker starts; a wake-up a job asked for does not move", () =>
+      Effect.gen(function*() {
+        const sims = yield* startSimulators(dialect, quickGeneration)
+        const { leased, asked, askedFor } = yield* inRunner(sims, Effect.gen(function*() {
+          const [leased, asked] = yield* Effect.forEach([7301, 7302], (userId) => sendPhotoAndStart(sims, userId))
+          for (const job of [leased!, asked!]) {
+            assert.isTrue(yield* advanceUntil(sims.kie, reaches(job.jobId, "polling"), "3 minutes", "1 second"))
+          }
+          const sql = yield* SqlClient.SqlClient
+          const now = Math.floor(yield* Clock.currentTimeMillis)
+          const askedFor = now + 10 * 60_000
+          yield* sql`UPDATE jobs SET due_at_ms = ${now + wakeLeaseMs}, leased_at_ms = ${now} WHERE id = ${leased!.jobId}`
+          yield* sql`UPDATE jobs SET due_at_ms = ${askedFor}, leased_at_ms = NULL WHERE id = ${asked!.jobId}`
+          return { leased: leased!.jobId, asked: asked!.jobId, askedFor }
+        }))
+        // KIE finishes both videos while no runner is up.
+        yield* Effect.promise(() => sims.kie.advance(60_000))
+
+        yield* inRunner(sims, Effect.gen(function*() {
+          assert.isTrue(yield* advanceUntil(sims.kie, reaches(leased, "delivered"), "15 seconds", "1 second"))
+          const sql = yield* SqlClient.SqlClient
+          const rows = yield* sql<{ state: string; due_at_ms: number | string }>`
+            SELECT state, due_at_ms FROM jobs WHERE id = ${asked}`
+          assert.deepStrictEqual(rows.map((row) => [row.state, Number(row.due_at_ms)]), [["polling", askedFor]])
+        }))
+        assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1)
+      }), 120_000)
+  })
+}
