@@ -101,7 +101,7 @@ const wakeDueJobs = Effect.gen(function*() {
  */
 const endLeasesOfGoneRunners = Effect.gen(function*() {
   const repo = yield* JobRepo
-  const { cluster } = yield* AppConfig
+  const { cluster, database } = yield* AppConfig
   let seen: ReadonlySet<string> | undefined
   const look = Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
@@ -117,8 +117,10 @@ const endLeasesOfGoneRunners = Effect.gen(function*() {
       )
     }
   })
-  yield* look.pipe(
-    Effect.catchAllCause((cause) => Effect.logWarning("could not look for gone runners", cause)),
+  const lookOnce = look.pipe(Effect.catchAllCause((cause) => Effect.logWarning("could not look for gone runners", cause)))
+  // On SQLite this process is the only runner: no other one can go.
+  if (database._tag === "Sqlite") return yield* lookOnce
+  yield* lookOnce.pipe(
     Effect.repeat({ schedule: Schedule.spaced(goneRunnerLookInterval), while: () => true }),
     Effect.asVoid
   )
