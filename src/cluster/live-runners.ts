@@ -2,7 +2,8 @@
  * The runners that are live now, as the cluster's own runner table says: those whose
  * heartbeat is younger than the shard lock expiration (a runner that stops beating loses
  * its shards at that same age). Read with SQL because the cluster's RunnerStorage is
- * private to the runtime's layers. Embedded runners (SQLite) do not register: none there.
+ * private to the runtime's layers. Fails when the table cannot be read (before the first
+ * runner has created it, for one).
  */
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
@@ -15,9 +16,6 @@ export const liveRunnerAddresses = (expirationMs: number) =>
       pg: () => sql`last_heartbeat > NOW() - make_interval(secs => ${seconds})`,
       orElse: () => sql`last_heartbeat > datetime('now', ${`-${seconds} seconds`})`
     })
-    // Before the first runner registers the table does not exist: nobody is live.
-    const rows = yield* sql<{ address: string }>`SELECT address FROM cluster_runners WHERE ${fresh}`.pipe(
-      Effect.orElseSucceed(() => [])
-    )
+    const rows = yield* sql<{ address: string }>`SELECT address FROM cluster_runners WHERE ${fresh}`
     return rows.map((row) => row.address)
   })

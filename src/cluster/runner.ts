@@ -100,10 +100,13 @@ export class ClusterRefused extends Schema.TaggedError<ClusterRefused>()("Cluste
 
 /**
  * Other runners that are live (./live-runners.ts), read before this runner registers: none
- * on a fresh database.
+ * on a fresh database, where the runner table does not exist yet.
  */
 export const liveRunnersOtherThan = (self: string, expirationMs: number) =>
-  Effect.map(liveRunnerAddresses(expirationMs), (addresses) => addresses.filter((address) => address !== self))
+  liveRunnerAddresses(expirationMs).pipe(
+    Effect.orElseSucceed((): ReadonlyArray<string> => []),
+    Effect.map((addresses) => addresses.filter((address) => address !== self))
+  )
 
 /**
  * Several runners share Postgres only together with Redis: the KIE rate limit and the

@@ -90,7 +90,7 @@ export const kieClassPolicy: { readonly [Tag in KieError["_tag"]]: KieClassPolic
 
 /**
  * How long a job's row says "not due" while a step works on it (ms), and so the most a
- * `kill -9` mid-step costs (the waker ends a gone runner's leases sooner,
+ * `kill -9` mid-step costs (the waker ends the leases sooner when it sees a runner gone,
  * ./job-waker.ts). A step longer than this (an upload with its retries, a video
  * send waiting out 429s) is woken again and the wake-up joins it on the same runner; on
  * another runner the row's version keeps its writes apart.

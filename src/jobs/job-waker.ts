@@ -96,31 +96,34 @@ const wakeDueJobs = Effect.gen(function*() {
  * A step holds its job with a lease (`wakeLeaseMs`), which a runner that dies mid-step
  * leaves behind: its jobs would wait the lease out, a minute with nothing happening. The
  * waker ends the leases when it starts (the runner it ran on before may be gone; on SQLite
- * the process itself restarted) and whenever a runner it saw live is gone. Wake-ups for the
- * gone runner's shards wait in the cluster until the survivors own them.
+ * the process itself restarted), before its first pass, and whenever a runner it saw live
+ * is gone. The rows do not say who holds a lease, so every lease taken by then ends: a
+ * live runner's step meets one more wake-up. Wake-ups for the gone runner's shards wait in
+ * the cluster until the survivors own them.
+ *
+ * "Gone" is the cluster's own test: a heartbeat older than the shard lock expiration, when
+ * the runner's shards move too. A runner that stalls that long but lives on loses its shards
+ * and its steps' leases together, and a step it finishes afterwards may repeat one the new
+ * owner made (a second KIE task or video); the row's version still lets one of them write.
  */
+const endLeases = (reason: string) =>
+  Effect.gen(function*() {
+    const ended = yield* Effect.flatMap(JobRepo, (repo) => Effect.flatMap(Clock.currentTimeMillis, repo.endLeases))
+    if (ended > 0) yield* Effect.logInfo(`${ended} job(s) due now instead of at the end of their lease: ${reason}`)
+  }).pipe(Effect.catchAllCause((cause) => Effect.logWarning("could not end job leases", cause)))
+
 const endLeasesOfGoneRunners = Effect.gen(function*() {
-  const repo = yield* JobRepo
-  const { cluster, database } = yield* AppConfig
+  const { cluster } = yield* AppConfig
   let seen: ReadonlySet<string> | undefined
   const look = Effect.gen(function*() {
-    const now = yield* Clock.currentTimeMillis
+    // A failed read changes nothing: only runners seen in a read and missing from the next are gone.
     const live = new Set(yield* liveRunnerAddresses(cluster.shardLockExpirationMs))
-    const gone = seen === undefined ? undefined : [...seen].filter((address) => !live.has(address))
+    const gone = seen === undefined ? [] : [...seen].filter((address) => !live.has(address))
     seen = live
-    if (gone !== undefined && gone.length === 0) return
-    const ended = yield* repo.endLeases(now)
-    if (ended > 0) {
-      yield* Effect.logInfo(
-        `${ended} job(s) due now instead of at the end of their lease: ` +
-          (gone === undefined ? "the job waker started" : `runner(s) gone: ${gone.join(", ")}`)
-      )
-    }
+    if (gone.length > 0) yield* endLeases(`runner(s) gone: ${gone.join(", ")}`)
   })
-  const lookOnce = look.pipe(Effect.catchAllCause((cause) => Effect.logWarning("could not look for gone runners", cause)))
-  // On SQLite this process is the only runner: no other one can go.
-  if (database._tag === "Sqlite") return yield* lookOnce
-  yield* lookOnce.pipe(
+  yield* look.pipe(
+    Effect.catchAllCause((cause) => Effect.logWarning("could not look for gone runners", cause)),
     Effect.repeat({ schedule: Schedule.spaced(goneRunnerLookInterval), while: () => true }),
     Effect.asVoid
   )
@@ -128,5 +131,11 @@ const endLeasesOfGoneRunners = Effect.gen(function*() {
 
 export const JobWakerLive = Singleton.make(
   "job-waker",
-  Effect.all([wakeDueJobs, endLeasesOfGoneRunners], { concurrency: "unbounded", discard: true })
+  Effect.gen(function*() {
+    yield* endLeases("the job waker started")
+    // On SQLite this process is the only runner: no other one can go.
+    const { database } = yield* AppConfig
+    if (database._tag === "Sqlite") return yield* wakeDueJobs
+    yield* Effect.all([wakeDueJobs, endLeasesOfGoneRunners], { concurrency: "unbounded", discard: true })
+  })
 )

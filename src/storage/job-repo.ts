@@ -163,9 +163,9 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
 
     /**
      * Ends the leases taken up to `takenByMs`: those jobs are due now. For when a runner is
-     * gone (a `kill -9` leaves its steps' leases behind): a lease of a step still running
-     * elsewhere only costs a second wake-up, which joins that step or finds its row moved on.
-     * How many jobs it made due.
+     * gone (a `kill -9` leaves its steps' leases behind); a lease of a step still running
+     * elsewhere costs that job one more wake-up (src/jobs/job-waker.ts says what it may
+     * repeat). How many jobs it made due.
      */
     const endLeases = Effect.fn("JobRepo.endLeases")(function*(takenByMs: number) {
       const now = Math.floor(yield* Clock.currentTimeMillis)

@@ -25,8 +25,14 @@ for (const dialect of dialects) {
           const sql = yield* SqlClient.SqlClient
           const now = Math.floor(yield* Clock.currentTimeMillis)
           const askedFor = now + 10 * 60_000
-          yield* sql`UPDATE jobs SET due_at_ms = ${now + wakeLeaseMs}, leased_at_ms = ${now} WHERE id = ${leased!.jobId}`
-          yield* sql`UPDATE jobs SET due_at_ms = ${askedFor}, leased_at_ms = NULL WHERE id = ${asked!.jobId}`
+          // Ten leases long, so that the virtual time a runner's release lets pass
+          // (test/support/runner.ts) cannot end it; the version moves as a step's write moves
+          // it, so that a poll under way meanwhile writes nothing over it.
+          const leaseUntil = now + 10 * wakeLeaseMs
+          yield* sql`UPDATE jobs SET due_at_ms = ${leaseUntil}, leased_at_ms = ${now}, version = version + 1
+                     WHERE id = ${leased!.jobId}`
+          yield* sql`UPDATE jobs SET due_at_ms = ${askedFor}, leased_at_ms = NULL, version = version + 1
+                     WHERE id = ${asked!.jobId}`
           return { leased: leased!.jobId, asked: asked!.jobId, askedFor }
         }))
         // KIE finishes both videos while no runner is up.
