@@ -19,7 +19,7 @@ import { TelegramApiLive } from "../../src/telegram/api.js"
 import { TelegramGatewayLive } from "../../src/telegram/gateway-live.js"
 import { type Dialect, freshSettings } from "./database.js"
 import { promptTestClock } from "./prompt-test-clock.js"
-import { pastStartUp, runnerLayer } from "./runner.js"
+import { pastStartUp, realPause, runnerLayer } from "./runner.js"
 
 export interface Simulators {
   readonly telegram: TelegramSimulator
@@ -68,8 +68,7 @@ export const jobRunnerLayer = (settings: AppSettings) =>
     )
   )
 
-/** Real time, for I/O in flight (HTTP to the simulators) while TestClock stands still. */
-export const realPause = (millis = 25) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, millis)))
+export { realPause }
 
 /** Moves the KIE simulator's clock and the TestClock together, a step at a time. */
 export const advance = (

@@ -13,6 +13,9 @@ import { DatabaseLive } from "../../src/storage/database.js"
 import { configLayer } from "./database.js"
 import { promptTestClock } from "./prompt-test-clock.js"
 
+/** Real time, for I/O in flight (HTTP to the simulators, SQL) while TestClock stands still. */
+export const realPause = (millis = 25) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, millis)))
+
 /** The runner around the given entity layers. */
 export const runnerLayer = <A, E, R>(settings: AppSettings, actors: Layer.Layer<A, E, R>) =>
   releasedWithTicks(actors.pipe(
@@ -41,10 +44,7 @@ const releasedWithTicks = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A,
       releasing = false
     }))
     const context = yield* Layer.build(layer)
-    const tick = Effect.zipRight(
-      Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 10))),
-      TestClock.adjust("200 millis")
-    )
+    const tick = Effect.zipRight(realPause(10), TestClock.adjust("200 millis"))
     yield* Effect.addFinalizer(() => {
       releasing = true
       return Effect.forkDaemon(Effect.whileLoop({ while: () => releasing, body: () => tick, step: () => {} }))
@@ -62,7 +62,7 @@ export const pastStartUp = Effect.gen(function*() {
   yield* TestClock.adjust(1)
   for (let attempt = 0; attempt < 600; attempt++) {
     if ((yield* ownedShardCount) === SHARDS_PER_GROUP) return
-    yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 10)))
+    yield* realPause(10)
     yield* TestClock.adjust(50)
   }
   return yield* Effect.dieMessage("the test runner never took its shards")
