@@ -9,6 +9,7 @@ export default defineConfig({
   test: {
     include: ["test/chaos/**/*.test.ts"],
     setupFiles: ["test/setup.ts"],
+    globalSetup: ["test/support/product-bundle.ts"],
     testTimeout: 600_000,
     hookTimeout: 120_000,
     fileParallelism: false,

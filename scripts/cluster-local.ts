@@ -25,6 +25,7 @@ import { createInterface } from "node:readline"
 import { Redacted } from "effect"
 import pg from "pg"
 import { startKieSimulator } from "../src/sim/kie/index.js"
+import { productArguments } from "../src/sim/runner-process.js"
 import { TelegramSimulator } from "../src/sim/telegram/index.js"
 import { withDefaultUser } from "../src/storage/database.js"
 
@@ -89,7 +90,7 @@ let stopping = false
 const startRunner = (index: number, env: Record<string, string>): Runner => {
   const name = `runner-${index + 1}`
   const httpPort = httpBase + index
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, productArguments("main"), {
     cwd: process.cwd(),
     env: {
       ...process.env,

@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { once } from "node:events"
 import { createServer } from "node:net"
+import { join } from "node:path"
 
 export interface StartedBot {
   readonly child: ChildProcess
@@ -35,9 +36,21 @@ export const freePort = async (): Promise<number> => {
   throw new Error("no free port below 32000")
 }
 
+const entries = { "main": "src/main.ts", "sandbox-cli": "src/sim/sandbox-cli.ts", "cluster-local": "scripts/cluster-local.ts" }
+
+/**
+ * Node's arguments for one of the product's entry points: through tsx, as `npm start` and
+ * `npm run sandbox` run them, or from the bundle of the same sources that the test suite
+ * builds once per run (test/support/product-bundle.ts) when PRODUCT_BUNDLE_DIR names it.
+ */
+export const productArguments = (entry: keyof typeof entries): Array<string> => {
+  const bundle = process.env.PRODUCT_BUNDLE_DIR
+  return bundle === undefined || bundle === "" ? ["--import", "tsx", entries[entry]] : [join(bundle, `${entry}.js`)]
+}
+
 /** Environment of the child: only what the test sets, plus what Node itself needs. */
 export const startBot = (env: Record<string, string>): StartedBot => {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, productArguments("main"), {
     cwd: process.cwd(),
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
     stdio: ["ignore", "pipe", "pipe"]

@@ -10,7 +10,7 @@ import pg from "pg"
 import { Redacted } from "effect"
 import { withDefaultUser } from "../../src/storage/database.js"
 import { TEST_DATABASE_URL } from "../support/database.js"
-import { freePort, waitFor } from "../../src/sim/runner-process.js"
+import { freePort, productArguments, waitFor } from "../../src/sim/runner-process.js"
 
 const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
 
@@ -32,9 +32,10 @@ describe("npm run cluster:local", () => {
     const url = new URL(TEST_DATABASE_URL)
     url.pathname = `/${name}`
     const [httpBase, runnerBase] = [await freePair(), await freePair()]
-    const script = spawn(process.execPath, ["--import", "tsx", "scripts/cluster-local.ts", "2"], {
+    const script = spawn(process.execPath, [...productArguments("cluster-local"), "2"], {
       cwd: process.cwd(),
       env: {
+        ...(process.env.PRODUCT_BUNDLE_DIR === undefined ? {} : { PRODUCT_BUNDLE_DIR: process.env.PRODUCT_BUNDLE_DIR }),
         PATH: process.env.PATH ?? "",
         HOME: process.env.HOME ?? "/tmp",
         DATABASE_URL: url.toString(),

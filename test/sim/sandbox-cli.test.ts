@@ -16,7 +16,7 @@ import { parseArguments } from "../../src/sim/sandbox-args.js"
 import { runAction, targetFrom } from "../../src/sim/sandbox-cli.js"
 import { defaultWaitPolicy, SandboxOutput } from "../../src/sim/sandbox-session.js"
 import { photoBytes } from "../support/job-harness.js"
-import { freePort, getJson, startBot, type StartedBot, waitFor } from "../../src/sim/runner-process.js"
+import { freePort, getJson, productArguments, startBot, type StartedBot, waitFor } from "../../src/sim/runner-process.js"
 
 let dataDir = ""
 let sandbox: StartedBot | undefined
@@ -179,7 +179,7 @@ describe("npm run sandbox", { timeout: 120_000 }, () => {
     Effect.gen(function*() {
       yield* cli(["--lang", "ru", "--user", "1003", "/settings"])
       yield* cli(["--user", "1003", "press", "12 с"])
-      const run = spawn(process.execPath, ["--import", "tsx", "src/sim/sandbox-cli.ts", "photo", photo, "волны"], {
+      const run = spawn(process.execPath, [...productArguments("sandbox-cli"), "photo", photo, "волны"], {
         env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", DATA_DIR: dataDir, SANDBOX_USER: "1003" },
         stdio: ["ignore", "pipe", "pipe"]
       })
