@@ -46,7 +46,7 @@ export default defineConfig({
     // The heavy failover and chaos runs are `npm run test:chaos` (vitest.chaos.config.ts).
     exclude: ["test/chaos/**", "**/node_modules/**"],
     setupFiles: ["test/setup.ts"],
-    globalSetup: ["test/support/product-bundle.ts"],
+    globalSetup: ["test/support/product-bundle.ts", "test/support/postgres-template.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Cluster tests drive several runtimes; files run in parallel workers, tests in a file in order.

@@ -36,16 +36,21 @@ export const freePort = async (): Promise<number> => {
   throw new Error("no free port below 32000")
 }
 
-const entries = { "main": "src/main.ts", "sandbox-cli": "src/sim/sandbox-cli.ts", "cluster-local": "scripts/cluster-local.ts" }
+/** The entry points a test or a benchmark starts as a process, by the name of their bundle. */
+export const productEntries = {
+  "main": "src/main.ts",
+  "sandbox-cli": "src/sim/sandbox-cli.ts",
+  "cluster-local": "scripts/cluster-local.ts"
+}
 
 /**
  * Node's arguments for one of the product's entry points: through tsx, as `npm start` and
  * `npm run sandbox` run them, or from the bundle of the same sources that the test suite
  * builds once per run (test/support/product-bundle.ts) when PRODUCT_BUNDLE_DIR names it.
  */
-export const productArguments = (entry: keyof typeof entries): Array<string> => {
+export const productArguments = (entry: keyof typeof productEntries): Array<string> => {
   const bundle = process.env.PRODUCT_BUNDLE_DIR
-  return bundle === undefined || bundle === "" ? ["--import", "tsx", entries[entry]] : [join(bundle, `${entry}.js`)]
+  return bundle === undefined || bundle === "" ? ["--import", "tsx", productEntries[entry]] : [join(bundle, `${entry}.js`)]
 }
 
 /** Environment of the child: only what the test sets, plus what Node itself needs. */

@@ -15,7 +15,7 @@ import { configLayer, freshSettings } from "../support/database.js"
 describe("cluster storage at start-up", () => {
   it.scoped("six runners building their storage at once on a fresh Postgres database all start", () =>
     Effect.gen(function*() {
-      const settings = yield* freshSettings("pg")
+      const settings = yield* freshSettings("pg", {}, { migrated: false })
       if (settings.database._tag !== "Postgres") return assert.fail("a Postgres database")
       const postgresUrl = settings.database.url
       const database = DatabaseLive.pipe(Layer.provide(configLayer(settings)))

@@ -20,10 +20,11 @@ let counter = 0
 
 const adminClient = PgClient.layer({ url: withDefaultUser(Redacted.make(TEST_DATABASE_URL)), maxConnections: 1 })
 
-/** Creates a database and yields its URL; drops it (and its connections) afterwards. */
-export const freshPostgresUrl = Effect.gen(function*() {
+/** Creates a database (a copy of `template`, if named) and yields its URL; drops it (and its connections) afterwards. */
+const freshPostgresDatabase = (template: string | undefined) => Effect.gen(function*() {
   const name = `bot_test_${process.pid}_${Date.now()}_${counter++}`
-  const create = Effect.flatMap(PgClient.PgClient, (sql) => sql.unsafe(`CREATE DATABASE ${name}`))
+  const copy = template === undefined || template === "" ? "" : ` TEMPLATE ${template}`
+  const create = Effect.flatMap(PgClient.PgClient, (sql) => sql.unsafe(`CREATE DATABASE ${name}${copy}`))
   const drop = Effect.flatMap(PgClient.PgClient, (sql) => sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
   yield* Effect.acquireRelease(
     create.pipe(Effect.provide(adminClient), Effect.orDie),
@@ -34,17 +35,29 @@ export const freshPostgresUrl = Effect.gen(function*() {
   return url.toString()
 })
 
+/** An empty database. */
+export const freshPostgresUrl = freshPostgresDatabase(undefined)
+
+/**
+ * A database with the app's migrations and the cluster's tables: a copy of the test run's
+ * template (test/support/postgres-template.ts), or an empty one where there is none.
+ */
+export const migratedPostgresUrl = Effect.suspend(() => freshPostgresDatabase(process.env.TEST_POSTGRES_TEMPLATE))
+
 export const freshSqliteDir = Effect.acquireRelease(
   Effect.sync(() => mkdtempSync(join(tmpdir(), "bot-test-"))),
   (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
 )
 
-/** Settings for a fresh database of the dialect, plus the given variables. */
-export const freshSettings = (dialect: Dialect, env: Record<string, string> = {}) =>
+/**
+ * Settings for a fresh database of the dialect, plus the given variables. A Postgres one
+ * comes migrated unless `migrated` is false (the runner migrates it again, which is a no-op).
+ */
+export const freshSettings = (dialect: Dialect, env: Record<string, string> = {}, { migrated = true } = {}) =>
   Effect.gen(function*() {
     // Postgres is cluster mode, where a bot token requires CLUSTER_SECRET.
     const database = dialect === "pg"
-      ? { DATABASE_URL: yield* freshPostgresUrl, CLUSTER_SECRET: "test-cluster-secret-of-at-least-32-chars" }
+      ? { DATABASE_URL: yield* (migrated ? migratedPostgresUrl : freshPostgresUrl), CLUSTER_SECRET: "test-cluster-secret-of-at-least-32-chars" }
       : { DATA_DIR: yield* freshSqliteDir }
     return yield* AppConfig.fromEnv({ HTTP_HOST: "127.0.0.1", ...database, ...env }).pipe(Effect.orDie)
   })

@@ -9,20 +9,35 @@
  * processes on a 2-core machine. test/npm-start.test.ts still runs `npm start` itself.
  */
 import { build } from "esbuild"
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs"
+import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
+import { productEntries } from "../../src/sim/runner-process.js"
 
 /** Native addons stay outside the bundle; the optional ones are absent on most machines. */
 const native = ["better-sqlite3", "pg-native", "msgpackr-extract", "@parcel/watcher", "bufferutil", "utf-8-validate"]
 
 // Inside node_modules, so that the bundle finds the native addons where npm put them.
-const directory = resolve("node_modules/.cache/product-bundle", String(process.pid))
+const parent = resolve("node_modules/.cache/product-bundle")
+const directory = join(parent, String(process.pid))
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
 
 export const setup = async () => {
   mkdirSync(directory, { recursive: true })
+  // A run stopped by Ctrl-C leaves its bundle behind; each is named by its run's pid.
+  for (const name of readdirSync(parent)) {
+    if (!isAlive(Number(name))) rmSync(join(parent, name), { recursive: true, force: true })
+  }
   writeFileSync(join(directory, "package.json"), JSON.stringify({ type: "module" }))
   await build({
-    entryPoints: { "main": "src/main.ts", "sandbox-cli": "src/sim/sandbox-cli.ts", "cluster-local": "scripts/cluster-local.ts" },
+    entryPoints: productEntries,
     outdir: directory,
     bundle: true,
     splitting: true,
