@@ -1,8 +1,8 @@
 /**
- * A real cluster for tests and benchmarks: runner child processes (`src/main.ts`, as `npm
- * start` runs it) on a fresh Postgres database and a Redis, with the KIE and Bot API
- * simulators running in the calling process on loopback, on real time with short
- * generations. Jobs are created the way users create them: a simulated user sends a photo
+ * A real cluster for tests and benchmarks: runner child processes (`src/main.ts`, through
+ * `productArguments` in ./runner-process.ts) on a fresh Postgres database and a Redis, with
+ * the KIE and Bot API simulators running in the calling process on loopback, on real time
+ * with short generations. Jobs are created the way users create them: a simulated user sends a photo
  * to the bot.
  */
 import { randomBytes } from "node:crypto"

@@ -1,6 +1,7 @@
 /**
- * Runs the real entry point (`src/main.ts`) as a child process, the way `npm start` does,
- * for the tests and the benchmarks that need the real process.
+ * Runs the real entry point (`src/main.ts`) as a child process, for the tests and the
+ * benchmarks that need the real process: through tsx as `npm start` does, or from the
+ * test suite's bundle of the same sources (`productArguments`).
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { once } from "node:events"
@@ -36,7 +37,7 @@ export const freePort = async (): Promise<number> => {
   throw new Error("no free port below 32000")
 }
 
-/** The entry points a test or a benchmark starts as a process, by the name of their bundle. */
+/** The entry points a test starts as a process, by the name of their bundle. */
 export const productEntries = {
   "main": "src/main.ts",
   "sandbox-cli": "src/sim/sandbox-cli.ts",

@@ -1,7 +1,8 @@
 /**
  * `npm run cluster:local -- 2` as an operator runs it: the script creates its database,
  * starts the shared simulators and two runners (the second once the first is ready), and on
- * SIGTERM drains both and exits 0.
+ * SIGTERM drains both and exits 0. The script and its runners start from the suite's bundle
+ * of the sources (test/support/product-bundle.ts), not through tsx.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { spawn } from "node:child_process"

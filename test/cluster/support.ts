@@ -14,9 +14,20 @@ import { TEST_DATABASE_URL } from "../support/database.js"
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
 
-/** A cluster on TEST_DATABASE_URL's server and TEST_REDIS_URL; CLUSTER_LOG_DIR=dir keeps every runner's output there. */
+/**
+ * TEST_REDIS_URL's server, on a database of this vitest worker's own: the runners' shared
+ * limits (KIE's createTask, Telegram's 30 messages/s) have fixed keys, and two files'
+ * clusters at once would share them.
+ */
+const redisOfThisWorker = () => {
+  const url = new URL(TEST_REDIS_URL)
+  url.pathname = `/${Number(process.env.VITEST_POOL_ID ?? 0) % 16}`
+  return url.toString()
+}
+
+/** A cluster on TEST_DATABASE_URL's server and TEST_REDIS_URL's; CLUSTER_LOG_DIR=dir keeps every runner's output there. */
 export const makeCluster = (options: Partial<ClusterOptions> = {}) =>
-  makeLocalCluster({ adminDatabaseUrl: TEST_DATABASE_URL, redisUrl: TEST_REDIS_URL, logDir: process.env.CLUSTER_LOG_DIR, ...options })
+  makeLocalCluster({ adminDatabaseUrl: TEST_DATABASE_URL, redisUrl: redisOfThisWorker(), logDir: process.env.CLUSTER_LOG_DIR, ...options })
 
 export interface Invariants {
   readonly jobs: number

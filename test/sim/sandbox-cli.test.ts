@@ -2,7 +2,8 @@
  * `npm run sandbox` against one real sandbox process (`src/main.ts` without credentials):
  * every user action, every kind of answer printed, and each wait ended by what the bot
  * does. The actions run in-process (the CLI's own functions, as the command runs them);
- * the last case runs the command itself.
+ * the last case runs the command's entry point as a process, from the suite's bundle of the
+ * sources (test/support/product-bundle.ts; tsx itself is started by test/npm-start.test.ts).
  */
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Layer } from "effect"

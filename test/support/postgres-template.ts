@@ -13,7 +13,17 @@ import { MigrationsLive } from "../../src/storage/migrations.js"
 import { withDefaultUser } from "../../src/storage/database.js"
 import { TEST_DATABASE_URL } from "./database.js"
 
-const template = `bot_template_${process.pid}`
+// The pid names the run, for the sweep below; the time keeps a reused pid apart.
+const template = `bot_template_${process.pid}_${Date.now()}`
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
 
 const admin = async <A>(use: (client: pg.Client) => Promise<A>) => {
   const client = new pg.Client({ connectionString: Redacted.value(withDefaultUser(Redacted.make(TEST_DATABASE_URL))) })
@@ -27,16 +37,25 @@ const admin = async <A>(use: (client: pg.Client) => Promise<A>) => {
 
 export const setup = async () => {
   // Without a Postgres the tests that need one fail on their own, with its error.
-  const created = await admin((client) => client.query(`CREATE DATABASE ${template}`)).then(() => true, () => false)
-  if (!created) return
+  const reachable = await admin(async (client) => {
+    // A run stopped by Ctrl-C leaves its template behind.
+    const { rows } = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'bot\\_template\\_%'`)
+    for (const { datname } of rows) {
+      if (!isAlive(Number(datname.split("_")[2]))) await client.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`)
+    }
+    await client.query(`CREATE DATABASE ${template}`)
+  }).then(() => true, () => false)
+  if (!reachable) return
   const url = new URL(TEST_DATABASE_URL)
   url.pathname = `/${template}`
   const tables = Layer.mergeAll(MigrationsLive, SqlMessageStorage.layer, SqlRunnerStorage.layer).pipe(
     Layer.provide(ShardingConfig.layer()),
     Layer.provide(PgClient.layer({ url: withDefaultUser(Redacted.make(url.toString())) }))
   )
-  await Effect.runPromise(Effect.scoped(Layer.build(tables)))
-  process.env.TEST_POSTGRES_TEMPLATE = template
+  // A migration that fails here fails again, with its error, in each test that migrates.
+  const migrated = await Effect.runPromise(Effect.scoped(Layer.build(tables))).then(() => true, () => false)
+  if (migrated) process.env.TEST_POSTGRES_TEMPLATE = template
+  else await teardown()
 }
 
 export const teardown = async () => {

@@ -11,6 +11,7 @@
 import { build } from "esbuild"
 import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
+import type { TestProject } from "vitest/node"
 import { productEntries } from "../../src/sim/runner-process.js"
 
 /** Native addons stay outside the bundle; the optional ones are absent on most machines. */
@@ -24,12 +25,12 @@ const isAlive = (pid: number) => {
   try {
     process.kill(pid, 0)
     return true
-  } catch {
-    return false
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"
   }
 }
 
-export const setup = async () => {
+const bundle = async () => {
   mkdirSync(directory, { recursive: true })
   // A run stopped by Ctrl-C leaves its bundle behind; each is named by its run's pid.
   for (const name of readdirSync(parent)) {
@@ -55,6 +56,12 @@ export const setup = async () => {
   // Read at run time next to the module that names it (src/sim/telegram/spec-validation.ts).
   copyFileSync("src/sim/telegram/telegram-bot-api-10.1.json", join(directory, "telegram-bot-api-10.1.json"))
   process.env.PRODUCT_BUNDLE_DIR = directory
+}
+
+export const setup = async (project: TestProject) => {
+  await bundle()
+  // In watch mode, a rerun after an edit starts processes from the edited sources.
+  project.onTestsRerun(bundle)
 }
 
 export const teardown = () => {
