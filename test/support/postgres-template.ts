@@ -12,18 +12,10 @@ import pg from "pg"
 import { MigrationsLive } from "../../src/storage/migrations.js"
 import { withDefaultUser } from "../../src/storage/database.js"
 import { TEST_DATABASE_URL } from "./database.js"
+import { isRunAlive } from "./leftovers.js"
 
 // The pid names the run, for the sweep below; the time keeps a reused pid apart.
 const template = `bot_template_${process.pid}_${Date.now()}`
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM"
-  }
-}
 
 const admin = async <A>(use: (client: pg.Client) => Promise<A>) => {
   const client = new pg.Client({ connectionString: Redacted.value(withDefaultUser(Redacted.make(TEST_DATABASE_URL))) })
@@ -41,7 +33,7 @@ export const setup = async () => {
     // A run stopped by Ctrl-C leaves its template behind.
     const { rows } = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'bot\\_template\\_%'`)
     for (const { datname } of rows) {
-      if (!isAlive(Number(datname.split("_")[2]))) await client.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`)
+      if (!isRunAlive(Number(datname.split("_")[2]))) await client.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`)
     }
     await client.query(`CREATE DATABASE ${template}`)
   }).then(() => true, () => false)

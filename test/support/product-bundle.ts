@@ -13,6 +13,7 @@ import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "nod
 import { join, resolve } from "node:path"
 import type { TestProject } from "vitest/node"
 import { productEntries } from "../../src/sim/runner-process.js"
+import { isRunAlive } from "./leftovers.js"
 
 /** Native addons stay outside the bundle; the optional ones are absent on most machines. */
 const native = ["better-sqlite3", "pg-native", "msgpackr-extract", "@parcel/watcher", "bufferutil", "utf-8-validate"]
@@ -21,20 +22,11 @@ const native = ["better-sqlite3", "pg-native", "msgpackr-extract", "@parcel/watc
 const parent = resolve("node_modules/.cache/product-bundle")
 const directory = join(parent, String(process.pid))
 
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM"
-  }
-}
-
 const bundle = async () => {
   mkdirSync(directory, { recursive: true })
   // A run stopped by Ctrl-C leaves its bundle behind; each is named by its run's pid.
   for (const name of readdirSync(parent)) {
-    if (!isAlive(Number(name))) rmSync(join(parent, name), { recursive: true, force: true })
+    if (!isRunAlive(Number(name))) rmSync(join(parent, name), { recursive: true, force: true })
   }
   writeFileSync(join(directory, "package.json"), JSON.stringify({ type: "module" }))
   await build({
