@@ -23,18 +23,27 @@ export const isFree = (port: number) =>
 
 // Below Linux's ephemeral range (32768+): a port found free there can be handed to any
 // outgoing connection (a Postgres client of a parallel test, say) before the child process
-// binds it, which made a runner fail with EADDRINUSE in CI. Each test process starts at its
-// own offset and walks on, so two of them rarely probe the same port.
-let nextCandidate = 20_000 + (process.pid % 600) * 20
+// binds it, which made a runner fail with EADDRINUSE in CI.
+//
+// A port is free when probed, but the child binds it a second or more later, and two test
+// processes probing in that window would both hand it out: one test's HTTP request could then
+// reach another's runner socket and wait for an answer that never comes. Vitest numbers the
+// worker slots that run at once (VITEST_POOL_ID, from 1), so each slot walks 1,000 ports of its
+// own; outside vitest (benchmarks) the whole range is walked. The pid picks where to start, so
+// the next file in a slot does not first probe the ports its predecessor's children just left.
+const slot = Number(process.env.VITEST_POOL_ID)
+const portRange = Number.isInteger(slot) && slot > 0
+  ? { from: 20_000 + ((slot - 1) % 12) * 1_000, size: 1_000 }
+  : { from: 20_000, size: 12_000 }
+let nextOffset = (process.pid % (portRange.size / 20)) * 20
 
 /** A loopback port that is free now, for a child process to bind. */
 export const freePort = async (): Promise<number> => {
-  for (let attempt = 0; attempt < 2_000; attempt++) {
-    const port = nextCandidate
-    nextCandidate = nextCandidate + 1 >= 32_000 ? 20_000 : nextCandidate + 1
+  for (let attempt = 0; attempt < portRange.size; attempt++) {
+    const port = portRange.from + (nextOffset++ % portRange.size)
     if (await isFree(port)) return port
   }
-  throw new Error("no free port below 32000")
+  throw new Error(`no free port in ${portRange.from}..${portRange.from + portRange.size - 1}`)
 }
 
 /** The entry points a test starts as a process, by the name of their bundle. */

@@ -25,7 +25,13 @@ const freePair = async (): Promise<number> => {
   throw new Error("no two consecutive free ports")
 }
 
-const readyz = async (port: number) => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200
+// Bounded: a runner that accepted the connection and never answered must fail this test with
+// the script's output, not hang it until vitest's timeout says nothing.
+const readyz = async (port: number) =>
+  (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(5_000) })).status === 200
+
+const within = <A>(promise: Promise<A>, ms: number): Promise<A | "timed out"> =>
+  Promise.race([promise, new Promise<"timed out">((resolve) => setTimeout(() => resolve("timed out"), ms).unref())])
 
 describe("npm run cluster:local", () => {
   it("starts two runners on a database it creates, both become ready, and both drain and exit 0 on SIGTERM", async () => {
@@ -70,7 +76,7 @@ describe("npm run cluster:local", () => {
       expect(runners.rowCount).toBe(1)
 
       script.kill("SIGTERM")
-      const exit = await exited
+      const exit = await within(exited, 60_000)
       expect(exit, output).toEqual({ code: 0, signal: null })
       expect(output).toContain("[cluster] runner-1 exited with 0")
       expect(output).toContain("[cluster] runner-2 exited with 0")
@@ -83,5 +89,5 @@ describe("npm run cluster:local", () => {
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined)
       await admin.end()
     }
-  }, 150_000)
+  }, 180_000)
 })
