@@ -47,7 +47,7 @@ const describe = (event: MachineEvent): string | null => {
 }
 
 export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
-  effect: Effect.gen(function*() {
+  scoped: Effect.gen(function*() {
     const repo = yield* JobRepo
     const work = yield* makeJobWork
     const referrals = yield* makeReferralQualification

@@ -4,7 +4,7 @@
  * the progress message. Each does its I/O and feeds the outcome back as an event; none
  * decides what the job does next.
  */
-import { Clock, Duration, Effect, Either, Fiber, LogLevel, Option } from "effect"
+import { Clock, Duration, Effect, Fiber, LogLevel, Option } from "effect"
 import { OperatorAlerts } from "../alerts/operator-alerts.js"
 import { AppConfig } from "../config/index.js"
 import type { Balance } from "../domain/balance.js"
@@ -26,14 +26,9 @@ import { againCallbackData, cancelCallbackData } from "../telegram/callback-data
 import { TelegramGateway } from "../telegram/gateway.js"
 import type { Acknowledgement } from "./job-acknowledgement.js"
 import { failureOf, isCancellable, type MachineEvent, type MachineState, type PollResult, type ProgressText } from "./job-machine.js"
-import {
-  cancelOfferedAfterMs,
-  deliveryRetry,
-  kieClassPolicy,
-  photoDownloadRetry
-} from "./job-policy.js"
+import { cancelOfferedAfterMs, deliveryRetry, kieClassPolicy } from "./job-policy.js"
+import { makePhotoUploads } from "./photo-uploads.js"
 import { settleWithUser } from "./settle-with-user.js"
-import { TransferPermits } from "./transfer-permits.js"
 
 /** What a run is working on: the row as last written, the machine's state, and the way back to it. */
 export interface RunContext {
@@ -65,7 +60,7 @@ export const makeJobWork = Effect.gen(function*() {
   const callbackAuth = yield* KieCallbackAuth
   const users = yield* UserEntity.client
   const ledger = yield* CreditLedger
-  const transfers = yield* TransferPermits
+  const photos = yield* makePhotoUploads
   const alerts = yield* OperatorAlerts
   const { jobs: timings } = yield* AppConfig
   // Operators (and the chaos test) may cap every model's deadline with KIE_TASK_DEADLINE.
@@ -134,17 +129,11 @@ export const makeJobWork = Effect.gen(function*() {
       if (job.kie_file_url !== null) {
         imageUrl = job.kie_file_url
       } else {
-        // The photo's bytes are held from its download to the end of its upload: one permit.
-        const uploaded = yield* transfers.withPermit(Effect.gen(function*() {
-          const photo = yield* gateway.downloadFile(job.photo_file_id).pipe(Effect.retry(photoDownloadRetry), Effect.either)
-          if (photo._tag === "Left") return Either.left({ failure: { _tag: "PhotoUnavailable", reason: photo.left.reason } as const, kie: null })
-          return Either.mapLeft(
-            yield* breaker.observe(submitter.uploadFile(photo.right)).pipe(Effect.either),
-            (error) => ({ failure: failureOf(error), kie: error })
-          ).pipe(Either.map((file) => file.url))
-        }))
-        if (uploaded._tag === "Left") return yield* submissionFailed(context, uploaded.left.failure, uploaded.left.kie)
-        imageUrl = uploaded.right
+        const uploaded = yield* photos.uploadOf(jobIdOf(job), job.photo_file_id)
+        // Queued for a permit: the run ends here and the upload wakes the job when it is done.
+        if (Option.isNone(uploaded)) return false
+        if (uploaded.value._tag === "Left") return yield* submissionFailed(context, uploaded.value.left.failure, uploaded.value.left.kie)
+        imageUrl = uploaded.value.right
         yield* context.stage({ kie_file_url: imageUrl })
       }
       let fed = true

@@ -25,6 +25,8 @@ export const transfersWaiting = Metric.gauge("file_transfers_waiting", {
 export const makeTransferPermits = (permits: number) =>
   Effect.map(makeOrderedTurn(permits), (line) => ({
     permits,
+    /** Whether a transfer started now would have a permit at once. */
+    free: line.free,
     /** Runs `transfer` holding one permit; waits for one first when all are taken. */
     withPermit: <A, E, R>(transfer: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
       Effect.suspend(() => {

@@ -26,6 +26,8 @@ export interface OrderedTurn {
   readonly waiting: Effect.Effect<number>
   /** Whether somebody holds a turn or waits for one. */
   readonly busy: Effect.Effect<boolean>
+  /** Whether a caller now would have its turn at once. */
+  readonly free: Effect.Effect<boolean>
 }
 
 interface Waiter {
@@ -134,6 +136,7 @@ export const makeOrderedTurn = (holders = 1) => Effect.sync((): OrderedTurn => {
         })
       ),
     waiting: Effect.sync(() => waiting),
-    busy: Effect.sync(() => held > 0 || waiting > 0)
+    busy: Effect.sync(() => held > 0 || waiting > 0),
+    free: Effect.sync(() => held < holders)
   }
 })

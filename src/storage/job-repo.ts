@@ -177,6 +177,21 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
     })
 
     /**
+     * Keeps the leases of `jobIds` (work for them under way on this runner, outside their
+     * runs: src/jobs/photo-uploads.ts) running `leaseMs` from now, as long as they are still
+     * `state`; in chunks, each one statement.
+     */
+    const extendLeases = Effect.fn("JobRepo.extendLeases")(
+      function*(jobIds: ReadonlyArray<JobId>, state: JobState, leaseMs: number) {
+        const now = Math.floor(yield* Clock.currentTimeMillis)
+        for (let from = 0; from < jobIds.length; from += 500) {
+          yield* sql`UPDATE jobs SET due_at_ms = ${Math.ceil(now + leaseMs)}, leased_at_ms = ${now}
+                     WHERE ${sql.in("id", jobIds.slice(from, from + 500))} AND state = ${state} AND due_at_ms IS NOT NULL`
+        }
+      }
+    )
+
+    /**
      * Claims up to `limit` jobs due by `nowMs`, earliest first: each one's due time moves
      * `leaseMs` ahead, so that the next pass (on any runner) leaves it to the wake-up this
      * claim sends. Postgres skips rows another claim holds; SQLite has one runner. Returns
@@ -214,7 +229,7 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
       return { erased: erased.length, unfinished: Number(unfinished[0]?.n ?? 0) }
     })
 
-    return { get, stateOf, advance, update, claimDue, release, endLeases, forgetContent } as const
+    return { get, stateOf, advance, update, claimDue, release, endLeases, extendLeases, forgetContent } as const
   }),
   dependencies: [CreditLedger.Default]
 }) {}

@@ -34,19 +34,32 @@ const layout: Record<FileKind, { prefix: string; folder: string; ext: string }> 
 
 /**
  * The bot's downloads from `/file/bot<token>/<path>`: how many are served at once (the
- * busiest moment too) and how slow each is, like a slow CDN, when `delayMs` is set.
+ * busiest moment too) and how slow each is, like a slow CDN, when `delayMs` is set; `hold()`
+ * keeps every download waiting until the function it returns is called.
  */
 export class FileDownloads {
   delayMs = 0
   inFlight = 0
   peak = 0
   total = 0
+  private held: Promise<void> | undefined
+
+  hold(): () => void {
+    let release = () => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    this.held = held
+    return () => {
+      if (this.held === held) this.held = undefined
+      release()
+    }
+  }
 
   async serve(send: () => void): Promise<void> {
     this.inFlight++
     this.total++
     this.peak = Math.max(this.peak, this.inFlight)
     try {
+      if (this.held !== undefined) await this.held
       if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs))
       send()
     } finally {

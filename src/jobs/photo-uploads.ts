@@ -1,0 +1,129 @@
+/**
+ * A job's photo from Telegram to KIE, done outside the job's entity when it has to wait.
+ *
+ * The bytes are held from the download to the end of the upload, under one of the runner's
+ * file-transfer permits (./transfer-permits.ts). With a permit free the job's run does the
+ * transfer itself. Otherwise the job joins this runner's queue and its run ends: under a
+ * burst thousands of jobs wait here, and an entity kept alive for each wait cost ~130 KB
+ * (BENCHMARKS.md). One worker per permit takes the queue in order, keeps the outcome in
+ * memory and wakes the job, whose next run takes it and creates the KIE task.
+ *
+ * While a job waits here its row's lease (./job-policy.ts, `wakeLeaseMs`) is kept running,
+ * so the waker leaves it alone; a runner that dies takes its queue with it, and the waker
+ * ends that runner's leases (./job-waker.ts): the jobs run again elsewhere and queue there.
+ * An outcome is kept for the job's next run on this runner; one that runs elsewhere (its
+ * shard moved) transfers the photo again, which costs a second upload and nothing else.
+ */
+import { Cause, Clock, Effect, Either, Metric, Option, Queue, Schedule } from "effect"
+import type { JobId } from "../domain/ids.js"
+import type { JobFailure } from "../domain/job-failure.js"
+import type { KieError } from "../errors/kie-errors.js"
+import { KieCircuitBreaker } from "../kie/circuit-breaker.js"
+import { KieSubmitter } from "../kie/kie-submitter.js"
+import { JobEntity } from "../protocols/job-protocol.js"
+import { JobRepo } from "../storage/job-repo.js"
+import { TelegramGateway } from "../telegram/gateway.js"
+import { failureOf } from "./job-machine.js"
+import { photoDownloadRetry, wakeLeaseMs } from "./job-policy.js"
+import { TransferPermits, transfersWaiting } from "./transfer-permits.js"
+
+/** The photo's URL at KIE, or why it did not get there (with KIE's error, when KIE refused it). */
+export type PhotoUpload = Either.Either<string, { readonly failure: JobFailure; readonly kie: KieError | null }>
+
+interface Queued {
+  readonly jobId: JobId
+  readonly photoFileId: string
+}
+
+/** An outcome its job has not come for within this time is dropped (the job was cancelled, or runs elsewhere). */
+const keptForMs = 10 * 60_000
+
+export const makePhotoUploads = Effect.gen(function*() {
+  const gateway = yield* TelegramGateway
+  const submitter = yield* KieSubmitter
+  const breaker = yield* KieCircuitBreaker
+  const transfers = yield* TransferPermits
+  const repo = yield* JobRepo
+  const jobs = yield* JobEntity.client
+
+  const transfer = (photoFileId: string): Effect.Effect<PhotoUpload> =>
+    transfers.withPermit(Effect.gen(function*() {
+      const photo = yield* gateway.downloadFile(photoFileId).pipe(Effect.retry(photoDownloadRetry), Effect.either)
+      if (photo._tag === "Left") return Either.left({ failure: { _tag: "PhotoUnavailable", reason: photo.left.reason } as const, kie: null })
+      return Either.mapLeft(
+        yield* breaker.observe(submitter.uploadFile(photo.right)).pipe(Effect.either),
+        (error) => ({ failure: failureOf(error), kie: error })
+      ).pipe(Either.map((file) => file.url))
+    }))
+
+  const queue = yield* Queue.unbounded<Queued>()
+  /** Jobs in the queue or being transferred by a worker. */
+  const waiting = new Set<JobId>()
+  /** Outcomes not yet taken, oldest first (a Map keeps insertion order). */
+  const finished = new Map<JobId, { readonly upload: PhotoUpload; readonly atMs: number }>()
+
+  const keep = (jobId: JobId, upload: PhotoUpload) =>
+    Effect.map(Clock.currentTimeMillis, (now) => {
+      for (const [id, kept] of finished) {
+        if (kept.atMs > now - keptForMs) break
+        finished.delete(id)
+      }
+      finished.set(jobId, { upload, atMs: now })
+    })
+
+  const work = ({ jobId, photoFileId }: Queued) =>
+    Effect.gen(function*() {
+      // A job cancelled while it waited still has its photo sent (the rarer waste), rather
+      // than every job paying a read of its row here.
+      yield* keep(jobId, yield* transfer(photoFileId))
+      waiting.delete(jobId)
+      // Volatile: a wake lost on its way costs the job its lease, after which the waker runs it.
+      yield* jobs(jobId).Wake({}, { discard: true })
+    }).pipe(
+      Effect.ensuring(Effect.sync(() => waiting.delete(jobId))),
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.failCause(cause)
+          : Effect.logWarning("a queued photo transfer failed; the job runs again after its lease", cause)
+      ),
+      Effect.annotateLogs({ jobId })
+    )
+
+  const worker = Queue.take(queue).pipe(
+    Effect.tap(() => Metric.incrementBy(transfersWaiting, -1)),
+    Effect.flatMap(work),
+    Effect.forever
+  )
+  yield* Effect.forkScoped(Effect.all(Array.from({ length: transfers.permits }, () => worker), { concurrency: "unbounded" }))
+
+  // One statement (per 500 jobs) every third of a lease, instead of a wake-up per job.
+  yield* Effect.suspend(() => waiting.size === 0 ? Effect.void : repo.extendLeases([...waiting], "submitting", wakeLeaseMs)).pipe(
+    Effect.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.logWarning("could not keep the leases of queued photo transfers", cause)
+    ),
+    Effect.repeat(Schedule.spaced(wakeLeaseMs / 3)),
+    Effect.forkScoped
+  )
+
+  return {
+    /**
+     * The job's photo at KIE: transferred now when a permit is free, or the outcome of a
+     * queued transfer; none when the transfer is queued (now or earlier), and the job is
+     * woken once it is done.
+     */
+    uploadOf: (jobId: JobId, photoFileId: string): Effect.Effect<Option.Option<PhotoUpload>> =>
+      Effect.gen(function*() {
+        const kept = finished.get(jobId)
+        if (kept !== undefined) {
+          finished.delete(jobId)
+          return Option.some(kept.upload)
+        }
+        if (waiting.has(jobId)) return Option.none()
+        if (yield* transfers.free) return Option.some(yield* transfer(photoFileId))
+        waiting.add(jobId)
+        yield* Metric.increment(transfersWaiting)
+        yield* Queue.offer(queue, { jobId, photoFileId })
+        return Option.none()
+      })
+  } as const
+})
