@@ -204,6 +204,12 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
         })
 
         yield* work.acknowledge({ row, state, acknowledgement, feed, stage, balance })
+        // A new job whose photo has to wait for a transfer permit stays queued, and out of
+        // memory, until the photo is at KIE; the transfer wakes it then (./photo-uploads.ts).
+        if (
+          first === undefined && options.pollsOnly === undefined && state._tag === "Queued" &&
+          !(yield* work.breakerOpen) && !(yield* work.readyToSubmit(row))
+        ) return Option.some(state)
         let going = yield* (first === undefined ? wake : feed(first))
         // Work that is due already (a first poll, a resubmission) is done in this run.
         for (let i = 0; going && i < maxWakesPerRun && !isFinished(state); i++) {

@@ -272,5 +272,15 @@ export const makeJobWork = Effect.gen(function*() {
       return yield* context.feed({ _tag: "Told" })
     })
 
-  return { breakerOpen: breaker.isOpen, acknowledge, show, submit, poll, sendVideo, refund, tell } as const
+  return {
+    breakerOpen: breaker.isOpen,
+    readyToSubmit: photos.readyToSubmit,
+    acknowledge,
+    show,
+    submit,
+    poll,
+    sendVideo,
+    refund,
+    tell
+  } as const
 })

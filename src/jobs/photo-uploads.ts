@@ -8,6 +8,12 @@
  * (BENCHMARKS.md). One worker per permit takes the queue in order, keeps the outcome in
  * memory and wakes the job, whose next run takes it and creates the KIE task.
  *
+ * A new job waits here still `queued` (`readyToSubmit`): its row is unchanged until the photo
+ * is at KIE, so the wake-up carries the row and the run reads nothing (a queued job's first
+ * step is a write guarded by the row's version: a Cancel meanwhile makes it fail). A job
+ * already `submitting` (a run cut off mid-step) queues too (`uploadOf`) and its run reads its
+ * row again when woken.
+ *
  * While a job waits here its row's lease (./job-policy.ts, `wakeLeaseMs`) is kept running,
  * so the waker leaves it alone; a runner that dies takes its queue with it, and the waker
  * ends that runner's leases (./job-waker.ts): the jobs run again elsewhere and queue there.
@@ -21,7 +27,7 @@ import type { KieError } from "../errors/kie-errors.js"
 import { KieCircuitBreaker } from "../kie/circuit-breaker.js"
 import { KieSubmitter } from "../kie/kie-submitter.js"
 import { JobEntity } from "../protocols/job-protocol.js"
-import { JobRepo } from "../storage/job-repo.js"
+import { type JobRecord, JobRepo } from "../storage/job-repo.js"
 import { TelegramGateway } from "../telegram/gateway.js"
 import { failureOf } from "./job-machine.js"
 import { photoDownloadRetry, wakeLeaseMs } from "./job-policy.js"
@@ -33,10 +39,19 @@ export type PhotoUpload = Either.Either<string, { readonly failure: JobFailure; 
 interface Queued {
   readonly jobId: JobId
   readonly photoFileId: string
+  /** A queued job's row, unchanged while it waits here: its wake-up carries it. */
+  readonly row: JobRecord | undefined
 }
 
 /** An outcome its job has not come for within this time is dropped (the job was cancelled, or runs elsewhere). */
 const keptForMs = 10 * 60_000
+
+/**
+ * The queue looks this often for leases to keep: a new job's first due time is 5 s after
+ * its admission (src/storage/job-repo.ts), and each lease is renewed a third of the way in.
+ */
+const leaseKeeperInterval = "2 seconds"
+const renewAfterMs = wakeLeaseMs / 3
 
 export const makePhotoUploads = Effect.gen(function*() {
   const gateway = yield* TelegramGateway
@@ -57,8 +72,8 @@ export const makePhotoUploads = Effect.gen(function*() {
     }))
 
   const queue = yield* Queue.unbounded<Queued>()
-  /** Jobs in the queue or being transferred by a worker. */
-  const waiting = new Set<JobId>()
+  /** Jobs in the queue or being transferred by a worker, with when their lease was last renewed (0: not yet). */
+  const waiting = new Map<JobId, number>()
   /** Outcomes not yet taken, oldest first (a Map keeps insertion order). */
   const finished = new Map<JobId, { readonly upload: PhotoUpload; readonly atMs: number }>()
 
@@ -71,14 +86,14 @@ export const makePhotoUploads = Effect.gen(function*() {
       finished.set(jobId, { upload, atMs: now })
     })
 
-  const work = ({ jobId, photoFileId }: Queued) =>
+  const work = ({ jobId, photoFileId, row }: Queued) =>
     Effect.gen(function*() {
       // A job cancelled while it waited still has its photo sent (the rarer waste), rather
       // than every job paying a read of its row here.
       yield* keep(jobId, yield* transfer(photoFileId))
       waiting.delete(jobId)
       // Volatile: a wake lost on its way costs the job its lease, after which the waker runs it.
-      yield* jobs(jobId).Wake({}, { discard: true })
+      yield* jobs(jobId).Wake(row === undefined ? {} : { row }, { discard: true })
     }).pipe(
       Effect.ensuring(Effect.sync(() => waiting.delete(jobId))),
       Effect.catchAllCause((cause) =>
@@ -96,19 +111,49 @@ export const makePhotoUploads = Effect.gen(function*() {
   )
   yield* Effect.forkScoped(Effect.all(Array.from({ length: transfers.permits }, () => worker), { concurrency: "unbounded" }))
 
-  // One statement (per 500 jobs) every third of a lease, instead of a wake-up per job.
-  yield* Effect.suspend(() => waiting.size === 0 ? Effect.void : repo.extendLeases([...waiting], "submitting", wakeLeaseMs)).pipe(
+  // One statement per 500 jobs, instead of a wake-up per job and lease.
+  const keepLeases = Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const due = [...waiting].filter(([, renewedAt]) => renewedAt <= now - renewAfterMs).map(([jobId]) => jobId)
+    if (due.length === 0) return
+    yield* repo.extendLeases(due, ["queued", "submitting"], wakeLeaseMs)
+    for (const jobId of due) if (waiting.has(jobId)) waiting.set(jobId, now)
+  })
+  yield* keepLeases.pipe(
     Effect.catchAllCause((cause) =>
       Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.logWarning("could not keep the leases of queued photo transfers", cause)
     ),
-    Effect.repeat(Schedule.spaced(wakeLeaseMs / 3)),
+    Effect.repeat(Schedule.spaced(leaseKeeperInterval)),
     Effect.forkScoped
   )
 
+  const enqueue = (entry: Queued) =>
+    Effect.gen(function*() {
+      waiting.set(entry.jobId, 0)
+      yield* Metric.increment(transfersWaiting)
+      yield* Queue.offer(queue, entry)
+    })
+
   return {
     /**
-     * The job's photo at KIE: transferred now when a permit is free, or the outcome of a
-     * queued transfer; none when the transfer is queued (now or earlier), and the job is
+     * For a queued job about to be submitted: true when it may go on (its photo is at KIE,
+     * its queued transfer is done, or a permit is free for its run); false when its photo
+     * waits in the queue (from now or from before), and the queue wakes the job with `row`
+     * once it is done.
+     */
+    readyToSubmit: (row: JobRecord): Effect.Effect<boolean> =>
+      Effect.gen(function*() {
+        const jobId = row.id as JobId
+        if (row.kie_file_url !== null || finished.has(jobId)) return true
+        if (waiting.has(jobId)) return false
+        if (yield* transfers.free) return true
+        yield* enqueue({ jobId, photoFileId: row.photo_file_id, row })
+        return false
+      }),
+
+    /**
+     * The job's photo at KIE: transferred now when a permit is free, or the outcome of an
+     * earlier transfer; none when the transfer is queued (now or earlier), and the job is
      * woken once it is done.
      */
     uploadOf: (jobId: JobId, photoFileId: string): Effect.Effect<Option.Option<PhotoUpload>> =>
@@ -120,9 +165,7 @@ export const makePhotoUploads = Effect.gen(function*() {
         }
         if (waiting.has(jobId)) return Option.none()
         if (yield* transfers.free) return Option.some(yield* transfer(photoFileId))
-        waiting.add(jobId)
-        yield* Metric.increment(transfersWaiting)
-        yield* Queue.offer(queue, { jobId, photoFileId })
+        yield* enqueue({ jobId, photoFileId, row: undefined })
         return Option.none()
       })
   } as const

@@ -178,15 +178,16 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
 
     /**
      * Keeps the leases of `jobIds` (work for them under way on this runner, outside their
-     * runs: src/jobs/photo-uploads.ts) running `leaseMs` from now, as long as they are still
-     * `state`; in chunks, each one statement.
+     * runs: src/jobs/photo-uploads.ts) running `leaseMs` from now, as long as they are in one
+     * of `states`; in chunks, each one statement.
      */
     const extendLeases = Effect.fn("JobRepo.extendLeases")(
-      function*(jobIds: ReadonlyArray<JobId>, state: JobState, leaseMs: number) {
+      function*(jobIds: ReadonlyArray<JobId>, states: ReadonlyArray<JobState>, leaseMs: number) {
         const now = Math.floor(yield* Clock.currentTimeMillis)
         for (let from = 0; from < jobIds.length; from += 500) {
           yield* sql`UPDATE jobs SET due_at_ms = ${Math.ceil(now + leaseMs)}, leased_at_ms = ${now}
-                     WHERE ${sql.in("id", jobIds.slice(from, from + 500))} AND state = ${state} AND due_at_ms IS NOT NULL`
+                     WHERE ${sql.in("id", jobIds.slice(from, from + 500))} AND ${sql.in("state", states)}
+                     AND due_at_ms IS NOT NULL`
         }
       }
     )

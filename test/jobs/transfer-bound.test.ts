@@ -10,7 +10,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Metric } from "effect"
 import { makeTransferPermits, transfersInProgress, transfersWaiting } from "../../src/jobs/transfer-permits.js"
 import { keepStandardTestClock } from "../support/prompt-test-clock.js"
-import { advance, advanceUntil, inRunner, quickGeneration, reaches, sendPhotoAndStart, startSimulators } from "../support/job-harness.js"
+import { advance, advanceUntil, inRunner, quickGeneration, reaches, sendPhotoAndStart, startSimulators, stateOf } from "../support/job-harness.js"
 
 const jobEntities = Effect.map(
   Metric.value(ClusterMetrics.entities.pipe(Metric.tagged("type", "Job"))),
@@ -57,6 +57,8 @@ describe("file transfers per runner", () => {
           most = Math.max(most, yield* jobEntities)
         }
         assert.strictEqual(most, 1, "only the job whose run holds the permit has an entity")
+        // Still queued: their rows wait unchanged for the photo, and the wake-up brings them along.
+        assert.deepStrictEqual(yield* Effect.forEach(started.slice(1), (job) => stateOf(job.jobId)), ["queued", "queued", "queued"])
         assert.strictEqual(yield* waitingTransfers, waitingBefore + 3)
         assert.strictEqual(sims.telegram.fileDownloads.total, 1)
         release()
