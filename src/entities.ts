@@ -7,6 +7,7 @@ import { Layer } from "effect"
 import { BroadcastSenderLive } from "./broadcasts/broadcast-sender.js"
 import { JobEntityLive } from "./jobs/job-entity.js"
 import { ProgressMessages } from "./jobs/job-acknowledgement.js"
+import { JobStartsLive } from "./jobs/job-starts.js"
 import { JobSteps } from "./jobs/job-steps.js"
 import { JobWakerLive } from "./jobs/job-waker.js"
 import { Admission } from "./storage/admission.js"
@@ -35,11 +36,17 @@ export const StorageServicesLive = Layer.mergeAll(
   DeadLetterUpdates.Default
 )
 
+/**
+ * One of each per runner: the jobs' steps (with the queue of photos waiting for a transfer
+ * permit), their progress messages, and how admitted jobs start.
+ */
+const JobServicesLive = JobStartsLive.pipe(Layer.provideMerge(JobSteps.Default), Layer.provideMerge(ProgressMessages.Default))
+
 /** Needs the KIE services and the Telegram gateway (the job entity's driver uses them). */
 export const EntitiesLive = Layer.mergeAll(
-  UserEntityLive,
-  // The waker polls waiting jobs with the same steps as their entities (src/jobs/job-waker.ts).
-  Layer.mergeAll(JobEntityLive, JobWakerLive).pipe(Layer.provide([JobSteps.Default, ProgressMessages.Default])),
+  // The waker polls waiting jobs with the same steps as their entities (src/jobs/job-waker.ts);
+  // a user's admission starts its new job through them (src/jobs/job-starts.ts).
+  Layer.mergeAll(UserEntityLive, JobEntityLive, JobWakerLive).pipe(Layer.provide(JobServicesLive)),
   BroadcastSenderLive
 ).pipe(
   Layer.provideMerge(StorageServicesLive)

@@ -203,7 +203,7 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
           return yield* feed({ _tag: "Wake", now, createdAtMs: Number(row.created_at_ms ?? now), breakerOpen })
         })
 
-        yield* work.acknowledge({ row, state, acknowledgement, feed, stage, balance })
+        yield* work.acknowledge({ row, state, acknowledgement })
         // A new job whose photo has to wait for a transfer permit stays queued, and out of
         // memory, until the photo is at KIE; the transfer wakes it then (./photo-uploads.ts).
         if (
@@ -228,10 +228,24 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
       )
     })
 
+    /**
+     * For a job just admitted, before its entity is woken: true when its photo has to wait
+     * for a transfer permit, and so it waits in the queue (./photo-uploads.ts) with its
+     * progress message posted, out of memory; false when its run should start now.
+     */
+    const queueNew = (row: JobRecord, acknowledgement: RunContext["acknowledgement"]) =>
+      Effect.gen(function*() {
+        const state = Either.getOrUndefined(machineStateOf(row))
+        if (state?._tag !== "Queued" || state.paused || (yield* work.breakerOpen)) return false
+        if (yield* work.readyToSubmit(row)) return false
+        yield* work.acknowledge({ row, state, acknowledgement })
+        return true
+      }).pipe(Effect.annotateLogs({ jobId: row.id }))
+
     /** The machine's state as stored (for answers that need no run). */
     const stateOf = (jobId: JobId) =>
       Effect.map(repo.get(jobId), Option.map((row) => Either.getOrUndefined(machineStateOf(row)))).pipe(Effect.orDie)
 
-    return { run, stateOf } as const
+    return { run, queueNew, stateOf } as const
   })
 }) {}

@@ -103,7 +103,7 @@ export const makeJobWork = Effect.gen(function*() {
    * Cancel is offered only while the job waits before KIE (paused, or behind the rate
    * limit): a button that vanishes a second later cannot be pressed.
    */
-  const acknowledge = (context: RunContext) =>
+  const acknowledge = (context: Pick<RunContext, "row" | "state" | "acknowledgement">) =>
     context.state._tag === "Queued" || context.state._tag === "Submitting" || context.state._tag === "Polling"
       ? context.acknowledgement.post(
         targetOf(context.row),

@@ -1,7 +1,7 @@
 /**
  * A user's admissions, inside their entity: a photo becomes a job in one commit
- * (src/storage/admission.ts) from the entity's copy of the balance, then a volatile `Wake`
- * to the new job.
+ * (src/storage/admission.ts) from the entity's copy of the balance, then the new job's
+ * start (src/jobs/job-starts.ts).
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Duration, Effect, Option } from "effect"
@@ -9,8 +9,8 @@ import { Balance } from "../domain/balance.js"
 import { jobIdFor, type UserId } from "../domain/ids.js"
 import { InsufficientCredits } from "../errors/index.js"
 import { uploadReuseWindow } from "../jobs/job-policy.js"
+import { JobStarts } from "../jobs/job-starts.js"
 import { recordJobStarted } from "../observability/metrics.js"
-import { JobEntity } from "../protocols/job-protocol.js"
 import { type AdmitOptions, JobStarted, type StartJobInput } from "../protocols/user-protocol.js"
 import { Admission } from "../storage/admission.js"
 import { storedNow } from "../storage/job-repo.js"
@@ -26,7 +26,7 @@ export const makeAdmission = (
 ) =>
   Effect.gen(function*() {
     const admission = yield* Admission
-    const jobs = yield* JobEntity.client
+    const starts = yield* JobStarts
 
     const admit = Effect.fnUntraced(function*(payload: StartJobInput, options: AdmitOptions | undefined) {
       const s = yield* loaded
@@ -79,9 +79,9 @@ export const makeAdmission = (
           Effect.annotateLogs({ cost: payload.cost, fromFreeTokens, fromCredits, requestKey: payload.requestKey })
         )
         // Volatile and after the commit: a persisted start would cost a saved message and its
-        // reply (two commits). A Wake lost here (a crash, a full mailbox) costs the job its
+        // reply (two commits). A start lost here (a crash, a full mailbox) costs the job its
         // first due time, a few seconds (src/storage/job-repo.ts), after which the waker runs it.
-        yield* jobs(jobId).Wake({ row: outcome.job }, { discard: true }).pipe(
+        yield* starts.start(outcome.job).pipe(
           Effect.catchAllCause((cause) => Effect.logWarning("could not wake the new job; the waker runs it when it is due", cause))
         )
         return Option.some(new JobStarted({ jobId, balance: outcome.balance, split: split.value }))

@@ -8,6 +8,7 @@ import { JobEntity } from "../../src/protocols/job-protocol.js"
 import { UserEntityLive } from "../../src/users/user-entity.js"
 import { embeddedRunner, ownedShardCount, SHARDS_PER_GROUP, shardingSettings } from "../../src/cluster/runner.js"
 import type { AppSettings } from "../../src/config/index.js"
+import { JobStarts } from "../../src/jobs/job-starts.js"
 import { TransferPermits } from "../../src/jobs/transfer-permits.js"
 import { DatabaseLive } from "../../src/storage/database.js"
 import { configLayer } from "./database.js"
@@ -76,7 +77,9 @@ export const IdleJobEntity = JobEntity.toLayer(Effect.succeed(JobEntity.of({
   Wake: () => Effect.void
 })))
 
-export const LedgerOnlyActors = Layer.mergeAll(UserEntityLive, IdleJobEntity).pipe(Layer.provideMerge(StorageServicesLive))
+export const LedgerOnlyActors = Layer.mergeAll(UserEntityLive.pipe(Layer.provide(JobStarts.wakeOnly)), IdleJobEntity).pipe(
+  Layer.provideMerge(StorageServicesLive)
+)
 
 /** A small seeded generator (mulberry32) so random test sequences repeat exactly. */
 export const seededRandom = (seed: number) => {
