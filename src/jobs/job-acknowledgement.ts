@@ -61,7 +61,10 @@ interface Progress {
   usedAtMs: number
 }
 
-/** A job unheard of for this long is forgotten here: it finished, or runs on another runner. */
+/**
+ * A job unheard of for this long is forgotten here: it finished, runs on another runner, or
+ * waits long in the photo queue (whose wake-up then makes its run read the stored message id).
+ */
 const forgetAfter = Duration.minutes(15)
 
 export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/ProgressMessages", {

@@ -8,18 +8,23 @@
  * (BENCHMARKS.md). One worker per permit takes the queue in order, keeps the outcome in
  * memory and wakes the job, whose next run takes it and creates the KIE task.
  *
- * A new job waits here still `queued` (`readyToSubmit`): its row is unchanged until the photo
- * is at KIE, so the wake-up carries the row and the run reads nothing (a queued job's first
- * step is a write guarded by the row's version: a Cancel meanwhile makes it fail). A job
+ * A new job waits here still `queued` (`readyToSubmit`): its state and version stay as they
+ * were until the photo is at KIE, so the wake-up carries the row and the run reads nothing (a
+ * queued job's first step is a write guarded by the row's version: a Cancel meanwhile makes
+ * it fail). Only after a short wait, and only to an entity on this runner: the row's progress
+ * message id is written without a version, and is known here, beside the entity, only for a
+ * while (./job-acknowledgement.ts); a run without it would post the message again. A job
  * already `submitting` (a run cut off mid-step) queues too (`uploadOf`) and its run reads its
  * row again when woken.
  *
  * While a job waits here its row's lease (./job-policy.ts, `wakeLeaseMs`) is kept running,
- * so the waker leaves it alone; a runner that dies takes its queue with it, and the waker
- * ends that runner's leases (./job-waker.ts): the jobs run again elsewhere and queue there.
- * An outcome is kept for the job's next run on this runner; one that runs elsewhere (its
- * shard moved) transfers the photo again, which costs a second upload and nothing else.
+ * so the waker leaves it alone, as long as its entity is on this runner; one whose shard
+ * moved is left to its lease and queues on its new runner (a second upload and a second
+ * wait). A runner that stops takes its queue with it: on the way out it makes the queue's
+ * jobs due at once; after a `kill -9` the waker ends its leases (./job-waker.ts). Any runner
+ * gone ends every lease, so each queued job then gets one wake-up that finds it queued.
  */
+import { EntityId, Sharding } from "@effect/cluster"
 import { Cause, Clock, Effect, Either, Metric, Option, Queue, Schedule } from "effect"
 import type { JobId } from "../domain/ids.js"
 import type { JobFailure } from "../domain/job-failure.js"
@@ -39,8 +44,9 @@ export type PhotoUpload = Either.Either<string, { readonly failure: JobFailure; 
 interface Queued {
   readonly jobId: JobId
   readonly photoFileId: string
-  /** A queued job's row, unchanged while it waits here: its wake-up carries it. */
+  /** A queued job's row as it joined: its wake-up carries it, when fresh enough (see above). */
   readonly row: JobRecord | undefined
+  readonly queuedAtMs: number
 }
 
 /** An outcome its job has not come for within this time is dropped (the job was cancelled, or runs elsewhere). */
@@ -53,6 +59,9 @@ const keptForMs = 10 * 60_000
 const leaseKeeperInterval = "2 seconds"
 const renewAfterMs = wakeLeaseMs / 3
 
+/** A wake-up carries the row only within this time (less than the progress messages' memory of a job). */
+const rowFreshForMs = 5 * 60_000
+
 export const makePhotoUploads = Effect.gen(function*() {
   const gateway = yield* TelegramGateway
   const submitter = yield* KieSubmitter
@@ -60,6 +69,11 @@ export const makePhotoUploads = Effect.gen(function*() {
   const transfers = yield* TransferPermits
   const repo = yield* JobRepo
   const jobs = yield* JobEntity.client
+  const sharding = yield* Sharding.Sharding
+  const isLocal = (jobId: JobId) => {
+    const entityId = EntityId.make(jobId)
+    return sharding.hasShardId(sharding.getShardId(entityId, JobEntity.getShardGroup(entityId)))
+  }
 
   const transfer = (photoFileId: string): Effect.Effect<PhotoUpload> =>
     transfers.withPermit(Effect.gen(function*() {
@@ -86,14 +100,15 @@ export const makePhotoUploads = Effect.gen(function*() {
       finished.set(jobId, { upload, atMs: now })
     })
 
-  const work = ({ jobId, photoFileId, row }: Queued) =>
+  const work = ({ jobId, photoFileId, queuedAtMs, row }: Queued) =>
     Effect.gen(function*() {
       // A job cancelled while it waited still has its photo sent (the rarer waste), rather
       // than every job paying a read of its row here.
       yield* keep(jobId, yield* transfer(photoFileId))
       waiting.delete(jobId)
       // Volatile: a wake lost on its way costs the job its lease, after which the waker runs it.
-      yield* jobs(jobId).Wake(row === undefined ? {} : { row }, { discard: true })
+      const fresh = row !== undefined && (yield* Clock.currentTimeMillis) - queuedAtMs < rowFreshForMs && isLocal(jobId)
+      yield* jobs(jobId).Wake(fresh ? { row } : {}, { discard: true })
     }).pipe(
       Effect.ensuring(Effect.sync(() => waiting.delete(jobId))),
       Effect.catchAllCause((cause) =>
@@ -114,7 +129,9 @@ export const makePhotoUploads = Effect.gen(function*() {
   // One statement per 500 jobs, instead of a wake-up per job and lease.
   const keepLeases = Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
-    const due = [...waiting].filter(([, renewedAt]) => renewedAt <= now - renewAfterMs).map(([jobId]) => jobId)
+    const due = [...waiting]
+      .filter(([jobId, renewedAt]) => renewedAt <= now - renewAfterMs && isLocal(jobId))
+      .map(([jobId]) => jobId)
     if (due.length === 0) return
     yield* repo.extendLeases(due, ["queued", "submitting"], wakeLeaseMs)
     for (const jobId of due) if (waiting.has(jobId)) waiting.set(jobId, now)
@@ -127,12 +144,20 @@ export const makePhotoUploads = Effect.gen(function*() {
     Effect.forkScoped
   )
 
-  const enqueue = (entry: Queued) =>
-    Effect.gen(function*() {
-      waiting.set(entry.jobId, 0)
-      yield* Metric.increment(transfersWaiting)
-      yield* Queue.offer(queue, entry)
-    })
+  // At once: a job marked waiting with no entry in the queue would wait for ever.
+  const enqueue = (entry: Omit<Queued, "queuedAtMs">) =>
+    Effect.flatMap(Clock.currentTimeMillis, (queuedAtMs) =>
+      Effect.sync(() => {
+        waiting.set(entry.jobId, 0)
+        queue.unsafeOffer({ ...entry, queuedAtMs })
+      })).pipe(Effect.zipRight(Metric.increment(transfersWaiting)), Effect.uninterruptible)
+
+  // Stopping: the queue's jobs are due at once, for whichever runner takes their shards.
+  yield* Effect.addFinalizer(() =>
+    Effect.suspend(() =>
+      waiting.size === 0 ? Effect.void : repo.extendLeases([...waiting.keys()], ["queued", "submitting"], 0)
+    ).pipe(Effect.timeout("2 seconds"), Effect.ignore)
+  )
 
   return {
     /**

@@ -28,7 +28,8 @@ export interface NewJob {
 }
 
 /**
- * A new job is run by the volatile Wake its admission sends; the waker
+ * A new job is run by the volatile Wake its admission sends (or kept queued by the runner's
+ * photo queue, src/jobs/photo-uploads.ts, which keeps its lease); the waker
  * (src/jobs/job-waker.ts) takes it up only if that has not moved it within this time. Short,
  * because it is what a lost Wake costs; a claim of a job whose run is merely slow to write
  * its first step only sends a second Wake, which joins that run.
