@@ -9,9 +9,9 @@
  * the process that posts it (./job-acknowledgement.ts), and the job's own runs must find it
  * there, or they would post a second one. Other jobs are woken and queue on their runner.
  */
-import { EntityId, Sharding } from "@effect/cluster"
 import { Context, Effect, Layer } from "effect"
 import { JobId } from "../domain/ids.js"
+import { hostsEntity } from "../cluster/hosts-entity.js"
 import { JobEntity } from "../protocols/job-protocol.js"
 import type { JobRecord } from "../storage/job-repo.js"
 import { ProgressMessages } from "./job-acknowledgement.js"
@@ -36,11 +36,7 @@ export const JobStartsLive = Layer.effect(
     const steps = yield* JobSteps
     const progressMessages = yield* ProgressMessages
     const jobs = yield* JobEntity.client
-    const sharding = yield* Sharding.Sharding
-    const isLocal = (jobId: JobId) => {
-      const entityId = EntityId.make(jobId)
-      return sharding.hasShardId(sharding.getShardId(entityId, JobEntity.getShardGroup(entityId)))
-    }
+    const isLocal = yield* hostsEntity(JobEntity)
     return {
       start: (row: JobRecord) =>
         Effect.gen(function*() {

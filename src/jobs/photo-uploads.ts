@@ -24,13 +24,13 @@
  * jobs due at once; after a `kill -9` the waker ends its leases (./job-waker.ts). Any runner
  * gone ends every lease, so each queued job then gets one wake-up that finds it queued.
  */
-import { EntityId, Sharding } from "@effect/cluster"
 import { Cause, Clock, Effect, Either, Metric, Option, Queue, Schedule } from "effect"
 import type { JobId } from "../domain/ids.js"
 import type { JobFailure } from "../domain/job-failure.js"
 import type { KieError } from "../errors/kie-errors.js"
 import { KieCircuitBreaker } from "../kie/circuit-breaker.js"
 import { KieSubmitter } from "../kie/kie-submitter.js"
+import { hostsEntity } from "../cluster/hosts-entity.js"
 import { JobEntity } from "../protocols/job-protocol.js"
 import { type JobRecord, JobRepo } from "../storage/job-repo.js"
 import { TelegramGateway } from "../telegram/gateway.js"
@@ -69,11 +69,7 @@ export const makePhotoUploads = Effect.gen(function*() {
   const transfers = yield* TransferPermits
   const repo = yield* JobRepo
   const jobs = yield* JobEntity.client
-  const sharding = yield* Sharding.Sharding
-  const isLocal = (jobId: JobId) => {
-    const entityId = EntityId.make(jobId)
-    return sharding.hasShardId(sharding.getShardId(entityId, JobEntity.getShardGroup(entityId)))
-  }
+  const isLocal = yield* hostsEntity(JobEntity)
 
   const transfer = (photoFileId: string): Effect.Effect<PhotoUpload> =>
     transfers.withPermit(Effect.gen(function*() {
