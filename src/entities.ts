@@ -30,7 +30,7 @@ export const StorageServicesLive = Layer.mergeAll(
   UsersRepo.Default,
   ReferralsRepo.Default,
   PromoCodesRepo.Default,
-  // What /forget erases (src/users/forget-user.ts).
+  // Written by the user's entity (src/users/user-state.ts) and erased by /forget.
   UserSettingsRepo.Default,
   SupportRepo.Default,
   DeadLetterUpdates.Default

@@ -8,12 +8,14 @@
  */
 import { ClusterSchema, Entity } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
+import type { SqlError } from "@effect/sql/SqlError"
 import { Context, type Effect, type Option, Schema } from "effect"
 import { Balance, ReservationSplit } from "../domain/balance.js"
 import type { PromoCode } from "../domain/growth.js"
 import { JobId, RequestKey, UserId } from "../domain/ids.js"
 import type { TelegramUpdate } from "../domain/telegram-update.js"
 import { UserProfile } from "../domain/user-profile.js"
+import type { ChosenSettings } from "../domain/user-settings.js"
 import { InsufficientCredits, type PromoRefused, RevokeError, SettlementError } from "../errors/index.js"
 
 export const PhotoRef = Schema.Struct({
@@ -218,6 +220,13 @@ export interface UserOps {
   readonly redeemPromo: (code: PromoCode, requestKey: string) => Effect.Effect<PromoRedeemed, PromoRefused>
   /** Forget's logic, for an admin who forgets themselves. */
   readonly forget: Effect.Effect<ForgetReport>
+  /** The user's /settings choice; none: the defaults. */
+  readonly settings: Effect.Effect<Option.Option<ChosenSettings>, SqlError>
+  readonly saveSettings: (chosen: ChosenSettings) => Effect.Effect<void, SqlError>
+  /** When the user's support request was opened, if one is open (it lapses: src/telegram/features/support.ts). */
+  readonly supportOpenedAt: Effect.Effect<Option.Option<number>, SqlError>
+  readonly openSupport: (nowMs: number) => Effect.Effect<void, SqlError>
+  readonly closeSupport: Effect.Effect<void, SqlError>
 }
 
 export interface PromoRedeemed {

@@ -21,13 +21,6 @@ export class SupportRepo extends Effect.Service<SupportRepo>()("app/SupportRepo"
         ON CONFLICT (user_id) DO UPDATE SET opened_at_ms = excluded.opened_at_ms`
     })
 
-    /** When the user's open request was opened, if one is open. */
-    const openedAt = Effect.fn("SupportRepo.openedAt")(function*(userId: UserId) {
-      const rows = yield* sql<{ opened_at_ms: number | string }>`
-        SELECT opened_at_ms FROM support_requests WHERE user_id = ${userId}`
-      return Option.map(Option.fromNullable(rows[0]), (row) => Number(row.opened_at_ms))
-    })
-
     const close = Effect.fn("SupportRepo.close")(function*(userId: UserId) {
       yield* sql`DELETE FROM support_requests WHERE user_id = ${userId}`
     })
@@ -66,6 +59,6 @@ export class SupportRepo extends Effect.Service<SupportRepo>()("app/SupportRepo"
       return requests.length + relays.length
     })
 
-    return { open, openedAt, close, relayed, recordRelay, relayOf, forget } as const
+    return { open, close, relayed, recordRelay, relayOf, forget } as const
   })
 }) {}

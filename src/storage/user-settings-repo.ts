@@ -1,27 +1,19 @@
 /** The `user_settings` table: the model and duration each user chose with /settings. */
 import { SqlClient } from "@effect/sql"
-import { Effect, Option, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import type { UserId } from "../domain/ids.js"
 import { column, SqlNumber } from "./sql-schemas.js"
 
-/** One `user_settings` row, without its key. */
+/** One `user_settings` row, without its key; read with the rest of the user (src/storage/admission.ts). */
 export class UserSettings extends Schema.Class<UserSettings>("UserSettings")({
   /** The model's slug (src/kie/models.ts); a slug the catalog no longer has falls back to the default. */
   model: Schema.String,
   durationSeconds: column("duration_seconds", SqlNumber)
 }) {}
 
-// A row that does not decode is a broken database, not a case to handle.
-const decodeSettings = (rows: ReadonlyArray<unknown>) => Effect.orDie(Schema.decodeUnknown(Schema.Array(UserSettings))(rows))
-
 export class UserSettingsRepo extends Effect.Service<UserSettingsRepo>()("app/UserSettingsRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-
-    const of = Effect.fn("UserSettingsRepo.of")(function*(userId: UserId) {
-      const rows = yield* sql`SELECT model, duration_seconds FROM user_settings WHERE user_id = ${userId}`
-      return Option.fromNullable((yield* decodeSettings(rows))[0])
-    })
 
     const save = Effect.fn("UserSettingsRepo.save")(function*(userId: UserId, settings: UserSettings) {
       yield* sql`
@@ -37,6 +29,6 @@ export class UserSettingsRepo extends Effect.Service<UserSettingsRepo>()("app/Us
       return rows.length > 0
     })
 
-    return { of, save, forget } as const
+    return { save, forget } as const
   })
 }) {}

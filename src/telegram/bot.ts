@@ -30,7 +30,6 @@ import { DeadLetterUpdates } from "../storage/dead-letter-updates.js"
 import { PresetOffersRepo } from "../storage/preset-offers-repo.js"
 import { BroadcastsRepo } from "../storage/broadcasts-repo.js"
 import { SupportRepo } from "../storage/support-repo.js"
-import { UserSettingsRepo } from "../storage/user-settings-repo.js"
 import { UsersRepo } from "../storage/users-repo.js"
 import { TelegramApi } from "./api.js"
 import type { BotContext, BotEnv, UserScope } from "./context.js"
@@ -162,7 +161,6 @@ export const UserUpdatesLive = Layer.effect(
       gateway,
       state: yield* BotState,
       userRepo,
-      settingsRepo: yield* UserSettingsRepo,
       presetOffers: yield* PresetOffersRepo,
       broadcasts: yield* BroadcastsRepo,
       jobs: yield* JobEntity.client,
@@ -246,7 +244,6 @@ export const UserUpdatesLive = Layer.effect(
     BotBridge.Default,
     BotState.Default,
     DeadLetterUpdates.Default,
-    UserSettingsRepo.Default,
     PresetOffersRepo.Default,
     BroadcastsRepo.Default,
     UsersRepo.Default,

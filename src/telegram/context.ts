@@ -19,7 +19,6 @@ import type { RateLimitsService } from "../rate-limits/rate-limits.js"
 import type { BotState } from "../storage/bot-state.js"
 import type { BroadcastsRepo } from "../storage/broadcasts-repo.js"
 import type { PresetOffersRepo } from "../storage/preset-offers-repo.js"
-import type { UserSettingsRepo } from "../storage/user-settings-repo.js"
 import type { UsersRepo } from "../storage/users-repo.js"
 import type { InlineKeyboard, TelegramGatewayService } from "./gateway.js"
 
@@ -46,7 +45,6 @@ export interface BotEnv {
   readonly gateway: TelegramGatewayService
   readonly state: BotState
   readonly userRepo: UsersRepo
-  readonly settingsRepo: UserSettingsRepo
   /** Photos without a caption and the preset menu each was offered. */
   readonly presetOffers: PresetOffersRepo
   /** Admins' broadcasts (src/telegram/features/broadcast.ts). */

@@ -45,7 +45,7 @@ export const UserEntityLive = UserEntity.toLayer(
     const inbox = yield* TelegramInbox
     const forgetUser = yield* makeForgetUser
 
-    const { loaded, currentBalance, transactional, flushRegistration, registerDeferred, takeFreshGrant, reload } =
+    const { loaded, currentBalance, transactional, flushRegistration, registerDeferred, takeFreshGrant, reload, preferences } =
       yield* makeUserState(userId)
 
     const applyEntry = (entry: Parameters<typeof ledger.apply>[0]) =>
@@ -181,7 +181,8 @@ export const UserEntityLive = UserEntity.toLayer(
       grant,
       revokePayment,
       redeemPromo: growth.redeemPromo,
-      forget
+      forget,
+      ...preferences
     }
     const updates = yield* Effect.serviceOption(UserUpdates)
 

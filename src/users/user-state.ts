@@ -8,9 +8,12 @@ import { Effect, Option } from "effect"
 import { Balance, ReservationSplit } from "../domain/balance.js"
 import type { UserId } from "../domain/ids.js"
 import type { UserProfile } from "../domain/user-profile.js"
+import type { ChosenSettings } from "../domain/user-settings.js"
 import { AppConfig } from "../config/index.js"
 import { Registered } from "../protocols/user-protocol.js"
 import { Admission, type Registration } from "../storage/admission.js"
+import { SupportRepo } from "../storage/support-repo.js"
+import { UserSettings, UserSettingsRepo } from "../storage/user-settings-repo.js"
 import { UsersRepo } from "../storage/users-repo.js"
 
 /** Free tokens are spent before paid credits; one job may use both. */
@@ -33,12 +36,16 @@ export interface UserState {
   /** A first contact not yet written; its free tokens are already in `balance`. */
   pending: Option.Option<Registration>
   freshGrant: number
+  settings: Option.Option<ChosenSettings>
+  supportOpenedAtMs: Option.Option<number>
 }
 
 export const makeUserState = (userId: UserId) =>
   Effect.gen(function*() {
     const admission = yield* Admission
     const usersRepo = yield* UsersRepo
+    const settingsRepo = yield* UserSettingsRepo
+    const supportRepo = yield* SupportRepo
     const sql = yield* SqlClient.SqlClient
     const { freeTokens } = yield* AppConfig
 
@@ -97,5 +104,36 @@ export const makeUserState = (userId: UserId) =>
       state = undefined
     })
 
-    return { loaded, currentBalance, transactional, flushRegistration, registerDeferred, takeFreshGrant, reload } as const
+    // A photo asks for both; kept here, they cost no query of their own (the user's updates
+    // are their only writers, and each runs in this entity).
+    const settings = Effect.map(loaded, (s) => s.settings)
+    const saveSettings = (chosen: ChosenSettings) =>
+      Effect.gen(function*() {
+        const s = yield* loaded
+        yield* settingsRepo.save(userId, new UserSettings(chosen))
+        s.settings = Option.some(chosen)
+      })
+    const supportOpenedAt = Effect.map(loaded, (s) => s.supportOpenedAtMs)
+    const openSupport = (nowMs: number) =>
+      Effect.gen(function*() {
+        const s = yield* loaded
+        yield* supportRepo.open(userId, nowMs)
+        s.supportOpenedAtMs = Option.some(nowMs)
+      })
+    const closeSupport = Effect.gen(function*() {
+      const s = yield* loaded
+      yield* supportRepo.close(userId)
+      s.supportOpenedAtMs = Option.none()
+    })
+
+    return {
+      loaded,
+      currentBalance,
+      transactional,
+      flushRegistration,
+      registerDeferred,
+      takeFreshGrant,
+      reload,
+      preferences: { settings, saveSettings, supportOpenedAt, openSupport, closeSupport }
+    } as const
     })

@@ -3,6 +3,7 @@ import { Effect, Layer, Option } from "effect"
 import { Balance, ReservationSplit } from "../../src/domain/balance.js"
 import { JobId, UserId } from "../../src/domain/ids.js"
 import { Payment, PaymentsRepo } from "../../src/payments/payments-repo.js"
+import { Admission } from "../../src/storage/admission.js"
 import { CreditLedger, LedgerEntry } from "../../src/storage/credit-ledger.js"
 import { DatabaseLive } from "../../src/storage/database.js"
 import { TelegramOffsets } from "../../src/storage/telegram-offsets.js"
@@ -12,7 +13,7 @@ import { configLayer, dialects, freshSettings } from "../support/database.js"
 
 const repositoriesOn = (dialect: "sqlite" | "pg") =>
   Effect.map(freshSettings(dialect), (settings) =>
-    Layer.mergeAll(CreditLedger.Default, PaymentsRepo.Default, UserSettingsRepo.Default, TelegramOffsets.Default).pipe(
+    Layer.mergeAll(Admission.Default, CreditLedger.Default, PaymentsRepo.Default, UserSettingsRepo.Default, TelegramOffsets.Default).pipe(
       Layer.provideMerge(UsersRepo.Default),
       Layer.provide(DatabaseLive),
       Layer.provide(configLayer(settings))
@@ -69,9 +70,13 @@ describe.each(dialects)("repositories on %s", (dialect) => {
         assert.deepStrictEqual(Option.map(yield* payments.find("charge-1"), (payment) => payment.state), Option.some("credited"))
 
         const settings = yield* UserSettingsRepo
-        assert.deepStrictEqual(yield* settings.of(ann), Option.none())
+        const admission = yield* Admission
+        assert.deepStrictEqual((yield* admission.snapshotOf(ann)).settings, Option.none())
         yield* settings.save(ann, new UserSettings({ model: "wan/2-5-image-to-video", durationSeconds: 10 }))
-        assert.deepStrictEqual(yield* settings.of(ann), Option.some(new UserSettings({ model: "wan/2-5-image-to-video", durationSeconds: 10 })))
+        assert.deepStrictEqual(
+          (yield* admission.snapshotOf(ann)).settings,
+          Option.some(new UserSettings({ model: "wan/2-5-image-to-video", durationSeconds: 10 }))
+        )
 
         const offsets = yield* TelegramOffsets
         yield* offsets.save(7, 12)

@@ -36,13 +36,16 @@ const homes: Record<string, string> = {
 /**
  * Modules that may also use a homed table: admission writes a first contact, the
  * reservation and the balance with the job in one statement (issue 18), which no single
- * repository can own; a job's write to "delivering" returns the user's balance for the
- * video's caption in the same round trip (reads only).
+ * repository can own, and loads what a photo's handling reads about its user in one query
+ * (reads only); a job's write to "delivering" returns the user's balance for the video's
+ * caption in the same round trip (reads only).
  */
 const alsoIn: Record<string, ReadonlyArray<string>> = {
   users: [join("src", "storage", "admission.ts")],
   credit_ledger: [join("src", "storage", "admission.ts")],
-  balances: [join("src", "storage", "admission.ts"), join("src", "storage", "job-repo.ts")]
+  balances: [join("src", "storage", "admission.ts"), join("src", "storage", "job-repo.ts")],
+  user_settings: [join("src", "storage", "admission.ts")],
+  support_requests: [join("src", "storage", "admission.ts")]
 }
 
 const statements = sourceFiles("src").flatMap((file) =>

@@ -9,7 +9,6 @@ import { catalog, creditsFor, findModel, type VideoModel } from "../../kie/model
 import { parseCallbackData } from "../callback-data.js"
 import { answer, type BotContext, type BotEnv, handler, reply } from "../context.js"
 import { settingsKeyboard } from "../keyboards.js"
-import { UserSettings } from "../../storage/user-settings-repo.js"
 import type { VideoPrice } from "../../i18n/messages.js"
 import { command } from "../commands.js"
 
@@ -26,7 +25,7 @@ export const currentSettings = (env: BotEnv, ctx: BotContext) =>
   Effect.gen(function*() {
     const fallback = findModel(env.config.kie.model) ?? catalog[0]!
     const defaultCost = creditsFor(fallback, fallback.defaultDuration) ?? 1
-    const stored = yield* env.settingsRepo.of(ctx.user.ops.userId)
+    const stored = yield* ctx.user.ops.settings
     const model = Option.flatMap(stored, (s) => Option.fromNullable(findModel(s.model))).pipe(
       Option.getOrElse(() => fallback)
     )
@@ -77,7 +76,7 @@ export const settingsFeature = (env: BotEnv) => {
       const { durationSeconds, model } = chosen
       const cost = creditsFor(model, durationSeconds) ?? 1
       yield* answer(ctx, ctx.texts.settingsSaved(model.label, durationSeconds, cost))
-      yield* env.settingsRepo.save(ctx.user.ops.userId, new UserSettings({ model: model.slug, durationSeconds }))
+      yield* ctx.user.ops.saveSettings({ model: model.slug, durationSeconds })
       const message = ctx.callbackQuery.message
       if (message !== undefined) {
         yield* env.gateway.editMessageText(

@@ -11,7 +11,6 @@
  * skips the admins who already have it.
  */
 import { Clock, Effect, LogLevel, Option } from "effect"
-import type { UserId } from "../../domain/ids.js"
 import { Composer } from "grammy"
 import type { Message } from "grammy/types"
 import { languageOf, messagesFor } from "../../i18n/index.js"
@@ -61,7 +60,7 @@ export const supportFeature = (env: BotEnv, deps: SupportFeatureDeps) => {
   const composer = new Composer<BotContext>()
   const open = (ctx: BotContext, text: string) =>
     Effect.gen(function*() {
-      yield* deps.support.open(ctx.user.ops.userId, yield* Clock.currentTimeMillis)
+      yield* ctx.user.ops.openSupport(yield* Clock.currentTimeMillis)
       yield* reply(env, ctx, text, cancelSupportKeyboard(ctx.texts))
     })
 
@@ -75,7 +74,7 @@ export const supportFeature = (env: BotEnv, deps: SupportFeatureDeps) => {
         yield* answer(ctx)
         return yield* open(ctx, ctx.texts.support.prompt)
       }
-      yield* deps.support.close(ctx.user.ops.userId)
+      yield* ctx.user.ops.closeSupport
       yield* answer(ctx, ctx.texts.support.cancelled)
       const message = ctx.callbackQuery.message
       if (message !== undefined) {
@@ -86,8 +85,8 @@ export const supportFeature = (env: BotEnv, deps: SupportFeatureDeps) => {
     })))
 
   /** Whether this user has a request open now. */
-  const requestOpen = (userId: UserId) => Effect.gen(function*() {
-    const opened = yield* deps.support.openedAt(userId)
+  const requestOpen = (ctx: BotContext) => Effect.gen(function*() {
+    const opened = yield* ctx.user.ops.supportOpenedAt
     const now = yield* Clock.currentTimeMillis
     return Option.isSome(opened) && now - opened.value < supportRequestLifetimeMs
   })
@@ -125,7 +124,7 @@ export const supportFeature = (env: BotEnv, deps: SupportFeatureDeps) => {
       // An admin Telegram may still take it later: the update is handled again, and the admins
       // who have their copy are skipped. One who blocked the bot is not waited for.
       if (transient !== undefined) return yield* Effect.fail(transient)
-      yield* deps.support.close(userId)
+      yield* ctx.user.ops.closeSupport
       yield* Effect.logInfo(delivered > 0 ? "support request relayed" : "support request reached no admin").pipe(
         Effect.annotateLogs({ admins: delivered })
       )
@@ -172,7 +171,7 @@ export const supportFeature = (env: BotEnv, deps: SupportFeatureDeps) => {
     await handler(env, "support.message", (c: BotContext) =>
       Effect.gen(function*() {
         if (isAdmin(env, c)) taken = yield* answerUser(c, message)
-        if (!taken && (yield* requestOpen(c.user.ops.userId))) {
+        if (!taken && (yield* requestOpen(c))) {
           taken = true
           yield* relay(c, message)
         }
