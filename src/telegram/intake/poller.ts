@@ -1,8 +1,10 @@
 /**
  * Long polling as a cluster Singleton: exactly one runner calls getUpdates. Each batch is
- * stored in the inbox, in one statement, before the offset is stored and confirmed, so a
- * runner killed anywhere loses no update; the next poller, on any runner, resumes from the
- * stored offset, and an update fetched twice is stored once (keyed by update_id).
+ * stored in the inbox, in one statement, before the next getUpdates confirms it to Telegram,
+ * so a runner killed anywhere loses no update. The offset is stored too, but need not be
+ * current: Telegram answers an older offset with the updates it still holds, the unconfirmed
+ * ones, so the next poller, on any runner, resumes where this one stopped, and an update
+ * fetched twice is stored once (keyed by update_id).
  *
  * A singleton whose effect fails stays down until its shard moves (docs/architecture.md,
  * "Cluster pitfalls"), so the loop never fails: each failed round is logged and retried.
@@ -28,19 +30,42 @@ export const pollOnce = Effect.gen(function*() {
   const botId = botIdOf(api)
   const timeout = config.bot.pollTimeoutSeconds
 
+  // The poller is the offset's only writer, so after the first read the offset lives here.
+  // Storing it is off the batch's path: it is written while the next getUpdates is under way.
+  let offset: number | undefined
+  let stored: number | undefined
+  const currentOffset = Effect.suspend(() =>
+    offset !== undefined ? Effect.succeed(offset) : Effect.map(offsets.of(botId), (read) => {
+      offset = stored = Option.getOrElse(read, () => 0)
+      return offset
+    })
+  )
+  const storeOffset = Effect.suspend(() => {
+    const next = offset
+    if (next === undefined || next === stored) return Effect.void
+    return Effect.map(offsets.save(botId, next), () => {
+      stored = next
+    })
+  })
+  // A poller that stops in order leaves the offset current: the next one fetches nothing twice.
+  yield* Effect.addFinalizer(() => Effect.ignore(storeOffset))
+
   return Effect.gen(function*() {
-    const offset = Option.getOrElse(yield* offsets.of(botId), () => 0)
-    const updates: ReadonlyArray<Update> = yield* Effect.tryPromise((signal) =>
-      api.getUpdates(
-        { offset, timeout, allowed_updates: [...allowedUpdates] },
-        signal as Parameters<Api["getUpdates"]>[1]
-      )
-    )
+    const from = yield* currentOffset
+    const [updates] = yield* Effect.all([
+      Effect.tryPromise((signal): Promise<ReadonlyArray<Update>> =>
+        api.getUpdates(
+          { offset: from, timeout, allowed_updates: [...allowedUpdates] },
+          signal as Parameters<Api["getUpdates"]>[1]
+        )
+      ),
+      storeOffset
+    ], { concurrency: 2 })
     // One statement for the whole batch; each user's entity reads its rows in update_id
     // order, which is the order Telegram sent them.
     yield* handOver(updates as unknown as Parameters<typeof handOver>[0])
     const last = updates[updates.length - 1]
-    if (last !== undefined) yield* offsets.save(botId, last.update_id + 1)
+    if (last !== undefined) offset = last.update_id + 1
     return updates.length
   })
 })
