@@ -13,6 +13,7 @@ import { cpus, totalmem } from "node:os"
 import { Redis } from "ioredis"
 import pg from "pg"
 import { startKieSimulator, type KieSimulator } from "../src/sim/kie/index.js"
+import { runnerNodeFlags } from "../src/sim/runner-process.js"
 import { TelegramSimulator } from "../src/sim/telegram/index.js"
 
 export const DATABASE_ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ??
@@ -208,7 +209,7 @@ export interface Runner extends Child {
   readonly httpPort: number
 }
 
-/** One runner of the product, `node --import tsx src/main.ts`, in cluster mode. */
+/** One runner of the product, started as `npm start` starts it (its Node flags included), in cluster mode. */
 export const startRunner = async (
   sims: Simulators,
   databaseUrl: string,
@@ -218,7 +219,7 @@ export const startRunner = async (
   const runnerPort = await freePort()
   // BENCH_RUNNER_NODE_OPTIONS, e.g. "--cpu-prof --cpu-prof-dir=bench/results/profiles": a profile of the runner.
   const nodeOptions = (process.env.BENCH_RUNNER_NODE_OPTIONS ?? "").split(" ").filter((option) => option !== "")
-  const child = spawnNode("runner", [...nodeOptions, "--import", "tsx", "src/main.ts"], {
+  const child = spawnNode("runner", [...runnerNodeFlags(), ...nodeOptions, "--import", "tsx", "src/main.ts"], {
     NODE_ENV: "production",
     LOG_LEVEL: "Warning",
     HTTP_HOST: "127.0.0.1",

@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { once } from "node:events"
+import { readFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { join } from "node:path"
 
@@ -54,13 +55,28 @@ export const productEntries = {
 }
 
 /**
+ * Node's own flags in `npm start` (package.json, read from the working directory: the
+ * repository's root for every script, test and benchmark), so that a runner started here runs
+ * as in production: `exec node <flags> --import tsx src/main.ts`.
+ */
+export const runnerNodeFlags = (): Array<string> => {
+  const { scripts } = JSON.parse(readFileSync(join(process.cwd(), "package.json"), "utf8")) as { scripts: { start: string } }
+  const words = scripts.start.split(/\s+/)
+  return words.slice(words.indexOf("node") + 1, words.indexOf("--import"))
+}
+
+/**
  * Node's arguments for one of the product's entry points: through tsx, as `npm start` and
  * `npm run sandbox` run them, or from the bundle of the same sources that the test suite
  * builds once per run (test/support/product-bundle.ts) when PRODUCT_BUNDLE_DIR names it.
+ * The runner gets the flags of `npm start`.
  */
 export const productArguments = (entry: keyof typeof productEntries): Array<string> => {
   const bundle = process.env.PRODUCT_BUNDLE_DIR
-  return bundle === undefined || bundle === "" ? ["--import", "tsx", productEntries[entry]] : [join(bundle, `${entry}.js`)]
+  const flags = entry === "main" ? runnerNodeFlags() : []
+  return bundle === undefined || bundle === ""
+    ? [...flags, "--import", "tsx", productEntries[entry]]
+    : [...flags, join(bundle, `${entry}.js`)]
 }
 
 /** Environment of the child: only what the test sets, plus what Node itself needs. */
