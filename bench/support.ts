@@ -219,7 +219,7 @@ export const startRunner = async (
   const runnerPort = await freePort()
   // BENCH_RUNNER_NODE_OPTIONS, e.g. "--cpu-prof --cpu-prof-dir=bench/results/profiles": a profile of the runner.
   const nodeOptions = (process.env.BENCH_RUNNER_NODE_OPTIONS ?? "").split(" ").filter((option) => option !== "")
-  const child = spawnNode("runner", [...runnerNodeFlags(), ...nodeOptions, "--import", "tsx", "src/main.ts"], {
+  const child = spawnNode("runner", [...runnerNodeFlags, ...nodeOptions, "--import", "tsx", "src/main.ts"], {
     NODE_ENV: "production",
     LOG_LEVEL: "Warning",
     HTTP_HOST: "127.0.0.1",

@@ -18,12 +18,14 @@ import { DeadLetterUpdates } from "./storage/dead-letter-updates.js"
 import { JobRepo } from "./storage/job-repo.js"
 import { TelegramInbox } from "./storage/telegram-inbox.js"
 import { SupportRepo } from "./storage/support-repo.js"
+import { UserSnapshots } from "./storage/user-snapshot.js"
 import { UserSettingsRepo } from "./storage/user-settings-repo.js"
 import { UsersRepo } from "./storage/users-repo.js"
 import { UserEntityLive } from "./users/user-entity.js"
 
 export const StorageServicesLive = Layer.mergeAll(
   Admission.Default,
+  UserSnapshots.Default,
   CreditLedger.Default,
   JobRepo.Default,
   TelegramInbox.Default,

@@ -5,7 +5,6 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { once } from "node:events"
-import { readFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { join } from "node:path"
 
@@ -55,15 +54,10 @@ export const productEntries = {
 }
 
 /**
- * Node's own flags in `npm start` (package.json, read from the working directory: the
- * repository's root for every script, test and benchmark), so that a runner started here runs
- * as in production: `exec node <flags> --import tsx src/main.ts`.
+ * Node's own flags for a runner, as `npm start` gives them (package.json; a test holds the
+ * two together), so that a runner started here runs as in production.
  */
-export const runnerNodeFlags = (): Array<string> => {
-  const { scripts } = JSON.parse(readFileSync(join(process.cwd(), "package.json"), "utf8")) as { scripts: { start: string } }
-  const words = scripts.start.split(/\s+/)
-  return words.slice(words.indexOf("node") + 1, words.indexOf("--import"))
-}
+export const runnerNodeFlags: ReadonlyArray<string> = ["--max-semi-space-size=64"]
 
 /**
  * Node's arguments for one of the product's entry points: through tsx, as `npm start` and
@@ -73,7 +67,7 @@ export const runnerNodeFlags = (): Array<string> => {
  */
 export const productArguments = (entry: keyof typeof productEntries): Array<string> => {
   const bundle = process.env.PRODUCT_BUNDLE_DIR
-  const flags = entry === "main" ? runnerNodeFlags() : []
+  const flags = entry === "main" ? runnerNodeFlags : []
   return bundle === undefined || bundle === ""
     ? [...flags, "--import", "tsx", productEntries[entry]]
     : [...flags, join(bundle, `${entry}.js`)]

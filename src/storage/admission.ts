@@ -14,30 +14,13 @@ import { Effect, Option, Schema } from "effect"
 import { Balance, ReservationSplit } from "../domain/balance.js"
 import type { UserId } from "../domain/ids.js"
 import type { UserProfile } from "../domain/user-profile.js"
-import type { ChosenSettings } from "../domain/user-settings.js"
 import { JobRecord } from "../domain/job-record.js"
 import { firstDueAt, type NewJob } from "./job-repo.js"
-import { UserSettings } from "./user-settings-repo.js"
 
 /** The first contact, not yet written: the profile and the free tokens granted once ever. */
 export interface Registration {
   readonly profile: UserProfile
   readonly freeTokens: number
-}
-
-/**
- * What the entity loads once per activation, in one query: everything a photo's handling
- * reads about its user. Only the user's own entity writes any of it.
- */
-export interface UserSnapshot {
-  readonly known: boolean
-  readonly freeGranted: boolean
-  readonly profile: UserProfile
-  readonly balance: Balance
-  /** The /settings choice (src/storage/user-settings-repo.ts); none: the defaults. */
-  readonly settings: Option.Option<ChosenSettings>
-  /** When the user's support request was opened (src/storage/support-repo.ts), if one is open. */
-  readonly supportOpenedAtMs: Option.Option<number>
 }
 
 export interface AdmissionInput {
@@ -105,56 +88,6 @@ const decide = (row: AdmitRow): Effect.Effect<AdmissionOutcome> => {
 export class Admission extends Effect.Service<Admission>()("app/Admission", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-
-    const snapshotOf = Effect.fn("Admission.snapshotOf")(function*(userId: UserId) {
-      const rows = yield* sql<{
-        id: number | string | null
-        first_name: string | null
-        username: string | null
-        language: string | null
-        granted: number | boolean
-        credits: number | string | null
-        free_tokens: number | string | null
-        model: string | null
-        duration_seconds: number | string | null
-        opened_at_ms: number | string | null
-      }>`
-        SELECT u.id, u.first_name, u.username, u.language,
-               CASE WHEN u.free_tokens_granted_at IS NULL THEN 0 ELSE 1 END AS granted,
-               b.credits, b.free_tokens, s.model, s.duration_seconds, r.opened_at_ms
-        FROM (SELECT CAST(${userId} AS BIGINT) AS id) k
-        LEFT JOIN users u ON u.id = k.id
-        LEFT JOIN balances b ON b.user_id = k.id
-        LEFT JOIN user_settings s ON s.user_id = k.id
-        LEFT JOIN support_requests r ON r.user_id = k.id`
-      const row = rows[0]!
-      const settings: Option.Option<ChosenSettings> = row.model === null
-        ? Option.none()
-        : Option.some(yield* Effect.orDie(Schema.decodeUnknown(UserSettings)(row)))
-      const supportOpenedAtMs = row.opened_at_ms === null ? Option.none() : Option.some(Number(row.opened_at_ms))
-      if (row.id === null) {
-        return {
-          known: false,
-          freeGranted: false,
-          profile: {},
-          balance: Balance.zero,
-          settings,
-          supportOpenedAtMs
-        } satisfies UserSnapshot
-      }
-      return {
-        known: true,
-        freeGranted: Number(row.granted) === 1,
-        profile: {
-          ...(row.first_name === null ? {} : { firstName: row.first_name }),
-          ...(row.username === null ? {} : { username: row.username }),
-          ...(row.language === null ? {} : { languageCode: row.language })
-        },
-        balance: new Balance({ credits: Number(row.credits ?? 0), freeTokens: Number(row.free_tokens ?? 0) }),
-        settings,
-        supportOpenedAtMs
-      } satisfies UserSnapshot
-    })
 
     const profileValues = (userId: UserId, profile: UserProfile) => ({
       id: userId,
@@ -324,6 +257,6 @@ export class Admission extends Effect.Service<Admission>()("app/Admission", {
       return knownSplit((yield* sql<CheckRow>`${checks(job)}`)[0]!)
     })
 
-    return { snapshotOf, admit, register, knownRequest } as const
+    return { admit, register, knownRequest } as const
   })
 }) {}

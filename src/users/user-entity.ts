@@ -45,7 +45,7 @@ export const UserEntityLive = UserEntity.toLayer(
     const inbox = yield* TelegramInbox
     const forgetUser = yield* makeForgetUser
 
-    const { loaded, currentBalance, transactional, flushRegistration, registerDeferred, takeFreshGrant, reload, preferences } =
+    const { loaded, currentBalance, transactional, flushRegistration, registerDeferred, takeFreshGrant, reload, settingsAndSupport } =
       yield* makeUserState(userId)
 
     const applyEntry = (entry: Parameters<typeof ledger.apply>[0]) =>
@@ -182,7 +182,7 @@ export const UserEntityLive = UserEntity.toLayer(
       revokePayment,
       redeemPromo: growth.redeemPromo,
       forget,
-      ...preferences
+      ...settingsAndSupport
     }
     const updates = yield* Effect.serviceOption(UserUpdates)
 

@@ -13,6 +13,7 @@ import { AppConfig } from "../config/index.js"
 import { Registered } from "../protocols/user-protocol.js"
 import { Admission, type Registration } from "../storage/admission.js"
 import { SupportRepo } from "../storage/support-repo.js"
+import { UserSnapshots } from "../storage/user-snapshot.js"
 import { UserSettings, UserSettingsRepo } from "../storage/user-settings-repo.js"
 import { UsersRepo } from "../storage/users-repo.js"
 
@@ -43,6 +44,7 @@ export interface UserState {
 export const makeUserState = (userId: UserId) =>
   Effect.gen(function*() {
     const admission = yield* Admission
+    const snapshots = yield* UserSnapshots
     const usersRepo = yield* UsersRepo
     const settingsRepo = yield* UserSettingsRepo
     const supportRepo = yield* SupportRepo
@@ -54,7 +56,7 @@ export const makeUserState = (userId: UserId) =>
     // handles one message at a time, so nothing else touches `state` meanwhile.
     let state: UserState | undefined
     const loaded = Effect.suspend(() =>
-      state !== undefined ? Effect.succeed(state) : Effect.map(admission.snapshotOf(userId), (snapshot): UserState => {
+      state !== undefined ? Effect.succeed(state) : Effect.map(snapshots.of(userId), (snapshot): UserState => {
         state = { ...snapshot, pending: Option.none(), freshGrant: 0 }
         return state
       })
@@ -104,27 +106,44 @@ export const makeUserState = (userId: UserId) =>
       state = undefined
     })
 
-    // A photo asks for both; kept here, they cost no query of their own (the user's updates
-    // are their only writers, and each runs in this entity).
-    const settings = Effect.map(loaded, (s) => s.settings)
-    const saveSettings = (chosen: ChosenSettings) =>
-      Effect.gen(function*() {
-        const s = yield* loaded
-        yield* settingsRepo.save(userId, new UserSettings(chosen))
-        s.settings = Option.some(chosen)
+    // The /settings choice and the support request: a photo asks for both, and kept here they
+    // cost no query of their own (the user's updates are their only writers, and each runs in
+    // this entity). A write that fails may still have committed: the next read asks again.
+    let unsure = false
+    const checked = Effect.flatMap(loaded, (s) =>
+      !unsure ? Effect.succeed(s) : Effect.map(snapshots.of(userId), (fresh) => {
+        s.settings = fresh.settings
+        s.supportOpenedAtMs = fresh.supportOpenedAtMs
+        unsure = false
+        return s
+      }))
+    const writing = <E>(write: Effect.Effect<void, E>, apply: (s: UserState) => void) =>
+      Effect.flatMap(checked, (s) =>
+        write.pipe(
+          Effect.onError(() =>
+            Effect.sync(() => {
+              unsure = true
+            })
+          ),
+          Effect.tap(() => Effect.sync(() => apply(s)))
+        ))
+    const settingsAndSupport = {
+      settings: Effect.map(checked, (s) => s.settings),
+      saveSettings: (chosen: ChosenSettings) => {
+        const row = new UserSettings(chosen)
+        return writing(settingsRepo.save(userId, row), (s) => {
+          s.settings = Option.some(row)
+        })
+      },
+      supportOpenedAt: Effect.map(checked, (s) => s.supportOpenedAtMs),
+      openSupport: (nowMs: number) =>
+        writing(supportRepo.open(userId, nowMs), (s) => {
+          s.supportOpenedAtMs = Option.some(nowMs)
+        }),
+      closeSupport: writing(supportRepo.close(userId), (s) => {
+        s.supportOpenedAtMs = Option.none()
       })
-    const supportOpenedAt = Effect.map(loaded, (s) => s.supportOpenedAtMs)
-    const openSupport = (nowMs: number) =>
-      Effect.gen(function*() {
-        const s = yield* loaded
-        yield* supportRepo.open(userId, nowMs)
-        s.supportOpenedAtMs = Option.some(nowMs)
-      })
-    const closeSupport = Effect.gen(function*() {
-      const s = yield* loaded
-      yield* supportRepo.close(userId)
-      s.supportOpenedAtMs = Option.none()
-    })
+    }
 
     return {
       loaded,
@@ -134,6 +153,6 @@ export const makeUserState = (userId: UserId) =>
       registerDeferred,
       takeFreshGrant,
       reload,
-      preferences: { settings, saveSettings, supportOpenedAt, openSupport, closeSupport }
+      settingsAndSupport
     } as const
     })

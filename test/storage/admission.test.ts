@@ -13,19 +13,18 @@ import { Admission, type AdmissionInput } from "../../src/storage/admission.js"
 import { CreditLedger } from "../../src/storage/credit-ledger.js"
 import { DatabaseLive } from "../../src/storage/database.js"
 import { firstDueAt } from "../../src/storage/job-repo.js"
-import { SupportRepo } from "../../src/storage/support-repo.js"
 import { TelegramInbox } from "../../src/storage/telegram-inbox.js"
-import { UserSettings, UserSettingsRepo } from "../../src/storage/user-settings-repo.js"
+import { UserSnapshots } from "../../src/storage/user-snapshot.js"
 import { configLayer, dialects, freshSettings } from "../support/database.js"
 
 /** Runs `body` on a fresh database of the dialect, with the admission and its neighbours. */
 const onFreshStorage = <A, E>(
   dialect: "sqlite" | "pg",
-  body: Effect.Effect<A, E, Admission | CreditLedger | TelegramInbox | SqlClient.SqlClient>
+  body: Effect.Effect<A, E, Admission | UserSnapshots | CreditLedger | TelegramInbox | SqlClient.SqlClient>
 ) =>
   Effect.flatMap(freshSettings(dialect), (settings) =>
     body.pipe(Effect.provide(
-      Layer.mergeAll(Admission.Default, CreditLedger.Default, TelegramInbox.Default).pipe(
+      Layer.mergeAll(Admission.Default, UserSnapshots.Default, CreditLedger.Default, TelegramInbox.Default).pipe(
         Layer.provideMerge(DatabaseLive),
         Layer.provide(configLayer(settings))
       )
@@ -77,9 +76,10 @@ describe.each(dialects)("admission on %s", (dialect) => {
   it.scoped("a first contact's photo: profile, free grant, reservation, balance, job, event and inbox mark in one commit", () =>
     onFreshStorage(dialect, Effect.gen(function*() {
       const admission = yield* Admission
+      const snapshots = yield* UserSnapshots
       const inbox = yield* TelegramInbox
       const sql = yield* SqlClient.SqlClient
-      assert.deepStrictEqual(yield* admission.snapshotOf(ann), {
+      assert.deepStrictEqual(yield* snapshots.of(ann), {
         known: false,
         freeGranted: false,
         profile: {},
@@ -104,7 +104,7 @@ describe.each(dialects)("admission on %s", (dialect) => {
       if (dialect === "pg") assert.strictEqual(sent.length, 1, sent.join("\n---\n"))
       else assert.isAtMost(sent.length, 8)
 
-      const snapshot = yield* admission.snapshotOf(ann)
+      const snapshot = yield* snapshots.of(ann)
       assert.deepStrictEqual(snapshot, {
         known: true,
         freeGranted: true,
@@ -129,33 +129,6 @@ describe.each(dialects)("admission on %s", (dialect) => {
       assert.deepStrictEqual(yield* ledger.balanceOf(ann), snapshot.balance)
       assert.isTrue(Option.isSome(yield* admission.knownRequest(input("msg:1:1", snapshot.balance).job)))
     })), 60_000)
-
-  it.scoped("what a photo reads about its user (balance, profile, settings, support request) is one query", () =>
-    Effect.gen(function*() {
-      const settings = yield* freshSettings(dialect)
-      yield* Effect.gen(function*() {
-        const admission = yield* Admission
-        const ledger = yield* CreditLedger
-        yield* ledger.apply({ userId: ann, opKey: "grant:p1", kind: "grant", paymentId: "p1", deltaCredits: 3, deltaFree: 0 })
-        yield* (yield* UserSettingsRepo).save(ann, new UserSettings({ model: "wan/2-5-image-to-video", durationSeconds: 10 }))
-        yield* (yield* SupportRepo).open(ann, 1_234)
-        const [snapshot, sent] = yield* statementsOf(admission.snapshotOf(ann))
-        assert.strictEqual(sent.length, 1, sent.join("\n---\n"))
-        assert.deepStrictEqual(snapshot.balance, new Balance({ credits: 3, freeTokens: 0 }))
-        assert.deepStrictEqual(snapshot.settings, Option.some(new UserSettings({ model: "wan/2-5-image-to-video", durationSeconds: 10 })))
-        assert.deepStrictEqual(snapshot.supportOpenedAtMs, Option.some(1_234))
-        // Settings and a request of a user not yet written (a first contact's /settings) are found too.
-        const bob = UserId.make(9_100_000_002)
-        yield* (yield* SupportRepo).open(bob, 99)
-        const unknown = yield* admission.snapshotOf(bob)
-        assert.deepStrictEqual([unknown.known, unknown.supportOpenedAtMs], [false, Option.some(99)])
-      }).pipe(Effect.provide(
-        Layer.mergeAll(Admission.Default, CreditLedger.Default, UserSettingsRepo.Default, SupportRepo.Default).pipe(
-          Layer.provideMerge(DatabaseLive),
-          Layer.provide(configLayer(settings))
-        )
-      ))
-    }), 60_000)
 
   it.scoped("no room: the user's unfinished jobs are counted in the same statement, and nothing is written", () =>
     onFreshStorage(dialect, Effect.gen(function*() {

@@ -3,17 +3,17 @@ import { Effect, Layer, Option } from "effect"
 import { Balance, ReservationSplit } from "../../src/domain/balance.js"
 import { JobId, UserId } from "../../src/domain/ids.js"
 import { Payment, PaymentsRepo } from "../../src/payments/payments-repo.js"
-import { Admission } from "../../src/storage/admission.js"
 import { CreditLedger, LedgerEntry } from "../../src/storage/credit-ledger.js"
 import { DatabaseLive } from "../../src/storage/database.js"
 import { TelegramOffsets } from "../../src/storage/telegram-offsets.js"
 import { UserSettings, UserSettingsRepo } from "../../src/storage/user-settings-repo.js"
+import { UserSnapshots } from "../../src/storage/user-snapshot.js"
 import { UsersRepo } from "../../src/storage/users-repo.js"
 import { configLayer, dialects, freshSettings } from "../support/database.js"
 
 const repositoriesOn = (dialect: "sqlite" | "pg") =>
   Effect.map(freshSettings(dialect), (settings) =>
-    Layer.mergeAll(Admission.Default, CreditLedger.Default, PaymentsRepo.Default, UserSettingsRepo.Default, TelegramOffsets.Default).pipe(
+    Layer.mergeAll(UserSnapshots.Default, CreditLedger.Default, PaymentsRepo.Default, UserSettingsRepo.Default, TelegramOffsets.Default).pipe(
       Layer.provideMerge(UsersRepo.Default),
       Layer.provide(DatabaseLive),
       Layer.provide(configLayer(settings))
@@ -70,11 +70,11 @@ describe.each(dialects)("repositories on %s", (dialect) => {
         assert.deepStrictEqual(Option.map(yield* payments.find("charge-1"), (payment) => payment.state), Option.some("credited"))
 
         const settings = yield* UserSettingsRepo
-        const admission = yield* Admission
-        assert.deepStrictEqual((yield* admission.snapshotOf(ann)).settings, Option.none())
+        const snapshots = yield* UserSnapshots
+        assert.deepStrictEqual((yield* snapshots.of(ann)).settings, Option.none())
         yield* settings.save(ann, new UserSettings({ model: "wan/2-5-image-to-video", durationSeconds: 10 }))
         assert.deepStrictEqual(
-          (yield* admission.snapshotOf(ann)).settings,
+          (yield* snapshots.of(ann)).settings,
           Option.some(new UserSettings({ model: "wan/2-5-image-to-video", durationSeconds: 10 }))
         )
 

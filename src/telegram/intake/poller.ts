@@ -59,7 +59,10 @@ export const pollOnce = Effect.gen(function*() {
           signal as Parameters<Api["getUpdates"]>[1]
         )
       ),
-      storeOffset
+      // A failed write is written at the next round: the batch in hand is not given up for it.
+      storeOffset.pipe(
+        Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not store the Telegram offset; retried next round", error))
+      )
     ], { concurrency: 2 })
     // One statement for the whole batch; each user's entity reads its rows in update_id
     // order, which is the order Telegram sent them.

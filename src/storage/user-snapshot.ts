@@ -1,0 +1,81 @@
+/**
+ * What a user's entity loads once per activation, in one query: everything a photo's
+ * handling reads about its user (src/users/user-state.ts). Only the user's own entity writes
+ * any of it, so the entity's copy stays exact.
+ */
+import { SqlClient } from "@effect/sql"
+import { Effect, Option, Schema } from "effect"
+import { Balance } from "../domain/balance.js"
+import type { UserId } from "../domain/ids.js"
+import type { UserProfile } from "../domain/user-profile.js"
+import type { ChosenSettings } from "../domain/user-settings.js"
+import { UserSettings } from "./user-settings-repo.js"
+
+export interface UserSnapshot {
+  readonly known: boolean
+  readonly freeGranted: boolean
+  readonly profile: UserProfile
+  readonly balance: Balance
+  /** The /settings choice (./user-settings-repo.ts); none: the defaults. */
+  readonly settings: Option.Option<ChosenSettings>
+  /** When the user's support request was opened (./support-repo.ts), if one is open. */
+  readonly supportOpenedAtMs: Option.Option<number>
+}
+
+export class UserSnapshots extends Effect.Service<UserSnapshots>()("app/UserSnapshots", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    const of = Effect.fn("UserSnapshots.of")(function*(userId: UserId) {
+      const rows = yield* sql<{
+        id: number | string | null
+        first_name: string | null
+        username: string | null
+        language: string | null
+        granted: number | boolean
+        credits: number | string | null
+        free_tokens: number | string | null
+        model: string | null
+        duration_seconds: number | string | null
+        opened_at_ms: number | string | null
+      }>`
+        SELECT u.id, u.first_name, u.username, u.language,
+               CASE WHEN u.free_tokens_granted_at IS NULL THEN 0 ELSE 1 END AS granted,
+               b.credits, b.free_tokens, s.model, s.duration_seconds, r.opened_at_ms
+        FROM (SELECT CAST(${userId} AS BIGINT) AS id) k
+        LEFT JOIN users u ON u.id = k.id
+        LEFT JOIN balances b ON b.user_id = k.id
+        LEFT JOIN user_settings s ON s.user_id = k.id
+        LEFT JOIN support_requests r ON r.user_id = k.id`
+      const row = rows[0]!
+      const settings: Option.Option<ChosenSettings> = row.model === null
+        ? Option.none()
+        : Option.some(yield* Effect.orDie(Schema.decodeUnknown(UserSettings)(row)))
+      const supportOpenedAtMs = row.opened_at_ms === null ? Option.none() : Option.some(Number(row.opened_at_ms))
+      if (row.id === null) {
+        return {
+          known: false,
+          freeGranted: false,
+          profile: {},
+          balance: Balance.zero,
+          settings,
+          supportOpenedAtMs
+        } satisfies UserSnapshot
+      }
+      return {
+        known: true,
+        freeGranted: Number(row.granted) === 1,
+        profile: {
+          ...(row.first_name === null ? {} : { firstName: row.first_name }),
+          ...(row.username === null ? {} : { username: row.username }),
+          ...(row.language === null ? {} : { languageCode: row.language })
+        },
+        balance: new Balance({ credits: Number(row.credits ?? 0), freeTokens: Number(row.free_tokens ?? 0) }),
+        settings,
+        supportOpenedAtMs
+      } satisfies UserSnapshot
+    })
+
+    return { of } as const
+  })
+}) {}
