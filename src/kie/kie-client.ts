@@ -55,6 +55,9 @@ export type KieTask =
   }
   | { readonly _tag: "Failed"; readonly taskId: string; readonly error: KieError }
 
+// Built once: a schema made inside a call is a new one each time, and its parser is compiled again.
+const decodeEnvelope = Schema.decodeUnknownOption(Schema.parseJson(Envelope))
+
 const extensionOf = (mimeType: string) =>
   mimeType === "image/png" ? "png" : mimeType === "image/webp" ? "webp" : mimeType === "image/gif" ? "gif" : "jpg"
 
@@ -125,7 +128,7 @@ export const makeKieClient = (settings: KieClientSettings) =>
       data: Schema.Schema<A, I>,
       context: { readonly taskId?: string; readonly taskAgeMillis?: number }
     ): Effect.Effect<A, KieError> => {
-      const envelope = Schema.decodeUnknownOption(Schema.parseJson(Envelope))(text)
+      const envelope = decodeEnvelope(text)
       const ok = status >= 200 && status < 300
       if (Option.isNone(envelope)) {
         return Effect.fail(

@@ -36,7 +36,8 @@ export interface NewPayment {
 }
 
 // A row that does not decode is a broken database, not a case to handle.
-const decodePayments = (rows: ReadonlyArray<unknown>) => Effect.orDie(Schema.decodeUnknown(Schema.Array(Payment))(rows))
+const decodePaymentRows = Schema.decodeUnknown(Schema.Array(Payment))
+const decodePayments = (rows: ReadonlyArray<unknown>) => Effect.orDie(decodePaymentRows(rows))
 
 export class PaymentsRepo extends Effect.Service<PaymentsRepo>()("app/PaymentsRepo", {
   effect: Effect.gen(function*() {

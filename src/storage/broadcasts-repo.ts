@@ -39,7 +39,8 @@ export interface RecipientCounts {
   readonly resent: number
 }
 
-const decodeBroadcasts = (rows: ReadonlyArray<unknown>) => Effect.orDie(Schema.decodeUnknown(Schema.Array(Broadcast))(rows))
+const decodeBroadcastRows = Schema.decodeUnknown(Schema.Array(Broadcast))
+const decodeBroadcasts = (rows: ReadonlyArray<unknown>) => Effect.orDie(decodeBroadcastRows(rows))
 
 const columns = `id, admin_id, admin_chat_id, kind, body, entities, file_id, buttons, state, recipients, status_message_id,
   CASE WHEN reported_at IS NULL THEN 0 ELSE 1 END AS reported`

@@ -35,7 +35,8 @@ const BalanceRow = Schema.Struct({ credits: SqlNumber, freeTokens: column("free_
 
 // A row that does not decode is a broken database, not a case to handle.
 const decodeBalance = (row: unknown) => Effect.orDie(Schema.decodeUnknown(BalanceRow)(row))
-const decodeEntries = (rows: ReadonlyArray<unknown>) => Effect.orDie(Schema.decodeUnknown(Schema.Array(LedgerEntry))(rows))
+const decodeEntryRows = Schema.decodeUnknown(Schema.Array(LedgerEntry))
+const decodeEntries = (rows: ReadonlyArray<unknown>) => Effect.orDie(decodeEntryRows(rows))
 const firstEntry = (rows: ReadonlyArray<unknown>) => Effect.map(decodeEntries(rows.slice(0, 1)), (entries) => Option.fromNullable(entries[0]))
 
 export class CreditLedger extends Effect.Service<CreditLedger>()("app/CreditLedger", {

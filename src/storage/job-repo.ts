@@ -61,6 +61,7 @@ export type JobChanges = {
 export { JobRecord }
 
 const decodeRecord = Schema.decodeUnknown(JobRecord)
+const decodeRecords = Schema.decodeUnknown(Schema.Array(JobRecord))
 
 /**
  * Now, as the BIGINT `*_ms` columns store it. Effect's live clock reads whole milliseconds,
@@ -207,7 +208,7 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
         orElse: () => sql`SELECT id FROM jobs WHERE due_at_ms <= ${now} ORDER BY due_at_ms LIMIT ${limit}`
       })
       const rows = yield* sql`UPDATE jobs SET due_at_ms = ${lease}, leased_at_ms = ${now} WHERE id IN (${due}) RETURNING *`
-      return yield* Effect.orDie(Schema.decodeUnknown(Schema.Array(JobRecord))(rows))
+      return yield* Effect.orDie(decodeRecords(rows))
     })
 
     /**

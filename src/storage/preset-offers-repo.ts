@@ -19,7 +19,8 @@ export class PresetOffer extends Schema.Class<PresetOffer>("PresetOffer")({
   cost: SqlNumber
 }) {}
 
-const decodeOffers = (rows: ReadonlyArray<unknown>) => Effect.orDie(Schema.decodeUnknown(Schema.Array(PresetOffer))(rows))
+const decodeOfferRows = Schema.decodeUnknown(Schema.Array(PresetOffer))
+const decodeOffers = (rows: ReadonlyArray<unknown>) => Effect.orDie(decodeOfferRows(rows))
 
 export class PresetOffersRepo extends Effect.Service<PresetOffersRepo>()("app/PresetOffersRepo", {
   effect: Effect.gen(function*() {
