@@ -11,7 +11,7 @@ import type { UserProfile } from "../domain/user-profile.js"
 import type { ChosenSettings } from "../domain/user-settings.js"
 import { UserSettings } from "./user-settings-repo.js"
 
-export interface UserSnapshot {
+interface UserSnapshot {
   readonly known: boolean
   readonly freeGranted: boolean
   readonly profile: UserProfile

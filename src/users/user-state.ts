@@ -4,7 +4,7 @@
  * only writer, and put back when a transaction rolls back.
  */
 import { SqlClient } from "@effect/sql"
-import { Effect, Option } from "effect"
+import { Effect, Exit, Option } from "effect"
 import { Balance, ReservationSplit } from "../domain/balance.js"
 import type { UserId } from "../domain/ids.js"
 import type { UserProfile } from "../domain/user-profile.js"
@@ -39,6 +39,8 @@ export interface UserState {
   freshGrant: number
   settings: Option.Option<ChosenSettings>
   supportOpenedAtMs: Option.Option<number>
+  /** A write of those two failed and may have committed: the next read asks the database. */
+  unsure: boolean
 }
 
 export const makeUserState = (userId: UserId) =>
@@ -57,7 +59,7 @@ export const makeUserState = (userId: UserId) =>
     let state: UserState | undefined
     const loaded = Effect.suspend(() =>
       state !== undefined ? Effect.succeed(state) : Effect.map(snapshots.of(userId), (snapshot): UserState => {
-        state = { ...snapshot, pending: Option.none(), freshGrant: 0 }
+        state = { ...snapshot, pending: Option.none(), freshGrant: 0, unsure: false }
         return state
       })
     )
@@ -109,24 +111,22 @@ export const makeUserState = (userId: UserId) =>
     // The /settings choice and the support request: a photo asks for both, and kept here they
     // cost no query of their own (the user's updates are their only writers, and each runs in
     // this entity). A write that fails may still have committed: the next read asks again.
-    let unsure = false
     const checked = Effect.flatMap(loaded, (s) =>
-      !unsure ? Effect.succeed(s) : Effect.map(snapshots.of(userId), (fresh) => {
+      !s.unsure ? Effect.succeed(s) : Effect.map(snapshots.of(userId), (fresh) => {
         s.settings = fresh.settings
         s.supportOpenedAtMs = fresh.supportOpenedAtMs
-        unsure = false
+        s.unsure = false
         return s
       }))
+    // The outcome is recorded whatever ends the write, an interruption included.
     const writing = <E>(write: Effect.Effect<void, E>, apply: (s: UserState) => void) =>
       Effect.flatMap(checked, (s) =>
-        write.pipe(
-          Effect.onError(() =>
-            Effect.sync(() => {
-              unsure = true
-            })
-          ),
-          Effect.tap(() => Effect.sync(() => apply(s)))
-        ))
+        write.pipe(Effect.onExit((exit) =>
+          Effect.sync(() => {
+            if (Exit.isSuccess(exit)) apply(s)
+            else s.unsure = true
+          })
+        )))
     const settingsAndSupport = {
       settings: Effect.map(checked, (s) => s.settings),
       saveSettings: (chosen: ChosenSettings) => {

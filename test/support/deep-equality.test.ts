@@ -1,12 +1,14 @@
 /**
  * The suite's `assert.deepStrictEqual` (chai's, set up in test/setup.ts) tells Effect's data
- * types apart: chai alone took None and Some(x) for equal, so an assertion on an Option
- * asserted nothing.
+ * types apart (chai alone took None and Some(x) for equal, so an assertion on an Option
+ * asserted nothing), and still finds equal ones equal (a HashSet, whose members are found by
+ * their hashes).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Either, Option } from "effect"
+import { Data, HashSet, Option, Schema } from "effect"
 
 class Pair extends Data.Class<{ readonly a: number; readonly b: ReadonlyArray<number> }> {}
+class Refused extends Schema.TaggedError<Refused>()("Refused", { reason: Schema.String }) {}
 
 describe("assert.deepStrictEqual", () => {
   it("tells None from Some and compares what a Some holds", () => {
@@ -18,9 +20,10 @@ describe("assert.deepStrictEqual", () => {
     assert.notDeepEqual(Option.some(1), Option.none())
   })
 
-  it("compares Effect's other data types by their Equal", () => {
-    assert.throws(() => assert.deepStrictEqual<Either.Either<number, number>>(Either.right(1), Either.left(1)))
-    assert.throws(() => assert.deepStrictEqual(new Pair({ a: 1, b: [2] }), new Pair({ a: 1, b: [3] })))
-    assert.deepStrictEqual(Either.right({ a: 1 }), Either.right({ a: 1 }))
+  it("tells tagged errors apart by their fields, and finds equal sets equal", () => {
+    assert.throws(() => assert.deepStrictEqual(new Refused({ reason: "a" }), new Refused({ reason: "b" })))
+    assert.deepStrictEqual(new Refused({ reason: "a" }), new Refused({ reason: "a" }))
+    assert.deepStrictEqual(HashSet.make(1, 2, 3), HashSet.make(3, 2, 1))
+    assert.throws(() => assert.deepStrictEqual(HashSet.make(1, 2, 3), HashSet.make(1, 2)))
   })
 })
