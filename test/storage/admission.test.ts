@@ -4,7 +4,7 @@
  * reservation, the balance, the job, its event and the inbox mark; a request already known
  * and a user without room write nothing.
  */
-import { SqlClient, Statement } from "@effect/sql"
+import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import { Balance, ReservationSplit } from "../../src/domain/balance.js"
@@ -16,6 +16,7 @@ import { firstDueAt } from "../../src/storage/job-repo.js"
 import { TelegramInbox } from "../../src/storage/telegram-inbox.js"
 import { UserSnapshots } from "../../src/storage/user-snapshot.js"
 import { configLayer, dialects, freshSettings } from "../support/database.js"
+import { withStatements } from "../support/statements.js"
 
 /** Runs `body` on a fresh database of the dialect, with the admission and its neighbours. */
 const onFreshStorage = <A, E>(
@@ -59,19 +60,6 @@ const input = (requestKey: string, balance: Balance, overrides: Partial<Admissio
   }
 }
 
-/** The statements `effect` sends, as SQL text. */
-const statementsOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const sent: Array<string> = []
-    const result = yield* effect.pipe(Statement.withTransformer((statement) =>
-      Effect.sync(() => {
-        sent.push(statement.compile()[0])
-        return statement
-      })
-    ))
-    return [result, sent] as const
-  })
-
 describe.each(dialects)("admission on %s", (dialect) => {
   it.scoped("a first contact's photo: profile, free grant, reservation, balance, job, event and inbox mark in one commit", () =>
     onFreshStorage(dialect, Effect.gen(function*() {
@@ -90,7 +78,7 @@ describe.each(dialects)("admission on %s", (dialect) => {
       yield* inbox.store([{ updateId: 501, userId: ann, payload: "{}" }], 1_500)
 
       const granted = new Balance({ credits: 0, freeTokens: 2 })
-      const [outcome, sent] = yield* statementsOf(admission.admit(input("msg:1:1", granted, {
+      const [outcome, sent] = yield* withStatements(admission.admit(input("msg:1:1", granted, {
         registration: Option.some({ profile: { firstName: "Ann", languageCode: "en" }, freeTokens: 2 }),
         updateId: 501
       })))
@@ -172,7 +160,7 @@ describe.each(dialects)("admission on %s", (dialect) => {
       const admission = yield* Admission
       const ledger = yield* CreditLedger
       const registration = { profile: { firstName: "Ann" }, freeTokens: 2 }
-      const [balance, sent] = yield* statementsOf(admission.register(ann, registration, new Balance({ credits: 0, freeTokens: 2 })))
+      const [balance, sent] = yield* withStatements(admission.register(ann, registration, new Balance({ credits: 0, freeTokens: 2 })))
       assert.deepStrictEqual(balance, new Balance({ credits: 0, freeTokens: 2 }))
       if (dialect === "pg") assert.strictEqual(sent.length, 1)
       // Written again (a stale copy), the ledger's one-free-grant rule moves nothing.

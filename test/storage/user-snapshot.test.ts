@@ -3,7 +3,6 @@
  * balance, the profile, the /settings choice and an open support request, for a user not yet
  * written too (a first contact's /settings is stored before the user's row).
  */
-import { Statement } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import { Balance } from "../../src/domain/balance.js"
@@ -14,6 +13,7 @@ import { SupportRepo } from "../../src/storage/support-repo.js"
 import { UserSettings, UserSettingsRepo } from "../../src/storage/user-settings-repo.js"
 import { UserSnapshots } from "../../src/storage/user-snapshot.js"
 import { configLayer, dialects, freshSettings } from "../support/database.js"
+import { withStatements } from "../support/statements.js"
 
 const ann = UserId.make(9_100_000_011)
 const bob = UserId.make(9_100_000_012)
@@ -30,13 +30,7 @@ describe.each(dialects)("user snapshots on %s", (dialect) => {
         yield* (yield* UserSettingsRepo).save(ann, new UserSettings({ model: "wan/2-5-image-to-video", durationSeconds: 10 }))
         yield* support.open(ann, 1_234)
 
-        const sent: Array<string> = []
-        const snapshot = yield* snapshots.of(ann).pipe(Statement.withTransformer((statement) =>
-          Effect.sync(() => {
-            sent.push(statement.compile()[0])
-            return statement
-          })
-        ))
+        const [snapshot, sent] = yield* withStatements(snapshots.of(ann))
         assert.strictEqual(sent.length, 1, sent.join("\n---\n"))
         assert.deepStrictEqual(snapshot.balance, new Balance({ credits: 3, freeTokens: 0 }))
         assert.deepStrictEqual(snapshot.settings, Option.some(new UserSettings({ model: "wan/2-5-image-to-video", durationSeconds: 10 })))

@@ -3,7 +3,7 @@
  * the copy, read without a query, and read again from the database after a write that failed
  * (it may have committed before its answer was lost).
  */
-import { SqlClient, Statement } from "@effect/sql"
+import { SqlClient } from "@effect/sql"
 import { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
@@ -16,6 +16,7 @@ import { UserSnapshots } from "../../src/storage/user-snapshot.js"
 import { UsersRepo } from "../../src/storage/users-repo.js"
 import { makeUserState } from "../../src/users/user-state.js"
 import { configLayer, freshSettings } from "../support/database.js"
+import { withStatements } from "../support/statements.js"
 
 const ann = UserId.make(9_200_000_001)
 const wan = new UserSettings({ model: "wan/2-5-image-to-video", durationSeconds: 10 })
@@ -38,18 +39,9 @@ const unreliableSaves = Layer.effect(
     }))
 ).pipe(Layer.provide(UserSettingsRepo.Default))
 
-/** The statements `effect` sends. */
-const statementsOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const sent: Array<string> = []
-    const result = yield* effect.pipe(Statement.withTransformer((statement) =>
-      Effect.sync(() => {
-        sent.push(statement.compile()[0])
-        return statement
-      })
-    ))
-    return [result, sent.length] as const
-  })
+/** `effect`'s result and how many statements it sent. */
+const counted = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.map(withStatements(effect), ([result, sent]) => [result, sent.length] as const)
 
 describe("a user's settings and support request in the entity's copy", () => {
   it.scoped("cost no query once loaded, and are read again after a write that failed", () =>
@@ -63,7 +55,7 @@ describe("a user's settings and support request in the entity's copy", () => {
         yield* copy.openSupport(1_000)
         // Changed behind the entity's back (no code does): the copy is what the entity wrote.
         yield* sql`DELETE FROM support_requests`
-        assert.deepStrictEqual(yield* statementsOf(copy.supportOpenedAt), [Option.some(1_000), 0])
+        assert.deepStrictEqual(yield* counted(copy.supportOpenedAt), [Option.some(1_000), 0])
         yield* copy.closeSupport
         assert.deepStrictEqual(yield* copy.supportOpenedAt, Option.none())
 
@@ -72,13 +64,13 @@ describe("a user's settings and support request in the entity's copy", () => {
         // A refused write changes nothing: the copy asks and finds the earlier choice.
         nextSave = "refused"
         assert.strictEqual((yield* Effect.either(copy.saveSettings(wan)))._tag, "Left")
-        assert.deepStrictEqual(yield* statementsOf(copy.settings), [Option.some(kling), 1])
+        assert.deepStrictEqual(yield* counted(copy.settings), [Option.some(kling), 1])
 
         // A write that committed and lost its answer: the copy does not guess, it asks, once.
         nextSave = "committed-then-failed"
         assert.strictEqual((yield* Effect.either(copy.saveSettings(wan)))._tag, "Left")
-        assert.deepStrictEqual(yield* statementsOf(copy.settings), [Option.some(wan), 1])
-        assert.deepStrictEqual(yield* statementsOf(copy.settings), [Option.some(wan), 0])
+        assert.deepStrictEqual(yield* counted(copy.settings), [Option.some(wan), 1])
+        assert.deepStrictEqual(yield* counted(copy.settings), [Option.some(wan), 0])
       }).pipe(
         Effect.ensuring(Effect.sync(() => (nextSave = "ok"))),
         Effect.provide(

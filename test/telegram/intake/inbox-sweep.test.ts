@@ -4,7 +4,6 @@
  * what a lost wake or a handling that died (an outage) left behind. The bot is replaced by
  * a recorder of the updates the entity hands it.
  */
-import { Statement } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Layer } from "effect"
 import { UserEntity, UserUpdates } from "../../../src/protocols/user-protocol.js"
@@ -12,6 +11,7 @@ import { TelegramInbox } from "../../../src/storage/telegram-inbox.js"
 import { sweepAge, sweepOnce } from "../../../src/telegram/intake/inbox-sweep.js"
 import { makeHandOver } from "../../../src/telegram/intake/updates.js"
 import { dialects, freshSettings } from "../../support/database.js"
+import { withStatements } from "../../support/statements.js"
 import { LedgerOnlyActors, runnerLayer } from "../../support/runner.js"
 
 const update = (updateId: number, userId: number) => ({
@@ -58,13 +58,7 @@ describe.each(dialects)("the inbox on %s", (dialect) => {
       Effect.gen(function*() {
         const handOver = yield* makeHandOver
         const batch = [update(1, 11), update(2, 12), update(3, 11), { update_id: 4, channel_post: { text: "x" } }, update(5, 11)]
-        const sent: Array<string> = []
-        const stored = yield* handOver(batch).pipe(Statement.withTransformer((statement) =>
-          Effect.sync(() => {
-            sent.push(statement.compile()[0])
-            return statement
-          })
-        ))
+        const [stored, sent] = yield* withStatements(handOver(batch))
         assert.strictEqual(stored, 4)
         // (The entities' reads and marks run under the same transformer when they are local.)
         const writes = sent.map((text) => text.trim().split(/\s+/).slice(0, 3).join(" ")).filter((text) => text.startsWith("INSERT"))
