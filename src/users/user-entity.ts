@@ -232,6 +232,7 @@ export const UserEntityLive = UserEntity.toLayer(
       HandleInbox: () => handleInbox
     })
   }).pipe(Effect.orDie),
-  // Short: an idle user costs nothing, and the next message loads the state again in one query.
-  { maxIdleTime: "15 seconds" }
+  // Short: under a burst every photo's user has an entity, and those still alive are most of
+  // the runner's live heap (BENCHMARKS.md); the next message loads the state again in one query.
+  { maxIdleTime: "2 seconds" }
 )

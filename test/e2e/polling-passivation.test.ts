@@ -23,7 +23,7 @@ describe("a job polling KIE (SQLite, no callbacks)", () => {
         user(sims, 7801).sendPhoto(photoBytes, { caption: "the tide comes in" })
         yield* eventually(sims, "the task", () => sims.kie.tasks().length === 1, "30 seconds")
         yield* eventually(sims, "the progress message", () => hasText(sim, 7801, "Generating your video"), "30 seconds")
-        // The user's and the job's entities are reaped once idle (5 to 15 s).
+        // The user's and the job's entities are reaped once idle (2 and 5 s, at the reaper's 5 s ticks).
         yield* advance(sims.kie, "40 seconds", "1 second")
         const pollsBefore = sims.kie.requestCounts().get(recordInfo) ?? 0
         const activeWhilePolled: Array<number> = []
