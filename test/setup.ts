@@ -12,13 +12,27 @@ addEqualityTesters()
 // plain object equals another holding the same fields; what Equal cannot decide itself
 // follows chai's rules.
 const bothEqual = (left: unknown, right: unknown) => Equal.isEqual(left) && Equal.isEqual(right)
+/** Equal outside any structural region, also when called from inside one (a nested value). */
+const asTheyAre = (left: unknown, right: unknown) => {
+  const region = Utils.structuralRegionState
+  const { enabled, tester } = region
+  region.enabled = false
+  region.tester = undefined
+  try {
+    return Equal.equals(left, right)
+  } finally {
+    region.enabled = enabled
+    region.tester = tester
+  }
+}
 const deepEqual = (expected: unknown, actual: unknown): boolean =>
   chai.util.eql(expected, actual, {
     comparator: (left: unknown, right: unknown) =>
       bothEqual(left, right)
-        ? Equal.equals(left, right) || Utils.structuralRegion(() => Equal.equals(left, right), heldValues)
+        ? asTheyAre(left, right) || Utils.structuralRegion(() => Equal.equals(left, right), heldValues)
         : null
   })
-// Called by Equal for what it cannot decide; two Equal values it has already refused.
-const heldValues = (left: unknown, right: unknown): boolean => !bothEqual(left, right) && deepEqual(left, right)
+// Called by Equal for what it cannot decide; two Equal values go through the comparator again.
+const heldValues = (left: unknown, right: unknown): boolean =>
+  bothEqual(left, right) ? asTheyAre(left, right) : deepEqual(left, right)
 chai.config.deepEqual = deepEqual

@@ -118,7 +118,8 @@ export const makeUserState = (userId: UserId) =>
         s.unsure = false
         return s
       }))
-    // The outcome is recorded whatever ends the write, an interruption included.
+    // The outcome is recorded whatever ends the write, an interruption included. These writes
+    // stay outside `transactional`: a rollback would put back the state from before the mark.
     const writing = <E>(write: Effect.Effect<void, E>, apply: (s: UserState) => void) =>
       Effect.flatMap(checked, (s) =>
         write.pipe(Effect.onExit((exit) =>

@@ -171,8 +171,14 @@ describe("npm run sandbox", { timeout: 120_000 }, () => {
       const draft = yield* cli(["--user", "1000", "reply", `#${id}`, "/broadcast"])
       expect(draft.text).toMatch(/📣 Broadcast #\d+: the message above goes to \d+ users/)
       yield* cli(["--user", "1000", "press", "Send to"])
-      const chat = (yield* cli(["--user", "1000", "messages"])).text
-      expect(chat).toMatch(/📣 Broadcast #\d+ finished: sent \d+ of \d+ · blocked 0 · failed 0/)
+      // The campaign's last status edit may come after the press's replies go quiet (a loaded machine).
+      const finished = /📣 Broadcast #\d+ finished: sent \d+ of \d+ · blocked 0 · failed 0/
+      let chat = (yield* cli(["--user", "1000", "messages"])).text
+      for (let attempt = 0; attempt < 20 && !finished.test(chat); attempt++) {
+        yield* Effect.sleep("1 second")
+        chat = (yield* cli(["--user", "1000", "messages"])).text
+      }
+      expect(chat).toMatch(finished)
       expect((yield* cli(["--user", "1005", "messages"])).text).toContain("Big news: a new model")
     }))
 

@@ -5,7 +5,7 @@
  * their hashes).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Data, HashSet, Option, Schema } from "effect"
+import { Data, Either, Exit, HashSet, Option, Schema } from "effect"
 
 class Pair extends Data.Class<{ readonly a: number; readonly b: ReadonlyArray<number> }> {}
 class Refused extends Schema.TaggedError<Refused>()("Refused", { reason: Schema.String }) {}
@@ -25,5 +25,15 @@ describe("assert.deepStrictEqual", () => {
     assert.deepStrictEqual(new Refused({ reason: "a" }), new Refused({ reason: "a" }))
     assert.deepStrictEqual(HashSet.make(1, 2, 3), HashSet.make(3, 2, 1))
     assert.throws(() => assert.deepStrictEqual(HashSet.make(1, 2, 3), HashSet.make(1, 2)))
+    // Inside another value too (a Cause holds HashSets).
+    assert.deepStrictEqual(Option.some({ s: HashSet.make(1, 2) }), Option.some({ s: HashSet.make(2, 1) }))
+    assert.deepStrictEqual(Exit.fail({ code: 1 }), Exit.fail({ code: 1 }))
+    assert.throws(() => assert.deepStrictEqual(Exit.fail({ code: 1 }), Exit.fail({ code: 2 })))
+  })
+
+  it("compares Effect's other data types by their Equal", () => {
+    assert.throws(() => assert.deepStrictEqual<Either.Either<number, number>>(Either.right(1), Either.left(1)))
+    assert.throws(() => assert.deepStrictEqual(new Pair({ a: 1, b: [2] }), new Pair({ a: 1, b: [3] })))
+    assert.deepStrictEqual(Either.right({ a: 1 }), Either.right({ a: 1 }))
   })
 })
