@@ -51,19 +51,9 @@ export class UserSnapshots extends Effect.Service<UserSnapshots>()("app/UserSnap
       const settings: Option.Option<ChosenSettings> = row.model === null
         ? Option.none()
         : Option.some(yield* Effect.orDie(Schema.decodeUnknown(UserSettings)(row)))
-      const supportOpenedAtMs = row.opened_at_ms === null ? Option.none() : Option.some(Number(row.opened_at_ms))
-      if (row.id === null) {
-        return {
-          known: false,
-          freeGranted: false,
-          profile: {},
-          balance: Balance.zero,
-          settings,
-          supportOpenedAtMs
-        } satisfies UserSnapshot
-      }
+      // A user not yet written reads as NULLs throughout: nothing granted, no profile, no balance.
       return {
-        known: true,
+        known: row.id !== null,
         freeGranted: Number(row.granted) === 1,
         profile: {
           ...(row.first_name === null ? {} : { firstName: row.first_name }),
@@ -72,7 +62,7 @@ export class UserSnapshots extends Effect.Service<UserSnapshots>()("app/UserSnap
         },
         balance: new Balance({ credits: Number(row.credits ?? 0), freeTokens: Number(row.free_tokens ?? 0) }),
         settings,
-        supportOpenedAtMs
+        supportOpenedAtMs: row.opened_at_ms === null ? Option.none() : Option.some(Number(row.opened_at_ms))
       } satisfies UserSnapshot
     })
 
