@@ -4,21 +4,28 @@
  * burst, Telegram's 30 messages/s makes the last of 10,000 answers wait five minutes, and
  * an entity kept alive for each of them cost ~130 KB (BENCHMARKS.md).
  *
+ * Nor does it hold a fiber: a message waiting for its turn is an entry in a heap, and a few
+ * posters carry the first ones into Telegram's line (src/telegram/outgoing-limits.ts); a
+ * fiber parked there for each of thousands was a burst's largest live item (BENCHMARKS.md).
+ * Edits have posters of their own: they come after every answer in the line, and posters
+ * held there would leave the answers nobody to carry them.
+ *
  * The message goes out beside the KIE submission, not before it: under load Telegram's 30
  * messages/s is the narrowest budget, and a job waiting for its turn there need not wait
  * to be submitted. It is the user's answer to the photo, so it goes ahead of videos to
- * users who have heard from us (src/telegram/outgoing-limits.ts), older photos first. The
- * outcome may still be ready first: a message not yet posted is then dropped and the
- * outcome takes its place in line (it answers the photo itself), and one being posted is
- * waited for, so that the video never comes before the message it answers.
+ * users who have heard from us, older photos first. The outcome may still be ready first:
+ * a message not yet posted is then dropped and the outcome takes its place in line (it
+ * answers the photo itself), and one being posted is waited for, so that the video never
+ * comes before the message it answers.
  *
  * An edit that waits for its turn is dropped when the job has moved to its outcome by then
  * (asked of the row: the waker may have queued it on another runner), so that a late
- * "generating…" never overwrites the outcome's text.
+ * "generating…" never overwrites the outcome's text; a newer text takes a waiting edit's place.
  */
-import { Clock, Duration, Effect, Fiber, LogLevel, Option, Schedule } from "effect"
+import { Clock, Duration, Effect, Fiber, LogLevel, Metric, Option, Queue, Schedule } from "effect"
 import type { JobId } from "../domain/ids.js"
 import { logFailure } from "../observability/error-summary.js"
+import { makeBinaryHeap } from "../rate-limits/binary-heap.js"
 import { JobRepo } from "../storage/job-repo.js"
 import { type InlineKeyboard, type OutgoingPlace, TelegramGateway } from "../telegram/gateway.js"
 import { progressEditInterval } from "./job-policy.js"
@@ -32,7 +39,7 @@ export interface ProgressTarget {
 }
 
 export interface Acknowledgement {
-  /** Posts the progress message in the background unless it exists or is on its way. */
+  /** Queues the progress message unless it exists or is on its way. */
   readonly post: (target: ProgressTarget, text: string, keyboard: InlineKeyboard | undefined) => Effect.Effect<void>
   /**
    * Before the outcome is sent: drop a waiting edit, and drop or wait for a message not yet
@@ -40,7 +47,7 @@ export interface Acknowledgement {
    * from us about this photo.
    */
   readonly beforeOutcome: (target: ProgressTarget) => Effect.Effect<OutgoingPlace>
-  /** Edits the message (when it exists); a forced edit is waited for, others go in the background. */
+  /** Edits the message (when it exists); a forced edit is waited for, others are queued. */
   readonly show: (
     target: ProgressTarget,
     text: string,
@@ -49,39 +56,88 @@ export interface Acknowledgement {
   readonly isPosted: (target: ProgressTarget) => Effect.Effect<boolean>
 }
 
+/** Progress messages carried into Telegram's line at once (each waits there for a slot, then posts); edits apart. */
+export const progressPosters = 32
+export const progressEditors = 4
+
+/** Answers owed to photos, waiting for their turn; a count that stays high asks for more runners or a higher Telegram budget. */
+export const progressMessagesWaiting = Metric.gauge("telegram_progress_messages_waiting", {
+  description: "progress messages (a photo's first answer) waiting on this runner for Telegram's budget"
+})
+
+const isWaiting = (turn: Progress["turn"]) => turn === "queued" || turn === "waiting"
+
+interface Message {
+  readonly chatId: number
+  readonly text: string
+  readonly keyboard: InlineKeyboard | undefined
+}
+
 /** One job's message on this runner. */
 interface Progress {
-  turn: "waiting" | "posting" | "overtaken"
+  readonly jobId: JobId
+  /**
+   * idle: nothing on its way; queued: waits in the heap; waiting: a poster holds it in
+   * Telegram's line; posting: its turn came; overtaken: the outcome took its place.
+   */
+  turn: "idle" | "queued" | "waiting" | "posting" | "overtaken"
+  post: (Message & { readonly askedAtMs: number }) | undefined
   posting: Fiber.RuntimeFiber<void> | undefined
   /** The message may go out while a step runs with a row read before it did. */
   postedId: number | undefined
-  pendingEdit: Fiber.RuntimeFiber<void> | undefined
+  /** The edit waiting for an editor; a newer text replaces it. */
+  edit: (Message & { readonly messageId: number }) | undefined
+  editQueued: boolean
+  editing: Fiber.RuntimeFiber<void> | undefined
   lastText: string
   lastEditAtMs: number
   usedAtMs: number
 }
 
-/**
- * A job unheard of for this long is forgotten here: it finished, runs on another runner, or
- * waits long in the photo queue (whose wake-up then makes its run read the stored message id).
- */
+/** A job unheard of this long is forgotten: it finished, or runs elsewhere (a later run reads the stored message id). */
 const forgetAfter = Duration.minutes(15)
+
+interface Entry {
+  readonly progress: Progress
+  readonly key: number
+  readonly seq: number
+}
+const before = (a: Entry, b: Entry) => a.key !== b.key ? a.key < b.key : a.seq < b.seq
+
+const isRunning = (fiber: Fiber.RuntimeFiber<void> | undefined) => fiber !== undefined && fiber.unsafePoll() === null
 
 export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/ProgressMessages", {
   scoped: Effect.gen(function*() {
     const gateway = yield* TelegramGateway
     const repo = yield* JobRepo
-    const scope = yield* Effect.scope
     const jobs = new Map<JobId, Progress>()
+    let seq = 0
+    let waitingPosts = 0
+    /** Every change of a turn goes through here, which keeps the count of waiting answers. */
+    const setTurn = (progress: Progress, turn: Progress["turn"]) => {
+      waitingPosts += Number(isWaiting(turn)) - Number(isWaiting(progress.turn))
+      progress.turn = turn
+      return Metric.set(progressMessagesWaiting, waitingPosts)
+    }
+    // Posts in order of their photos, edits in order of their texts. One signal per entry
+    // pushed: a poster takes a signal, then the first entry still wanted (if any).
+    const posts = makeBinaryHeap(before)
+    const edits = makeBinaryHeap(before)
+    const postSignals = yield* Queue.unbounded<void>()
+    const editSignals = yield* Queue.unbounded<void>()
 
     const progressOf = (jobId: JobId, now: number): Progress => {
       let progress = jobs.get(jobId)
       if (progress === undefined) {
         progress = {
-          turn: "waiting",
+          jobId,
+          turn: "idle",
+          post: undefined,
           posting: undefined,
           postedId: undefined,
-          pendingEdit: undefined,
+          edit: undefined,
+          editQueued: false,
+          editing: undefined,
           lastText: "",
           lastEditAtMs: Number.NEGATIVE_INFINITY,
           usedAtMs: now
@@ -93,11 +149,14 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
     }
     const touch = (jobId: JobId) => Effect.map(Clock.currentTimeMillis, (now) => progressOf(jobId, now))
 
+    const isBusy = (progress: Progress) =>
+      progress.turn === "queued" || progress.turn === "waiting" || progress.editQueued ||
+      isRunning(progress.posting) || isRunning(progress.editing)
+
     yield* Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       for (const [jobId, progress] of jobs) {
-        const busy = [progress.posting, progress.pendingEdit].some((fiber) => fiber !== undefined && fiber.unsafePoll() === null)
-        if (!busy && now - progress.usedAtMs > Duration.toMillis(forgetAfter)) jobs.delete(jobId)
+        if (!isBusy(progress) && now - progress.usedAtMs > Duration.toMillis(forgetAfter)) jobs.delete(jobId)
       }
     }).pipe(Effect.repeat(Schedule.spaced(Duration.minutes(1))), Effect.forkScoped)
 
@@ -107,11 +166,72 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
         Effect.orElseSucceed(() => false)
       )
 
+    const sendPost = (progress: Progress, message: Message & { readonly askedAtMs: number }) => {
+      const stillWanted = Effect.suspend(() =>
+        progress.turn === "overtaken" ? Effect.succeed(false) : Effect.as(setTurn(progress, "posting"), true)
+      )
+      return gateway.sendProgressMessage(message.chatId, message.text, {
+        keyboard: message.keyboard,
+        stillWanted,
+        askedAtMs: message.askedAtMs
+      }).pipe(
+        Effect.flatMap(Option.match({
+          onNone: () => Effect.void,
+          onSome: (messageId) =>
+            Effect.sync(() => {
+              progress.postedId = messageId
+            }).pipe(Effect.zipRight(repo.update(progress.jobId, { progress_message_id: messageId })))
+        })),
+        // Without a progress message the job still runs; the outcome is sent anyway, and
+        // the job's next run may post it again.
+        Effect.catchAll((error) =>
+          logFailure(LogLevel.Warning, "could not send the progress message", error).pipe(
+            Effect.zipRight(Effect.suspend(() => progress.turn === "overtaken" ? Effect.void : setTurn(progress, "idle")))
+          )
+        )
+      )
+    }
+
+    const sendEdit = (progress: Progress, edit: Message & { readonly messageId: number }) =>
+      gateway.editMessageText(edit.chatId, edit.messageId, edit.text, {
+        keyboard: edit.keyboard,
+        priority: "progress",
+        stillWanted: stillBeforeOutcome(progress.jobId)
+      }).pipe(Effect.catchAll((error) => logFailure(LogLevel.Debug, "progress edit skipped", error)))
+
+    /** Takes the next entry still wanted and sends it in a fiber of its own, which an outcome may interrupt. */
+    const poster = Effect.gen(function*() {
+      yield* Queue.take(postSignals)
+      const progress = posts.pop()?.progress
+      const message = progress?.post
+      if (progress === undefined || message === undefined || progress.turn !== "queued") return
+      yield* setTurn(progress, "waiting")
+      progress.post = undefined
+      const fiber = yield* Effect.fork(sendPost(progress, message))
+      progress.posting = fiber
+      yield* Fiber.await(fiber)
+    })
+    const editor = Effect.gen(function*() {
+      yield* Queue.take(editSignals)
+      const progress = edits.pop()?.progress
+      if (progress === undefined) return
+      progress.editQueued = false
+      const edit = progress.edit
+      if (edit === undefined) return
+      progress.edit = undefined
+      const fiber = yield* Effect.fork(sendEdit(progress, edit))
+      progress.editing = fiber
+      yield* Fiber.await(fiber)
+    })
+    for (let i = 0; i < progressPosters; i++) yield* Effect.forkScoped(Effect.forever(poster))
+    for (let i = 0; i < progressEditors; i++) yield* Effect.forkScoped(Effect.forever(editor))
+
     const dropPendingEdit = (progress: Progress) =>
       Effect.suspend(() => {
-        const waiting = progress.pendingEdit
-        progress.pendingEdit = undefined
-        return waiting === undefined ? Effect.void : Fiber.interrupt(waiting)
+        progress.edit = undefined
+        const running = progress.editing
+        progress.editing = undefined
+        return running === undefined ? Effect.void : Fiber.interrupt(running)
       })
 
     const of = (jobId: JobId): Acknowledgement => {
@@ -119,49 +239,24 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
 
       const post: Acknowledgement["post"] = (target, text, keyboard) =>
         Effect.flatMap(touch(jobId), (progress) => {
-          if (messageOf(target) !== undefined || progress.posting !== undefined) return Effect.void
-          const stillWanted = Effect.sync(() => {
-            if (progress.turn === "overtaken") return false
-            progress.turn = "posting"
-            return true
-          })
-          return Effect.forkIn(
-            gateway.sendProgressMessage(target.chatId, text, { keyboard, stillWanted, askedAtMs: target.askedAtMs }).pipe(
-              Effect.flatMap(Option.match({
-                onNone: () => Effect.void,
-                onSome: (messageId) =>
-                  Effect.sync(() => {
-                    progress.postedId = messageId
-                  }).pipe(Effect.zipRight(repo.update(jobId, { progress_message_id: messageId })))
-              })),
-              // Without a progress message the job still runs; the outcome is sent anyway, and
-              // the job's next run may post it again.
-              Effect.catchAll((error) =>
-                logFailure(LogLevel.Warning, "could not send the progress message", error).pipe(
-                  Effect.zipRight(Effect.sync(() => {
-                    progress.posting = undefined
-                    progress.turn = "waiting"
-                  }))
-                )
-              )
-            ),
-            scope
-          ).pipe(Effect.map((fiber) => {
-            progress.posting = fiber
-          }))
+          if (messageOf(target) !== undefined || progress.turn !== "idle") return Effect.void
+          progress.post = { chatId: target.chatId, text, keyboard, askedAtMs: target.askedAtMs }
+          posts.push({ progress, key: target.askedAtMs, seq: seq++ })
+          Queue.unsafeOffer(postSignals, undefined)
+          return setTurn(progress, "queued")
         })
 
       const beforeOutcome: Acknowledgement["beforeOutcome"] = (target) =>
         Effect.gen(function*() {
           const progress = yield* touch(jobId)
           yield* dropPendingEdit(progress)
-          if (progress.posting !== undefined) {
-            if (progress.turn === "waiting") {
-              progress.turn = "overtaken"
-              yield* Fiber.interrupt(progress.posting)
-            } else {
-              yield* Fiber.join(progress.posting)
-            }
+          if (progress.turn === "queued" || progress.turn === "waiting") {
+            // Queued: its poster skips it. Waiting in line: its fiber is stopped there.
+            yield* setTurn(progress, "overtaken")
+            progress.post = undefined
+            if (progress.posting !== undefined) yield* Fiber.interrupt(progress.posting)
+          } else if (progress.turn === "posting" && progress.posting !== undefined) {
+            yield* Fiber.await(progress.posting)
           }
           return messageOf(target) === undefined
             ? { priority: "answer", askedAtMs: target.askedAtMs } satisfies OutgoingPlace
@@ -178,17 +273,20 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
           if (!options.force && now - progress.lastEditAtMs < Duration.toMillis(progressEditInterval)) return
           progress.lastText = text
           progress.lastEditAtMs = now
-          yield* dropPendingEdit(progress)
-          // An edit without a keyboard removes the one the message had (e.g. Cancel).
-          const edit = gateway.editMessageText(target.chatId, messageId, text, {
-            keyboard: options.keyboard,
-            priority: options.force ? "normal" : "progress",
-            ...(options.force ? {} : { stillWanted: stillBeforeOutcome(jobId) })
-          }).pipe(
-            Effect.catchAll((error) => logFailure(LogLevel.Debug, "progress edit skipped", error))
-          )
-          if (options.force) return yield* edit
-          progress.pendingEdit = yield* Effect.forkIn(edit, scope)
+          if (options.force) {
+            yield* dropPendingEdit(progress)
+            // An edit without a keyboard removes the one the message had (e.g. Cancel).
+            return yield* gateway.editMessageText(target.chatId, messageId, text, { keyboard: options.keyboard, priority: "normal" })
+              .pipe(Effect.catchAll((error) => logFailure(LogLevel.Debug, "progress edit skipped", error)))
+          }
+          // A waiting edit takes the newer text in its place; one already in line is stopped.
+          if (progress.editing !== undefined) yield* Fiber.interrupt(progress.editing)
+          progress.editing = undefined
+          progress.edit = { chatId: target.chatId, messageId, text, keyboard: options.keyboard }
+          if (progress.editQueued) return
+          progress.editQueued = true
+          edits.push({ progress, key: 0, seq: seq++ })
+          Queue.unsafeOffer(editSignals, undefined)
         })
 
       const isPosted: Acknowledgement["isPosted"] = (target) => Effect.sync(() => messageOf(target) !== undefined)

@@ -12,6 +12,7 @@ import { runnerConnectionsRefused } from "../cluster/transport.js"
 import type { KieOperation } from "../errors/kie-errors.js"
 import type { FailureClass } from "../errors/failure-class.js"
 import { PromoRefusalReason } from "../errors/growth-errors.js"
+import { progressMessagesWaiting } from "../jobs/job-acknowledgement.js"
 import { transfersInProgress, transfersWaiting } from "../jobs/transfer-permits.js"
 import { openGauge as kieCircuitOpen, tripCounter as kieCircuitTrips } from "../kie/circuit-breaker.js"
 import { retentionRowsDeleted } from "../storage/retention.js"
@@ -81,7 +82,7 @@ const withLabels = (metric: Counter, labels: ReadonlyArray<Record<string, string
 export const declareDocumentedMetrics = Effect.all([
   ...[jobsStarted, jobsDelivered, updatesRetried, paymentStars, rateLimitsOutages, kieCircuitTrips, runnerConnectionsRefused]
     .map(present),
-  ...[jobsInFlight, shardsHeld, rateLimitsLocal, kieCircuitOpen, transfersInProgress, transfersWaiting]
+  ...[jobsInFlight, shardsHeld, rateLimitsLocal, kieCircuitOpen, transfersInProgress, transfersWaiting, progressMessagesWaiting]
     .map(present),
   ...withLabel(jobsRefunded, "error_class", Object.keys(refundClasses)),
   ...withLabel(updatesSetAside, "failure_class", Object.keys(failureClasses)),

@@ -12,6 +12,7 @@
  * waiter directly, from a heap.
  */
 import { Deferred, Effect, Exit, FiberId } from "effect"
+import { makeBinaryHeap } from "./binary-heap.js"
 
 /** Where a caller stands in line; callers with equal places are served in arrival order. */
 export interface TurnPlace {
@@ -45,53 +46,21 @@ const before = (a: Waiter, b: Waiter) =>
 const first: TurnPlace = { tier: 0, key: 0 }
 
 export const makeOrderedTurn = (holders = 1) => Effect.sync((): OrderedTurn => {
-  // A binary heap; a waiter that gave up stays in it, marked out, until it surfaces or the
-  // heap is compacted (interrupted waiters are common: an overtaken progress message).
-  let heap: Array<Waiter> = []
+  // A waiter that gave up stays in the heap, marked out, until it surfaces or the heap is
+  // compacted (interrupted waiters are common: an overtaken progress message).
+  const heap = makeBinaryHeap(before)
   let waiting = 0
   let seq = 0
   let held = 0
 
-  const push = (waiter: Waiter) => {
-    heap.push(waiter)
-    let i = heap.length - 1
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (!before(heap[i]!, heap[parent]!)) break
-      ;[heap[i], heap[parent]] = [heap[parent]!, heap[i]!]
-      i = parent
-    }
-  }
-
-  const pop = (): Waiter | undefined => {
-    const top = heap[0]
-    const last = heap.pop()
-    if (top === undefined || last === undefined || heap.length === 0) return top
-    heap[0] = last
-    let i = 0
-    while (true) {
-      const left = 2 * i + 1
-      const right = left + 1
-      let least = i
-      if (left < heap.length && before(heap[left]!, heap[least]!)) least = left
-      if (right < heap.length && before(heap[right]!, heap[least]!)) least = right
-      if (least === i) break
-      ;[heap[i], heap[least]] = [heap[least]!, heap[i]!]
-      i = least
-    }
-    return top
-  }
-
   const compact = () => {
-    if (heap.length < 1024 || heap.length < 2 * waiting) return
-    const live = heap.filter((waiter) => !waiter.out)
-    heap = []
-    for (const waiter of live) push(waiter)
+    if (heap.size() < 1024 || heap.size() < 2 * waiting) return
+    heap.retain((waiter) => !waiter.out)
   }
 
   const release = Effect.sync(() => {
     while (true) {
-      const next = pop()
+      const next = heap.pop()
       if (next === undefined) {
         held--
         return
@@ -116,7 +85,7 @@ export const makeOrderedTurn = (holders = 1) => Effect.sync((): OrderedTurn => {
             return Effect.ensuring(restore(effect), release)
           }
           const waiter: Waiter = { tier: place.tier, key: place.key, seq: seq++, turn: Deferred.unsafeMake<void>(FiberId.none), out: false }
-          push(waiter)
+          heap.push(waiter)
           waiting++
           return restore(Deferred.await(waiter.turn)).pipe(
             // Still in line: leave it. Already handed the turn: pass it on, or the line stops.

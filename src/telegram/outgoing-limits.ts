@@ -29,7 +29,7 @@
  *   all runners, so the global bucket keeps refilling and a video that comes along finds a
  *   slot at once instead of waiting behind the campaign.
  */
-import { Clock, Duration, Effect, Option } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, FiberId, Option } from "effect"
 import { type LimitRequest, RateLimits } from "../rate-limits/rate-limits.js"
 import { bucketFor } from "../rate-limits/token-bucket.js"
 import { makeOrderedTurn } from "../rate-limits/ordered-turn.js"
@@ -111,14 +111,39 @@ export const makeOutgoingLimiter = (options: {
     /**
      * The next free global slot. The bucket counts the tokens that refill while the line's
      * first waits, so taking them one at a time loses none of the rate.
+     *
+     * The first few in line look together, and those that found none take the next ones in
+     * the order they came: each new turn is handed out the moment a slot is taken, so a
+     * newcomer trying at once would win every refill against those asleep until it, and one
+     * answer could wait behind a hundred younger ones (test/jobs/progress-messages.test.ts).
      */
-    const freeGlobalSlot = Effect.gen(function*() {
-      while (true) {
-        const retryAfter = yield* takeIfFree(globalKey, global.burst, global.step)
-        if (Option.isNone(retryAfter)) return
-        // Another runner may have booked ahead; the store says when its last slot is due.
-        yield* Effect.sleep(Duration.max(retryAfter.value, global.step))
-      }
+    const behind: Array<Deferred.Deferred<void>> = []
+    const leave = (me: Deferred.Deferred<void>) =>
+      Effect.sync(() => {
+        const at = behind.indexOf(me)
+        if (at === -1) return
+        behind.splice(at, 1)
+        if (at === 0 && behind[0] !== undefined) Deferred.unsafeDone(behind[0], Exit.void)
+      })
+    const freeGlobalSlot = Effect.suspend(() => {
+      const me = Deferred.unsafeMake<void>(FiberId.none)
+      return Effect.gen(function*() {
+        if (behind.length > 0) {
+          behind.push(me)
+          yield* Deferred.await(me)
+        }
+        while (true) {
+          const retryAfter = yield* takeIfFree(globalKey, global.burst, global.step)
+          if (Option.isNone(retryAfter)) return
+          if (!behind.includes(me)) behind.push(me)
+          if (behind[0] !== me) {
+            yield* Deferred.await(me)
+            continue
+          }
+          // Another runner may have booked ahead; the store says when its last slot is due.
+          yield* Effect.sleep(Duration.max(retryAfter.value, global.step))
+        }
+      }).pipe(Effect.ensuring(leave(me)))
     })
 
     // The first few in line look for the next free slots together. One at a time, each slot

@@ -1,0 +1,50 @@
+/**
+ * Progress messages that wait for Telegram's budget wait as entries of the runner's heap
+ * (src/jobs/job-acknowledgement.ts), counted by `telegram_progress_messages_waiting`, and
+ * a few posters (`progressPosters`) carry them into the line oldest photo first.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Metric } from "effect"
+import { progressMessagesWaiting, progressPosters } from "../../src/jobs/job-acknowledgement.js"
+import { slotSeekers } from "../../src/telegram/outgoing-limits.js"
+import { advance, inRunner, quickGeneration, sendPhotoAndStart, startSimulators } from "../support/job-harness.js"
+
+const waitingMessages = Effect.map(Metric.value(progressMessagesWaiting), (state) => Number(state.value))
+
+const QUEUED = "In the queue"
+
+describe("progress messages under Telegram's budget", () => {
+  it.scoped("at 2 messages/s, the answers to more photos than there are posters wait, counted, then go out two a second, oldest photo first, each once", () =>
+    Effect.gen(function*() {
+      const sims = yield* startSimulators("sqlite", { ...quickGeneration, env: { TELEGRAM_MESSAGES_PER_SECOND: "2" } })
+      yield* inRunner(sims, Effect.gen(function*() {
+        const userIds = Array.from({ length: progressPosters + 8 }, (_, i) => 6601 + i)
+        let most = 0
+        // One after the other: each admission's time (its place in line) is later than the one before.
+        for (const userId of userIds) {
+          yield* sendPhotoAndStart(sims, userId)
+          most = Math.max(most, yield* waitingMessages)
+        }
+        const answers = () =>
+          sims.telegram.callsOf("sendMessage")
+            .filter((call) => String(call.params.text ?? "").includes(QUEUED))
+            .map((call) => Number(call.params.chat_id))
+        const answeredDuringStarts = answers().length
+        let seconds = 0
+        for (; seconds < 60 && answers().length < userIds.length; seconds++) {
+          yield* advance(sims.kie, "1 second", "1 second")
+          most = Math.max(most, yield* waitingMessages)
+        }
+        // More answers waited than there are posters: the others waited in the heap.
+        assert.isAbove(most, progressPosters)
+        // Two a second: the ones not answered while the photos came took that long.
+        assert.isAtLeast(seconds, Math.floor((userIds.length - answeredDuringStarts) / 2) - 1)
+        const order = answers()
+        assert.deepStrictEqual([...order].sort(), [...userIds].sort(), "each user's photo is answered once")
+        // The first few in line look for free slots together (src/telegram/outgoing-limits.ts):
+        // their first tries may pass one another, nothing more.
+        order.forEach((chatId, i) => assert.isBelow(userIds.indexOf(chatId), i + slotSeekers, `answer ${i} went to ${chatId}`))
+        assert.strictEqual(yield* waitingMessages, 0)
+      }))
+    }), 90_000)
+})
