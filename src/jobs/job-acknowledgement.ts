@@ -42,18 +42,15 @@ export interface Acknowledgement {
   /** Queues the progress message unless it exists or is on its way. */
   readonly post: (target: ProgressTarget, text: string, keyboard: InlineKeyboard | undefined) => Effect.Effect<void>
   /**
-   * Before the outcome is sent: drop a waiting edit, and drop or wait for a message not yet
-   * posted. Returns the outcome's place in line: the answer's, when the user has not heard
-   * from us about this photo.
+   * Before the outcome: drops a waiting edit, drops or waits for a message not yet posted.
+   * Returns the outcome's place in line: the answer's, when the user has not heard from us.
    */
   readonly beforeOutcome: (target: ProgressTarget) => Effect.Effect<OutgoingPlace>
-  /** Edits the message (when it exists); a forced edit is waited for, others are queued. */
-  readonly show: (
-    target: ProgressTarget,
-    text: string,
-    options: { readonly force: boolean; readonly keyboard: InlineKeyboard | undefined }
-  ) => Effect.Effect<void>
+  /** Edits the message (if any); a forced edit is waited for, others are queued. */
+  readonly show: (target: ProgressTarget, text: string, options: { readonly force: boolean; readonly keyboard: InlineKeyboard | undefined }) => Effect.Effect<void>
   readonly isPosted: (target: ProgressTarget) => Effect.Effect<boolean>
+  /** First answers waiting for Telegram's budget here: what a video to a user who heard from us waits behind. */
+  readonly answersWaiting: Effect.Effect<number>
 }
 
 /** Progress messages carried into Telegram's line at once (each waits there for a slot, then posts); edits apart. */
@@ -291,7 +288,7 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
 
       const isPosted: Acknowledgement["isPosted"] = (target) => Effect.sync(() => messageOf(target) !== undefined)
 
-      return { post, beforeOutcome, show, isPosted }
+      return { post, beforeOutcome, show, isPosted, answersWaiting: Effect.sync(() => waitingPosts) }
     }
 
     return { of } as const

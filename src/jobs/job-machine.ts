@@ -74,6 +74,8 @@ export type MachineEvent =
     readonly progressPosted: boolean
   }
   | { readonly _tag: "VideoSent" }
+  /** The video would wait long for Telegram's budget: the job waits until `untilMs`, holding nothing. */
+  | { readonly _tag: "VideoDeferred"; readonly untilMs: number }
   | { readonly _tag: "VideoFailed"; readonly reason: string }
   /** The refund's answer: `refunded` also when the ledger already held it. */
   | { readonly _tag: "RefundAnswered"; readonly refunded: boolean }
@@ -250,6 +252,7 @@ export const transition = (state: MachineState, event: MachineEvent): Transition
     case "Delivering":
       // The capture is written with the delivered state (src/storage/job-repo.ts).
       if (event._tag === "VideoSent") return to({ _tag: "Delivered" }, { _tag: "Show", text: { _tag: "Done" }, force: true })
+      if (event._tag === "VideoDeferred") return stay(state, { _tag: "WakeAt", atMs: event.untilMs })
       if (event._tag === "VideoFailed") return refund({ _tag: "DeliveryFailed", reason: event.reason }, `delivery failed: ${event.reason}`)
       break
     case "Refunding":

@@ -17,6 +17,14 @@ export const progressEditInterval = Duration.seconds(30)
 export const progressEditIntervalMs = Duration.toMillis(progressEditInterval)
 
 /**
+ * A video that would wait longer than this for Telegram's budget behind other users' first
+ * answers waits without its job's entity (its due time, src/jobs/job-work.ts), and is looked
+ * at again after the wait the backlog asks for, at most `videoDeferAtMost`.
+ */
+export const videoDeferAfter = Duration.seconds(10)
+export const videoDeferAtMost = Duration.minutes(2)
+
+/**
  * The delivery loop: the gateway already waits out 429s; this retries what is still
  * transient after that (5xx, network) a few times, then the job refunds.
  */

@@ -26,7 +26,7 @@ import { againCallbackData, cancelCallbackData } from "../telegram/callback-data
 import { TelegramGateway } from "../telegram/gateway.js"
 import type { Acknowledgement } from "./job-acknowledgement.js"
 import { failureOf, isCancellable, type MachineEvent, type MachineState, type PollResult, type ProgressText } from "./job-machine.js"
-import { cancelOfferedAfterMs, deliveryRetry, kieClassPolicy } from "./job-policy.js"
+import { cancelOfferedAfterMs, deliveryRetry, kieClassPolicy, videoDeferAfter, videoDeferAtMost } from "./job-policy.js"
 import { makePhotoUploads } from "./photo-uploads.js"
 import { settleWithUser } from "./settle-with-user.js"
 
@@ -62,7 +62,7 @@ export const makeJobWork = Effect.gen(function*() {
   const ledger = yield* CreditLedger
   const photos = yield* makePhotoUploads
   const alerts = yield* OperatorAlerts
-  const { jobs: timings } = yield* AppConfig
+  const { jobs: timings, telegram: { messagesPerSecond: telegramPerSecond } } = yield* AppConfig
   // Operators (and the chaos test) may cap every model's deadline with KIE_TASK_DEADLINE.
   const deadlineOf = (model: { readonly deadline: Duration.Duration } | undefined) =>
     Option.match(timings.taskDeadlineMs, {
@@ -201,12 +201,25 @@ export const makeJobWork = Effect.gen(function*() {
   // arrives, and each repeat spent a message of the bot's shared 30/s (~5 calls per job).
   const showUploading = (chatId: number) => gateway.sendChatAction(chatId, "upload_video").pipe(Effect.ignore)
 
+  // How long the video waits without its job's entity (0: send now). Under a burst other users'
+  // answers go first (src/telegram/outgoing-limits.ts): in line behind thousands, it held its entity for minutes.
+  const videoWait = (context: RunContext) =>
+    Effect.map(context.acknowledgement.answersWaiting, (answers) => {
+      const waitMs = (1000 * answers) / telegramPerSecond
+      return waitMs <= Duration.toMillis(videoDeferAfter) ? 0 : Math.min(waitMs, Duration.toMillis(videoDeferAtMost))
+    })
+
   /** Sends the video with its caption and button, retrying what Telegram fails transiently; a video once sent is not sent again. */
   const sendVideo = (context: RunContext, resultUrl: string) =>
     Effect.gen(function*() {
       const job = context.row
       if (job.video_message_id !== null) return yield* context.feed({ _tag: "VideoSent" })
-      const place = yield* context.acknowledgement.beforeOutcome(targetOf(job))
+      const answered = yield* context.acknowledgement.beforeOutcome(targetOf(job))
+      const now = yield* Clock.currentTimeMillis
+      const wait = answered.priority === "answer" ? 0 : yield* videoWait(context)
+      if (wait > 0) return yield* context.feed({ _tag: "VideoDeferred", untilMs: now + wait })
+      // In line as ready when KIE finished, however long it waited since (src/telegram/outgoing-limits.ts).
+      const place = answered.priority === "answer" ? answered : { askedAtMs: Number(job.kie_succeeded_at_ms ?? now) }
       const lang = langOf(job)
       const messages = messagesFor(lang)
       // Only for the caption: the stored balance (a capture changes none).

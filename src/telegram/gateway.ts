@@ -52,7 +52,8 @@ export interface StarTransactionEntry {
 
 /**
  * Where a message stands in line for Telegram's shared budget (see outgoing-limits.ts):
- * "normal" by default; an answer is placed by when its request came (`askedAtMs`).
+ * "normal" by default; an answer is placed by when its request came (`askedAtMs`), a
+ * normal message by when it came (`askedAtMs`, now by default).
  */
 export interface OutgoingPlace {
   readonly priority?: OutgoingPriority | undefined

@@ -215,6 +215,14 @@ const table: ReadonlyArray<Row> = [
   // delivering
   { name: "a delivering job woken sends its video", from: delivering, event: wake(), to: "Delivering", commands: ["SendVideo"] },
   { name: "a sent video finishes the job (its capture is written with it)", from: delivering, event: { _tag: "VideoSent" }, to: "Delivered", commands: ["Show"] },
+  {
+    name: "a video that would wait long for Telegram's budget waits as its due time, still delivering",
+    from: delivering,
+    event: { _tag: "VideoDeferred", untilMs: 90_000 },
+    to: "Delivering",
+    commands: ["WakeAt"],
+    check: wakeAt(90_000)
+  },
   { name: "a video that cannot be sent is refunded", from: delivering, event: { _tag: "VideoFailed", reason: "ServerError" }, to: "Refunding", check: refundWith("DeliveryFailed") },
   { name: "cancel while delivering is refused", from: delivering, event: { _tag: "Cancel" }, to: "illegal" },
   // refunding

@@ -3,6 +3,8 @@
  * (src/jobs/job-acknowledgement.ts), counted by `telegram_progress_messages_waiting`, and
  * a few posters (`progressPosters`) carry them into the line oldest photo first.
  */
+import { ClusterMetrics } from "@effect/cluster"
+import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Metric } from "effect"
 import { progressMessagesWaiting, progressPosters } from "../../src/jobs/job-acknowledgement.js"
@@ -10,6 +12,12 @@ import { slotSeekers } from "../../src/telegram/outgoing-limits.js"
 import { advance, inRunner, quickGeneration, sendPhotoAndStart, startSimulators } from "../support/job-harness.js"
 
 const waitingMessages = Effect.map(Metric.value(progressMessagesWaiting), (state) => Number(state.value))
+const jobEntities = Effect.map(Metric.value(ClusterMetrics.entities.pipe(Metric.tagged("type", "Job"))), (state) => Number(state.value))
+const delivering = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  sql<{ readonly n: number }>`SELECT COUNT(*) AS n FROM jobs WHERE state = 'delivering'`).pipe(
+    Effect.map((rows) => Number(rows[0]?.n ?? 0)),
+    Effect.orDie
+  )
 
 const QUEUED = "In the queue"
 
@@ -45,6 +53,35 @@ describe("progress messages under Telegram's budget", () => {
         // their first tries may pass one another, nothing more.
         order.forEach((chatId, i) => assert.isBelow(userIds.indexOf(chatId), i + slotSeekers, `answer ${i} went to ${chatId}`))
         assert.strictEqual(yield* waitingMessages, 0)
+      }))
+    }), 90_000)
+
+  it.scoped("a video ready while many answers wait for the budget waits without its job's entity, then comes after its user's answer", () =>
+    Effect.gen(function*() {
+      const sims = yield* startSimulators("sqlite", {
+        kie: { phases: { waitingMs: 1_000, queuingMs: 1_000, generatingMs: 3_000 } },
+        env: { TELEGRAM_MESSAGES_PER_SECOND: "1" }
+      })
+      yield* inRunner(sims, Effect.gen(function*() {
+        const userIds = Array.from({ length: 30 }, (_, i) => 6701 + i)
+        for (const userId of userIds) yield* sendPhotoAndStart(sims, userId)
+        const videos = () => sims.telegram.callsOf("sendVideo").map((call) => Number(call.params.chat_id))
+        // Jobs whose video waits, against the job entities in memory.
+        let waitingWithoutEntity = 0
+        for (let seconds = 0; seconds < 120 && videos().length < userIds.length; seconds++) {
+          yield* advance(sims.kie, "1 second", "1 second")
+          const waiting = yield* delivering
+          waitingWithoutEntity = Math.max(waitingWithoutEntity, waiting - (yield* jobEntities))
+        }
+        assert.isAtLeast(waitingWithoutEntity, 5, "videos waited for their turn with their entities reaped")
+        assert.deepStrictEqual([...videos()].sort(), [...userIds].sort(), "each user gets one video")
+        // Each video came after its user's answer, or was the answer itself.
+        const calls = sims.telegram.calls.all()
+        for (const userId of userIds) {
+          const video = calls.find((call) => call.method === "sendVideo" && Number(call.params.chat_id) === userId)!
+          const answer = calls.find((call) => call.method === "sendMessage" && Number(call.params.chat_id) === userId)
+          if (answer !== undefined) assert.isBelow(answer.seq, video.seq, `user ${userId}`)
+        }
       }))
     }), 90_000)
 })
