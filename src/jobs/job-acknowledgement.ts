@@ -1,26 +1,18 @@
 /**
  * Jobs' progress messages and their edits, kept by the runner process rather than by the
- * job's entity, so that a job waiting for its message's turn holds no entity: under a
- * burst, Telegram's 30 messages/s makes the last of 10,000 answers wait five minutes, and
- * an entity kept alive for each of them cost ~130 KB (BENCHMARKS.md).
+ * job's entity: under a burst Telegram's 30 messages/s makes the last of 10,000 answers wait
+ * minutes, and an entity alive for each cost ~130 KB. Nor by a fiber: a message waiting for
+ * its turn is an entry in a heap, and a few posters carry the first ones into Telegram's
+ * line (src/telegram/outgoing-limits.ts); a parked fiber each was a burst's largest live
+ * item (BENCHMARKS.md). Edits have posters of their own: they come after every answer in
+ * the line, and posters held there would leave the answers nobody to carry them.
  *
- * Nor does it hold a fiber: a message waiting for its turn is an entry in a heap, and a few
- * posters carry the first ones into Telegram's line (src/telegram/outgoing-limits.ts); a
- * fiber parked there for each of thousands was a burst's largest live item (BENCHMARKS.md).
- * Edits have posters of their own: they come after every answer in the line, and posters
- * held there would leave the answers nobody to carry them.
- *
- * The message goes out beside the KIE submission, not before it: under load Telegram's 30
- * messages/s is the narrowest budget, and a job waiting for its turn there need not wait
- * to be submitted. It is the user's answer to the photo, so it goes ahead of videos to
- * users who have heard from us, older photos first. The outcome may still be ready first:
- * a message not yet posted is then dropped and the outcome takes its place in line (it
- * answers the photo itself), and one being posted is waited for, so that the video never
- * comes before the message it answers.
- *
- * An edit that waits for its turn is dropped when the job has moved to its outcome by then
- * (asked of the row: the waker may have queued it on another runner), so that a late
- * "generating…" never overwrites the outcome's text; a newer text takes a waiting edit's place.
+ * The message is the user's answer to the photo and goes out beside the KIE submission,
+ * ahead of videos to users who have heard from us, older photos first. An outcome ready
+ * first drops a message not yet posted and takes its place (it answers the photo itself),
+ * and waits for one being posted: the video never comes before the message it answers. An
+ * edit whose turn comes after the job's outcome is dropped (asked of the row: the waker may
+ * have queued it on another runner); a newer text replaces an edit not yet in line.
  */
 import { Clock, Duration, Effect, Fiber, LogLevel, Metric, Option, Queue, Schedule } from "effect"
 import type { JobId } from "../domain/ids.js"
@@ -49,15 +41,15 @@ export interface Acknowledgement {
   /** Edits the message (if any); a forced edit is waited for, others are queued. */
   readonly show: (target: ProgressTarget, text: string, options: { readonly force: boolean; readonly keyboard: InlineKeyboard | undefined }) => Effect.Effect<void>
   readonly isPosted: (target: ProgressTarget) => Effect.Effect<boolean>
-  /** First answers waiting for Telegram's budget here: what a video to a user who heard from us waits behind. */
-  readonly answersWaiting: Effect.Effect<number>
+  /** First answers waiting here to photos that came before `askedAtMs`: what a video placed there waits behind. */
+  readonly answersBefore: (askedAtMs: number) => Effect.Effect<number>
 }
 
 /** Progress messages carried into Telegram's line at once (each waits there for a slot, then posts); edits apart. */
 export const progressPosters = 32
 export const progressEditors = 4
 
-/** Answers owed to photos, waiting for their turn; a count that stays high asks for more runners or a higher Telegram budget. */
+/** Answers owed to photos, waiting for their turn; a count that stays high asks for a higher Telegram budget (or less load). */
 export const progressMessagesWaiting = Metric.gauge("telegram_progress_messages_waiting", {
   description: "progress messages (a photo's first answer) waiting on this runner for Telegram's budget"
 })
@@ -78,7 +70,9 @@ interface Progress {
    * Telegram's line; posting: its turn came; overtaken: the outcome took its place.
    */
   turn: "idle" | "queued" | "waiting" | "posting" | "overtaken"
-  post: (Message & { readonly askedAtMs: number }) | undefined
+  post: Message | undefined
+  /** When the photo came: the post's place in line. */
+  askedAtMs: number
   posting: Fiber.RuntimeFiber<void> | undefined
   /** The message may go out while a step runs with a row read before it did. */
   postedId: number | undefined
@@ -94,11 +88,7 @@ interface Progress {
 /** A job unheard of this long is forgotten: it finished, or runs elsewhere (a later run reads the stored message id). */
 const forgetAfter = Duration.minutes(15)
 
-interface Entry {
-  readonly progress: Progress
-  readonly key: number
-  readonly seq: number
-}
+interface Entry { readonly progress: Progress; readonly key: number; readonly seq: number }
 const before = (a: Entry, b: Entry) => a.key !== b.key ? a.key < b.key : a.seq < b.seq
 
 const isRunning = (fiber: Fiber.RuntimeFiber<void> | undefined) => fiber !== undefined && fiber.unsafePoll() === null
@@ -130,6 +120,7 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
           jobId,
           turn: "idle",
           post: undefined,
+          askedAtMs: 0,
           posting: undefined,
           postedId: undefined,
           edit: undefined,
@@ -163,14 +154,14 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
         Effect.orElseSucceed(() => false)
       )
 
-    const sendPost = (progress: Progress, message: Message & { readonly askedAtMs: number }) => {
+    const sendPost = (progress: Progress, message: Message) => {
       const stillWanted = Effect.suspend(() =>
         progress.turn === "overtaken" ? Effect.succeed(false) : Effect.as(setTurn(progress, "posting"), true)
       )
       return gateway.sendProgressMessage(message.chatId, message.text, {
         keyboard: message.keyboard,
         stillWanted,
-        askedAtMs: message.askedAtMs
+        askedAtMs: progress.askedAtMs
       }).pipe(
         Effect.flatMap(Option.match({
           onNone: () => Effect.void,
@@ -180,12 +171,13 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
             }).pipe(Effect.zipRight(repo.update(progress.jobId, { progress_message_id: messageId })))
         })),
         // Without a progress message the job still runs; the outcome is sent anyway, and
-        // the job's next run may post it again.
+        // the job's next run may post it again (after a defect in line too).
         Effect.catchAll((error) =>
           logFailure(LogLevel.Warning, "could not send the progress message", error).pipe(
             Effect.zipRight(Effect.suspend(() => progress.turn === "overtaken" ? Effect.void : setTurn(progress, "idle")))
           )
-        )
+        ),
+        Effect.ensuring(Effect.suspend(() => progress.turn === "waiting" ? setTurn(progress, "idle") : Effect.void))
       )
     }
 
@@ -204,9 +196,11 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
       if (progress === undefined || message === undefined || progress.turn !== "queued") return
       yield* setTurn(progress, "waiting")
       progress.post = undefined
-      const fiber = yield* Effect.fork(sendPost(progress, message))
-      progress.posting = fiber
-      yield* Fiber.await(fiber)
+      // The send notes its own fiber before anything else: an outcome that finds it posting must find the fiber to wait for.
+      yield* Effect.fork(Effect.withFiberRuntime<void>((fiber) => {
+        progress.posting = fiber
+        return sendPost(progress, message)
+      })).pipe(Effect.flatMap(Fiber.await))
     })
     const editor = Effect.gen(function*() {
       yield* Queue.take(editSignals)
@@ -231,16 +225,25 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
         return running === undefined ? Effect.void : Fiber.interrupt(running)
       })
 
+    const answersBefore = (askedAtMs: number) =>
+      Effect.sync(() => {
+        let answers = 0
+        for (const progress of jobs.values()) if (isWaiting(progress.turn) && progress.askedAtMs < askedAtMs) answers++
+        return answers
+      })
+
     const of = (jobId: JobId): Acknowledgement => {
       const messageOf = (target: ProgressTarget) => target.storedMessageId ?? jobs.get(jobId)?.postedId
 
       const post: Acknowledgement["post"] = (target, text, keyboard) =>
         Effect.flatMap(touch(jobId), (progress) => {
           if (messageOf(target) !== undefined || progress.turn !== "idle") return Effect.void
-          progress.post = { chatId: target.chatId, text, keyboard, askedAtMs: target.askedAtMs }
+          const queued = setTurn(progress, "queued")
+          progress.post = { chatId: target.chatId, text, keyboard }
+          progress.askedAtMs = target.askedAtMs
           posts.push({ progress, key: target.askedAtMs, seq: seq++ })
           Queue.unsafeOffer(postSignals, undefined)
-          return setTurn(progress, "queued")
+          return queued
         })
 
       const beforeOutcome: Acknowledgement["beforeOutcome"] = (target) =>
@@ -288,7 +291,7 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
 
       const isPosted: Acknowledgement["isPosted"] = (target) => Effect.sync(() => messageOf(target) !== undefined)
 
-      return { post, beforeOutcome, show, isPosted, answersWaiting: Effect.sync(() => waitingPosts) }
+      return { post, beforeOutcome, show, isPosted, answersBefore }
     }
 
     return { of } as const

@@ -24,6 +24,12 @@ export const progressEditIntervalMs = Duration.toMillis(progressEditInterval)
 export const videoDeferAfter = Duration.seconds(10)
 export const videoDeferAtMost = Duration.minutes(2)
 
+/** How long a video waits without its entity behind `answers` at `perSecond` messages/s (0: send it now). */
+export const videoDeferral = (answers: number, perSecond: number): number => {
+  const waitMs = (1000 * answers) / perSecond
+  return waitMs <= Duration.toMillis(videoDeferAfter) ? 0 : Math.min(waitMs, Duration.toMillis(videoDeferAtMost))
+}
+
 /**
  * The delivery loop: the gateway already waits out 429s; this retries what is still
  * transient after that (5xx, network) a few times, then the job refunds.

@@ -24,9 +24,10 @@ import { CreditLedger } from "../storage/credit-ledger.js"
 import { type JobChanges, type JobRecord, storedNow } from "../storage/job-repo.js"
 import { againCallbackData, cancelCallbackData } from "../telegram/callback-data.js"
 import { TelegramGateway } from "../telegram/gateway.js"
+import { answerLeadMs } from "../telegram/outgoing-limits.js"
 import type { Acknowledgement } from "./job-acknowledgement.js"
 import { failureOf, isCancellable, type MachineEvent, type MachineState, type PollResult, type ProgressText } from "./job-machine.js"
-import { cancelOfferedAfterMs, deliveryRetry, kieClassPolicy, videoDeferAfter, videoDeferAtMost } from "./job-policy.js"
+import { cancelOfferedAfterMs, deliveryRetry, kieClassPolicy, videoDeferral } from "./job-policy.js"
 import { makePhotoUploads } from "./photo-uploads.js"
 import { settleWithUser } from "./settle-with-user.js"
 
@@ -197,17 +198,12 @@ export const makeJobWork = Effect.gen(function*() {
       })
     })
 
-  // Once per video, not every 4 s: the indicator shows for up to 5 s or until the video
-  // arrives, and each repeat spent a message of the bot's shared 30/s (~5 calls per job).
+  // Once per video, not every 4 s: it shows for up to 5 s or until the video arrives (~5 calls per job saved).
   const showUploading = (chatId: number) => gateway.sendChatAction(chatId, "upload_video").pipe(Effect.ignore)
 
-  // How long the video waits without its job's entity (0: send now). Under a burst other users'
-  // answers go first (src/telegram/outgoing-limits.ts): in line behind thousands, it held its entity for minutes.
-  const videoWait = (context: RunContext) =>
-    Effect.map(context.acknowledgement.answersWaiting, (answers) => {
-      const waitMs = (1000 * answers) / telegramPerSecond
-      return waitMs <= Duration.toMillis(videoDeferAfter) ? 0 : Math.min(waitMs, Duration.toMillis(videoDeferAtMost))
-    })
+  // Behind the answers placed before it (src/telegram/outgoing-limits.ts); in line behind thousands, it held its entity for minutes.
+  const videoWait = (context: RunContext, readyAtMs: number) =>
+    Effect.map(context.acknowledgement.answersBefore(readyAtMs + answerLeadMs), (answers) => videoDeferral(answers, telegramPerSecond))
 
   /** Sends the video with its caption and button, retrying what Telegram fails transiently; a video once sent is not sent again. */
   const sendVideo = (context: RunContext, resultUrl: string) =>
@@ -216,10 +212,11 @@ export const makeJobWork = Effect.gen(function*() {
       if (job.video_message_id !== null) return yield* context.feed({ _tag: "VideoSent" })
       const answered = yield* context.acknowledgement.beforeOutcome(targetOf(job))
       const now = yield* Clock.currentTimeMillis
-      const wait = answered.priority === "answer" ? 0 : yield* videoWait(context)
-      if (wait > 0) return yield* context.feed({ _tag: "VideoDeferred", untilMs: now + wait })
       // In line as ready when KIE finished, however long it waited since (src/telegram/outgoing-limits.ts).
-      const place = answered.priority === "answer" ? answered : { askedAtMs: Number(job.kie_succeeded_at_ms ?? now) }
+      const readyAtMs = Number(job.kie_succeeded_at_ms ?? now)
+      const place = answered.priority === "answer" ? answered : { askedAtMs: readyAtMs }
+      const wait = answered.priority === "answer" ? 0 : yield* videoWait(context, readyAtMs)
+      if (wait > 0) return yield* context.feed({ _tag: "VideoDeferred", untilMs: now + wait })
       const lang = langOf(job)
       const messages = messagesFor(lang)
       // Only for the caption: the stored balance (a capture changes none).

@@ -56,6 +56,9 @@ export const defaultTelegramLimits: TelegramLimits = {
   answerLead: Duration.seconds(30)
 }
 
+/** How much younger an answer may be and still go before a normal message (the line's default). */
+export const answerLeadMs = Duration.toMillis(defaultTelegramLimits.answerLead)
+
 /** How many of a runner's waiting messages look for a free global slot at once. */
 export const slotSeekers = 4
 
@@ -148,7 +151,7 @@ export const makeOutgoingLimiter = (options: {
     // event loop that held a runner to ~11 messages/s (bench:pipeline). The order holds
     // but among those few.
     const line = yield* makeOrderedTurn(slotSeekers)
-    const answerLeadMs = Duration.toMillis(Duration.decode(limits.answerLead))
+    const leadMs = Duration.toMillis(Duration.decode(limits.answerLead))
 
     // No place in the line here: a broadcast has a handful of sends in flight
     // (src/broadcasts/broadcast-sender.ts), each booked on the bulk cap first, so a store
@@ -173,7 +176,7 @@ export const makeOutgoingLimiter = (options: {
           case "answer":
             return line.withTurn(freeGlobalSlot, { tier: 0, key: askedAtMs ?? now })
           case "normal":
-            return line.withTurn(freeGlobalSlot, { tier: 0, key: (askedAtMs ?? now) + answerLeadMs })
+            return line.withTurn(freeGlobalSlot, { tier: 0, key: (askedAtMs ?? now) + leadMs })
           case "progress":
             return line.withTurn(freeGlobalSlot, { tier: 1, key: 0 })
           case "bulk":

@@ -8,6 +8,7 @@ import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Metric } from "effect"
 import { progressMessagesWaiting, progressPosters } from "../../src/jobs/job-acknowledgement.js"
+import { videoDeferral } from "../../src/jobs/job-policy.js"
 import { slotSeekers } from "../../src/telegram/outgoing-limits.js"
 import { advance, inRunner, quickGeneration, sendPhotoAndStart, startSimulators } from "../support/job-harness.js"
 
@@ -84,4 +85,12 @@ describe("progress messages under Telegram's budget", () => {
         }
       }))
     }), 90_000)
+
+  it("a video waits without its entity only when the answers before it would take more than 10 s, and looks again within 2 minutes", () => {
+    assert.strictEqual(videoDeferral(0, 30), 0)
+    assert.strictEqual(videoDeferral(300, 30), 0)
+    assert.strictEqual(videoDeferral(330, 30), 11_000)
+    assert.strictEqual(videoDeferral(5_000, 30), 120_000)
+    assert.strictEqual(videoDeferral(20, 1), 20_000)
+  })
 })
