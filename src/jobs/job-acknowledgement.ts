@@ -2,10 +2,11 @@
  * Jobs' progress messages and their edits, kept by the runner process rather than by the
  * job's entity: under a burst Telegram's 30 messages/s makes the last of 10,000 answers wait
  * minutes, and an entity alive for each cost ~130 KB. Nor by a fiber: a message waiting for
- * its turn is an entry in a heap, and a few posters carry the first ones into Telegram's
- * line (src/telegram/outgoing-limits.ts); a parked fiber each was a burst's largest live
- * item (BENCHMARKS.md). Edits have posters of their own: they come after every answer in
- * the line, and posters held there would leave the answers nobody to carry them.
+ * its turn is an entry in a queue (./answer-queue.ts: oldest photo first, one per chat at a
+ * time), and a few posters carry the first ones into Telegram's line
+ * (src/telegram/outgoing-limits.ts); a parked fiber each was a burst's largest live item
+ * (BENCHMARKS.md). Edits have posters of their own: they come after every answer in the
+ * line, and posters held there would leave the answers nobody to carry them.
  *
  * The message is the user's answer to the photo and goes out beside the KIE submission,
  * ahead of videos to users who have heard from us, older photos first. An outcome ready
@@ -14,12 +15,12 @@
  * edit whose turn comes after the job's outcome is dropped (asked of the row: the waker may
  * have queued it on another runner); a newer text replaces an edit not yet in line.
  */
-import { Clock, Duration, Effect, Fiber, LogLevel, Metric, Option, Queue, Schedule } from "effect"
+import { Clock, Duration, Effect, Fiber, LogLevel, Metric, Option, Schedule } from "effect"
 import type { JobId } from "../domain/ids.js"
 import { logFailure } from "../observability/error-summary.js"
-import { makeBinaryHeap } from "../rate-limits/binary-heap.js"
 import { JobRepo } from "../storage/job-repo.js"
 import { type InlineKeyboard, type OutgoingPlace, TelegramGateway } from "../telegram/gateway.js"
+import { makeAnswerQueue } from "./answer-queue.js"
 import { progressEditInterval } from "./job-policy.js"
 
 export interface ProgressTarget {
@@ -88,8 +89,6 @@ interface Progress {
 /** A job unheard of this long is forgotten: it finished, or runs elsewhere (a later run reads the stored message id). */
 const forgetAfter = Duration.minutes(15)
 
-interface Entry { readonly progress: Progress; readonly key: number; readonly seq: number }
-const before = (a: Entry, b: Entry) => a.key !== b.key ? a.key < b.key : a.seq < b.seq
 
 const isRunning = (fiber: Fiber.RuntimeFiber<void> | undefined) => fiber !== undefined && fiber.unsafePoll() === null
 
@@ -98,7 +97,6 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
     const gateway = yield* TelegramGateway
     const repo = yield* JobRepo
     const jobs = new Map<JobId, Progress>()
-    let seq = 0
     let waitingPosts = 0
     /** Every change of a turn goes through here, which keeps the count of waiting answers. */
     const setTurn = (progress: Progress, turn: Progress["turn"]) => {
@@ -106,12 +104,9 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
       progress.turn = turn
       return Metric.set(progressMessagesWaiting, waitingPosts)
     }
-    // Posts in order of their photos, edits in order of their texts. One signal per entry
-    // pushed: a poster takes a signal, then the first entry still wanted (if any).
-    const posts = makeBinaryHeap(before)
-    const edits = makeBinaryHeap(before)
-    const postSignals = yield* Queue.unbounded<void>()
-    const editSignals = yield* Queue.unbounded<void>()
+    // Posts in order of their photos, edits in order of their texts, one per chat at a time.
+    const posts = yield* makeAnswerQueue<Progress>((progress) => progress.turn === "queued")
+    const edits = yield* makeAnswerQueue<Progress>(() => true)
 
     const progressOf = (jobId: JobId, now: number): Progress => {
       let progress = jobs.get(jobId)
@@ -189,30 +184,28 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
       }).pipe(Effect.catchAll((error) => logFailure(LogLevel.Debug, "progress edit skipped", error)))
 
     /** Takes the next entry still wanted and sends it in a fiber of its own, which an outcome may interrupt. */
+    // Each send notes its own fiber before anything else: an outcome must find the fiber to wait for or stop.
     const poster = Effect.gen(function*() {
-      yield* Queue.take(postSignals)
-      const progress = posts.pop()?.progress
-      const message = progress?.post
-      if (progress === undefined || message === undefined || progress.turn !== "queued") return
+      const { chatId, value: progress } = yield* posts.take
+      const message = progress.post
+      if (message === undefined || progress.turn !== "queued") return posts.done(chatId)
       yield* setTurn(progress, "waiting")
       progress.post = undefined
-      // The send notes its own fiber before anything else: an outcome that finds it posting must find the fiber to wait for.
       yield* Effect.fork(Effect.withFiberRuntime<void>((fiber) => {
         progress.posting = fiber
         return sendPost(progress, message)
-      })).pipe(Effect.flatMap(Fiber.await))
+      })).pipe(Effect.flatMap(Fiber.await), Effect.ensuring(Effect.sync(() => posts.done(chatId))))
     })
     const editor = Effect.gen(function*() {
-      yield* Queue.take(editSignals)
-      const progress = edits.pop()?.progress
-      if (progress === undefined) return
+      const { chatId, value: progress } = yield* edits.take
       progress.editQueued = false
       const edit = progress.edit
-      if (edit === undefined) return
+      if (edit === undefined) return edits.done(chatId)
       progress.edit = undefined
-      const fiber = yield* Effect.fork(sendEdit(progress, edit))
-      progress.editing = fiber
-      yield* Fiber.await(fiber)
+      yield* Effect.fork(Effect.withFiberRuntime<void>((fiber) => {
+        progress.editing = fiber
+        return sendEdit(progress, edit)
+      })).pipe(Effect.flatMap(Fiber.await), Effect.ensuring(Effect.sync(() => edits.done(chatId))))
     })
     for (let i = 0; i < progressPosters; i++) yield* Effect.forkScoped(Effect.forever(poster))
     for (let i = 0; i < progressEditors; i++) yield* Effect.forkScoped(Effect.forever(editor))
@@ -241,8 +234,7 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
           const queued = setTurn(progress, "queued")
           progress.post = { chatId: target.chatId, text, keyboard }
           progress.askedAtMs = target.askedAtMs
-          posts.push({ progress, key: target.askedAtMs, seq: seq++ })
-          Queue.unsafeOffer(postSignals, undefined)
+          posts.push(target.chatId, target.askedAtMs, progress)
           return queued
         })
 
@@ -285,8 +277,7 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
           progress.edit = { chatId: target.chatId, messageId, text, keyboard: options.keyboard }
           if (progress.editQueued) return
           progress.editQueued = true
-          edits.push({ progress, key: 0, seq: seq++ })
-          Queue.unsafeOffer(editSignals, undefined)
+          edits.push(target.chatId, 0, progress)
         })
 
       const isPosted: Acknowledgement["isPosted"] = (target) => Effect.sync(() => messageOf(target) !== undefined)

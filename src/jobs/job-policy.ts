@@ -19,9 +19,11 @@ export const progressEditIntervalMs = Duration.toMillis(progressEditInterval)
 /**
  * A video that would wait longer than this for Telegram's budget behind other users' first
  * answers waits without its job's entity (its due time, src/jobs/job-work.ts), and is looked
- * at again after the wait the backlog asks for, at most `videoDeferAtMost`.
+ * at again after the wait the backlog asks for, at most `videoDeferAtMost`. Shorter waits
+ * stay in line: a deferral costs a write and a second activation (at 10 s, 2,000 photos at
+ * once cost 0.8 commits and 14 % more CPU per delivered job, BENCHMARKS.md).
  */
-export const videoDeferAfter = Duration.seconds(10)
+export const videoDeferAfter = Duration.seconds(60)
 export const videoDeferAtMost = Duration.minutes(2)
 
 /** How long a video waits without its entity behind `answers` at `perSecond` messages/s (0: send it now). */
