@@ -1,10 +1,11 @@
 /**
  * The answers waiting for Telegram's budget (./job-acknowledgement.ts), oldest photo first,
- * taken by a few posters with at most one per chat at a time. A poster first waits for its
- * chat's own limit (one message a second after a short burst, src/telegram/outgoing-limits.ts):
- * without the cap, a user with many jobs in flight (MAX_JOBS_IN_FLIGHT goes to 100) could
- * hold every poster in their chat's wait while other users' answers found nobody to carry
- * them. A chat's next answer waits aside, then goes back in its place when the one before is done.
+ * taken by a few posters with at most one per chat at a time (on this runner). A poster
+ * first waits for its chat's own limit (one message a second after a short burst,
+ * src/telegram/outgoing-limits.ts): without the cap, a user with many jobs in flight
+ * (MAX_JOBS_IN_FLIGHT goes to 100) could hold every poster in their chat's wait while other
+ * users' answers found nobody to carry them. A chat's next answers wait aside, then go back
+ * in their places when the one before is done.
  */
 import { Effect, Queue } from "effect"
 import { makeBinaryHeap } from "../rate-limits/binary-heap.js"

@@ -106,6 +106,7 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
     }
     // Posts in order of their photos, edits in order of their texts, one per chat at a time.
     const posts = yield* makeAnswerQueue<Progress>((progress) => progress.turn === "queued")
+    // Every edit entry is taken, stale or not: taking it is what clears `editQueued`.
     const edits = yield* makeAnswerQueue<Progress>(() => true)
 
     const progressOf = (jobId: JobId, now: number): Progress => {
@@ -202,10 +203,10 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
       const edit = progress.edit
       if (edit === undefined) return edits.done(chatId)
       progress.edit = undefined
-      yield* Effect.fork(Effect.withFiberRuntime<void>((fiber) => {
-        progress.editing = fiber
-        return sendEdit(progress, edit)
-      })).pipe(Effect.flatMap(Fiber.await), Effect.ensuring(Effect.sync(() => edits.done(chatId))))
+      // Noted before the send can start: a newer text or the outcome must find it to stop it.
+      const fiber = yield* Effect.fork(sendEdit(progress, edit))
+      progress.editing = fiber
+      yield* Fiber.await(fiber).pipe(Effect.ensuring(Effect.sync(() => edits.done(chatId))))
     })
     for (let i = 0; i < progressPosters; i++) yield* Effect.forkScoped(Effect.forever(poster))
     for (let i = 0; i < progressEditors; i++) yield* Effect.forkScoped(Effect.forever(editor))

@@ -21,7 +21,7 @@ export const progressEditIntervalMs = Duration.toMillis(progressEditInterval)
  * answers waits without its job's entity (its due time, src/jobs/job-work.ts), and is looked
  * at again after the wait the backlog asks for, at most `videoDeferAtMost`. Shorter waits
  * stay in line: a deferral costs a write and a second activation (at 10 s, 2,000 photos at
- * once cost 0.8 commits and 14 % more CPU per delivered job, BENCHMARKS.md).
+ * once cost 0.8 commits and 14 % more CPU per delivered job: BENCHMARKS.md, "The threshold").
  */
 export const videoDeferAfter = Duration.seconds(60)
 export const videoDeferAtMost = Duration.minutes(2)
