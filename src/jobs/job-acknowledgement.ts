@@ -134,8 +134,7 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
     const touch = (jobId: JobId) => Effect.map(Clock.currentTimeMillis, (now) => progressOf(jobId, now))
 
     const isBusy = (progress: Progress) =>
-      progress.turn === "queued" || progress.turn === "waiting" || progress.editQueued ||
-      isRunning(progress.posting) || isRunning(progress.editing)
+      isWaiting(progress.turn) || progress.editQueued || isRunning(progress.posting) || isRunning(progress.editing)
 
     yield* Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
@@ -184,8 +183,8 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
         stillWanted: stillBeforeOutcome(progress.jobId)
       }).pipe(Effect.catchAll((error) => logFailure(LogLevel.Debug, "progress edit skipped", error)))
 
-    /** Takes the next entry still wanted and sends it in a fiber of its own, which an outcome may interrupt. */
-    // Each send notes its own fiber before anything else: an outcome must find the fiber to wait for or stop.
+    // Each takes the next entry still wanted and sends it in a fiber of its own, noted before
+    // the send can start: an outcome must find the fiber to wait for or to stop.
     const poster = Effect.gen(function*() {
       const { chatId, value: progress } = yield* posts.take
       const message = progress.post
