@@ -19,6 +19,23 @@ export interface PendingUpdate {
   readonly payload: string
 }
 
+interface PendingRow {
+  readonly update_id: number | string
+  readonly payload: string
+}
+
+export const pendingUpdateOf = (row: PendingRow): PendingUpdate => ({ updateId: Number(row.update_id), payload: row.payload })
+
+/**
+ * The user's unhandled updates, oldest first: a query of its own here, and a part of the
+ * query that loads a user's entity (./user-snapshot.ts), so that an activation's first wake
+ * reads its updates and its user in one round trip.
+ */
+export const pendingUpdatesQuery = (sql: SqlClient.SqlClient, userId: UserId, limit: number) =>
+  sql<PendingRow>`SELECT update_id, payload FROM telegram_inbox
+      WHERE user_id = ${userId} AND handled_at_ms IS NULL
+      ORDER BY update_id LIMIT ${limit}`
+
 export class TelegramInbox extends Effect.Service<TelegramInbox>()("app/TelegramInbox", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -40,11 +57,7 @@ export class TelegramInbox extends Effect.Service<TelegramInbox>()("app/Telegram
 
     /** The user's unhandled updates, oldest first. */
     const pendingOf = Effect.fn("TelegramInbox.pendingOf")(function*(userId: UserId, limit: number) {
-      const rows = yield* sql<{ update_id: number | string; payload: string }>`
-        SELECT update_id, payload FROM telegram_inbox
-        WHERE user_id = ${userId} AND handled_at_ms IS NULL
-        ORDER BY update_id LIMIT ${limit}`
-      return rows.map((row): PendingUpdate => ({ updateId: Number(row.update_id), payload: row.payload }))
+      return (yield* pendingUpdatesQuery(sql, userId, limit)).map(pendingUpdateOf)
     })
 
     const markHandled = Effect.fn("TelegramInbox.markHandled")(function*(updateId: number, nowMs: number) {

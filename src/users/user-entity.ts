@@ -45,8 +45,17 @@ export const UserEntityLive = UserEntity.toLayer(
     const inbox = yield* TelegramInbox
     const forgetUser = yield* makeForgetUser
 
-    const { loaded, currentBalance, transactional, flushRegistration, registerDeferred, takeFreshGrant, reload, settingsAndSupport } =
-      yield* makeUserState(userId)
+    const {
+      currentBalance,
+      flushRegistration,
+      loaded,
+      loadWithPendingUpdates,
+      registerDeferred,
+      reload,
+      settingsAndSupport,
+      takeFreshGrant,
+      transactional
+    } = yield* makeUserState(userId)
 
     const applyEntry = (entry: Parameters<typeof ledger.apply>[0]) =>
       Effect.gen(function*() {
@@ -191,7 +200,8 @@ export const UserEntityLive = UserEntity.toLayer(
     const handleInbox = Effect.gen(function*() {
       if (Option.isNone(updates)) return yield* Effect.logError("a wake reached a runner without the Telegram bot; ignored")
       while (true) {
-        const pending = yield* inbox.pendingOf(userId, inboxBatch)
+        const withState = yield* loadWithPendingUpdates(inboxBatch)
+        const pending = Option.isSome(withState) ? withState.value : yield* inbox.pendingOf(userId, inboxBatch)
         for (const row of pending) {
           yield* updates.value.handle(ops, JSON.parse(row.payload))
           yield* flushRegistration

@@ -57,12 +57,26 @@ export const makeUserState = (userId: UserId) =>
     // exact; the database's CHECK constraints still refuse a negative balance. An entity
     // handles one message at a time, so nothing else touches `state` meanwhile.
     let state: UserState | undefined
-    const loaded = Effect.suspend(() =>
-      state !== undefined ? Effect.succeed(state) : Effect.map(snapshots.of(userId), (snapshot): UserState => {
-        state = { ...snapshot, pending: Option.none(), freshGrant: 0, unsure: false }
-        return state
-      })
-    )
+    const fromSnapshot = (snapshot: Effect.Effect.Success<ReturnType<typeof snapshots.of>>): UserState => {
+      state = { ...snapshot, pending: Option.none(), freshGrant: 0, unsure: false }
+      return state
+    }
+    const loaded = Effect.suspend(() => state !== undefined ? Effect.succeed(state) : Effect.map(snapshots.of(userId), fromSnapshot))
+
+    /**
+     * The user's first `limit` waiting updates, read with the state when it is not loaded
+     * yet (an activation's first wake: one query for both); none when it is, and the caller
+     * reads the inbox itself.
+     */
+    const loadWithPendingUpdates = (limit: number) =>
+      Effect.suspend(() =>
+        state !== undefined ? Effect.succeedNone : snapshots.withPendingUpdates(userId, limit).pipe(
+          Effect.map(({ pending, snapshot }) => {
+            fromSnapshot(snapshot)
+            return Option.some(pending)
+          })
+        )
+      )
     const currentBalance = Effect.map(loaded, (s) => s.balance)
 
     // A transaction that rolls back takes its changes out of the copy too: a failed update
@@ -148,6 +162,7 @@ export const makeUserState = (userId: UserId) =>
 
     return {
       loaded,
+      loadWithPendingUpdates,
       currentBalance,
       transactional,
       flushRegistration,

@@ -73,6 +73,24 @@ describe.each(dialects)("the inbox on %s", (dialect) => {
         assert.deepStrictEqual(yield* inbox.pendingOf(11 as never, 10), [])
       })), 60_000)
 
+  it.live("an activation's first wake reads its updates and its user in one query", () =>
+    withRunner(dialect, (bot) =>
+      Effect.gen(function*() {
+        const inbox = yield* TelegramInbox
+        yield* inbox.store([51, 52].map((id) => ({ updateId: id, userId: 34, payload: JSON.stringify(update(id, 34)) })), 0)
+        const [, sent] = yield* withStatements((yield* UserEntity.client)("34").HandleInbox())
+        assert.deepStrictEqual(bot.handled.get(34), [51, 52])
+        const reads = sent.filter((text) => text.trim().startsWith("SELECT"))
+        assert.strictEqual(reads.length, 1, reads.join("\n---\n"))
+        assert.match(reads[0]!, /telegram_inbox/)
+        assert.match(reads[0]!, /balances/)
+        // A later wake of the same activation has the user already: the inbox alone.
+        yield* inbox.store([{ updateId: 53, userId: 34, payload: JSON.stringify(update(53, 34)) }], 0)
+        const [, later] = yield* withStatements((yield* UserEntity.client)("34").HandleInbox())
+        assert.deepStrictEqual(bot.handled.get(34), [51, 52, 53])
+        assert.deepStrictEqual(later.filter((text) => text.trim().startsWith("SELECT")).map((text) => /balances/.test(text)), [false])
+      })), 60_000)
+
   it.live("the sweep hands over what a lost wake and a handling that died left, still in order", () =>
     withRunner(dialect, (bot) =>
       Effect.gen(function*() {
