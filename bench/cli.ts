@@ -32,7 +32,9 @@ export interface Row {
 export const sideBySide = (outcomes: ReadonlyArray<Outcome>, rows: ReadonlyArray<Row>) => {
   const runner = outcomes.find((o) => o.system === "runner")
   const peer = outcomes.find((o) => o.system === "peer")
-  const header = ["figure", ...outcomes.map((o) => o.system === "runner" ? "runner (src/main.ts)" : "BullMQ peer"), ...(runner && peer ? ["runner ÷ peer"] : [])]
+  const header = ["figure", ...outcomes.map((o) =>
+    o.system === "peer" ? "BullMQ peer" : (o.workload.runners ?? 1) > 1 ? `${o.workload.runners} runners (src/main.ts)` : "runner (src/main.ts)"
+  ), ...(runner && peer ? ["runner ÷ peer"] : [])]
   return table(header, rows.map((row) => [
     row.name,
     ...outcomes.map((o) => fmt(row.value(o), row.digits ?? 1)),

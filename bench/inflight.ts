@@ -9,10 +9,12 @@
  *
  *   npm run bench:inflight -- [--jobs 10000] [--gen 120] [--window 230] [--peer-window 150]
  *                             [--variants runner:callbacks,runner:polling,peer:polling]
+ *                             [--runners 1]
  *
  * Both systems take updates by getUpdates long polling, the default (`--intake webhook`
  * tries the runner's webhook instead). With KIE callbacks the runner has PUBLIC_URL set;
- * polling only, it has none.
+ * polling only, it has none. `--runners 2` runs two runner processes on this machine for the
+ * runner variants (the peer is three processes).
  */
 import { args, list, log, type Row, sideBySide } from "./cli.js"
 import { type Outcome, runScenario, type System } from "./scenario.js"
@@ -26,7 +28,8 @@ const options = args({
   kie: "1000",
   telegram: "30",
   variants: "runner:callbacks,runner:polling",
-  intake: "polling"
+  intake: "polling",
+  runners: "1"
 })
 
 const rows = (kieLimitPerSecond: number): Array<Row> => [
@@ -75,7 +78,8 @@ const main = async () => {
       telegramPerSecond: Number(options.telegram),
       callbacks: mode === "callbacks",
       intake: system === "runner" ? options.intake as "polling" | "webhook" : "polling",
-      timeoutMs: Number(system === "peer" ? options["peer-window"] : options.window) * 1000
+      timeoutMs: Number(system === "peer" ? options["peer-window"] : options.window) * 1000,
+      runners: Number(options.runners)
     }, log)
     outcomes.push({ ...outcome, variant })
   }

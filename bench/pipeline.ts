@@ -3,7 +3,7 @@
  * loopback), at two generation times, and the BullMQ peer on the same workloads in the
  * same run. Prints one table per generation time and writes bench/results/pipeline.json.
  *
- *   npm run bench:pipeline -- [--jobs 2000] [--gen 0,5] [--systems runner,peer] [--timeout 95]
+ *   npm run bench:pipeline -- [--jobs 2000] [--gen 0,5] [--systems runner,peer] [--timeout 95] [--runners 1]
  *
  * Each system gets `--timeout` seconds per generation time (95 s keeps the four runs inside
  * the 10-minute budget); jobs not delivered by then are counted as unfinished, and the
@@ -17,7 +17,7 @@ import { args, list, log, type Row, sideBySide } from "./cli.js"
 import { type Outcome, runScenario, type System } from "./scenario.js"
 import { machine, writeResult } from "./support.js"
 
-const options = args({ jobs: "2000", gen: "0,5", systems: "runner,peer", timeout: "95", kie: "1000", telegram: "30", intake: "polling" })
+const options = args({ jobs: "2000", gen: "0,5", systems: "runner,peer", timeout: "95", kie: "1000", telegram: "30", intake: "polling", runners: "1" })
 const jobs = Number(options.jobs)
 
 /** Calls that count against Telegram's flood limit: sends and edits (per job of the workload). */
@@ -72,7 +72,8 @@ const main = async () => {
         telegramPerSecond: Number(options.telegram),
         callbacks: false,
         intake: options.intake as "polling" | "webhook",
-        timeoutMs: Number(options.timeout) * 1000
+        timeoutMs: Number(options.timeout) * 1000,
+        runners: Number(options.runners)
       }, log))
     }
     results.push({ generationSeconds: gen, outcomes })

@@ -43,6 +43,12 @@ export interface Workload {
   readonly timeoutMs: number
   /** Extra environment of the runner (e.g. the watchdog's settings). */
   readonly runnerEnv?: Record<string, string>
+  /**
+   * Runner processes sharing the work on this machine, one database (default 1). The peer is
+   * three processes; two runners use both cores as the product scales on any host: shards
+   * spread over the runners, one of them polls Telegram and hands each update to its user's.
+   */
+  readonly runners?: number
 }
 
 export interface StageTimes {
@@ -137,28 +143,34 @@ export const runScenario = async (system: System, workload: Workload, log: (line
   const kieTap = setInterval(() => {
     kieTotals.push({ at: Date.now(), total: [...sims.kie.requestCounts().values()].reduce((a, b) => a + b, 0) })
   }, 1_000)
-  let runner: Runner | undefined
+  const runners: Array<Runner> = []
   let peer: Awaited<ReturnType<typeof startPeer>> | undefined
   try {
     let pids: () => ReadonlyArray<number>
     let loopDelay: () => Promise<number | undefined>
     if (system === "runner") {
-      runner = await startRunner(sims, db.url, (httpPort) => ({
-        KIE_RATE_LIMIT: kieLimitEnv,
-        // One photo per user: the per-user limits never bind; the free tokens pay.
-        FREE_TOKENS: "2",
-        MAX_JOBS_IN_FLIGHT: "2",
-        FLOOD_LIMIT_PER_MINUTE: "1000",
-        // With PUBLIC_URL the runner gives KIE a callback URL; without it, it only polls.
-        ...(workload.callbacks || workload.intake === "webhook" ? { PUBLIC_URL: `http://127.0.0.1:${httpPort}` } : {}),
-        ...(workload.intake === "webhook" ? { TELEGRAM_MODE: "webhook", TELEGRAM_WEBHOOK_SECRET: "bench-webhook-secret" } : {}),
-        ...workload.runnerEnv
-      }))
-      const r = runner
-      pids = () => [r.pid]
+      // One after the other: each is ready (it holds its shards) before the next starts.
+      for (let i = 0; i < (workload.runners ?? 1); i++) {
+        runners.push(
+          await startRunner(sims, db.url, (httpPort) => ({
+            KIE_RATE_LIMIT: kieLimitEnv,
+            // One photo per user: the per-user limits never bind; the free tokens pay.
+            FREE_TOKENS: "2",
+            MAX_JOBS_IN_FLIGHT: "2",
+            FLOOD_LIMIT_PER_MINUTE: "1000",
+            // With PUBLIC_URL the runner gives KIE a callback URL; without it, it only polls.
+            ...(workload.callbacks || workload.intake === "webhook" ? { PUBLIC_URL: `http://127.0.0.1:${httpPort}` } : {}),
+            ...(workload.intake === "webhook" ? { TELEGRAM_MODE: "webhook", TELEGRAM_WEBHOOK_SECRET: "bench-webhook-secret" } : {}),
+            ...workload.runnerEnv
+          }))
+        )
+      }
+      pids = () => runners.map((r) => r.pid)
+      // The worst runner's, as the peer reports its worst process's.
       loopDelay = async () => {
-        const seconds = await scrapeGauge(r, "nodejs_eventloop_lag_p99_seconds")
-        return seconds === undefined ? undefined : seconds * 1000
+        const seconds = (await Promise.all(runners.map((r) => scrapeGauge(r, "nodejs_eventloop_lag_p99_seconds"))))
+          .filter((value): value is number => value !== undefined)
+        return seconds.length === 0 ? undefined : Math.max(...seconds) * 1000
       }
     } else {
       peer = await startPeer({
@@ -317,11 +329,11 @@ export const runScenario = async (system: System, workload: Workload, log: (line
       processes: pids().length
     }
   } catch (error) {
-    if (runner !== undefined) log(`runner output:\n${runner.tail().slice(-3000)}`)
+    for (const runner of runners) log(`runner output:\n${runner.tail().slice(-3000)}`)
     if (peer !== undefined) log(`peer output:\n${peer.tail().slice(-3000)}`)
     throw error
   } finally {
-    await runner?.kill("SIGTERM")
+    await Promise.all(runners.map((runner) => runner.kill("SIGTERM")))
     await peer?.stop()
     clearInterval(kieTap)
     await sims.close()

@@ -17,22 +17,28 @@ export const sweepInterval = Duration.seconds(5)
 /** Users woken per pass; a larger backlog takes a few passes. */
 const sweepBatch = 1_000
 
-/** One pass: wakes the users with an update older than `sweepAge` still unhandled; returns how many. */
-export const sweepOnce = Effect.gen(function*() {
+/**
+ * The sweep's pass: wakes the users with an update older than `sweepAge` still unhandled
+ * and returns how many. Made once per sweeper: the wakes' workers live in its scope.
+ */
+export const makeSweep = Effect.gen(function*() {
   const inbox = yield* TelegramInbox
   const wake = yield* makeWake
-  const now = yield* Clock.currentTimeMillis
-  const users = yield* inbox.usersWaiting(Math.floor(now - Duration.toMillis(sweepAge)), sweepBatch)
-  if (users.length > 0) {
-    yield* Effect.logInfo(`inbox sweep: waking ${users.length} user(s) with updates left unhandled`)
-    yield* wake(users)
-  }
-  return users.length
+  return Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const users = yield* inbox.usersWaiting(Math.floor(now - Duration.toMillis(sweepAge)), sweepBatch)
+    if (users.length > 0) {
+      yield* Effect.logInfo(`inbox sweep: waking ${users.length} user(s) with updates left unhandled`)
+      yield* wake(users)
+    }
+    return users.length
+  })
 })
 
 export const InboxSweepLive = Singleton.make(
   "telegram-inbox-sweep",
   Effect.gen(function*() {
+    const sweepOnce = yield* makeSweep
     // A failed pass (the database away for a moment) is logged; the singleton must not end.
     while (true) {
       yield* sweepOnce.pipe(

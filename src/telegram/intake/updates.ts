@@ -3,7 +3,7 @@
  * bot asks for, and the hand-over: the updates stored in the inbox (one statement for a
  * whole batch), then their users' entities woken.
  */
-import { Clock, Duration, Effect, Option } from "effect"
+import { Clock, Duration, Effect, Option, Queue } from "effect"
 import type { TelegramUpdate } from "../../domain/telegram-update.js"
 import { UserEntity } from "../../protocols/user-protocol.js"
 import { type InboxRow, TelegramInbox } from "../../storage/telegram-inbox.js"
@@ -29,24 +29,50 @@ export const inboxRowsOf = (updates: ReadonlyArray<TelegramUpdate>): ReadonlyArr
     })
   )
 
-/** How many wakes are in flight at once, and how long a batch's wakes may hold up intake. */
-const wakeConcurrency = 16
-const wakeBudget = Duration.seconds(2)
+/**
+ * Wakes on their way at once. A wake of an entity on this runner returns once it is in the
+ * entity's mailbox; one on another runner returns when that runner has handled it (the
+ * cluster answers a volatile request after its handler), which under a burst takes a while.
+ */
+const wakeConcurrency = 64
+/** A wake that takes longer is given up; the sweep (./inbox-sweep.ts) tries again. */
+const wakeTimeout = Duration.seconds(30)
 
 /**
- * Wakes users' entities to handle their inbox. A wake is volatile and may be lost (a
- * shard moving, a full mailbox): the sweep (./inbox-sweep.ts) wakes whoever it missed.
+ * Wakes users' entities to handle their inbox, in the background: the caller goes on at
+ * once (the updates are stored already), and a user whose wake still waits its turn is not
+ * queued twice. A wake already on its way is not enough for newer rows: the entity may have
+ * read its inbox before they were stored, so those get a wake of their own. A wake is
+ * volatile and may be lost (a shard moving, a full mailbox, a runner gone): the sweep wakes
+ * whoever it missed. The workers live as long as the scope that made them.
  */
-export const makeWake = Effect.map(UserEntity.client, (users) => (userIds: Iterable<number>) =>
-  Effect.forEach(
-    new Set(userIds),
-    (userId) => users(String(userId)).HandleInbox(undefined, { discard: true }).pipe(Effect.ignore),
-    { concurrency: wakeConcurrency, discard: true }
-  ).pipe(Effect.timeout(wakeBudget), Effect.ignore))
+export const makeWake = Effect.gen(function*() {
+  const users = yield* UserEntity.client
+  const queue = yield* Effect.acquireRelease(Queue.unbounded<number>(), Queue.shutdown)
+  const queued = new Set<number>()
+  const worker = Queue.take(queue).pipe(
+    Effect.tap((userId) => Effect.sync(() => queued.delete(userId))),
+    Effect.flatMap((userId) =>
+      users(String(userId)).HandleInbox(undefined, { discard: true }).pipe(Effect.timeout(wakeTimeout), Effect.ignore)
+    ),
+    Effect.forever
+  )
+  yield* Effect.forkScoped(Effect.all(Array.from({ length: wakeConcurrency }, () => worker), { concurrency: "unbounded", discard: true }))
+  return (userIds: Iterable<number>) =>
+    Effect.suspend(() => {
+      const fresh: Array<number> = []
+      for (const userId of userIds) {
+        if (queued.has(userId)) continue
+        queued.add(userId)
+        fresh.push(userId)
+      }
+      return Queue.offerAll(queue, fresh)
+    }).pipe(Effect.asVoid)
+})
 
 /**
  * Stores the updates in the inbox (a replay is stored once, keyed by update_id) and
- * returns once they are committed, after waking their users. Updates without a user are
+ * returns once they are committed, their users' wakes queued. Updates without a user are
  * skipped. Returns how many were for a user.
  */
 export const makeHandOver = Effect.gen(function*() {
