@@ -10,8 +10,10 @@ import { once } from "node:events"
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { cpus, totalmem } from "node:os"
+import { join } from "node:path"
 import { Redis } from "ioredis"
 import pg from "pg"
+import { startBundle } from "../scripts/product-bundle.js"
 import { startKieSimulator, type KieSimulator } from "../src/sim/kie/index.js"
 import { runnerNodeFlags } from "../src/sim/runner-process.js"
 import { TelegramSimulator } from "../src/sim/telegram/index.js"
@@ -209,7 +211,7 @@ export interface Runner extends Child {
   readonly httpPort: number
 }
 
-/** One runner of the product, started as `npm start` starts it (its Node flags included), in cluster mode. */
+/** One runner of the product, started as `npm start` starts it (its bundle and its Node flags), in cluster mode. */
 export const startRunner = async (
   sims: Simulators,
   databaseUrl: string,
@@ -219,7 +221,7 @@ export const startRunner = async (
   const runnerPort = await freePort()
   // BENCH_RUNNER_NODE_OPTIONS, e.g. "--cpu-prof --cpu-prof-dir=bench/results/profiles": a profile of the runner.
   const nodeOptions = (process.env.BENCH_RUNNER_NODE_OPTIONS ?? "").split(" ").filter((option) => option !== "")
-  const child = spawnNode("runner", [...runnerNodeFlags, ...nodeOptions, "--import", "tsx", "src/main.ts"], {
+  const child = spawnNode("runner", [...runnerNodeFlags, ...nodeOptions, join(await startBundle(), "main.js")], {
     NODE_ENV: "production",
     LOG_LEVEL: "Warning",
     HTTP_HOST: "127.0.0.1",

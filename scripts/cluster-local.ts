@@ -21,13 +21,15 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
+import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { Redacted } from "effect"
 import pg from "pg"
 import { startKieSimulator } from "../src/sim/kie/index.js"
-import { productArguments } from "../src/sim/runner-process.js"
+import { productArguments, runnerNodeFlags } from "../src/sim/runner-process.js"
 import { TelegramSimulator } from "../src/sim/telegram/index.js"
 import { withDefaultUser } from "../src/storage/database.js"
+import { startBundle } from "./product-bundle.js"
 
 const log = (line: string) => console.log(`[cluster] ${line}`)
 
@@ -87,10 +89,13 @@ interface Runner {
 const runners: Array<Runner> = []
 let stopping = false
 
+/** How each runner is started: from the test suite's bundle in a test, else as `npm start` starts one. */
+let runnerArguments: Array<string> = []
+
 const startRunner = (index: number, env: Record<string, string>): Runner => {
   const name = `runner-${index + 1}`
   const httpPort = httpBase + index
-  const child = spawn(process.execPath, productArguments("main"), {
+  const child = spawn(process.execPath, runnerArguments, {
     cwd: process.cwd(),
     env: {
       ...process.env,
@@ -171,6 +176,9 @@ process.on("exit", () => signalAll("SIGKILL"))
 
 const main = async () => {
   await ensureDatabase(databaseUrl)
+  runnerArguments = process.env.PRODUCT_BUNDLE_DIR
+    ? productArguments("main")
+    : [...runnerNodeFlags, join(await startBundle(), "main.js")]
 
   const shared: Record<string, string> = {}
   const closers: Array<() => Promise<void>> = []

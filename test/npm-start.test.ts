@@ -29,8 +29,9 @@ const argvOf = (pid: number): Array<string> => {
   }
 }
 
-/** The runner: a node process running src/main.ts (not a shell whose command line names it). */
-const isRunner = (argv: ReadonlyArray<string>) => /(^|\/)node$/.test(argv[0] ?? "") && argv.includes("src/main.ts")
+/** The runner: a node process running the bundle of src/main.ts (not a shell whose command line names it). */
+const isRunner = (argv: ReadonlyArray<string>) =>
+  /(^|\/)node$/.test(argv[0] ?? "") && argv.some((arg) => /product-bundle\/start-[0-9a-f]+\/main\.js$/.test(arg))
 
 /** Every live descendant of `root`, with its command line. */
 const descendants = (root: number): Array<{ pid: number; argv: Array<string> }> => {
