@@ -96,11 +96,17 @@ export const startBundle = async (): Promise<string> => {
       rmSync(path, { recursive: true, force: true })
     }
   }
-  // `dist` for a process manager that names a fixed path; swapped in one rename.
+  // `dist` for a process manager that names a fixed path; swapped in one rename. `npm start`
+  // runs the directory it is given, so a `dist` that is not ours (a directory) only warns.
   const link = `dist.${process.pid}.tmp`
   rmSync(link, { force: true })
   symlinkSync(relative(".", directory), link)
-  renameSync(link, "dist")
+  try {
+    renameSync(link, "dist")
+  } catch (error) {
+    rmSync(link, { force: true })
+    console.error(`dist not pointed at ${directory}: ${(error as Error).message}`)
+  }
   return directory
 }
 
