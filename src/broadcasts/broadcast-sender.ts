@@ -13,7 +13,9 @@
  * recipient claimed by the dead run (`sending`, a send in flight at the kill) is sent again,
  * since nothing tells whether Telegram had taken it: at most the sends in flight at the kill
  * (`sendConcurrency`) can reach their user twice; `analytics_broadcasts` counts the recipients
- * claimed twice as `resent`.
+ * claimed twice as `resent`. A pass that fails (the database away for a moment) leaves its
+ * batch's unanswered recipients `sending` too, and the next claim takes them again, the sends
+ * it cut off included.
  */
 import { Singleton } from "@effect/cluster"
 import { Clock, Duration, Effect, Layer, LogLevel, Option, Ref } from "effect"
