@@ -26,6 +26,7 @@ import {
   jobsRefunded,
   jobsStarted,
   kieCalls,
+  oldestUnhandledUpdateSeconds,
   payments,
   paymentStars,
   promoRedemptions,
@@ -35,7 +36,8 @@ import {
   shardsHeld,
   telegramCalls,
   updatesRetried,
-  updatesSetAside
+  updatesSetAside,
+  updatesUnhandled
 } from "./metrics.js"
 
 // Records keyed by the union: a class added to (or dropped from) the union fails to compile here.
@@ -82,8 +84,17 @@ const withLabels = (metric: Counter, labels: ReadonlyArray<Record<string, string
 export const declareDocumentedMetrics = Effect.all([
   ...[jobsStarted, jobsDelivered, updatesRetried, paymentStars, rateLimitsOutages, kieCircuitTrips, runnerConnectionsRefused]
     .map(present),
-  ...[jobsInFlight, shardsHeld, rateLimitsLocal, kieCircuitOpen, transfersInProgress, transfersWaiting, progressMessagesWaiting]
-    .map(present),
+  ...[
+    jobsInFlight,
+    updatesUnhandled,
+    oldestUnhandledUpdateSeconds,
+    shardsHeld,
+    rateLimitsLocal,
+    kieCircuitOpen,
+    transfersInProgress,
+    transfersWaiting,
+    progressMessagesWaiting
+  ].map(present),
   ...withLabel(jobsRefunded, "error_class", Object.keys(refundClasses)),
   ...withLabel(updatesSetAside, "failure_class", Object.keys(failureClasses)),
   ...withLabel(jobDriverDeaths, "failure_class", Object.keys(failureClasses)),

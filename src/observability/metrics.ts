@@ -57,6 +57,12 @@ export const jobDriverDeaths = Metric.counter("job_driver_deaths_total", {
 export const jobsInFlight = Metric.gauge("jobs_in_flight", {
   description: "jobs not yet delivered, refunded or failed (whole cluster, read from the database at scrape)"
 })
+export const updatesUnhandled = Metric.gauge("telegram_updates_unhandled", {
+  description: "updates stored by the intake and not yet handled by their user's entity (whole cluster, read from the database at scrape)"
+})
+export const oldestUnhandledUpdateSeconds = Metric.gauge("telegram_updates_unhandled_oldest_seconds", {
+  description: "how long the oldest of those updates has waited, in seconds (0 when none waits)"
+})
 export const rateLimitsLocal = Metric.gauge("rate_limiter_store_degraded", {
   description: "1 while Redis fails and this runner limits itself locally, at its share of the global limits"
 })

@@ -4,7 +4,7 @@
  * nothing, handled or not) and marked handled once its handling ended.
  */
 import { SqlClient } from "@effect/sql"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import type { UserId } from "../domain/ids.js"
 
 export interface InboxRow {
@@ -73,6 +73,14 @@ export class TelegramInbox extends Effect.Service<TelegramInbox>()("app/Telegram
       return rows.map((row) => Number(row.user_id))
     })
 
-    return { store, pendingOf, markHandled, usersWaiting } as const
+    /** How many updates wait to be handled, and when the oldest of them was stored. */
+    const backlog = Effect.fn("TelegramInbox.backlog")(function*() {
+      const rows = yield* sql<{ n: number | string; oldest: number | string | null }>`
+        SELECT COUNT(*) AS n, MIN(received_at_ms) AS oldest FROM telegram_inbox WHERE handled_at_ms IS NULL`
+      const oldest = rows[0]?.oldest ?? null
+      return { waiting: Number(rows[0]?.n ?? 0), oldestReceivedAtMs: oldest === null ? Option.none() : Option.some(Number(oldest)) }
+    })
+
+    return { store, pendingOf, markHandled, usersWaiting, backlog } as const
   })
 }) {}

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
 import { JobRepo } from "../../src/storage/job-repo.js"
+import { TelegramInbox } from "../../src/storage/telegram-inbox.js"
 import {
   recordDelivery,
   recordJobDelivered,
@@ -95,6 +96,29 @@ describe("GET /metrics", () => {
         assert.strictEqual(movedSince("job_generation_seconds_bucket", { le: "180" }), 0)
         assert.strictEqual(movedSince("job_generation_seconds_bucket", { le: "300" }), 1)
         assert.closeTo(movedSince("job_delivery_seconds_sum"), 4, 1e-9)
+      }).pipe(Effect.provide(jobRunnerLayer(sims.settings)))
+    }))
+  it.scoped("updates stored and not yet handled: how many, and how long the oldest has waited", () =>
+    Effect.gen(function*() {
+      const sims = yield* startSimulators("sqlite")
+      yield* Effect.gen(function*() {
+        const scrape = yield* metricsServer
+        const gauges = Effect.map(scrape, ({ text }) => {
+          const now = parseExposition(text)
+          return [valueOf(now, "telegram_updates_unhandled"), valueOf(now, "telegram_updates_unhandled_oldest_seconds")]
+        })
+        assert.deepStrictEqual(yield* gauges, [0, 0])
+
+        const inbox = yield* TelegramInbox
+        const now = yield* TestClock.currentTimeMillis
+        const row = (updateId: number) => ({ updateId, userId: 7201, payload: `{"update_id":${updateId}}` })
+        yield* inbox.store([row(1), row(2)], now - 30_000)
+        yield* inbox.store([row(3)], now - 5_000)
+        yield* inbox.markHandled(1, now)
+        assert.deepStrictEqual(yield* gauges, [2, 30])
+
+        yield* Effect.forEach([2, 3], (updateId) => inbox.markHandled(updateId, now))
+        assert.deepStrictEqual(yield* gauges, [0, 0])
       }).pipe(Effect.provide(jobRunnerLayer(sims.settings)))
     }))
 })
