@@ -4,8 +4,9 @@
  * first waits for its chat's own limit (one message a second after a short burst,
  * src/telegram/outgoing-limits.ts): without the cap, a user with many jobs in flight
  * (MAX_JOBS_IN_FLIGHT goes to 100) could hold every poster in their chat's wait while other
- * users' answers found nobody to carry them. A chat's next answers wait aside, then go back
- * in their places when the one before is done.
+ * users' answers found nobody to carry them. A chat's next answers wait aside, and the
+ * first of them goes back in its place when the one before is done: one at a time, so a
+ * chat with k answers aside costs k returns, not k² pops and wake-ups.
  */
 import { Effect, Queue } from "effect"
 import { makeBinaryHeap } from "../rate-limits/binary-heap.js"
@@ -41,11 +42,27 @@ export const makeAnswerQueue = <A>(live: (value: A) => boolean): Effect.Effect<A
       Queue.unsafeOffer(signals, undefined)
     }
 
+    /** Puts the first of the chat's entries aside back in line. */
+    const releaseNext = (chatId: number) => {
+      const waiting = aside.get(chatId)
+      if (waiting === undefined) return
+      let first = 0
+      for (let i = 1; i < waiting.length; i++) if (before(waiting[i]!, waiting[first]!)) first = i
+      const [next] = waiting.splice(first, 1)
+      if (waiting.length === 0) aside.delete(chatId)
+      enqueue(next!)
+    }
+
     const take = Effect.gen(function*() {
       while (true) {
         yield* Queue.take(signals)
         const entry = heap.pop()
-        if (entry === undefined || !live(entry.value)) continue
+        if (entry === undefined) continue
+        if (!live(entry.value)) {
+          // It may have been the one put back for its chat: the next one aside takes its place.
+          if (!busyChats.has(entry.chatId)) releaseNext(entry.chatId)
+          continue
+        }
         if (busyChats.has(entry.chatId)) {
           const waiting = aside.get(entry.chatId)
           if (waiting === undefined) aside.set(entry.chatId, [entry])
@@ -59,10 +76,7 @@ export const makeAnswerQueue = <A>(live: (value: A) => boolean): Effect.Effect<A
 
     const done = (chatId: number) => {
       busyChats.delete(chatId)
-      const waiting = aside.get(chatId)
-      if (waiting === undefined) return
-      aside.delete(chatId)
-      for (const entry of waiting) enqueue(entry)
+      releaseNext(chatId)
     }
 
     return {

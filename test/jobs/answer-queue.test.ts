@@ -48,4 +48,24 @@ describe("answer queue", () => {
       }
       assert.deepStrictEqual(given, Array.from({ length: 99 }, (_, i) => i + 1))
     }))
+  it.effect("a chat's answer put back that is no longer live lets the next one aside go in its place", () =>
+    Effect.gen(function*() {
+      const dropped = new Set<string>()
+      const queue = yield* makeAnswerQueue<string>((value) => !dropped.has(value))
+      queue.push(9, 1, "first")
+      queue.push(9, 2, "second")
+      queue.push(9, 3, "third")
+      queue.push(9, 4, "fourth")
+      assert.strictEqual((yield* queue.take).value, "first")
+      // The others wait aside while the first is on its way (the taker has looked at each
+      // and waits); then the second's job ends.
+      const next = yield* Effect.fork(queue.take)
+      yield* Effect.repeatN(Effect.yieldNow(), 10)
+      assert.isTrue(Option.isNone(yield* Fiber.poll(next)))
+      dropped.add("second")
+      queue.done(9)
+      assert.strictEqual((yield* Fiber.join(next)).value, "third")
+      queue.done(9)
+      assert.strictEqual((yield* queue.take).value, "fourth")
+    }))
 })
