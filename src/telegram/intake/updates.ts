@@ -44,31 +44,41 @@ const wakeTimeout = Duration.seconds(30)
  * queued twice. A wake already on its way is not enough for newer rows: the entity may have
  * read its inbox before they were stored, so those get a wake of their own. A wake is
  * volatile and may be lost (a shard moving, a full mailbox, a runner gone): the sweep wakes
- * whoever it missed. The workers live as long as the scope that made them.
+ * whoever it missed. A wake that fails or dies costs only itself: a worker that died with
+ * it would have stopped every wake after it (seen in the chaos run, with a runner killed).
+ * The workers live as long as the scope that made them.
  */
-export const makeWake = Effect.gen(function*() {
-  const users = yield* UserEntity.client
-  const queue = yield* Effect.acquireRelease(Queue.unbounded<number>(), Queue.shutdown)
-  const queued = new Set<number>()
-  const worker = Queue.take(queue).pipe(
-    Effect.tap((userId) => Effect.sync(() => queued.delete(userId))),
-    Effect.flatMap((userId) =>
-      users(String(userId)).HandleInbox(undefined, { discard: true }).pipe(Effect.timeout(wakeTimeout), Effect.ignore)
-    ),
-    Effect.forever
-  )
-  yield* Effect.forkScoped(Effect.all(Array.from({ length: wakeConcurrency }, () => worker), { concurrency: "unbounded", discard: true }))
-  return (userIds: Iterable<number>) =>
-    Effect.suspend(() => {
-      const fresh: Array<number> = []
-      for (const userId of userIds) {
-        if (queued.has(userId)) continue
-        queued.add(userId)
-        fresh.push(userId)
-      }
-      return Queue.offerAll(queue, fresh)
-    }).pipe(Effect.asVoid)
-})
+export const makeWakeWith = <E, R>(send: (userId: number) => Effect.Effect<void, E, R>) =>
+  Effect.gen(function*() {
+    const queue = yield* Effect.acquireRelease(Queue.unbounded<number>(), Queue.shutdown)
+    const queued = new Set<number>()
+    const worker = Queue.take(queue).pipe(
+      Effect.tap((userId) => Effect.sync(() => queued.delete(userId))),
+      Effect.flatMap((userId) =>
+        send(userId).pipe(
+          Effect.timeout(wakeTimeout),
+          Effect.catchAllCause((cause) => Effect.logDebug("a wake failed; the inbox sweep wakes the user again", cause))
+        )
+      ),
+      Effect.forever
+    )
+    yield* Effect.forkScoped(Effect.all(Array.from({ length: wakeConcurrency }, () => worker), { concurrency: "unbounded", discard: true }))
+    return (userIds: Iterable<number>) =>
+      Effect.suspend(() => {
+        const fresh: Array<number> = []
+        for (const userId of userIds) {
+          if (queued.has(userId)) continue
+          queued.add(userId)
+          fresh.push(userId)
+        }
+        return Queue.offerAll(queue, fresh)
+      }).pipe(Effect.asVoid)
+  })
+
+export const makeWake = Effect.flatMap(
+  UserEntity.client,
+  (users) => makeWakeWith((userId) => users(String(userId)).HandleInbox(undefined, { discard: true }))
+)
 
 /**
  * Stores the updates in the inbox (a replay is stored once, keyed by update_id) and
