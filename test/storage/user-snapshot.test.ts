@@ -17,6 +17,13 @@ import { UserSnapshots } from "../../src/storage/user-snapshot.js"
 import { configLayer, dialects, freshSettings } from "../support/database.js"
 import { withStatements } from "../support/statements.js"
 
+/** The repositories these tests write through, on the test's own database. */
+const storageOn = (settings: Parameters<typeof configLayer>[0]) =>
+  Layer.mergeAll(UserSnapshots.Default, CreditLedger.Default, UserSettingsRepo.Default, SupportRepo.Default, TelegramInbox.Default).pipe(
+    Layer.provideMerge(DatabaseLive),
+    Layer.provide(configLayer(settings))
+  )
+
 const ann = UserId.make(9_100_000_011)
 const bob = UserId.make(9_100_000_012)
 
@@ -48,12 +55,7 @@ describe.each(dialects)("user snapshots on %s", (dialect) => {
         ])
         yield* support.close(bob)
         assert.deepStrictEqual((yield* snapshots.of(bob)).supportOpenedAtMs, Option.none())
-      }).pipe(Effect.provide(
-        Layer.mergeAll(UserSnapshots.Default, CreditLedger.Default, UserSettingsRepo.Default, SupportRepo.Default, TelegramInbox.Default).pipe(
-          Layer.provideMerge(DatabaseLive),
-          Layer.provide(configLayer(settings))
-        )
-      ))
+      }).pipe(Effect.provide(storageOn(settings)))
     }), 60_000)
   it.scoped("with the user's waiting updates, oldest first and at most `limit`, in the same one query", () =>
     Effect.gen(function*() {
@@ -82,11 +84,6 @@ describe.each(dialects)("user snapshots on %s", (dialect) => {
         assert.deepStrictEqual([none.pending, none.snapshot.balance], [[], new Balance({ credits: 4, freeTokens: 0 })])
         const stranger = yield* snapshots.withPendingUpdates(UserId.make(9_100_000_013), 20)
         assert.deepStrictEqual([stranger.pending, stranger.snapshot.known], [[], false])
-      }).pipe(Effect.provide(
-        Layer.mergeAll(UserSnapshots.Default, CreditLedger.Default, TelegramInbox.Default).pipe(
-          Layer.provideMerge(DatabaseLive),
-          Layer.provide(configLayer(settings))
-        )
-      ))
+      }).pipe(Effect.provide(storageOn(settings)))
     }), 60_000)
 })

@@ -53,16 +53,16 @@ export const makeWakeWith = <E, R>(send: (userId: number) => Effect.Effect<void,
     const queue = yield* Effect.acquireRelease(Queue.unbounded<number>(), Queue.shutdown)
     const queued = new Set<number>()
     const worker = Queue.take(queue).pipe(
-      Effect.tap((userId) => Effect.sync(() => queued.delete(userId))),
       Effect.flatMap((userId) =>
-        send(userId).pipe(
+        Effect.sync(() => queued.delete(userId)).pipe(
+          Effect.zipRight(send(userId)),
           Effect.timeout(wakeTimeout),
           Effect.catchAllCause((cause) => Effect.logDebug("a wake failed; the inbox sweep wakes the user again", cause))
         )
       ),
       Effect.forever
     )
-    yield* Effect.forkScoped(Effect.all(Array.from({ length: wakeConcurrency }, () => worker), { concurrency: "unbounded", discard: true }))
+    for (let i = 0; i < wakeConcurrency; i++) yield* Effect.forkScoped(worker)
     return (userIds: Iterable<number>) =>
       Effect.suspend(() => {
         const fresh: Array<number> = []

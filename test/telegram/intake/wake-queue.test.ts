@@ -12,17 +12,18 @@ describe("the intake's wakes", () => {
       const woken: Array<number> = []
       const all = yield* Deferred.make<void>()
       const wake = yield* makeWakeWith((userId) =>
-        userId === 1
+        userId < 200 && userId % 2 === 0
           ? Effect.die(new Error("runner unavailable"))
-          : userId === 2
+          : userId < 200
           ? Effect.fail("mailbox full")
           : Effect.sync(() => {
             woken.push(userId)
             if (woken.length === 100) Deferred.unsafeDone(all, Effect.void)
           })
       )
-      // The failures first, and time for them to end their workers if they could.
-      yield* wake([1, 2])
+      // The failures first, more dying ones than there are workers, and time for them to
+      // end their workers if they could.
+      yield* wake(Array.from({ length: 200 }, (_, i) => i))
       yield* Effect.repeatN(Effect.yieldNow(), 50)
       yield* wake(Array.from({ length: 100 }, (_, i) => 1_000 + i))
       yield* Deferred.await(all)
