@@ -105,11 +105,16 @@ describe(`broadcast to ${USERS} users with a runner killed mid-campaign`, () => 
     admin.pressButton(operatorTexts.broadcastSend(total), confirm)
     await until("campaign under way", async () => ((await recipientStates()).sent ?? 0) >= 200, 60_000)
 
-    // Jobs while the campaign runs.
+    // Jobs while the campaign runs. The kill comes when they are done or when a third of the
+    // campaign is left, whichever is first: on a slow hour the jobs outlasted the campaign and
+    // there was nothing left to fail over. Jobs still running at the kill must end all the same.
     const duringUsers = sendPhotos(cluster, 310_001, JOBS, 1)
-    await until("concurrent jobs done", async () => (await jobsDone(duringUsers)) === JOBS, 120_000)
-    const during = videoDelays(duringUsers)
-    const beforeKill = await recipientStates()
+    let beforeKill: Record<string, number> = {}
+    await until("concurrent jobs done or a third of the campaign left", async () => {
+      beforeKill = await recipientStates()
+      return (beforeKill.pending ?? 0) < total / 3 || (await jobsDone(duringUsers)) === JOBS
+    }, 120_000)
+    const jobsDoneAtKill = await jobsDone(duringUsers)
     const sentBeforeKill = newsCalls().filter((call) => call.outcome.ok)
     const rate = (sentBeforeKill.length - 1) / ((sentBeforeKill.at(-1)!.at - sentBeforeKill[0]!.at) / 1000)
 
@@ -121,6 +126,8 @@ describe(`broadcast to ${USERS} users with a runner killed mid-campaign`, () => 
     await sender.exited
     const killedAt = Date.now()
     const inFlightAtKill = (await recipientStates()).sending ?? 0
+    await until("concurrent jobs done", async () => (await jobsDone(duringUsers)) === JOBS, 120_000)
+    const during = videoDelays(duringUsers)
 
     await until("campaign done", async () =>
       (await cluster.query<{ state: string }>(`SELECT state FROM broadcasts`))[0]?.state === "done", 240_000)
@@ -147,7 +154,7 @@ describe(`broadcast to ${USERS} users with a runner killed mid-campaign`, () => 
     report.push(`${USERS} users (${BLOCKED} blocked unnoticed), ${total} recipients; runners A, B; ${survivor.name} survived`)
     report.push(`rate before the kill: ${rate.toFixed(1)} messages/s (BROADCAST_MESSAGES_PER_SECOND=${process.env.BROADCAST_RATE ?? "200"})`)
     report.push(`confirm → done: ${((doneAt - confirmedAt) / 1000).toFixed(1)} s, of which kill → done ${((doneAt - killedAt) / 1000).toFixed(1)} s`)
-    report.push(`at the kill: ${JSON.stringify(beforeKill)}; claimed in flight ${inFlightAtKill}`)
+    report.push(`at the kill: ${JSON.stringify(beforeKill)}; claimed in flight ${inFlightAtKill}; concurrent jobs done ${jobsDoneAtKill} of ${JOBS}`)
     report.push(`final: ${JSON.stringify(states)}; missing ${missing.length}; twice ${twice.length}; resent (claimed again) ${resent}; sender runs A ${senderRuns[0]}, B ${senderRuns[1]}`)
     report.push(`report to the admin: ${final}`)
     // Sends per 5 s from the confirm: where the campaign was fast or slow.
@@ -159,7 +166,7 @@ describe(`broadcast to ${USERS} users with a runner killed mid-campaign`, () => 
     const timeline = [...buckets.entries()].sort((x, y) => x[0] - y[0]).map(([bucket, n]) => `${bucket * 5}s:${n}`)
     report.push(`sends per 5 s after the confirm (kill at ${((killedAt - confirmedAt) / 1000).toFixed(0)} s): ${timeline.join(" ")}`)
     report.push(`video delay (KIE done → sendVideo, ms) without a campaign: p50 ${percentile(baseline, 50)}, p95 ${percentile(baseline, 95)}, max ${Math.max(...baseline)}`)
-    report.push(`video delay (KIE done → sendVideo, ms) during the campaign: p50 ${percentile(during, 50)}, p95 ${percentile(during, 95)}, max ${Math.max(...during)}`)
+    report.push(`video delay (KIE done → sendVideo, ms) during the campaign${jobsDoneAtKill < JOBS ? " and the kill" : ""}: p50 ${percentile(during, 50)}, p95 ${percentile(during, 95)}, max ${Math.max(...during)}`)
 
     expect(missing).toEqual([])
     expect(twice.length).toBeLessThanOrEqual(resent)
