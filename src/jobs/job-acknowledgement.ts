@@ -184,17 +184,23 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
       }).pipe(Effect.catchAll((error) => logFailure(LogLevel.Debug, "progress edit skipped", error)))
 
     // Each takes the next entry still wanted and sends it in a fiber of its own, noted before
-    // the send can start: an outcome must find the fiber to wait for or to stop.
+    // the send can start: an outcome must find the fiber to wait for or to stop. Once it has
+    // ended it is let go: an ended fiber keeps its context and FiberRefs, and the job is
+    // remembered for minutes (a heap snapshot of a 20,000-photo burst found 4,400 of them).
     const poster = Effect.gen(function*() {
       const { chatId, value: progress } = yield* posts.take
       const message = progress.post
       if (message === undefined || progress.turn !== "queued") return posts.done(chatId)
       yield* setTurn(progress, "waiting")
       progress.post = undefined
-      yield* Effect.fork(Effect.withFiberRuntime<void>((fiber) => {
+      const fiber = yield* Effect.fork(Effect.withFiberRuntime<void>((fiber) => {
         progress.posting = fiber
         return sendPost(progress, message)
-      })).pipe(Effect.flatMap(Fiber.await), Effect.ensuring(Effect.sync(() => posts.done(chatId))))
+      }))
+      yield* Fiber.await(fiber).pipe(Effect.ensuring(Effect.sync(() => {
+        if (progress.posting === fiber) progress.posting = undefined
+        posts.done(chatId)
+      })))
     })
     const editor = Effect.gen(function*() {
       const { chatId, value: progress } = yield* edits.take
@@ -205,7 +211,10 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
       // Noted before the send can start: a newer text or the outcome must find it to stop it.
       const fiber = yield* Effect.fork(sendEdit(progress, edit))
       progress.editing = fiber
-      yield* Fiber.await(fiber).pipe(Effect.ensuring(Effect.sync(() => edits.done(chatId))))
+      yield* Fiber.await(fiber).pipe(Effect.ensuring(Effect.sync(() => {
+        if (progress.editing === fiber) progress.editing = undefined
+        edits.done(chatId)
+      })))
     })
     for (let i = 0; i < progressPosters; i++) yield* Effect.forkScoped(Effect.forever(poster))
     for (let i = 0; i < progressEditors; i++) yield* Effect.forkScoped(Effect.forever(editor))
