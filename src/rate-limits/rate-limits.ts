@@ -78,7 +78,7 @@ export const makeRateLimits = (options: {
 }): Effect.Effect<RateLimitsService, never, Scope.Scope> =>
   Effect.gen(function*() {
     const local = yield* limiterOn((yield* makeMemoryStore(options.local)).store)
-    const usage = yield* makeBudgetUsage
+    const usage = yield* makeBudgetUsage()
     if (options.shared === undefined) {
       return {
         consume: (request) => usage.track(request, exceededOnly(local.consume(request))),
