@@ -113,8 +113,12 @@ export const kieClassPolicy: { readonly [Tag in KieError["_tag"]]: KieClassPolic
  */
 export const wakeLeaseMs = 60_000
 
-/** A job entity with nothing to do is reaped after this (the reaper looks every 5 s or so). */
-export const entityIdleTime = Duration.seconds(5)
+/**
+ * A job entity with nothing to do is reaped after this (the reaper looks every 5 s). Short:
+ * it holds nothing between runs, and under a burst the entities of jobs just submitted were
+ * most of the live ones (a heap snapshot of a 20,000-photo burst: 1,699 at 5 s).
+ */
+export const entityIdleTime = Duration.seconds(2)
 
 /** The waker looks this often for runners gone (and their steps' leases with them). */
 export const goneRunnerLookInterval = Duration.seconds(3)
