@@ -23,9 +23,23 @@ import { join, relative, resolve } from "node:path"
 /**
  * Native addons stay outside the bundle (the optional ones are absent on most machines), and
  * so does esbuild, which finds its binary next to its own package (scripts/cluster-local.ts,
- * bundled for the tests, imports this module).
+ * bundled for the tests, imports this module). So do grammY's fetch and its AbortController:
+ * bundling renames a class whose name collides with another (abort-controller's AbortSignal
+ * with Node's), and node-fetch checks a signal by its class name. Kept apart, they keep
+ * their names without esbuild's `keepNames`, which names every function and class again as
+ * it is made, at run time: 5 % of a runner's CPU under a burst (BENCHMARKS.md).
  */
-const external = ["better-sqlite3", "pg-native", "msgpackr-extract", "@parcel/watcher", "bufferutil", "utf-8-validate", "esbuild"]
+const external = [
+  "better-sqlite3",
+  "pg-native",
+  "msgpackr-extract",
+  "@parcel/watcher",
+  "bufferutil",
+  "utf-8-validate",
+  "esbuild",
+  "node-fetch",
+  "abort-controller"
+]
 
 /** Read at run time next to the module that names it (src/sim/telegram/spec-validation.ts). */
 const telegramSpec = "src/sim/telegram/telegram-bot-api-10.1.json"
@@ -46,9 +60,6 @@ export const bundleProduct = async (directory: string, entryPoints: Record<strin
     format: "esm",
     target: "node20",
     external,
-    // Bundling renames a class whose name collides with another (abort-controller's
-    // AbortSignal with Node's); node-fetch, under grammY, checks a signal by its class name.
-    keepNames: true,
     // The CommonJS dependencies call require(); an ES module has none of its own.
     banner: { js: "import { createRequire as __createRequire } from \"node:module\"; const require = __createRequire(import.meta.url);" },
     logLevel: "warning"

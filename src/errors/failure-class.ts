@@ -123,7 +123,9 @@ export const describeFailure = (
   const error = Cause.squash(cause)
   const sqlError = stringField(error, "_tag") === "PersistenceError" ? field(error, "cause") : error
   const inner = stringField(sqlError, "_tag") === "SqlError" ? field(sqlError, "cause") : undefined
-  const tag = stringField(error, "_tag") ?? (error instanceof Error ? error.constructor.name : typeof error)
+  // An error's own name before its class's: a bundle may rename a class (DatabaseError2).
+  const tag = stringField(error, "_tag") ??
+    (error instanceof Error ? (error.name !== "Error" ? error.name : error.constructor.name) : typeof error)
   const code = stringField(inner, "code")
   const message = [stringField(error, "message"), stringField(inner, "message")].filter((m) => m !== undefined && m !== "")
     .join(": ")
