@@ -114,6 +114,15 @@ export const kieClassPolicy: { readonly [Tag in KieError["_tag"]]: KieClassPolic
 export const wakeLeaseMs = 60_000
 
 /**
+ * The lease of a job whose photo waits in this runner's transfer queue (ms), renewed a third
+ * of the way in. Longer than a step's: under a burst tens of thousands wait, and a renewal
+ * is a row written (at 60 s, the larger part of a 100,000-photo burst's 1,945 rows/s). It
+ * costs nothing when a runner goes: a stop makes its queue due, a gone runner's leases are
+ * ended by the waker, a shard that moves has its jobs made due by the queue.
+ */
+export const queuedTransferLeaseMs = 10 * 60_000
+
+/**
  * A job entity with nothing to do is reaped after this (the reaper looks every 5 s). Short:
  * it holds nothing between runs, and under a burst the entities of jobs just submitted were
  * most of the live ones (a heap snapshot of a 20,000-photo burst: 1,699 at 5 s).

@@ -17,12 +17,13 @@
  * already `submitting` (a run cut off mid-step) queues too (`uploadOf`) and its run reads its
  * row again when woken.
  *
- * While a job waits here its row's lease (./job-policy.ts, `wakeLeaseMs`) is kept running,
- * so the waker leaves it alone, as long as its entity is on this runner; one whose shard
- * moved is left to its lease and queues on its new runner (a second upload and a second
- * wait). A runner that stops takes its queue with it: on the way out it makes the queue's
- * jobs due at once; after a `kill -9` the waker ends its leases (./job-waker.ts). Any runner
- * gone ends every lease, so each queued job then gets one wake-up that finds it queued.
+ * While a job waits here its row's lease (./job-policy.ts, `queuedTransferLeaseMs`) is kept
+ * running, so the waker leaves it alone, as long as its entity is on this runner; one whose
+ * shard moved is made due at once and leaves the queue, and queues on its new runner. A
+ * runner that stops takes its queue with it: on the way out it makes the queue's jobs due
+ * at once; after a `kill -9` the waker ends its leases (./job-waker.ts). Any runner gone
+ * ends every lease, so each queued job then gets one wake-up that finds it queued. A
+ * transfer that died is due again after a step's lease (`wakeLeaseMs`).
  */
 import { Cause, Clock, Effect, Either, Metric, Option, Queue, Schedule } from "effect"
 import type { JobId } from "../domain/ids.js"
@@ -35,7 +36,7 @@ import { JobEntity } from "../protocols/job-protocol.js"
 import { type JobRecord, JobRepo } from "../storage/job-repo.js"
 import { TelegramGateway } from "../telegram/gateway.js"
 import { failureOf } from "./job-machine.js"
-import { photoDownloadRetry, wakeLeaseMs } from "./job-policy.js"
+import { photoDownloadRetry, queuedTransferLeaseMs, wakeLeaseMs } from "./job-policy.js"
 import { TransferPermits, transfersWaiting } from "./transfer-permits.js"
 
 /** The photo's URL at KIE, or why it did not get there (with KIE's error, when KIE refused it). */
@@ -53,11 +54,13 @@ interface Queued {
 const keptForMs = 10 * 60_000
 
 /**
- * The queue looks this often for leases to keep: a new job's first due time is 5 s after
- * its admission (src/storage/job-repo.ts), and each lease is renewed a third of the way in.
+ * The queue looks this often for leases to keep, and for jobs whose shard moved: a new
+ * job's first due time is 5 s after its admission (src/storage/job-repo.ts), and each lease
+ * is renewed a third of the way in.
  */
 const leaseKeeperInterval = "2 seconds"
-const renewAfterMs = wakeLeaseMs / 3
+const renewAfterMs = queuedTransferLeaseMs / 3
+const queuedStates = ["queued", "submitting"] as const
 
 /** A wake-up carries the row only within this time (less than the progress messages' memory of a job). */
 const rowFreshForMs = 5 * 60_000
@@ -82,7 +85,7 @@ export const makePhotoUploads = Effect.gen(function*() {
     }))
 
   const queue = yield* Queue.unbounded<Queued>()
-  /** Jobs in the queue or being transferred by a worker, with when their lease was last renewed (0: not yet). */
+  /** Jobs in the queue or being transferred by a worker, with when their lease was last renewed (-Infinity: not yet). */
   const waiting = new Map<JobId, number>()
   /** Outcomes not yet taken, oldest first (a Map keeps insertion order). */
   const finished = new Map<JobId, { readonly upload: PhotoUpload; readonly atMs: number }>()
@@ -110,26 +113,38 @@ export const makePhotoUploads = Effect.gen(function*() {
       Effect.catchAllCause((cause) =>
         Cause.isInterruptedOnly(cause)
           ? Effect.failCause(cause)
-          : Effect.logWarning("a queued photo transfer failed; the job runs again after its lease", cause)
+          : Effect.logWarning("a queued photo transfer failed; the job runs again after a step's lease", cause).pipe(
+            Effect.zipRight(repo.extendLeases([jobId], queuedStates, wakeLeaseMs).pipe(Effect.ignore))
+          )
       ),
       Effect.annotateLogs({ jobId })
     )
 
+  // An entry no longer waiting left the queue when its shard moved.
   const worker = Queue.take(queue).pipe(
     Effect.tap(() => Metric.incrementBy(transfersWaiting, -1)),
-    Effect.flatMap(work),
+    Effect.flatMap((entry) => waiting.has(entry.jobId) ? work(entry) : Effect.void),
     Effect.forever
   )
   yield* Effect.forkScoped(Effect.all(Array.from({ length: transfers.permits }, () => worker), { concurrency: "unbounded" }))
 
-  // One statement per 500 jobs, instead of a wake-up per job and lease.
+  // One statement per 500 jobs, instead of a wake-up per job and lease. A job whose shard
+  // moved is due at once for its new runner, not after the rest of a long lease.
   const keepLeases = Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
-    const due = [...waiting]
-      .filter(([jobId, renewedAt]) => renewedAt <= now - renewAfterMs && isLocal(jobId))
-      .map(([jobId]) => jobId)
+    const due: Array<JobId> = []
+    const moved: Array<JobId> = []
+    for (const [jobId, renewedAt] of waiting) {
+      if (!isLocal(jobId)) moved.push(jobId)
+      else if (renewedAt <= now - renewAfterMs) due.push(jobId)
+    }
+    if (moved.length > 0) {
+      yield* repo.extendLeases(moved, queuedStates, 0)
+      for (const jobId of moved) waiting.delete(jobId)
+      yield* Effect.logInfo(`${moved.length} queued photo transfer(s) left to the runners their jobs moved to`)
+    }
     if (due.length === 0) return
-    yield* repo.extendLeases(due, ["queued", "submitting"], wakeLeaseMs)
+    yield* repo.extendLeases(due, queuedStates, queuedTransferLeaseMs)
     for (const jobId of due) if (waiting.has(jobId)) waiting.set(jobId, now)
   })
   yield* keepLeases.pipe(
@@ -144,14 +159,14 @@ export const makePhotoUploads = Effect.gen(function*() {
   const enqueue = (entry: Omit<Queued, "queuedAtMs">) =>
     Effect.flatMap(Clock.currentTimeMillis, (queuedAtMs) =>
       Effect.sync(() => {
-        waiting.set(entry.jobId, 0)
+        waiting.set(entry.jobId, Number.NEGATIVE_INFINITY)
         queue.unsafeOffer({ ...entry, queuedAtMs })
       })).pipe(Effect.zipRight(Metric.increment(transfersWaiting)), Effect.uninterruptible)
 
   // Stopping: the queue's jobs are due at once, for whichever runner takes their shards.
   yield* Effect.addFinalizer(() =>
     Effect.suspend(() =>
-      waiting.size === 0 ? Effect.void : repo.extendLeases([...waiting.keys()], ["queued", "submitting"], 0)
+      waiting.size === 0 ? Effect.void : repo.extendLeases([...waiting.keys()], queuedStates, 0)
     ).pipe(Effect.timeout("2 seconds"), Effect.ignore)
   )
 

@@ -6,8 +6,10 @@
  * not in its job's entity.
  */
 import { ClusterMetrics } from "@effect/cluster"
+import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Metric } from "effect"
+import { Clock, Deferred, Effect, Fiber, Metric } from "effect"
+import { queuedTransferLeaseMs } from "../../src/jobs/job-policy.js"
 import { makeTransferPermits, transfersInProgress, transfersWaiting } from "../../src/jobs/transfer-permits.js"
 import { keepStandardTestClock } from "../support/prompt-test-clock.js"
 import { advance, advanceUntil, inRunner, quickGeneration, reaches, sendPhotoAndStart, startSimulators, stateOf } from "../support/job-harness.js"
@@ -57,6 +59,12 @@ describe("file transfers per runner", () => {
           most = Math.max(most, yield* jobEntities)
         }
         assert.strictEqual(most, 1, "only the job whose run holds the permit has an entity")
+        // Kept on a long lease: a renewal is a row written, and tens of thousands wait under a burst.
+        const sql = yield* SqlClient.SqlClient
+        const now = yield* Clock.currentTimeMillis
+        const dues = yield* sql<{ due_at_ms: number | string }>`SELECT due_at_ms FROM jobs WHERE ${sql.in("id", started.slice(1).map((job) => job.jobId))}`
+        assert.strictEqual(dues.length, 3)
+        for (const { due_at_ms } of dues) assert.isAbove(Number(due_at_ms) - now, queuedTransferLeaseMs / 2)
         // Still queued: their rows wait unchanged for the photo, and the wake-up brings them along.
         assert.deepStrictEqual(yield* Effect.forEach(started.slice(1), (job) => stateOf(job.jobId)), ["queued", "queued", "queued"])
         assert.strictEqual(yield* waitingTransfers, waitingBefore + 3)
