@@ -115,10 +115,10 @@ export const wakeLeaseMs = 60_000
 
 /**
  * The lease of a job whose photo waits in this runner's transfer queue (ms), renewed a third
- * of the way in. Longer than a step's: under a burst tens of thousands wait, and a renewal
- * is a row written (at 60 s, the larger part of a 100,000-photo burst's 1,945 rows/s). It
- * costs nothing when a runner goes: a stop makes its queue due, a gone runner's leases are
- * ended by the waker, a shard that moves has its jobs made due by the queue.
+ * of the way in. Longer than a step's: under a burst thousands wait, and a renewal is a row
+ * written (at 60 s, 8 % of the rows a 10,000-photo burst wrote; BENCHMARKS.md). It costs
+ * nothing when a runner goes: a stop makes its queue due, a gone runner's leases are ended
+ * by the waker, a shard that moves has its jobs made due by the queue.
  */
 export const queuedTransferLeaseMs = 10 * 60_000
 
