@@ -65,6 +65,20 @@ const queuedStates = ["queued", "submitting"] as const
 /** A wake-up carries the row only within this time (less than the progress messages' memory of a job). */
 const rowFreshForMs = 5 * 60_000
 
+/**
+ * Of the queue's jobs (each with when its lease was last renewed), those whose lease is due
+ * for renewal, and those whose shard has moved to another runner.
+ */
+export const leasesToKeep = (waiting: ReadonlyMap<JobId, number>, now: number, isLocal: (jobId: JobId) => boolean) => {
+  const due: Array<JobId> = []
+  const moved: Array<JobId> = []
+  for (const [jobId, renewedAt] of waiting) {
+    if (!isLocal(jobId)) moved.push(jobId)
+    else if (renewedAt <= now - renewAfterMs) due.push(jobId)
+  }
+  return { due, moved }
+}
+
 export const makePhotoUploads = Effect.gen(function*() {
   const gateway = yield* TelegramGateway
   const submitter = yield* KieSubmitter
@@ -132,12 +146,7 @@ export const makePhotoUploads = Effect.gen(function*() {
   // moved is due at once for its new runner, not after the rest of a long lease.
   const keepLeases = Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
-    const due: Array<JobId> = []
-    const moved: Array<JobId> = []
-    for (const [jobId, renewedAt] of waiting) {
-      if (!isLocal(jobId)) moved.push(jobId)
-      else if (renewedAt <= now - renewAfterMs) due.push(jobId)
-    }
+    const { due, moved } = leasesToKeep(waiting, now, isLocal)
     if (moved.length > 0) {
       yield* repo.extendLeases(moved, queuedStates, 0)
       for (const jobId of moved) waiting.delete(jobId)
