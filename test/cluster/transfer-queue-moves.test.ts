@@ -43,6 +43,9 @@ describe("a transfer queue whose shards move to a runner that joins", () => {
       // The run holding the permit keeps a step's lease; the others wait on the queue's (still
       // queued, or submitting when their run found no permit for the photo).
       await until("the queued photos on the queue's long lease", async () => (await queuedOnLongLease()) >= JOBS - 1, 20_000)
+      // The permit's photo is on its way (its getFile call comes first, and on a loaded machine
+      // may still be under way); with one permit and downloads held, no other can have started.
+      await until("the permit's photo download under way", () => cluster.telegram.fileDownloads.total >= 1, 20_000)
       expect(cluster.telegram.fileDownloads.total).toBe(1)
 
       const b = await cluster.start("B")
