@@ -3,10 +3,9 @@ import { defineConfig } from "vitest/config"
 import { BaseSequencer, type TestSpecification } from "vitest/node"
 
 /**
- * The order the three lanes take the files in: the chaos file (the longest, ~2 min) first,
- * the broadcast failover and the failover beside it, then passivation and the short promo
- * rush to whichever lane frees first. Left to itself a fresh checkout ran the passivation
- * file last, alone, for about half a minute.
+ * The order the two lanes take the files in: the chaos file (the longest, ~2 min) first,
+ * the rest beside it, the short promo rush last, to whichever lane frees first. Left to
+ * itself a fresh checkout ran the passivation file last, alone, for about half a minute.
  */
 const order = ["chaos.test.ts", "broadcast-failover.test.ts", "failover.test.ts", "passivation.test.ts", "promo-rush.test.ts"]
 
@@ -21,12 +20,10 @@ class LongestFirst extends BaseSequencer {
 }
 
 /**
- * `npm run test:chaos`: the heavy cluster tests of issue #7 (test/chaos), three files at a
+ * `npm run test:chaos`: the heavy cluster tests of issue #7 (test/chaos), two files at a
  * time. Each runs two to four runner processes against one Postgres, but spends most of its
  * time waiting (generations, deadlines, lock expiries): one file alone kept a 2-core
- * machine a fifth busy. With two at a time the chaos file and the passivation file ran one
- * after the other in one lane, the longest (about 2.5 minutes of 3 on a slow machine,
- * docs/architecture.md); a third lane lets the chaos file run alone in its own.
+ * machine a fifth busy. More than two would measure the machine, not the product.
  */
 export default defineConfig({
   test: {
@@ -35,7 +32,7 @@ export default defineConfig({
     globalSetup: ["test/support/product-bundle.ts"],
     testTimeout: 600_000,
     hookTimeout: 120_000,
-    maxWorkers: 3,
+    maxWorkers: 2,
     minWorkers: 1,
     sequence: { concurrent: false, sequencer: LongestFirst },
     // The [chaos]/[failover] report blocks are the point of the run: always print them.
