@@ -18,6 +18,7 @@ import {
   checkInvariants,
   formatMoney,
   kieRateReport,
+  killNotingDelivering,
   makeCluster,
   moneyReport,
   outcomeReport,
@@ -117,10 +118,8 @@ describe(`chaos: ${JOBS} jobs, KIE and Bot API faults, a runner killed and repla
     // kill -9 a random runner with jobs in every state, then start a replacement.
     const states = await cluster.query<{ state: string; n: string }>(`SELECT state, COUNT(*) AS n FROM jobs GROUP BY state`)
     const withoutTaskAtKill = await count(["queued", "submitting"])
-    const deliveringAtKill = await count(["delivering"])
     const victim = random.pick([...alive])
-    victim.child.kill("SIGKILL")
-    await victim.exited
+    const deliveringAtKill = (await killNotingDelivering(cluster, victim)).size
     alive.delete(victim)
     events.push(`${at()} kill -9 ${victim.name} (jobs by state: ${states.map((r) => `${r.state} ${r.n}`).join(", ")})`)
     burst(random.int(1, 3), 30)

@@ -29,6 +29,24 @@ const redisOfThisWorker = () => {
 export const makeCluster = (options: Partial<ClusterOptions> = {}) =>
   makeLocalCluster({ adminDatabaseUrl: TEST_DATABASE_URL, redisUrl: redisOfThisWorker(), logDir: process.env.CLUSTER_LOG_DIR, ...options })
 
+const deliveringJobs = async (cluster: TestCluster) =>
+  (await cluster.query<{ id: string }>(`SELECT id FROM jobs WHERE state = 'delivering'`)).map((row) => row.id)
+
+/**
+ * `kill -9` of `victim`, and the jobs that were delivering at the kill, which bound the
+ * videos it may make twice: read before the signal and again once the process is gone. A
+ * job that reached `delivering` between the first read and the signal may have sent its
+ * video; its row stays as the kill left it until its shard moves, seconds later (on a
+ * loaded machine the chaos step once counted 9 repeated videos against 8 read before).
+ */
+export const killNotingDelivering = async (cluster: TestCluster, victim: Runner): Promise<ReadonlySet<string>> => {
+  const delivering = new Set(await deliveringJobs(cluster))
+  victim.child.kill("SIGKILL")
+  await victim.exited
+  for (const id of await deliveringJobs(cluster)) delivering.add(id)
+  return delivering
+}
+
 export interface Invariants {
   readonly jobs: number
   readonly byState: Record<string, number>
