@@ -126,6 +126,21 @@ describe(`chaos: ${JOBS} jobs, KIE and Bot API faults, a runner killed and repla
     await new Promise((resolve) => setTimeout(resolve, random.int(3_000, 8_000)))
     await startRunner()
 
+    // Which updates were never handled, and every line each runner printed about their users
+    // (a log entry is its first line and the indented lines under it).
+    const unhandledReport = async () => {
+      const rows = await cluster.query<{ user_id: string; update_id: string; received_at_ms: string }>(
+        `SELECT user_id, update_id, received_at_ms FROM telegram_inbox WHERE handled_at_ms IS NULL ORDER BY update_id`
+      )
+      const stuck = [...new Set(rows.map((row) => row.user_id))]
+      const about = (output: string) =>
+        output.split(/\n(?=\S)/).filter((entry) => stuck.some((userId) => entry.includes(userId))).slice(-60).join("\n")
+      return [
+        `unhandled updates: ${JSON.stringify(rows)}`,
+        ...cluster.runners.map((runner) => `--- ${runner.name}, about user(s) ${stuck.join(", ")}\n${about(runner.output())}`)
+      ].join("\n")
+    }
+
     // Blocked users: once every job exists, a few users with unfinished jobs block the bot.
     // Every photo handled by its user's entity (its inbox row marked handled); then the
     // jobs that exist are all the jobs there will be.
@@ -134,10 +149,10 @@ describe(`chaos: ${JOBS} jobs, KIE and Bot API faults, a runner killed and repla
         `SELECT COUNT(*) AS n FROM telegram_inbox WHERE handled_at_ms IS NOT NULL`
       ))[0]!.n)
     await until(`${JOBS} photos handled`, async () => (await handled()) >= USERS * PHOTOS,
-      Math.max(1_000, DRAIN_BOUND_MS - (Date.now() - start))).catch((error) => {
+      Math.max(1_000, DRAIN_BOUND_MS - (Date.now() - start))).catch(async (error) => {
       clearInterval(ticker)
       const tails = cluster.runners.map((runner) => `--- ${runner.name}\n${runner.output().slice(-3000)}`).join("\n")
-      throw new Error(`${error.message}; events: ${events.join("; ")}\n${tails}`)
+      throw new Error(`${error.message}; events: ${events.join("; ")}\n${await unhandledReport().catch((reportError) => `(no report of the unhandled updates: ${reportError})`)}\n${tails}`)
     })
     await until("jobs of handled photos recorded", async () => (await count()) === USERS * PHOTOS, 10_000).catch(() => undefined)
     const created = await count()
