@@ -64,13 +64,14 @@ export class TelegramInbox extends Effect.Service<TelegramInbox>()("app/Telegram
       yield* sql`UPDATE telegram_inbox SET handled_at_ms = ${nowMs} WHERE update_id = ${updateId} AND handled_at_ms IS NULL`
     })
 
-    /** Users with an update stored before `receivedBeforeMs` and still unhandled. */
+    /** Users with an update stored before `receivedBeforeMs` and still unhandled, and when their oldest was stored. */
     const usersWaiting = Effect.fn("TelegramInbox.usersWaiting")(function*(receivedBeforeMs: number, limit: number) {
-      const rows = yield* sql<{ user_id: number | string }>`
-        SELECT DISTINCT user_id FROM telegram_inbox
+      const rows = yield* sql<{ user_id: number | string; oldest: number | string }>`
+        SELECT user_id, MIN(received_at_ms) AS oldest FROM telegram_inbox
         WHERE handled_at_ms IS NULL AND received_at_ms < ${receivedBeforeMs}
+        GROUP BY user_id
         LIMIT ${limit}`
-      return rows.map((row) => Number(row.user_id))
+      return rows.map((row) => ({ userId: Number(row.user_id), oldestReceivedAtMs: Number(row.oldest) }))
     })
 
     /** How many updates wait to be handled, and when the oldest of them was stored. */

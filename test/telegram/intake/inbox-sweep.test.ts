@@ -5,10 +5,10 @@
  * a recorder of the updates the entity hands it.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Deferred, Duration, Effect, Layer } from "effect"
+import { Clock, Deferred, Duration, Effect, HashMap, Layer, Logger, LogLevel, Option } from "effect"
 import { UserEntity, UserUpdates } from "../../../src/protocols/user-protocol.js"
 import { TelegramInbox } from "../../../src/storage/telegram-inbox.js"
-import { makeSweep, sweepAge } from "../../../src/telegram/intake/inbox-sweep.js"
+import { makeSweep, stuckAge, sweepAge } from "../../../src/telegram/intake/inbox-sweep.js"
 import { makeHandOver } from "../../../src/telegram/intake/updates.js"
 import { dialects, freshSettings } from "../../support/database.js"
 import { withStatements } from "../../support/statements.js"
@@ -142,5 +142,42 @@ describe.each(dialects)("the inbox on %s", (dialect) => {
         // that one (one message at a time), so the mark is in when it returns.
         yield* (yield* UserEntity.client)("33").HandleInbox()
         assert.strictEqual(yield* sweepOnce, 0)
+      })), 60_000)
+
+  it.live("the sweep names, once, a user whose update stays unhandled past the stuck age though woken", () =>
+    withRunner(dialect, (bot) =>
+      Effect.gen(function*() {
+        const inbox = yield* TelegramInbox
+        const sweepOnce = yield* makeSweep
+        const warnings: Array<{ readonly message: string; readonly users: Option.Option<unknown> }> = []
+        const capture = Logger.make(({ annotations, logLevel, message }) => {
+          if (LogLevel.greaterThanEqual(logLevel, LogLevel.Warning)) {
+            warnings.push({ message: String(Array.isArray(message) ? message.join(" ") : message), users: HashMap.get(annotations, "users") })
+          }
+        })
+        const sweep = sweepOnce.pipe(Effect.provide(Logger.add(capture)))
+        const now = yield* Clock.currentTimeMillis
+        // 37's handling of 71 does not end (as if it waited for a message that never comes).
+        const go = yield* Deferred.make<void>()
+        bot.held.set(71, go)
+        const stuckSince = now - Duration.toMillis(stuckAge) - 1_000
+        yield* inbox.store([71, 72].map((id) => ({ updateId: id, userId: 37, payload: JSON.stringify(update(id, 37)) })), stuckSince)
+        // 38 waits too, but not for long: woken, not named.
+        yield* inbox.store([{ updateId: 73, userId: 38, payload: JSON.stringify(update(73, 38)) }], now - 2 * Duration.toMillis(sweepAge))
+        assert.strictEqual(yield* sweep, 2)
+        assert.strictEqual(warnings.length, 1)
+        assert.match(warnings[0]!.message, /1 user\(s\) with an update unhandled for over 2m/)
+        assert.deepStrictEqual(warnings[0]!.users, Option.some("37"))
+        yield* until("the other user handled", () => bot.handled.get(38)?.length === 1)
+        yield* (yield* UserEntity.client)("38").HandleInbox()
+
+        // Still held: woken again, not named again.
+        assert.strictEqual(yield* sweep, 1)
+        assert.strictEqual(warnings.length, 1)
+        yield* Deferred.succeed(go, undefined)
+        yield* until("the held user handled", () => bot.handled.get(37)?.length === 2)
+        yield* (yield* UserEntity.client)("37").HandleInbox()
+        assert.strictEqual(yield* sweep, 0)
+        assert.strictEqual(warnings.length, 1)
       })), 60_000)
 })
