@@ -9,15 +9,16 @@
  * the process that posts it (./job-acknowledgement.ts), and the job's own runs must find it
  * there, or they would post a second one. Other jobs are woken and queue on their runner.
  *
- * A wake of a job on another runner is answered only when that runner's run of it returns
- * (the cluster replies to a volatile request after its handler): the transfer of the photo
- * and the KIE submission. So it goes on in the background, not in the user's entity, which
- * handles one message at a time: waiting there would hold the user's next update back, and
- * a run that ends in a refund asks that same entity, which would wait for it in turn.
+ * A wake of a job on another runner is answered only once that runner's run of it returns
+ * (the photo's transfer and the KIE submission); it goes on in the background
+ * (src/cluster/remote-wakes.ts), not in the user's entity, which handles one message at a
+ * time: waiting there would hold the user's next update back, and a run that ends in a
+ * refund asks that same entity, which would wait for it in turn.
  */
-import { Context, Duration, Effect, FiberSet, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { JobId } from "../domain/ids.js"
 import { hostsEntity } from "../cluster/hosts-entity.js"
+import { makeWakeSender } from "../cluster/remote-wakes.js"
 import { JobEntity } from "../protocols/job-protocol.js"
 import type { JobRecord } from "../storage/job-repo.js"
 import { ProgressMessages } from "./job-acknowledgement.js"
@@ -36,13 +37,6 @@ export class JobStarts extends Context.Tag("app/jobs/JobStarts")<JobStarts, {
   )
 }
 
-/**
- * How long a background wake of a job on another runner may wait for that run before it is
- * let go (the run itself goes on there). Only a bound on what this runner keeps: a wake that
- * never came through leaves the job to the waker at its first due time.
- */
-const remoteWakePatience = Duration.minutes(5)
-
 export const JobStartsLive = Layer.scoped(
   JobStarts,
   Effect.gen(function*() {
@@ -50,27 +44,17 @@ export const JobStartsLive = Layer.scoped(
     const progressMessages = yield* ProgressMessages
     const jobs = yield* JobEntity.client
     const isLocal = yield* hostsEntity(JobEntity)
-    const remoteWakes = yield* FiberSet.make()
+    const send = yield* makeWakeSender(JobEntity)
     return {
       start: (row: JobRecord) =>
         Effect.gen(function*() {
           const jobId = JobId.make(row.id)
-          const wake = jobs(jobId).Wake({ row }, { discard: true })
-          if (!isLocal(jobId)) {
-            yield* FiberSet.run(
-              remoteWakes,
-              wake.pipe(
-                Effect.timeout(remoteWakePatience),
-                Effect.catchAllCause((cause) =>
-                  Effect.logDebug("a new job's wake on another runner failed; the waker runs it when it is due", cause)
-                )
-              )
-            )
-            return
-          }
-          if (yield* steps.queueNew(row, progressMessages.of(jobId))) return
-          // On this runner the wake returns once it is in the job entity's mailbox.
-          yield* wake.pipe(Effect.orDie)
+          if (isLocal(jobId) && (yield* steps.queueNew(row, progressMessages.of(jobId)))) return
+          yield* send(
+            jobId,
+            jobs(jobId).Wake({ row }, { discard: true }),
+            (cause) => Effect.logWarning("could not wake the new job; the waker runs it when it is due", cause)
+          )
         })
     }
   })

@@ -2,7 +2,9 @@
  * Wakes waiting jobs when they are due. On one runner at a time (a cluster singleton) it
  * claims the due rows in batches (each claim pushes the row's due time a lease ahead) and
  * sends each job a volatile `Wake`, without waiting for the job's step (a due poll it makes
- * itself, below, and waits for). A wake-up lost with
+ * itself, below, and waits for). A job on another runner is woken in the background
+ * (src/cluster/remote-wakes.ts): that runner answers only once its run is over, and a pass
+ * that waited would start the next batch only after the slowest run of this one. A wake-up lost with
  * a runner, or a step that died, costs the lease: the row is due again when it runs out.
  * This replaces a live fiber per waiting job: a job waiting for KIE is only a row.
  *
@@ -17,6 +19,7 @@
 import { Singleton } from "@effect/cluster"
 import { Clock, Effect, Schedule } from "effect"
 import { liveRunnerAddresses } from "../cluster/live-runners.js"
+import { makeWakeSender } from "../cluster/remote-wakes.js"
 import { AppConfig } from "../config/index.js"
 import { JobId } from "../domain/ids.js"
 import { JobEntity } from "../protocols/job-protocol.js"
@@ -30,6 +33,7 @@ const wakeDueJobs = Effect.gen(function*() {
   const steps = yield* JobSteps
   const progressMessages = yield* ProgressMessages
   const jobs = yield* JobEntity.client
+  const send = yield* makeWakeSender(JobEntity)
 
   // A queued or polling job's row goes with its wake, so its run reads nothing first. Only
   // those: should the row be stale by the time the run starts (another run wrote it since),
@@ -37,12 +41,13 @@ const wakeDueJobs = Effect.gen(function*() {
   // KIE before such a write; the write fails and the run stops. A stale row in another
   // state could send a video or create a task again before its first write.
   const wake = (row: JobRecord, withRow: boolean, found?: { readonly taskId: string; readonly resultUrl: string }) =>
-    jobs(row.id).Wake({ ...(withRow && (row.state === "polling" || row.state === "queued") ? { row } : {}), found }, {
-      discard: true
-    }).pipe(
-      Effect.catchAllCause((cause) => Effect.logWarning("could not wake a due job; it is due again after its lease", cause)),
-      Effect.annotateLogs({ jobId: row.id })
-    )
+    send(
+      row.id,
+      jobs(row.id).Wake({ ...(withRow && (row.state === "polling" || row.state === "queued") ? { row } : {}), found }, {
+        discard: true
+      }),
+      (cause) => Effect.logWarning("could not wake a due job; it is due again after its lease", cause)
+    ).pipe(Effect.annotateLogs({ jobId: row.id }))
 
   // Only a job whose progress message is out (its entity may still be posting it otherwise)
   // and whose deadline is ahead (the last poll retries, and then the job refunds).

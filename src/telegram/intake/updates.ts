@@ -4,6 +4,7 @@
  * whole batch), then their users' entities woken.
  */
 import { Clock, Duration, Effect, Option, Queue } from "effect"
+import { makeWakeSender } from "../../cluster/remote-wakes.js"
 import type { TelegramUpdate } from "../../domain/telegram-update.js"
 import { UserEntity } from "../../protocols/user-protocol.js"
 import { type InboxRow, TelegramInbox } from "../../storage/telegram-inbox.js"
@@ -31,8 +32,8 @@ export const inboxRowsOf = (updates: ReadonlyArray<TelegramUpdate>): ReadonlyArr
 
 /**
  * Wakes on their way at once. A wake of an entity on this runner returns once it is in the
- * entity's mailbox; one on another runner returns when that runner has handled it (the
- * cluster answers a volatile request after its handler), which under a burst takes a while.
+ * entity's mailbox; one on another runner would return only when that runner has handled
+ * it, so it is sent in the background (src/cluster/remote-wakes.ts).
  */
 const wakeConcurrency = 64
 /** A wake that takes longer is given up; the sweep (./inbox-sweep.ts) tries again. */
@@ -75,10 +76,17 @@ export const makeWakeWith = <E, R>(send: (userId: number) => Effect.Effect<void,
       }).pipe(Effect.asVoid)
   })
 
-export const makeWake = Effect.flatMap(
-  UserEntity.client,
-  (users) => makeWakeWith((userId) => users(String(userId)).HandleInbox(undefined, { discard: true }))
-)
+export const makeWake = Effect.gen(function*() {
+  const users = yield* UserEntity.client
+  const send = yield* makeWakeSender(UserEntity)
+  return yield* makeWakeWith((userId) =>
+    send(
+      String(userId),
+      users(String(userId)).HandleInbox(undefined, { discard: true }),
+      (cause) => Effect.logDebug("a wake failed; the inbox sweep wakes the user again", cause)
+    )
+  )
+})
 
 /**
  * Stores the updates in the inbox (a replay is stored once, keyed by update_id) and
