@@ -13,7 +13,8 @@
  * (the photo's transfer and the KIE submission); it goes on in the background
  * (src/cluster/remote-wakes.ts), not in the user's entity, which handles one message at a
  * time: waiting there would hold the user's next update back, and a run that ends in a
- * refund asks that same entity, which would wait for it in turn.
+ * refund asks that same entity, which would wait for it in turn. With too many such wakes
+ * under way the new job is left to the waker, which runs it at its first due time.
  */
 import { Context, Effect, Layer } from "effect"
 import { JobId } from "../domain/ids.js"
@@ -44,7 +45,7 @@ export const JobStartsLive = Layer.scoped(
     const progressMessages = yield* ProgressMessages
     const jobs = yield* JobEntity.client
     const isLocal = yield* hostsEntity(JobEntity)
-    const send = yield* makeWakeSender(JobEntity)
+    const send = yield* makeWakeSender(JobEntity, "leave")
     return {
       start: (row: JobRecord) =>
         Effect.gen(function*() {

@@ -33,7 +33,7 @@ const wakeDueJobs = Effect.gen(function*() {
   const steps = yield* JobSteps
   const progressMessages = yield* ProgressMessages
   const jobs = yield* JobEntity.client
-  const send = yield* makeWakeSender(JobEntity)
+  const send = yield* makeWakeSender(JobEntity, "wait")
 
   // A queued or polling job's row goes with its wake, so its run reads nothing first. Only
   // those: should the row be stale by the time the run starts (another run wrote it since),

@@ -78,7 +78,7 @@ export const makeWakeWith = <E, R>(send: (userId: number) => Effect.Effect<void,
 
 export const makeWake = Effect.gen(function*() {
   const users = yield* UserEntity.client
-  const send = yield* makeWakeSender(UserEntity)
+  const send = yield* makeWakeSender(UserEntity, "wait")
   return yield* makeWakeWith((userId) =>
     send(
       String(userId),
