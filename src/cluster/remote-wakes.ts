@@ -12,7 +12,7 @@
  * due time, the inbox sweep), which each caller names in `onFailure`.
  */
 import type { Entity, Sharding } from "@effect/cluster"
-import { Cause, Duration, Effect, FiberSet, type Scope } from "effect"
+import { type Cause, Duration, Effect, FiberSet, type Scope } from "effect"
 import { hostsEntity } from "./hosts-entity.js"
 
 /**
@@ -67,7 +67,8 @@ export const makeWakeSender = (
     const isLocal = yield* hostsEntity(entity)
     const background = yield* FiberSet.make()
     const slots = yield* makeWakeSlots(whenFull)
-    const full = Cause.die(new Error(`${remoteWakesAtOnce} wakes to other runners are under way; this one is left`))
+    // Debug, not the caller's warning: under a burst on several runners this is every new job for a while.
+    const leave = Effect.logDebug(`${remoteWakesAtOnce} wakes to other runners are under way; this one is left to its fallback`)
     return (entityId, wake, onFailure) =>
       isLocal(entityId)
         ? Effect.catchAllCause(wake, onFailure)
@@ -78,6 +79,6 @@ export const makeWakeSender = (
                 background,
                 wake.pipe(Effect.timeout(remoteWakePatience), Effect.catchAllCause(onFailure), Effect.ensuring(slots.release))
               ).pipe(Effect.asVoid)
-              : onFailure(full))
+              : leave)
         )
   })
