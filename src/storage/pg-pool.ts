@@ -9,6 +9,9 @@
  * shards over sends dozens of `pg_advisory_unlock` to one client at once; statements run
  * concurrently inside one transaction do the same. These clients wait for the running query
  * before sending the next, in call order: what node-pg's queue did, without the queue.
+ *
+ * The pool also never lends out again a connection that may hold session advisory locks
+ * (the shard locks, the migration lock): see the "release" listener below.
  */
 import { SqlError } from "@effect/sql/SqlError"
 import { Effect, Redacted } from "effect"
@@ -19,9 +22,18 @@ type Callback = (error: Error | null, result: unknown) => void
 /** node-pg's own `query`, whatever the form of its arguments. */
 const pgQuery = pg.Client.prototype.query as (this: pg.Client, ...args: Array<unknown>) => unknown
 
+/**
+ * Statements by which a session takes or may hold session advisory locks: the runner
+ * storage's lock connection asks its backend pid first and then takes shard locks; the
+ * migrations take theirs (src/storage/migrations.ts).
+ */
+const holdsSessionLocks = /pg_backend_pid\(\)|pg_(try_)?advisory_lock\(/
+
 class OneQueryAtATimeClient extends pg.Client {
   private running = false
   private readonly waiting: Array<() => void> = []
+  /** This lease ran a statement of `holdsSessionLocks`: the connection is closed when the lease ends. */
+  mayHoldSessionLocks = false
 
   // Callback and promise forms are ordered here; a submittable (a cursor) goes to node-pg as
   // before, since its caller drives it after this returns.
@@ -35,6 +47,8 @@ class OneQueryAtATimeClient extends pg.Client {
       )
     }
     const callback = args[callbackAt] as Callback
+    const text = typeof config === "string" ? config : config?.text
+    if (typeof text === "string" && holdsSessionLocks.test(text)) this.mayHoldSessionLocks = true
     const send = () => {
       this.running = true
       pgQuery.call(this, ...args.slice(0, callbackAt), (error: Error | null, result: unknown) => {
@@ -67,6 +81,17 @@ export const onePerClientPool = (
       })
       // An idle client's error is the pool's to drop; the next checkout reconnects.
       pool.on("error", () => {})
+      // A connection that may hold session advisory locks never goes back to the pool: it is
+      // closed when its lease ends (the pool then drops it), and its locks go with it. The
+      // runner storage (@effect/cluster SqlRunnerStorage) rebuilds its lock connection when a
+      // lock statement outlives its deadline, and lets that statement finish in a fiber of its
+      // own; one that took its shard locks after the old connection's unlock would leave them
+      // to a pooled session nobody knows of. No runner could take those shards, and every
+      // message to their entities would be retried for ever, while a busy runner kept the
+      // session from ever idling out (test/storage/pg-one-query-per-client.test.ts).
+      pool.on("release", (_error: Error | undefined, client: pg.PoolClient) => {
+        if (client instanceof OneQueryAtATimeClient && client.mayHoldSessionLocks) void client.end().catch(() => {})
+      })
       return pool
     }),
     (pool) => Effect.promise(() => pool.end()).pipe(Effect.interruptible, Effect.timeoutOption(1000))

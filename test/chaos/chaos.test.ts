@@ -23,7 +23,8 @@ import {
   moneyReport,
   outcomeReport,
   runnerTimeline,
-  scanSecrets
+  scanSecrets,
+  shardReport
 } from "../cluster/support.js"
 import { sendPhotos, shardsOf, TERMINAL, type TestCluster, until } from "../../src/sim/local-cluster.js"
 
@@ -137,6 +138,7 @@ describe(`chaos: ${JOBS} jobs, KIE and Bot API faults, a runner killed and repla
         output.split(/\n(?=\S)/).filter((entry) => stuck.some((userId) => entry.includes(userId))).slice(-60).join("\n")
       return [
         `unhandled updates: ${JSON.stringify(rows)}`,
+        await shardReport(cluster, stuck).catch((error) => `(no shard report: ${error})`),
         ...cluster.runners.map((runner) => `--- ${runner.name}, about user(s) ${stuck.join(", ")}\n${about(runner.output())}`)
       ].join("\n")
     }

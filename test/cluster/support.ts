@@ -5,6 +5,7 @@
  */
 import {
   makeCluster as makeLocalCluster,
+  readyz,
   type ClusterOptions,
   type Runner,
   type TestCluster,
@@ -270,4 +271,52 @@ export const runnerTimeline = (cluster: TestCluster) => {
     return runner
   }
   return { at, events, alive, startRunner }
+}
+
+/** @effect/cluster 0.60's entity-to-shard hash (internal/hash.ts), for the reports below. */
+const clusterHash = (entityId: string) => {
+  let h = 5381, i = entityId.length
+  while (i) h = (h * 33) ^ entityId.charCodeAt(--i)
+  return (h & 0xbfffffff) | ((h >>> 1) & 0x40000000)
+}
+/** The shard (of the default group's 300, src/cluster/runner.ts) an entity id lives on. */
+export const shardOfEntity = (entityId: string) => Math.abs(clusterHash(entityId) % 300) + 1
+
+/**
+ * Where the cluster stands for some entities whose messages go unhandled: each one's shard,
+ * which session holds that shard's advisory lock (its application name names the runner,
+ * src/storage/pg-pool.ts; a runner with two holding sessions has a lock its lock connection
+ * does not know of), the runners' rows as the cluster sees them, and each runner's own
+ * count of shards (/readyz). Enough to tell a shard nobody took from one its runner lost.
+ */
+export const shardReport = async (cluster: TestCluster, entityIds: ReadonlyArray<string>) => {
+  const shards = [...new Set(entityIds.map(shardOfEntity))].sort((a, b) => a - b)
+  const holders = await cluster.query(
+    `SELECT (l.objid::bigint % 1000000) AS shard, l.pid, a.application_name, a.state, a.backend_start
+       FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.granted AND (l.objid::bigint % 1000000) = ANY($1::bigint[])
+      ORDER BY 1`,
+    [shards]
+  )
+  const sessions = await cluster.query(
+    `SELECT a.application_name, l.pid, COUNT(*) AS locks
+       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.granted GROUP BY 1, 2 ORDER BY 1, 2`
+  )
+  const runnerRows = await cluster.query(
+    `SELECT address, healthy, last_heartbeat, now() AS now FROM cluster_runners ORDER BY address`
+  )
+  const views = await Promise.all(cluster.runners.map(async (runner) => ({
+    name: runner.name,
+    runnerPort: runner.runnerPort,
+    exited: runner.child.exitCode ?? runner.child.signalCode,
+    readyz: runner.child.exitCode === null && runner.child.signalCode === null ? (await readyz(runner)).body : undefined
+  })))
+  return [
+    `shards of ${entityIds.join(", ")}: ${shards.join(", ")}`,
+    `their advisory locks: ${JSON.stringify(holders)}`,
+    `sessions holding advisory locks: ${JSON.stringify(sessions)}`,
+    `cluster_runners: ${JSON.stringify(runnerRows)}`,
+    `runners' own view: ${JSON.stringify(views)}`
+  ].join("\n")
 }
