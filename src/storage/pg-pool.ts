@@ -27,7 +27,7 @@ const pgQuery = pg.Client.prototype.query as (this: pg.Client, ...args: Array<un
  * storage's lock connection asks its backend pid first and then takes shard locks; the
  * migrations take theirs (src/storage/migrations.ts).
  */
-const holdsSessionLocks = /pg_backend_pid\(\)|pg_(try_)?advisory_lock\(/
+const holdsSessionLocks = /pg_backend_pid\s*\(|pg_(try_)?advisory_lock(_shared)?\s*\(/i
 
 class OneQueryAtATimeClient extends pg.Client {
   private running = false
@@ -84,11 +84,15 @@ export const onePerClientPool = (
       // A connection that may hold session advisory locks never goes back to the pool: it is
       // closed when its lease ends (the pool then drops it), and its locks go with it. The
       // runner storage (@effect/cluster SqlRunnerStorage) rebuilds its lock connection when a
-      // lock statement outlives its deadline, and lets that statement finish in a fiber of its
-      // own; one that took its shard locks after the old connection's unlock would leave them
-      // to a pooled session nobody knows of. No runner could take those shards, and every
+      // lock statement outlives its deadline: the old connection's `pg_advisory_unlock_all()`
+      // has a deadline of its own (on a machine slow enough to need the rebuild, it can miss
+      // it), and the statement that timed out finishes in a fiber of its own, so it can take
+      // its locks after the unlock. Either way the connection went back to the pool holding
+      // shard locks, in a session nobody knows of. No runner could take those shards, and every
       // message to their entities would be retried for ever, while a busy runner kept the
-      // session from ever idling out (test/storage/pg-one-query-per-client.test.ts).
+      // session from ever idling out (test/storage/pg-lock-connection.test.ts). The locks go when
+      // the server sees the connection close: at once on a live network, after its TCP
+      // keepalive on a half-open one.
       pool.on("release", (_error: Error | undefined, client: pg.PoolClient) => {
         if (client instanceof OneQueryAtATimeClient && client.mayHoldSessionLocks) void client.end().catch(() => {})
       })

@@ -1,9 +1,10 @@
 /**
  * The runner storage (@effect/cluster SqlRunnerStorage) keeps its shard locks on one reserved
  * connection and, when a lock statement outlives its deadline, rebuilds that connection while
- * the statement finishes on its own: the old connection is unlocked (`pg_advisory_unlock_all`)
- * and handed back to the pool. A late `pg_try_advisory_lock` queued behind that unlock took
- * its locks on a pooled session nobody knew of, and no runner could take those shards again.
+ * the statement finishes on its own: the old connection is unlocked (`pg_advisory_unlock_all`,
+ * with a deadline of its own) and handed back to the pool. An unlock that missed its deadline,
+ * or a late `pg_try_advisory_lock` queued behind it, left shard locks on a pooled session
+ * nobody knew of, and no runner could take those shards again.
  * The product's pool closes a connection that may hold session locks when its lease ends
  * (src/storage/pg-pool.ts), so such locks go with it; other connections are kept.
  */
@@ -30,6 +31,38 @@ const backendPid = (connection: { executeValues: (sql: string, params: ReadonlyA
   Effect.map(connection.executeValues("SELECT pg_backend_pid()", []), (rows) => Number(rows[0]![0]))
 
 describe("Postgres: a connection that took session locks is not reused", () => {
+  it.scopedLive("the locks of a lock connection released without its unlock are gone with its session", () =>
+    Effect.gen(function*() {
+      const sql = yield* usingDatabase
+      const lease = yield* Scope.make()
+      const connection = yield* sql.reserve.pipe(Scope.extend(lease))
+      const pid = yield* backendPid(connection)
+      yield* connection.executeRaw(`SELECT pg_try_advisory_lock(${LOCK})`, [])
+      assert.deepStrictEqual(yield* advisoryHolders(sql, LOCK), [pid])
+      // The unlock missed its deadline: the lease ends with the lock held.
+      yield* Scope.close(lease, Exit.void)
+      yield* Effect.sleep("300 millis")
+      assert.deepStrictEqual(yield* advisoryHolders(sql, LOCK), [])
+      assert.deepStrictEqual(yield* sql<{ ok: number }>`SELECT 1 AS ok`, [{ ok: 1 }])
+    }), { timeout: 30_000 })
+
+  it.scopedLive("a lock statement still waiting its turn on the connection when the lease ends fails and takes no lock", () =>
+    Effect.gen(function*() {
+      const sql = yield* usingDatabase
+      const lease = yield* Scope.make()
+      const connection = yield* sql.reserve.pipe(Scope.extend(lease))
+      yield* backendPid(connection)
+      // One statement runs; the lock statement waits behind it (src/storage/pg-pool.ts).
+      const running = yield* Effect.fork(connection.executeRaw("SELECT pg_sleep(0.5)", []))
+      const waiting = yield* Effect.fork(connection.executeRaw(`SELECT pg_try_advisory_lock(${LOCK})`, []))
+      yield* Effect.sleep("50 millis")
+      yield* Scope.close(lease, Exit.void)
+      assert.isTrue(Exit.isFailure(yield* Fiber.await(running)))
+      assert.isTrue(Exit.isFailure(yield* Fiber.await(waiting)))
+      yield* Effect.sleep("300 millis")
+      assert.deepStrictEqual(yield* advisoryHolders(sql, LOCK), [])
+    }), { timeout: 30_000 })
+
   it.scopedLive("a shard lock taken behind the unlock of a released lock connection is gone with its session", () =>
     Effect.gen(function*() {
       const sql = yield* usingDatabase
