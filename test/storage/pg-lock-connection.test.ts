@@ -27,16 +27,22 @@ const advisoryHolders = (sql: SqlClient.SqlClient, lock: number) =>
     Effect.map((rows) => rows.map((row) => row.pid))
   )
 
-const backendPid = (connection: { executeValues: (sql: string, params: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, unknown> }) =>
-  Effect.map(connection.executeValues("SELECT pg_backend_pid()", []), (rows) => Number(rows[0]![0]))
+/**
+ * A lease like the runner storage's lock connection: a reserved connection of the product's
+ * pool that asked its backend pid first. `lease` ends it, as the storage's rebuild does.
+ */
+const lockConnection = Effect.gen(function*() {
+  const sql = yield* usingDatabase
+  const lease = yield* Scope.make()
+  const connection = yield* sql.reserve.pipe(Scope.extend(lease))
+  const pid = Number((yield* connection.executeValues("SELECT pg_backend_pid()", []))[0]![0])
+  return { sql, lease, connection, pid }
+})
 
 describe("Postgres: a connection that took session locks is not reused", () => {
   it.scopedLive("the locks of a lock connection released without its unlock are gone with its session", () =>
     Effect.gen(function*() {
-      const sql = yield* usingDatabase
-      const lease = yield* Scope.make()
-      const connection = yield* sql.reserve.pipe(Scope.extend(lease))
-      const pid = yield* backendPid(connection)
+      const { connection, lease, pid, sql } = yield* lockConnection
       yield* connection.executeRaw(`SELECT pg_try_advisory_lock(${LOCK})`, [])
       assert.deepStrictEqual(yield* advisoryHolders(sql, LOCK), [pid])
       // The unlock missed its deadline: the lease ends with the lock held.
@@ -48,10 +54,7 @@ describe("Postgres: a connection that took session locks is not reused", () => {
 
   it.scopedLive("a lock statement still waiting its turn on the connection when the lease ends fails and takes no lock", () =>
     Effect.gen(function*() {
-      const sql = yield* usingDatabase
-      const lease = yield* Scope.make()
-      const connection = yield* sql.reserve.pipe(Scope.extend(lease))
-      yield* backendPid(connection)
+      const { connection, lease, sql } = yield* lockConnection
       // One statement runs; the lock statement waits behind it (src/storage/pg-pool.ts).
       const running = yield* Effect.fork(connection.executeRaw("SELECT pg_sleep(0.5)", []))
       const waiting = yield* Effect.fork(connection.executeRaw(`SELECT pg_try_advisory_lock(${LOCK})`, []))
@@ -65,10 +68,7 @@ describe("Postgres: a connection that took session locks is not reused", () => {
 
   it.scopedLive("a shard lock taken behind the unlock of a released lock connection is gone with its session", () =>
     Effect.gen(function*() {
-      const sql = yield* usingDatabase
-      const lease = yield* Scope.make()
-      const connection = yield* sql.reserve.pipe(Scope.extend(lease))
-      const pid = yield* backendPid(connection)
+      const { connection, lease, pid, sql } = yield* lockConnection
       yield* connection.executeRaw(`SELECT pg_try_advisory_lock(${LOCK})`, [])
       assert.deepStrictEqual(yield* advisoryHolders(sql, LOCK), [pid])
 
@@ -91,10 +91,7 @@ describe("Postgres: a connection that took session locks is not reused", () => {
 
   it.scopedLive("a lock statement sent to a lock connection after its release takes no lock", () =>
     Effect.gen(function*() {
-      const sql = yield* usingDatabase
-      const lease = yield* Scope.make()
-      const connection = yield* sql.reserve.pipe(Scope.extend(lease))
-      yield* backendPid(connection)
+      const { connection, lease, sql } = yield* lockConnection
       yield* Scope.close(lease, Exit.void)
       const late = yield* Effect.exit(connection.executeRaw(`SELECT pg_try_advisory_lock(${LOCK})`, []))
       assert.isTrue(Exit.isFailure(late))
