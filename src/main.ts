@@ -8,6 +8,7 @@ import { EntitiesLive } from "./entities.js"
 import { JobCallbackSinkLive } from "./jobs/job-entity.js"
 import { RunnerLive } from "./cluster/runner.js"
 import { AppConfig, describeConfigError } from "./config/index.js"
+import { effectScheduler } from "./config/observability.js"
 import { HealthRoutes } from "./http/health.js"
 import { KieCallbackRoutes } from "./http/kie-callback.js"
 import { KieServicesLive } from "./kie/index.js"
@@ -25,6 +26,7 @@ import { HttpServerLive } from "./http/router.js"
 import { TransferPermits } from "./jobs/transfer-permits.js"
 import { DatabaseLive, describeDatabase } from "./storage/database.js"
 import { RetentionLive } from "./storage/retention.js"
+import { schedulerSliceMs, TimeSlicedScheduler } from "./runtime/time-sliced-scheduler.js"
 
 // Intake: updates in (the polling singleton, or the webhook route and its registration,
 // both storing into the inbox; the inbox sweep wakes whoever a lost wake missed) and the
@@ -99,9 +101,14 @@ const reportFailure = (cause: Cause.Cause<unknown>) => {
   return Effect.logError("runner stopped", cause)
 }
 
+/** Runs `effect` with the fibers' scheduler EFFECT_SCHEDULER names: a fiber inherits its parent's. */
+const withConfiguredScheduler = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(effectScheduler, (setting) =>
+    setting === "default" ? effect : Effect.withScheduler(effect, new TimeSlicedScheduler(schedulerSliceMs)))
+
 // The logger (and its redactor) wraps everything, the report of a failed start included;
 // it replaces runMain's pretty logger, which would print every event a second time.
-Layer.launch(AppLive).pipe(
+withConfiguredScheduler(Layer.launch(AppLive)).pipe(
   Effect.tapErrorCause(reportFailure),
   Effect.provide(LoggingLive),
   NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })

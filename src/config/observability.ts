@@ -1,7 +1,8 @@
 /**
- * NODE_ENV, LOG_LEVEL and DASHBOARD_TOKEN. The logger reads these on its own
- * (src/observability/logging.ts), because it is provided around everything else, AppConfig
- * included; AppSettings holds the same values.
+ * NODE_ENV, LOG_LEVEL, DASHBOARD_TOKEN and EFFECT_SCHEDULER. The logger reads the first two
+ * on its own (src/observability/logging.ts), and the composition root the scheduler
+ * (src/main.ts), because both are provided around everything else, AppConfig included;
+ * AppSettings holds the logger's values.
  */
 import { LogLevel } from "effect"
 import { literal, optionalRedacted, parsed } from "./parsers.js"
@@ -30,3 +31,10 @@ export const dashboardToken = optionalRedacted(
   "DASHBOARD_TOKEN",
   (token) => token.length < 16 ? "at least 16 characters" : undefined
 )
+
+/**
+ * How the runner's fibers share the event loop: `time-sliced` (src/runtime/time-sliced-scheduler.ts)
+ * gives I/O and timers a turn every 10 ms of fiber work; `default` is Effect's own scheduler,
+ * kept as a way back.
+ */
+export const effectScheduler = literal("EFFECT_SCHEDULER", ["time-sliced", "default"], "time-sliced")

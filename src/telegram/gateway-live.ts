@@ -31,6 +31,7 @@ import {
   type VideoDelivery
 } from "./gateway.js"
 import { makeOutgoingLimiter, type TelegramLimits } from "./outgoing-limits.js"
+import { urgentPriority } from "../runtime/time-sliced-scheduler.js"
 import { telegramRetry } from "./retry-schedules.js"
 import { countTelegramCall } from "../observability/metrics.js"
 
@@ -233,7 +234,10 @@ const makeGatewayOn = (
       const acquire = (chatId: number) => limiter.acquire(chatId, turn.place.priority, turn.place.askedAtMs)
       return (chatId === undefined ? ifWanted : Effect.zipRight(acquire(chatId), ifWanted)).pipe(
         Effect.tapError(logRetryable),
-        Effect.retry(telegramRetry)
+        Effect.retry(telegramRetry),
+        // A place under the send limits is a second of Telegram's budget: once it is this
+        // call's, the call goes out ahead of the runner's other work (src/runtime/time-sliced-scheduler.ts).
+        Effect.withSchedulingPriority(urgentPriority)
       )
     }
 

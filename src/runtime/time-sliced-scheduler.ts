@@ -1,0 +1,87 @@
+/**
+ * An Effect scheduler that gives the event loop a turn every few milliseconds of fiber work.
+ *
+ * Effect's default scheduler runs each fiber's steps in microtasks and lets the event loop
+ * turn only after 2,048 drains of one fiber in a row. Under a burst one read from a socket
+ * resumes thousands of fibers, each a short chain, and together they held the loop for
+ * 500-650 ms at a time (BENCHMARKS.md): timers, socket reads and HTTP requests all waited.
+ * Here every fiber's steps go into one queue, drained in microtasks until `sliceMs` of work
+ * has run, then continued after `setImmediate`, so I/O and timers get their turn in between.
+ *
+ * Steps of a fiber running at a negative scheduling priority go first
+ * (`Effect.withSchedulingPriority`): a Telegram call that has its place under the send
+ * limits must go out now, not after thousands of queued steps (src/telegram/gateway-live.ts).
+ */
+import type { Fiber, Scheduler } from "effect"
+import { FiberRef } from "effect"
+
+/** Fiber work between two turns of the event loop: the event-loop p99 the runner aims at is 100 ms. */
+export const schedulerSliceMs = 10
+
+/** The priority of steps that go before the others' (see above). */
+export const urgentPriority = -1
+
+export class TimeSlicedScheduler implements Scheduler.Scheduler {
+  private urgent: Array<Scheduler.Task> = []
+  private normal: Array<Scheduler.Task> = []
+  private scheduled = false
+
+  constructor(readonly sliceMs: number) {}
+
+  /** As Effect's default: a fiber that ran this many operations in a row yields. */
+  shouldYield(fiber: Fiber.RuntimeFiber<unknown, unknown>): number | false {
+    return fiber.currentOpCount > fiber.getFiberRef(FiberRef.currentMaxOpsBeforeYield)
+      ? fiber.getFiberRef(FiberRef.currentSchedulingPriority)
+      : false
+  }
+
+  scheduleTask(task: Scheduler.Task, priority: number): void {
+    if (priority < 0) this.urgent.push(task)
+    else this.normal.push(task)
+    if (!this.scheduled) {
+      this.scheduled = true
+      queueMicrotask(this.drain)
+    }
+  }
+
+  private readonly drain = (): void => {
+    const start = performance.now()
+    let ran = 0
+    /** Runs tasks from `batch` until it is done (true) or the slice is over or urgent work came (false); the rest goes back in front. */
+    const run = (batch: Array<Scheduler.Task>, lane: "urgent" | "normal"): boolean => {
+      for (let i = 0; i < batch.length; i++) {
+        try {
+          batch[i]!()
+        } catch (error) {
+          // A throwing task must not stop every fiber after it: the rest run on the next turn.
+          this.putBack(batch, i + 1, lane)
+          setImmediate(this.drain)
+          throw error
+        }
+        const sliceOver = (++ran & 31) === 0 && performance.now() - start >= this.sliceMs
+        if (sliceOver || (lane === "normal" && this.urgent.length > 0)) {
+          this.putBack(batch, i + 1, lane)
+          return false
+        }
+      }
+      return true
+    }
+    while (this.urgent.length > 0 || this.normal.length > 0) {
+      const lane = this.urgent.length > 0 ? "urgent" : "normal"
+      const batch = lane === "urgent" ? this.urgent : this.normal
+      if (lane === "urgent") this.urgent = []
+      else this.normal = []
+      if (!run(batch, lane) && performance.now() - start >= this.sliceMs) {
+        setImmediate(this.drain)
+        return
+      }
+    }
+    this.scheduled = false
+  }
+
+  private putBack(batch: Array<Scheduler.Task>, from: number, lane: "urgent" | "normal") {
+    if (from >= batch.length) return
+    if (lane === "urgent") this.urgent = batch.slice(from).concat(this.urgent)
+    else this.normal = batch.slice(from).concat(this.normal)
+  }
+}
