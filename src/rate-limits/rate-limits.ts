@@ -124,7 +124,9 @@ export const makeRateLimits = (options: {
           `Redis failed (${reason}); until it answers again this runner limits itself locally, ` +
             `at 1/${runners} of the global limits`
         )
-        yield* FiberHandle.run(prober, probe, { onlyIfMissing: true })
+        // At the default priority: a Telegram call that meets the outage first runs urgent
+        // (src/telegram/gateway-live.ts), and a fiber inherits its parent's priority.
+        yield* FiberHandle.run(prober, Effect.withSchedulingPriority(probe, 0), { onlyIfMissing: true })
       }))
 
     const consumeLocal = (request: LimitRequest) =>

@@ -53,7 +53,8 @@ export class TimeSlicedScheduler implements Scheduler.Scheduler {
         try {
           batch[i]!()
         } catch (error) {
-          // A throwing task must not stop every fiber after it: the rest run on the next turn.
+          // The rest of the batch stays queued for the next turn; the error goes on to the
+          // process's handler (the runner's logs it and exits: src/observability/process-output.ts).
           this.putBack(batch, i + 1, lane)
           setImmediate(this.drain)
           throw error

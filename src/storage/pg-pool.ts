@@ -49,13 +49,19 @@ class OneQueryAtATimeClient extends pg.Client {
     const callback = args[callbackAt] as Callback
     const text = typeof config === "string" ? config : config?.text
     if (typeof text === "string" && holdsSessionLocks.test(text)) this.mayHoldSessionLocks = true
+    const done = (error: Error | null, result: unknown) => {
+      this.running = false
+      this.waiting.shift()?.()
+      callback(error, result)
+    }
     const send = () => {
       this.running = true
-      pgQuery.call(this, ...args.slice(0, callbackAt), (error: Error | null, result: unknown) => {
-        this.running = false
-        this.waiting.shift()?.()
-        callback(error, result)
-      })
+      try {
+        pgQuery.call(this, ...args.slice(0, callbackAt), done)
+      } catch (error) {
+        // node-pg refuses some queries by throwing (a null one): that query fails, the next goes on.
+        done(error instanceof Error ? error : new Error(String(error)), undefined)
+      }
     }
     if (this.running) this.waiting.push(send)
     else send()

@@ -9,9 +9,10 @@
 import { RunnerAddress, RunnerStorage, ShardId, ShardingConfig, SqlRunnerStorage } from "@effect/cluster"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import { DatabaseLive } from "../../src/storage/database.js"
-import { configLayer, freshSettings } from "../support/database.js"
+import { Effect, Layer, Redacted } from "effect"
+import { DatabaseLive, withDefaultUser } from "../../src/storage/database.js"
+import { onePerClientPool } from "../../src/storage/pg-pool.js"
+import { configLayer, freshSettings, TEST_DATABASE_URL } from "../support/database.js"
 
 /** The 'warning' events the process emits while `self` runs (and a tick after). */
 const warningsDuring = <A, E, R>(self: Effect.Effect<A, E, R>) =>
@@ -76,4 +77,20 @@ describe("Postgres: one query at a time per client", () => {
       const rows = yield* sql<{ n: number }>`SELECT n FROM seen ORDER BY at_order`
       assert.deepStrictEqual(rows.map((row) => row.n), Array.from({ length: 20 }, (_, i) => i))
     }), { timeout: 60_000 })
+
+  it.scopedLive("a query node-pg refuses by throwing fails alone: the queries after it still run", () =>
+    Effect.gen(function*() {
+      const pool = yield* onePerClientPool(withDefaultUser(Redacted.make(TEST_DATABASE_URL)), { maxConnections: 1, applicationName: "refused-query-test" })
+      const client = yield* Effect.acquireRelease(Effect.promise(() => pool.connect()), (client) => Effect.sync(() => client.release()))
+      const answers = yield* Effect.promise(() =>
+        Promise.allSettled([
+          client.query("SELECT pg_sleep(0.05)"),
+          client.query(null as unknown as string),
+          client.query("SELECT 1 AS ok")
+        ])
+      )
+      assert.deepStrictEqual(answers.map((answer) => answer.status), ["fulfilled", "rejected", "fulfilled"])
+      const last = answers[2] as PromiseFulfilledResult<{ rows: Array<{ ok: number }> }>
+      assert.deepStrictEqual(last.value.rows, [{ ok: 1 }])
+    }), { timeout: 30_000 })
 })
