@@ -1,7 +1,8 @@
 /**
  * The runner's fiber scheduler (src/runtime/time-sliced-scheduler.ts): steps run in the order
  * they were scheduled, urgent ones first; after a slice of work the event loop gets a turn
- * before the rest; and Effect programs run on it as on the default one.
+ * before the rest; a step that throws costs no other step; and Effect programs run on it as
+ * on the default one.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber } from "effect"
@@ -48,6 +49,23 @@ describe("the time-sliced scheduler", () => {
     assert.isAbove(turn, 0)
     assert.isBelow(turn, 64)
     assert.deepStrictEqual(ran.filter((entry) => entry !== "event loop"), Array.from({ length: 64 }, (_, i) => `step ${i}`))
+  })
+
+  it("a step that throws loses no other step and runs none twice", async () => {
+    const scheduler = new TimeSlicedScheduler(1_000)
+    const ran: Array<number> = []
+    for (let i = 0; i < 5; i++) {
+      scheduler.scheduleTask(() => {
+        ran.push(i)
+        if (i === 1) throw new Error("a step that throws")
+      }, 0)
+    }
+    // The drain the first step queued has not run yet: run it here, where the error lands.
+    assert.throws(() => (scheduler as unknown as { drain: () => void }).drain(), "a step that throws")
+    assert.deepStrictEqual(ran, [0, 1])
+    scheduler.scheduleTask(() => ran.push(5), 0)
+    await drained(scheduler)
+    assert.deepStrictEqual(ran, [0, 1, 2, 3, 4, 5])
   })
 
   it("runs Effect programs: forks, sleeps, deferreds and interruptions all end", async () => {
