@@ -24,16 +24,14 @@ const USERS = 20
 let cluster: TestCluster
 let runner: Runner
 
-/** The backend of the runner's lock connection: the session that holds its shard locks. */
-const lockBackend = async () => {
-  const rows = await cluster.query<{ pid: number; locks: string }>(
+/** The runner's sessions that hold shard locks, most locks first: its lock connection, and any it lost track of. */
+const lockHolders = () =>
+  cluster.query<{ pid: number; locks: string }>(
     `SELECT l.pid, COUNT(*) AS locks FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
       WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE $1
       GROUP BY l.pid ORDER BY COUNT(*) DESC`,
     [`% 127.0.0.1:${runner.runnerPort}`]
   )
-  return rows
-}
 
 describe("a stalled shard-lock connection", () => {
   beforeAll(async () => {
@@ -48,7 +46,7 @@ describe("a stalled shard-lock connection", () => {
   }, 60_000)
 
   it("costs the runner its shards for a moment, not for good: every photo is then handled, and the stalled session is gone", async () => {
-    const [holder] = await lockBackend()
+    const [holder] = await lockHolders()
     expect(Number(holder?.locks)).toBe(SHARDS)
     const pid = holder!.pid
 
@@ -73,7 +71,7 @@ describe("a stalled shard-lock connection", () => {
         `${await shardReport(cluster, users.map(String))}`)
     })
     // The stalled session is gone, and the locks are all on the runner's new connection.
-    const holders = await lockBackend()
+    const holders = await lockHolders()
     expect(holders.map((row) => row.pid)).not.toContain(pid)
     expect(holders.map((row) => Number(row.locks))).toEqual([SHARDS])
   }, 120_000)
