@@ -74,6 +74,12 @@ export interface Outcome {
   readonly delivered: number
   /** Users who had any message or video back before the end. */
   readonly answered: number
+  /**
+   * How long each user who had an answer waited for it (photo sent → first message), in
+   * ms, ascending. With `jobs` this gives figures over every photo sent, not only over those
+   * answered: a median over the answered ones depends on the window more than on the system.
+   */
+  readonly firstReplyDelaysMs: ReadonlyArray<number>
   readonly refunded: number
   readonly unfinished: number
   readonly wallSeconds: number
@@ -306,6 +312,7 @@ export const runScenario = async (system: System, workload: Workload, log: (line
       admittedPerSecond: rows.length / Math.max(0.001, (Math.max(started, ...times.map((t) => t.queuedAt ?? 0)) - started) / 1000),
       delivered,
       answered: times.filter((t) => t.firstReplyAt !== undefined).length,
+      firstReplyDelaysMs: diff((t) => [t.sentAt, t.firstReplyAt]).sort((a, b) => a - b),
       refunded,
       unfinished: workload.jobs - delivered - refunded,
       wallSeconds,
