@@ -72,6 +72,33 @@ class OneQueryAtATimeClient extends pg.Client {
 /** The name a runner's sessions carry in pg_stat_activity: the dashboard counts each runner's shard locks by it. */
 export const runnerSessionName = (runnerAddress: string) => `photo-video-bot runner ${runnerAddress}`.slice(0, 63)
 
+/**
+ * How soon Postgres gives up on a runner it cannot reach, in the server's keepalive
+ * settings, which each session may set for itself. A runner's shard locks live as long as
+ * its session (the note on the "release" listener below). When the runner's process dies, its
+ * machine closes the connection and the server ends the session at once; when the machine
+ * itself is gone (powered off, cut from the network), nothing closes it, and the server learns
+ * of it only from TCP keepalive: by default after 2 h 11 min (7,200 s of silence, then 9
+ * probes 75 s apart), during which no runner could take those shards. Here: 10 s of silence,
+ * then 3 probes 5 s apart, so about 25 s; a probe is a packet every 10 s on an idle connection.
+ */
+export const serverKeepalive = { idleSeconds: 10, intervalSeconds: 5, count: 3 } as const
+
+/**
+ * The connection's `options` (server settings for its session): the keepalive above first,
+ * then the operator's own, from PGOPTIONS and the URL's `options`, which win where they set
+ * the same thing (a later `-c` overrides an earlier one). node-pg would take the URL's alone.
+ */
+export const connectionSettings = (url: string): { readonly connectionString: string; readonly options: string } => {
+  const parsed = new URL(url)
+  const fromUrl = parsed.searchParams.get("options")
+  parsed.searchParams.delete("options")
+  const keepalive = `-c tcp_keepalives_idle=${serverKeepalive.idleSeconds} ` +
+    `-c tcp_keepalives_interval=${serverKeepalive.intervalSeconds} -c tcp_keepalives_count=${serverKeepalive.count}`
+  const options = [keepalive, process.env.PGOPTIONS, fromUrl].filter((part) => part !== undefined && part !== null && part !== "")
+  return { connectionString: fromUrl === null ? url : parsed.toString(), options: options.join(" ") }
+}
+
 /** A pool for `url` whose clients never queue a query in node-pg. */
 export const onePerClientPool = (
   url: Redacted.Redacted<string>,
@@ -80,7 +107,7 @@ export const onePerClientPool = (
   Effect.acquireRelease(
     Effect.sync(() => {
       const pool = new pg.Pool({
-        connectionString: Redacted.value(url),
+        ...connectionSettings(Redacted.value(url)),
         max: options.maxConnections,
         application_name: options.applicationName,
         Client: OneQueryAtATimeClient
@@ -98,7 +125,7 @@ export const onePerClientPool = (
       // message to their entities would be retried for ever, while a busy runner kept the
       // session from ever idling out (test/storage/pg-lock-connection.test.ts). The locks go when
       // the server sees the connection close: at once on a live network, after its TCP
-      // keepalive on a half-open one.
+      // keepalive (`serverKeepalive`) on a half-open one.
       pool.on("release", (_error: Error | undefined, client: pg.PoolClient) => {
         if (client instanceof OneQueryAtATimeClient && client.mayHoldSessionLocks) void client.end().catch(() => {})
       })
