@@ -246,8 +246,19 @@ export const startRunner = async (
   // BENCH_RUNNER_LOG=/path: every line the runner prints, for a run that needs explaining.
   const logFile = process.env.BENCH_RUNNER_LOG
   if (logFile !== undefined && logFile !== "") child.onLine((line) => appendFileSync(logFile, `${line}\n`))
-  const ready = await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, 120_000, 500)
+  // Each probe with a deadline of its own: a runner that takes the connection and never
+  // answers would otherwise hold the benchmark for ever, with nothing said.
+  const ready = await waitFor(
+    async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`, { signal: AbortSignal.timeout(5_000) })).status === 200,
+    120_000,
+    500
+  )
   if (!ready) {
+    // BENCH_RUNNER_NODE_OPTIONS="--report-on-signal --report-directory=…": Node's report of the stuck runner first.
+    if (nodeOptions.includes("--report-on-signal")) {
+      process.kill(child.pid, "SIGUSR2")
+      await sleep(2_000)
+    }
     await child.kill("SIGKILL")
     throw new Error(`runner never became ready:\n${child.tail().slice(-4000)}`)
   }
