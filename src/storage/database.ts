@@ -61,6 +61,8 @@ const sqliteLayer = (settings: Extract<DatabaseSettings, { _tag: "Sqlite" }>) =>
  * would send no user at all, so the same URL is completed the way psql reads it.
  */
 export const withDefaultUser = (url: Redacted.Redacted<string>): Redacted.Redacted<string> => {
+  // A form only node-pg reads (a socket host: postgres://user@/db?host=/run/postgresql) names its user.
+  if (!URL.canParse(Redacted.value(url))) return url
   const parsed = new URL(Redacted.value(url))
   if (parsed.username !== "") return url
   parsed.username = userInfo().username

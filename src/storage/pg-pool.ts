@@ -90,13 +90,15 @@ export const serverKeepalive = { idleSeconds: 10, intervalSeconds: 5, count: 3 }
  * the same thing (a later `-c` overrides an earlier one). node-pg would take the URL's alone.
  */
 export const connectionSettings = (url: string): { readonly connectionString: string; readonly options: string } => {
-  const parsed = new URL(url)
-  const fromUrl = parsed.searchParams.get("options")
-  parsed.searchParams.delete("options")
+  // node-pg also reads forms the URL parser refuses (a socket host: postgres://user@/db?host=…);
+  // their `options`, if any, are then node-pg's to read, and win over these as a whole.
+  const parsed = URL.canParse(url) ? new URL(url) : undefined
+  const fromUrl = parsed?.searchParams.get("options") ?? null
+  parsed?.searchParams.delete("options")
   const keepalive = `-c tcp_keepalives_idle=${serverKeepalive.idleSeconds} ` +
     `-c tcp_keepalives_interval=${serverKeepalive.intervalSeconds} -c tcp_keepalives_count=${serverKeepalive.count}`
   const options = [keepalive, process.env.PGOPTIONS, fromUrl].filter((part) => part !== undefined && part !== null && part !== "")
-  return { connectionString: fromUrl === null ? url : parsed.toString(), options: options.join(" ") }
+  return { connectionString: fromUrl === null || parsed === undefined ? url : parsed.toString(), options: options.join(" ") }
 }
 
 /** A pool for `url` whose clients never queue a query in node-pg. */

@@ -11,6 +11,7 @@
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
+import { userInfo } from "node:os"
 import { DatabaseLive } from "../../src/storage/database.js"
 import { connectionSettings, serverKeepalive } from "../../src/storage/pg-pool.js"
 import { configLayer, freshSettings } from "../support/database.js"
@@ -27,6 +28,9 @@ const showAll = Effect.flatMap(SqlClient.SqlClient, (sql) =>
     count: Number(count[0]?.tcp_keepalives_count),
     statementTimeout: statementTimeout[0]?.statement_timeout
   })))
+
+/** Where this machine's Postgres listens on a Unix socket (Debian's default; TEST_PG_SOCKET_DIR elsewhere). */
+const socketDirectory = process.env.TEST_PG_SOCKET_DIR ?? "/var/run/postgresql"
 
 /** The product's database layer on a fresh database, its URL changed by `adjust`. */
 const productDatabase = (adjust: (url: URL) => void = () => {}) =>
@@ -69,6 +73,21 @@ describe("Postgres: the server's keepalive for a runner's sessions", () => {
         statementTimeout: "4321ms"
       })
     }), { timeout: 60_000 })
+
+  // No keepalive on a socket (SHOW reads 0 there), but the URL form must still start the runner.
+  it.scopedLive("a runner reaches Postgres through its Unix socket, the URL in the form only node-pg reads", () =>
+    Effect.gen(function*() {
+      const settings = yield* freshSettings("pg")
+      if (settings.database._tag !== "Postgres") return yield* Effect.dieMessage("expected Postgres settings")
+      const tcp = new URL(Redacted.value(settings.database.url))
+      const socketUrl = `postgres://${userInfo().username}@${tcp.pathname}?host=${socketDirectory}`
+      const viaSocket = { ...settings, database: { _tag: "Postgres" as const, url: Redacted.make(socketUrl) } }
+      const context = yield* Layer.build(DatabaseLive.pipe(Layer.provide(configLayer(viaSocket))))
+      const rows = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
+        sql<{ db: string; socket: boolean }>`SELECT current_database() AS db, inet_client_addr() IS NULL AS socket`
+      ).pipe(Effect.provide(context))
+      assert.deepStrictEqual(rows[0], { db: tcp.pathname.slice(1), socket: true })
+    }), { timeout: 60_000 })
 })
 
 describe("connectionSettings", () => {
@@ -81,6 +100,14 @@ describe("connectionSettings", () => {
       options,
       "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3 -c statement_timeout=5000"
     )
+  })
+
+  it("passes a URL that only node-pg reads (a socket host) as it is, with the keepalive", () => {
+    const url = "postgres://bot@/bot?host=/var/run/postgresql"
+    assert.deepStrictEqual(connectionSettings(url), {
+      connectionString: url,
+      options: "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
+    })
   })
 
   it("leaves a URL without options as it is", () => {
