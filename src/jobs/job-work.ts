@@ -222,17 +222,17 @@ export const makeJobWork = Effect.gen(function*() {
       // Only for the caption: the stored balance (a capture changes none).
       const balance = context.balance ?? (yield* ledger.balanceOf(UserId.make(Number(job.user_id))).pipe(Effect.orDie))
       const action = yield* Effect.fork(showUploading(chatOf(job)))
-      // Once Telegram has answered, the message id is staged before an interruption can land:
-      // it goes out with the delivered write, or on its own if the run stops first.
-      const sendOnce = Effect.uninterruptibleMask((restore) =>
-        restore(gateway.sendVideo(chatOf(job), {
-          url: resultUrl,
-          caption: messages.videoCaption(balance),
-          keyboard: [[{ text: messages.buttons.generateAgain, callbackData: againCallbackData(job.id) }]],
-          tooBigText: (size) => messages.videoTooBig(resultUrl, size, balance),
-          ...place
-        })).pipe(Effect.tap((delivery) => context.stage({ video_message_id: delivery.messageId })))
-      )
+      // Once Telegram has answered, the message id is staged before an interruption can land
+      // (a request on its way is let finish): it goes out with the delivered write, or on its
+      // own if the run stops first, and the next run sends no second video.
+      const sendOnce = gateway.sendVideo(chatOf(job), {
+        url: resultUrl,
+        caption: messages.videoCaption(balance),
+        keyboard: [[{ text: messages.buttons.generateAgain, callbackData: againCallbackData(job.id) }]],
+        tooBigText: (size) => messages.videoTooBig(resultUrl, size, balance),
+        onDelivered: (delivery) => context.stage({ video_message_id: delivery.messageId }),
+        ...place
+      })
       const sent = yield* sendOnce.pipe(Effect.retry(deliveryRetry), Effect.either, Effect.ensuring(Fiber.interrupt(action)))
       return yield* context.feed(sent._tag === "Left" ? { _tag: "VideoFailed", reason: sent.left.reason } : { _tag: "VideoSent" })
     })

@@ -223,13 +223,28 @@ const makeGatewayOn = (
       method: string,
       chatId: number | undefined,
       run: (signal: GrammySignal) => Promise<A>,
-      turn: { readonly place: OutgoingPlace; readonly stillWanted: Effect.Effect<boolean> }
+      turn: {
+        readonly place: OutgoingPlace
+        readonly stillWanted: Effect.Effect<boolean>
+        /** Runs on the answer before an interruption can land (see `attempt`). */
+        readonly onAnswer?: ((answer: A) => Effect.Effect<void>) | undefined
+      }
     ): Effect.Effect<Option.Option<A>, TelegramError> => {
+      // A request on its way is let finish, not aborted, and its answer handed to `onAnswer`
+      // in the same breath: Telegram may have acted on it already, and an answer thrown away
+      // makes the next run do it again. A runner stopping or giving up a shard (the cluster
+      // interrupts its entities' handlers) while a video was being posted sent the video twice
+      // (test/jobs/job-restart.ts). Waiting for the wait under the limits stays interruptible;
+      // an attempt ends by the client's request timeout at worst (`requestTimeout`, ./api.ts).
       const attempt = Effect.tryPromise({
-        // Interrupting the fiber aborts the request.
         try: (signal) => run(signal as unknown as GrammySignal),
         catch: (error) => classifyFailure(method, error)
-      }).pipe(countTelegramCall(method), Effect.map(Option.some))
+      }).pipe(
+        Effect.tap((answer) => turn.onAnswer === undefined ? Effect.void : turn.onAnswer(answer)),
+        Effect.uninterruptible,
+        countTelegramCall(method),
+        Effect.map(Option.some)
+      )
       const ifWanted = Effect.flatMap(turn.stillWanted, (wanted) => wanted ? attempt : Effect.succeedNone)
       const acquire = (chatId: number) => limiter.acquire(chatId, turn.place.priority, turn.place.askedAtMs)
       return (chatId === undefined ? ifWanted : Effect.zipRight(acquire(chatId), ifWanted)).pipe(
@@ -248,9 +263,10 @@ const makeGatewayOn = (
       method: string,
       chatId: number | undefined,
       run: (signal: GrammySignal) => Promise<A>,
-      place: OutgoingPlace = {}
+      place: OutgoingPlace = {},
+      onAnswer?: (answer: A) => Effect.Effect<void>
     ): Effect.Effect<A, TelegramError> =>
-      callIfWanted(method, chatId, run, { place, stillWanted: always }).pipe(
+      callIfWanted(method, chatId, run, { place, stillWanted: always, onAnswer }).pipe(
         Effect.flatMap(Option.match({
           onNone: () => Effect.dieMessage(`${method}: a call that is always wanted was not made`),
           onSome: Effect.succeed
@@ -328,41 +344,49 @@ const makeGatewayOn = (
         Effect.withSpan("TelegramGateway.sendChatAction")
       )
 
+    const videoDelivery = (message: Message.VideoMessage | Message): VideoDelivery => ({
+      _tag: "Sent",
+      messageId: message.message_id,
+      // Telegram may file a video it cannot parse as a document or animation.
+      fileId: message.video?.file_id ?? (message as Message).document?.file_id ?? (message as Message).animation?.file_id
+    })
+
     const postVideo = (
       chatId: number,
       video: string | InputFile,
       caption: string,
       keyboard: InlineKeyboard | undefined,
-      place: OutgoingPlace
+      place: OutgoingPlace,
+      onDelivered: ((delivery: VideoDelivery) => Effect.Effect<void>) | undefined
     ): Effect.Effect<VideoDelivery, TelegramError> =>
       call(
         "sendVideo",
         chatId,
         (signal) => api.sendVideo(chatId, video, { caption, supports_streaming: true, ...inlineKeyboard(keyboard) }, signal),
-        place
-      ).pipe(
-          Effect.map((message): VideoDelivery => ({
-            _tag: "Sent",
-            messageId: message.message_id,
-            // Telegram may file a video it cannot parse as a document or animation.
-            fileId: message.video?.file_id ?? (message as Message).document?.file_id ??
-              (message as Message).animation?.file_id
-          }))
-        )
+        place,
+        onDelivered && ((message) => onDelivered(videoDelivery(message)))
+      ).pipe(Effect.map(videoDelivery))
 
     const sendVideo: TelegramGatewayService["sendVideo"] = (chatId, video) =>
       Effect.gen(function*() {
         const place: OutgoingPlace = { priority: video.priority, askedAtMs: video.askedAtMs }
-        const asLink = (sizeBytes: number) =>
-          sendMessage(chatId, video.tooBigText(sizeBytes), { keyboard: video.keyboard, ...place }).pipe(
-            Effect.map((messageId): VideoDelivery => ({ _tag: "SentAsLink", messageId, sizeBytes }))
-          )
+        const onDelivered = video.onDelivered
+        const asLink = (sizeBytes: number) => {
+          const delivery = (message: Message.TextMessage): VideoDelivery => ({ _tag: "SentAsLink", messageId: message.message_id, sizeBytes })
+          return call(
+            "sendMessage",
+            chatId,
+            (signal) => api.sendMessage(chatId, video.tooBigText(sizeBytes), inlineKeyboard(video.keyboard), signal),
+            place,
+            onDelivered && ((message) => onDelivered(delivery(message)))
+          ).pipe(Effect.map(delivery))
+        }
         const size = yield* probeSize(video.url, probeTimeout)
         if (Option.isSome(size) && size.value > fileLimits.videoUpload) return yield* asLink(size.value)
 
         // Small or unknown: let Telegram fetch it, which costs us no bandwidth.
         if (Option.isNone(size) || size.value <= fileLimits.videoByUrl) {
-          const byUrl = yield* postVideo(chatId, video.url, video.caption, video.keyboard, place).pipe(
+          const byUrl = yield* postVideo(chatId, video.url, video.caption, video.keyboard, place, onDelivered).pipe(
             Effect.map(Option.some),
             Effect.catchIf(isUrlRefused, () => Effect.succeedNone)
           )
@@ -375,7 +399,7 @@ const makeGatewayOn = (
           if (fetched._tag === "TooBig") return Either.left(fetched.sizeBytes)
           // Buffers, not streams: a retried upload must resend the same bytes.
           const upload = new InputFile(fetched.bytes, videoFileName(video.url))
-          return yield* postVideo(chatId, upload, video.caption, video.keyboard, place).pipe(
+          return yield* postVideo(chatId, upload, video.caption, video.keyboard, place, onDelivered).pipe(
             Effect.map(Either.right),
             Effect.catchIf(
               (error) => error._tag === "TelegramPermanentError" && error.reason === "FileTooBig",

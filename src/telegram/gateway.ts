@@ -109,7 +109,8 @@ export interface TelegramGatewayService {
   /**
    * Sends the video at `url` (a public URL, e.g. KIE's result): by URL when Telegram can
    * fetch it (≤ 20 MB), otherwise downloaded here and uploaded (≤ 50 MB), otherwise as a
-   * link with `tooBigText`.
+   * link with `tooBigText`. `onDelivered` runs as soon as Telegram has answered, before an
+   * interruption can land: what it records survives a runner stopped mid-request.
    */
   readonly sendVideo: (
     chatId: number,
@@ -118,6 +119,7 @@ export interface TelegramGatewayService {
       readonly caption: string
       readonly keyboard?: InlineKeyboard | undefined
       readonly tooBigText: (sizeBytes: number) => string
+      readonly onDelivered?: ((delivery: VideoDelivery) => Effect.Effect<void>) | undefined
     } & OutgoingPlace
   ) => Effect.Effect<VideoDelivery, TelegramError>
   /** getFile + download; the token-bearing file URL never leaves this service. */

@@ -72,6 +72,34 @@ export const jobRestartSuite = (dialect: Dialect) => {
       ), 120_000)
   })
 
+  describe(`A video request under way when its runner stops, on ${dialect}`, () => {
+    // Telegram takes the request and posts the video, but answers late; the runner stops
+    // meanwhile (a shutdown, or its shard handed to another runner). An aborted request lost
+    // that answer, and the job's next run posted the video again (the chaos run saw two
+    // such duplicates while shards moved to a new runner).
+    it.scoped("the request is let finish and its message id kept: the next run sends no second video", () =>
+      Effect.gen(function*() {
+        const sims = yield* startSimulators(dialect, { ...quickGeneration, env: { ENTITY_TERMINATION_TIMEOUT: "0s" } })
+        const late = sims.telegram.injectFault({ kind: "delay", ms: 1_500, method: "sendVideo", times: 1 })
+        const jobId = yield* inRunner(sims, Effect.gen(function*() {
+          const started = yield* sendPhotoAndStart(sims, 7003)
+          // The request has reached Telegram and waits for its answer.
+          assert.isTrue(yield* advanceUntil(sims.kie, () => Effect.sync(() => late.hits > 0), "6 minutes", "1 second"))
+          return started.jobId
+        }))
+        assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1, "posted once")
+        yield* inRunner(sims, Effect.gen(function*() {
+          assert.isTrue(yield* advanceUntil(sims.kie, reaches(jobId, "delivered"), "8 minutes"))
+          const sql = yield* SqlClient.SqlClient
+          const kinds = yield* sql<{ kind: string }>`SELECT kind FROM credit_ledger WHERE job_id = ${jobId} ORDER BY id`
+          assert.deepStrictEqual(kinds.map((row) => row.kind), ["reserve", "capture"])
+        }))
+        // Past the late answer (real time, as the simulator's delay is): an abandoned request lands by then.
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 2_500)))
+        assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1, "one video")
+      }), 120_000)
+  })
+
   describe(`JobEntity driver defects on ${dialect}`, () => {
     // A run dies on a defect when the database goes away under it. It must start over by
     // itself after its restart pause, long before the waker's lease would wake the job.
@@ -99,6 +127,8 @@ export const jobRestartSuite = (dialect: Dialect) => {
           assert.deepStrictEqual(kinds.map((row) => row.kind), ["reserve", "capture"])
         }))
         assert.strictEqual(sims.kie.tasks().length, 1, "one KIE task")
+        // Past the late answer (real time, as the simulator's delay is): an abandoned request lands by then.
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 2_500)))
         assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1, "one video")
       }), 120_000)
   })
