@@ -153,18 +153,21 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
       const stillWanted = Effect.suspend(() =>
         progress.turn === "overtaken" ? Effect.succeed(false) : Effect.as(setTurn(progress, "posting"), true)
       )
+      // Recorded as soon as Telegram answers, before a shutdown can interrupt: the job's next
+      // run (here or on another runner) finds it and posts no second one.
+      const onPosted = (messageId: number) =>
+        Effect.sync(() => {
+          progress.postedId = messageId
+        }).pipe(
+          Effect.zipRight(repo.update(progress.jobId, { progress_message_id: messageId })),
+          Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not store the progress message's id", error))
+        )
       return gateway.sendProgressMessage(message.chatId, message.text, {
         keyboard: message.keyboard,
         stillWanted,
-        askedAtMs: progress.askedAtMs
+        askedAtMs: progress.askedAtMs,
+        onPosted
       }).pipe(
-        Effect.flatMap(Option.match({
-          onNone: () => Effect.void,
-          onSome: (messageId) =>
-            Effect.sync(() => {
-              progress.postedId = messageId
-            }).pipe(Effect.zipRight(repo.update(progress.jobId, { progress_message_id: messageId })))
-        })),
         // Without a progress message the job still runs; the outcome is sent anyway, and
         // the job's next run may post it again (after a defect in line too).
         Effect.catchAll((error) =>

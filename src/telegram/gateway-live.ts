@@ -292,7 +292,11 @@ const makeGatewayOn = (
         "sendMessage",
         chatId,
         (signal) => api.sendMessage(chatId, text, inlineKeyboard(options.keyboard), signal),
-        { place: { priority: "answer", askedAtMs: options.askedAtMs }, stillWanted: options.stillWanted }
+        {
+          place: { priority: "answer", askedAtMs: options.askedAtMs },
+          stillWanted: options.stillWanted,
+          onAnswer: options.onPosted && ((message) => options.onPosted!(message.message_id))
+        }
       ).pipe(
         Effect.map(Option.map((message) => message.message_id)),
         Effect.withSpan("TelegramGateway.sendProgressMessage")

@@ -69,7 +69,8 @@ export interface TelegramGatewayService {
   /**
    * A job's progress message, the user's answer to the request that came at `askedAtMs`
    * (see outgoing-limits.ts). `stillWanted` is asked when its turn has come, right before
-   * it is posted. None when it was no longer wanted, and so never sent.
+   * it is posted. None when it was no longer wanted, and so never sent. `onPosted` runs as
+   * soon as Telegram has answered, before an interruption can land.
    */
   readonly sendProgressMessage: (
     chatId: number,
@@ -78,6 +79,7 @@ export interface TelegramGatewayService {
       readonly keyboard?: InlineKeyboard | undefined
       readonly stillWanted: Effect.Effect<boolean>
       readonly askedAtMs: number
+      readonly onPosted?: ((messageId: number) => Effect.Effect<void>) | undefined
     }
   ) => Effect.Effect<Option.Option<number>, TelegramError>
   /**

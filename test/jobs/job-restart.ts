@@ -100,6 +100,28 @@ export const jobRestartSuite = (dialect: Dialect) => {
       }), 120_000)
   })
 
+  describe(`A progress message under way when its runner stops, on ${dialect}`, () => {
+    it.scoped("its message id is kept: the job's next run posts no second progress message", () =>
+      Effect.gen(function*() {
+        const sims = yield* startSimulators(dialect, { ...quickGeneration, env: { ENTITY_TERMINATION_TIMEOUT: "0s" } })
+        const chatId = 7004
+        const late = sims.telegram.injectFault({ kind: "delay", ms: 1_500, method: "sendMessage", chatId, times: 1 })
+        const posted = () => sims.telegram.callsOf("sendMessage").filter((call) => call.outcome.ok && Number(call.params.chat_id) === chatId)
+        const jobId = yield* inRunner(sims, Effect.gen(function*() {
+          const started = yield* sendPhotoAndStart(sims, chatId)
+          assert.isTrue(yield* advanceUntil(sims.kie, () => Effect.sync(() => late.hits > 0), "2 minutes", "1 second"))
+          return started.jobId
+        }))
+        assert.strictEqual(posted().length, 1, "posted once")
+        yield* inRunner(sims, Effect.gen(function*() {
+          assert.isTrue(yield* advanceUntil(sims.kie, reaches(jobId, "delivered"), "8 minutes"))
+        }))
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 2_500)))
+        assert.strictEqual(posted().length, 1, "one progress message")
+        assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1, "one video")
+      }), 120_000)
+  })
+
   describe(`JobEntity driver defects on ${dialect}`, () => {
     // A run dies on a defect when the database goes away under it. It must start over by
     // itself after its restart pause, long before the waker's lease would wake the job.
