@@ -153,12 +153,9 @@ export class ProgressMessages extends Effect.Service<ProgressMessages>()("app/Pr
       const stillWanted = Effect.suspend(() =>
         progress.turn === "overtaken" ? Effect.succeed(false) : Effect.as(setTurn(progress, "posting"), true)
       )
-      // Recorded as soon as Telegram answers, before a shutdown can interrupt: the job's next
-      // run (here or on another runner) finds it and posts no second one.
+      // Recorded as Telegram answers, before a shutdown can interrupt: the next run posts no second one.
       const onPosted = (messageId: number) =>
-        Effect.sync(() => {
-          progress.postedId = messageId
-        }).pipe(
+        Effect.sync(() => (progress.postedId = messageId)).pipe(
           Effect.zipRight(repo.update(progress.jobId, { progress_message_id: messageId })),
           Effect.catchAll((error) => logFailure(LogLevel.Warning, "could not store the progress message's id", error))
         )
