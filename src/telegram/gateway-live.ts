@@ -234,7 +234,7 @@ const makeGatewayOn = (
       // in the same breath: Telegram may have acted on it already, and an answer thrown away
       // makes the next run do it again. A runner stopping or giving up a shard (the cluster
       // interrupts its entities' handlers) while a video was being posted sent the video twice
-      // (test/jobs/job-restart.ts). Waiting for the wait under the limits stays interruptible;
+      // (test/jobs/job-restart.ts). The wait for a place under the limits stays interruptible;
       // an attempt ends by the client's request timeout at worst (`requestTimeout`, ./api.ts).
       const attempt = Effect.tryPromise({
         try: (signal) => run(signal as unknown as GrammySignal),
