@@ -49,6 +49,9 @@ const restartIn = (
     assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1, "one video")
   })
 
+/** The simulator's late answers (1.5 s, real time) have landed by then, an abandoned request's too. */
+const pastTheLateAnswer = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 2_500)))
+
 /** The restart suite for one database; each dialect runs it from its own file, in parallel. */
 export const jobRestartSuite = (dialect: Dialect) => {
   describe(`JobEntity restarts on ${dialect}`, () => {
@@ -94,8 +97,7 @@ export const jobRestartSuite = (dialect: Dialect) => {
           const kinds = yield* sql<{ kind: string }>`SELECT kind FROM credit_ledger WHERE job_id = ${jobId} ORDER BY id`
           assert.deepStrictEqual(kinds.map((row) => row.kind), ["reserve", "capture"])
         }))
-        // Past the late answer (real time, as the simulator's delay is): an abandoned request lands by then.
-        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 2_500)))
+        yield* pastTheLateAnswer
         assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1, "one video")
       }), 120_000)
   })
@@ -116,7 +118,7 @@ export const jobRestartSuite = (dialect: Dialect) => {
         yield* inRunner(sims, Effect.gen(function*() {
           assert.isTrue(yield* advanceUntil(sims.kie, reaches(jobId, "delivered"), "8 minutes"))
         }))
-        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 2_500)))
+        yield* pastTheLateAnswer
         assert.strictEqual(posted().length, 1, "one progress message")
         assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1, "one video")
       }), 120_000)
@@ -149,8 +151,6 @@ export const jobRestartSuite = (dialect: Dialect) => {
           assert.deepStrictEqual(kinds.map((row) => row.kind), ["reserve", "capture"])
         }))
         assert.strictEqual(sims.kie.tasks().length, 1, "one KIE task")
-        // Past the late answer (real time, as the simulator's delay is): an abandoned request lands by then.
-        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 2_500)))
         assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1, "one video")
       }), 120_000)
   })
