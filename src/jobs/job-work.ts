@@ -269,17 +269,20 @@ export const makeJobWork = Effect.gen(function*() {
       const messages = messagesFor(lang)
       const place = yield* context.acknowledgement.beforeOutcome(targetOf(job))
       yield* show(context, { _tag: "Ended" }, true)
-      const keyboard = retryHelps(failure)
-        ? [[{ text: messages.buttons.tryAgain, callbackData: againCallbackData(job.id) }]]
-        : undefined
+      const keyboard = retryHelps(failure) ? [[{ text: messages.buttons.tryAgain, callbackData: againCallbackData(job.id) }]] : undefined
       const balance = refunded
         ? `\n${messages.balanceLine(yield* ledger.balanceOf(UserId.make(Number(job.user_id))).pipe(Effect.orDie))}`
         : ""
-      yield* gateway.sendMessage(chatOf(job), failureText(lang, failure, job.cost) + balance, { keyboard, ...place }).pipe(
+      // Told is written once Telegram has answered, before an interruption can land: a runner
+      // stopped between the two told the user again from the job's next run.
+      let told: boolean | undefined
+      const onSent = () => Effect.map(context.feed({ _tag: "Told" }), (going) => void (told = going))
+      const text = failureText(lang, failure, job.cost) + balance
+      yield* gateway.sendMessage(chatOf(job), text, { keyboard, onSent, ...place }).pipe(
         Effect.retry(deliveryRetry),
         Effect.catchAll((error: TelegramError) => logFailure(LogLevel.Warning, "could not tell the user about the refund", error))
       )
-      return yield* context.feed({ _tag: "Told" })
+      return told ?? (yield* context.feed({ _tag: "Told" }))
     })
 
   return {

@@ -281,7 +281,8 @@ const makeGatewayOn = (
         "sendMessage",
         chatId,
         (signal) => api.sendMessage(chatId, text, inlineKeyboard(options?.keyboard), signal),
-        { priority: options?.priority, askedAtMs: options?.askedAtMs }
+        { priority: options?.priority, askedAtMs: options?.askedAtMs },
+        options?.onSent && ((message) => options.onSent!(message.message_id))
       ).pipe(
         Effect.map((message) => message.message_id),
         Effect.withSpan("TelegramGateway.sendMessage")

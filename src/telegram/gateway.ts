@@ -61,10 +61,17 @@ export interface OutgoingPlace {
 }
 
 export interface TelegramGatewayService {
+  /**
+   * `onSent` runs as soon as Telegram has answered, before an interruption can land: what it
+   * records survives a runner stopped mid-request, so the message is not sent again.
+   */
   readonly sendMessage: (
     chatId: number,
     text: string,
-    options?: { readonly keyboard?: InlineKeyboard | undefined } & OutgoingPlace
+    options?: {
+      readonly keyboard?: InlineKeyboard | undefined
+      readonly onSent?: ((messageId: number) => Effect.Effect<void>) | undefined
+    } & OutgoingPlace
   ) => Effect.Effect<number, TelegramError>
   /**
    * A job's progress message, the user's answer to the request that came at `askedAtMs`

@@ -124,6 +124,32 @@ export const jobRestartSuite = (dialect: Dialect) => {
       }), 120_000)
   })
 
+  describe(`A failure notice under way when its runner stops, on ${dialect}`, () => {
+    it.scoped("the job is marked told as Telegram answers: the next run does not tell the user again", () =>
+      Effect.gen(function*() {
+        const sims = yield* startSimulators(dialect, { ...quickGeneration, env: { ENTITY_TERMINATION_TIMEOUT: "0s" } })
+        const chatId = 7005
+        sims.kie.setFaults({ outcomes: [SimFaults.outcomes.contentPolicy] })
+        const sent = () => sims.telegram.callsOf("sendMessage").filter((call) => call.outcome.ok && Number(call.params.chat_id) === chatId)
+        const notices = () => sent().filter((call) => String(call.params.text).includes("content policy"))
+        const jobId = yield* inRunner(sims, Effect.gen(function*() {
+          const started = yield* sendPhotoAndStart(sims, chatId)
+          assert.isTrue(yield* advanceUntil(sims.kie, reaches(started.jobId, "polling"), "2 minutes", "1 second"))
+          // The progress message is out; the chat's next sendMessage is the failure notice.
+          assert.strictEqual(sent().length, 1, "the progress message")
+          const late = sims.telegram.injectFault({ kind: "delay", ms: 1_500, method: "sendMessage", chatId, times: 1 })
+          assert.isTrue(yield* advanceUntil(sims.kie, () => Effect.sync(() => late.hits > 0), "6 minutes", "1 second"))
+          return started.jobId
+        }))
+        assert.strictEqual(notices().length, 1, "told once")
+        yield* inRunner(sims, Effect.gen(function*() {
+          assert.isTrue(yield* advanceUntil(sims.kie, reaches(jobId, "refunded"), "2 minutes", "1 second"))
+        }))
+        yield* pastTheLateAnswer
+        assert.strictEqual(notices().length, 1, "one failure notice")
+      }), 120_000)
+  })
+
   describe(`JobEntity driver defects on ${dialect}`, () => {
     // A run dies on a defect when the database goes away under it. It must start over by
     // itself after its restart pause, long before the waker's lease would wake the job.
