@@ -33,10 +33,8 @@ export const dashboardToken = optionalRedacted(
 )
 
 /**
- * How the runner's fibers share the event loop: `default` is Effect's own scheduler;
- * `time-sliced` (src/runtime/time-sliced-scheduler.ts) gives I/O and timers a turn every
- * 10 ms of fiber work, which shortens the event loop's worst second under a burst, but on a
- * machine loaded past its cores it left runners that stopped answering (BENCHMARKS.md,
- * "a runner that stops answering"), so it is not the default.
+ * How the runner's fibers share the event loop: `time-sliced` (src/runtime/time-sliced-scheduler.ts)
+ * gives I/O and timers a turn every 10 ms of fiber work; `default` is Effect's own scheduler,
+ * kept as a way back.
  */
-export const effectScheduler = literal("EFFECT_SCHEDULER", ["time-sliced", "default"], "default")
+export const effectScheduler = literal("EFFECT_SCHEDULER", ["time-sliced", "default"], "time-sliced")
