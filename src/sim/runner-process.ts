@@ -96,7 +96,12 @@ export const waitFor = async (probe: () => Promise<boolean>, timeoutMs: number):
   return false
 }
 
+/**
+ * A probe with a deadline: a request the runner never answers (seen with runners on a
+ * machine loaded past its cores, BENCHMARKS.md) fails here, and the caller's wait names what
+ * it waited for, instead of hanging until the test's own timeout.
+ */
 export const getJson = async (url: string) => {
-  const response = await fetch(url)
+  const response = await fetch(url, { signal: AbortSignal.timeout(10_000) })
   return { status: response.status, body: (await response.json()) as Record<string, unknown> }
 }
