@@ -19,6 +19,17 @@ import {
 } from "../support/job-harness.js"
 
 
+/**
+ * Simulators whose runners interrupt a step under way at once when stopped: their handlers'
+ * grace period would run on the TestClock, which nothing moves while the runner's layer closes.
+ */
+const stoppingAtOnce = (dialect: "sqlite" | "pg") =>
+  startSimulators(dialect, { ...quickGeneration, env: { ENTITY_TERMINATION_TIMEOUT: "0s" } })
+
+/** The Bot API calls of `method` that Telegram took, to `chatId` when given. */
+const taken = (sims: Simulators, method: string, chatId?: number) =>
+  sims.telegram.callsOf(method).filter((call) => call.outcome.ok && (chatId === undefined || Number(call.params.chat_id) === chatId))
+
 /** Stops the runner while the job is in `state` (held there by `hold`), then finishes it on a new runner. */
 const restartIn = (
   dialect: "sqlite" | "pg",
@@ -27,9 +38,7 @@ const restartIn = (
   release: (sims: Simulators) => void
 ) =>
   Effect.gen(function*() {
-    // The stopped runner interrupts a step under way at once: its handlers' grace period
-    // would run on the TestClock, which nothing moves while the runner's layer closes.
-    const sims = yield* startSimulators(dialect, { ...quickGeneration, env: { ENTITY_TERMINATION_TIMEOUT: "0s" } })
+    const sims = yield* stoppingAtOnce(dialect)
     hold(sims)
     const jobId = yield* inRunner(sims, Effect.gen(function*() {
       const started = yield* sendPhotoAndStart(sims, 7001)
@@ -46,7 +55,7 @@ const restartIn = (
       assert.strictEqual(Number(balance[0]!.free_tokens), 1)
     }))
     assert.strictEqual(sims.kie.tasks().length, 1, "one KIE task")
-    assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1, "one video")
+    assert.strictEqual(taken(sims, "sendVideo").length, 1, "one video")
   })
 
 /** The simulator's late answers (1.5 s, real time) have landed by then, an abandoned request's too. */
@@ -82,7 +91,7 @@ export const jobRestartSuite = (dialect: Dialect) => {
     // such duplicates while shards moved to a new runner).
     it.scoped("the request is let finish and its message id kept: the next run sends no second video", () =>
       Effect.gen(function*() {
-        const sims = yield* startSimulators(dialect, { ...quickGeneration, env: { ENTITY_TERMINATION_TIMEOUT: "0s" } })
+        const sims = yield* stoppingAtOnce(dialect)
         const late = sims.telegram.injectFault({ kind: "delay", ms: 1_500, method: "sendVideo", times: 1 })
         const jobId = yield* inRunner(sims, Effect.gen(function*() {
           const started = yield* sendPhotoAndStart(sims, 7003)
@@ -90,7 +99,7 @@ export const jobRestartSuite = (dialect: Dialect) => {
           assert.isTrue(yield* advanceUntil(sims.kie, () => Effect.sync(() => late.hits > 0), "6 minutes", "1 second"))
           return started.jobId
         }))
-        assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1, "posted once")
+        assert.strictEqual(taken(sims, "sendVideo").length, 1, "posted once")
         yield* inRunner(sims, Effect.gen(function*() {
           assert.isTrue(yield* advanceUntil(sims.kie, reaches(jobId, "delivered"), "8 minutes"))
           const sql = yield* SqlClient.SqlClient
@@ -98,17 +107,17 @@ export const jobRestartSuite = (dialect: Dialect) => {
           assert.deepStrictEqual(kinds.map((row) => row.kind), ["reserve", "capture"])
         }))
         yield* pastTheLateAnswer
-        assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1, "one video")
+        assert.strictEqual(taken(sims, "sendVideo").length, 1, "one video")
       }), 120_000)
   })
 
   describe(`A progress message under way when its runner stops, on ${dialect}`, () => {
     it.scoped("its message id is kept: the job's next run posts no second progress message", () =>
       Effect.gen(function*() {
-        const sims = yield* startSimulators(dialect, { ...quickGeneration, env: { ENTITY_TERMINATION_TIMEOUT: "0s" } })
+        const sims = yield* stoppingAtOnce(dialect)
         const chatId = 7004
         const late = sims.telegram.injectFault({ kind: "delay", ms: 1_500, method: "sendMessage", chatId, times: 1 })
-        const posted = () => sims.telegram.callsOf("sendMessage").filter((call) => call.outcome.ok && Number(call.params.chat_id) === chatId)
+        const posted = () => taken(sims, "sendMessage", chatId)
         const jobId = yield* inRunner(sims, Effect.gen(function*() {
           const started = yield* sendPhotoAndStart(sims, chatId)
           assert.isTrue(yield* advanceUntil(sims.kie, () => Effect.sync(() => late.hits > 0), "2 minutes", "1 second"))
@@ -120,17 +129,17 @@ export const jobRestartSuite = (dialect: Dialect) => {
         }))
         yield* pastTheLateAnswer
         assert.strictEqual(posted().length, 1, "one progress message")
-        assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1, "one video")
+        assert.strictEqual(taken(sims, "sendVideo").length, 1, "one video")
       }), 120_000)
   })
 
   describe(`A failure notice under way when its runner stops, on ${dialect}`, () => {
     it.scoped("the job is marked told as Telegram answers: the next run does not tell the user again", () =>
       Effect.gen(function*() {
-        const sims = yield* startSimulators(dialect, { ...quickGeneration, env: { ENTITY_TERMINATION_TIMEOUT: "0s" } })
+        const sims = yield* stoppingAtOnce(dialect)
         const chatId = 7005
         sims.kie.setFaults({ outcomes: [SimFaults.outcomes.contentPolicy] })
-        const sent = () => sims.telegram.callsOf("sendMessage").filter((call) => call.outcome.ok && Number(call.params.chat_id) === chatId)
+        const sent = () => taken(sims, "sendMessage", chatId)
         const notices = () => sent().filter((call) => String(call.params.text).includes("content policy"))
         const jobId = yield* inRunner(sims, Effect.gen(function*() {
           const started = yield* sendPhotoAndStart(sims, chatId)
@@ -177,7 +186,7 @@ export const jobRestartSuite = (dialect: Dialect) => {
           assert.deepStrictEqual(kinds.map((row) => row.kind), ["reserve", "capture"])
         }))
         assert.strictEqual(sims.kie.tasks().length, 1, "one KIE task")
-        assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1, "one video")
+        assert.strictEqual(taken(sims, "sendVideo").length, 1, "one video")
       }), 120_000)
   })
 
