@@ -9,9 +9,7 @@
  * KIE rate limit, on an upload); one run at a time per activation, and across runners the
  * row's version keeps one step at a time per job.
  */
-import { Entity, Sharding } from "@effect/cluster"
-import { OperatorAlerts } from "../alerts/operator-alerts.js"
-import { withOnlyServices } from "../cluster/entity-context.js"
+import { Entity } from "@effect/cluster"
 import { Effect, Fiber, FiberHandle, Layer, Option, Schema } from "effect"
 import { JobId } from "../domain/ids.js"
 import { KieCallbackSink } from "../kie/callback-sink.js"
@@ -86,7 +84,7 @@ export const JobEntityLive = JobEntity.toLayer(
     })
   }).pipe(Effect.orDie),
   { maxIdleTime: entityIdleTime, concurrency: "unbounded" }
-).pipe(withOnlyServices([Sharding.Sharding, JobRepo, JobSteps, ProgressMessages, OperatorAlerts]))
+)
 
 /** KIE callbacks from the HTTP endpoint wake their job at once. */
 export const JobCallbackSinkLive = Layer.effect(

@@ -9,11 +9,8 @@
  * nothing by itself: its profile and free grant go into the next write (an admission, in
  * the same commit) or are written when the update's handling ends.
  */
-import { Entity, Sharding } from "@effect/cluster"
-import { SqlClient } from "@effect/sql"
+import { Entity } from "@effect/cluster"
 import { Effect, Option } from "effect"
-import { withOnlyServices } from "../cluster/entity-context.js"
-import { AppConfig } from "../config/index.js"
 import { type JobId, UserId } from "../domain/ids.js"
 import type { UserProfile } from "../domain/user-profile.js"
 import {
@@ -30,17 +27,8 @@ import {
   UserUpdates
 } from "../protocols/user-protocol.js"
 import { CreditLedger } from "../storage/credit-ledger.js"
+import { storedNow } from "../storage/job-repo.js"
 import { TelegramInbox } from "../storage/telegram-inbox.js"
-import { PromoCodesRepo } from "../growth/promo-codes-repo.js"
-import { ReferralsRepo } from "../growth/referrals-repo.js"
-import { JobStarts } from "../jobs/job-starts.js"
-import { Admission } from "../storage/admission.js"
-import { DeadLetterUpdates } from "../storage/dead-letter-updates.js"
-import { JobRepo, storedNow } from "../storage/job-repo.js"
-import { SupportRepo } from "../storage/support-repo.js"
-import { UserSettingsRepo } from "../storage/user-settings-repo.js"
-import { UserSnapshots } from "../storage/user-snapshot.js"
-import { UsersRepo } from "../storage/users-repo.js"
 import { makeForgetUser } from "./forget-user.js"
 import { makeGrowthOps } from "./growth-ops.js"
 import { makeAdmission } from "./user-admission.js"
@@ -257,22 +245,4 @@ export const UserEntityLive = UserEntity.toLayer(
   // Short: under a burst every photo's user has an entity, and those still alive are most of
   // the runner's live heap (BENCHMARKS.md); the next message loads the state again in one query.
   { maxIdleTime: "2 seconds" }
-).pipe(
-  withOnlyServices([
-    Sharding.Sharding,
-    AppConfig,
-    SqlClient.SqlClient,
-    Admission,
-    CreditLedger,
-    DeadLetterUpdates,
-    JobRepo,
-    JobStarts,
-    PromoCodesRepo,
-    ReferralsRepo,
-    SupportRepo,
-    TelegramInbox,
-    UserSettingsRepo,
-    UserSnapshots,
-    UsersRepo
-  ], { ifPresent: [UserUpdates] })
 )
