@@ -70,9 +70,11 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
          * transition whose commands need more than a poll, a log line and a progress edit, the
          * run stops without writing it and calls `handOver`, which wakes the entity to act on
          * it (with the video found, see `found`; other news the entity asks KIE about again).
+         * `row` is the job's row as this run last read or wrote it: nothing is staged at that
+         * point (only a submission and a video stage checkpoints), so it is the stored row.
          */
         readonly pollsOnly?: {
-          readonly handOver: (state: MachineState, event: MachineEvent) => Effect.Effect<void>
+          readonly handOver: (state: MachineState, event: MachineEvent, row: JobRecord) => Effect.Effect<void>
         } | undefined
         /** A poll of this task already made (the waker's): the run's first poll of it takes its answer. */
         readonly found?: { readonly taskId: string; readonly result: PollResult } | undefined
@@ -142,7 +144,7 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
             }
             const wakeAt = next.commands.find((command) => command._tag === "WakeAt")
             if (options.pollsOnly !== undefined && !next.commands.every(isPollingCommand)) {
-              yield* options.pollsOnly.handOver(state, event)
+              yield* options.pollsOnly.handOver(state, event, row)
               return false
             }
             const now = yield* Clock.currentTimeMillis

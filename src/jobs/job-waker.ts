@@ -40,10 +40,10 @@ const wakeDueJobs = Effect.gen(function*() {
   // a queued job's first step is a write guarded by the row's version, and a poll only asks
   // KIE before such a write; the write fails and the run stops. A stale row in another
   // state could send a video or create a task again before its first write.
-  const wake = (row: JobRecord, withRow: boolean, found?: { readonly taskId: string; readonly resultUrl: string }) =>
+  const wake = (row: JobRecord, found?: { readonly taskId: string; readonly resultUrl: string }) =>
     send(
       row.id,
-      jobs(row.id).Wake({ ...(withRow && (row.state === "polling" || row.state === "queued") ? { row } : {}), found }, {
+      jobs(row.id).Wake({ ...(row.state === "polling" || row.state === "queued" ? { row } : {}), found }, {
         discard: true
       }),
       (cause) => Effect.logWarning("could not wake a due job; it is due again after its lease", cause)
@@ -56,17 +56,18 @@ const wakeDueJobs = Effect.gen(function*() {
     Number(row.poll_deadline_ms) > now
 
   const pollOrWake = (row: JobRecord, now: number) => {
-    if (!pollsHere(row, now)) return wake(row, true)
+    if (!pollsHere(row, now)) return wake(row)
     const jobId = JobId.make(row.id)
     return steps.run(jobId, progressMessages.of(jobId), undefined, {
       row,
-      // The row this run read is stale once the entity runs: it reads its own. A video found
-      // goes with the wake-up; other news (a failure, the deadline) the entity asks KIE again.
+      // The row as this run left it goes with the wake-up, so the entity reads nothing first
+      // (the claimed row would be stale after a poll this run wrote: the entity's first write
+      // would fail on its version, and the job wait out its lease). A video found goes with
+      // it; other news (a failure, the deadline) the entity asks KIE again.
       pollsOnly: {
-        handOver: (state, event) =>
+        handOver: (state, event, current) =>
           wake(
-            row,
-            false,
+            current,
             state._tag === "Polling" && event._tag === "Polled" && event.result._tag === "Succeeded"
               ? { taskId: state.taskId, resultUrl: event.result.resultUrl }
               : undefined
