@@ -102,6 +102,8 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
         let state = yield* Effect.orDie(machineStateOf(row))
         let due: number | null = row.due_at_ms === null ? null : Number(row.due_at_ms)
         let moved = false
+        /** The last write leased work this run meant to do at once (see `carriesOn`). */
+        let leasedToCarryOn = false
         let balance: Balance | undefined
         const stage = (changes: JobChanges) =>
           Effect.sync(() => {
@@ -154,8 +156,16 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
                 ? { kie_succeeded_at_ms: Math.floor(now) }
                 : {}
               // The lease: if this run dies before its next write, the waker wakes the job then.
-              const leased = !isFinished(next.state) && wakeAt === undefined && !holdCommands
-              const dueAtMs = isFinished(next.state) ? null : wakeAt?.atMs ?? (holdCommands ? now : now + wakeLeaseMs)
+              // Work due already that this run goes on to do (a first poll without callbacks)
+              // is leased too: written as due now, the waker's next pass claimed it meanwhile
+              // and polled a second time (BENCHMARKS.md, "where the commits of a delivered job go").
+              const carriesOn = wakeAt !== undefined && wakeAt.atMs <= now && !holdCommands && !isFinished(next.state)
+              const leased = !isFinished(next.state) && (wakeAt === undefined || carriesOn) && !holdCommands
+              const dueAtMs = isFinished(next.state)
+                ? null
+                : carriesOn
+                ? now + wakeLeaseMs
+                : wakeAt?.atMs ?? (holdCommands ? now : now + wakeLeaseMs)
               const changes: JobChanges = { ...staged, ...columns.changes, ...extra }
               const written = yield* repo.advance(jobId, { version: row.version, state: row.state }, {
                 state: columns.state,
@@ -176,7 +186,8 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
                 version: row.version + 1,
                 due_at_ms: dueAtMs
               }) as JobRecord
-              due = dueAtMs
+              due = carriesOn ? wakeAt.atMs : dueAtMs
+              leasedToCarryOn = carriesOn
               held = row.version
               moved = true
               if (next.state._tag === "Delivered") {
@@ -220,6 +231,9 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
           moved = false
           going = yield* wake
         }
+        // Stopped before the work it leased (a run's bound of wake-ups, a poll that could not
+        // be made): due now again, not a lease later.
+        if (leasedToCarryOn) yield* Effect.ignore(repo.release(jobId, row.version))
         return Option.some(state)
       }).pipe(
         Effect.ensuring(flushStaged),

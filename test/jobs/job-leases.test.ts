@@ -3,14 +3,15 @@
  * job waker ends such leases when it starts, and when a runner it saw live is gone, so the
  * job goes on at once instead of a lease later; a wake-up a job asked for (its next poll, a
  * backoff) stays as it was. The dead runner's lease is written into the row by hand, as a
- * step's write leaves it, before the runner stops.
+ * step's write leaves it, before the runner stops. And work a run goes on to do at once (the
+ * first poll after a submission) is leased as a step is, so the waker leaves it to that run.
  */
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect } from "effect"
 import { wakeLeaseMs } from "../../src/jobs/job-policy.js"
 import { dialects } from "../support/database.js"
-import { advanceUntil, inRunner, quickGeneration, reaches, sendPhotoAndStart, startSimulators } from "../support/job-harness.js"
+import { advance, advanceUntil, inRunner, quickGeneration, reaches, sendPhotoAndStart, startSimulators } from "../support/job-harness.js"
 
 for (const dialect of dialects) {
   describe(`job leases on ${dialect}`, () => {
@@ -46,6 +47,30 @@ for (const dialect of dialects) {
           assert.deepStrictEqual(rows.map((row) => [row.state, Number(row.due_at_ms)]), [["polling", askedFor]])
         }))
         assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1)
+      }), 120_000)
+
+    // Without callbacks a job polls at once after its submission, in the same run: its row
+    // written as due now let the waker's next pass claim it meanwhile and poll it a second time.
+    it.scoped("the first poll a submission's run goes on to make is leased, so the waker does not make it too", () =>
+      Effect.gen(function*() {
+        const sims = yield* startSimulators(dialect, quickGeneration)
+        const recordInfoCalls = () => sims.kie.requestCounts().get("GET /api/v1/jobs/recordInfo") ?? 0
+        yield* inRunner(sims, Effect.gen(function*() {
+          // The first poll is not answered while the test looks.
+          sims.kie.setFaults({ recordInfo: [{ _tag: "Hang" }] })
+          const job = yield* sendPhotoAndStart(sims, 7303)
+          assert.isTrue(yield* advanceUntil(sims.kie, () => Effect.succeed(recordInfoCalls() === 1), "1 minute", "1 second"))
+          const sql = yield* SqlClient.SqlClient
+          const now = Math.floor(yield* Clock.currentTimeMillis)
+          const [row] = yield* sql<{ state: string; due_at_ms: number | string; leased_at_ms: number | string | null }>`
+            SELECT state, due_at_ms, leased_at_ms FROM jobs WHERE id = ${job!.jobId}`
+          assert.strictEqual(row!.state, "polling")
+          assert.isAbove(Number(row!.due_at_ms), now, "not due while its own run polls")
+          assert.isNotNull(row!.leased_at_ms)
+          // Waker passes come and go while the poll hangs.
+          yield* advance(sims.kie, "5 seconds", "1 second")
+          assert.strictEqual(recordInfoCalls(), 1)
+        }))
       }), 120_000)
   })
 }
