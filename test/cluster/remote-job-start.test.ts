@@ -38,8 +38,20 @@ describe("a job that starts on another runner than its user's entity", () => {
     try {
       const users = sendPhotos(cluster, 70_001, USERS, 1)
       await until(`${USERS} jobs admitted`, async () => (await count(`SELECT COUNT(*) AS n FROM jobs`)) === USERS, 60_000)
-      // Every job's photo download has begun, and waits.
+      // Every job's photo download has begun, and waits. A run cut off mid-download (a runner
+      // that gave up its shards when a lock refresh was starved) hangs up and downloads again.
       await until("every photo download under way", () => cluster.telegram.fileDownloads.inFlight === USERS, 30_000)
+        .catch(async (error) => {
+          const { abandoned, inFlight, total } = cluster.telegram.fileDownloads
+          const states = await cluster.query<{ state: string; n: string }>(`SELECT state, COUNT(*) AS n FROM jobs GROUP BY state`)
+          const noted = [a, b].map((runner) =>
+            runner.output().split("\n").filter((line) => /\b(WARN|ERROR|FATAL)\b/.test(line)).slice(-10).join("\n")
+          )
+          throw new Error(
+            `${String(error)}; downloads in flight ${inFlight}, begun ${total}, abandoned ${abandoned}; ` +
+              `jobs ${JSON.stringify(states)}\nrunner A:\n${noted[0]}\nrunner B:\n${noted[1]}`
+          )
+        })
 
       const asked = Date.now()
       for (const userId of users) cluster.telegram.user(userId).sendCommand("balance")

@@ -35,13 +35,16 @@ const layout: Record<FileKind, { prefix: string; folder: string; ext: string }> 
 /**
  * The bot's downloads from `/file/bot<token>/<path>`: how many are served at once (the
  * busiest moment too) and how slow each is, like a slow CDN, when `delayMs` is set; `hold()`
- * keeps every download waiting until the function it returns is called.
+ * keeps every download waiting until the function it returns is called. A download whose
+ * client hangs up before its answer (a run interrupted, a timeout) is no longer in flight:
+ * it counts in `abandoned`, and a retry of it is a new download.
  */
 export class FileDownloads {
   delayMs = 0
   inFlight = 0
   peak = 0
   total = 0
+  abandoned = 0
   private held: Promise<void> | undefined
 
   hold(): () => void {
@@ -54,16 +57,27 @@ export class FileDownloads {
     }
   }
 
-  async serve(send: () => void): Promise<void> {
+  /** `hungUp` resolves when the client closes its side before the answer is sent. */
+  async serve(send: () => void, hungUp: Promise<void>): Promise<void> {
     this.inFlight++
     this.total++
     this.peak = Math.max(this.peak, this.inFlight)
-    try {
-      if (this.held !== undefined) await this.held
-      if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs))
-      send()
-    } finally {
+    let gone = false
+    const left = hungUp.then(() => {
+      if (gone) return
+      gone = true
       this.inFlight--
+      this.abandoned++
+    })
+    try {
+      if (this.held !== undefined) await Promise.race([this.held, left])
+      if (this.delayMs > 0 && !gone) await Promise.race([new Promise((resolve) => setTimeout(resolve, this.delayMs)), left])
+      if (!gone) send()
+    } finally {
+      if (!gone) {
+        gone = true
+        this.inFlight--
+      }
     }
   }
 }

@@ -111,13 +111,14 @@ const handle = async (pipeline: Pipeline, req: IncomingMessage, res: ServerRespo
     if (decodeURIComponent(file[1]!) !== pipeline.token) return sendJson(res, 401, unauthorized().toJSON())
     const stored = pipeline.world.files.getByPath(decodeURIComponent(file[2]!))
     if (stored === undefined || !stored.retained || stored.size > limits.getFile) return sendJson(res, 404, notFound().toJSON())
+    const hungUp = new Promise<void>((resolve) => res.once("close", () => !res.writableEnded && resolve()))
     return pipeline.downloads.serve(() => {
       res.writeHead(200, {
         "content-type": stored.mime_type ?? "application/octet-stream",
         "content-length": stored.size
       })
       res.end(stored.bytes)
-    })
+    }, hungUp)
   }
   if (pipeline.control !== undefined && /^\/sim(\/|$)/.test(url.pathname)) {
     try {

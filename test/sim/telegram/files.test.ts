@@ -57,6 +57,29 @@ describe("TelegramSimulator: files and size limits", () => {
     await expect(api.getFile("AgACnotafile")).rejects.toMatchObject({ error_code: 400, description: "Bad Request: invalid file_id" })
   })
 
+  it("holds downloads while asked, and no longer counts one whose client hung up", async () => {
+    const user = sim.createUser({ id: 4002, first_name: "Mia" })
+    const file = await api.getFile(user.sendPhoto(jpeg).message.photo!.at(-1)!.file_id)
+    const release = sim.fileDownloads.hold()
+    const until = async (check: () => boolean) => {
+      for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      expect(check()).toBe(true)
+    }
+    const kept = fetch(sim.fileUrl(file.file_path!))
+    const given = new AbortController()
+    const gaveUp = fetch(sim.fileUrl(file.file_path!), { signal: given.signal }).catch((error: Error) => error.name)
+    await until(() => sim.fileDownloads.inFlight === 2)
+
+    given.abort()
+    expect(await gaveUp).toBe("AbortError")
+    await until(() => sim.fileDownloads.abandoned === 1)
+    expect(sim.fileDownloads.inFlight).toBe(1)
+
+    release()
+    expect(Buffer.from(await (await kept).arrayBuffer()).equals(jpeg)).toBe(true)
+    expect(sim.fileDownloads).toMatchObject({ inFlight: 0, total: 2, peak: 2, abandoned: 1 })
+  })
+
   it("describes image documents, other documents, stickers, videos and voice notes", async () => {
     const user = sim.createUser({ id: 4002, first_name: "Mia" })
     const image = user.sendDocument(jpeg, { fileName: "portrait.png", mimeType: "image/png", caption: "as file" }).message
