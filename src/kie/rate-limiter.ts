@@ -2,10 +2,10 @@
  * The account-wide limit on createTask. KIE admits 20 new generations per 10 seconds per
  * account and drops (429) the rest; the guarantee must hold for all runners together and
  * in every 10-second span, hence a token bucket sized by src/rate-limits/token-bucket.ts
- * (for 20: a burst of 1 and 18 per 10 s, one every ~0.56 s). Callers over the limit wait,
+ * (for 20: a burst of 2 and 17 per 10 s, one every ~0.59 s). Callers over the limit wait,
  * in the order they asked, instead of failing. What is left: clock skew between runners
  * (the Redis store refills by the caller's clock) and network jitter on the way to KIE;
- * both are milliseconds against a 0.56 s step. While Redis fails, each runner paces itself
+ * both are milliseconds against a 0.59 s step. While Redis fails, each runner paces itself
  * at its share of the limit (src/rate-limits/rate-limits.ts).
  */
 import { Duration, Effect } from "effect"

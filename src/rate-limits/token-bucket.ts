@@ -9,13 +9,7 @@
  * refills in whole steps and a waiting caller's delay is counted from its own request,
  * not from the last refill, so a caller may start up to one step after its token
  * appeared; that can pull one extra request into a span. Hence burst + sustained =
- * limit - 1.
- *
- * The burst is one token. Each token of burst is a request fewer per window for good, and
- * all it buys is that the second caller after a quiet spell goes a step sooner (33 ms for
- * Telegram's 30 a second). Under a burst of photos only the sustained rate counts: with a
- * burst of limit/10, Telegram's line ran at 26 messages a second, not 28 (BENCHMARKS.md).
- * For 30 per second: 1 and 28; for KIE's 20 per 10 s: 1 and 18.
+ * limit - 1: for 20, a burst of 2 and 17 per window.
  */
 import { Duration } from "effect"
 
@@ -27,7 +21,8 @@ export interface BucketSize {
 }
 
 export const bucketFor = (limit: number, window: Duration.Duration): BucketSize => {
-  const burst = 1
-  const sustained = Math.max(1, limit - 1 - burst)
+  const budget = Math.max(2, limit) - 1
+  const burst = Math.max(1, Math.min(Math.floor(limit / 10), budget - 1))
+  const sustained = Math.max(1, budget - burst)
   return { burst, sustained, step: Duration.unsafeDivide(window, sustained) }
 }
