@@ -10,6 +10,12 @@
  * not from the last refill, so a caller may start up to one step after its token
  * appeared; that can pull one extra request into a span. Hence burst + sustained =
  * limit - 1: for 20, a burst of 2 and 17 per window.
+ *
+ * A burst of one would leave more to the sustained rate (28 a second for Telegram's 30
+ * instead of 26), but the burst is also what a late caller catches up with: a turn taken
+ * late on a busy event loop loses every token the bucket could not hold meanwhile. Tried,
+ * Telegram's line sent fewer first messages in time with a burst of one, and with five
+ * (BENCHMARKS.md, "a burst of one token").
  */
 import { Duration } from "effect"
 
