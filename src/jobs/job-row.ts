@@ -6,7 +6,7 @@
 import { Either, type ParseResult } from "effect"
 import { decodeJobFailure, encodeJobFailure } from "../domain/job-failure.js"
 import type { JobState } from "../domain/job-state.js"
-import type { JobChanges, JobRecord } from "../storage/job-repo.js"
+import type { JobChanges, JobRecord, PollingColumns } from "../storage/job-repo.js"
 import type { MachineState } from "./job-machine.js"
 
 export const machineStateOf = (job: JobRecord): Either.Either<MachineState, ParseResult.ParseError> => {
@@ -57,17 +57,7 @@ export const columnsOf = (state: MachineState, at: JobState): { readonly state: 
     case "Submitting":
       return { state: "submitting", changes: { kie_task_id: null, attempts: state.attempts, paused: 0 } }
     case "Polling":
-      return {
-        state: "polling",
-        changes: {
-          kie_task_id: state.taskId,
-          attempts: state.attempts,
-          poll_deadline_ms: state.deadlineMs,
-          polls: state.polls,
-          failed_polls: state.failedPolls,
-          progress_at_ms: state.shownAtMs === null ? null : Math.floor(state.shownAtMs)
-        }
-      }
+      return { state: "polling", changes: pollingColumnsOf(state) }
     case "Delivering":
       return { state: "delivering", changes: { result_url: state.resultUrl } }
     case "Refunding":
@@ -80,3 +70,13 @@ export const columnsOf = (state: MachineState, at: JobState): { readonly state: 
       return { state: "failed", changes: {} }
   }
 }
+
+/** A polling job's columns (a poll's whole write, src/storage/job-repo.ts `advancePolls`). */
+export const pollingColumnsOf = (state: Extract<MachineState, { readonly _tag: "Polling" }>): PollingColumns => ({
+  kie_task_id: state.taskId,
+  attempts: state.attempts,
+  poll_deadline_ms: state.deadlineMs,
+  polls: state.polls,
+  failed_polls: state.failedPolls,
+  progress_at_ms: state.shownAtMs === null ? null : Math.floor(state.shownAtMs)
+})

@@ -10,7 +10,8 @@ import type { Balance } from "../domain/balance.js"
 import { type JobId, UserId } from "../domain/ids.js"
 import { makeReferralQualification } from "../growth/referral-qualification.js"
 import { recordDelivery, recordJobRefunded } from "../observability/metrics.js"
-import { type JobChanges, type JobRecord, JobRepo } from "../storage/job-repo.js"
+import type { SqlError } from "@effect/sql/SqlError"
+import { type JobChanges, type JobRecord, JobRepo, type PolledRow } from "../storage/job-repo.js"
 import {
   type Command,
   IllegalTransition,
@@ -21,7 +22,7 @@ import {
   transition
 } from "./job-machine.js"
 import { wakeLeaseMs } from "./job-policy.js"
-import { columnsOf, machineStateOf } from "./job-row.js"
+import { columnsOf, machineStateOf, pollingColumnsOf } from "./job-row.js"
 import { makeJobWork, type RunContext } from "./job-work.js"
 
 /** Immediate wake-ups one run follows at most (a resubmission, a due poll) before it returns. */
@@ -75,6 +76,11 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
          */
         readonly pollsOnly?: {
           readonly handOver: (state: MachineState, event: MachineEvent, row: JobRecord) => Effect.Effect<void>
+          /**
+           * Writes a poll that leaves the job polling, instead of a statement of its own (the
+           * waker's group commit); true when the row was still at its version.
+           */
+          readonly writePoll?: ((poll: PolledRow) => Effect.Effect<boolean, SqlError>) | undefined
         } | undefined
         /** A poll of this task already made (the waker's): the run's first poll of it takes its answer. */
         readonly found?: { readonly taskId: string; readonly result: PollResult } | undefined
@@ -167,13 +173,23 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
                 ? now + wakeLeaseMs
                 : wakeAt?.atMs ?? (holdCommands ? now : now + wakeLeaseMs)
               const changes: JobChanges = { ...staged, ...columns.changes, ...extra }
-              const written = yield* repo.advance(jobId, { version: row.version, state: row.state }, {
-                state: columns.state,
-                changes,
-                dueAtMs,
-                leasedAtMs: leased ? now : null,
-                detail: describe(event)
-              }).pipe(Effect.orDie)
+              const writePoll = options.pollsOnly?.writePoll
+              const written = yield* (writePoll !== undefined && next.state._tag === "Polling" && row.state === "polling" &&
+                  dueAtMs !== null && Object.keys(staged).length === 0
+                ? writePoll({
+                  jobId,
+                  version: row.version,
+                  columns: pollingColumnsOf(next.state),
+                  dueAtMs,
+                  leasedAtMs: leased ? now : null
+                }).pipe(Effect.map((ok) => ok && { balance: undefined }))
+                : repo.advance(jobId, { version: row.version, state: row.state }, {
+                  state: columns.state,
+                  changes,
+                  dueAtMs,
+                  leasedAtMs: leased ? now : null,
+                  detail: describe(event)
+                })).pipe(Effect.orDie)
               if (!written) {
                 yield* Effect.logDebug("the job moved on elsewhere; this run stops")
                 return false

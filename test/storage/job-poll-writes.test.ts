@@ -1,0 +1,81 @@
+/**
+ * The waker's polls written together (JobRepo.advancePolls, src/storage/job-repo.ts): each
+ * row is written only if it is still at its version and still polling, and the caller
+ * learns which were; on Postgres the lot is one statement.
+ */
+import { SqlClient } from "@effect/sql"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { DatabaseLive } from "../../src/storage/database.js"
+import { JobRepo, type PolledRow } from "../../src/storage/job-repo.js"
+import { configLayer, dialects, freshSettings } from "../support/database.js"
+import { withStatements } from "../support/statements.js"
+
+const repoOn = (dialect: "sqlite" | "pg") =>
+  Effect.map(freshSettings(dialect), (settings) =>
+    JobRepo.Default.pipe(Layer.provideMerge(DatabaseLive), Layer.provide(configLayer(settings))))
+
+interface Row {
+  readonly id: string
+  readonly state: string
+  readonly version: number
+  readonly due_at_ms: number | string | null
+  readonly leased_at_ms: number | string | null
+  readonly polls: number
+  readonly failed_polls: number
+  readonly progress_at_ms: number | string | null
+}
+
+describe.each(dialects)("the waker's polls on %s", (dialect) => {
+  it.scoped("are written where the row is still at its version and polling, and say which were", () =>
+    Effect.gen(function*() {
+      const layer = yield* repoOn(dialect)
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const repo = yield* JobRepo
+        yield* sql`INSERT INTO users (id, first_name) VALUES (7001, 'Ann')`
+        const job = (id: string, state: string, version: number) =>
+          sql`INSERT INTO jobs (id, user_id, chat_id, request_key, state, model, prompt, cost, photo_file_id, kie_task_id,
+                                version, due_at_ms, polls, failed_polls, poll_deadline_ms)
+              VALUES (${id}, 7001, 7001, ${`key-${id}`}, ${state}, 'm', 'p', 1, 'f', ${`task-${id}`},
+                      ${version}, 1000, 1, 0, 900000)`
+        yield* job("polled", "polling", 3)
+        yield* job("moved-on", "polling", 5)
+        yield* job("delivering", "delivering", 2)
+        const poll = (jobId: string, version: number): PolledRow => ({
+          jobId,
+          version,
+          columns: {
+            kie_task_id: `task-${jobId}`,
+            attempts: 0,
+            poll_deadline_ms: 900_000,
+            polls: 2,
+            failed_polls: 1,
+            progress_at_ms: 61_000
+          },
+          dueAtMs: 70_000.4,
+          leasedAtMs: null
+        })
+
+        const [written, statements] = yield* withStatements(
+          repo.advancePolls([poll("polled", 3), poll("moved-on", 4), poll("delivering", 2)])
+        )
+        assert.deepStrictEqual(written, [true, false, false])
+        if (dialect === "pg") assert.strictEqual(statements.length, 1)
+
+        const rows = yield* sql<Row>`
+          SELECT id, state, version, due_at_ms, leased_at_ms, polls, failed_polls, progress_at_ms FROM jobs ORDER BY id`
+        assert.deepStrictEqual(
+          rows.map((row) => [row.id, row.state, row.version, Number(row.due_at_ms), row.leased_at_ms, row.polls, row.failed_polls]),
+          [
+            ["delivering", "delivering", 2, 1000, null, 1, 0],
+            ["moved-on", "polling", 5, 1000, null, 1, 0],
+            ["polled", "polling", 4, 70_001, null, 2, 1]
+          ]
+        )
+        assert.strictEqual(Number(rows.find((row) => row.id === "polled")!.progress_at_ms), 61_000)
+        // Nothing moved between states, so no event was written.
+        assert.strictEqual((yield* sql`SELECT id FROM job_events`).length, 0)
+      }).pipe(Effect.provide(layer))
+    }), 60_000)
+})
