@@ -10,8 +10,8 @@ import type { Balance } from "../domain/balance.js"
 import { type JobId, UserId } from "../domain/ids.js"
 import { makeReferralQualification } from "../growth/referral-qualification.js"
 import { recordDelivery, recordJobRefunded } from "../observability/metrics.js"
-import type { SqlError } from "@effect/sql/SqlError"
-import { type JobChanges, type JobRecord, JobRepo, type PolledRow } from "../storage/job-repo.js"
+import { makeGroupCommit } from "../storage/group-commit.js"
+import { type JobChanges, type JobRecord, JobRepo } from "../storage/job-repo.js"
 import {
   type Command,
   IllegalTransition,
@@ -24,6 +24,9 @@ import {
 import { wakeLeaseMs } from "./job-policy.js"
 import { columnsOf, machineStateOf, pollingColumnsOf } from "./job-row.js"
 import { makeJobWork, type RunContext } from "./job-work.js"
+
+/** The most polls one statement writes (a JSON parameter of some 200 bytes each). */
+const pollsPerStatement = 256
 
 /** Immediate wake-ups one run follows at most (a resubmission, a due poll) before it returns. */
 const maxWakesPerRun = 8
@@ -50,6 +53,11 @@ const describe = (event: MachineEvent): string | null => {
 export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
   scoped: Effect.gen(function*() {
     const repo = yield* JobRepo
+    // A job is polled about eight times while KIE generates, and a poll that finds nothing
+    // new only writes when it is due next. Those of the runner's runs (the waker's, the
+    // entities') that end while one write is under way are written together in the next
+    // statement: one commit for dozens of polls under load, none later when idle.
+    const writePoll = yield* makeGroupCommit(repo.advancePolls, pollsPerStatement)
     const work = yield* makeJobWork
     const referrals = yield* makeReferralQualification
 
@@ -76,11 +84,6 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
          */
         readonly pollsOnly?: {
           readonly handOver: (state: MachineState, event: MachineEvent, row: JobRecord) => Effect.Effect<void>
-          /**
-           * Writes a poll that leaves the job polling, instead of a statement of its own (the
-           * waker's group commit); true when the row was still at its version.
-           */
-          readonly writePoll?: ((poll: PolledRow) => Effect.Effect<boolean, SqlError>) | undefined
         } | undefined
         /** A poll of this task already made (the waker's): the run's first poll of it takes its answer. */
         readonly found?: { readonly taskId: string; readonly result: PollResult } | undefined
@@ -173,9 +176,9 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
                 ? now + wakeLeaseMs
                 : wakeAt?.atMs ?? (holdCommands ? now : now + wakeLeaseMs)
               const changes: JobChanges = { ...staged, ...columns.changes, ...extra }
-              const writePoll = options.pollsOnly?.writePoll
-              const written = yield* (writePoll !== undefined && next.state._tag === "Polling" && row.state === "polling" &&
-                  dueAtMs !== null && Object.keys(staged).length === 0
+              // A poll that leaves the job polling goes with the others of the moment (below).
+              const written = yield* (next.state._tag === "Polling" && row.state === "polling" && dueAtMs !== null &&
+                  Object.keys(staged).length === 0
                 ? writePoll({
                   jobId,
                   version: row.version,

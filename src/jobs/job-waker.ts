@@ -11,7 +11,7 @@
  * A due poll that finds nothing new is the commonest wake-up by far (a job is polled about
  * eight times while KIE generates), and it needs no actor: it asks KIE, writes the next due
  * time (and perhaps edits the progress message) guarded by the row's version, and is done;
- * the polls that end together are written in one statement (../storage/group-commit.ts). The
+ * polls that end together are written in one statement (./job-steps.ts). The
  * waker does those itself (`pollsOnly`, ./job-steps.ts), so a polling job's entity is not
  * activated, and kept in memory until it is reaped, once per poll. News (the video, a
  * failure, the deadline) wakes the entity to act on it; a video found goes with the
@@ -24,7 +24,6 @@ import { makeWakeSender } from "../cluster/remote-wakes.js"
 import { AppConfig } from "../config/index.js"
 import { JobId } from "../domain/ids.js"
 import { JobEntity } from "../protocols/job-protocol.js"
-import { makeGroupCommit } from "../storage/group-commit.js"
 import { type JobRecord, JobRepo } from "../storage/job-repo.js"
 import { ProgressMessages } from "./job-acknowledgement.js"
 import { goneRunnerLookInterval, wakeLeaseMs, wakerBatch, wakerConcurrency, wakerInterval } from "./job-policy.js"
@@ -36,9 +35,6 @@ const wakeDueJobs = Effect.gen(function*() {
   const progressMessages = yield* ProgressMessages
   const jobs = yield* JobEntity.client
   const send = yield* makeWakeSender(JobEntity, "wait")
-  // The polls of a pass end within milliseconds of each other: those that find nothing new
-  // are written together, one commit for the lot instead of one each (BENCHMARKS.md).
-  const writePoll = yield* makeGroupCommit(repo.advancePolls, wakerConcurrency)
 
   // A queued or polling job's row goes with its wake, so its run reads nothing first. Only
   // those: should the row be stale by the time the run starts (another run wrote it since),
@@ -70,7 +66,6 @@ const wakeDueJobs = Effect.gen(function*() {
       // would fail on its version, and the job wait out its lease). A video found goes with
       // it; other news (a failure, the deadline) the entity asks KIE again.
       pollsOnly: {
-        writePoll,
         handOver: (state, event, current) =>
           wake(
             current,
