@@ -6,7 +6,8 @@
 import { Either, type ParseResult } from "effect"
 import { decodeJobFailure, encodeJobFailure } from "../domain/job-failure.js"
 import type { JobState } from "../domain/job-state.js"
-import type { JobChanges, JobRecord, PollingColumns } from "../storage/job-repo.js"
+import type { PollingColumns } from "../storage/job-poll-writes.js"
+import type { JobChanges, JobRecord } from "../storage/job-repo.js"
 import type { MachineState } from "./job-machine.js"
 
 export const machineStateOf = (job: JobRecord): Either.Either<MachineState, ParseResult.ParseError> => {

@@ -10,6 +10,7 @@ import type { JobId, UserId } from "../domain/ids.js"
 import { JobRecord } from "../domain/job-record.js"
 import { JobState } from "../domain/job-state.js"
 import { CreditLedger } from "./credit-ledger.js"
+import { makeAdvancePolls } from "./job-poll-writes.js"
 
 export interface NewJob {
   readonly id: JobId
@@ -59,25 +60,6 @@ export type JobChanges = {
 }
 
 export { JobRecord }
-
-/** The columns of a `polling` row that the machine keeps (src/jobs/job-row.ts, `columnsOf`). */
-export interface PollingColumns {
-  readonly kie_task_id: string
-  readonly attempts: number
-  readonly poll_deadline_ms: number | null
-  readonly polls: number
-  readonly failed_polls: number
-  readonly progress_at_ms: number | null
-}
-
-/** A poll's write (`advancePolls`): the row stays `polling`, due again at `dueAtMs`. */
-export interface PolledRow {
-  readonly jobId: string
-  readonly version: number
-  readonly columns: PollingColumns
-  readonly dueAtMs: number
-  readonly leasedAtMs: number | null
-}
 
 const decodeRecord = Schema.decodeUnknown(JobRecord)
 const decodeRecords = Schema.decodeUnknown(Schema.Array(JobRecord))
@@ -170,41 +152,8 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
       }
     })
 
-    /**
-     * Polls that found nothing new, many in one statement (src/jobs/job-waker.ts writes its
-     * polls through a group commit): each row stays `polling`, with the machine's polling
-     * columns, its next due time and lease, only if it is still at its version. Which of
-     * them were written, in the order given. Postgres takes them as one JSON parameter;
-     * SQLite, one short transaction.
-     */
-    const advancePolls = Effect.fn("JobRepo.advancePolls")(function*(polls: ReadonlyArray<PolledRow>) {
-      const rows = polls.map((poll) => ({
-        ...poll.columns,
-        id: poll.jobId,
-        version: poll.version,
-        due_at_ms: Math.ceil(poll.dueAtMs),
-        leased_at_ms: poll.leasedAtMs === null ? null : Math.floor(poll.leasedAtMs)
-      }))
-      const written = writingWith
-        ? yield* sql<{ id: string }>`
-            UPDATE jobs SET version = jobs.version + 1, due_at_ms = v.due_at_ms, leased_at_ms = v.leased_at_ms,
-                            updated_at = CURRENT_TIMESTAMP, kie_task_id = v.kie_task_id, attempts = v.attempts,
-                            poll_deadline_ms = v.poll_deadline_ms, polls = v.polls, failed_polls = v.failed_polls,
-                            progress_at_ms = v.progress_at_ms
-            FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS v(
-              id text, version integer, due_at_ms bigint, leased_at_ms bigint, kie_task_id text, attempts integer,
-              poll_deadline_ms bigint, polls integer, failed_polls integer, progress_at_ms bigint)
-            WHERE jobs.id = v.id AND jobs.version = v.version AND jobs.state = 'polling'
-            RETURNING jobs.id`
-        : yield* Effect.forEach(rows, ({ id, version, ...changes }) =>
-          sql<{ id: string }>`UPDATE jobs SET ${sql.update(changes)}, version = version + 1, updated_at = CURRENT_TIMESTAMP
-                              WHERE id = ${id} AND version = ${version} AND state = 'polling' RETURNING id`).pipe(
-          Effect.map((results) => results.flat()),
-          sql.withTransaction
-        )
-      const ids = new Set(written.map((row) => row.id))
-      return polls.map((poll) => ids.has(poll.jobId))
-    })
+    /** Polls that found nothing new, many in one statement (./job-poll-writes.ts). */
+    const advancePolls = makeAdvancePolls(sql, writingWith)
 
     /** A checkpoint inside a step that moves no state: message ids, the KIE copy of the photo. */
     const update = Effect.fn("JobRepo.update")(function*(jobId: JobId, changes: JobChanges) {

@@ -1,13 +1,15 @@
 /**
  * The waker's polls written together (JobRepo.advancePolls, src/storage/job-repo.ts): each
  * row is written only if it is still at its version and still polling, and the caller
- * learns which were; on Postgres the lot is one statement.
+ * learns which were; on Postgres the lot is one statement, with a job named twice in a
+ * second one.
  */
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { DatabaseLive } from "../../src/storage/database.js"
-import { JobRepo, type PolledRow } from "../../src/storage/job-repo.js"
+import type { PolledRow } from "../../src/storage/job-poll-writes.js"
+import { JobRepo } from "../../src/storage/job-repo.js"
 import { configLayer, dialects, freshSettings } from "../support/database.js"
 import { withStatements } from "../support/statements.js"
 
@@ -26,7 +28,7 @@ interface Row {
   readonly progress_at_ms: number | string | null
 }
 
-describe.each(dialects)("the waker's polls on %s", (dialect) => {
+describe.each(dialects)("polls written together on %s", (dialect) => {
   it.scoped("are written where the row is still at its version and polling, and say which were", () =>
     Effect.gen(function*() {
       const layer = yield* repoOn(dialect)
@@ -76,6 +78,16 @@ describe.each(dialects)("the waker's polls on %s", (dialect) => {
         assert.strictEqual(Number(rows.find((row) => row.id === "polled")!.progress_at_ms), 61_000)
         // Nothing moved between states, so no event was written.
         assert.strictEqual((yield* sql`SELECT id FROM job_events`).length, 0)
+
+        // Two polls of one job in a group (two runs that raced): only the one at the row's
+        // version is written and told so, whichever comes first.
+        assert.deepStrictEqual(yield* repo.advancePolls([poll("polled", 3), poll("polled", 4), poll("polled", 4)]), [
+          false,
+          true,
+          false
+        ])
+        const [again] = yield* sql<Row>`SELECT version, polls FROM jobs WHERE id = 'polled'`
+        assert.strictEqual(again!.version, 5)
       }).pipe(Effect.provide(layer))
     }), 60_000)
 })
