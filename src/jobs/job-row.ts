@@ -72,7 +72,7 @@ export const columnsOf = (state: MachineState, at: JobState): { readonly state: 
   }
 }
 
-/** A polling job's columns (a poll's whole write, src/storage/job-repo.ts `advancePolls`). */
+/** A polling job's columns (a poll's whole write, src/storage/job-poll-writes.ts). */
 export const pollingColumnsOf = (state: Extract<MachineState, { readonly _tag: "Polling" }>): PollingColumns => ({
   kie_task_id: state.taskId,
   attempts: state.attempts,
