@@ -3,7 +3,7 @@
  * change inserts one ledger row and moves the cached balance in the same transaction; a row
  * whose key already exists is not inserted again, so a replayed operation changes nothing.
  */
-import { SqlClient } from "@effect/sql"
+import { SqlClient, type Statement } from "@effect/sql"
 import { Effect, Option, Schema } from "effect"
 import { Balance, ReservationSplit } from "../domain/balance.js"
 import type { JobId, UserId } from "../domain/ids.js"
@@ -124,18 +124,22 @@ export class CreditLedger extends Effect.Service<CreditLedger>()("app/CreditLedg
     /**
      * A delivered job's reservation becomes spent. It moves no balance (the reservation already
      * took the credits), so the job writes it inside its delivered transition (JobRepo.advance)
-     * instead of asking the user entity; the unique (job, kind) keeps it to one per job.
+     * instead of asking the user entity; the unique (job, kind) keeps it to one per job. As a
+     * statement of its own, or as a part of the transition's (`onlyIf`: that its write took).
      */
-    const captureReservation = Effect.fn("CreditLedger.captureReservation")(function*(jobId: JobId) {
-      yield* sql`
+    const captureStatement = (jobId: JobId, onlyIf: Statement.Fragment = sql`TRUE`) =>
+      sql`
         INSERT INTO credit_ledger (user_id, op_key, kind, delta_credits, delta_free, job_id)
         SELECT user_id, ${`capture:${jobId}`}, 'capture', 0, 0, job_id FROM credit_ledger
-        WHERE job_id = ${jobId} AND kind = 'reserve'
+        WHERE job_id = ${jobId} AND kind = 'reserve' AND ${onlyIf}
         ON CONFLICT DO NOTHING`
+    const captureReservation = Effect.fn("CreditLedger.captureReservation")(function*(jobId: JobId) {
+      yield* captureStatement(jobId)
     })
 
     return {
       captureReservation,
+      captureStatement,
       balanceOf,
       ledgerSumOf,
       apply,
