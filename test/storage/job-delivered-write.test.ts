@@ -6,23 +6,19 @@
  */
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { JobId } from "../../src/domain/ids.js"
-import { DatabaseLive } from "../../src/storage/database.js"
 import { JobRepo } from "../../src/storage/job-repo.js"
-import { configLayer, dialects, freshSettings } from "../support/database.js"
+import { dialects } from "../support/database.js"
+import { jobRepoOn } from "../support/job-repo.js"
 import { withStatements } from "../support/statements.js"
-
-const repoOn = (dialect: "sqlite" | "pg") =>
-  Effect.map(freshSettings(dialect), (settings) =>
-    JobRepo.Default.pipe(Layer.provideMerge(DatabaseLive), Layer.provide(configLayer(settings))))
 
 const jobId = JobId.make("job_0123456789abcdef01234567")
 
 describe.each(dialects)("the delivered write on %s", (dialect) => {
   it.scoped("captures with the row and its event, and nothing when the row moved on", () =>
     Effect.gen(function*() {
-      const layer = yield* repoOn(dialect)
+      const layer = yield* jobRepoOn(dialect)
       yield* Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
         const repo = yield* JobRepo

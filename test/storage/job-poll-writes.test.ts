@@ -6,16 +6,13 @@
  */
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import { DatabaseLive } from "../../src/storage/database.js"
+import { Effect } from "effect"
 import type { PolledRow } from "../../src/storage/job-poll-writes.js"
 import { JobRepo } from "../../src/storage/job-repo.js"
-import { configLayer, dialects, freshSettings } from "../support/database.js"
+import { dialects } from "../support/database.js"
+import { jobRepoOn } from "../support/job-repo.js"
 import { withStatements } from "../support/statements.js"
 
-const repoOn = (dialect: "sqlite" | "pg") =>
-  Effect.map(freshSettings(dialect), (settings) =>
-    JobRepo.Default.pipe(Layer.provideMerge(DatabaseLive), Layer.provide(configLayer(settings))))
 
 interface Row {
   readonly id: string
@@ -31,7 +28,7 @@ interface Row {
 describe.each(dialects)("polls written together on %s", (dialect) => {
   it.scoped("are written where the row is still at its version and polling, and say which were", () =>
     Effect.gen(function*() {
-      const layer = yield* repoOn(dialect)
+      const layer = yield* jobRepoOn(dialect)
       yield* Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
         const repo = yield* JobRepo

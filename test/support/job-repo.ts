@@ -1,0 +1,10 @@
+/** The job repository alone, for the tests of its statements (test/storage/job-*.test.ts). */
+import { Effect, Layer } from "effect"
+import { DatabaseLive } from "../../src/storage/database.js"
+import { JobRepo } from "../../src/storage/job-repo.js"
+import { configLayer, type Dialect, freshSettings } from "./database.js"
+
+/** JobRepo on a fresh, migrated database of `dialect`, with its SqlClient. */
+export const jobRepoOn = (dialect: Dialect) =>
+  Effect.map(freshSettings(dialect), (settings) =>
+    JobRepo.Default.pipe(Layer.provideMerge(DatabaseLive), Layer.provide(configLayer(settings))))
