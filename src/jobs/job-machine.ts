@@ -225,7 +225,8 @@ export const transition = (state: MachineState, event: MachineEvent): Transition
   switch (state._tag) {
     case "Submitting":
       if (event._tag === "TaskCreated") {
-        // With callbacks on, the first poll only catches a lost callback.
+        // Never at once: KIE has no video yet, and may not even know the task for a while
+        // (docs/kie-facts.md). With callbacks on, the first poll only catches a lost callback.
         const firstPoll = nextPollDelay({ polls: 0, failedPolls: 0, callbacksOn: event.callbacksOn })
         return to(
           {
@@ -237,7 +238,7 @@ export const transition = (state: MachineState, event: MachineEvent): Transition
             failedPolls: 0,
             shownAtMs: null
           },
-          { _tag: "WakeAt", atMs: event.callbacksOn ? Math.min(event.now + firstPoll, event.deadlineMs) : event.now }
+          { _tag: "WakeAt", atMs: Math.min(event.now + firstPoll, event.deadlineMs) }
         )
       }
       if (event._tag === "SubmitFailed") {

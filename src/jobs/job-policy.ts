@@ -156,8 +156,9 @@ export const slowAfterMs = 5 * 60_000
 export const failedPollRetryAfterMs = 5_000
 
 /**
- * The wait after `polls` polls of a running task. Without callbacks: 5 s growing by 1.5×
- * to 30 s. With callbacks, polling only catches a lost one: 1 minute, doubling to 5
+ * The wait after `polls` polls of a running task (0: after its creation). Without
+ * callbacks: 5 s growing by 1.5× to 30 s, so a task is polled 5, 12.5, 23.75 s… after its
+ * creation. With callbacks, polling only catches a lost one: 1 minute, doubling to 5
  * (with 10,000 jobs in flight, every second of interval is KIE traffic). After failed
  * polls the task may well be done, so the next poll comes sooner: a KIE blip must not
  * cost minutes.
@@ -165,6 +166,6 @@ export const failedPollRetryAfterMs = 5_000
 export const nextPollDelay = (at: { readonly polls: number; readonly failedPolls: number; readonly callbacksOn: boolean }): number => {
   const cadence = at.callbacksOn
     ? Math.min(60_000 * 2 ** at.polls, 300_000)
-    : Math.min(5_000 * 1.5 ** Math.max(0, at.polls - 1), 30_000)
+    : Math.min(5_000 * 1.5 ** at.polls, 30_000)
   return at.failedPolls > 0 ? Math.min(cadence, failedPollRetryAfterMs * 2 ** (at.failedPolls - 1)) : cadence
 }

@@ -28,9 +28,6 @@ import { makeJobWork, type RunContext } from "./job-work.js"
 /** The most polls one statement writes (a JSON parameter of some 200 bytes each). */
 const pollsPerStatement = 256
 
-/** Immediate wake-ups one run follows at most (a resubmission, a due poll) before it returns. */
-const maxWakesPerRun = 8
-
 /** What a run outside the entity may do: ask KIE, log, edit the progress message, sleep. */
 const isPollingCommand = (command: Command): boolean =>
   command._tag === "Poll" || command._tag === "Log" || command._tag === "WakeAt" || (command._tag === "Show" && !command.force)
@@ -109,10 +106,6 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
         let row = stored.value
         held = row.version
         let state = yield* Effect.orDie(machineStateOf(row))
-        let due: number | null = row.due_at_ms === null ? null : Number(row.due_at_ms)
-        let moved = false
-        /** The last write leased work this run meant to do at once (see `carriesOn`). */
-        let leasedToCarryOn = false
         let balance: Balance | undefined
         const stage = (changes: JobChanges) =>
           Effect.sync(() => {
@@ -165,16 +158,9 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
                 ? { kie_succeeded_at_ms: Math.floor(now) }
                 : {}
               // The lease: if this run dies before its next write, the waker wakes the job then.
-              // Work due already that this run goes on to do (a first poll without callbacks)
-              // is leased too: written as due now, the waker's next pass claimed it meanwhile
-              // and polled a second time (BENCHMARKS.md, "where the commits of a delivered job go").
-              const carriesOn = wakeAt !== undefined && wakeAt.atMs <= now && !holdCommands && !isFinished(next.state)
-              const leased = !isFinished(next.state) && (wakeAt === undefined || carriesOn) && !holdCommands
-              const dueAtMs = isFinished(next.state)
-                ? null
-                : carriesOn
-                ? now + wakeLeaseMs
-                : wakeAt?.atMs ?? (holdCommands ? now : now + wakeLeaseMs)
+              // A run never goes on to a wake-up it asks for, however soon: the waker makes it.
+              const leased = !isFinished(next.state) && wakeAt === undefined && !holdCommands
+              const dueAtMs = isFinished(next.state) ? null : wakeAt?.atMs ?? (holdCommands ? now : now + wakeLeaseMs)
               const changes: JobChanges = { ...staged, ...columns.changes, ...extra }
               // A poll that leaves the job polling goes with the others of the moment (below).
               const written = yield* (next.state._tag === "Polling" && row.state === "polling" && dueAtMs !== null &&
@@ -205,10 +191,7 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
                 version: row.version + 1,
                 due_at_ms: dueAtMs
               }) as JobRecord
-              due = carriesOn ? wakeAt.atMs : dueAtMs
-              leasedToCarryOn = carriesOn
               held = row.version
-              moved = true
               if (next.state._tag === "Delivered") {
                 yield* recordDelivery(row)
                 yield* referrals.qualify(UserId.make(row.user_id), "delivered")
@@ -242,17 +225,7 @@ export class JobSteps extends Effect.Service<JobSteps>()("app/JobSteps", {
           first === undefined && options.pollsOnly === undefined && state._tag === "Queued" &&
           !(yield* work.breakerOpen) && !(yield* work.readyToSubmit(row))
         ) return Option.some(state)
-        let going = yield* (first === undefined ? wake : feed(first))
-        // Work that is due already (a first poll, a resubmission) is done in this run.
-        for (let i = 0; going && i < maxWakesPerRun && !isFinished(state); i++) {
-          const now = yield* Clock.currentTimeMillis
-          if (due === null || due > now || !moved) break
-          moved = false
-          going = yield* wake
-        }
-        // Stopped before the work it leased (a run's bound of wake-ups, a poll that could not
-        // be made): due now again, not a lease later.
-        if (leasedToCarryOn) yield* Effect.ignore(repo.release(jobId, row.version))
+        yield* (first === undefined ? wake : feed(first))
         return Option.some(state)
       }).pipe(
         Effect.ensuring(flushStaged),

@@ -3,8 +3,8 @@
  * job waker ends such leases when it starts, and when a runner it saw live is gone, so the
  * job goes on at once instead of a lease later; a wake-up a job asked for (its next poll, a
  * backoff) stays as it was. The dead runner's lease is written into the row by hand, as a
- * step's write leaves it, before the runner stops. And work a run goes on to do at once (the
- * first poll after a submission) is leased as a step is, so the waker leaves it to that run.
+ * step's write leaves it, before the runner stops. And the first poll after a submission is
+ * a wake-up the job asks for, 5 s on: no lease, and the waker makes it once.
  */
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
@@ -49,24 +49,27 @@ for (const dialect of dialects) {
         assert.strictEqual(sims.telegram.callsOf("sendVideo").filter((call) => call.outcome.ok).length, 1)
       }), 120_000)
 
-    // Without callbacks a job polls at once after its submission, in the same run: its row
-    // written as due now let the waker's next pass claim it meanwhile and poll it a second time.
-    it.scoped("the first poll a submission's run goes on to make is leased, so the waker does not make it too", () =>
+    // A submission's run ends at the task's creation: the first poll waits the cadence's
+    // first 5 s (KIE has no video before that) and is the waker's, made once.
+    it.scoped("a submission's run ends with the first poll due 5 s on, unleased; the waker makes it once", () =>
       Effect.gen(function*() {
         const sims = yield* startSimulators(dialect, quickGeneration)
         const recordInfoCalls = () => sims.kie.requestCounts().get("GET /api/v1/jobs/recordInfo") ?? 0
         yield* inRunner(sims, Effect.gen(function*() {
-          // The first poll is not answered while the test looks.
+          // The poll is not answered while the test looks: its lease is the waker's claim.
           sims.kie.setFaults({ recordInfo: [{ _tag: "Hang" }] })
           const job = yield* sendPhotoAndStart(sims, 7303)
-          assert.isTrue(yield* advanceUntil(sims.kie, () => Effect.succeed(recordInfoCalls() === 1), "1 minute", "1 second"))
+          assert.isTrue(yield* advanceUntil(sims.kie, reaches(job!.jobId, "polling"), "1 minute", "200 millis"))
           const sql = yield* SqlClient.SqlClient
           const now = Math.floor(yield* Clock.currentTimeMillis)
-          const [row] = yield* sql<{ state: string; due_at_ms: number | string; leased_at_ms: number | string | null }>`
-            SELECT state, due_at_ms, leased_at_ms FROM jobs WHERE id = ${job!.jobId}`
-          assert.strictEqual(row!.state, "polling")
-          assert.isAbove(Number(row!.due_at_ms), now, "not due while its own run polls")
-          assert.isNotNull(row!.leased_at_ms)
+          const [row] = yield* sql<{ due_at_ms: number | string; leased_at_ms: number | string | null }>`
+            SELECT due_at_ms, leased_at_ms FROM jobs WHERE id = ${job!.jobId}`
+          // Submitted within the last step of virtual time.
+          const dueIn = Number(row!.due_at_ms) - now
+          assert.isTrue(dueIn > 4_000 && dueIn <= 5_000, `first poll due in ${dueIn} ms`)
+          assert.isNull(row!.leased_at_ms)
+          assert.strictEqual(recordInfoCalls(), 0, "no poll at the task's creation")
+          assert.isTrue(yield* advanceUntil(sims.kie, () => Effect.succeed(recordInfoCalls() === 1), "10 seconds", "1 second"))
           // Waker passes come and go while the poll hangs.
           yield* advance(sims.kie, "5 seconds", "1 second")
           assert.strictEqual(recordInfoCalls(), 1)

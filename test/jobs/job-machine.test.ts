@@ -94,14 +94,14 @@ const table: ReadonlyArray<Row> = [
   // submitting
   { name: "a submitting job woken again submits (its task id would be in the row otherwise)", from: submitting, event: wake(), to: "Submitting", commands: ["Submit"] },
   {
-    name: "a created task is polled at once without callbacks",
+    name: "a created task is first polled after the cadence's first wait, not at once (KIE has no video yet)",
     from: submitting,
     event: { _tag: "TaskCreated", taskId: "t9", deadlineMs, now, callbacksOn: false },
     to: "Polling",
     commands: ["WakeAt"],
     check: (state, commands) => {
       expect(state).toEqual({ _tag: "Polling", attempts: 1, taskId: "t9", deadlineMs, polls: 0, failedPolls: 0, shownAtMs: null })
-      wakeAt(now)(state, commands)
+      wakeAt(now + 5_000)(state, commands)
     }
   },
   {
@@ -287,7 +287,7 @@ describe("the job's state machine", () => {
   })
 
   it("polls back off from 5 s to 30 s, from 1 to 5 minutes with callbacks, and come sooner after failures", () => {
-    expect([1, 2, 3, 4, 5, 6, 20].map((polls) => nextPollDelay({ polls, failedPolls: 0, callbacksOn: false })))
+    expect([0, 1, 2, 3, 4, 5, 20].map((polls) => nextPollDelay({ polls, failedPolls: 0, callbacksOn: false })))
       .toEqual([5_000, 7_500, 11_250, 16_875, 25_312.5, 30_000, 30_000])
     expect([0, 1, 2, 3, 9].map((polls) => nextPollDelay({ polls, failedPolls: 0, callbacksOn: true })))
       .toEqual([60_000, 120_000, 240_000, 300_000, 300_000])
