@@ -114,7 +114,9 @@ describe(`chaos: ${JOBS} jobs, KIE and Bot API faults, a runner killed and repla
     burst(random.int(1, 3), 20)
     events.push(`${at()} wave 2: ${USERS - Math.ceil(USERS / 2)} users × ${PHOTOS} photos`)
     users.push(...sendPhotos(cluster, 40_001 + Math.ceil(USERS / 2), USERS - Math.ceil(USERS / 2), PHOTOS))
-    await new Promise((resolve) => setTimeout(resolve, random.int(5_000, 10_000)))
+    // 1–3 s on, while wave 2 is still being admitted and submitted: 5–10 s later an idle machine had
+    // every job of it past its createTask, and the kill met none without its task.
+    await new Promise((resolve) => setTimeout(resolve, random.int(1_000, 3_000)))
 
     // kill -9 a random runner with jobs in every state, then start a replacement.
     const states = await cluster.query<{ state: string; n: string }>(`SELECT state, COUNT(*) AS n FROM jobs GROUP BY state`)
