@@ -114,9 +114,14 @@ describe(`chaos: ${JOBS} jobs, KIE and Bot API faults, a runner killed and repla
     burst(random.int(1, 3), 20)
     events.push(`${at()} wave 2: ${USERS - Math.ceil(USERS / 2)} users × ${PHOTOS} photos`)
     users.push(...sendPhotos(cluster, 40_001 + Math.ceil(USERS / 2), USERS - Math.ceil(USERS / 2), PHOTOS))
-    // 1–3 s on, while wave 2 is still being admitted and submitted: 5–10 s later an idle machine had
-    // every job of it past its createTask, and the kill met none without its task.
+    // The kill waits for a job delivering and one without its task at once (at most 10 s):
+    // a fixed 5–10 s after wave 2 found every job past its createTask on a quiet machine, and
+    // 1–3 s found none delivering on a busy one.
     await new Promise((resolve) => setTimeout(resolve, random.int(1_000, 3_000)))
+    for (const until = Date.now() + 10_000; Date.now() < until;) {
+      if ((await count(["delivering"])) > 0 && (await count(["queued", "submitting"])) > 0) break
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
 
     // kill -9 a random runner with jobs in every state, then start a replacement.
     const states = await cluster.query<{ state: string; n: string }>(`SELECT state, COUNT(*) AS n FROM jobs GROUP BY state`)
