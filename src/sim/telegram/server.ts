@@ -149,7 +149,10 @@ export const listen = (pipeline: Pipeline, host: string, port: number): Promise<
         else res.destroy()
       })
     })
-    server.keepAliveTimeout = 1000
+    // Node's default keep-alive of 5 s, as the KIE simulator has: clients keep their connections
+    // as they would Telegram's. At 1 s the `Keep-Alive: timeout=1` hint fell within the margin
+    // Node's agent (1 s) and undici (2 s) leave before a server's timeout, so neither reused a
+    // connection: every Bot API call and file download opened one (BENCHMARKS.md, 2026-12-07).
     server.once("error", reject)
     server.listen(port, host, () => {
       const address = server.address() as AddressInfo
