@@ -108,11 +108,7 @@ const withConfiguredScheduler = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 
 // The logger (and its redactor) wraps everything, the report of a failed start included;
 // it replaces runMain's pretty logger, which would print every event a second time.
-// Spans go nowhere (the runner exports no traces), so they are not made: a span per SQL
-// statement, cluster message and `Effect.fn` cost 2–4 % of a burst's CPU (BENCHMARKS.md).
-// A failure's trace in the logs keeps its `Effect.fn` call sites: those are kept for noop spans.
 withConfiguredScheduler(Layer.launch(AppLive)).pipe(
-  Effect.withTracerEnabled(false),
   Effect.tapErrorCause(reportFailure),
   Effect.provide(LoggingLive),
   NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
