@@ -11,10 +11,12 @@
  * before sending the next, in call order: what node-pg's queue did, without the queue.
  *
  * The pool also never lends out again a connection that may hold session advisory locks
- * (the shard locks, the migration lock): see the "release" listener below.
+ * (the shard locks, the migration lock): see the "release" listener below. And it closes a
+ * connection whose server stops answering a statement (`statementDeadline`), so a runner
+ * recovers when the database comes back.
  */
 import { SqlError } from "@effect/sql/SqlError"
-import { Effect, Redacted } from "effect"
+import { Duration, Effect, Redacted } from "effect"
 import pg from "pg"
 
 type Callback = (error: Error | null, result: unknown) => void
@@ -29,11 +31,93 @@ const pgQuery = pg.Client.prototype.query as (this: pg.Client, ...args: Array<un
  */
 const holdsSessionLocks = /pg_backend_pid\s*\(|pg_(try_)?advisory_lock(_shared)?\s*\(/i
 
+/**
+ * Schema changes, which the app's migrations and the cluster's storage layers run at start-up,
+ * and the table lock each migrator takes first: they wait for every transaction on their table
+ * to end, and build an index or rewrite a table in time that grows with the data, so no
+ * deadline suits them.
+ */
+const changesSchema = /^\s*(CREATE|ALTER|DROP|LOCK)\b/i
+
+/**
+ * Statements that may wait as long as it takes on a server that answers: schema changes, and
+ * the session advisory lock statements. The migration lock waits for another runner's
+ * migrations; the runner storage's lock statements have deadlines of their own in
+ * @effect/cluster, and a lease that ran one is closed when it ends (the "release" listener below).
+ */
+const mayWaitWithoutDeadline = (text: string) => holdsSessionLocks.test(text) || changesSchema.test(text)
+
+/**
+ * How long a statement may go unanswered before its connection is closed. node-pg waits for
+ * an answer for ever, and when the server vanishes while a statement is in flight (its host
+ * gone dark, a partition, a failover whose old address stops answering) nothing closes the
+ * socket: TCP gives up on unacknowledged data after about 15 minutes. @effect/sql-pg does not
+ * help: a fiber interrupted while it waits sends `pg_cancel_backend` over another connection of
+ * the pool (as lost on a dark network) and hands the wedged client back to the pool as
+ * healthy, where the next statements queue behind the lost one.
+ *
+ * A minute: the longest statements the product runs, apart from the exempt ones above, are
+ * /stats and the dashboard reading the analytics views over whole tables
+ * (src/observability/stats.ts, src/observability/dashboard-data.ts) and retention's batches of
+ * at most 1,000 rows (src/storage/retention.ts): seconds on large tables. A migration's data
+ * statement (an UPDATE over a table) is held to it too; a larger one goes in batches.
+ *
+ * No server-side `statement_timeout` alongside: it would cancel the exempt waits as well, and
+ * on a dark network its answer is lost like any other. What it would add is keeping the
+ * connection of a statement that is merely slow, which at a minute is rare enough to pay a
+ * reconnection for. An operator's own `statement_timeout` in the URL still applies.
+ */
+export const statementDeadline = Duration.minutes(1)
+
+/**
+ * A statement Postgres did not answer within its deadline; its connection was closed. Its
+ * code is that of a socket that timed out, which is what happened, so the failure counts as a
+ * lost connection: transient (src/errors/failure-class.ts).
+ */
+export class StatementUnanswered extends Error {
+  override readonly name = "StatementUnanswered"
+  readonly code = "ETIMEDOUT"
+  constructor(readonly deadlineMillis: number, options: ErrorOptions) {
+    super(`Postgres did not answer within ${deadlineMillis} ms; the connection was closed`, options)
+  }
+}
+
+/** A client's settings: node-pg's, and the pool's deadline (none when absent). */
+interface DeadlineClientConfig extends pg.ClientConfig {
+  readonly statementDeadlineMillis?: number | undefined
+}
+
 class OneQueryAtATimeClient extends pg.Client {
   private running = false
   private readonly waiting: Array<() => void> = []
   /** This lease ran a statement of `holdsSessionLocks`: the connection is closed when the lease ends. */
   mayHoldSessionLocks = false
+  private readonly deadlineMillis: number | undefined
+
+  constructor(config?: DeadlineClientConfig) {
+    // A server can stop answering while a connection is made, too (the pool's next connection
+    // after a failover): node-pg's own connection timeout is the same deadline. Set on the
+    // client, not the pool, whose timeout would also fail a wait for a free connection. The
+    // pool hides a password from enumeration, which the spread would drop.
+    super({
+      ...config,
+      password: config?.password,
+      connectionTimeoutMillis: config?.connectionTimeoutMillis ?? config?.statementDeadlineMillis
+    })
+    this.deadlineMillis = config?.statementDeadlineMillis
+  }
+
+  /**
+   * Closes the connection under an unanswered statement. node-pg then fails that statement and
+   * refuses the ones queued here behind it; `end` marks the client ended, so the pool drops it
+   * when its lease ends, even released without an error (as @effect/sql-pg releases it).
+   * The socket is destroyed in any case: `end` alone says goodbye and waits for the server
+   * when node-pg has no statement of its own under way.
+   */
+  private abandon() {
+    void this.end().catch(() => {})
+    this.connection.stream.destroy()
+  }
 
   // Callback and promise forms are ordered here; a submittable (a cursor) goes to node-pg as
   // before, since its caller drives it after this returns.
@@ -49,13 +133,28 @@ class OneQueryAtATimeClient extends pg.Client {
     const callback = args[callbackAt] as Callback
     const text = typeof config === "string" ? config : config?.text
     if (typeof text === "string" && holdsSessionLocks.test(text)) this.mayHoldSessionLocks = true
+    const deadlineMillis = typeof text === "string" && mayWaitWithoutDeadline(text) ? undefined : this.deadlineMillis
+    let deadline: ReturnType<typeof setTimeout> | undefined
+    let unansweredWithin: number | undefined
     const done = (error: Error | null, result: unknown) => {
+      clearTimeout(deadline)
       this.running = false
       this.waiting.shift()?.()
-      callback(error, result)
+      callback(
+        unansweredWithin !== undefined && error !== null ? new StatementUnanswered(unansweredWithin, { cause: error }) : error,
+        result
+      )
     }
     const send = () => {
       this.running = true
+      // From when the statement goes out: a wait behind an earlier one is that one's to bound.
+      if (deadlineMillis !== undefined) {
+        // Unreferenced: a statement left unanswered does not keep a stopping process alive.
+        deadline = setTimeout(() => {
+          unansweredWithin = deadlineMillis
+          this.abandon()
+        }, deadlineMillis).unref()
+      }
       try {
         pgQuery.call(this, ...args.slice(0, callbackAt), done)
       } catch (error) {
@@ -101,19 +200,41 @@ export const connectionSettings = (url: string): { readonly connectionString: st
   return { connectionString: fromUrl === null || parsed === undefined ? url : parsed.toString(), options: options.join(" ") }
 }
 
-/** A pool for `url` whose clients never queue a query in node-pg. */
+/**
+ * How long a runner's connection may be silent before its kernel probes the server (node-pg's
+ * `keepAlive`; Node then probes every second, ten times): a server that vanished is noticed
+ * about 20 s later on a connection with nothing unacknowledged in flight. That is where the
+ * statement deadline cannot help or comes late: an exempt statement the server received and
+ * waits on (the migration lock), the runner storage's reserved lock connection between its
+ * statements, a statement the server received and is working on. Unacknowledged data is
+ * TCP's retransmission to give up on (the 15 minutes above), so there the deadline decides.
+ */
+export const clientKeepaliveIdle = Duration.seconds(10)
+
+/**
+ * A pool for `url` whose clients never queue a query in node-pg, and close a connection whose
+ * statement has no answer within `statementDeadline` (tests give a shorter one).
+ */
 export const onePerClientPool = (
   url: Redacted.Redacted<string>,
-  options: { readonly maxConnections: number; readonly applicationName: string }
+  options: {
+    readonly maxConnections: number
+    readonly applicationName: string
+    readonly statementDeadline?: Duration.DurationInput
+  }
 ) =>
   Effect.acquireRelease(
     Effect.sync(() => {
-      const pool = new pg.Pool({
+      const config: pg.PoolConfig & DeadlineClientConfig = {
         ...connectionSettings(Redacted.value(url)),
         max: options.maxConnections,
         application_name: options.applicationName,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: Duration.toMillis(clientKeepaliveIdle),
+        statementDeadlineMillis: Duration.toMillis(options.statementDeadline ?? statementDeadline),
         Client: OneQueryAtATimeClient
-      })
+      }
+      const pool = new pg.Pool(config)
       // An idle client's error is the pool's to drop; the next checkout reconnects.
       pool.on("error", () => {})
       // A connection that may hold session advisory locks never goes back to the pool: it is
