@@ -40,14 +40,6 @@ const holdsSessionLocks = /pg_backend_pid\s*\(|pg_(try_)?advisory_lock(_shared)?
 const changesSchema = /^\s*(CREATE|ALTER|DROP|LOCK)\b/i
 
 /**
- * Statements that may wait as long as it takes on a server that answers: schema changes, and
- * the session advisory lock statements. The migration lock waits for another runner's
- * migrations; the runner storage's lock statements have deadlines of their own in
- * @effect/cluster, and a lease that ran one is closed when it ends (the "release" listener below).
- */
-const mayWaitWithoutDeadline = (text: string) => holdsSessionLocks.test(text) || changesSchema.test(text)
-
-/**
  * How long a statement may go unanswered before its connection is closed. node-pg waits for
  * an answer for ever, and when the server vanishes while a statement is in flight (its host
  * gone dark, a partition, a failover whose old address stops answering) nothing closes the
@@ -132,8 +124,12 @@ class OneQueryAtATimeClient extends pg.Client {
     }
     const callback = args[callbackAt] as Callback
     const text = typeof config === "string" ? config : config?.text
-    if (typeof text === "string" && holdsSessionLocks.test(text)) this.mayHoldSessionLocks = true
-    const deadlineMillis = typeof text === "string" && mayWaitWithoutDeadline(text) ? undefined : this.deadlineMillis
+    const locks = typeof text === "string" && holdsSessionLocks.test(text)
+    if (locks) this.mayHoldSessionLocks = true
+    // No deadline for what may wait as long as it takes on a server that answers: the session
+    // advisory lock statements (the migration lock waits for another runner's migrations; the
+    // runner storage's have deadlines of their own in @effect/cluster) and schema changes.
+    const deadlineMillis = locks || (typeof text === "string" && changesSchema.test(text)) ? undefined : this.deadlineMillis
     let deadline: ReturnType<typeof setTimeout> | undefined
     let unansweredWithin: number | undefined
     const done = (error: Error | null, result: unknown) => {
