@@ -10,14 +10,14 @@
  * row's version keeps one step at a time per job.
  */
 import { Entity } from "@effect/cluster"
-import { Effect, Fiber, FiberHandle, Layer, Option, Schema } from "effect"
+import { Clock, Effect, Fiber, FiberHandle, Layer, Option, Schema } from "effect"
 import { JobId } from "../domain/ids.js"
 import { KieCallbackSink } from "../kie/callback-sink.js"
 import { JobEntity } from "../protocols/job-protocol.js"
 import { JobRepo } from "../storage/job-repo.js"
 import { ProgressMessages } from "./job-acknowledgement.js"
 import { isCancellable, type MachineEvent, type MachineState } from "./job-machine.js"
-import { entityIdleTime } from "./job-policy.js"
+import { callbackGraceMs, entityIdleTime } from "./job-policy.js"
 import { JobSteps } from "./job-steps.js"
 import { makeSupervision } from "./job-supervision.js"
 
@@ -86,14 +86,24 @@ export const JobEntityLive = JobEntity.toLayer(
   { maxIdleTime: entityIdleTime, concurrency: "unbounded" }
 )
 
-/** KIE callbacks from the HTTP endpoint wake their job at once. */
+/**
+ * KIE callbacks from the HTTP endpoint wake their job at once. KIE is answered only once
+ * the job's row is due within `callbackGraceMs` too: the wake-up is volatile, and a runner
+ * that died with it (the callback answered, the run not yet written) would otherwise leave
+ * the job to its next safety poll, a minute or more away.
+ */
 export const JobCallbackSinkLive = Layer.effect(
   KieCallbackSink,
-  Effect.map(JobEntity.client, (jobs) => ({
-    wake: ({ jobId, taskId }) =>
-      Effect.gen(function*() {
-        const id = yield* Schema.decodeUnknown(JobId)(jobId)
-        yield* jobs(id).KieCallback({ jobId: id, taskId }, { discard: true })
-      })
-  }))
-)
+  Effect.gen(function*() {
+    const jobs = yield* JobEntity.client
+    const repo = yield* JobRepo
+    return {
+      wake: ({ jobId, taskId }) =>
+        Effect.gen(function*() {
+          const id = yield* Schema.decodeUnknown(JobId)(jobId)
+          yield* repo.dueBy(id, (yield* Clock.currentTimeMillis) + callbackGraceMs)
+          yield* jobs(id).KieCallback({ jobId: id, taskId }, { discard: true })
+        })
+    }
+  })
+).pipe(Layer.provide(JobRepo.Default))

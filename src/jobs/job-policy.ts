@@ -129,6 +129,15 @@ export const queuedTransferLeaseMs = 10 * 60_000
  */
 export const entityIdleTime = Duration.seconds(2)
 
+/**
+ * A KIE callback makes its polling job due this soon at the latest, before KIE is answered
+ * (./job-entity.ts): the callback's own wake-up normally runs the job within milliseconds
+ * and writes over it; should that wake-up die with its runner, the waker wakes the job
+ * then. Longer than the KIE poll a callback's run makes (behind the rate limit under a
+ * burst), so that the waker seldom asks KIE a second time.
+ */
+export const callbackGraceMs = 15_000
+
 /** The waker looks this often for runners gone (and their steps' leases with them). */
 export const goneRunnerLookInterval = Duration.seconds(3)
 
@@ -158,7 +167,8 @@ export const failedPollRetryAfterMs = 5_000
 /**
  * The wait after `polls` polls of a running task (0: after its creation). Without
  * callbacks: 5 s growing by 1.5× to 30 s, so a task is polled 5, 12.5, 23.75 s… after its
- * creation. With callbacks, polling only catches a lost one: 1 minute, doubling to 5
+ * creation. With callbacks, polling only catches one KIE never made (one a runner took
+ * and died with is in the row: `callbackGraceMs`): 1 minute, doubling to 5
  * (with 10,000 jobs in flight, every second of interval is KIE traffic). After failed
  * polls the task may well be done, so the next poll comes sooner: a KIE blip must not
  * cost minutes.

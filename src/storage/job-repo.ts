@@ -188,6 +188,16 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
     })
 
     /**
+     * A KIE callback for a polling job: the job is due by `byMs` at the latest, so that the
+     * callback outlives a runner that dies before the job's run has acted on it (the job's
+     * next safety poll can be minutes away). A run that gets there first writes over it.
+     */
+    const dueBy = Effect.fn("JobRepo.dueBy")(function*(jobId: JobId, byMs: number) {
+      const by = Math.ceil(byMs)
+      yield* sql`UPDATE jobs SET due_at_ms = ${by} WHERE id = ${jobId} AND state = 'polling' AND due_at_ms > ${by}`
+    })
+
+    /**
      * Keeps the leases of `jobIds` (work for them under way on this runner, outside their
      * runs: src/jobs/photo-uploads.ts) running `leaseMs` from now, as long as they are in one
      * of `states`; in chunks, each one statement.
@@ -241,7 +251,7 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
       return { erased: erased.length, unfinished: Number(unfinished[0]?.n ?? 0) }
     })
 
-    return { get, stateOf, advance, advancePolls, update, claimDue, release, endLeases, extendLeases, forgetContent } as const
+    return { get, stateOf, advance, advancePolls, update, claimDue, release, endLeases, dueBy, extendLeases, forgetContent } as const
   }),
   dependencies: [CreditLedger.Default]
 }) {}

@@ -4,8 +4,11 @@
  * apart. These runs count what reached the KIE simulator, so a return to the fast polling
  * cadence (12 polls for a 4-minute generation) fails them.
  */
+import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
+import { callbackGraceMs } from "../../src/jobs/job-policy.js"
+import { advance, advanceUntil } from "../support/job-harness.js"
 import { type KieSimOptions, SimFaults } from "../../src/sim/kie/index.js"
 import {
   eventually,
@@ -83,6 +86,41 @@ describe("KIE callbacks on (PUBLIC_URL set)", () => {
         yield* eventually(sims, "video", () => videosTo(sims.telegram, 7404).length === 1, "3 minutes")
         assert.strictEqual(sims.kie.requestCounts().get(recordInfo), 2)
         assert.isFalse(sims.telegram.calls.all().some((c) => String(c.params.text ?? "").includes("That did not work")))
+      }))
+    }), 120_000)
+
+  // A runner killed after answering KIE and before the job's run wrote anything left the
+  // job to its next safety poll (seen in the broadcast failover run: three videos a minute
+  // late). Here the run after the callback hangs in its poll, and so has written nothing.
+  it.scoped("a callback is in the job's row before KIE is answered: due within the grace, though its run has written nothing", () =>
+    Effect.gen(function*() {
+      const sims = yield* withCallbacks({ phases: { waitingMs: 2_000, queuingMs: 3_000, generatingMs: 20_000 } })
+      sims.kie.setFaults({ recordInfo: [SimFaults.hang] })
+      yield* inSystem(webhookSystem(sims), Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const job = sql<{ state: string; due_at_ms: number | string }>`SELECT state, due_at_ms FROM jobs`
+        const dueIn = Effect.gen(function*() {
+          const rows = yield* job
+          assert.strictEqual(rows.length, 1)
+          assert.strictEqual(rows[0]!.state, "polling")
+          return Number(rows[0]!.due_at_ms) - (yield* TestClock.currentTimeMillis)
+        })
+        user(sims, 7405).sendPhoto(photoBytes, { caption: "the snow falls" })
+        const polling = () => Effect.map(job, (rows) => rows[0]?.state === "polling")
+        assert.isTrue(yield* advanceUntil(sims.kie, polling, "1 minute", "1 second"))
+        assert.isAbove(yield* dueIn, 30_000, "the first safety poll is about a minute away")
+
+        yield* eventually(sims, "KIE calls back", () => sims.kie.callbacks().length === 1, "2 minutes")
+        assert.strictEqual(sims.kie.callbacks()[0]!.status, 200)
+        const due = yield* dueIn
+        assert.isAtMost(due, callbackGraceMs)
+        assert.isAbove(due, 0)
+        assert.strictEqual(sims.kie.requestCounts().get(recordInfo), 1, "the callback's run is in its poll")
+
+        // From there the job goes on, and is delivered once.
+        yield* eventually(sims, "video", () => videosTo(sims.telegram, 7405).length === 1, "2 minutes")
+        yield* advance(sims.kie, "10 seconds", "1 second")
+        assert.strictEqual(videosTo(sims.telegram, 7405).length, 1)
       }))
     }), 120_000)
 
