@@ -57,7 +57,7 @@ export const productEntries = {
  * Node's own flags for a runner, as `npm start` gives them (package.json; a test holds the
  * two together), so that a runner started here runs as in production.
  */
-export const runnerNodeFlags: ReadonlyArray<string> = ["--max-semi-space-size=64"]
+export const runnerNodeFlags: ReadonlyArray<string> = ["--max-semi-space-size=64", "--heap-growing-percent=50"]
 
 /**
  * Node's arguments for one of the product's entry points: through tsx, as `npm start` and
