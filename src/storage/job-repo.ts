@@ -190,11 +190,16 @@ export class JobRepo extends Effect.Service<JobRepo>()("app/JobRepo", {
     /**
      * A KIE callback for a polling job: the job is due by `byMs` at the latest, so that the
      * callback outlives a runner that dies before the job's run has acted on it (the job's
-     * next safety poll can be minutes away). A run that gets there first writes over it.
+     * next safety poll can be minutes away). It moves the version too: a poll that read the
+     * row before the callback (the waker's, finding the task still at work a moment before it
+     * finished) must not write its next due time, minutes away, over this one. A run that
+     * reads the row after it writes over it.
      */
     const dueBy = Effect.fn("JobRepo.dueBy")(function*(jobId: JobId, byMs: number) {
       const by = Math.ceil(byMs)
-      yield* sql`UPDATE jobs SET due_at_ms = ${by} WHERE id = ${jobId} AND state = 'polling' AND due_at_ms > ${by}`
+      yield* sql`UPDATE jobs SET version = version + 1,
+                                 due_at_ms = CASE WHEN due_at_ms > ${by} THEN ${by} ELSE due_at_ms END
+                 WHERE id = ${jobId} AND state = 'polling'`
     })
 
     /**

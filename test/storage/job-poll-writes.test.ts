@@ -7,6 +7,7 @@
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { JobId } from "../../src/domain/ids.js"
 import type { PolledRow } from "../../src/storage/job-poll-writes.js"
 import { JobRepo } from "../../src/storage/job-repo.js"
 import { dialects } from "../support/database.js"
@@ -85,6 +86,53 @@ describe.each(dialects)("polls written together on %s", (dialect) => {
         ])
         const [again] = yield* sql<Row>`SELECT version, polls FROM jobs WHERE id = 'polled'`
         assert.strictEqual(again!.version, 5)
+      }).pipe(Effect.provide(layer))
+    }), 60_000)
+
+  it.scoped("a KIE callback's due time stands against a poll that read the row before it", () =>
+    Effect.gen(function*() {
+      const layer = yield* jobRepoOn(dialect)
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const repo = yield* JobRepo
+        yield* sql`INSERT INTO users (id, first_name) VALUES (7002, 'Bo')`
+        // Ids of the product's shape: dueBy takes a JobId.
+        const ids = { claimed: `job_${"c".repeat(24)}`, delivering: `job_${"d".repeat(24)}`, dueSoon: `job_${"e".repeat(24)}` }
+        const job = (id: string, state: string, dueAtMs: number) =>
+          sql`INSERT INTO jobs (id, user_id, chat_id, request_key, state, model, prompt, cost, photo_file_id, kie_task_id,
+                                version, due_at_ms, polls, failed_polls, poll_deadline_ms)
+              VALUES (${id}, 7002, 7002, ${`key-${id}`}, ${state}, 'm', 'p', 1, 'f', ${`task-${id}`},
+                      3, ${dueAtMs}, 1, 0, 900000)`
+        // Claimed by the waker (due at the end of its lease) and under a poll that read version 3.
+        yield* job(ids.claimed, "polling", 90_000)
+        // Due sooner than the callback asks: it keeps its time, but still leaves stale polls out.
+        yield* job(ids.dueSoon, "polling", 5_000)
+        yield* job(ids.delivering, "delivering", 90_000)
+        const staleWrite = (jobId: string): PolledRow => ({
+          jobId,
+          version: 3,
+          columns: {
+            kie_task_id: `task-${jobId}`,
+            attempts: 0,
+            poll_deadline_ms: 900_000,
+            polls: 2,
+            failed_polls: 0,
+            progress_at_ms: null
+          },
+          // "Still generating": the next safety poll, minutes away.
+          dueAtMs: 300_000,
+          leasedAtMs: null
+        })
+
+        for (const id of Object.values(ids)) yield* repo.dueBy(JobId.make(id), 15_000)
+        assert.deepStrictEqual(yield* repo.advancePolls([staleWrite(ids.claimed), staleWrite(ids.dueSoon)]), [false, false])
+
+        const rows = yield* sql<Row>`SELECT id, state, version, due_at_ms FROM jobs ORDER BY id`
+        assert.deepStrictEqual(rows.map((row) => [row.id, row.version, Number(row.due_at_ms)]), [
+          [ids.claimed, 4, 15_000],
+          [ids.delivering, 3, 90_000],
+          [ids.dueSoon, 4, 5_000]
+        ])
       }).pipe(Effect.provide(layer))
     }), 60_000)
 })
