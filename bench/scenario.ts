@@ -96,6 +96,8 @@ export interface Outcome {
   readonly startRssMb: number
   readonly cpuPercent: { mean: number; p99: number; max: number }
   readonly loopDelayMs: { p50: number; p99: number; max: number }
+  /** Each second's event-loop p99 (ms), at its time since the photos were sent (s): to line up with a GC trace. */
+  readonly loopDelaySeries: ReadonlyArray<readonly [number, number]>
   readonly peakInFlight: number
   readonly kieCallsPerSecond: { mean: number; max: number; createTaskMax10s: number }
   readonly telegram429: number
@@ -328,6 +330,9 @@ export const runScenario = async (system: System, workload: Workload, log: (line
       startRssMb: (sampler.samples.find((sample) => sample.at <= started)?.rssBytes ?? NaN) / 2 ** 20,
       cpuPercent: { mean: mean(cpu), p99: percentile(cpu, 99), max: Math.max(0, ...cpu) },
       loopDelayMs: { p50: percentile(loop, 50), p99: percentile(loop, 99), max: Math.max(0, ...loop) },
+      loopDelaySeries: sampler.samples.flatMap((sample) =>
+        sample.loopDelayP99Ms === undefined ? [] : [[Math.round((sample.at - started) / 100) / 10, Math.round(sample.loopDelayP99Ms)] as const]
+      ),
       peakInFlight,
       kieCallsPerSecond: { ...kieRate, createTaskMax10s },
       telegram429,

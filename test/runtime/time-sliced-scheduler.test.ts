@@ -1,7 +1,7 @@
 /**
  * The runner's fiber scheduler (src/runtime/time-sliced-scheduler.ts): steps run in the order
  * they were scheduled, urgent ones first; after a slice of work the event loop gets a turn
- * before the rest; a step that throws costs no other step; and Effect programs run on it as
+ * before the rest, and the drains of one turn share that slice; a step that throws costs no other step; and Effect programs run on it as
  * on the default one.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -51,6 +51,28 @@ describe("the time-sliced scheduler", () => {
     assert.deepStrictEqual(ran.filter((entry) => entry !== "event loop"), Array.from({ length: 64 }, (_, i) => `step ${i}`))
   })
 
+  it("drains within one turn of the event loop share one slice: once it is used, the next steps wait for the loop", async () => {
+    const scheduler = new TimeSlicedScheduler(5)
+    const ran: Array<string> = []
+    // As a socket read would: a step whose drain empties the queue, in a microtask.
+    scheduler.scheduleTask(() => {
+      busy(6)
+      ran.push("a")
+    }, 0)
+    await Promise.resolve()
+    assert.deepStrictEqual(ran, ["a"])
+    // The next read of the same turn: its steps wait until the loop has had its turn.
+    setImmediate(() => ran.push("event loop"))
+    scheduler.scheduleTask(() => ran.push("b"), 0)
+    await drained(scheduler)
+    assert.deepStrictEqual(ran, ["a", "event loop", "b"])
+    // The turn after starts with the whole slice: a short step runs in a microtask again.
+    setImmediate(() => ran.push("event loop again"))
+    scheduler.scheduleTask(() => ran.push("c"), 0)
+    await Promise.resolve()
+    assert.deepStrictEqual(ran.slice(3), ["c"])
+  })
+
   it("a step that throws loses no other step and runs none twice", async () => {
     const scheduler = new TimeSlicedScheduler(1_000)
     const ran: Array<number> = []
@@ -61,7 +83,7 @@ describe("the time-sliced scheduler", () => {
       }, 0)
     }
     // The drain the first step queued has not run yet: run it here, where the error lands.
-    assert.throws(() => (scheduler as unknown as { drain: () => void }).drain(), "a step that throws")
+    assert.throws(() => (scheduler as unknown as { drainNow: () => void }).drainNow(), "a step that throws")
     assert.deepStrictEqual(ran, [0, 1])
     scheduler.scheduleTask(() => ran.push(5), 0)
     await drained(scheduler)
