@@ -11,7 +11,7 @@ import { JobId } from "../../src/domain/ids.js"
 import type { PolledRow } from "../../src/storage/job-poll-writes.js"
 import { JobRepo } from "../../src/storage/job-repo.js"
 import { dialects } from "../support/database.js"
-import { jobRepoOn } from "../support/job-repo.js"
+import { jobRepoOn, withJobRepo } from "../support/job-repo.js"
 import { withStatements } from "../support/statements.js"
 
 
@@ -90,18 +90,15 @@ describe.each(dialects)("polls written together on %s", (dialect) => {
     }), 60_000)
 
   it.scoped("a KIE callback's due time stands against a poll that read the row before it", () =>
-    Effect.gen(function*() {
-      const layer = yield* jobRepoOn(dialect)
-      yield* Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        const repo = yield* JobRepo
-        yield* sql`INSERT INTO users (id, first_name) VALUES (7002, 'Bo')`
+    withJobRepo(dialect, (sql, repo) =>
+      Effect.gen(function*() {
+        yield* sql`INSERT INTO users (id, first_name) VALUES (7003, 'Cy')`
         // Ids of the product's shape: dueBy takes a JobId.
         const ids = { claimed: `job_${"c".repeat(24)}`, delivering: `job_${"d".repeat(24)}`, dueSoon: `job_${"e".repeat(24)}` }
         const job = (id: string, state: string, dueAtMs: number) =>
           sql`INSERT INTO jobs (id, user_id, chat_id, request_key, state, model, prompt, cost, photo_file_id, kie_task_id,
                                 version, due_at_ms, polls, failed_polls, poll_deadline_ms)
-              VALUES (${id}, 7002, 7002, ${`key-${id}`}, ${state}, 'm', 'p', 1, 'f', ${`task-${id}`},
+              VALUES (${id}, 7003, 7003, ${`key-${id}`}, ${state}, 'm', 'p', 1, 'f', ${`task-${id}`},
                       3, ${dueAtMs}, 1, 0, 900000)`
         // Claimed by the waker (due at the end of its lease) and under a poll that read version 3.
         yield* job(ids.claimed, "polling", 90_000)
@@ -133,6 +130,5 @@ describe.each(dialects)("polls written together on %s", (dialect) => {
           [ids.delivering, 3, 90_000],
           [ids.dueSoon, 4, 5_000]
         ])
-      }).pipe(Effect.provide(layer))
-    }), 60_000)
+      })), 60_000)
 })
