@@ -8,8 +8,8 @@ import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
 import { callbackGraceMs } from "../../src/jobs/job-policy.js"
-import { advance, advanceUntil } from "../support/job-harness.js"
 import { type KieSimOptions, SimFaults } from "../../src/sim/kie/index.js"
+import { advance, advanceUntil } from "../support/job-harness.js"
 import {
   eventually,
   freePort,

@@ -1,8 +1,8 @@
 /**
  * The runner's fiber scheduler (src/runtime/time-sliced-scheduler.ts): steps run in the order
  * they were scheduled, urgent ones first; after a slice of work the event loop gets a turn
- * before the rest, and the drains of one turn share that slice; a step that throws costs no other step; and Effect programs run on it as
- * on the default one.
+ * before the rest, and the drains of one turn share that slice; a step that throws costs no
+ * other step; and Effect programs run on it as on the default one.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber } from "effect"

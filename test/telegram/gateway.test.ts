@@ -88,8 +88,6 @@ const drive = <A, E>(
 ): Effect.Effect<Array<Exit.Exit<A, E>>> =>
   Effect.gen(function*() {
     const fibers = yield* Effect.forEach(effects, (effect) => Effect.fork(effect))
-    // Messages waiting in the runner's line block on their turn, not on a sleep: time also
-    // moves on once nothing has changed for a while.
     let quiet = 0
     let quietSince = performance.now()
     let before = ""
