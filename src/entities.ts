@@ -48,7 +48,8 @@ const JobServicesLive = JobStartsLive.pipe(Layer.provideMerge(JobSteps.Default),
 export const EntitiesLive = Layer.mergeAll(
   // The waker polls waiting jobs with the same steps as their entities (src/jobs/job-waker.ts);
   // a user's admission starts its new job through them (src/jobs/job-starts.ts).
-  Layer.mergeAll(UserEntityLive, JobEntityLive, JobWakerLive).pipe(Layer.provide(JobServicesLive)),
+  // The poller starts the jobs it admits itself (src/telegram/intake/lone-photos.ts) through them too.
+  Layer.mergeAll(UserEntityLive, JobEntityLive, JobWakerLive).pipe(Layer.provideMerge(JobServicesLive)),
   BroadcastSenderLive
 ).pipe(
   Layer.provideMerge(StorageServicesLive)

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import { Option, Schema } from "effect"
 
 /** What a user can spend: paid credits and free tokens, counted in generation units. */
 export class Balance extends Schema.Class<Balance>("Balance")({
@@ -16,3 +16,10 @@ export class ReservationSplit extends Schema.Class<ReservationSplit>("Reservatio
   fromFreeTokens: Schema.Int.pipe(Schema.nonNegative()),
   fromCredits: Schema.Int.pipe(Schema.nonNegative())
 }) {}
+
+/** Free tokens are spent before paid credits; one job may use both. */
+export const splitCost = (balance: Balance, cost: number): Option.Option<ReservationSplit> => {
+  if (balance.total < cost) return Option.none()
+  const fromFreeTokens = Math.min(balance.freeTokens, cost)
+  return Option.some(new ReservationSplit({ fromFreeTokens, fromCredits: cost - fromFreeTokens }))
+}

@@ -7,3 +7,9 @@ export const UserProfile = Schema.Struct({
   languageCode: Schema.optional(Schema.String)
 })
 export type UserProfile = typeof UserProfile.Type
+
+/** What a first contact says that the stored profile does not (an absent field keeps the stored one). */
+export const profileChanged = (stored: UserProfile, given: UserProfile) =>
+  (given.firstName !== undefined && given.firstName !== stored.firstName) ||
+  (given.username !== undefined && given.username !== stored.username) ||
+  (given.languageCode !== undefined && given.languageCode !== stored.languageCode)

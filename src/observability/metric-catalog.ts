@@ -26,6 +26,7 @@ import {
   jobsRefunded,
   jobsStarted,
   kieCalls,
+  lonePhotosAdmitted,
   oldestUnhandledUpdateSeconds,
   payments,
   paymentStars,
@@ -82,7 +83,7 @@ const withLabels = (metric: Counter, labels: ReadonlyArray<Record<string, string
 
 /** Registers the docs' metrics without changing any value (a gauge moves by 0). */
 export const declareDocumentedMetrics = Effect.all([
-  ...[jobsStarted, jobsDelivered, updatesRetried, paymentStars, rateLimitsOutages, kieCircuitTrips, runnerConnectionsRefused]
+  ...[jobsStarted, lonePhotosAdmitted, jobsDelivered, updatesRetried, paymentStars, rateLimitsOutages, kieCircuitTrips, runnerConnectionsRefused]
     .map(present),
   ...[
     jobsInFlight,

@@ -11,6 +11,10 @@ export const jobsStarted = Metric.counter("jobs_started_total", {
   description: "jobs accepted (credit reserved, queued)",
   incremental: true
 })
+export const lonePhotosAdmitted = Metric.counter("lone_photos_admitted_total", {
+  description: "jobs admitted by the Telegram poller itself, without their user's entity (a photo that was its user's only update)",
+  incremental: true
+})
 export const jobsDelivered = Metric.counter("jobs_delivered_total", {
   description: "jobs whose video reached the user",
   incremental: true
@@ -92,6 +96,10 @@ export const outcomeOf = (error: unknown): string =>
   typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string" ? error._tag : "error"
 
 export const recordJobStarted = Metric.increment(jobsStarted)
+
+/** Jobs the poller admitted itself (src/telegram/intake/lone-photos.ts); each is a started job too. */
+export const recordLonePhotosAdmitted = (count: number) =>
+  Effect.all([Metric.incrementBy(jobsStarted, count), Metric.incrementBy(lonePhotosAdmitted, count)], { discard: true })
 
 export const recordJobDelivered = (timings: { readonly generationMs?: number; readonly deliveryMs?: number } = {}) =>
   Effect.all([

@@ -3,10 +3,11 @@
  * the request-key check, the room check, the first contact's free grant, the reservation,
  * the balance, the job row (with a fresh KIE upload of the same photo, for "Generate
  * again"), its event and the inbox mark) and in one short transaction on
- * SQLite, which has no writing `WITH`. Either way: one commit per admitted photo.
+ * SQLite, which has no writing `WITH`. Either way: one commit per admitted photo, or one per
+ * `getUpdates` batch for the lone photos the poller admits (src/telegram/intake/lone-photos.ts).
  *
- * The caller (the user's entity, the balance's only writer) decides the split from its copy
- * of the balance; the statement applies it only when the request is new and the user has
+ * The caller (the user's entity, or the poller for a lone photo) decides the split from
+ * the balance it read; the statement applies it only when the request is new and the user has
  * room, and returns the balance the database now holds.
  */
 import { SqlClient } from "@effect/sql"

@@ -1,8 +1,8 @@
 /**
- * What a user's entity loads once per activation, in one query: everything a photo's
- * handling reads about its user (src/users/user-state.ts), with the user's waiting updates
- * when the load is an activation's first wake. Only the user's own entity writes
- * any of it, so the entity's copy stays exact.
+ * What a user's entity loads in one query: everything a photo's handling reads about its
+ * user (src/users/user-state.ts), with the user's waiting updates when the load is a wake's.
+ * The poller reads many users' at once for the photos it admits itself
+ * (src/telegram/intake/lone-photos.ts).
  */
 import { SqlClient } from "@effect/sql"
 import { Effect, Option, Schema } from "effect"
@@ -26,7 +26,7 @@ interface SnapshotRow {
   readonly opened_at_ms: number | string | null
 }
 
-interface UserSnapshot {
+export interface UserSnapshot {
   readonly known: boolean
   readonly freeGranted: boolean
   readonly profile: UserProfile
@@ -94,6 +94,26 @@ export class UserSnapshots extends Effect.Service<UserSnapshots>()("app/UserSnap
       return { snapshot: yield* snapshotOf(rows[0]!), pending }
     })
 
-    return { of, withPendingUpdates } as const
+    /**
+     * The snapshots of many users in one query, for the intake's lone photos
+     * (src/telegram/intake/lone-photos.ts). A user the database holds nothing of (no
+     * profile, no balance) has no entry: a first contact.
+     */
+    const ofMany = Effect.fn("UserSnapshots.ofMany")(function*(userIds: ReadonlyArray<number>) {
+      const found = new Map<number, UserSnapshot>()
+      if (userIds.length === 0) return found
+      const rows = yield* sql<SnapshotRow & { key: number | string }>`
+        SELECT k.id AS key, ${snapshotColumns}
+        FROM (SELECT id FROM users WHERE ${sql.in("id", userIds)}
+              UNION SELECT user_id AS id FROM balances WHERE ${sql.in("user_id", userIds)}) k
+        LEFT JOIN users u ON u.id = k.id
+        LEFT JOIN balances b ON b.user_id = k.id
+        LEFT JOIN user_settings s ON s.user_id = k.id
+        LEFT JOIN support_requests r ON r.user_id = k.id`
+      for (const row of rows) found.set(Number(row.key), yield* snapshotOf(row))
+      return found
+    })
+
+    return { of, withPendingUpdates, ofMany } as const
   })
 }) {}

@@ -5,7 +5,7 @@
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Duration, Effect, Option } from "effect"
-import { Balance } from "../domain/balance.js"
+import { Balance, splitCost } from "../domain/balance.js"
 import { jobIdFor, type UserId } from "../domain/ids.js"
 import { InsufficientCredits } from "../errors/index.js"
 import { uploadReuseWindow } from "../jobs/job-policy.js"
@@ -14,7 +14,7 @@ import { recordJobStarted } from "../observability/metrics.js"
 import { type AdmitOptions, JobStarted, type StartJobInput } from "../protocols/user-protocol.js"
 import { Admission } from "../storage/admission.js"
 import { storedNow } from "../storage/job-repo.js"
-import { splitCost, type UserState } from "./user-state.js"
+import type { UserState } from "./user-state.js"
 
 export const makeAdmission = (
   { loaded, markedUpdates, userId }: {

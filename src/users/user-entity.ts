@@ -1,11 +1,12 @@
 /**
- * The UserEntity's behaviour (protocol in src/protocols/user-protocol.ts): the only writer
- * of a user's balance. The ledger's unique keys repeat the messages' replay keys in the
- * database, so a replay that bypasses the message storage changes nothing either.
+ * The UserEntity's behaviour (protocol in src/protocols/user-protocol.ts): it writes a
+ * user's balance, except for the lone photos the poller admits itself
+ * (src/telegram/intake/lone-photos.ts). The ledger's unique keys repeat the messages' replay
+ * keys in the database, so a replay that bypasses the message storage changes nothing either.
  *
  * The build does no I/O: the cluster's storage-read loop builds a new entity inline, so a
  * query here would hold up delivery to every entity of the runner. The user's state is
- * loaded by the first message that needs it, once per activation. A first contact writes
+ * read by the messages that decide from it, with a wake's updates in the same query. A first contact writes
  * nothing by itself: its profile and free grant go into the next write (an admission, in
  * the same commit) or are written when the update's handling ends.
  */
@@ -195,13 +196,18 @@ export const UserEntityLive = UserEntity.toLayer(
     }
     const updates = yield* Effect.serviceOption(UserUpdates)
 
-    // Each pending update in order; a handling that died (an outage) leaves its row for the
-    // next wake, and an update set aside counts as handled.
+    // The poller admits a user's lone photo without this entity (src/telegram/intake/lone-photos.ts),
+    // so a copy of the user kept from an earlier message may be stale: a message that decides
+    // from the balance reads the user again first. Captures, refunds and grants need not: they
+    // move the balance by a delta and keep what the database returns.
+    const fresh = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.zipRight(reload, effect)
+
+    // Each pending update in order, the user read with each batch of them; a handling that
+    // died (an outage) leaves its row for the next wake, and an update set aside counts as handled.
     const handleInbox = Effect.gen(function*() {
       if (Option.isNone(updates)) return yield* Effect.logError("a wake reached a runner without the Telegram bot; ignored")
       while (true) {
-        const withState = yield* loadWithPendingUpdates(inboxBatch)
-        const pending = Option.isSome(withState) ? withState.value : yield* inbox.pendingOf(userId, inboxBatch)
+        const pending = yield* fresh(loadWithPendingUpdates(inboxBatch)).pipe(Effect.map(Option.getOrElse(() => [])))
         for (const row of pending) {
           yield* updates.value.handle(ops, JSON.parse(row.payload))
           yield* flushRegistration
@@ -213,11 +219,11 @@ export const UserEntityLive = UserEntity.toLayer(
 
     return UserEntity.of({
       Register: ({ payload }) =>
-        registerDeferred(payload.requestKey, payload.profile).pipe(Effect.zipLeft(flushRegistration), transactional, Effect.orDie),
+        fresh(registerDeferred(payload.requestKey, payload.profile)).pipe(Effect.zipLeft(flushRegistration), transactional, Effect.orDie),
 
-      GetBalance: () => ops.balance,
+      GetBalance: () => fresh(ops.balance),
 
-      StartJob: ({ payload }) => startJob(payload),
+      StartJob: ({ payload }) => fresh(startJob(payload)),
 
       Capture: ({ payload }) =>
         settle(payload.jobId, "capture", "").pipe(
@@ -231,11 +237,11 @@ export const UserEntityLive = UserEntity.toLayer(
 
       Grant: ({ payload }) => grant(payload.paymentId, payload.credits),
 
-      RevokePayment: ({ payload }) => revokePayment(payload.requestKey, payload.paymentId),
+      RevokePayment: ({ payload }) => fresh(revokePayment(payload.requestKey, payload.paymentId)),
 
       ReferralBonus: ({ payload }) => growth.receiveBonus(payload.inviteeId),
 
-      Adjust: ({ payload }) => adjust(payload),
+      Adjust: ({ payload }) => fresh(adjust(payload)),
 
       Forget: () => forget,
 

@@ -1,13 +1,13 @@
 /**
- * A user's state inside its entity: loaded by the first message that needs it (never in
- * the entity's build, see ./user-entity.ts), kept exact because the entity is the balance's
- * only writer, and put back when a transaction rolls back.
+ * A user's state inside its entity: loaded by the message that needs it (never in the
+ * entity's build, see ./user-entity.ts), read again by each message that decides from it
+ * (the poller may have admitted a photo meanwhile), and put back when a transaction rolls back.
  */
 import { SqlClient } from "@effect/sql"
 import { Effect, Exit, Option } from "effect"
-import { Balance, ReservationSplit } from "../domain/balance.js"
+import { Balance } from "../domain/balance.js"
 import type { UserId } from "../domain/ids.js"
-import type { UserProfile } from "../domain/user-profile.js"
+import { profileChanged, type UserProfile } from "../domain/user-profile.js"
 import type { ChosenSettings } from "../domain/user-settings.js"
 import { AppConfig } from "../config/index.js"
 import { Registered } from "../protocols/user-protocol.js"
@@ -16,19 +16,6 @@ import { SupportRepo } from "../storage/support-repo.js"
 import { UserSnapshots } from "../storage/user-snapshot.js"
 import { UserSettings, UserSettingsRepo } from "../storage/user-settings-repo.js"
 import { UsersRepo } from "../storage/users-repo.js"
-
-/** Free tokens are spent before paid credits; one job may use both. */
-export const splitCost = (balance: Balance, cost: number): Option.Option<ReservationSplit> => {
-  if (balance.total < cost) return Option.none()
-  const fromFreeTokens = Math.min(balance.freeTokens, cost)
-  return Option.some(new ReservationSplit({ fromFreeTokens, fromCredits: cost - fromFreeTokens }))
-}
-
-/** What a first contact says that the stored profile does not (an absent field keeps the stored one). */
-const profileChanged = (stored: UserProfile, given: UserProfile) =>
-  (given.firstName !== undefined && given.firstName !== stored.firstName) ||
-  (given.username !== undefined && given.username !== stored.username) ||
-  (given.languageCode !== undefined && given.languageCode !== stored.languageCode)
 
 export interface UserState {
   balance: Balance
@@ -53,9 +40,10 @@ export const makeUserState = (userId: UserId) =>
     const sql = yield* SqlClient.SqlClient
     const { freeTokens } = yield* AppConfig
 
-    // The entity is the only writer of this user's balance, so the copy loaded once stays
-    // exact; the database's CHECK constraints still refuse a negative balance. An entity
-    // handles one message at a time, so nothing else touches `state` meanwhile.
+    // Within one message the copy stays exact: the poller admits a photo of this user only
+    // while none of their updates waits (src/telegram/intake/lone-photos.ts), and the other
+    // writes are this entity's, one message at a time. The entity reads it again at the next
+    // wake (./user-entity.ts); the database's CHECK constraints still refuse a negative balance.
     let state: UserState | undefined
     const fromSnapshot = (snapshot: Effect.Effect.Success<ReturnType<typeof snapshots.of>>): UserState => {
       state = { ...snapshot, pending: Option.none(), freshGrant: 0, unsure: false }

@@ -54,7 +54,7 @@ const outside = KieServicesLive.pipe(
 export const pollingSystem = (sims: Simulators, options: { readonly health?: boolean } = {}) =>
   runnerLayer(
     sims.settings,
-    Layer.mergeAll(EntitiesLive, TelegramPollerLive, InboxSweepLive, options.health === true ? HttpServerLive.pipe(Layer.provide(HealthRoutes)) : Layer.empty).pipe(
+    Layer.mergeAll(EntitiesLive, TelegramPollerLive.pipe(Layer.provide(EntitiesLive)), InboxSweepLive, options.health === true ? HttpServerLive.pipe(Layer.provide(HealthRoutes)) : Layer.empty).pipe(
       Layer.provideMerge(UserUpdatesLive),
       Layer.provideMerge(outside)
     )

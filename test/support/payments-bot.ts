@@ -46,7 +46,7 @@ export const paymentsRunner = (settings: AppSettings) =>
 export const paymentsBotSystem = (settings: AppSettings) =>
   runnerLayer(
     settings,
-    Layer.mergeAll(LedgerOnlyActors, TelegramPollerLive, InboxSweepLive).pipe(
+    Layer.mergeAll(LedgerOnlyActors, TelegramPollerLive.pipe(Layer.provide(LedgerOnlyActors)), InboxSweepLive).pipe(
       Layer.provideMerge(UserUpdatesLive),
       Layer.provideMerge(PaymentsLive),
       Layer.provideMerge(OperatorAlertsLive),

@@ -77,7 +77,8 @@ export const IdleJobEntity = JobEntity.toLayer(Effect.succeed(JobEntity.of({
   Wake: () => Effect.void
 })))
 
-export const LedgerOnlyActors = Layer.mergeAll(UserEntityLive.pipe(Layer.provide(JobStarts.wakeOnly)), IdleJobEntity).pipe(
+export const LedgerOnlyActors = Layer.mergeAll(UserEntityLive, IdleJobEntity).pipe(
+  Layer.provideMerge(JobStarts.wakeOnly),
   Layer.provideMerge(StorageServicesLive)
 )
 

@@ -1,9 +1,10 @@
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Exit, Option } from "effect"
-import { Balance } from "../../src/domain/balance.js"
+import { Balance, ReservationSplit } from "../../src/domain/balance.js"
 import { JobId, jobIdFor, UserId } from "../../src/domain/ids.js"
 import { UserEntity } from "../../src/protocols/user-protocol.js"
+import { Admission } from "../../src/storage/admission.js"
 import { CreditLedger } from "../../src/storage/credit-ledger.js"
 import { type Dialect, freshSettings } from "../support/database.js"
 import { LedgerOnlyActors, runnerLayer, seededRandom } from "../support/runner.js"
@@ -111,6 +112,45 @@ export const userEntitySuite = (dialect: Dialect) => describe(`UserEntity on ${d
       const notes = yield* sql<{ note: string; admin_id: unknown }>`
         SELECT note, admin_id FROM credit_ledger WHERE user_id = 105 AND kind = 'adjust'`
       assert.deepStrictEqual(notes.map((row) => [row.note, Number(row.admin_id)]), [["duplicate purchase", 1]])
+    })))
+
+  it.live("a photo the poller admitted beside the live entity is in the entity's next answers and decisions", () =>
+    withRunner(Effect.gen(function*() {
+      const user = (yield* UserEntity.client)("109")
+      yield* user.Register({ requestKey: "r", profile })
+      assert.deepStrictEqual(yield* user.Grant({ paymentId: "charge-9", credits: 1 }), balance(1, 2))
+      // As src/telegram/intake/lone-photos.ts admits a lone photo: not through the entity.
+      const admission = yield* Admission
+      const requestKey = "msg:109:1"
+      const outcome = yield* admission.admit({
+        job: {
+          id: jobIdFor(UserId.make(109), requestKey),
+          userId: UserId.make(109),
+          chatId: 109,
+          requestKey,
+          model: "kling-2.6/image-to-video",
+          prompt: "make it move",
+          cost: 2,
+          durationSeconds: 5,
+          photoFileId: photo.fileId,
+          language: "en",
+          createdAtMs: 1,
+          uploadsReusableSinceMs: 0
+        },
+        split: new ReservationSplit({ fromFreeTokens: 2, fromCredits: 0 }),
+        expected: balance(1, 0),
+        maxInFlight: undefined,
+        registration: Option.none(),
+        updateId: undefined,
+        nowMs: 1
+      })
+      assert.strictEqual(outcome._tag, "Admitted")
+      assert.deepStrictEqual(yield* user.GetBalance(), balance(1, 0))
+      // Split from the entity's old copy, this would take free tokens that are gone: the CHECK would refuse it.
+      const started = yield* user.StartJob(job("after"))
+      assert.deepStrictEqual([started.balance, started.split.fromCredits, started.split.fromFreeTokens], [balance(0, 0), 1, 0])
+      const refused = yield* Effect.flip(user.Adjust({ adjustmentId: "adj-9", adminId: 1, delta: -1, note: "typo" }))
+      assert.strictEqual(refused._tag, "InsufficientCredits")
     })))
 
   it.live("the database itself refuses a second settlement, payment grant or free grant", () =>

@@ -22,7 +22,8 @@ import { currentSettings, type EffectiveSettings } from "./settings.js"
 /** Two presses on one job's button within this window start one job. */
 export const doubleTapWindowMs = 10_000
 
-const largest = (sizes: ReadonlyArray<PhotoSize>): PhotoSize | undefined =>
+/** The largest size Telegram offers of a photo. */
+export const largest = (sizes: ReadonlyArray<PhotoSize>): PhotoSize | undefined =>
   sizes.reduce<PhotoSize | undefined>(
     (best, size) => best === undefined || size.width * size.height > best.width * best.height ? size : best,
     undefined

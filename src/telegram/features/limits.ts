@@ -12,10 +12,20 @@
  */
 import { Duration, Effect } from "effect"
 import { Composer } from "grammy"
+import type { LimitRequest } from "../../rate-limits/limit-request.js"
 import { answer, type BotContext, type BotEnv, reply } from "../context.js"
 
 /** How many admitted update ids are remembered: far more than are handled again at once. */
 const rememberedUpdates = 10_000
+
+/** One update of the user's, counted against the limit (the intake's lone photos count too). */
+export const floodRequest = (userId: number, limitPerMinute: number): LimitRequest => ({
+  key: `flood:${userId}`,
+  limit: limitPerMinute,
+  window: "1 minute",
+  algorithm: "fixed-window",
+  onExceeded: "fail"
+})
 
 export const floodFeature = (env: BotEnv) => {
   const composer = new Composer<BotContext>()
@@ -28,13 +38,7 @@ export const floodFeature = (env: BotEnv) => {
   }
 
   const check = (ctx: BotContext) =>
-    env.limiter.consume({
-      key: `flood:${ctx.user.ops.userId}`,
-      limit,
-      window: "1 minute",
-      algorithm: "fixed-window",
-      onExceeded: "fail"
-    }).pipe(
+    env.limiter.consume(floodRequest(ctx.user.ops.userId, limit)).pipe(
       Effect.as(true),
       Effect.catchAll((error) =>
         Effect.gen(function*() {

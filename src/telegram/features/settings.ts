@@ -11,6 +11,7 @@ import { answer, type BotContext, type BotEnv, handler, reply } from "../context
 import { settingsKeyboard } from "../keyboards.js"
 import type { VideoPrice } from "../../i18n/messages.js"
 import { command } from "../commands.js"
+import type { ChosenSettings } from "../../domain/user-settings.js"
 
 export interface EffectiveSettings {
   readonly model: VideoModel
@@ -20,24 +21,25 @@ export interface EffectiveSettings {
   readonly defaultCost: number
 }
 
-/** The user's stored choice, or the default; a choice the catalog no longer offers falls back. */
+/**
+ * The user's stored choice, or the operator's default model (`kieModel`); a choice the
+ * catalog no longer offers falls back. Pure: the intake prices a lone photo with it too
+ * (src/telegram/intake/lone-photos.ts).
+ */
+export const settingsOf = (kieModel: string, stored: Option.Option<ChosenSettings>): EffectiveSettings => {
+  const fallback = findModel(kieModel) ?? catalog[0]!
+  const defaultCost = creditsFor(fallback, fallback.defaultDuration) ?? 1
+  const model = Option.flatMap(stored, (s) => Option.fromNullable(findModel(s.model))).pipe(
+    Option.getOrElse(() => fallback)
+  )
+  const wanted = Option.map(stored, (s) => s.durationSeconds).pipe(Option.getOrElse(() => model.defaultDuration))
+  const durationSeconds = model.durations.includes(wanted) ? wanted : model.defaultDuration
+  return { model, durationSeconds, cost: creditsFor(model, durationSeconds) ?? 1, defaultCost }
+}
+
+/** The user's stored choice, or the default. */
 export const currentSettings = (env: BotEnv, ctx: BotContext) =>
-  Effect.gen(function*() {
-    const fallback = findModel(env.config.kie.model) ?? catalog[0]!
-    const defaultCost = creditsFor(fallback, fallback.defaultDuration) ?? 1
-    const stored = yield* ctx.user.ops.settings
-    const model = Option.flatMap(stored, (s) => Option.fromNullable(findModel(s.model))).pipe(
-      Option.getOrElse(() => fallback)
-    )
-    const wanted = Option.map(stored, (s) => s.durationSeconds).pipe(Option.getOrElse(() => model.defaultDuration))
-    const durationSeconds = model.durations.includes(wanted) ? wanted : model.defaultDuration
-    return {
-      model,
-      durationSeconds,
-      cost: creditsFor(model, durationSeconds) ?? 1,
-      defaultCost
-    } satisfies EffectiveSettings
-  })
+  Effect.map(ctx.user.ops.settings, (stored) => settingsOf(env.config.kie.model, stored))
 
 /** What a video costs with these settings, as the texts show it. */
 export const currentPrice = (env: BotEnv, ctx: BotContext) =>

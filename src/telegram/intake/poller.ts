@@ -10,22 +10,25 @@
  * "Cluster pitfalls"), so the loop never fails: each failed round is logged and retried.
  */
 import { Singleton } from "@effect/cluster"
-import { Cause, Duration, Effect, LogLevel, Option, Schedule } from "effect"
+import { Cause, Duration, Effect, Layer, LogLevel, Option, Schedule } from "effect"
 import { logFailure } from "../../observability/error-summary.js"
 import type { Api } from "grammy"
 import type { Update } from "grammy/types"
 import { AppConfig } from "../../config/index.js"
+import { RateLimits } from "../../rate-limits/rate-limits.js"
+import { Admission } from "../../storage/admission.js"
 import { TelegramInbox } from "../../storage/telegram-inbox.js"
 import { TelegramOffsets } from "../../storage/telegram-offsets.js"
+import { UserSnapshots } from "../../storage/user-snapshot.js"
 import { botIdOf, TelegramApi } from "../api.js"
-import { allowedUpdates, makeHandOver } from "./updates.js"
+import { allowedUpdates, makeHandOverAdmittingLonePhotos } from "./updates.js"
 
 const retryPause = Schedule.exponential("1 second").pipe(Schedule.union(Schedule.spaced("30 seconds")))
 
 export const pollOnce = Effect.gen(function*() {
   const config = yield* AppConfig
   const offsets = yield* TelegramOffsets
-  const handOver = yield* makeHandOver
+  const handOver = yield* makeHandOverAdmittingLonePhotos
   const api = yield* TelegramApi
   const botId = botIdOf(api)
   const timeout = config.bot.pollTimeoutSeconds
@@ -102,8 +105,12 @@ export const pollLoop = Effect.gen(function*() {
   return yield* Effect.forever(withRetry)
 })
 
-/** The poller; only in polling mode. */
+/**
+ * The poller; only in polling mode. It starts the jobs it admits with the runner's
+ * `JobStarts`; the shared services come as layers, so that the process builds each once
+ * (one set of limits, one Redis connection).
+ */
 export const TelegramPollerLive = Singleton.make(
   "telegram-poller",
   pollLoop.pipe(Effect.provide([TelegramOffsets.Default, TelegramInbox.Default]))
-)
+).pipe(Layer.provide([Admission.Default, UserSnapshots.Default, RateLimits.Default]))

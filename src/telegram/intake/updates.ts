@@ -3,11 +3,13 @@
  * bot asks for, and the hand-over: the updates stored in the inbox (one statement for a
  * whole batch), then their users' entities woken.
  */
+import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Duration, Effect, Option, Queue } from "effect"
 import { makeWakeSender } from "../../cluster/remote-wakes.js"
 import type { TelegramUpdate } from "../../domain/telegram-update.js"
 import { UserEntity } from "../../protocols/user-protocol.js"
 import { type InboxRow, TelegramInbox } from "../../storage/telegram-inbox.js"
+import { makeLonePhotoAdmission } from "./lone-photos.js"
 
 export const allowedUpdates = ["message", "edited_message", "callback_query", "pre_checkout_query", "my_chat_member"] as const
 
@@ -88,22 +90,34 @@ export const makeWake = Effect.gen(function*() {
   )
 })
 
-/**
- * Stores the updates in the inbox (a replay is stored once, keyed by update_id) and
- * returns once they are committed, their users' wakes queued. Updates without a user are
- * skipped. Returns how many were for a user.
- */
-export const makeHandOver = Effect.gen(function*() {
-  const inbox = yield* TelegramInbox
-  const wake = yield* makeWake
-  return (updates: ReadonlyArray<TelegramUpdate>) =>
+type StoreAndAdmit = (
+  updates: ReadonlyArray<TelegramUpdate>,
+  rows: ReadonlyArray<InboxRow>,
+  nowMs: number
+) => Effect.Effect<ReadonlySet<number>, SqlError>
+
+const handOverWith = (storeAndAdmit: StoreAndAdmit) =>
+  Effect.map(makeWake, (wake) => (updates: ReadonlyArray<TelegramUpdate>) =>
     Effect.gen(function*() {
       const rows = inboxRowsOf(updates)
       if (rows.length < updates.length) {
         yield* Effect.logDebug(`${updates.length - rows.length} update(s) without a user ignored`)
       }
-      yield* inbox.store(rows, yield* Clock.currentTimeMillis.pipe(Effect.map(Math.floor)))
-      yield* wake(rows.map((row) => row.userId))
+      const admitted = yield* storeAndAdmit(updates, rows, yield* Clock.currentTimeMillis.pipe(Effect.map(Math.floor)))
+      yield* wake(rows.flatMap((row) => admitted.has(row.updateId) ? [] : [row.userId]))
       return rows.length
-    })
-})
+    }))
+
+/**
+ * Stores the updates in the inbox (a replay is stored once, keyed by update_id) and
+ * returns once they are committed, their users' wakes queued. Updates without a user are
+ * skipped. Returns how many were for a user.
+ */
+export const makeHandOver = Effect.flatMap(TelegramInbox, (inbox) =>
+  handOverWith((_updates, rows, nowMs) => Effect.as(inbox.store(rows, nowMs), new Set<number>())))
+
+/**
+ * The poller's hand-over: as `makeHandOver`, and a photo that is its user's only update is
+ * admitted in the same commit, its user not woken (./lone-photos.ts).
+ */
+export const makeHandOverAdmittingLonePhotos = Effect.flatMap(makeLonePhotoAdmission, handOverWith)

@@ -1,0 +1,232 @@
+/**
+ * Lone photos admitted at intake, without their user's entity (docs/architecture.md,
+ * "Admission"). Under a burst most updates are one photo from a user who sends nothing
+ * else; building and reaping that user's entity was most of a photo's CPU on one core
+ * (BENCHMARKS.md). So the poller admits such a photo itself: the batch's inbox rows and
+ * the photos' admissions (src/storage/admission.ts) in one transaction, in which each
+ * admitted photo's row is marked handled, and then the new jobs start
+ * (src/jobs/job-starts.ts). Every other update, and every photo this path declines, is
+ * left unhandled and goes to the user's entity as before, which answers it.
+ *
+ * A photo is taken here only when its handling by the bot could only be an admission:
+ * a private chat, no command in the caption, no admin (support answers), the user's only
+ * update in the batch and no update of theirs still waiting, no support request open, the
+ * profile as stored (a change is the entity's to save), a prompt the model accepts and a
+ * balance that covers the price. The flood limit counts it as the bot would.
+ *
+ * Why the order of a user's updates still holds: the poller hands over one batch at a time,
+ * and the photo's row is written in the same commit that marks it handled, so no entity can
+ * read it before its admission, and the user's next update is stored only after it. That is
+ * also why only the poller does this: webhook deliveries arrive side by side.
+ *
+ * The user's entity no longer holds the only copy of the balance that is written: it reads
+ * its user again at each wake (src/users/user-state.ts); every write moves the balance by a
+ * delta and returns what the database holds.
+ */
+import { SqlClient } from "@effect/sql"
+import { Duration, Effect, Option } from "effect"
+import type { PhotoSize } from "grammy/types"
+import { AppConfig } from "../../config/index.js"
+import { Balance, splitCost } from "../../domain/balance.js"
+import { jobIdFor, UserId } from "../../domain/ids.js"
+import type { TelegramUpdate } from "../../domain/telegram-update.js"
+import { profileChanged, type UserProfile } from "../../domain/user-profile.js"
+import { languageOf } from "../../i18n/index.js"
+import { uploadReuseWindow } from "../../jobs/job-policy.js"
+import { JobStarts } from "../../jobs/job-starts.js"
+import { preparePrompt } from "../../kie/models.js"
+import { recordLonePhotosAdmitted } from "../../observability/metrics.js"
+import { RateLimits } from "../../rate-limits/rate-limits.js"
+import { Admission, type AdmissionInput } from "../../storage/admission.js"
+import type { JobRecord } from "../../domain/job-record.js"
+import { type InboxRow, TelegramInbox } from "../../storage/telegram-inbox.js"
+import { UserSnapshots } from "../../storage/user-snapshot.js"
+import { floodRequest } from "../features/limits.js"
+import { largest, photoRequestKey } from "../features/generate.js"
+import { settingsOf } from "../features/settings.js"
+
+/** What the update alone says about a photo this path may admit. */
+export interface LonePhoto {
+  readonly updateId: number
+  readonly userId: number
+  readonly chatId: number
+  readonly messageId: number
+  readonly fileId: string
+  readonly fileSize: number | undefined
+  readonly caption: string | undefined
+  readonly profile: UserProfile
+}
+
+interface PhotoMessage {
+  readonly message_id: number
+  readonly chat: { readonly id: number; readonly type: string }
+  readonly from?: { readonly id: number; readonly is_bot: boolean; readonly first_name: string; readonly username?: string; readonly language_code?: string }
+  readonly photo?: ReadonlyArray<PhotoSize>
+  readonly caption?: string
+  readonly caption_entities?: ReadonlyArray<{ readonly type: string }>
+}
+
+/**
+ * The batch's photos that nothing but the update itself rules out: a private chat's
+ * photo, from a user (not an admin) with no other update in the batch, whose caption is no
+ * command.
+ */
+export const lonePhotosOf = (
+  updates: ReadonlyArray<TelegramUpdate>,
+  rows: ReadonlyArray<InboxRow>,
+  adminIds: ReadonlyArray<number>
+): ReadonlyArray<LonePhoto> => {
+  const updatesOfUser = new Map<number, number>()
+  for (const row of rows) updatesOfUser.set(row.userId, (updatesOfUser.get(row.userId) ?? 0) + 1)
+  return updates.flatMap((update): Array<LonePhoto> => {
+    const message = (update as { message?: PhotoMessage }).message
+    const from = message?.from
+    const photo = message?.photo === undefined ? undefined : largest(message.photo)
+    if (message === undefined || from === undefined || photo === undefined || from.is_bot) return []
+    if (message.chat.type !== "private" || message.chat.id !== from.id) return []
+    if (updatesOfUser.get(from.id) !== 1 || adminIds.includes(from.id)) return []
+    const caption = message.caption
+    if (caption?.trimStart().startsWith("/") === true) return []
+    if (message.caption_entities?.some((entity) => entity.type === "bot_command") === true) return []
+    return [{
+      updateId: update.update_id,
+      userId: from.id,
+      chatId: message.chat.id,
+      messageId: message.message_id,
+      fileId: photo.file_id,
+      fileSize: photo.file_size,
+      caption,
+      profile: {
+        firstName: from.first_name,
+        ...(from.username === undefined ? {} : { username: from.username }),
+        ...(from.language_code === undefined ? {} : { languageCode: from.language_code })
+      }
+    }]
+  })
+}
+
+/**
+ * Stores a batch's inbox rows and admits its lone photos, in one transaction; returns the
+ * update ids admitted (their rows are handled). Should the transaction fail (a balance
+ * moved meanwhile by a payment's refund, say, and a CHECK refused), the rows are stored as
+ * they are and every update goes to its user's entity.
+ */
+export const makeLonePhotoAdmission = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const config = yield* AppConfig
+  const inbox = yield* TelegramInbox
+  const snapshots = yield* UserSnapshots
+  const admission = yield* Admission
+  const limits = yield* RateLimits
+  const starts = yield* JobStarts
+
+  /** The admission of `photo`, if the user's state allows one; none leaves it to the entity. */
+  const inputOf = (
+    photo: LonePhoto,
+    stored: Effect.Effect.Success<ReturnType<typeof snapshots.ofMany>>,
+    nowMs: number
+  ): Option.Option<AdmissionInput> => {
+    const snapshot = stored.get(photo.userId)
+    if (snapshot !== undefined) {
+      if (!snapshot.known || Option.isSome(snapshot.supportOpenedAtMs)) return Option.none()
+      if (profileChanged(snapshot.profile, photo.profile)) return Option.none()
+    }
+    const settings = settingsOf(config.kie.model, snapshot?.settings ?? Option.none())
+    if ((photo.caption ?? "").trim() === "" && config.bot.barePhoto === "presets") return Option.none()
+    const prompt = preparePrompt(settings.model, photo.caption)
+    if (prompt._tag === "Left") return Option.none()
+    const registration = snapshot?.freeGranted === true
+      ? Option.none()
+      : Option.some({ profile: photo.profile, freeTokens: config.freeTokens })
+    const held = snapshot?.balance ?? new Balance({ credits: 0, freeTokens: 0 })
+    const balance = new Balance({
+      credits: held.credits,
+      freeTokens: held.freeTokens + Option.match(registration, { onNone: () => 0, onSome: (r) => r.freeTokens })
+    })
+    return Option.map(splitCost(balance, settings.cost), (split): AdmissionInput => {
+      const requestKey = photoRequestKey(photo.chatId, photo.messageId)
+      return {
+        job: {
+          id: jobIdFor(UserId.make(photo.userId), requestKey),
+          userId: UserId.make(photo.userId),
+          chatId: photo.chatId,
+          requestKey,
+          model: settings.model.slug,
+          prompt: prompt.right,
+          cost: settings.cost,
+          durationSeconds: settings.durationSeconds,
+          photoFileId: photo.fileId,
+          language: languageOf(photo.profile.languageCode),
+          createdAtMs: nowMs,
+          uploadsReusableSinceMs: nowMs - Duration.toMillis(uploadReuseWindow)
+        },
+        split,
+        expected: new Balance({ credits: balance.credits - split.fromCredits, freeTokens: balance.freeTokens - split.fromFreeTokens }),
+        maxInFlight: config.bot.maxJobsInFlight,
+        registration,
+        updateId: photo.updateId,
+        nowMs
+      }
+    })
+  }
+
+  // The flood limit as the bot applies it (src/telegram/features/limits.ts): a photo over
+  // it goes to the entity, which tells the user.
+  const withinFloodLimit = (input: AdmissionInput) =>
+    limits.consume(floodRequest(input.job.userId, config.bot.floodLimitPerMinute)).pipe(
+      Effect.as(true),
+      Effect.orElseSucceed(() => false)
+    )
+
+  const admitAll = (rows: ReadonlyArray<InboxRow>, inputs: ReadonlyArray<AdmissionInput>, nowMs: number) =>
+    Effect.gen(function*() {
+      yield* inbox.store(rows, nowMs)
+      const admitted: Array<JobRecord> = []
+      for (const input of inputs) {
+        const outcome = yield* admission.admit(input)
+        // Known (a redelivered photo) and NoRoom stay unhandled: the entity answers them.
+        if (outcome._tag === "Admitted") admitted.push(outcome.job)
+      }
+      return admitted
+    }).pipe(sql.withTransaction)
+
+  return (updates: ReadonlyArray<TelegramUpdate>, rows: ReadonlyArray<InboxRow>, nowMs: number) =>
+    Effect.gen(function*() {
+      const photos = lonePhotosOf(updates, rows, config.adminIds)
+      if (photos.length === 0) {
+        yield* inbox.store(rows, nowMs)
+        return new Set<number>()
+      }
+      const userIds = photos.map((photo) => photo.userId)
+      const [stored, waiting] = yield* Effect.all([snapshots.ofMany(userIds), inbox.usersWithPending(userIds)], {
+        concurrency: 2
+      })
+      const candidates = photos.flatMap((photo) =>
+        waiting.has(photo.userId) ? [] : Option.toArray(inputOf(photo, stored, nowMs))
+      )
+      const allowed = yield* Effect.filter(candidates, withinFloodLimit, { concurrency: "unbounded" })
+      const admitted = yield* admitAll(rows, allowed, nowMs).pipe(
+        Effect.catchAllCause((cause) =>
+          Effect.logWarning("the batch's lone photos could not be admitted at intake; their users' entities handle them", cause).pipe(
+            Effect.zipRight(inbox.store(rows, nowMs)),
+            Effect.as([] as ReadonlyArray<JobRecord>)
+          )
+        )
+      )
+      if (admitted.length === 0) return new Set<number>()
+      yield* recordLonePhotosAdmitted(admitted.length)
+      // As the entity's admission does (src/users/user-admission.ts): a start lost here costs
+      // the job its first due time, after which the waker runs it.
+      const inputOfJob = new Map(allowed.map((input) => [input.job.id as string, input]))
+      yield* Effect.forEach(admitted, (job) => {
+        const { split, updateId } = inputOfJob.get(job.id)!
+        return Effect.logInfo("job reserved at intake").pipe(
+          Effect.annotateLogs({ cost: job.cost, fromFreeTokens: split.fromFreeTokens, fromCredits: split.fromCredits, updateId }),
+          Effect.zipRight(starts.start(job)),
+          Effect.catchAllCause((cause) => Effect.logWarning("could not wake the new job; the waker runs it when it is due", cause)),
+          Effect.annotateLogs({ jobId: job.id, userId: Number(job.user_id) })
+        )
+      }, { concurrency: "unbounded", discard: true })
+      return new Set(admitted.map((job) => inputOfJob.get(job.id)!.updateId!))
+    })
+})
