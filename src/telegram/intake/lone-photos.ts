@@ -24,7 +24,7 @@
  * delta and returns what the database holds.
  */
 import { SqlClient } from "@effect/sql"
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, FiberSet, Option } from "effect"
 import type { PhotoSize } from "grammy/types"
 import { AppConfig } from "../../config/index.js"
 import { Balance, splitCost } from "../../domain/balance.js"
@@ -119,6 +119,7 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
   const admission = yield* Admission
   const limits = yield* RateLimits
   const starts = yield* JobStarts
+  const starting = yield* FiberSet.make()
 
   /** The admission of `photo`, if the user's state allows one; none leaves it to the entity. */
   const inputOf = (
@@ -218,7 +219,9 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
       // As the entity's admission does (src/users/user-admission.ts): a start lost here costs
       // the job its first due time, after which the waker runs it.
       const inputOfJob = new Map(allowed.map((input) => [input.job.id as string, input]))
-      yield* Effect.forEach(admitted, (job) => {
+      // In the background: a start may take a while (a local job's first run is woken when a
+      // transfer permit is free, its entity built), and the next batch must not wait for it.
+      yield* FiberSet.run(starting, Effect.forEach(admitted, (job) => {
         const { split, updateId } = inputOfJob.get(job.id)!
         return Effect.logInfo("job reserved at intake").pipe(
           Effect.annotateLogs({ cost: job.cost, fromFreeTokens: split.fromFreeTokens, fromCredits: split.fromCredits, updateId }),
@@ -226,7 +229,7 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
           Effect.catchAllCause((cause) => Effect.logWarning("could not wake the new job; the waker runs it when it is due", cause)),
           Effect.annotateLogs({ jobId: job.id, userId: Number(job.user_id) })
         )
-      }, { concurrency: "unbounded", discard: true })
+      }, { concurrency: "unbounded", discard: true }))
       return new Set(admitted.map((job) => inputOfJob.get(job.id)!.updateId!))
     })
 })
