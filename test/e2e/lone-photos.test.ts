@@ -39,6 +39,9 @@ describe.each(["sqlite", "pg"] as const)("lone photos admitted by the poller (%s
       user(sims, 7903).sendPhoto(photoBytes, { caption: "x".repeat(5_000) })
       user(sims, ADMIN_ID).sendPhoto(photoBytes, { caption: "clouds drift" })
       user(sims, 7904).sendPhoto(photoBytes, { caption: "/balance" })
+      // More lone photos: on Postgres their admissions go out side by side in the one transaction.
+      const others = [7911, 7912, 7913, 7914, 7915]
+      for (const id of others) user(sims, id).sendPhoto(photoBytes, { caption: `the river ${id}` })
       yield* inSystem(pollingSystem(sims), Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
         const jobsOf = (userId: number) =>
@@ -52,9 +55,9 @@ describe.each(["sqlite", "pg"] as const)("lone photos admitted by the poller (%s
           mostUserEntities = Math.max(mostUserEntities, userEntities())
           return hasText(sim, 7901, "In the queue") && hasText(sim, 7902, "In the queue") &&
             hasText(sim, 7903, "Your caption has 5000 characters") && hasText(sim, ADMIN_ID, "In the queue") &&
-            hasText(sim, 7904, "In the queue")
+            hasText(sim, 7904, "In the queue") && others.every((id) => hasText(sim, id, "In the queue"))
         })
-        assert.strictEqual(admittedAtIntake() - before, 1, "only the lone photo of a user is admitted at intake")
+        assert.strictEqual(admittedAtIntake() - before, 1 + others.length, "only the lone photos are admitted at intake")
         assert.deepStrictEqual(
           yield* Effect.all([jobsOf(7901), jobsOf(7902), jobsOf(7903), jobsOf(ADMIN_ID), jobsOf(7904)]),
           [1, 1, 0, 1, 1]
@@ -62,6 +65,9 @@ describe.each(["sqlite", "pg"] as const)("lone photos admitted by the poller (%s
         assert.isAtLeast(mostUserEntities, 1, "the other users' entities ran")
         const unhandled = yield* sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM telegram_inbox WHERE handled_at_ms IS NULL`
         assert.strictEqual(Number(unhandled[0]!.n), 0)
+        const reserved = yield* sql<{ n: number | string }>`
+          SELECT COUNT(*) AS n FROM credit_ledger WHERE kind = 'reserve' AND ${sql.in("user_id", others)}`
+        assert.strictEqual(Number(reserved[0]!.n), others.length)
         // The first contact was written with the admission: profile, free grant, reservation.
         const written = yield* sql<{ first_name: string; credits: number | string; free_tokens: number | string }>`
           SELECT u.first_name, b.credits, b.free_tokens FROM users u JOIN balances b ON b.user_id = u.id WHERE u.id = 7901`
@@ -78,7 +84,7 @@ describe.each(["sqlite", "pg"] as const)("lone photos admitted by the poller (%s
         }, "1 minute", "100 millis")
         assert.strictEqual(yield* jobsOf(7901), 2)
         assert.strictEqual(mostUserEntities, 0, "no user entity for a lone photo")
-        assert.strictEqual(admittedAtIntake() - before, 2)
+        assert.strictEqual(admittedAtIntake() - before, 2 + others.length)
         // Its entity, built for the next update, reads the balance the poller left.
         const answersBefore = textsTo(sim, 7901).length
         user(sims, 7901).sendCommand("balance")

@@ -120,6 +120,7 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
   const limits = yield* RateLimits
   const starts = yield* JobStarts
   const starting = yield* FiberSet.make()
+  const pipelined = sql.onDialectOrElse({ pg: () => "unbounded" as const, orElse: () => 1 })
 
   /** The admission of `photo`, if the user's state allows one; none leaves it to the entity. */
   const inputOf = (
@@ -182,13 +183,12 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
   const admitAll = (rows: ReadonlyArray<InboxRow>, inputs: ReadonlyArray<AdmissionInput>, nowMs: number) =>
     Effect.gen(function*() {
       yield* inbox.store(rows, nowMs)
-      const admitted: Array<JobRecord> = []
-      for (const input of inputs) {
-        const outcome = yield* admission.admit(input)
-        // Known (a redelivered photo) and NoRoom stay unhandled: the entity answers them.
-        if (outcome._tag === "Admitted") admitted.push(outcome.job)
-      }
-      return admitted
+      // Side by side on Postgres: the statements go out pipelined on the transaction's one
+      // connection. One after another, each waited for its turn of a busy event loop, and a
+      // batch of 100 took over a second (65 photos/s). SQLite's are synchronous anyway.
+      const outcomes = yield* Effect.forEach(inputs, admission.admit, { concurrency: pipelined })
+      // Known (a redelivered photo) and NoRoom stay unhandled: the entity answers them.
+      return outcomes.flatMap((outcome) => outcome._tag === "Admitted" ? [outcome.job] : [])
     }).pipe(sql.withTransaction)
 
   return (updates: ReadonlyArray<TelegramUpdate>, rows: ReadonlyArray<InboxRow>, nowMs: number) =>
