@@ -3,8 +3,9 @@
  * the request-key check, the room check, the first contact's free grant, the reservation,
  * the balance, the job row (with a fresh KIE upload of the same photo, for "Generate
  * again"), its event and the inbox mark) and in one short transaction on
- * SQLite, which has no writing `WITH`. Either way: one commit per admitted photo, or one per
- * `getUpdates` batch for the lone photos the poller admits (src/telegram/intake/lone-photos.ts).
+ * SQLite, which has no writing `WITH`. Either way: one commit per admitted photo; for a lone
+ * photo the poller admits (src/telegram/intake/lone-photos.ts) the update's inbox row is
+ * written in it too.
  *
  * The caller (the user's entity, or the poller for a lone photo) decides the split from
  * the balance it read; the statement applies it only when the request is new and the user has
@@ -17,6 +18,7 @@ import type { UserId } from "../domain/ids.js"
 import type { UserProfile } from "../domain/user-profile.js"
 import { JobRecord } from "../domain/job-record.js"
 import { firstDueAt, type NewJob } from "./job-repo.js"
+import type { InboxRow } from "./telegram-inbox.js"
 
 /** The first contact, not yet written: the profile and the free tokens granted once ever. */
 export interface Registration {
@@ -34,6 +36,12 @@ export interface AdmissionInput {
   readonly registration: Option.Option<Registration>
   /** The inbox row of the update being handled, marked handled in the same commit. */
   readonly updateId: number | undefined
+  /**
+   * The update's inbox row when it is not stored yet (a lone photo admitted by the poller,
+   * src/telegram/intake/lone-photos.ts): written in the same commit, handled, and only if
+   * the job is admitted.
+   */
+  readonly unstoredUpdate?: InboxRow
   readonly nowMs: number
 }
 
@@ -148,10 +156,16 @@ export class Admission extends Effect.Service<Admission>()("app/Admission", {
                   AND p.created_at_ms >= ${job.uploadsReusableSinceMs}
                 ORDER BY p.created_at_ms DESC LIMIT 1)
         FROM ${sql.literal(src)} RETURNING *`
-    const markInbox = (updateId: number | undefined, nowMs: number, src: string) =>
-      sql`
-        UPDATE telegram_inbox SET handled_at_ms = ${nowMs}
-        WHERE update_id = ${updateId ?? -1} AND handled_at_ms IS NULL AND EXISTS (SELECT 1 FROM ${sql.literal(src)})`
+    const markInbox = (input: AdmissionInput, src: string) =>
+      input.unstoredUpdate === undefined
+        ? sql`
+        UPDATE telegram_inbox SET handled_at_ms = ${input.nowMs}
+        WHERE update_id = ${input.updateId ?? -1} AND handled_at_ms IS NULL AND EXISTS (SELECT 1 FROM ${sql.literal(src)})`
+        : sql`
+        INSERT INTO telegram_inbox (update_id, user_id, payload, received_at_ms, handled_at_ms)
+        SELECT ${input.unstoredUpdate.updateId}, ${input.unstoredUpdate.userId}, ${input.unstoredUpdate.payload},
+               ${input.nowMs}, ${input.nowMs} FROM ${sql.literal(src)} WHERE TRUE
+        ON CONFLICT (update_id) DO UPDATE SET handled_at_ms = COALESCE(telegram_inbox.handled_at_ms, excluded.handled_at_ms)`
     const checks = (job: NewJob) =>
       sql`
         SELECT l.delta_credits AS known_credits, l.delta_free AS known_free,
@@ -180,7 +194,7 @@ export class Admission extends Effect.Service<Admission>()("app/Admission", {
         bal AS (${moveBalance(input.job.userId, input.expected, "moved")}),
         job AS (${jobRow(input.job, "go")}),
         event AS (INSERT INTO job_events (job_id, from_state, to_state, detail) SELECT id, NULL, 'queued', NULL FROM job),
-        inbox AS (${markInbox(input.updateId, input.nowMs, "go")})
+        inbox AS (${markInbox(input, "go")})
         SELECT c.known_credits, c.known_free, c.in_flight, (SELECT COUNT(*) FROM job) AS admitted,
                (SELECT credits FROM bal) AS credits, (SELECT free_tokens FROM bal) AS free_tokens,
                (SELECT row_to_json(job) FROM job) AS job
@@ -221,7 +235,7 @@ export class Admission extends Effect.Service<Admission>()("app/Admission", {
         if (admission !== undefined) {
           job = (yield* jobRow(admission.job, one))[0]
           yield* sql`INSERT INTO job_events (job_id, from_state, to_state, detail) VALUES (${admission.job.id}, NULL, 'queued', NULL)`
-          yield* markInbox(admission.updateId, admission.nowMs, one)
+          yield* markInbox(admission, one)
         }
         return { balance: new Balance({ credits: Number(balance.credits), freeTokens: Number(balance.free_tokens) }), job }
       })

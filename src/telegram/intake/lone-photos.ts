@@ -2,11 +2,11 @@
  * Lone photos admitted at intake, without their user's entity (docs/architecture.md,
  * "Admission"). Under a burst most updates are one photo from a user who sends nothing
  * else; building and reaping that user's entity was most of a photo's CPU on one core
- * (BENCHMARKS.md). So the poller admits such a photo itself: the batch's inbox rows and
- * the photos' admissions (src/storage/admission.ts) in one transaction, in which each
- * admitted photo's row is marked handled, and then the new jobs start
- * (src/jobs/job-starts.ts). Every other update, and every photo this path declines, is
- * left unhandled and goes to the user's entity as before, which answers it.
+ * (BENCHMARKS.md). So the poller admits such a photo itself: each one's admission
+ * (src/storage/admission.ts) writes its inbox row, handled, in the same statement; the
+ * batch's other rows are stored after, and the new jobs start (src/jobs/job-starts.ts).
+ * Every other update, and every photo this path declines, is stored unhandled and goes to
+ * the user's entity as before, which answers it.
  *
  * A photo is taken here only when its handling by the bot could only be an admission:
  * a private chat, no command in the caption, no admin (support answers), the user's only
@@ -15,7 +15,7 @@
  * balance that covers the price. The flood limit counts it as the bot would.
  *
  * Why the order of a user's updates still holds: the poller hands over one batch at a time,
- * and the photo's row is written in the same commit that marks it handled, so no entity can
+ * and the photo's row is written by the statement that admits it, handled, so no entity can
  * read it before its admission, and the user's next update is stored only after it. That is
  * also why only the poller does this: webhook deliveries arrive side by side.
  *
@@ -23,7 +23,6 @@
  * its user again at each wake (src/users/user-state.ts); every write moves the balance by a
  * delta and returns what the database holds.
  */
-import { SqlClient } from "@effect/sql"
 import { Duration, Effect, FiberSet, Option } from "effect"
 import type { PhotoSize } from "grammy/types"
 import { AppConfig } from "../../config/index.js"
@@ -38,7 +37,6 @@ import { preparePrompt } from "../../kie/models.js"
 import { recordLonePhotosAdmitted } from "../../observability/metrics.js"
 import { RateLimits } from "../../rate-limits/rate-limits.js"
 import { Admission, type AdmissionInput } from "../../storage/admission.js"
-import type { JobRecord } from "../../domain/job-record.js"
 import { type InboxRow, TelegramInbox } from "../../storage/telegram-inbox.js"
 import { UserSnapshots } from "../../storage/user-snapshot.js"
 import { floodRequest } from "../features/limits.js"
@@ -106,13 +104,10 @@ export const lonePhotosOf = (
 }
 
 /**
- * Stores a batch's inbox rows and admits its lone photos, in one transaction; returns the
- * update ids admitted (their rows are handled). Should the transaction fail (a balance
- * moved meanwhile by a payment's refund, say, and a CHECK refused), the rows are stored as
- * they are and every update goes to its user's entity.
+ * Admits a batch's lone photos and stores its other inbox rows; returns the update ids
+ * admitted (their rows are stored handled).
  */
 export const makeLonePhotoAdmission = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
   const config = yield* AppConfig
   const inbox = yield* TelegramInbox
   const snapshots = yield* UserSnapshots
@@ -120,7 +115,6 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
   const limits = yield* RateLimits
   const starts = yield* JobStarts
   const starting = yield* FiberSet.make()
-  const pipelined = sql.onDialectOrElse({ pg: () => "unbounded" as const, orElse: () => 1 })
 
   /** The admission of `photo`, if the user's state allows one; none leaves it to the entity. */
   const inputOf = (
@@ -180,16 +174,19 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
       Effect.orElseSucceed(() => false)
     )
 
-  const admitAll = (rows: ReadonlyArray<InboxRow>, inputs: ReadonlyArray<AdmissionInput>, nowMs: number) =>
-    Effect.gen(function*() {
-      yield* inbox.store(rows, nowMs)
-      // Side by side on Postgres: the statements go out pipelined on the transaction's one
-      // connection. One after another, each waited for its turn of a busy event loop, and a
-      // batch of 100 took over a second (65 photos/s). SQLite's are synchronous anyway.
-      const outcomes = yield* Effect.forEach(inputs, admission.admit, { concurrency: pipelined })
-      // Known (a redelivered photo) and NoRoom stay unhandled: the entity answers them.
-      return outcomes.flatMap((outcome) => outcome._tag === "Admitted" ? [outcome.job] : [])
-    }).pipe(sql.withTransaction)
+  // Each photo's admission is one statement of its own, all of them side by side on the
+  // pool: node-pg runs one statement at a time per connection, so a batch's admissions in one
+  // transaction went one after another, each waiting its turn of a busy event loop (a batch
+  // of 100 took 1.5 s: 65 photos/s). A photo whose admission fails (a balance that a payment's
+  // refund moved meanwhile, say, and a CHECK refused) is left to its entity.
+  const admitEach = (inputs: ReadonlyArray<AdmissionInput>) =>
+    Effect.forEach(inputs, (input) =>
+      admission.admit(input).pipe(
+        Effect.map((outcome) => outcome._tag === "Admitted" ? [outcome.job] : []),
+        Effect.catchAllCause((cause) =>
+          Effect.as(Effect.logWarning("a lone photo could not be admitted at intake; its user's entity handles it", cause), [])
+        )
+      ), { concurrency: "unbounded" }).pipe(Effect.map((admitted) => admitted.flat()))
 
   return (updates: ReadonlyArray<TelegramUpdate>, rows: ReadonlyArray<InboxRow>, nowMs: number) =>
     Effect.gen(function*() {
@@ -202,24 +199,24 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
       const [stored, waiting] = yield* Effect.all([snapshots.ofMany(userIds), inbox.usersWithPending(userIds)], {
         concurrency: 2
       })
+      const rowOf = new Map(rows.map((row) => [row.updateId, row]))
       const candidates = photos.flatMap((photo) =>
-        waiting.has(photo.userId) ? [] : Option.toArray(inputOf(photo, stored, nowMs))
+        waiting.has(photo.userId) ? [] : Option.toArray(inputOf(photo, stored, nowMs)).map((input) => ({
+          ...input,
+          unstoredUpdate: rowOf.get(photo.updateId)!
+        }))
       )
       const allowed = yield* Effect.filter(candidates, withinFloodLimit, { concurrency: "unbounded" })
-      const admitted = yield* admitAll(rows, allowed, nowMs).pipe(
-        Effect.catchAllCause((cause) =>
-          Effect.logWarning("the batch's lone photos could not be admitted at intake; their users' entities handle them", cause).pipe(
-            Effect.zipRight(inbox.store(rows, nowMs)),
-            Effect.as([] as ReadonlyArray<JobRecord>)
-          )
-        )
-      )
+      const admitted = yield* admitEach(allowed)
+      const inputOfJob = new Map(allowed.map((input) => [input.job.id as string, input]))
+      const admittedUpdates = new Set(admitted.map((job) => inputOfJob.get(job.id)!.updateId!))
+      // The rest only now: a lone photo's row must not be readable before its admission, and
+      // every row is stored before the batch is confirmed to Telegram (the next getUpdates).
+      yield* inbox.store(rows.filter((row) => !admittedUpdates.has(row.updateId)), nowMs)
       if (admitted.length === 0) return new Set<number>()
       yield* recordLonePhotosAdmitted(admitted.length)
       // As the entity's admission does (src/users/user-admission.ts): a start lost here costs
-      // the job its first due time, after which the waker runs it.
-      const inputOfJob = new Map(allowed.map((input) => [input.job.id as string, input]))
-      // In the background: a start may take a while (a local job's first run is woken when a
+      // the job its first due time, after which the waker runs it. In the background: a start may take a while (a local job's first run is woken when a
       // transfer permit is free, its entity built), and the next batch must not wait for it.
       yield* FiberSet.run(starting, Effect.forEach(admitted, (job) => {
         const { split, updateId } = inputOfJob.get(job.id)!
@@ -230,6 +227,6 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
           Effect.annotateLogs({ jobId: job.id, userId: Number(job.user_id) })
         )
       }, { concurrency: "unbounded", discard: true }))
-      return new Set(admitted.map((job) => inputOfJob.get(job.id)!.updateId!))
+      return admittedUpdates
     })
 })
