@@ -167,4 +167,66 @@ describe.each(dialects)("admission on %s", (dialect) => {
       assert.deepStrictEqual(yield* admission.register(ann, registration, new Balance({ credits: 0, freeTokens: 4 })), balance)
       assert.deepStrictEqual(yield* ledger.ledgerSumOf(ann), balance)
     })), 60_000)
+
+  it.scoped("a batch of lone photos in one statement: each user's photo as `admit` would, the inbox rows written handled", () =>
+    onFreshStorage(dialect, Effect.gen(function*() {
+      const admission = yield* Admission
+      const ledger = yield* CreditLedger
+      const inbox = yield* TelegramInbox
+      const snapshots = yield* UserSnapshots
+      const sql = yield* SqlClient.SqlClient
+      const [bo, cy, di] = [9_100_000_002, 9_100_000_003, 9_100_000_004].map((id) => UserId.make(id))
+      const photoOf = (userId: UserId, updateId: number, requestKey: string, balance: Balance, overrides: Partial<AdmissionInput> = {}) => {
+        const base = input(requestKey, balance, overrides)
+        return {
+          ...base,
+          job: { ...base.job, id: jobIdFor(userId, requestKey), userId, chatId: userId },
+          unstoredUpdate: { updateId, userId, payload: JSON.stringify({ update_id: updateId }) }
+        }
+      }
+      // Bo: a first contact. Cy: paid credits, an earlier job, a photo already known. Di: no room.
+      yield* ledger.apply({ userId: cy, opKey: "grant:p2", kind: "grant", paymentId: "p2", deltaCredits: 3, deltaFree: 0 })
+      yield* ledger.apply({ userId: di, opKey: "grant:p3", kind: "grant", paymentId: "p3", deltaCredits: 3, deltaFree: 0 })
+      const three = new Balance({ credits: 3, freeTokens: 0 })
+      const first = yield* admission.admit(photoOf(di, 700, "msg:di:1", three, { maxInFlight: undefined }))
+      assert.strictEqual(first._tag, "Admitted")
+      const known = yield* admission.admit(photoOf(cy, 701, "msg:cy:1", three))
+      assert.strictEqual(known._tag, "Admitted")
+      const two = new Balance({ credits: 2, freeTokens: 0 })
+
+      const [admitted, sent] = yield* withStatements(admission.admitMany([
+        photoOf(bo, 801, "msg:bo:1", new Balance({ credits: 0, freeTokens: 2 }), {
+          registration: Option.some({ profile: { firstName: "Bo", username: "bo", languageCode: "ru" }, freeTokens: 2 })
+        }),
+        photoOf(cy, 802, "msg:cy:2", two),
+        photoOf(cy, 803, "msg:cy:1", two),
+        photoOf(di, 804, "msg:di:2", two, { maxInFlight: 1 })
+      ]))
+      if (dialect === "pg") assert.strictEqual(sent.length, 1, sent.join("\n---\n"))
+      assert.deepStrictEqual(admitted.map((job) => [job.id, job.state, Number(job.due_at_ms)]).sort(), [
+        [jobIdFor(bo, "msg:bo:1"), "queued", firstDueAt(1_000)],
+        [jobIdFor(cy, "msg:cy:2"), "queued", firstDueAt(1_000)]
+      ].sort())
+      assert.deepStrictEqual(yield* snapshots.of(bo), {
+        known: true,
+        freeGranted: true,
+        profile: { firstName: "Bo", username: "bo", languageCode: "ru" },
+        balance: new Balance({ credits: 0, freeTokens: 1 }),
+        settings: Option.none(),
+        supportOpenedAtMs: Option.none()
+      })
+      assert.deepStrictEqual(yield* ledger.balanceOf(cy), new Balance({ credits: 1, freeTokens: 0 }))
+      assert.deepStrictEqual(yield* ledger.balanceOf(di), two)
+      for (const userId of [bo, cy, di]) assert.deepStrictEqual(yield* ledger.ledgerSumOf(userId), yield* ledger.balanceOf(userId))
+      const rows = yield* sql<{ update_id: number | string; handled_at_ms: number | string | null }>`
+        SELECT update_id, handled_at_ms FROM telegram_inbox ORDER BY update_id`
+      // The admitted photos' rows, handled (700 and 701 by `admit`); the others are the caller's to store.
+      assert.deepStrictEqual(
+        rows.map((row) => [Number(row.update_id), Number(row.handled_at_ms)]),
+        [[700, 2_000], [701, 2_000], [801, 2_000], [802, 2_000]]
+      )
+      const events = yield* sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM job_events WHERE to_state = 'queued'`
+      assert.strictEqual(Number(events[0]!.n), 4)
+      assert.deepStrictEqual(yield* inbox.pendingOf(bo, 10), [])
+    })), 60_000)
 })

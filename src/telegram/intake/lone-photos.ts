@@ -174,11 +174,12 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
       Effect.orElseSucceed(() => false)
     )
 
-  // Each photo's admission is one statement of its own, all of them side by side on the
-  // pool: node-pg runs one statement at a time per connection, so a batch's admissions in one
-  // transaction went one after another, each waiting its turn of a busy event loop (a batch
-  // of 100 took 1.5 s: 65 photos/s). A photo whose admission fails (a balance that a payment's
-  // refund moved meanwhile, say, and a CHECK refused) is left to its entity.
+  // The batch's photos are admitted in one statement (`admitMany`): node-pg runs one
+  // statement at a time per connection, and each waits for its turn of a busy event loop, so
+  // a transaction of one statement per photo took 1.5 s for 100 (65 photos/s), and 100
+  // statements side by side on the pool 330 ms (306 photos/s). Should that statement fail (a
+  // balance that a payment's refund moved meanwhile, say, and a CHECK refused), each photo is
+  // tried on its own, side by side, and one that fails again is left to its entity.
   const admitEach = (inputs: ReadonlyArray<AdmissionInput>) =>
     Effect.forEach(inputs, (input) =>
       admission.admit(input).pipe(
@@ -207,7 +208,13 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
         }))
       )
       const allowed = yield* Effect.filter(candidates, withinFloodLimit, { concurrency: "unbounded" })
-      const admitted = yield* admitEach(allowed)
+      const admitted = yield* admission.admitMany(allowed).pipe(
+        Effect.catchAllCause((cause) =>
+          Effect.logDebug("a batch of lone photos could not be admitted in one statement; one by one", cause).pipe(
+            Effect.zipRight(admitEach(allowed))
+          )
+        )
+      )
       const inputOfJob = new Map(allowed.map((input) => [input.job.id as string, input]))
       const admittedUpdates = new Set(admitted.map((job) => inputOfJob.get(job.id)!.updateId!))
       // The rest only now: a lone photo's row must not be readable before its admission, and
