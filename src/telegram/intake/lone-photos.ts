@@ -223,8 +223,10 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
       if (admitted.length === 0) return new Set<number>()
       yield* recordLonePhotosAdmitted(admitted.length)
       // As the entity's admission does (src/users/user-admission.ts): a start lost here costs
-      // the job its first due time, after which the waker runs it. In the background: a start may take a while (a local job's first run is woken when a
-      // transfer permit is free, its entity built), and the next batch must not wait for it.
+      // the job its first due time, after which the waker runs it. In the background, and at
+      // the usual priority whatever the poller's (./poller.ts): a start may take a while (a
+      // local job's first run is woken when a transfer permit is free, its entity built), and
+      // the next batch must not wait for it.
       yield* FiberSet.run(starting, Effect.forEach(admitted, (job) => {
         const { split, updateId } = inputOfJob.get(job.id)!
         return Effect.logInfo("job reserved at intake").pipe(
@@ -233,7 +235,7 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
           Effect.catchAllCause((cause) => Effect.logWarning("could not wake the new job; the waker runs it when it is due", cause)),
           Effect.annotateLogs({ jobId: job.id, userId: Number(job.user_id) })
         )
-      }, { concurrency: "unbounded", discard: true }))
+      }, { concurrency: "unbounded", discard: true }).pipe(Effect.withSchedulingPriority(0)))
       return admittedUpdates
     })
 })

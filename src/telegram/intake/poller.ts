@@ -16,6 +16,7 @@ import type { Api } from "grammy"
 import type { Update } from "grammy/types"
 import { AppConfig } from "../../config/index.js"
 import { RateLimits } from "../../rate-limits/rate-limits.js"
+import { urgentPriority } from "../../runtime/time-sliced-scheduler.js"
 import { Admission } from "../../storage/admission.js"
 import { TelegramInbox } from "../../storage/telegram-inbox.js"
 import { TelegramOffsets } from "../../storage/telegram-offsets.js"
@@ -73,7 +74,13 @@ export const pollOnce = Effect.gen(function*() {
     const last = updates[updates.length - 1]
     if (last !== undefined) offset = last.update_id + 1
     return updates.length
-  })
+  }).pipe(
+    // The round's steps go ahead of the runner's other work (src/runtime/time-sliced-scheduler.ts):
+    // a batch is a handful of steps one after another, each of which waited behind thousands
+    // of queued ones under a burst, and every update waits for the batch before it. What the
+    // round starts in the background runs at the usual priority (./lone-photos.ts).
+    Effect.withSchedulingPriority(urgentPriority)
+  )
 })
 
 export const pollLoop = Effect.gen(function*() {
