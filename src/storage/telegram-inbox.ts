@@ -64,14 +64,6 @@ export class TelegramInbox extends Effect.Service<TelegramInbox>()("app/Telegram
       yield* sql`UPDATE telegram_inbox SET handled_at_ms = ${nowMs} WHERE update_id = ${updateId} AND handled_at_ms IS NULL`
     })
 
-    /** Which of these users have an update stored and not yet handled. */
-    const usersWithPending = Effect.fn("TelegramInbox.usersWithPending")(function*(userIds: ReadonlyArray<number>) {
-      if (userIds.length === 0) return new Set<number>()
-      const rows = yield* sql<{ user_id: number | string }>`
-        SELECT DISTINCT user_id FROM telegram_inbox WHERE handled_at_ms IS NULL AND ${sql.in("user_id", userIds)}`
-      return new Set(rows.map((row) => Number(row.user_id)))
-    })
-
     /** Users with an update stored before `receivedBeforeMs` and still unhandled, and when their oldest was stored. */
     const usersWaiting = Effect.fn("TelegramInbox.usersWaiting")(function*(receivedBeforeMs: number, limit: number) {
       const rows = yield* sql<{ user_id: number | string; oldest: number | string }>`
@@ -90,6 +82,6 @@ export class TelegramInbox extends Effect.Service<TelegramInbox>()("app/Telegram
       return { waiting: Number(rows[0]?.n ?? 0), oldestReceivedAtMs: oldest === null ? Option.none() : Option.some(Number(oldest)) }
     })
 
-    return { store, pendingOf, markHandled, usersWithPending, usersWaiting, backlog } as const
+    return { store, pendingOf, markHandled, usersWaiting, backlog } as const
   })
 }) {}

@@ -95,22 +95,26 @@ export class UserSnapshots extends Effect.Service<UserSnapshots>()("app/UserSnap
     })
 
     /**
-     * The snapshots of many users in one query, for the intake's lone photos
-     * (src/telegram/intake/lone-photos.ts). A user the database holds nothing of (no
-     * profile, no balance) has no entry: a first contact.
+     * The snapshots of many users in one query, each with whether an update of theirs waits
+     * unhandled in the inbox: what the poller reads for a batch's lone photos
+     * (src/telegram/intake/lone-photos.ts). A user the database holds nothing of (no profile,
+     * no balance, no waiting update) has no entry: a first contact.
      */
     const ofMany = Effect.fn("UserSnapshots.ofMany")(function*(userIds: ReadonlyArray<number>) {
-      const found = new Map<number, UserSnapshot>()
+      const found = new Map<number, UserSnapshot & { readonly waiting: boolean }>()
       if (userIds.length === 0) return found
-      const rows = yield* sql<SnapshotRow & { key: number | string }>`
-        SELECT k.id AS key, ${snapshotColumns}
+      const rows = yield* sql<SnapshotRow & { key: number | string; waiting: number | boolean }>`
+        SELECT k.id AS key, ${snapshotColumns},
+               CASE WHEN EXISTS (SELECT 1 FROM telegram_inbox t WHERE t.user_id = k.id AND t.handled_at_ms IS NULL)
+                    THEN 1 ELSE 0 END AS waiting
         FROM (SELECT id FROM users WHERE ${sql.in("id", userIds)}
-              UNION SELECT user_id AS id FROM balances WHERE ${sql.in("user_id", userIds)}) k
+              UNION SELECT user_id AS id FROM balances WHERE ${sql.in("user_id", userIds)}
+              UNION SELECT user_id AS id FROM telegram_inbox WHERE handled_at_ms IS NULL AND ${sql.in("user_id", userIds)}) k
         LEFT JOIN users u ON u.id = k.id
         LEFT JOIN balances b ON b.user_id = k.id
         LEFT JOIN user_settings s ON s.user_id = k.id
         LEFT JOIN support_requests r ON r.user_id = k.id`
-      for (const row of rows) found.set(Number(row.key), yield* snapshotOf(row))
+      for (const row of rows) found.set(Number(row.key), { ...(yield* snapshotOf(row)), waiting: Number(row.waiting) === 1 })
       return found
     })
 

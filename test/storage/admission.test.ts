@@ -229,4 +229,21 @@ describe.each(dialects)("admission on %s", (dialect) => {
       assert.strictEqual(Number(events[0]!.n), 4)
       assert.deepStrictEqual(yield* inbox.pendingOf(bo, 10), [])
     })), 60_000)
+
+  it.scoped("the poller's read of a batch's users: snapshots, and who has an update waiting (a first contact too)", () =>
+    onFreshStorage(dialect, Effect.gen(function*() {
+      const snapshots = yield* UserSnapshots
+      const inbox = yield* TelegramInbox
+      const ledger = yield* CreditLedger
+      const [known, stranger, newcomer] = [9_100_000_011, 9_100_000_012, 9_100_000_013]
+      yield* ledger.apply({ userId: UserId.make(known), opKey: "grant:p9", kind: "grant", paymentId: "p9", deltaCredits: 4, deltaFree: 0 })
+      const before = yield* snapshots.ofMany([known, stranger, newcomer])
+      assert.deepStrictEqual([...before.keys()], [known])
+      assert.deepStrictEqual([before.get(known)!.balance, before.get(known)!.waiting], [new Balance({ credits: 4, freeTokens: 0 }), false])
+      yield* inbox.store([{ updateId: 901, userId: known, payload: "{}" }, { updateId: 902, userId: newcomer, payload: "{}" }], 1)
+      const after = yield* snapshots.ofMany([known, stranger, newcomer])
+      assert.deepStrictEqual([...after.entries()].map(([id, s]) => [id, s.known, s.waiting]).sort(), [[known, true, true], [newcomer, false, true]])
+      yield* inbox.markHandled(901, 2)
+      assert.isFalse((yield* snapshots.ofMany([known])).get(known)!.waiting)
+    })), 60_000)
 })

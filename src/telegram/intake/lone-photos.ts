@@ -197,12 +197,10 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
         return new Set<number>()
       }
       const userIds = photos.map((photo) => photo.userId)
-      const [stored, waiting] = yield* Effect.all([snapshots.ofMany(userIds), inbox.usersWithPending(userIds)], {
-        concurrency: 2
-      })
+      const stored = yield* snapshots.ofMany(userIds)
       const rowOf = new Map(rows.map((row) => [row.updateId, row]))
       const candidates = photos.flatMap((photo) =>
-        waiting.has(photo.userId) ? [] : Option.toArray(inputOf(photo, stored, nowMs)).map((input) => ({
+        stored.get(photo.userId)?.waiting === true ? [] : Option.toArray(inputOf(photo, stored, nowMs)).map((input) => ({
           ...input,
           unstoredUpdate: rowOf.get(photo.updateId)!
         }))
