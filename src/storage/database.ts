@@ -69,10 +69,23 @@ export const withDefaultUser = (url: Redacted.Redacted<string>): Redacted.Redact
   return Redacted.make(parsed.toString())
 }
 
-const postgresLayer = (settings: Extract<DatabaseSettings, { _tag: "Postgres" }>, runnerAddress: string) =>
+const postgresLayer = (settings: Extract<DatabaseSettings, { _tag: "Postgres" }>, runnerAddress: string, maxConnections = 20) =>
   PgClient.layerFromPool({
-    acquire: onePerClientPool(withDefaultUser(settings.url), { maxConnections: 20, applicationName: runnerSessionName(runnerAddress) })
+    acquire: onePerClientPool(withDefaultUser(settings.url), { maxConnections, applicationName: runnerSessionName(runnerAddress) })
   })
+
+/**
+ * The Telegram poller's own SqlClient: on Postgres two connections of its own, so that its
+ * few statements a batch (src/telegram/intake/lone-photos.ts) do not wait in line behind the
+ * jobs' hundreds on the runner's pool, each batch waiting for the one before it; on SQLite,
+ * which has one connection, the runner's client. Not migrated: `DatabaseLive` does that.
+ */
+export const IntakeDatabaseLive = Layer.unwrapEffect(
+  Effect.map(AppConfig, (config) =>
+    config.database._tag === "Sqlite"
+      ? Layer.effect(SqlClient.SqlClient, SqlClient.SqlClient)
+      : postgresLayer(config.database, `${config.runnerHost}:${config.runnerPort}`, 2))
+)
 
 /** The SqlClient for the configured database, migrated. */
 export const DatabaseLive = Layer.unwrapEffect(

@@ -18,6 +18,7 @@ import { AppConfig } from "../../config/index.js"
 import { RateLimits } from "../../rate-limits/rate-limits.js"
 import { urgentPriority } from "../../runtime/time-sliced-scheduler.js"
 import { Admission } from "../../storage/admission.js"
+import { IntakeDatabaseLive } from "../../storage/database.js"
 import { TelegramInbox } from "../../storage/telegram-inbox.js"
 import { TelegramOffsets } from "../../storage/telegram-offsets.js"
 import { UserSnapshots } from "../../storage/user-snapshot.js"
@@ -113,11 +114,16 @@ export const pollLoop = Effect.gen(function*() {
 })
 
 /**
- * The poller; only in polling mode. It starts the jobs it admits with the runner's
- * `JobStarts`; the shared services come as layers, so that the process builds each once
- * (one set of limits, one Redis connection).
+ * The poller; only in polling mode. Its storage goes through its own connections
+ * (`IntakeDatabaseLive`), built while it runs; it starts the jobs it admits with the
+ * runner's `JobStarts`, and counts the flood limit in the process's one set of limits (a
+ * layer, so that the process builds it once: one Redis connection).
  */
 export const TelegramPollerLive = Singleton.make(
   "telegram-poller",
-  pollLoop.pipe(Effect.provide([TelegramOffsets.Default, TelegramInbox.Default]))
-).pipe(Layer.provide([Admission.Default, UserSnapshots.Default, RateLimits.Default]))
+  pollLoop.pipe(Effect.provide(
+    Layer.mergeAll(TelegramOffsets.Default, TelegramInbox.Default, Admission.Default, UserSnapshots.Default).pipe(
+      Layer.provide(IntakeDatabaseLive)
+    )
+  ))
+).pipe(Layer.provide(RateLimits.Default))
