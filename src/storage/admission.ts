@@ -3,9 +3,8 @@
  * the request-key check, the room check, the first contact's free grant, the reservation,
  * the balance, the job row (with a fresh KIE upload of the same photo, for "Generate
  * again"), its event and the inbox mark) and in one short transaction on
- * SQLite, which has no writing `WITH`. Either way: one commit per admitted photo; for a lone
- * photo the poller admits (src/telegram/intake/lone-photos.ts) the update's inbox row is
- * written in it too.
+ * SQLite, which has no writing `WITH`. Either way: one commit per admitted photo. The poller's
+ * lone photos are admitted many at once by ./batch-admission.ts, with the same parts.
  *
  * The caller (the user's entity, or the poller for a lone photo) decides the split from
  * the balance it read; the statement applies it only when the request is new and the user has
@@ -51,7 +50,8 @@ export type AdmissionOutcome =
   | { readonly _tag: "Known"; readonly split: ReservationSplit }
   | { readonly _tag: "NoRoom"; readonly inFlight: number }
 
-const unfinished = "('delivered', 'refunded', 'failed')"
+/** The job states that end a job, as a SQL list. */
+export const finishedStates = "('delivered', 'refunded', 'failed')"
 
 interface CheckRow {
   readonly known_credits: number | string | null
@@ -81,7 +81,7 @@ const knownSplit = (row: CheckRow) =>
     )
 
 // A row that does not decode is a broken database, not a case to handle.
-const decodeJob = (row: unknown) => Effect.orDie(Schema.decodeUnknown(JobRecord)(row))
+export const decodeJob = (row: unknown) => Effect.orDie(Schema.decodeUnknown(JobRecord)(row))
 
 const decide = (row: AdmitRow): Effect.Effect<AdmissionOutcome> => {
   const known = knownSplit(row)
@@ -169,7 +169,7 @@ export class Admission extends Effect.Service<Admission>()("app/Admission", {
     const checks = (job: NewJob) =>
       sql`
         SELECT l.delta_credits AS known_credits, l.delta_free AS known_free,
-               (SELECT COUNT(*) FROM jobs WHERE user_id = ${job.userId} AND state NOT IN ${sql.literal(unfinished)}) AS in_flight
+               (SELECT COUNT(*) FROM jobs WHERE user_id = ${job.userId} AND state NOT IN ${sql.literal(finishedStates)}) AS in_flight
         FROM (SELECT 1 AS one) o
         LEFT JOIN jobs j ON j.request_key = ${job.requestKey}
         LEFT JOIN credit_ledger l ON l.job_id = j.id AND l.kind = 'reserve'`
@@ -245,130 +245,6 @@ export class Admission extends Effect.Service<Admission>()("app/Admission", {
       return yield* sql.onDialectOrElse({ pg: () => admitPg(input), orElse: () => admitSqlite(input) })
     })
 
-    /**
-     * Many users' photos, one each, as `admit` would admit them one by one, in one statement
-     * on Postgres: the poller's lone photos of a batch (src/telegram/intake/lone-photos.ts),
-     * each with its unstored inbox row. Returns the jobs admitted; a photo whose request is
-     * known or whose user has no room is left out. All or nothing: a statement that fails
-     * (a CHECK refused one balance, say) admits none. Elsewhere one `admit` after another.
-     */
-    const admitMany = Effect.fn("Admission.admitMany")(
-      function*(inputs: ReadonlyArray<AdmissionInput & { readonly unstoredUpdate: InboxRow }>) {
-        if (inputs.length === 0) return []
-        return yield* sql.onDialectOrElse({
-          pg: () => admitManyPg(inputs),
-          orElse: () =>
-            Effect.map(
-              Effect.forEach(inputs, (input) => admitSqlite(input)),
-              (outcomes) => outcomes.flatMap((outcome) => outcome._tag === "Admitted" ? [outcome.job] : [])
-            )
-        })
-      }
-    )
-
-    const admitManyPg = (inputs: ReadonlyArray<AdmissionInput & { readonly unstoredUpdate: InboxRow }>) => {
-      const rows = inputs.map(({ expected, job, maxInFlight, nowMs, registration, split, unstoredUpdate }) => {
-        const profile = Option.map(registration, (r) => profileValues(job.userId, r.profile))
-        return {
-          user_id: job.userId,
-          chat_id: job.chatId,
-          job_id: job.id,
-          request_key: job.requestKey,
-          model: job.model,
-          prompt: job.prompt,
-          cost: job.cost,
-          duration_seconds: job.durationSeconds,
-          photo_file_id: job.photoFileId,
-          language: job.language ?? null,
-          created_at_ms: job.createdAtMs,
-          due_at_ms: firstDueAt(job.createdAtMs),
-          reusable_since_ms: job.uploadsReusableSinceMs,
-          from_credits: split.fromCredits,
-          from_free: split.fromFreeTokens,
-          expected_credits: expected.credits,
-          expected_free: expected.freeTokens,
-          grant_free: Option.match(registration, { onNone: () => null, onSome: (r) => r.freeTokens }),
-          first_name: Option.match(profile, { onNone: () => null, onSome: (v) => v.first_name }),
-          username: Option.match(profile, { onNone: () => null, onSome: (v) => v.username }),
-          lang_code: Option.match(profile, { onNone: () => null, onSome: (v) => v.language }),
-          max_in_flight: maxInFlight ?? null,
-          update_id: unstoredUpdate.updateId,
-          payload: unstoredUpdate.payload,
-          now_ms: nowMs
-        }
-      })
-      // The same parts as `admitPg`, over a set of rows: one user per row. A user with nothing
-      // to register gets NULLs, which the upsert's COALESCEs leave as stored.
-      return sql<{ job: unknown }>`
-        WITH i AS (
-          SELECT * FROM json_to_recordset(${JSON.stringify(rows)}::json) AS x(
-            user_id BIGINT, chat_id BIGINT, job_id TEXT, request_key TEXT, model TEXT, prompt TEXT, cost INTEGER,
-            duration_seconds INTEGER, photo_file_id TEXT, language TEXT, created_at_ms BIGINT, due_at_ms BIGINT,
-            reusable_since_ms BIGINT, from_credits INTEGER, from_free INTEGER, expected_credits INTEGER,
-            expected_free INTEGER, grant_free INTEGER, first_name TEXT, username TEXT, lang_code TEXT,
-            max_in_flight INTEGER, update_id BIGINT, payload TEXT, now_ms BIGINT)
-        ),
-        go AS (
-          SELECT i.* FROM i
-          WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.request_key = i.request_key)
-            AND (i.max_in_flight IS NULL OR (SELECT COUNT(*) FROM jobs
-                 WHERE user_id = i.user_id AND state NOT IN ${sql.literal(unfinished)}) < i.max_in_flight)
-        ),
-        usr AS (
-          INSERT INTO users (id, first_name, username, language, free_tokens_granted_at)
-          SELECT user_id, first_name, username, lang_code, CASE WHEN grant_free IS NULL THEN NULL ELSE CURRENT_TIMESTAMP END FROM go
-          ON CONFLICT (id) DO UPDATE SET
-            first_name = COALESCE(excluded.first_name, users.first_name),
-            username = COALESCE(excluded.username, users.username),
-            language = COALESCE(excluded.language, users.language),
-            free_tokens_granted_at = COALESCE(users.free_tokens_granted_at, excluded.free_tokens_granted_at)
-          RETURNING id
-        ),
-        granted AS (
-          INSERT INTO credit_ledger (user_id, op_key, kind, delta_credits, delta_free)
-          SELECT user_id, 'free_grant:' || user_id, 'free_grant', 0, grant_free FROM go WHERE grant_free IS NOT NULL
-          ON CONFLICT DO NOTHING RETURNING user_id, delta_credits, delta_free
-        ),
-        reserved AS (
-          INSERT INTO credit_ledger (user_id, op_key, kind, delta_credits, delta_free, job_id)
-          SELECT user_id, 'reserve:' || job_id, 'reserve', -from_credits, -from_free, job_id FROM go
-          ON CONFLICT DO NOTHING RETURNING user_id, delta_credits, delta_free
-        ),
-        moved AS (
-          SELECT user_id, SUM(delta_credits) AS dc, SUM(delta_free) AS df
-          FROM (SELECT * FROM granted UNION ALL SELECT * FROM reserved) d GROUP BY user_id
-        ),
-        bal AS (
-          INSERT INTO balances (user_id, credits, free_tokens)
-          SELECT m.user_id, go.expected_credits, go.expected_free FROM moved m JOIN go ON go.user_id = m.user_id
-          ON CONFLICT (user_id) DO UPDATE SET
-            credits = balances.credits + (SELECT dc FROM moved WHERE moved.user_id = excluded.user_id),
-            free_tokens = balances.free_tokens + (SELECT df FROM moved WHERE moved.user_id = excluded.user_id),
-            updated_at = CURRENT_TIMESTAMP
-          RETURNING user_id
-        ),
-        job AS (
-          INSERT INTO jobs (id, user_id, chat_id, request_key, state, model, prompt, cost, duration_seconds, photo_file_id,
-                            language, created_at_ms, due_at_ms, kie_file_url)
-          SELECT go.job_id, go.user_id, go.chat_id, go.request_key, 'queued', go.model, go.prompt, go.cost, go.duration_seconds,
-                 go.photo_file_id, go.language, go.created_at_ms, go.due_at_ms,
-                 (SELECT p.kie_file_url FROM jobs p
-                  WHERE p.user_id = go.user_id AND p.photo_file_id = go.photo_file_id AND p.kie_file_url IS NOT NULL
-                    AND p.created_at_ms >= go.reusable_since_ms
-                  ORDER BY p.created_at_ms DESC LIMIT 1)
-          FROM go RETURNING *
-        ),
-        event AS (INSERT INTO job_events (job_id, from_state, to_state, detail) SELECT id, NULL, 'queued', NULL FROM job),
-        inbox AS (
-          INSERT INTO telegram_inbox (update_id, user_id, payload, received_at_ms, handled_at_ms)
-          SELECT update_id, user_id, payload, now_ms, now_ms FROM go
-          ON CONFLICT (update_id) DO UPDATE SET handled_at_ms = COALESCE(telegram_inbox.handled_at_ms, excluded.handled_at_ms)
-        )
-        SELECT row_to_json(job) AS job FROM job`.pipe(
-        Effect.flatMap((found) => Effect.forEach(found, (row) => decodeJob(typeof row.job === "string" ? JSON.parse(row.job) : row.job)))
-      )
-    }
-
     /** A first contact without a job: profile and free grant in one commit. Returns the balance. */
     const register = Effect.fn("Admission.register")(
       function*(userId: UserId, registration: Registration, expected: Balance) {
@@ -396,6 +272,6 @@ export class Admission extends Effect.Service<Admission>()("app/Admission", {
       return knownSplit((yield* sql<CheckRow>`${checks(job)}`)[0]!)
     })
 
-    return { admit, admitMany, register, knownRequest } as const
+    return { admit, register, knownRequest } as const
   })
 }) {}

@@ -2,7 +2,8 @@
  * Admission on both dialects: a photo of a first contact becomes its job in one statement
  * on Postgres (one short transaction on SQLite), with the profile, the free grant, the
  * reservation, the balance, the job, its event and the inbox mark; a request already known
- * and a user without room write nothing.
+ * and a user without room write nothing. The poller's batch of lone photos
+ * (src/storage/batch-admission.ts) the same, many users at once.
  */
 import { SqlClient } from "@effect/sql"
 import { assert, describe, it } from "@effect/vitest"
@@ -10,6 +11,7 @@ import { Effect, Layer, Option } from "effect"
 import { Balance, ReservationSplit } from "../../src/domain/balance.js"
 import { jobIdFor, UserId } from "../../src/domain/ids.js"
 import { Admission, type AdmissionInput } from "../../src/storage/admission.js"
+import { BatchAdmission } from "../../src/storage/batch-admission.js"
 import { CreditLedger } from "../../src/storage/credit-ledger.js"
 import { DatabaseLive } from "../../src/storage/database.js"
 import { firstDueAt } from "../../src/storage/job-repo.js"
@@ -21,11 +23,11 @@ import { withStatements } from "../support/statements.js"
 /** Runs `body` on a fresh database of the dialect, with the admission and its neighbours. */
 const onFreshStorage = <A, E>(
   dialect: "sqlite" | "pg",
-  body: Effect.Effect<A, E, Admission | UserSnapshots | CreditLedger | TelegramInbox | SqlClient.SqlClient>
+  body: Effect.Effect<A, E, Admission | BatchAdmission | UserSnapshots | CreditLedger | TelegramInbox | SqlClient.SqlClient>
 ) =>
   Effect.flatMap(freshSettings(dialect), (settings) =>
     body.pipe(Effect.provide(
-      Layer.mergeAll(Admission.Default, UserSnapshots.Default, CreditLedger.Default, TelegramInbox.Default).pipe(
+      Layer.mergeAll(Admission.Default, BatchAdmission.Default, UserSnapshots.Default, CreditLedger.Default, TelegramInbox.Default).pipe(
         Layer.provideMerge(DatabaseLive),
         Layer.provide(configLayer(settings))
       )
@@ -194,7 +196,7 @@ describe.each(dialects)("admission on %s", (dialect) => {
       assert.strictEqual(known._tag, "Admitted")
       const two = new Balance({ credits: 2, freeTokens: 0 })
 
-      const [admitted, sent] = yield* withStatements(admission.admitMany([
+      const [admitted, sent] = yield* withStatements((yield* BatchAdmission).admitMany([
         photoOf(bo, 801, "msg:bo:1", new Balance({ credits: 0, freeTokens: 2 }), {
           registration: Option.some({ profile: { firstName: "Bo", username: "bo", languageCode: "ru" }, freeTokens: 2 })
         }),

@@ -34,17 +34,18 @@ const homes: Record<string, string> = {
 }
 
 /**
- * Modules that may also use a homed table: admission writes a first contact, the
- * reservation and the balance with the job in one statement (issue 18), which no single
- * repository can own; a user's entity loads what a photo's handling reads about its user
+ * Modules that may also use a homed table: admission (and the poller's batch of it) writes
+ * a first contact, the reservation and the balance with the job in one statement (issue 18),
+ * which no single repository can own; a user's entity loads what a photo's handling reads about its user
  * in one query (reads only); a job's write to "delivering" returns the user's balance for
  * the video's caption in the same round trip (reads only).
  */
 const snapshot = join("src", "storage", "user-snapshot.ts")
+const admissions = [join("src", "storage", "admission.ts"), join("src", "storage", "batch-admission.ts")]
 const alsoIn: Record<string, ReadonlyArray<string>> = {
-  users: [join("src", "storage", "admission.ts"), snapshot],
-  credit_ledger: [join("src", "storage", "admission.ts")],
-  balances: [join("src", "storage", "admission.ts"), snapshot, join("src", "storage", "job-repo.ts")],
+  users: [...admissions, snapshot],
+  credit_ledger: admissions,
+  balances: [...admissions, snapshot, join("src", "storage", "job-repo.ts")],
   user_settings: [snapshot],
   support_requests: [snapshot]
 }

@@ -37,6 +37,7 @@ import { preparePrompt } from "../../kie/models.js"
 import { recordLonePhotosAdmitted } from "../../observability/metrics.js"
 import { RateLimits } from "../../rate-limits/rate-limits.js"
 import { Admission, type AdmissionInput } from "../../storage/admission.js"
+import { BatchAdmission } from "../../storage/batch-admission.js"
 import { type InboxRow, TelegramInbox } from "../../storage/telegram-inbox.js"
 import { UserSnapshots } from "../../storage/user-snapshot.js"
 import { floodRequest } from "../features/limits.js"
@@ -112,6 +113,7 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
   const inbox = yield* TelegramInbox
   const snapshots = yield* UserSnapshots
   const admission = yield* Admission
+  const batchAdmission = yield* BatchAdmission
   const limits = yield* RateLimits
   const starts = yield* JobStarts
   const starting = yield* FiberSet.make()
@@ -174,7 +176,7 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
       Effect.orElseSucceed(() => false)
     )
 
-  // The batch's photos are admitted in one statement (`admitMany`): node-pg runs one
+  // The batch's photos are admitted in one statement (src/storage/batch-admission.ts): node-pg runs one
   // statement at a time per connection, and each waits for its turn of a busy event loop, so
   // a transaction of one statement per photo took 1.5 s for 100 (65 photos/s), and 100
   // statements side by side on the pool 330 ms (306 photos/s). Should that statement fail (a
@@ -206,7 +208,7 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
         }))
       )
       const allowed = yield* Effect.filter(candidates, withinFloodLimit, { concurrency: "unbounded" })
-      const admitted = yield* admission.admitMany(allowed).pipe(
+      const admitted = yield* batchAdmission.admitMany(allowed).pipe(
         Effect.catchAllCause((cause) =>
           Effect.logDebug("a batch of lone photos could not be admitted in one statement; one by one", cause).pipe(
             Effect.zipRight(admitEach(allowed))

@@ -18,6 +18,7 @@ import { AppConfig } from "../../config/index.js"
 import { RateLimits } from "../../rate-limits/rate-limits.js"
 import { urgentPriority } from "../../runtime/time-sliced-scheduler.js"
 import { Admission } from "../../storage/admission.js"
+import { BatchAdmission } from "../../storage/batch-admission.js"
 import { IntakeDatabaseLive } from "../../storage/database.js"
 import { TelegramInbox } from "../../storage/telegram-inbox.js"
 import { TelegramOffsets } from "../../storage/telegram-offsets.js"
@@ -122,7 +123,7 @@ export const pollLoop = Effect.gen(function*() {
 export const TelegramPollerLive = Singleton.make(
   "telegram-poller",
   pollLoop.pipe(Effect.provide(
-    Layer.mergeAll(TelegramOffsets.Default, TelegramInbox.Default, Admission.Default, UserSnapshots.Default).pipe(
+    Layer.mergeAll(TelegramOffsets.Default, TelegramInbox.Default, Admission.Default, BatchAdmission.Default, UserSnapshots.Default).pipe(
       Layer.provide(IntakeDatabaseLive)
     )
   ))
