@@ -38,7 +38,7 @@ export interface AdmissionInput {
   /**
    * The update's inbox row when it is not stored yet (a lone photo admitted by the poller,
    * src/telegram/intake/lone-photos.ts): written in the same commit, handled, and only if
-   * the job is admitted.
+   * the job is admitted; an update already stored is not admitted again (`UpdateStored`).
    */
   readonly unstoredUpdate?: InboxRow
   readonly nowMs: number
@@ -49,6 +49,8 @@ export type AdmissionOutcome =
   | { readonly _tag: "Admitted"; readonly balance: Balance; readonly job: JobRecord }
   | { readonly _tag: "Known"; readonly split: ReservationSplit }
   | { readonly _tag: "NoRoom"; readonly inFlight: number }
+  /** The `unstoredUpdate` is stored already: a batch Telegram sent again; that update was handled, or is its entity's. */
+  | { readonly _tag: "UpdateStored" }
 
 /** The job states that end a job, as a SQL list. */
 export const finishedStates = "('delivered', 'refunded', 'failed')"
@@ -57,6 +59,8 @@ interface CheckRow {
   readonly known_credits: number | string | null
   readonly known_free: number | string | null
   readonly in_flight: number | string
+  /** How many inbox rows the `unstoredUpdate` has already (0 or 1). */
+  readonly stored: number | string
 }
 
 interface AdmitRow extends CheckRow {
@@ -86,6 +90,7 @@ export const decodeJob = (row: unknown) => Effect.orDie(Schema.decodeUnknown(Job
 const decide = (row: AdmitRow): Effect.Effect<AdmissionOutcome> => {
   const known = knownSplit(row)
   if (Option.isSome(known)) return Effect.succeed({ _tag: "Known", split: known.value })
+  if (Number(row.stored) > 0) return Effect.succeed({ _tag: "UpdateStored" })
   if (Number(row.admitted) === 0) return Effect.succeed({ _tag: "NoRoom", inFlight: Number(row.in_flight) })
   return Effect.map(decodeJob(typeof row.job === "string" ? JSON.parse(row.job) : row.job), (job) => ({
     _tag: "Admitted",
@@ -165,11 +170,12 @@ export class Admission extends Effect.Service<Admission>()("app/Admission", {
         INSERT INTO telegram_inbox (update_id, user_id, payload, received_at_ms, handled_at_ms)
         SELECT ${input.unstoredUpdate.updateId}, ${input.unstoredUpdate.userId}, ${input.unstoredUpdate.payload},
                ${input.nowMs}, ${input.nowMs} FROM ${sql.literal(src)} WHERE TRUE
-        ON CONFLICT (update_id) DO UPDATE SET handled_at_ms = COALESCE(telegram_inbox.handled_at_ms, excluded.handled_at_ms)`
-    const checks = (job: NewJob) =>
+        ON CONFLICT (update_id) DO NOTHING`
+    const checks = (job: NewJob, unstoredUpdate?: InboxRow) =>
       sql`
         SELECT l.delta_credits AS known_credits, l.delta_free AS known_free,
-               (SELECT COUNT(*) FROM jobs WHERE user_id = ${job.userId} AND state NOT IN ${sql.literal(finishedStates)}) AS in_flight
+               (SELECT COUNT(*) FROM jobs WHERE user_id = ${job.userId} AND state NOT IN ${sql.literal(finishedStates)}) AS in_flight,
+               (SELECT COUNT(*) FROM telegram_inbox WHERE update_id = ${unstoredUpdate?.updateId ?? -1}) AS stored
         FROM (SELECT 1 AS one) o
         LEFT JOIN jobs j ON j.request_key = ${job.requestKey}
         LEFT JOIN credit_ledger l ON l.job_id = j.id AND l.kind = 'reserve'`
@@ -181,8 +187,8 @@ export class Admission extends Effect.Service<Admission>()("app/Admission", {
       })
       const room = input.maxInFlight === undefined ? sql`TRUE` : sql`(SELECT in_flight FROM checks) < ${input.maxInFlight}`
       return sql<AdmitRow>`
-        WITH checks AS (${checks(input.job)}),
-        go AS (SELECT 1 AS ok FROM checks WHERE known_credits IS NULL AND ${room}),
+        WITH checks AS (${checks(input.job, input.unstoredUpdate)}),
+        go AS (SELECT 1 AS ok FROM checks WHERE known_credits IS NULL AND stored = 0 AND ${room}),
         usr AS (${upsertUser(input.job.userId, input.registration, "go")} RETURNING id),
         granted AS (${grant}),
         reserved AS (${reserveRow(input, "go")}),
@@ -195,7 +201,7 @@ export class Admission extends Effect.Service<Admission>()("app/Admission", {
         job AS (${jobRow(input.job, "go")}),
         event AS (INSERT INTO job_events (job_id, from_state, to_state, detail) SELECT id, NULL, 'queued', NULL FROM job),
         inbox AS (${markInbox(input, "go")})
-        SELECT c.known_credits, c.known_free, c.in_flight, (SELECT COUNT(*) FROM job) AS admitted,
+        SELECT c.known_credits, c.known_free, c.in_flight, c.stored, (SELECT COUNT(*) FROM job) AS admitted,
                (SELECT credits FROM bal) AS credits, (SELECT free_tokens FROM bal) AS free_tokens,
                (SELECT row_to_json(job) FROM job) AS job
         FROM checks c`.pipe(Effect.flatMap((rows) => decide(rows[0]!)))
@@ -203,9 +209,10 @@ export class Admission extends Effect.Service<Admission>()("app/Admission", {
 
     const admitSqlite = (input: AdmissionInput) =>
       Effect.gen(function*() {
-        const check = (yield* sql<CheckRow>`${checks(input.job)}`)[0]!
+        const check = (yield* sql<CheckRow>`${checks(input.job, input.unstoredUpdate)}`)[0]!
         const known = knownSplit(check)
         if (Option.isSome(known)) return { _tag: "Known", split: known.value } as AdmissionOutcome
+        if (Number(check.stored) > 0) return { _tag: "UpdateStored" } as AdmissionOutcome
         if (input.maxInFlight !== undefined && Number(check.in_flight) >= input.maxInFlight) {
           return { _tag: "NoRoom", inFlight: Number(check.in_flight) } as AdmissionOutcome
         }

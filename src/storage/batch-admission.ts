@@ -3,9 +3,10 @@
  * (src/telegram/intake/lone-photos.ts), each with its inbox row, not yet stored. On Postgres
  * one statement with the same parts as a single admission (./admission.ts) over a set of
  * rows, each admitted photo's inbox row written handled by it; on SQLite one admission after
- * another. A photo whose request is known or whose user has no room is left out (its row is
- * the caller's to store). All or nothing on Postgres: a statement that fails (a CHECK refused
- * one balance, say) admits none.
+ * another in one transaction. A photo whose request is known, whose user has no room or whose
+ * update is stored already (a batch Telegram sent again after a crash: that update was
+ * handled, or is its entity's) is left out, its row the caller's to store. All or nothing: a
+ * statement that fails (a CHECK refused one balance, say) admits none.
  */
 import { SqlClient } from "@effect/sql"
 import { Effect, Option } from "effect"
@@ -64,6 +65,7 @@ export class BatchAdmission extends Effect.Service<BatchAdmission>()("app/BatchA
         go AS (
           SELECT i.* FROM i
           WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.request_key = i.request_key)
+            AND NOT EXISTS (SELECT 1 FROM telegram_inbox t WHERE t.update_id = i.update_id)
             AND (i.max_in_flight IS NULL OR (SELECT COUNT(*) FROM jobs
                  WHERE user_id = i.user_id AND state NOT IN ${sql.literal(finishedStates)}) < i.max_in_flight)
         ),
@@ -115,7 +117,7 @@ export class BatchAdmission extends Effect.Service<BatchAdmission>()("app/BatchA
         inbox AS (
           INSERT INTO telegram_inbox (update_id, user_id, payload, received_at_ms, handled_at_ms)
           SELECT update_id, user_id, payload, now_ms, now_ms FROM go
-          ON CONFLICT (update_id) DO UPDATE SET handled_at_ms = COALESCE(telegram_inbox.handled_at_ms, excluded.handled_at_ms)
+          ON CONFLICT (update_id) DO NOTHING
         )
         SELECT row_to_json(job) AS job FROM job`.pipe(
         Effect.flatMap((found) => Effect.forEach(found, (row) => decodeJob(typeof row.job === "string" ? JSON.parse(row.job) : row.job)))
@@ -131,7 +133,7 @@ export class BatchAdmission extends Effect.Service<BatchAdmission>()("app/BatchA
           Effect.map(
             Effect.forEach(inputs, (input) => admission.admit(input)),
             (outcomes) => outcomes.flatMap((outcome) => outcome._tag === "Admitted" ? [outcome.job] : [])
-          )
+          ).pipe(sql.withTransaction)
       })
     })
 

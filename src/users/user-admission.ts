@@ -65,7 +65,8 @@ export const makeAdmission = (
           updateId: options?.updateId,
           nowMs: yield* Clock.currentTimeMillis.pipe(Effect.map(Math.floor))
         })
-        if (outcome._tag === "NoRoom") return Option.none<JobStarted>()
+        // UpdateStored only answers the poller's admissions, which name an unstored update.
+        if (outcome._tag === "NoRoom" || outcome._tag === "UpdateStored") return Option.none<JobStarted>()
         // A known request's job was woken when it was admitted, or is due by now.
         if (outcome._tag === "Known") return Option.some(new JobStarted({ jobId, balance: s.balance, split: outcome.split }))
         s.balance = outcome.balance

@@ -218,8 +218,9 @@ export const UserEntityLive = UserEntity.toLayer(
     }).pipe(Effect.orDie)
 
     return UserEntity.of({
+      // Read again before the transaction: a rollback puts back the copy it started from.
       Register: ({ payload }) =>
-        fresh(registerDeferred(payload.requestKey, payload.profile)).pipe(Effect.zipLeft(flushRegistration), transactional, Effect.orDie),
+        fresh(registerDeferred(payload.requestKey, payload.profile).pipe(Effect.zipLeft(flushRegistration), transactional, Effect.orDie)),
 
       GetBalance: () => fresh(ops.balance),
 

@@ -40,10 +40,12 @@ export const makeUserState = (userId: UserId) =>
     const sql = yield* SqlClient.SqlClient
     const { freeTokens } = yield* AppConfig
 
-    // Within one message the copy stays exact: the poller admits a photo of this user only
-    // while none of their updates waits (src/telegram/intake/lone-photos.ts), and the other
-    // writes are this entity's, one message at a time. The entity reads it again at the next
-    // wake (./user-entity.ts); the database's CHECK constraints still refuse a negative balance.
+    // A message that decides from the copy reads it first (./user-entity.ts). The poller
+    // admits a photo of this user only while none of their updates waits
+    // (src/telegram/intake/lone-photos.ts), so no admission of its lands during an update's
+    // handling; one may land beside another message (an operator's adjustment, say), whose
+    // decision from the copy then meets the database's CHECK constraints: it fails rather
+    // than overdraws. Captures, refunds and grants keep the balance the database returns.
     let state: UserState | undefined
     const fromSnapshot = (snapshot: Effect.Effect.Success<ReturnType<typeof snapshots.of>>): UserState => {
       state = { ...snapshot, pending: Option.none(), freshGrant: 0, unsure: false }

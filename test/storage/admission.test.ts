@@ -177,7 +177,7 @@ describe.each(dialects)("admission on %s", (dialect) => {
       const inbox = yield* TelegramInbox
       const snapshots = yield* UserSnapshots
       const sql = yield* SqlClient.SqlClient
-      const [bo, cy, di] = [9_100_000_002, 9_100_000_003, 9_100_000_004].map((id) => UserId.make(id))
+      const [bo, cy, di, ed] = [9_100_000_002, 9_100_000_003, 9_100_000_004, 9_100_000_005].map((id) => UserId.make(id))
       const photoOf = (userId: UserId, updateId: number, requestKey: string, balance: Balance, overrides: Partial<AdmissionInput> = {}) => {
         const base = input(requestKey, balance, overrides)
         return {
@@ -187,6 +187,7 @@ describe.each(dialects)("admission on %s", (dialect) => {
         }
       }
       // Bo: a first contact. Cy: paid credits, an earlier job, a photo already known. Di: no room.
+      // Ed: an update stored already (Telegram sent the batch again after a crash): not admitted again.
       yield* ledger.apply({ userId: cy, opKey: "grant:p2", kind: "grant", paymentId: "p2", deltaCredits: 3, deltaFree: 0 })
       yield* ledger.apply({ userId: di, opKey: "grant:p3", kind: "grant", paymentId: "p3", deltaCredits: 3, deltaFree: 0 })
       const three = new Balance({ credits: 3, freeTokens: 0 })
@@ -195,6 +196,8 @@ describe.each(dialects)("admission on %s", (dialect) => {
       const known = yield* admission.admit(photoOf(cy, 701, "msg:cy:1", three))
       assert.strictEqual(known._tag, "Admitted")
       const two = new Balance({ credits: 2, freeTokens: 0 })
+      yield* ledger.apply({ userId: ed, opKey: "grant:p4", kind: "grant", paymentId: "p4", deltaCredits: 3, deltaFree: 0 })
+      yield* inbox.store([{ updateId: 805, userId: ed, payload: "{}" }], 1_500)
 
       const [admitted, sent] = yield* withStatements((yield* BatchAdmission).admitMany([
         photoOf(bo, 801, "msg:bo:1", new Balance({ credits: 0, freeTokens: 2 }), {
@@ -202,7 +205,8 @@ describe.each(dialects)("admission on %s", (dialect) => {
         }),
         photoOf(cy, 802, "msg:cy:2", two),
         photoOf(cy, 803, "msg:cy:1", two),
-        photoOf(di, 804, "msg:di:2", two, { maxInFlight: 1 })
+        photoOf(di, 804, "msg:di:2", two, { maxInFlight: 1 }),
+        photoOf(ed, 805, "msg:ed:1", three)
       ]))
       if (dialect === "pg") assert.strictEqual(sent.length, 1, sent.join("\n---\n"))
       assert.deepStrictEqual(admitted.map((job) => [job.id, job.state, Number(job.due_at_ms)]).sort(), [
@@ -219,13 +223,17 @@ describe.each(dialects)("admission on %s", (dialect) => {
       })
       assert.deepStrictEqual(yield* ledger.balanceOf(cy), new Balance({ credits: 1, freeTokens: 0 }))
       assert.deepStrictEqual(yield* ledger.balanceOf(di), two)
-      for (const userId of [bo, cy, di]) assert.deepStrictEqual(yield* ledger.ledgerSumOf(userId), yield* ledger.balanceOf(userId))
+      assert.deepStrictEqual(yield* ledger.balanceOf(ed), three)
+      assert.deepStrictEqual((yield* inbox.pendingOf(ed, 10)).map((row) => row.updateId), [805])
+      const alone = yield* admission.admit(photoOf(ed, 805, "msg:ed:1", three))
+      assert.deepStrictEqual(alone, { _tag: "UpdateStored" })
+      for (const userId of [bo, cy, di, ed]) assert.deepStrictEqual(yield* ledger.ledgerSumOf(userId), yield* ledger.balanceOf(userId))
       const rows = yield* sql<{ update_id: number | string; handled_at_ms: number | string | null }>`
         SELECT update_id, handled_at_ms FROM telegram_inbox ORDER BY update_id`
       // The admitted photos' rows, handled (700 and 701 by `admit`); the others are the caller's to store.
       assert.deepStrictEqual(
         rows.map((row) => [Number(row.update_id), Number(row.handled_at_ms)]),
-        [[700, 2_000], [701, 2_000], [801, 2_000], [802, 2_000]]
+        [[700, 2_000], [701, 2_000], [801, 2_000], [802, 2_000], [805, 0]]
       )
       const events = yield* sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM job_events WHERE to_state = 'queued'`
       assert.strictEqual(Number(events[0]!.n), 4)

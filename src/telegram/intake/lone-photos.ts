@@ -29,6 +29,7 @@ import { AppConfig } from "../../config/index.js"
 import { Balance, splitCost } from "../../domain/balance.js"
 import { jobIdFor, UserId } from "../../domain/ids.js"
 import type { TelegramUpdate } from "../../domain/telegram-update.js"
+import { storableJson } from "../../domain/text.js"
 import { profileChanged, type UserProfile } from "../../domain/user-profile.js"
 import { languageOf } from "../../i18n/index.js"
 import { uploadReuseWindow } from "../../jobs/job-policy.js"
@@ -77,7 +78,9 @@ export const lonePhotosOf = (
 ): ReadonlyArray<LonePhoto> => {
   const updatesOfUser = new Map<number, number>()
   for (const row of rows) updatesOfUser.set(row.userId, (updatesOfUser.get(row.userId) ?? 0) + 1)
-  return updates.flatMap((update): Array<LonePhoto> => {
+  return updates.flatMap((received): Array<LonePhoto> => {
+    // Cleaned as the bot cleans what its handlers read (src/telegram/bot.ts).
+    const update = storableJson(received) as TelegramUpdate
     const message = (update as { message?: PhotoMessage }).message
     const from = message?.from
     const photo = message?.photo === undefined ? undefined : largest(message.photo)
