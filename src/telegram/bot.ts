@@ -41,6 +41,7 @@ import { ReferralsRepo } from "../growth/referrals-repo.js"
 import { generateFeature } from "./features/generate.js"
 import { historyFeature } from "./features/history.js"
 import { forgetFeature } from "./features/forget.js"
+import { CountedUpdates } from "./counted-updates.js"
 import { floodFeature } from "./features/limits.js"
 import { membershipFeature } from "./features/membership.js"
 import { presetsFeature } from "./features/presets.js"
@@ -166,6 +167,7 @@ export const UserUpdatesLive = Layer.effect(
       jobs: yield* JobEntity.client,
       users: yield* UserEntity.client,
       limiter: yield* RateLimits,
+      countedUpdates: yield* CountedUpdates,
       stats: yield* StatsService,
       growth: { referrals: yield* ReferralsRepo, promos: yield* PromoCodesRepo },
       run
@@ -252,6 +254,7 @@ export const UserUpdatesLive = Layer.effect(
     SupportRepo.Default,
     StatsService.Default,
     PaymentsLive,
-    RateLimits.Default
+    RateLimits.Default,
+    CountedUpdates.Default
   ])
 )

@@ -4,6 +4,7 @@
  * update's context carries in `ctx.user`. `run` is the process's one bridge from grammY's
  * promises to Effect.
  */
+import type { CountedUpdates } from "./counted-updates.js"
 import { Cause, Effect, LogLevel } from "effect"
 import { classifyFailure } from "../errors/failure-class.js"
 import { logFailure } from "../observability/error-summary.js"
@@ -52,6 +53,8 @@ export interface BotEnv {
   readonly jobs: Effect.Effect.Success<typeof JobEntity.client>
   readonly users: Effect.Effect.Success<typeof UserEntity.client>
   readonly limiter: RateLimitsService
+  /** The updates already counted against the flood limit in this process (./features/limits.ts). */
+  readonly countedUpdates: CountedUpdates
   /** The figures behind the admins' /stats. */
   readonly stats: StatsService
   /** Invitations and promo codes: the tables behind /invite and the admins' /promo_* commands. */

@@ -7,16 +7,14 @@
  * An update counts once however often it is handled: a handling that met an outage is
  * handled again (src/telegram/update-failures.ts), and counting each handling would let a
  * long outage push the user over the limit and drop the very update it was retrying. The
- * updates already let through are remembered in this process; a redelivery on another
+ * updates already let through are remembered in this process (../counted-updates.ts,
+ * shared with the poller, which counts the lone photos it reads); a redelivery on another
  * runner after a failover counts at most once more.
  */
 import { Duration, Effect } from "effect"
 import { Composer } from "grammy"
 import type { LimitRequest } from "../../rate-limits/limit-request.js"
 import { answer, type BotContext, type BotEnv, reply } from "../context.js"
-
-/** How many admitted update ids are remembered: far more than are handled again at once. */
-const rememberedUpdates = 10_000
 
 /** One update of the user's, counted against the limit (the intake's lone photos count too). */
 export const floodRequest = (userId: number, limitPerMinute: number): LimitRequest => ({
@@ -30,12 +28,7 @@ export const floodRequest = (userId: number, limitPerMinute: number): LimitReque
 export const floodFeature = (env: BotEnv) => {
   const composer = new Composer<BotContext>()
   const limit = env.config.bot.floodLimitPerMinute
-  // Insertion-ordered, so the oldest id is the first one evicted.
-  const admitted = new Set<number>()
-  const remember = (updateId: number) => {
-    admitted.add(updateId)
-    if (admitted.size > rememberedUpdates) admitted.delete(admitted.values().next().value!)
-  }
+  const counted = env.countedUpdates
 
   const check = (ctx: BotContext) =>
     env.limiter.consume(floodRequest(ctx.user.ops.userId, limit)).pipe(
@@ -62,9 +55,9 @@ export const floodFeature = (env: BotEnv) => {
 
   composer.on(["message", "edited_message", "callback_query"], async (ctx, next) => {
     const updateId = ctx.update.update_id
-    if (!admitted.has(updateId)) {
+    if (!counted.has(updateId)) {
       if (!(await env.run(check(ctx)))) return
-      remember(updateId)
+      counted.remember(updateId)
     }
     await next()
   })

@@ -12,7 +12,8 @@
  * a private chat, no command in the caption, no admin (support answers), the user's only
  * update in the batch and no update of theirs still waiting, no support request open, the
  * profile as stored (a change is the entity's to save), a prompt the model accepts and a
- * balance that covers the price. The flood limit counts it as the bot would.
+ * balance that covers the price. The flood limit counts it as the bot would, once: a photo
+ * counted here and declined is not counted again by an entity of this process.
  *
  * Why the order of a user's updates still holds: the poller hands over one batch at a time,
  * and the photo's row is written by the statement that admits it, handled, so no entity can
@@ -41,6 +42,7 @@ import { Admission, type AdmissionInput } from "../../storage/admission.js"
 import { BatchAdmission } from "../../storage/batch-admission.js"
 import { type InboxRow, TelegramInbox } from "../../storage/telegram-inbox.js"
 import { UserSnapshots } from "../../storage/user-snapshot.js"
+import { CountedUpdates } from "../counted-updates.js"
 import { floodRequest } from "../features/limits.js"
 import { largest, photoRequestKey } from "../features/generate.js"
 import { settingsOf } from "../features/settings.js"
@@ -119,6 +121,7 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
   const batchAdmission = yield* BatchAdmission
   const limits = yield* RateLimits
   const starts = yield* JobStarts
+  const counted = yield* CountedUpdates
   const starting = yield* FiberSet.make()
 
   /** The admission of `photo`, if the user's state allows one; none leaves it to the entity. */
@@ -171,11 +174,13 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
     })
   }
 
-  // The flood limit as the bot applies it (src/telegram/features/limits.ts): a photo over
-  // it goes to the entity, which tells the user.
-  const withinFloodLimit = (input: AdmissionInput) =>
-    limits.consume(floodRequest(input.job.userId, config.bot.floodLimitPerMinute)).pipe(
+  // The flood limit as the bot applies it (src/telegram/features/limits.ts), beside the read
+  // of the users: a photo over it goes to the entity, which tells the user. One let through
+  // is remembered, so that the entity does not count it again if this path declines it.
+  const withinFloodLimit = (photo: LonePhoto) =>
+    limits.consume(floodRequest(photo.userId, config.bot.floodLimitPerMinute)).pipe(
       Effect.as(true),
+      Effect.tap(() => Effect.sync(() => counted.remember(photo.updateId))),
       Effect.orElseSucceed(() => false)
     )
 
@@ -202,15 +207,17 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
         return new Set<number>()
       }
       const userIds = photos.map((photo) => photo.userId)
-      const stored = yield* snapshots.ofMany(userIds)
+      const [stored, withinLimit] = yield* Effect.all([
+        snapshots.ofMany(userIds),
+        Effect.filter(photos, withinFloodLimit, { concurrency: "unbounded" })
+      ], { concurrency: 2 })
       const rowOf = new Map(rows.map((row) => [row.updateId, row]))
-      const candidates = photos.flatMap((photo) =>
+      const allowed = withinLimit.flatMap((photo) =>
         stored.get(photo.userId)?.waiting === true ? [] : Option.toArray(inputOf(photo, stored, nowMs)).map((input) => ({
           ...input,
           unstoredUpdate: rowOf.get(photo.updateId)!
         }))
       )
-      const allowed = yield* Effect.filter(candidates, withinFloodLimit, { concurrency: "unbounded" })
       const admitted = yield* batchAdmission.admitMany(allowed).pipe(
         Effect.catchAllCause((cause) =>
           Effect.logDebug("a batch of lone photos could not be admitted in one statement; one by one", cause).pipe(

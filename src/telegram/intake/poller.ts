@@ -24,6 +24,7 @@ import { TelegramInbox } from "../../storage/telegram-inbox.js"
 import { TelegramOffsets } from "../../storage/telegram-offsets.js"
 import { UserSnapshots } from "../../storage/user-snapshot.js"
 import { botIdOf, TelegramApi } from "../api.js"
+import { CountedUpdates } from "../counted-updates.js"
 import { allowedUpdates, makeHandOverAdmittingLonePhotos } from "./updates.js"
 
 const retryPause = Schedule.exponential("1 second").pipe(Schedule.union(Schedule.spaced("30 seconds")))
@@ -127,4 +128,4 @@ export const TelegramPollerLive = Singleton.make(
       Layer.provide(IntakeDatabaseLive)
     )
   ))
-).pipe(Layer.provide(RateLimits.Default))
+).pipe(Layer.provide([RateLimits.Default, CountedUpdates.Default]))
