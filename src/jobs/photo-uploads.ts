@@ -62,6 +62,9 @@ const leaseKeeperInterval = "2 seconds"
 const renewAfterMs = queuedTransferLeaseMs / 3
 const queuedStates = ["queued", "submitting"] as const
 
+/** How often a worker held back by KIE's createTask limit looks again. */
+const holdBackStep = "500 millis"
+
 /** A wake-up carries the row only within this time (less than the progress messages' memory of a job). */
 const rowFreshForMs = 5 * 60_000
 
@@ -134,10 +137,17 @@ export const makePhotoUploads = Effect.gen(function*() {
       Effect.annotateLogs({ jobId })
     )
 
+  // Under a burst KIE's createTask limit sets the pace, not the transfers. A photo sent to KIE
+  // while half a window of submissions already wait for their place would only make its job
+  // wait too, in a run that keeps its entity alive (BENCHMARKS.md: ~2,500 job entities at
+  // once in a 10,000 burst): the workers hold back meanwhile, and the jobs wait here, a row each.
+  const holdBack = Effect.gen(function*() {
+    while (yield* submitter.placesSpokenFor) yield* Effect.sleep(holdBackStep)
+  })
   // An entry no longer waiting left the queue when its shard moved.
   const worker = Queue.take(queue).pipe(
     Effect.tap(() => Metric.incrementBy(transfersWaiting, -1)),
-    Effect.flatMap((entry) => waiting.has(entry.jobId) ? work(entry) : Effect.void),
+    Effect.flatMap((entry) => waiting.has(entry.jobId) ? Effect.zipRight(holdBack, work(entry)) : Effect.void),
     Effect.forever
   )
   yield* Effect.forkScoped(Effect.all(Array.from({ length: transfers.permits }, () => worker), { concurrency: "unbounded" }))

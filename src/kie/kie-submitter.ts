@@ -17,6 +17,8 @@ export const makeKieSubmitterWith = (options: { readonly retryBase: Duration.Dur
   const limiter = yield* KieRateLimiter
   const breaker = yield* KieCircuitBreaker
   const retryKie = retryKieFrom(options.retryBase)
+  /** This runner's submissions now waiting for their place under the rate limit, each in its job's run. */
+  let waitingForPlace = 0
 
   /**
    * `onQueued` hears how long this request waits for its place under the rate limit;
@@ -34,7 +36,11 @@ export const makeKieSubmitterWith = (options: { readonly retryBase: Duration.Dur
       const wait = yield* limiter.reserve
       if (Duration.greaterThan(wait, Duration.zero)) {
         if (options.onQueued !== undefined) yield* options.onQueued(wait)
-        yield* Effect.sleep(wait)
+        yield* Effect.acquireUseRelease(
+          Effect.sync(() => waitingForPlace++),
+          () => Effect.sleep(wait),
+          () => Effect.sync(() => waitingForPlace--)
+        )
       }
       const onCreated = options.onCreated ?? (() => Effect.void)
       return yield* client.createTask(request).pipe(Effect.tap(onCreated), Effect.uninterruptible)
@@ -43,7 +49,18 @@ export const makeKieSubmitterWith = (options: { readonly retryBase: Duration.Dur
       Effect.withSpan("KieSubmitter.submit", { attributes: { model: request.model } })
     )
 
-  return { submit, uploadFile: (file: { readonly bytes: Uint8Array; readonly mimeType: string }) => retryKie(client.uploadFile(file)) } as const
+  /**
+   * Whether half a window of KIE's createTask budget (5 s) is already spoken for by
+   * submissions of this runner waiting for their place: another photo sent to KIE now would
+   * only have its job wait too, with its entity alive for the wait (src/jobs/photo-uploads.ts).
+   */
+  const placesSpokenFor = Effect.sync(() => waitingForPlace >= Math.max(1, limiter.limit / 2))
+
+  return {
+    submit,
+    placesSpokenFor,
+    uploadFile: (file: { readonly bytes: Uint8Array; readonly mimeType: string }) => retryKie(client.uploadFile(file))
+  } as const
 })
 
 export const makeKieSubmitter = Effect.flatMap(
