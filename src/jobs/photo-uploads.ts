@@ -138,7 +138,7 @@ export const makePhotoUploads = Effect.gen(function*() {
     )
 
   // Under a burst KIE's createTask limit sets the pace, not the transfers. A photo sent to KIE
-  // while half a window of submissions already wait for their place would only make its job
+  // while 2 s of submissions already wait for their place would only make its job
   // wait too, in a run that keeps its entity alive (BENCHMARKS.md: ~2,500 job entities at
   // once in a 10,000 burst): the workers hold back meanwhile, and the jobs wait here, a row each.
   const holdBack = Effect.gen(function*() {

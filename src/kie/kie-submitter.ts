@@ -50,11 +50,11 @@ export const makeKieSubmitterWith = (options: { readonly retryBase: Duration.Dur
     )
 
   /**
-   * Whether half a window of KIE's createTask budget (5 s) is already spoken for by
+   * Whether a fifth of a window of KIE's createTask budget (2 s) is already spoken for by
    * submissions of this runner waiting for their place: another photo sent to KIE now would
    * only have its job wait too, with its entity alive for the wait (src/jobs/photo-uploads.ts).
    */
-  const placesSpokenFor = Effect.sync(() => waitingForPlace >= Math.max(1, limiter.limit / 2))
+  const placesSpokenFor = Effect.sync(() => waitingForPlace >= Math.max(1, limiter.limit / 5))
 
   return {
     submit,
