@@ -62,7 +62,13 @@ export interface LonePhoto {
 interface PhotoMessage {
   readonly message_id: number
   readonly chat: { readonly id: number; readonly type: string }
-  readonly from?: { readonly id: number; readonly is_bot: boolean; readonly first_name: string; readonly username?: string; readonly language_code?: string }
+  readonly from?: {
+    readonly id: number
+    readonly is_bot: boolean
+    readonly first_name: string
+    readonly username?: string
+    readonly language_code?: string
+  }
   readonly photo?: ReadonlyArray<PhotoSize>
   readonly caption?: string
   readonly caption_entities?: ReadonlyArray<{ readonly type: string }>
@@ -165,7 +171,10 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
           uploadsReusableSinceMs: nowMs - Duration.toMillis(uploadReuseWindow)
         },
         split,
-        expected: new Balance({ credits: balance.credits - split.fromCredits, freeTokens: balance.freeTokens - split.fromFreeTokens }),
+        expected: new Balance({
+          credits: balance.credits - split.fromCredits,
+          freeTokens: balance.freeTokens - split.fromFreeTokens
+        }),
         maxInFlight: config.bot.maxJobsInFlight,
         registration,
         updateId: photo.updateId,
@@ -184,10 +193,10 @@ export const makeLonePhotoAdmission = Effect.gen(function*() {
       Effect.orElseSucceed(() => false)
     )
 
-  // The batch's photos are admitted in one statement (src/storage/batch-admission.ts): node-pg runs one
-  // statement at a time per connection, and each waits for its turn of a busy event loop, so
-  // a transaction of one statement per photo took 1.5 s for 100 (65 photos/s), and 100
-  // statements side by side on the pool 330 ms (306 photos/s). Should that statement fail (a
+  // The batch's photos are admitted in one statement (src/storage/batch-admission.ts):
+  // node-pg runs one statement at a time per connection, and each waits for its turn of a
+  // busy event loop, so a transaction of one statement per photo took 1.5 s for 100 (65
+  // photos/s), and 100 statements side by side on the pool 330 ms (306 photos/s). Should that statement fail (a
   // balance that a payment's refund moved meanwhile, say, and a CHECK refused), each photo is
   // tried on its own, side by side, and one that fails again is left to its entity.
   const admitEach = (inputs: ReadonlyArray<AdmissionInput>) =>
