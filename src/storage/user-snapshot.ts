@@ -26,7 +26,7 @@ interface SnapshotRow {
   readonly opened_at_ms: number | string | null
 }
 
-export interface UserSnapshot {
+interface UserSnapshot {
   readonly known: boolean
   readonly freeGranted: boolean
   readonly profile: UserProfile

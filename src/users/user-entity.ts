@@ -6,9 +6,9 @@
  *
  * The build does no I/O: the cluster's storage-read loop builds a new entity inline, so a
  * query here would hold up delivery to every entity of the runner. The user's state is
- * read by the messages that decide from it, with a wake's updates in the same query. A first contact writes
- * nothing by itself: its profile and free grant go into the next write (an admission, in
- * the same commit) or are written when the update's handling ends.
+ * read by the messages that decide from it, with a wake's updates in the same query. A
+ * first contact writes nothing by itself: its profile and free grant go into the next write
+ * (an admission, in the same commit) or are written when the update's handling ends.
  */
 import { Entity } from "@effect/cluster"
 import { Effect, Option } from "effect"
@@ -50,7 +50,7 @@ export const UserEntityLive = UserEntity.toLayer(
       currentBalance,
       flushRegistration,
       loaded,
-      loadWithPendingUpdates,
+      readWithPendingUpdates,
       registerDeferred,
       reload,
       settingsAndSupport,
@@ -207,7 +207,7 @@ export const UserEntityLive = UserEntity.toLayer(
     const handleInbox = Effect.gen(function*() {
       if (Option.isNone(updates)) return yield* Effect.logError("a wake reached a runner without the Telegram bot; ignored")
       while (true) {
-        const pending = yield* fresh(loadWithPendingUpdates(inboxBatch)).pipe(Effect.map(Option.getOrElse(() => [])))
+        const pending = yield* readWithPendingUpdates(inboxBatch)
         for (const row of pending) {
           yield* updates.value.handle(ops, JSON.parse(row.payload))
           yield* flushRegistration

@@ -54,19 +54,14 @@ export const makeUserState = (userId: UserId) =>
     const loaded = Effect.suspend(() => state !== undefined ? Effect.succeed(state) : Effect.map(snapshots.of(userId), fromSnapshot))
 
     /**
-     * The user's first `limit` waiting updates, read with the state when it is not loaded
-     * yet (an activation's first wake: one query for both); none when it is, and the caller
-     * reads the inbox itself.
+     * The user's first `limit` waiting updates and the user, read again, in one query: what
+     * each wake reads (the poller may have admitted a photo since the last one).
      */
-    const loadWithPendingUpdates = (limit: number) =>
-      Effect.suspend(() =>
-        state !== undefined ? Effect.succeedNone : snapshots.withPendingUpdates(userId, limit).pipe(
-          Effect.map(({ pending, snapshot }) => {
-            fromSnapshot(snapshot)
-            return Option.some(pending)
-          })
-        )
-      )
+    const readWithPendingUpdates = (limit: number) =>
+      Effect.map(snapshots.withPendingUpdates(userId, limit), ({ pending, snapshot }) => {
+        fromSnapshot(snapshot)
+        return pending
+      })
     const currentBalance = Effect.map(loaded, (s) => s.balance)
 
     // A transaction that rolls back takes its changes out of the copy too: a failed update
@@ -152,7 +147,7 @@ export const makeUserState = (userId: UserId) =>
 
     return {
       loaded,
-      loadWithPendingUpdates,
+      readWithPendingUpdates,
       currentBalance,
       transactional,
       flushRegistration,
